@@ -1,1 +1,66 @@
-//! core
+//! # connector-core
+//!
+//! The contract every connector of the host integration platform implements, with nothing
+//! service-specific and no HTTP:
+//!
+//! * [`Credential`]: a credential kind's typed form and its validation call, answering a
+//!   [`Validation`] whose failure carries a [`FailureClass`], a message a user acts on, and an
+//!   internal detail;
+//! * [`Source`]: discover a [`Catalog`], read records as an async stream of [`SourceEvent`]s
+//!   with per-stream checkpoints;
+//! * [`Sink`]: write a stream of [`SinkInput`]s, answering one [`Outcome`] per record and
+//!   acknowledging checkpoints;
+//! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
+//!   generated with `schemars` in a profile every common renderer accepts;
+//! * [`Secret`]: the only type that holds a secret;
+//! * [`airbyte`]: the protocol messages connector binaries speak.
+//!
+//! ```
+//! use connector_core::{Credential, CredentialMeta, FormDescriptor, Secret, Validation};
+//! use schemars::JsonSchema;
+//!
+//! /// Example service
+//! #[derive(serde::Deserialize, JsonSchema)]
+//! struct ExampleCredential {
+//!     #[serde(flatten)]
+//!     meta: CredentialMeta,
+//!     /// API key
+//!     ///
+//!     /// The key from your profile page.
+//!     api_key: Secret,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl Credential for ExampleCredential {
+//!     fn meta(&self) -> &CredentialMeta {
+//!         &self.meta
+//!     }
+//!     async fn validate(&self) -> Validation {
+//!         Validation::Valid { warnings: vec![], detail: "nothing to check".into() }
+//!     }
+//! }
+//!
+//! let form = ExampleCredential::form().unwrap();
+//! assert_eq!(form.ui_schema["ui:order"], serde_json::json!(["name", "description", "api_key"]));
+//! let cred = ExampleCredential::from_config(&serde_json::json!({"name": "n", "api_key": "k"})).unwrap();
+//! assert_eq!(cred.api_key.expose(), "k");
+//! ```
+
+pub mod airbyte;
+pub mod catalog;
+pub mod credential;
+pub mod error;
+pub mod form;
+pub mod secret;
+pub mod sink;
+pub mod source;
+pub mod state;
+
+pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Stream, SyncMode};
+pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
+pub use error::{Error, Failure, FailureClass, FormError};
+pub use form::FormDescriptor;
+pub use secret::Secret;
+pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput};
+pub use source::{Checkpoint, LogLevel, Record, Source, SourceEvent, StreamStatus};
+pub use state::SourceState;

@@ -1,0 +1,279 @@
+//! The Airbyte protocol messages: what a connector binary prints on stdout and reads on stdin.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Failure};
+use crate::source::{LogLevel, SourceEvent, StreamStatus};
+
+/// One line of the protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Message {
+    /// A record.
+    Record {
+        /// The record.
+        record: RecordMessage,
+    },
+    /// A checkpoint (`{type: STREAM, stream: {stream_descriptor, stream_state}}`).
+    State {
+        /// The state payload, passed back with `--state`.
+        state: Value,
+    },
+    /// A log line.
+    Log {
+        /// The log.
+        log: LogMessage,
+    },
+    /// An error, a stream status or an estimate (`{type: ERROR | STREAM_STATUS, ...}`).
+    Trace {
+        /// The trace.
+        trace: Value,
+    },
+    /// The connector specification.
+    Spec {
+        /// `{connectionSpecification, documentationUrl, ...}`.
+        spec: Value,
+    },
+    /// The answer to `check`.
+    ConnectionStatus {
+        /// The status.
+        #[serde(rename = "connectionStatus")]
+        connection_status: ConnectionStatus,
+    },
+    /// The answer to `discover`.
+    Catalog {
+        /// The catalog.
+        catalog: Catalog,
+    },
+}
+
+/// A record line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordMessage {
+    /// The stream.
+    pub stream: String,
+    /// The record.
+    pub data: Value,
+    /// When it was read, epoch milliseconds.
+    #[serde(default)]
+    pub emitted_at: i64,
+    /// The namespace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A log line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogMessage {
+    /// `FATAL`, `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+}
+
+/// `check`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionStatus {
+    /// `SUCCEEDED` or `FAILED`.
+    pub status: String,
+    /// What to do (on failure) or what was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Message {
+    /// `CONNECTION_STATUS SUCCEEDED`.
+    pub fn succeeded(message: impl Into<String>) -> Self {
+        Self::ConnectionStatus {
+            connection_status: ConnectionStatus {
+                status: "SUCCEEDED".into(),
+                message: Some(message.into()),
+            },
+        }
+    }
+
+    /// `CONNECTION_STATUS FAILED`.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::ConnectionStatus {
+            connection_status: ConnectionStatus {
+                status: "FAILED".into(),
+                message: Some(message.into()),
+            },
+        }
+    }
+
+    /// A `LOG` line.
+    pub fn log(level: LogLevel, message: impl Into<String>) -> Self {
+        let level = match level {
+            LogLevel::Error => "ERROR",
+            LogLevel::Warn => "WARN",
+            LogLevel::Info => "INFO",
+            LogLevel::Debug => "DEBUG",
+        };
+        Self::Log {
+            log: LogMessage {
+                level: level.into(),
+                message: message.into(),
+            },
+        }
+    }
+
+    /// A `TRACE` error, optionally about one stream.
+    pub fn error(failure: &Failure, stream: Option<&str>, emitted_at: i64) -> Self {
+        let mut error = json!({
+            "message": failure.message,
+            "internal_message": failure.internal,
+            "failure_type": failure.class.airbyte_failure_type(),
+        });
+        if let Some(name) = stream {
+            error["stream_descriptor"] = json!({ "name": name });
+        }
+        Self::Trace {
+            trace: json!({ "type": "ERROR", "emitted_at": emitted_at, "error": error }),
+        }
+    }
+
+    /// A per-stream `STATE`.
+    pub fn stream_state(stream: &str, state: Value) -> Self {
+        Self::State {
+            state: json!({
+                "type": "STREAM",
+                "stream": { "stream_descriptor": { "name": stream }, "stream_state": state },
+            }),
+        }
+    }
+
+    /// A `TRACE STREAM_STATUS`, with a `RATE_LIMITED` reason when `quota_reset_ms` is given.
+    pub fn stream_status(
+        stream: &str,
+        status: &str,
+        rate_limited_until: Option<i64>,
+        emitted_at: i64,
+    ) -> Self {
+        let mut stream_status = json!({ "stream_descriptor": { "name": stream }, "status": status });
+        if let Some(until) = rate_limited_until {
+            stream_status["reasons"] =
+                json!([{ "type": "RATE_LIMITED", "rate_limited": { "quota_reset": until } }]);
+        }
+        Self::Trace {
+            trace: json!({ "type": "STREAM_STATUS", "emitted_at": emitted_at, "stream_status": stream_status }),
+        }
+    }
+
+    /// The protocol line(s) of a source event; `None` for events with no protocol form.
+    pub fn from_source_event(event: SourceEvent, emitted_at: i64) -> Option<Self> {
+        Some(match event {
+            SourceEvent::Record(r) => Self::Record {
+                record: RecordMessage {
+                    stream: r.stream,
+                    data: r.data,
+                    emitted_at,
+                    namespace: None,
+                },
+            },
+            SourceEvent::Checkpoint(c) => Self::stream_state(&c.stream, c.state),
+            SourceEvent::Status { stream, status } => {
+                let status = match status {
+                    StreamStatus::Started => "STARTED",
+                    StreamStatus::Running => "RUNNING",
+                    StreamStatus::Complete => "COMPLETE",
+                    StreamStatus::Incomplete => "INCOMPLETE",
+                };
+                Self::stream_status(&stream, status, None, emitted_at)
+            }
+            SourceEvent::RateLimited {
+                stream: Some(stream),
+                wait_ms,
+            } => {
+                let until = emitted_at.saturating_add(i64::try_from(wait_ms).unwrap_or(i64::MAX));
+                Self::stream_status(&stream, "RUNNING", Some(until), emitted_at)
+            }
+            SourceEvent::RateLimited {
+                stream: None,
+                wait_ms,
+            } => Self::log(LogLevel::Info, format!("rate limited: waiting {wait_ms} ms")),
+            SourceEvent::Log { level, message } => Self::log(level, message),
+            SourceEvent::Error { stream, failure } => Self::error(&failure, stream.as_deref(), emitted_at),
+        })
+    }
+
+    /// Parses one stdin line, naming its line number on failure.
+    pub fn parse_line(line: &str, line_number: usize) -> Result<Self, Error> {
+        serde_json::from_str(line).map_err(|e| Error::Protocol {
+            what: format!("message on line {line_number}"),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_match_the_protocol() {
+        let line = serde_json::to_value(Message::succeeded("ok")).unwrap();
+        assert_eq!(
+            line,
+            json!({"type": "CONNECTION_STATUS", "connectionStatus": {"status": "SUCCEEDED", "message": "ok"}})
+        );
+        let line = serde_json::to_value(Message::stream_state("s", json!({"c": 1}))).unwrap();
+        assert_eq!(
+            line,
+            json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": {"c": 1}}}})
+        );
+        let rec = Message::from_source_event(
+            SourceEvent::Record(crate::Record {
+                stream: "s".into(),
+                data: json!({"id": 1}),
+            }),
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(rec).unwrap(),
+            json!({"type": "RECORD", "record": {"stream": "s", "data": {"id": 1}, "emitted_at": 5}})
+        );
+        let err = Message::error(
+            &Failure {
+                class: crate::FailureClass::Transient,
+                message: "m".into(),
+                internal: "i".into(),
+            },
+            Some("s"),
+            7,
+        );
+        assert_eq!(
+            serde_json::to_value(err).unwrap(),
+            json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 7, "error": {
+                "message": "m", "internal_message": "i", "failure_type": "transient_error",
+                "stream_descriptor": {"name": "s"}}}})
+        );
+    }
+
+    #[test]
+    fn parses_input_lines_ignoring_unknown_fields() {
+        let m = Message::parse_line(
+            r#"{"type":"RECORD","x":1,"record":{"stream":"s","data":{"a":1},"emitted_at":1,"extra":true}}"#,
+            1,
+        )
+        .unwrap();
+        assert!(matches!(m, Message::Record { .. }));
+        let err = Message::parse_line("{not json", 3).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid message on line 3: key must be a string"),
+            "{err}"
+        );
+    }
+}

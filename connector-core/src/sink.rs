@@ -1,0 +1,127 @@
+//! The [`Sink`] trait: write records, report an outcome for every one.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::ConfiguredCatalog;
+use crate::error::FailureClass;
+use crate::source::{LogLevel, Record};
+
+/// What a sink is given, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkInput {
+    /// A record to write.
+    Record(Record),
+    /// A checkpoint: acknowledge it once every record before it has an outcome.
+    Checkpoint(Value),
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new record was created.
+    Created {
+        /// Its id.
+        id: String,
+    },
+    /// An existing record was updated.
+    Updated {
+        /// Its id.
+        id: String,
+    },
+    /// A record was deleted.
+    Deleted {
+        /// Its id.
+        id: String,
+    },
+    /// Nothing was sent, deliberately.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// The service refused the record, or it could not be sent.
+    Failed {
+        /// What to do next.
+        class: FailureClass,
+        /// The service's own error code, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<i64>,
+        /// What went wrong.
+        message: String,
+        /// Per-field reasons.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        fields: BTreeMap<String, String>,
+    },
+    /// The request was sent but its result is unknown (the record may or may not exist).
+    Unknown {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// The outcome's name: `created`, `updated`, `deleted`, `skipped`, `failed`, `unknown`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Created { .. } => "created",
+            Self::Updated { .. } => "updated",
+            Self::Deleted { .. } => "deleted",
+            Self::Skipped { .. } => "skipped",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// Whether the record needs attention (failed or unknown).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, Self::Failed { .. } | Self::Unknown { .. })
+    }
+}
+
+/// The outcome of the `sequence`-th record (0-based, counted over all input records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordOutcome {
+    /// The stream.
+    pub stream: String,
+    /// The position of the record in the input.
+    pub sequence: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What a write produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkEvent {
+    /// One record's outcome (exactly one per input record).
+    Outcome(RecordOutcome),
+    /// An input checkpoint: every record before it has an outcome.
+    CheckpointAck(Value),
+    /// A diagnostic message.
+    Log {
+        /// Severity.
+        level: LogLevel,
+        /// The message (never a secret).
+        message: String,
+    },
+}
+
+/// A destination of records.
+///
+/// Object safe: a host holds `Box<dyn Sink>`.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Writes `input` to the streams of `catalog`. Every input record gets exactly one
+    /// [`SinkEvent::Outcome`]; every input checkpoint is acknowledged, in input order, after the
+    /// outcomes of every record before it.
+    fn write<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        input: BoxStream<'a, SinkInput>,
+    ) -> BoxStream<'a, SinkEvent>;
+}
