@@ -1,1 +1,238 @@
-//! placeholder
+//! A local, stateful, deterministic stand-in for the Flowlu REST API.
+//!
+//! It serves every model of the API description (`shared/flowlu-api.md`) under
+//! `/api/v1/module/{module}/{model}/{method}[/{id}]`: `list` (paging, `order_by`, `filter`,
+//! `search`), `get`, `create`, `update` and `delete`, with Flowlu's envelopes and error codes,
+//! keys limited to modules, seeded data (same seed, same bytes), fault injection decided per
+//! request from the seed, and quirk switches. It shares no code with the connector.
+//!
+//! ```no_run
+//! use flowlu_emulator::{Emulator, EmulatorConfig, Faults, MutationPlan};
+//!
+//! # async fn demo() -> Result<(), flowlu_emulator::Error> {
+//! let emu = Emulator::start(EmulatorConfig {
+//!     seed: 42,
+//!     records_per_model: 250,
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let url = format!(
+//!     "{}/api/v1/module/crm/account/list?api_key={}&page=2&limit=100",
+//!     emu.base_url(),
+//!     emu.api_key()
+//! );
+//! // ... point a client at `url` ...
+//! assert_eq!(emu.count("crm", "account"), 250);
+//! let touched = emu.mutate("crm", "account", 7, MutationPlan { updates: 5, deletes: 2, inserts: 3 })?;
+//! assert_eq!(touched.inserted, vec![251, 252, 253]);
+//! emu.set_faults(Faults { rate_limit: 0.1, ..Faults::none() });
+//! println!("{:?}", emu.stats());
+//! emu.shutdown().await;
+//! # let _ = url;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Besides the API, `GET /_emulator/stats` answers the request statistics and record counts,
+//! `POST /_emulator/reset_stats` clears the statistics, and `POST /_emulator/mutate` takes
+//! `{"module":..,"model":..,"seed":..,"updates":..,"deletes":..,"inserts":..}`.
+
+mod catalog;
+mod config;
+mod data;
+mod error;
+mod server;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{ApiKey, EmulatorConfig, Faults, Latency, Quirks, TotalField, ValidationShape, DEFAULT_KEY};
+pub use error::Error;
+pub use server::Stats;
+pub use store::{MutationPlan, MutationSummary};
+
+use server::Shared;
+use store::Store;
+
+/// A running emulator: a server on a loopback port plus handles on its state.
+///
+/// Dropping it stops the server too; [`Emulator::shutdown`] also waits for it to finish.
+#[derive(Debug)]
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Every `(module, model)` the emulator serves, in the order of the API description.
+pub fn models() -> Vec<(&'static str, &'static str)> {
+    catalog::MODELS.iter().map(|m| (m.module, m.model)).collect()
+}
+
+impl Emulator {
+    /// Seeds the data and starts serving on `127.0.0.1` at a free port; returns once listening.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, Error> {
+        Self::start_on(config, "127.0.0.1:0").await
+    }
+
+    /// Like [`Emulator::start`], on a given address (`host:port`, port 0 for a free one).
+    pub async fn start_on(config: EmulatorConfig, addr: &str) -> Result<Emulator, Error> {
+        validate(&config)?;
+        let store = Store::seed(&config)?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| Error::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
+        let shared = Arc::new(Shared::new(config, store));
+        let app = server::router(Arc::clone(&shared));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "emulator server failed");
+            }
+        });
+        tracing::debug!(%local, "flowlu emulator listening");
+        Ok(Emulator {
+            shared,
+            addr: local,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first configured key (by default [`DEFAULT_KEY`], valid for every module).
+    pub fn api_key(&self) -> &str {
+        self.shared.config.keys.first().map_or("", |k| k.key.as_str())
+    }
+
+    /// The configuration the emulator was started with (faults, quirks and latency as started).
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.shared.config
+    }
+
+    /// The current records of a model, ascending by id (empty for an unknown model).
+    pub fn records(&self, module: &str, model: &str) -> Vec<Value> {
+        let store = self.shared.read_store();
+        store
+            .table(&format!("{module}/{model}"))
+            .map(|t| t.rows.iter().map(|r| Value::Object(r.value.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The number of current records of a model (0 for an unknown model).
+    pub fn count(&self, module: &str, model: &str) -> usize {
+        self.shared
+            .read_store()
+            .table(&format!("{module}/{model}"))
+            .map_or(0, |t| t.rows.len())
+    }
+
+    /// Changes, deletes and adds records of a model, deterministically from `seed`.
+    ///
+    /// Changed and new records get one updated timestamp (`updated_date`, `updated` or
+    /// `last_active`), later than any value the store held before.
+    pub fn mutate(
+        &self,
+        module: &str,
+        model: &str,
+        seed: u64,
+        plan: MutationPlan,
+    ) -> Result<MutationSummary, Error> {
+        self.shared
+            .write_store()
+            .mutate(&format!("{module}/{model}"), seed, plan)
+    }
+
+    /// Replaces the fault shares from the next request on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.update_runtime(|rt| rt.faults = faults);
+    }
+
+    /// Replaces the quirk switches from the next request on.
+    pub fn set_quirks(&self, quirks: Quirks) {
+        self.shared.update_runtime(|rt| rt.quirks = quirks);
+    }
+
+    /// Replaces the added latency from the next request on.
+    pub fn set_latency(&self, latency: Latency) {
+        self.shared.update_runtime(|rt| rt.latency = latency);
+    }
+
+    /// Requests served so far, by path and HTTP status.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Forgets the request statistics.
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats();
+    }
+
+    /// Stops accepting requests and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn validate(config: &EmulatorConfig) -> Result<(), Error> {
+    if config.max_page_size == 0 || config.default_page_size == 0 {
+        return Err(Error::InvalidConfig("page sizes must be at least 1".into()));
+    }
+    if !matches!(config.bad_key_status, 200 | 401 | 403) {
+        return Err(Error::InvalidConfig(format!(
+            "bad_key_status must be 200, 401 or 403, not {}",
+            config.bad_key_status
+        )));
+    }
+    let shares: f64 = config.faults.shares().iter().map(|(_, p)| p).sum();
+    if config
+        .faults
+        .shares()
+        .iter()
+        .any(|(_, p)| !(0.0..=1.0).contains(p))
+        || shares > 1.0 + 1e-9
+    {
+        return Err(Error::InvalidConfig(
+            "fault shares must be within 0..=1 and add up to at most 1".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Configuration of an emulator: data size, keys, page sizes, latency, faults and quirks.
+
+use std::collections::HashMap;
+
+/// The key every default configuration accepts.
+pub const DEFAULT_KEY: &str = "emulator-key";
+
+/// Everything an [`crate::Emulator`] is started with.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Seed of the generated data and of every fault decision.
+    pub seed: u64,
+    /// Records seeded per model unless [`EmulatorConfig::model_records`] says otherwise.
+    /// `customfields/fields` and `customfields/fieldsets` default to 12 and 4 instead.
+    pub records_per_model: usize,
+    /// Per-model record counts, keyed `"module/model"` (e.g. `"crm/account"`).
+    pub model_records: HashMap<String, usize>,
+    /// Valid API keys, each optionally limited to a set of modules.
+    pub keys: Vec<ApiKey>,
+    /// HTTP status of an error 11 (bad or missing key): 200 (Flowlu's docs) or 401.
+    pub bad_key_status: u16,
+    /// Largest page size; a bigger `limit` is capped to it.
+    pub max_page_size: usize,
+    /// Page size when a request gives no `limit`.
+    pub default_page_size: usize,
+    /// Latency added to every API request.
+    pub latency: Latency,
+    /// Fault injection shares.
+    pub faults: Faults,
+    /// Behaviour switches seen on some portals.
+    pub quirks: Quirks,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            records_per_model: 100,
+            model_records: HashMap::new(),
+            keys: vec![ApiKey::all_modules(DEFAULT_KEY)],
+            bad_key_status: 200,
+            max_page_size: 100,
+            default_page_size: 50,
+            latency: Latency::default(),
+            faults: Faults::default(),
+            quirks: Quirks::default(),
+        }
+    }
+}
+
+/// One valid API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The key as sent in `api_key=`.
+    pub key: String,
+    /// The modules the key may use; `None` means every module (others get error 22).
+    pub modules: Option<Vec<String>>,
+}
+
+impl ApiKey {
+    /// A key allowed in every module.
+    pub fn all_modules(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            modules: None,
+        }
+    }
+
+    /// A key allowed only in the given modules.
+    pub fn limited<I, S>(key: impl Into<String>, modules: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            key: key.into(),
+            modules: Some(modules.into_iter().map(Into::into).collect()),
+        }
+    }
+
+    pub(crate) fn allows(&self, module: &str) -> bool {
+        self.modules
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|x| x == module))
+    }
+}
+
+/// Added latency: `fixed_ms` plus a deterministic draw in `0..=jitter_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// Milliseconds added to every API request.
+    pub fixed_ms: u64,
+    /// Largest extra milliseconds, drawn per request.
+    pub jitter_ms: u64,
+}
+
+/// Shares (probabilities, 0.0 to 1.0) of injected faults on API requests.
+///
+/// One draw per request decides which fault (if any) happens; the shares are taken in the
+/// order of the fields and must add up to at most 1. The draw is a function of the seed, the
+/// request line (method, path and query) and how many times that exact request was seen
+/// before, so the outcome does not depend on how concurrent requests interleave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// HTTP 429 with a `Retry-After` header of [`Faults::retry_after_secs`].
+    pub rate_limit: f64,
+    /// HTTP 429 without `Retry-After`.
+    pub rate_limit_no_retry_after: f64,
+    /// Seconds sent in `Retry-After`.
+    pub retry_after_secs: u64,
+    /// HTTP 500.
+    pub server_error_500: f64,
+    /// HTTP 502.
+    pub bad_gateway_502: f64,
+    /// HTTP 503.
+    pub unavailable_503: f64,
+    /// HTTP 200 with `{"error":{"error_code":13,...}}`.
+    pub error_13: f64,
+    /// The connection drops after part of the body was sent.
+    pub drop_mid_body: f64,
+    /// A valid HTTP 200 whose JSON body is cut short (Content-Length matches the cut body).
+    pub truncated_json: f64,
+    /// HTTP 200 with an HTML login page.
+    pub html_login: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            rate_limit: 0.0,
+            rate_limit_no_retry_after: 0.0,
+            retry_after_secs: 1,
+            server_error_500: 0.0,
+            bad_gateway_502: 0.0,
+            unavailable_503: 0.0,
+            error_13: 0.0,
+            drop_mid_body: 0.0,
+            truncated_json: 0.0,
+            html_login: 0.0,
+        }
+    }
+}
+
+impl Faults {
+    /// No faults at all.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// True when any share is above zero.
+    pub fn any(&self) -> bool {
+        self.shares().iter().any(|(_, p)| *p > 0.0)
+    }
+
+    pub(crate) fn shares(&self) -> [(Fault, f64); 9] {
+        [
+            (Fault::RateLimit, self.rate_limit),
+            (Fault::RateLimitNoRetryAfter, self.rate_limit_no_retry_after),
+            (Fault::Status(500), self.server_error_500),
+            (Fault::Status(502), self.bad_gateway_502),
+            (Fault::Status(503), self.unavailable_503),
+            (Fault::Error13, self.error_13),
+            (Fault::DropMidBody, self.drop_mid_body),
+            (Fault::TruncatedJson, self.truncated_json),
+            (Fault::HtmlLogin, self.html_login),
+        ]
+    }
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    RateLimit,
+    RateLimitNoRetryAfter,
+    Status(u16),
+    Error13,
+    DropMidBody,
+    TruncatedJson,
+    HtmlLogin,
+}
+
+/// Which key carries the total in a list envelope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TotalField {
+    /// `"total": N` (documented).
+    #[default]
+    Total,
+    /// `"total_result": N` instead of `total`.
+    TotalResult,
+    /// Both `total` and `total_result`.
+    Both,
+}
+
+/// Which shape a validation error (create/update) takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ValidationShape {
+    /// `{"error":{"error_code":21,"error_msg":..,"error_details":{field:msg}}}`.
+    #[default]
+    Code21,
+    /// `{"error":"validation","description":..,"details":{field:msg}}`.
+    Flat,
+}
+
+/// Behaviour switches seen (or feared) on some portals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Which key carries the list total.
+    pub total_field: TotalField,
+    /// Ignore `order_by` (always id ascending).
+    pub ignore_order_by: bool,
+    /// Ignore `filter[...]` and `search`.
+    pub ignore_filters: bool,
+    /// Ignore `page` (always answer page 1).
+    pub ignore_page: bool,
+    /// A page-size cap below what the client asks (and below `max_page_size`).
+    pub page_size_cap: Option<usize>,
+    /// The shape of validation errors.
+    pub validation_shape: ValidationShape,
+}
