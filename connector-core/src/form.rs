@@ -128,8 +128,11 @@ impl FormDescriptor {
         };
         root.remove("definitions");
         root.remove("$defs");
-        root.insert("$schema".into(), Value::String(DRAFT_07.into()));
+        root.remove("$schema");
+        // The root's doc comment names the form better than the Rust type name does.
+        root.remove("title");
         normalize(&mut schema);
+        let mut schema = root_first(schema);
         let mut ui_schema = Map::new();
         let mut controls = Vec::new();
         extract_ui(&mut schema, "#", &mut ui_schema, &mut controls);
@@ -145,6 +148,23 @@ impl FormDescriptor {
     }
 }
 
+/// Puts `$schema`, `title`, `description`, `type` and `required` before `properties`, for
+/// readers of the generated file.
+fn root_first(schema: Value) -> Value {
+    let Value::Object(mut rest) = schema else {
+        return schema;
+    };
+    let mut out = Map::new();
+    out.insert("$schema".into(), Value::String(DRAFT_07.into()));
+    for key in ["title", "description", "type", "required"] {
+        if let Some(v) = rest.remove(key) {
+            out.insert(key.into(), v);
+        }
+    }
+    out.extend(rest);
+    Value::Object(out)
+}
+
 /// Repairs what schemars emits into the portable profile, recursively.
 fn normalize(node: &mut Value) {
     let Some(obj) = node.as_object_mut() else {
@@ -153,6 +173,7 @@ fn normalize(node: &mut Value) {
     drop_null_alternatives(obj);
     collapse_const_one_of(obj);
     split_title(obj);
+    unwrap_lines(obj);
     if let Some(Value::Array(types)) = obj.get("type") {
         let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
         if kept.len() == 1 {
@@ -234,6 +255,20 @@ fn split_title(obj: &mut Map<String, Value>) {
             let (title, rest) = (title.trim().to_string(), rest.trim().to_string());
             obj.insert("title".into(), Value::String(title));
             obj.insert("description".into(), Value::String(rest));
+        }
+    }
+}
+
+/// Doc comments wrap lines; a description is prose: single line breaks become spaces,
+/// paragraph breaks stay.
+fn unwrap_lines(obj: &mut Map<String, Value>) {
+    if let Some(Value::String(description)) = obj.get_mut("description") {
+        if description.contains('\n') {
+            *description = description
+                .split("\n\n")
+                .map(|para| para.split('\n').map(str::trim).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("\n\n");
         }
     }
 }

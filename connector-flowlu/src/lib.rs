@@ -1,1 +1,35 @@
-//! flowlu
+//! # connector-flowlu
+//!
+//! A Flowlu (<https://www.flowlu.com>) connector implementing the `connector-core` contract:
+//!
+//! * [`FlowluCredential`]: name, description, account domain and API key, with a validation
+//!   call that tells the user exactly what is wrong;
+//! * [`Client`]: the REST client (key in the query string, never shown; no redirects;
+//!   timeouts always set).
+//!
+//! ```no_run
+//! use connector_core::Credential;
+//! use connector_flowlu::FlowluCredential;
+//!
+//! # async fn demo() -> Result<(), connector_core::Error> {
+//! let form = FlowluCredential::form()?; // schema + uiSchemas for the host to render
+//! let value = serde_json::json!({"name": "CRM", "account_domain": "acme", "api_key": "..."});
+//! let credential = FlowluCredential::from_config(&value)?;
+//! let outcome = credential.validate().await;
+//! println!("{outcome:?}");
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+pub mod client;
+pub mod credential;
+pub mod domain;
+pub mod error;
+pub mod schemas;
+pub mod settings;
+
+pub use client::{Client, ClientBuilder};
+pub use credential::FlowluCredential;
+pub use domain::AccountDomain;
+pub use error::Error;
+pub use settings::Settings;

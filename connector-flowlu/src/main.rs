@@ -1,1 +1,18 @@
-fn main() {}
+//! `flowlu-connector`: the Flowlu connector binary, speaking the Airbyte protocol.
+//! See [`connector_flowlu::cli`].
+
+use connector_flowlu::cli;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let env = cli::Env::from_process();
+    let mut stdout = std::io::stdout().lock();
+    let code = cli::run(std::env::args_os().skip(1), &env, &mut stdout).await;
+    std::process::exit(code);
+}

@@ -1,0 +1,214 @@
+//! The `flowlu-connector` command line: the Airbyte protocol on stdout.
+//!
+//! Every command prints one JSON `AirbyteMessage` per line on stdout and nothing else; logs go
+//! to stderr. Exit codes: 0 when the command ran (a failed `check` included: its answer is a
+//! `CONNECTION_STATUS FAILED`), 1 when it failed (a `TRACE` error says why, with its
+//! `failure_type`), 2 for a command line that cannot be parsed.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use connector_core::airbyte::{now_ms, Message};
+use connector_core::{Credential, Failure, FailureClass, Validation};
+use serde_json::Value;
+
+use crate::credential::FlowluCredential;
+
+/// Exit code: the command ran.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the command failed; a `TRACE` error on stdout says why.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: the command line could not be parsed.
+pub const EXIT_USAGE: i32 = 2;
+
+const EXAMPLES: &str = "Examples:
+  flowlu-connector spec
+  flowlu-connector check --config config.json
+  FLOWLU_BASE_URL=http://127.0.0.1:8080 flowlu-connector check --config config.json
+
+config.json:
+  {\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"<key from Portal Settings -> API Settings>\"}";
+
+/// A Flowlu connector speaking the Airbyte protocol.
+#[derive(Debug, Parser)]
+#[command(name = "flowlu-connector", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The protocol commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the connector specification (the credential form's JSON Schema).
+    #[command(after_help = "Example:\n  flowlu-connector spec")]
+    Spec,
+    /// Check a credential: prints CONNECTION_STATUS SUCCEEDED or FAILED with what to fix.
+    #[command(after_help = "Example:\n  flowlu-connector check --config config.json")]
+    Check {
+        /// The config file (JSON): name, description, account_domain, api_key.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// What the command reads from its environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `FLOWLU_BASE_URL`, if set.
+    pub base_url: Option<String>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Self {
+            base_url: std::env::var(crate::client::BASE_URL_ENV)
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+        }
+    }
+}
+
+/// Runs the command line `args` (without the program name), writing protocol lines to `out`
+/// and returning the exit code.
+pub async fn run(args: impl IntoIterator<Item = OsString>, env: &Env, out: &mut dyn Write) -> i32 {
+    let argv = std::iter::once(OsString::from("flowlu-connector")).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = err.print();
+            return code;
+        }
+    };
+    let mut output = Output { out };
+    match cli.command {
+        Command::Spec => match crate::schemas::spec() {
+            Ok(spec) => output.emit(&Message::Spec { spec }),
+            Err(err) => output.fail(&Failure {
+                class: FailureClass::System,
+                message: "the connector specification could not be generated".into(),
+                internal: err.to_string(),
+            }),
+        },
+        Command::Check { config } => {
+            let credential = match load_config(&config, env) {
+                Ok(c) => c,
+                Err(failure) => return output.emit(&Message::failed(failure.message)),
+            };
+            match credential.validate().await {
+                Validation::Valid { warnings, detail } => {
+                    for warning in &warnings {
+                        output.emit(&Message::log(connector_core::LogLevel::Warn, warning.clone()));
+                    }
+                    let mut message = format!("Connected to {}.", credential.account_domain);
+                    if !warnings.is_empty() {
+                        message.push(' ');
+                        message.push_str(&warnings.join(" "));
+                    }
+                    tracing::info!(%detail, "check succeeded");
+                    output.emit(&Message::succeeded(message))
+                }
+                Validation::Invalid { failure, .. } => {
+                    tracing::info!(internal = %failure.internal, "check failed");
+                    output.emit(&Message::failed(failure.message))
+                }
+            }
+        }
+    }
+}
+
+/// Reads and validates the config file, naming the field and the fix on failure.
+pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> {
+    let config_error = |message: String, internal: String| Failure {
+        class: FailureClass::Config,
+        message,
+        internal,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config_error(
+            format!(
+                "The config file {} could not be read: {e}. Check the path given with --config.",
+                path.display()
+            ),
+            e.to_string(),
+        )
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        config_error(
+            format!(
+                "The config file {} is not valid JSON (line {}, column {}). It should be an object such as {{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}}.",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+            e.classify_name().to_string(),
+        )
+    })?;
+    let mut credential = FlowluCredential::from_config(&value).map_err(|e| {
+        let message = match &e {
+            connector_core::Error::Config { path, message } if path == "." => {
+                format!(
+                    "The config is incomplete: {message}. Required fields: name, account_domain, api_key."
+                )
+            }
+            connector_core::Error::Config { path, message } => {
+                format!("The config field `{path}` is wrong: {message}.")
+            }
+            other => other.to_string(),
+        };
+        config_error(message.clone(), message)
+    })?;
+    if let Some(url) = &env.base_url {
+        if let Err(e) = crate::client::check_base_url(url) {
+            return Err(config_error(format!("{e}."), e.to_string()));
+        }
+        credential = credential.with_base_url(url.clone());
+    }
+    Ok(credential)
+}
+
+/// Writes protocol lines.
+struct Output<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Output<'_> {
+    fn emit(&mut self, message: &Message) -> i32 {
+        let written = serde_json::to_writer(&mut *self.out, message)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .and_then(|()| self.out.flush());
+        match written {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                tracing::error!(error = %e, "stdout closed");
+                EXIT_FAILED
+            }
+        }
+    }
+
+    fn fail(&mut self, failure: &Failure) -> i32 {
+        self.emit(&Message::error(failure, None, now_ms()));
+        EXIT_FAILED
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "io error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "data error",
+            serde_json::error::Category::Eof => "unexpected end of file",
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! The Flowlu REST client: one place that builds URLs, sends requests and decodes answers.
+//!
+//! * `api_key` rides in the query string of every request (Flowlu has no header form), so the
+//!   URL is never shown: transport errors are stripped of it, spans record only the module,
+//!   model and method, and text taken from response bodies is redacted.
+//! * Redirects are never followed (one would carry the key to another host).
+//! * Timeouts are always set.
+
+use std::time::Duration;
+
+use connector_core::Secret;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::redirect::Policy;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+use crate::domain::AccountDomain;
+use crate::error::{ApiError, CodeClass, Error, TRUNCATED};
+
+/// The environment variable the binary reads to point the client at another base URL (a
+/// local stand-in). Only loopback `http` URLs and `https` Flowlu hosts are accepted.
+pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
+
+/// Default total time for one request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The user agent: the connector and its version.
+pub const USER_AGENT: &str = concat!(
+    "flowlu-connector/",
+    env!("CARGO_PKG_VERSION"),
+    " (connector-flowlu)"
+);
+
+/// Builds a [`Client`]; [`ClientBuilder::build`] is the one fallible step.
+#[derive(Debug)]
+pub struct ClientBuilder {
+    domain: AccountDomain,
+    api_key: Secret,
+    base_url: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Sends requests to `url` instead of the portal (a loopback test server, or an `https`
+    /// Flowlu host). Checked by [`ClientBuilder::build`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Total time allowed for one request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed to connect (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        if self.api_key.is_blank() {
+            return Err(Error::Config {
+                field: "api_key".into(),
+                message: "the API key is empty; copy it from Flowlu: Portal Settings -> API Settings".into(),
+            });
+        }
+        let base = match &self.base_url {
+            Some(url) => check_base_url(url)?,
+            None => Url::parse(&self.domain.base_url()).map_err(|e| Error::Config {
+                field: "account_domain".into(),
+                message: e.to_string(),
+            })?,
+        };
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(USER_AGENT)
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(Error::transport)?;
+        let base = base.as_str().trim_end_matches('/').to_string();
+        Ok(Client {
+            http,
+            base,
+            api_key: self.api_key,
+            domain: self.domain,
+        })
+    }
+}
+
+/// Accepts `http` URLs on a loopback host and `https` URLs on a Flowlu host; nothing else.
+pub fn check_base_url(raw: &str) -> Result<Url, Error> {
+    let bad = |why: &str| {
+        Error::Config {
+        field: BASE_URL_ENV.into(),
+        message: format!(
+            "{why}; use a loopback http URL such as http://127.0.0.1:8080 or an https Flowlu address such as https://acme.flowlu.com"
+        ),
+    }
+    };
+    let url = Url::parse(raw.trim()).map_err(|_| bad("not a URL"))?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad("user info, query and fragment are not allowed"));
+    }
+    let host = url.host().ok_or_else(|| bad("the URL has no host"))?;
+    let loopback = match &host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    match url.scheme() {
+        "http" if loopback => Ok(url),
+        "https" if loopback => Ok(url),
+        "https" => match &host {
+            url::Host::Domain(d) => {
+                let candidate = d.trim_end_matches('.');
+                let ok = url.port().is_none()
+                    && AccountDomain::parse(candidate)
+                        .is_ok_and(|a| a.host() == candidate.to_ascii_lowercase());
+                if ok {
+                    Ok(url)
+                } else {
+                    Err(bad("the host is not a Flowlu portal"))
+                }
+            }
+            _ => Err(bad("the host is not a Flowlu portal")),
+        },
+        _ => Err(bad("only loopback hosts may use http")),
+    }
+}
+
+/// One page of a list call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    /// `total` or `total_result`, if sent.
+    pub total: Option<u64>,
+    /// `page`, if sent.
+    pub page: Option<u64>,
+    /// `count`, if sent.
+    pub count: Option<u64>,
+    /// The records, exactly as sent.
+    pub items: Vec<Value>,
+}
+
+impl ListPage {
+    /// Reads the `response` of a list call. Items may be an array or an object keyed by id;
+    /// numbers may come as strings.
+    pub fn from_response(response: Value) -> Result<Self, Error> {
+        let malformed = |detail: &str| Error::Malformed {
+            status: 200,
+            detail: detail.into(),
+        };
+        let mut obj = match response {
+            Value::Object(obj) => obj,
+            Value::Array(items) => {
+                return Ok(Self {
+                    total: None,
+                    page: None,
+                    count: None,
+                    items,
+                })
+            }
+            _ => return Err(malformed("a list answer without an object `response`")),
+        };
+        let number =
+            |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+        let total = number(obj.get("total")).or_else(|| number(obj.get("total_result")));
+        let page = number(obj.get("page"));
+        let count = number(obj.get("count"));
+        let items = match obj.remove("items") {
+            Some(Value::Array(items)) => items,
+            Some(Value::Object(map)) => map.into_iter().map(|(_, v)| v).collect(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err(malformed("`items` is neither a list nor an object")),
+        };
+        Ok(Self {
+            total,
+            page,
+            count,
+            items,
+        })
+    }
+}
+
+/// A Flowlu REST client for one account.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    api_key: Secret,
+    domain: AccountDomain,
+}
+
+impl Client {
+    /// Starts building a client for `domain` with `api_key`.
+    pub fn builder(domain: AccountDomain, api_key: Secret) -> ClientBuilder {
+        ClientBuilder {
+            domain,
+            api_key,
+            base_url: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// The account this client talks to.
+    pub fn domain(&self) -> &AccountDomain {
+        &self.domain
+    }
+
+    /// The base URL requests go to (without the key).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET .../{module}/{model}/list` with `params` (`page`, `limit`, `order_by[asc][]`,
+    /// `filter[...]`, ...).
+    pub async fn list(
+        &self,
+        module: &str,
+        model: &str,
+        params: &[(String, String)],
+    ) -> Result<ListPage, Error> {
+        let response = self
+            .call(Method::GET, module, model, "list", None, params, None)
+            .await?;
+        ListPage::from_response(response)
+    }
+
+    /// `GET .../{module}/{model}/get/{id}`.
+    pub async fn get(&self, module: &str, model: &str, id: u64) -> Result<Value, Error> {
+        self.call(Method::GET, module, model, "get", Some(id), &[], None)
+            .await
+    }
+
+    /// `POST .../{module}/{model}/create` with a form-encoded body.
+    pub async fn create(&self, module: &str, model: &str, form: &[(String, String)]) -> Result<Value, Error> {
+        self.call(Method::POST, module, model, "create", None, &[], Some(form))
+            .await
+    }
+
+    /// `POST .../{module}/{model}/update/{id}` with a form-encoded body.
+    pub async fn update(
+        &self,
+        module: &str,
+        model: &str,
+        id: u64,
+        form: &[(String, String)],
+    ) -> Result<Value, Error> {
+        self.call(Method::POST, module, model, "update", Some(id), &[], Some(form))
+            .await
+    }
+
+    /// `GET .../{module}/{model}/delete/{id}`.
+    pub async fn delete(&self, module: &str, model: &str, id: u64) -> Result<Value, Error> {
+        self.call(Method::GET, module, model, "delete", Some(id), &[], None)
+            .await
+    }
+
+    /// Sends one request and returns the `response` member of the answer.
+    #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(level = "debug", skip_all, fields(module, model, method = method_name))]
+    pub async fn call(
+        &self,
+        method: Method,
+        module: &str,
+        model: &str,
+        method_name: &str,
+        id: Option<u64>,
+        params: &[(String, String)],
+        form: Option<&[(String, String)]>,
+    ) -> Result<Value, Error> {
+        let path = match id {
+            Some(id) => format!("/api/v1/module/{module}/{model}/{method_name}/{id}"),
+            None => format!("/api/v1/module/{module}/{model}/{method_name}"),
+        };
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .query(&[("api_key", self.api_key.expose())])
+            .query(params);
+        if let Some(form) = form {
+            let body = serde_urlencoded::to_string(form).map_err(|e| Error::Config {
+                field: "record".into(),
+                message: e.to_string(),
+            })?;
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = request.send().await.map_err(Error::transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(Error::transport)?;
+        let result = decode(status, &headers, &body, self.api_key.expose());
+        if let Err(err) = &result {
+            tracing::debug!(module, model, method = method_name, status = status.as_u16(), error = %err, "flowlu request failed");
+        }
+        result.map_err(|e| match e {
+            Error::Permission { api, .. } => Error::Permission {
+                module: module.into(),
+                model: model.into(),
+                api,
+            },
+            other => other,
+        })
+    }
+}
+
+/// Decodes an answer: the `response` member on success, else the error it means.
+///
+/// `secret` is redacted from every text taken from the body.
+pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Value, Error> {
+    let code = status.as_u16();
+    if status.is_redirection() {
+        let target = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| Url::parse(l).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "another page".into());
+        return Err(Error::UnknownAccount {
+            detail: format!("HTTP {code} redirect to {}", redact(&target, secret)),
+        });
+    }
+    if code == 429 {
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(Error::RateLimited { retry_after });
+    }
+    let parsed: Result<Value, serde_json::Error> = serde_json::from_slice(body);
+    if let Ok(value) = &parsed {
+        if let Some(api) = ApiError::from_body(value) {
+            let api = ApiError {
+                message: redact(&api.message, secret),
+                fields: api
+                    .fields
+                    .into_iter()
+                    .map(|(k, v)| (redact(&k, secret), redact(&v, secret)))
+                    .collect(),
+                ..api
+            };
+            return Err(match api.class() {
+                CodeClass::Auth => Error::Auth {
+                    status: code,
+                    api: Some(api),
+                },
+                CodeClass::Permission | CodeClass::Unsupported => Error::Permission {
+                    module: String::new(),
+                    model: String::new(),
+                    api,
+                },
+                _ => Error::Api(api),
+            });
+        }
+    }
+    if code == 401 || code == 403 {
+        return Err(Error::Auth {
+            status: code,
+            api: None,
+        });
+    }
+    if status.is_server_error() {
+        return Err(Error::Server { status: code });
+    }
+    if code == 404 {
+        return Err(Error::UnknownAccount {
+            detail: "HTTP 404 (no such portal or path)".into(),
+        });
+    }
+    let looks_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+    if looks_html {
+        return Err(Error::UnknownAccount {
+            detail: format!("HTTP {code} with an HTML page instead of JSON"),
+        });
+    }
+    match parsed {
+        Ok(Value::Object(mut obj)) if status.is_success() => match obj.remove("response") {
+            Some(response) => Ok(response),
+            None => Err(Error::Malformed {
+                status: code,
+                detail: format!("no `response` in {}", excerpt(body, secret)),
+            }),
+        },
+        Ok(_) => Err(Error::Malformed {
+            status: code,
+            detail: format!("unexpected answer {}", excerpt(body, secret)),
+        }),
+        Err(e) if e.is_eof() => Err(Error::Malformed {
+            status: code,
+            detail: format!("{TRUNCATED} ({} bytes)", body.len()),
+        }),
+        Err(e) => Err(Error::Malformed {
+            status: code,
+            detail: format!("not JSON ({e}): {}", excerpt(body, secret)),
+        }),
+    }
+}
+
+/// Replaces every occurrence of the secret.
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() || !text.contains(secret) {
+        text.to_string()
+    } else {
+        text.replace(secret, "[REDACTED]")
+    }
+}
+
+/// The start of a body for an error message, redacted.
+fn excerpt(body: &[u8], secret: &str) -> String {
+    let text = String::from_utf8_lossy(body);
+    let cut: String = text.chars().take(200).collect();
+    let suffix = if text.chars().count() > 200 { "..." } else { "" };
+    format!("`{}{suffix}`", redact(&cut, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_policy() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/",
+            "http://[::1]:9",
+            "https://acme.flowlu.com",
+            "https://acme.flowlu.ru/",
+        ] {
+            assert!(check_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://acme.flowlu.com",
+            "https://evil.io",
+            "https://acme.flowlu.com.evil.io",
+            "http://10.0.0.1",
+            "https://acme.flowlu.com:8443",
+            "http://user:pw@127.0.0.1",
+            "ftp://127.0.0.1",
+            "not a url",
+            "https://127.0.0.1.nip.io",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn list_page_accepts_every_observed_form() {
+        let p = ListPage::from_response(
+            serde_json::json!({"total_result": "3", "page": 1, "count": "1", "items": [{"id": 1}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.total, p.page, p.count, p.items.len()),
+            (Some(3), Some(1), Some(1), 1)
+        );
+        let p = ListPage::from_response(serde_json::json!({"total": 0, "items": {"7": {"id": 7}}})).unwrap();
+        assert_eq!(p.items, vec![serde_json::json!({"id": 7})]);
+        let p = ListPage::from_response(serde_json::json!({"total": 0})).unwrap();
+        assert!(p.items.is_empty());
+    }
+
+    #[test]
+    fn decode_redacts_bodies() {
+        let body = br#"{"error":{"error_code":12,"error_msg":"bad request for key s3cr3t-key"}}"#;
+        let err = decode(StatusCode::OK, &HeaderMap::new(), body, "s3cr3t-key").unwrap_err();
+        assert_eq!(err.to_string(), "error 12: bad request for key [REDACTED]");
+        let err = decode(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            b"oops s3cr3t-key",
+            "s3cr3t-key",
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t-key"), "{err}");
+        let err = decode(StatusCode::OK, &HeaderMap::new(), br#"{"response": {"id"#, "k").unwrap_err();
+        assert!(err.is_retryable(), "a truncated body is retried");
+    }
+}

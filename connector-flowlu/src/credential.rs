@@ -1,0 +1,242 @@
+//! The Flowlu credential: its form, parsing and the validation call.
+
+use async_trait::async_trait;
+use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::domain::AccountDomain;
+use crate::error::{Error, TransportKind};
+use crate::settings::Settings;
+
+/// Flowlu
+///
+/// Connect a Flowlu account with an API key.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct FlowluCredential {
+    /// The credential's name and description.
+    #[serde(flatten)]
+    pub meta: CredentialMeta,
+
+    /// Account domain
+    ///
+    /// The first part of your Flowlu address: for https://mycompany.flowlu.com enter
+    /// mycompany. The full address is accepted too.
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^\s*([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[Ff][Ll][Oo][Ww][Ll][Uu]\.([Cc][Oo][Mm]|[Rr][Uu]))?/?\s*$"),
+        extend(
+            "pattern_descriptor" = "mycompany, or mycompany.flowlu.com",
+            "examples" = ["mycompany"],
+            "x-help" = "Open Flowlu in your browser: the account domain is the part before .flowlu.com in the address bar."
+        )
+    )]
+    pub account_domain: AccountDomain,
+
+    /// API key
+    ///
+    /// A Flowlu API key. Create one in Flowlu under Portal Settings -> API Settings and give
+    /// it access to the modules you want to sync.
+    #[schemars(
+        length(min = 1),
+        extend("x-help" = "Portal Settings -> API Settings -> Create API key. The key is shown once: copy all of it.")
+    )]
+    pub api_key: Secret,
+
+    /// Advanced settings
+    ///
+    /// Optional settings for reading and writing. The defaults suit most accounts.
+    #[serde(default)]
+    pub advanced: Option<Settings>,
+
+    /// A base URL overriding the portal's (a local stand-in); see [`crate::client::BASE_URL_ENV`].
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub base_url: Option<String>,
+}
+
+/// The module probed first, and the others probed when the key may not read it.
+pub const PROBES: &[(&str, &str)] = &[
+    ("crm", "account"),
+    ("task", "tasks"),
+    ("st", "projects"),
+    ("fin", "invoice"),
+    ("agile", "issues"),
+    ("timetracker", "timesheets"),
+    ("products", "product"),
+    ("calendar", "calendar"),
+    ("customfields", "fields"),
+    ("core", "user"),
+];
+
+impl FlowluCredential {
+    /// Points requests at another base URL (a loopback stand-in).
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The settings, or the defaults.
+    pub fn settings(&self) -> Settings {
+        self.advanced.clone().unwrap_or_default()
+    }
+
+    /// A client for this credential.
+    pub fn client(&self) -> Result<Client, Error> {
+        let mut builder = Client::builder(self.account_domain.clone(), self.api_key.clone());
+        if let Some(url) = &self.base_url {
+            builder = builder.base_url(url.clone());
+        }
+        if let Some(secs) = self.settings().timeout_seconds {
+            builder = builder.timeout(Duration::from_secs(u64::from(secs.clamp(1, 600))));
+        }
+        builder.build()
+    }
+}
+
+#[async_trait]
+impl Credential for FlowluCredential {
+    fn meta(&self) -> &CredentialMeta {
+        &self.meta
+    }
+
+    async fn validate(&self) -> Validation {
+        match self.client() {
+            Ok(client) => validate_with(&client).await,
+            Err(err) => invalid(&err, &self.account_domain),
+        }
+    }
+}
+
+/// Validates with one cheap list call (`page=1&limit=1`); when the key may not read the probed
+/// module, probes the others before deciding and reports which the key can read.
+pub async fn validate_with(client: &Client) -> Validation {
+    let domain = client.domain();
+    let (first_module, first_model) = PROBES[0];
+    match probe(client, first_module, first_model).await {
+        Ok(()) => Validation::Valid {
+            warnings: Vec::new(),
+            detail: format!("listed {first_module}/{first_model} on {domain}"),
+        },
+        Err(Error::Permission { .. }) => {
+            let mut readable = Vec::new();
+            let mut denied = vec![first_module];
+            for (module, model) in &PROBES[1..] {
+                match probe(client, module, model).await {
+                    Ok(()) => readable.push(*module),
+                    Err(Error::Permission { .. }) => denied.push(*module),
+                    Err(err) => return invalid(&err, domain),
+                }
+            }
+            if readable.is_empty() {
+                Validation::invalid(
+                    FailureReason::MissingPermission,
+                    format!(
+                        "The API key is valid but may not read any module of {domain}. In Flowlu, open Portal Settings -> API Settings, edit this key and allow the modules you want to sync (for example CRM and Tasks)."
+                    ),
+                    format!("access denied on every probed module: {}", denied.join(", ")),
+                )
+            } else {
+                Validation::Valid {
+                    warnings: vec![format!(
+                        "The API key may not read these modules: {}. Their streams will be skipped. To sync them, allow them for this key in Flowlu: Portal Settings -> API Settings.",
+                        denied.join(", ")
+                    )],
+                    detail: format!("readable modules on {domain}: {}", readable.join(", ")),
+                }
+            }
+        }
+        Err(err) => invalid(&err, domain),
+    }
+}
+
+async fn probe(client: &Client, module: &str, model: &str) -> Result<(), Error> {
+    let params = [
+        ("page".to_string(), "1".to_string()),
+        ("limit".to_string(), "1".to_string()),
+    ];
+    client.list(module, model, &params).await.map(|_| ())
+}
+
+fn invalid(err: &Error, domain: &AccountDomain) -> Validation {
+    let (reason, failure) = explain(err, domain);
+    Validation::Invalid { reason, failure }
+}
+
+/// What an error means to a user of `domain`: the reason, a message saying what to do, and
+/// the internal detail. Neither text contains the API key.
+pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) {
+    use FailureReason as R;
+    let (reason, message) = match err {
+        Error::Config { field, message } => (R::InvalidConfig, format!("The `{field}` setting is wrong: {message}.")),
+        Error::Auth { .. } => (
+            R::BadCredentials,
+            format!(
+                "Flowlu rejected the API key for {domain}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account."
+            ),
+        ),
+        Error::UnknownAccount { .. }
+        | Error::Transport { kind: TransportKind::Dns, .. } => (
+            R::UnknownAccount,
+            format!(
+                "No Flowlu account answered at {domain}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany)."
+            ),
+        ),
+        Error::Permission { module, .. } => (
+            R::MissingPermission,
+            format!(
+                "The API key may not use the {module} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings."
+            ),
+        ),
+        Error::RateLimited { retry_after } => (
+            R::RateLimited,
+            match retry_after {
+                Some(d) => format!("Flowlu is limiting requests from this key. Wait {} seconds and try again.", d.as_secs()),
+                None => "Flowlu is limiting requests from this key. Wait a minute and try again.".to_string(),
+            },
+        ),
+        Error::Server { status } => (
+            R::ServerError,
+            format!("Flowlu answered with a server error (HTTP {status}). This is usually temporary: try again in a few minutes."),
+        ),
+        Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
+            R::ServerError,
+            "Flowlu reported an internal error and asked to retry later (error 13). Try again in a few minutes.".to_string(),
+        ),
+        Error::Transport { kind: TransportKind::Timeout, .. } => (
+            R::Timeout,
+            format!("Flowlu did not answer in time ({domain}). Check your network connection and try again; if it persists, Flowlu may be slow right now."),
+        ),
+        Error::Transport { .. } => (
+            R::Network,
+            format!("Could not reach {domain}. Check your network connection (and any proxy or firewall) and try again."),
+        ),
+        Error::Api(_) | Error::Malformed { .. } => (
+            R::Unexpected,
+            "Flowlu sent an answer this connector does not understand. This may be a change in Flowlu's API: please report it to the connector's maintainers with the details below.".to_string(),
+        ),
+    };
+    let internal = internal_detail(err);
+    (
+        reason,
+        Failure {
+            class: reason.class(),
+            message,
+            internal,
+        },
+    )
+}
+
+/// The error with its sources, for support (already free of the key: see [`Error`]).
+pub fn internal_detail(err: &Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,52 @@
+//! The generated JSON files under `schemas/flowlu/`: the credential form, its uiSchemas and
+//! the Airbyte connector specification.
+//!
+//! They are committed; `UPDATE_SCHEMAS=1 cargo test -p integration-tests schemas` rewrites them
+//! and the same test fails when code and files drift.
+
+use connector_core::{Credential, FormDescriptor};
+use serde_json::{json, Value};
+
+use crate::credential::FlowluCredential;
+
+/// Where the connector is documented.
+pub const DOCUMENTATION_URL: &str = "https://www.flowlu.com/api/";
+
+/// The credential form (schema and uiSchemas).
+pub fn credential_form() -> Result<FormDescriptor, connector_core::Error> {
+    FlowluCredential::form()
+}
+
+/// The Airbyte `ConnectorSpecification`.
+pub fn spec() -> Result<Value, connector_core::Error> {
+    let form = credential_form()?;
+    Ok(json!({
+        "documentationUrl": DOCUMENTATION_URL,
+        "connectionSpecification": form.schema,
+        "supportsIncremental": true,
+        "supportsNormalization": false,
+        "supportsDBT": false,
+        "supported_destination_sync_modes": ["append", "append_dedup"],
+    }))
+}
+
+/// Every generated file: its path under the workspace root and its content.
+pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error> {
+    let form = credential_form()?;
+    let pretty = |v: &Value| format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default());
+    Ok(vec![
+        (
+            "schemas/flowlu/credential.schema.json".into(),
+            pretty(&form.schema),
+        ),
+        (
+            "schemas/flowlu/credential.uischema.json".into(),
+            pretty(&form.ui_schema),
+        ),
+        (
+            "schemas/flowlu/credential.jsonforms.uischema.json".into(),
+            pretty(&form.json_forms_ui_schema),
+        ),
+        ("schemas/flowlu/spec.json".into(), pretty(&spec()?)),
+    ])
+}

@@ -1,0 +1,103 @@
+//! Optional settings that are not part of the credential: how to read and write.
+//!
+//! They live in the same generated form as the credential, in its `advanced` section, and all
+//! have defaults, so a credential alone is a complete configuration.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Default requests in flight per account.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Default (and largest known) page size.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Advanced settings
+///
+/// Optional settings for reading and writing. The defaults suit most accounts.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+pub struct Settings {
+    /// Start date
+    ///
+    /// For the first incremental read only: skip records last updated before this date
+    /// (YYYY-MM-DD, in the portal's time zone). Leave empty to read everything.
+    #[schemars(
+        regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        extend("pattern_descriptor" = "YYYY-MM-DD", "examples" = ["2024-01-31"])
+    )]
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub start_date: Option<String>,
+
+    /// Requests in flight
+    ///
+    /// The most requests sent to Flowlu at the same time. Lower it if Flowlu answers with rate
+    /// limits; the connector also slows down by itself when that happens.
+    #[schemars(range(min = 1, max = 32), extend("default" = 4))]
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+
+    /// Requests per second
+    ///
+    /// An optional fixed cap on requests per second for this account. Leave empty for no cap.
+    #[schemars(range(min = 1, max = 1000))]
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
+
+    /// Page size
+    ///
+    /// Records requested per page. Flowlu may return fewer; the connector adapts.
+    #[schemars(range(min = 1, max = 100), extend("default" = 100))]
+    #[serde(default)]
+    pub page_size: Option<u32>,
+
+    /// Streams
+    ///
+    /// Read only these streams (for example crm_account). Leave empty to read every stream
+    /// the catalog selects.
+    #[schemars(extend("examples" = [["crm_account", "crm_lead"]]))]
+    #[serde(default)]
+    pub streams: Option<Vec<String>>,
+
+    /// Request timeout
+    ///
+    /// Seconds to wait for one answer from Flowlu before retrying.
+    #[schemars(range(min = 1, max = 600), extend("default" = 30))]
+    #[serde(default)]
+    pub timeout_seconds: Option<u32>,
+}
+
+impl Settings {
+    /// Requests in flight per account.
+    pub fn concurrency(&self) -> usize {
+        self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY).clamp(1, 32) as usize
+    }
+
+    /// Records per page.
+    pub fn page_size(&self) -> u32 {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 1000)
+    }
+}
+
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(d)?;
+    match value.map(|s| s.trim().to_string()) {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => {
+            let ok = s.len() == 10
+                && s.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if ok {
+                Ok(Some(s))
+            } else {
+                Err(serde::de::Error::custom(format!(
+                    "`{s}` is not a date; use YYYY-MM-DD, for example 2024-01-31"
+                )))
+            }
+        }
+    }
+}
