@@ -273,15 +273,18 @@ async fn api_handler(
 
 /// A response whose body stream fails halfway, so the connection is aborted mid-body.
 fn dropped_mid_body(status: StatusCode, full: Bytes) -> Response {
+    use futures::StreamExt;
     let len = full.len();
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(full.slice(..len / 2)),
+    let head = futures::stream::iter([Ok::<Bytes, std::io::Error>(full.slice(..len / 2))]);
+    // Yield once before failing, so the headers and the first half are flushed to the client.
+    let fail = futures::stream::once(async {
+        tokio::task::yield_now().await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionAborted,
             "emulated connection drop",
-        )),
-    ];
-    let mut response = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(head.chain(fail)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_TYPE));
