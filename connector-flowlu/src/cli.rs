@@ -73,9 +73,18 @@ impl Env {
     }
 }
 
-/// Runs the command line `args` (without the program name), writing protocol lines to `out`
-/// and returning the exit code.
-pub async fn run(args: impl IntoIterator<Item = OsString>, env: &Env, out: &mut dyn Write) -> i32 {
+/// Standard input as the commands read it (`write` reads Airbyte messages from it).
+pub type Stdin = Box<dyn tokio::io::AsyncBufRead + Unpin + Send>;
+
+/// Runs the command line `args` (without the program name), reading `stdin`, writing protocol
+/// lines to `out`, and returning the exit code.
+pub async fn run(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Env,
+    stdin: Stdin,
+    out: &mut dyn Write,
+) -> i32 {
+    let _ = &stdin;
     let argv = std::iter::once(OsString::from("flowlu-connector")).chain(args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -85,8 +94,8 @@ pub async fn run(args: impl IntoIterator<Item = OsString>, env: &Env, out: &mut 
             return code;
         }
     };
-    let mut output = Output { out };
-    match cli.command {
+    let mut output = ProtocolOut::new(out);
+    let code = match cli.command {
         Command::Spec => match crate::schemas::spec() {
             Ok(spec) => output.emit(&Message::Spec { spec }),
             Err(err) => output.fail(&Failure {
@@ -95,29 +104,31 @@ pub async fn run(args: impl IntoIterator<Item = OsString>, env: &Env, out: &mut 
                 internal: err.to_string(),
             }),
         },
-        Command::Check { config } => {
-            let credential = match load_config(&config, env) {
-                Ok(c) => c,
-                Err(failure) => return output.emit(&Message::failed(failure.message)),
-            };
-            match credential.validate().await {
-                Validation::Valid { warnings, detail } => {
-                    for warning in &warnings {
-                        output.emit(&Message::log(connector_core::LogLevel::Warn, warning.clone()));
-                    }
-                    let mut message = format!("Connected to {}.", credential.account_domain);
-                    if !warnings.is_empty() {
-                        message.push(' ');
-                        message.push_str(&warnings.join(" "));
-                    }
-                    tracing::info!(%detail, "check succeeded");
-                    output.emit(&Message::succeeded(message))
-                }
-                Validation::Invalid { failure, .. } => {
-                    tracing::info!(internal = %failure.internal, "check failed");
-                    output.emit(&Message::failed(failure.message))
-                }
+        Command::Check { config } => match load_config(&config, env) {
+            Err(failure) => output.emit(&Message::failed(failure.message)),
+            Ok(credential) => check(&credential, &mut output).await,
+        },
+    };
+    code.max(output.flush())
+}
+
+async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i32 {
+    match credential.validate().await {
+        Validation::Valid { warnings, detail } => {
+            for warning in &warnings {
+                output.emit(&Message::log(connector_core::LogLevel::Warn, warning.clone()));
             }
+            let mut message = format!("Connected to {}.", credential.account_domain);
+            if !warnings.is_empty() {
+                message.push(' ');
+                message.push_str(&warnings.join(" "));
+            }
+            tracing::info!(%detail, "check succeeded");
+            output.emit(&Message::succeeded(message))
+        }
+        Validation::Invalid { failure, .. } => {
+            tracing::info!(internal = %failure.internal, "check failed");
+            output.emit(&Message::failed(failure.message))
         }
     }
 }
@@ -172,29 +183,61 @@ pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> 
     Ok(credential)
 }
 
-/// Writes protocol lines.
-struct Output<'a> {
+/// Writes protocol lines: one JSON message per line. Flushes after every `STATE` (so a host
+/// sees a checkpoint only with the records before it) and on [`ProtocolOut::flush`].
+pub struct ProtocolOut<'a> {
     out: &'a mut dyn Write,
+    broken: bool,
 }
 
-impl Output<'_> {
-    fn emit(&mut self, message: &Message) -> i32 {
+impl<'a> ProtocolOut<'a> {
+    /// Wraps a writer (buffer it: this writes line by line).
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        Self { out, broken: false }
+    }
+
+    /// Writes one message; returns the exit code so far (`EXIT_FAILED` once stdout broke).
+    pub fn emit(&mut self, message: &Message) -> i32 {
+        if self.broken {
+            return EXIT_FAILED;
+        }
+        let flush = matches!(message, Message::State { .. });
         let written = serde_json::to_writer(&mut *self.out, message)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
-            .and_then(|()| self.out.flush());
-        match written {
+            .and_then(|()| if flush { self.out.flush() } else { Ok(()) });
+        self.check(written)
+    }
+
+    /// Flushes buffered lines.
+    pub fn flush(&mut self) -> i32 {
+        let flushed = self.out.flush();
+        self.check(flushed)
+    }
+
+    /// Whether stdout broke (the host went away).
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Writes a `TRACE` error and returns [`EXIT_FAILED`].
+    pub fn fail(&mut self, failure: &Failure) -> i32 {
+        self.emit(&Message::error(failure, None, now_ms()));
+        self.flush();
+        EXIT_FAILED
+    }
+
+    fn check(&mut self, result: std::io::Result<()>) -> i32 {
+        match result {
             Ok(()) => EXIT_OK,
             Err(e) => {
-                tracing::error!(error = %e, "stdout closed");
+                if !self.broken {
+                    tracing::error!(error = %e, "stdout closed");
+                }
+                self.broken = true;
                 EXIT_FAILED
             }
         }
-    }
-
-    fn fail(&mut self, failure: &Failure) -> i32 {
-        self.emit(&Message::error(failure, None, now_ms()));
-        EXIT_FAILED
     }
 }
 

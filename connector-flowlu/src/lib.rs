@@ -27,6 +27,7 @@ pub mod domain;
 pub mod error;
 pub mod schemas;
 pub mod settings;
+pub mod streams;
 
 pub use client::{Client, ClientBuilder};
 pub use credential::FlowluCredential;

@@ -12,7 +12,8 @@ async fn main() {
         )
         .init();
     let env = cli::Env::from_process();
-    let mut stdout = std::io::stdout().lock();
-    let code = cli::run(std::env::args_os().skip(1), &env, &mut stdout).await;
+    let stdin: cli::Stdin = Box::new(tokio::io::BufReader::new(tokio::io::stdin()));
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let code = cli::run(std::env::args_os().skip(1), &env, stdin, &mut stdout).await;
     std::process::exit(code);
 }

@@ -1,1 +1,53 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the workspace integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::ffi::OsString;
+
+use connector_flowlu::cli;
+use serde_json::Value;
+
+/// The API key every test uses: it must never appear in any output.
+pub const CANARY_KEY: &str = "canary-key-7d1e5f0a9b3c";
+
+/// A config document for `account_domain` with the canary key.
+pub fn config_json(account_domain: &str) -> Value {
+    serde_json::json!({"name": "Test", "account_domain": account_domain, "api_key": CANARY_KEY})
+}
+
+/// What one run of the command line produced.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// stdout, as text.
+    pub stdout: String,
+    /// stdout, one parsed message per line.
+    pub messages: Vec<Value>,
+}
+
+/// Runs the CLI in-process with `args`, `stdin` and an optional `FLOWLU_BASE_URL`.
+pub async fn run_cli(args: &[&str], base_url: Option<&str>, stdin: &str) -> Run {
+    let env = cli::Env {
+        base_url: base_url.map(str::to_string),
+    };
+    let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec()));
+    let mut out = Vec::new();
+    let code = cli::run(args.iter().map(OsString::from), &env, input, &mut out).await;
+    let stdout = String::from_utf8(out).expect("stdout is UTF-8");
+    let messages = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+        .collect();
+    Run {
+        code,
+        stdout,
+        messages,
+    }
+}
+
+/// Writes `value` to a temporary file and returns it (kept alive by the handle).
+pub fn temp_json(value: &Value) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec(value).unwrap()).unwrap();
+    file
+}
