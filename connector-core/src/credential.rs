@@ -23,6 +23,7 @@ pub struct CredentialMeta {
     /// Description
     ///
     /// Optional notes: what this credential is for and who owns it.
+    #[schemars(extend("x-widget" = "textarea"))]
     #[serde(default)]
     pub description: Option<String>,
 }

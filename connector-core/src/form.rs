@@ -11,8 +11,9 @@
 //!   `ui:autocomplete: off`) built from the same metadata;
 //! * a JSON Forms uischema (a `VerticalLayout` of `Control`s, `Group`s for nested objects).
 //!
-//! Two extension keywords carry renderer hints in the Rust type and are moved out of the JSON
-//! Schema into the uiSchemas: `x-help` (help text under the field) and `x-placeholder`.
+//! Three extension keywords carry renderer hints in the Rust type and are moved out of the JSON
+//! Schema into the uiSchemas: `x-help` (help text under the field), `x-placeholder` and
+//! `x-widget` (an RJSF widget such as `textarea`).
 //!
 //! ```
 //! use connector_core::{FormDescriptor, Secret};
@@ -92,6 +93,7 @@ const SECRET_MARKERS: &[(&str, MarkerCheck)] = &[
 ];
 
 const HELP: &str = "x-help";
+const WIDGET: &str = "x-widget";
 const PLACEHOLDER: &str = "x-placeholder";
 
 /// A credential form: the JSON Schema and the uiSchemas a host renders it with.
@@ -319,6 +321,9 @@ fn extract_ui(node: &mut Value, scope: &str, ui: &mut Map<String, Value>, contro
         if let Some(obj) = prop.as_object_mut() {
             if let Some(help) = obj.remove(HELP) {
                 field_ui.insert("ui:help".into(), help);
+            }
+            if let Some(widget) = obj.remove(WIDGET) {
+                field_ui.insert("ui:widget".into(), widget);
             }
             let placeholder = obj
                 .remove(PLACEHOLDER)

@@ -51,3 +51,32 @@ pub fn temp_json(value: &Value) -> tempfile::NamedTempFile {
     std::fs::write(file.path(), serde_json::to_vec(value).unwrap()).unwrap();
     file
 }
+
+/// Mocks answering every request no earlier mock expected with 500 "unexpected request", and
+/// expecting none. Define it LAST (mockito matches mocks in definition order).
+pub struct CatchAll(Vec<mockito::Mock>);
+
+impl CatchAll {
+    /// Registers the catch-all for GET and POST.
+    pub async fn register(server: &mut mockito::ServerGuard) -> Self {
+        let mut mocks = Vec::new();
+        for method in ["GET", "POST"] {
+            let mock = server
+                .mock(method, mockito::Matcher::Any)
+                .with_status(500)
+                .with_body("unexpected request")
+                .expect(0)
+                .create_async()
+                .await;
+            mocks.push(mock);
+        }
+        Self(mocks)
+    }
+
+    /// Fails if any unexpected request arrived.
+    pub async fn assert(&self) {
+        for mock in &self.0 {
+            mock.assert_async().await;
+        }
+    }
+}
