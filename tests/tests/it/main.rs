@@ -1,5 +1,6 @@
 //! Workspace integration tests: one binary, a module per area.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod check_cli;
 mod schemas;
 mod validation;
