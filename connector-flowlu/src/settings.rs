@@ -63,6 +63,61 @@ pub struct Settings {
     #[schemars(range(min = 1, max = 600), extend("default" = 30))]
     #[serde(default)]
     pub timeout_seconds: Option<u32>,
+
+    /// Write rules
+    ///
+    /// How the destination writes each stream, overriding the sync mode chosen in the
+    /// catalog (append creates records, append with deduplication upserts on the primary
+    /// key). Leave empty to follow the catalog.
+    #[schemars(extend("examples" = [[{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]]))]
+    #[serde(default)]
+    pub write_rules: Option<Vec<WriteRule>>,
+}
+
+/// Write rule
+///
+/// How one stream is written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+pub struct WriteRule {
+    /// Stream
+    ///
+    /// The stream this rule applies to, for example crm_account.
+    #[schemars(extend("examples" = ["crm_account"]))]
+    pub stream: String,
+
+    /// Mode
+    ///
+    /// create adds every record; update changes the record with the record's id; upsert
+    /// updates the record found by id or by the match field and creates it when none exists;
+    /// delete removes the record with the record's id.
+    pub mode: WriteMode,
+
+    /// Match field
+    ///
+    /// For upsert (and for create, to check before retrying): the field that identifies a
+    /// record, for example email. Leave empty to match on id.
+    #[schemars(extend("examples" = ["email"]))]
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub match_field: Option<String>,
+}
+
+/// How a stream is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Create every record.
+    Create,
+    /// Update the record with the record's id.
+    Update,
+    /// Update the matching record, or create it.
+    Upsert,
+    /// Delete the record with the record's id.
+    Delete,
+}
+
+fn blank_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = Option::deserialize(d)?;
+    Ok(value.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
 }
 
 impl Settings {
@@ -74,6 +129,11 @@ impl Settings {
     /// Records per page.
     pub fn page_size(&self) -> u32 {
         self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 1000)
+    }
+
+    /// The write rule of `stream`, if one is set.
+    pub fn write_rule(&self, stream: &str) -> Option<&WriteRule> {
+        self.write_rules.as_deref()?.iter().find(|r| r.stream == stream)
     }
 }
 
