@@ -36,3 +36,8 @@ pub use credential::FlowluCredential;
 pub use domain::AccountDomain;
 pub use error::Error;
 pub use settings::Settings;
+
+/// The README's Rust examples, compiled as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -8,7 +8,9 @@ const CANARY: &str = "canary-bin-3b8e61d2c4";
 
 fn run(args: &[&str], base_url: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlu-connector"));
-    cmd.args(args).env("RUST_LOG", "trace").env_remove(connector_flowlu::client::BASE_URL_ENV);
+    cmd.args(args)
+        .env("RUST_LOG", "trace")
+        .env_remove(connector_flowlu::client::BASE_URL_ENV);
     if let Some(url) = base_url {
         cmd.env(connector_flowlu::client::BASE_URL_ENV, url);
     }
@@ -24,7 +26,11 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
 }
 
 fn assert_no_canary(out: &Output) {
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!all.contains(CANARY), "canary leaked: {all}");
 }
 
@@ -34,7 +40,10 @@ fn spec_is_one_protocol_line() {
     assert_eq!(out.status.code(), Some(0));
     let lines = lines(&out);
     assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["spec"]["connectionSpecification"]["properties"]["api_key"]["airbyte_secret"], true);
+    assert_eq!(
+        lines[0]["spec"]["connectionSpecification"]["properties"]["api_key"]["airbyte_secret"],
+        true
+    );
 }
 
 #[test]
@@ -42,10 +51,16 @@ fn help_explains_each_command_with_an_example() {
     let out = run(&["--help"], None);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("flowlu-connector check --config config.json"), "{text}");
+    assert!(
+        text.contains("flowlu-connector check --config config.json"),
+        "{text}"
+    );
     let out = run(&["check", "--help"], None);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("--config <FILE>") && text.contains("Example:"), "{text}");
+    assert!(
+        text.contains("--config <FILE>") && text.contains("Example:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -53,15 +68,26 @@ fn check_against_a_loopback_server_leaks_no_key_at_trace_level() {
     let mut server = mockito::Server::new();
     let probe = server
         .mock("GET", "/api/v1/module/crm/account/list")
-        .match_query(mockito::Matcher::Exact(format!("api_key={CANARY}&page=1&limit=1")))
+        .match_query(mockito::Matcher::Exact(format!(
+            "api_key={CANARY}&page=1&limit=1"
+        )))
         .with_status(403)
-        .with_body(format!(r#"{{"error":{{"error_code":11,"error_msg":"bad key {CANARY}"}}}}"#))
+        .with_body(format!(
+            r#"{{"error":{{"error_code":11,"error_msg":"bad key {CANARY}"}}}}"#
+        ))
         .expect(1)
         .create();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
-    std::fs::write(&config, format!(r#"{{"name":"n","account_domain":"acme","api_key":"{CANARY}"}}"#)).unwrap();
-    let out = run(&["check", "--config", config.to_str().unwrap()], Some(&server.url()));
+    std::fs::write(
+        &config,
+        format!(r#"{{"name":"n","account_domain":"acme","api_key":"{CANARY}"}}"#),
+    )
+    .unwrap();
+    let out = run(
+        &["check", "--config", config.to_str().unwrap()],
+        Some(&server.url()),
+    );
     assert_eq!(out.status.code(), Some(0));
     let lines = lines(&out);
     assert_eq!(lines.last().unwrap()["connectionStatus"]["status"], "FAILED");
@@ -76,4 +102,3 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
-
