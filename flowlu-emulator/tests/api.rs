@@ -798,3 +798,56 @@ async fn same_seed_same_bytes_other_seed_other_bytes() {
         get_bytes(&b, "crm/account/list", "limit=100&page=2").await
     );
 }
+
+/// Kills the spawned binary even when an assertion fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn binary_prints_its_base_url_first_and_serves() {
+    use std::io::BufRead;
+    let mut child = Killed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_flowlu-emulator"))
+            .args(["--listen", "127.0.0.1:0", "--seed", "7", "--records", "3"])
+            .args(["--key", "k1:crm", "--total-field", "both"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let base = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    })
+    .await
+    .unwrap();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let fetch = |path: &'static str| {
+        let base = base.clone();
+        async move {
+            let bytes = client()
+                .get(format!("{base}/api/v1/module/{path}"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            parse(&bytes)
+        }
+    };
+    let body = fetch("crm/lead/list?api_key=k1&limit=2").await;
+    assert_eq!(body["response"]["total"], 3);
+    assert_eq!(body["response"]["total_result"], 3);
+    assert_eq!(body["response"]["count"], 2);
+    let denied = fetch("task/tasks/list?api_key=k1").await;
+    assert_eq!(error_code(&denied), 22);
+}
