@@ -26,6 +26,7 @@ pub mod credential;
 pub mod domain;
 pub mod encode;
 pub mod error;
+pub mod limiter;
 pub mod precheck;
 pub mod schemas;
 pub mod settings;
