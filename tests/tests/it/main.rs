@@ -2,5 +2,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod check_cli;
+mod hostile;
 mod schemas;
 mod validation;
