@@ -229,6 +229,13 @@ async fn api_handler(
     let query = uri.query().unwrap_or("");
     let rt = shared.runtime();
     let (delay, fault) = shared.decide(&method, path, query, &rt);
+    let incoming = Incoming {
+        method: &method,
+        path,
+        query,
+        headers: &headers,
+        body: &body,
+    };
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
@@ -255,15 +262,15 @@ async fn api_handler(
         ),
         Some(Fault::HtmlLogin) => text_response(StatusCode::OK, "text/html; charset=utf-8", LOGIN_PAGE),
         Some(Fault::DropMidBody) => {
-            let (status, full) = answer(&shared, &rt, &method, path, query, &headers, &body);
+            let (status, full) = answer(&shared, &rt, &incoming);
             dropped_mid_body(status, full)
         }
         Some(Fault::TruncatedJson) => {
-            let (status, full) = answer(&shared, &rt, &method, path, query, &headers, &body);
+            let (status, full) = answer(&shared, &rt, &incoming);
             json_response(status, full.slice(..full.len() / 2))
         }
         None => {
-            let (status, full) = answer(&shared, &rt, &method, path, query, &headers, &body);
+            let (status, full) = answer(&shared, &rt, &incoming);
             json_response(status, full)
         }
     };
@@ -292,17 +299,18 @@ fn dropped_mid_body(status: StatusCode, full: Bytes) -> Response {
     response
 }
 
+/// One API request as received.
+struct Incoming<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+}
+
 /// The regular answer of an API request: status and JSON body.
-fn answer(
-    shared: &Shared,
-    rt: &Runtime,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> (StatusCode, Bytes) {
-    match dispatch(shared, rt, method, path, query, headers, body) {
+fn answer(shared: &Shared, rt: &Runtime, req: &Incoming<'_>) -> (StatusCode, Bytes) {
+    match dispatch(shared, rt, req) {
         Ok(bytes) => (StatusCode::OK, Bytes::from(bytes)),
         Err(e) => {
             let status = if e.code() == 11 {
@@ -344,15 +352,14 @@ fn parse_target(path: &str) -> Result<Target<'_>, ApiError> {
     })
 }
 
-fn dispatch(
-    shared: &Shared,
-    rt: &Runtime,
-    method: &Method,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Vec<u8>, ApiError> {
+fn dispatch(shared: &Shared, rt: &Runtime, req: &Incoming<'_>) -> Result<Vec<u8>, ApiError> {
+    let Incoming {
+        method,
+        path,
+        query,
+        headers,
+        body,
+    } = *req;
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(query).map_err(|_| ApiError::invalid("malformed query string"))?;
     let target = parse_target(path)?;
