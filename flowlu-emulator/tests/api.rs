@@ -537,9 +537,12 @@ async fn fault_decisions_are_deterministic_by_seed() {
     assert!((5..=25).contains(&ok), "{a:?}");
 }
 
-#[tokio::test]
-async fn concurrent_faults_do_not_depend_on_interleaving() {
-    let emu = Emulator::start(EmulatorConfig {
+async fn fetch_json(u: String) -> Value {
+    parse(&client().get(u).send().await.unwrap().bytes().await.unwrap())
+}
+
+async fn half_error_13() -> Emulator {
+    Emulator::start(EmulatorConfig {
         faults: Faults {
             error_13: 0.5,
             ..Faults::none()
@@ -547,51 +550,32 @@ async fn concurrent_faults_do_not_depend_on_interleaving() {
         ..config(5)
     })
     .await
-    .unwrap();
-    let mut tasks = Vec::new();
-    for page in 1..=20 {
-        let u = url(&emu, "crm/account/list", &format!("page={page}"));
-        tasks.push(tokio::spawn(async move {
-            let body: Value = client()
-                .get(u)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .map(|b| parse(&b))
-                .unwrap();
-            (page, body.get("error").is_some())
-        }));
-    }
+    .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_faults_do_not_depend_on_interleaving() {
+    let emu = half_error_13().await;
+    let page_url = |emu: &Emulator, page: u32| url(emu, "crm/account/list", &format!("page={page}"));
+    let tasks: Vec<_> = (1..=20)
+        .map(|page| {
+            let u = page_url(&emu, page);
+            tokio::spawn(async move { (page, fetch_json(u).await.get("error").is_some()) })
+        })
+        .collect();
     let mut got = Vec::new();
     for t in tasks {
         got.push(t.await.unwrap());
     }
+    let emu2 = half_error_13().await;
     let mut again = Vec::new();
-    let emu2 = Emulator::start(EmulatorConfig {
-        faults: Faults {
-            error_13: 0.5,
-            ..Faults::none()
-        },
-        ..config(5)
-    })
-    .await
-    .unwrap();
     for page in (1..=20).rev() {
-        let body: Value = client()
-            .get(url(&emu2, "crm/account/list", &format!("page={page}")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .map(|b| parse(&b))
-            .unwrap();
-        again.push((page, body.get("error").is_some()));
+        let failed = fetch_json(page_url(&emu2, page)).await.get("error").is_some();
+        again.push((page, failed));
     }
     again.reverse();
     assert_eq!(got, again);
+    assert!(got.iter().any(|g| g.1) && got.iter().any(|g| !g.1));
 }
 
 #[tokio::test]
