@@ -130,7 +130,7 @@ pub trait Credential: Send + Sync {
     /// Unknown fields are ignored (hosts add their own). Errors never echo a secret value.
     fn from_config(value: &Value) -> Result<Self, Error>
     where
-        Self: Sized + DeserializeOwned,
+        Self: Sized + DeserializeOwned + JsonSchema,
     {
         parse_config(value)
     }
@@ -143,10 +143,113 @@ pub trait Credential: Send + Sync {
 }
 
 /// Deserialises `value` into `T`, reporting the JSON path of the first field that fails.
-pub fn parse_config<T: DeserializeOwned>(value: &Value) -> Result<T, Error> {
+///
+/// The message never echoes a secret: serde's quoting of the offending string is removed, and
+/// the values the input holds at `T`'s secret properties (`writeOnly` in its schema) are
+/// redacted wherever they appear (a key pasted into another field, say).
+pub fn parse_config<T: DeserializeOwned + JsonSchema>(value: &Value) -> Result<T, Error> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let message = err.into_inner().to_string();
+        let mut message = scrub_quoted_strings(&err.into_inner().to_string());
+        for secret in secret_values::<T>(value) {
+            message = message.replace(&secret, "[REDACTED]");
+        }
         Error::Config { path, message }
     })
+}
+
+/// The non-empty strings `value` holds at the secret properties of `T`'s schema.
+fn secret_values<T: JsonSchema>(value: &Value) -> Vec<String> {
+    let mut settings = schemars::generate::SchemaSettings::draft07();
+    settings.inline_subschemas = true;
+    let schema = settings.into_generator().into_root_schema_for::<T>().to_value();
+    let mut out = Vec::new();
+    collect_secrets(&schema, value, &mut out);
+    out
+}
+
+fn collect_secrets(schema: &Value, value: &Value, out: &mut Vec<String>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, prop) in props {
+        let Some(v) = value.get(key) else { continue };
+        if prop.get("writeOnly") == Some(&Value::Bool(true)) {
+            match v {
+                Value::String(s) if !s.is_empty() => out.push(s.clone()),
+                Value::Null | Value::String(_) => {}
+                other => out.push(other.to_string()),
+            }
+        } else {
+            collect_secrets(prop, v, out);
+        }
+    }
+}
+
+/// `invalid type: string "abc", expected ...` -> `invalid type: a string, expected ...`: serde
+/// quotes the offending value, which may be a secret.
+fn scrub_quoted_strings(message: &str) -> String {
+    const MARK: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(MARK) {
+        out.push_str(&rest[..start]);
+        out.push_str("a string");
+        let quoted = &rest[start + MARK.len()..];
+        let mut escaped = false;
+        let mut end = quoted.len();
+        for (i, ch) in quoted.char_indices() {
+            match ch {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = i + 1;
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        rest = &quoted[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_quoted_strings() {
+        assert_eq!(
+            scrub_quoted_strings(r#"invalid type: string "k\"ey", expected u32"#),
+            "invalid type: a string, expected u32"
+        );
+        assert_eq!(scrub_quoted_strings("missing field `x`"), "missing field `x`");
+        assert_eq!(scrub_quoted_strings(r#"string "unterminated"#), "a string");
+    }
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Cfg {
+        /// Host
+        ///
+        /// A host.
+        host: u32,
+        /// Key
+        ///
+        /// A key.
+        key: crate::Secret,
+    }
+
+    #[test]
+    fn redacts_secret_values_pasted_elsewhere() {
+        let err =
+            parse_config::<Cfg>(&serde_json::json!({"host": "sekrit-123", "key": "sekrit-123"})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration at `host`: invalid type: a string, expected u32"
+        );
+        let err = parse_config::<Cfg>(&serde_json::json!({"host": 1, "key": 12345})).unwrap_err();
+        assert!(!err.to_string().contains("12345"), "{err}");
+    }
 }

@@ -104,7 +104,7 @@ async fn check_names_the_field_and_the_fix_for_bad_configs() {
         ),
         (
             json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"page_size": "big"}}),
-            "The config field `advanced.page_size` is wrong: invalid type: string \"big\", expected u32.",
+            "The config field `advanced.page_size` is wrong: invalid type: a string, expected u32.",
         ),
         (json!([1, 2]), "The config is incomplete: invalid type: sequence, expected struct FlowluCredential. Required fields: name, account_domain, api_key."),
     ];

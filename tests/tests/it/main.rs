@@ -3,5 +3,6 @@
 
 mod check_cli;
 mod hostile;
+mod props;
 mod schemas;
 mod validation;
