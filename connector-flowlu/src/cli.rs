@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::credential::FlowluCredential;
 
+mod write;
+pub use write::load_catalog;
+
 /// Exit code: the command ran.
 pub const EXIT_OK: i32 = 0;
 /// Exit code: the command failed; a `TRACE` error on stdout says why.
@@ -52,6 +55,22 @@ pub enum Command {
         /// The config file (JSON): name, description, account_domain, api_key.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Write Airbyte RECORD messages from stdin to Flowlu; echoes each STATE once every
+    /// record before it has an outcome.
+    #[command(
+        after_help = "Example:\n  flowlu-connector write --config config.json --catalog catalog.json --reject-file rejects.jsonl < messages.jsonl"
+    )]
+    Write {
+        /// The config file (JSON): name, description, account_domain, api_key, advanced.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The configured catalog (JSON): the streams to write and their destination sync mode.
+        #[arg(long, value_name = "FILE")]
+        catalog: PathBuf,
+        /// Where failed and unknown records go, with their reasons (JSON lines).
+        #[arg(long, value_name = "FILE")]
+        reject_file: Option<PathBuf>,
     },
 }
 
@@ -108,6 +127,11 @@ pub async fn run(
             Err(failure) => output.emit(&Message::failed(failure.message)),
             Ok(credential) => check(&credential, &mut output).await,
         },
+        Command::Write {
+            config,
+            catalog,
+            reject_file,
+        } => write::run(&config, &catalog, reject_file.as_deref(), env, stdin, &mut output).await,
     };
     code.max(output.flush())
 }

@@ -30,6 +30,7 @@ pub mod limiter;
 pub mod precheck;
 pub mod schemas;
 pub mod settings;
+pub mod sink;
 pub mod streams;
 
 pub use client::{Client, ClientBuilder};

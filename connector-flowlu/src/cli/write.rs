@@ -1,0 +1,335 @@
+//! `write --config C --catalog K [--reject-file R]`: Airbyte messages on stdin, written to
+//! Flowlu by the [`FlowluSink`].
+//!
+//! * `RECORD` and `STATE` lines are read; other message types are ignored. A line that is not
+//!   a message is reported (`LOG ERROR` naming its line number, and the reject file) and the
+//!   other lines go on; the run then ends with a `TRACE` error and exit code 1.
+//! * Each input `STATE` is echoed once every record before it has an outcome.
+//! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
+//!   logged; the run ends with a `LOG` count summary per stream.
+//! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
+//!   anything is read. The API key is redacted from every line written.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use connector_core::airbyte::{now_ms, Message};
+use connector_core::{
+    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput,
+};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::AsyncBufReadExt;
+
+use super::{load_config, Env, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
+use crate::client::redact;
+use crate::credential::explain;
+use crate::sink::{FlowluSink, WriteSummary};
+
+/// Runs `write`; returns the exit code.
+pub(super) async fn run(
+    config: &Path,
+    catalog: &Path,
+    reject_file: Option<&Path>,
+    env: &Env,
+    stdin: Stdin,
+    output: &mut ProtocolOut<'_>,
+) -> i32 {
+    let prepared = prepare(config, catalog, reject_file, env);
+    let (sink, catalog, rejects) = match prepared {
+        Ok(prepared) => prepared,
+        Err(failure) => return output.fail(&failure),
+    };
+    let input = Arc::new(Mutex::new(InputLog::default()));
+    let mut events = sink.write(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
+    let mut run = WriteRun {
+        output,
+        rejects,
+        summary: WriteSummary::default(),
+        input,
+        unreadable: Vec::new(),
+    };
+    while let Some(event) = events.next().await {
+        run.handle(event);
+        run.drain_problems();
+    }
+    drop(events);
+    run.drain_problems();
+    run.finish()
+}
+
+type Prepared = (FlowluSink, ConfiguredCatalog, RejectFile);
+
+/// Loads the config and catalog, plans the write and opens the reject file.
+fn prepare(
+    config: &Path,
+    catalog: &Path,
+    reject_file: Option<&Path>,
+    env: &Env,
+) -> Result<Prepared, Failure> {
+    let credential = load_config(config, env)?;
+    let catalog = load_catalog(catalog)?;
+    let sink =
+        FlowluSink::from_credential(&credential).map_err(|e| explain(&e, &credential.account_domain).1)?;
+    sink.plan(&catalog)
+        .map_err(|e| config_failure(format!("The catalog cannot be written: {e}."), e.to_string()))?;
+    let rejects = RejectFile::open(reject_file, credential.api_key.expose().to_string())?;
+    Ok((sink, catalog, rejects))
+}
+
+fn config_failure(message: String, internal: String) -> Failure {
+    Failure {
+        class: FailureClass::Config,
+        message,
+        internal,
+    }
+}
+
+/// Reads a ConfiguredAirbyteCatalog file.
+pub fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config_failure(
+            format!(
+                "The catalog file {} could not be read: {e}. Check the path given with --catalog.",
+                path.display()
+            ),
+            e.to_string(),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        config_failure(
+            format!(
+                "The catalog file {} is not a configured catalog (line {}, column {}: {e}). It should be an object such as {{\"streams\": [{{\"stream\": {{\"name\": \"crm_account\", \"json_schema\": {{}}}}, \"sync_mode\": \"full_refresh\", \"destination_sync_mode\": \"append\"}}]}}.",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+            e.to_string(),
+        )
+    })
+}
+
+/// What the input reader shares with the run: the data of records without an outcome yet (for
+/// the reject file) and lines that could not be read.
+#[derive(Default)]
+struct InputLog {
+    pending: HashMap<u64, Value>,
+    problems: Vec<LineProblem>,
+}
+
+/// An input line that is not a message.
+struct LineProblem {
+    line: usize,
+    message: String,
+    input: String,
+}
+
+fn lock(log: &Mutex<InputLog>) -> std::sync::MutexGuard<'_, InputLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The sink's input: `RECORD` and `STATE` lines of `stdin`, in order.
+fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<Item = SinkInput> {
+    let reader = InputReader {
+        lines: stdin.lines(),
+        line: 0,
+        records: 0,
+        log,
+    };
+    futures::stream::unfold(reader, |mut reader| async move {
+        let next = reader.next().await;
+        next.map(|item| (item, reader))
+    })
+}
+
+struct InputReader {
+    lines: tokio::io::Lines<Stdin>,
+    line: usize,
+    records: u64,
+    log: Arc<Mutex<InputLog>>,
+}
+
+impl InputReader {
+    /// The next record or checkpoint; `None` at the end of the input (or when it broke).
+    async fn next(&mut self) -> Option<SinkInput> {
+        loop {
+            self.line += 1;
+            let text = match self.lines.next_line().await {
+                Ok(Some(text)) => text,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.problem(format!("standard input could not be read: {e}"), String::new());
+                    return None;
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            match Message::parse_line(&text, self.line) {
+                Ok(Message::Record { record }) => {
+                    lock(&self.log).pending.insert(self.records, record.data.clone());
+                    self.records += 1;
+                    return Some(SinkInput::Record(Record {
+                        stream: record.stream,
+                        data: record.data,
+                    }));
+                }
+                Ok(Message::State { state }) => return Some(SinkInput::Checkpoint(state)),
+                Ok(_) => continue,
+                Err(e) => self.problem(e.to_string(), text),
+            }
+        }
+    }
+
+    fn problem(&self, message: String, input: String) {
+        lock(&self.log).problems.push(LineProblem {
+            line: self.line,
+            message,
+            input,
+        });
+    }
+}
+
+/// The reject file: one JSON line per failed or unknown record and per unreadable input line.
+struct RejectFile {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    secret: String,
+    error: Option<String>,
+}
+
+impl RejectFile {
+    fn open(path: Option<&Path>, secret: String) -> Result<Self, Failure> {
+        let file = path
+            .map(|p| {
+                std::fs::File::create(p).map_err(|e| {
+                    config_failure(
+                        format!("The reject file {} could not be created: {e}. Check the path given with --reject-file.", p.display()),
+                        e.to_string(),
+                    )
+                })
+            })
+            .transpose()?
+            .map(std::io::BufWriter::new);
+        Ok(Self {
+            file,
+            secret,
+            error: None,
+        })
+    }
+
+    fn write(&mut self, line: &Value) {
+        let Some(file) = &mut self.file else { return };
+        let text = redact(&line.to_string(), &self.secret);
+        if let Err(e) = writeln!(file, "{text}") {
+            self.error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// Flushes; the first write error, if any.
+    fn finish(&mut self) -> Option<String> {
+        if let Some(file) = &mut self.file {
+            if let Err(e) = file.flush() {
+                self.error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        self.error.clone()
+    }
+}
+
+/// The state of one `write` run.
+struct WriteRun<'o, 'w> {
+    output: &'o mut ProtocolOut<'w>,
+    rejects: RejectFile,
+    summary: WriteSummary,
+    input: Arc<Mutex<InputLog>>,
+    /// Line numbers that could not be read.
+    unreadable: Vec<usize>,
+}
+
+impl WriteRun<'_, '_> {
+    fn handle(&mut self, event: SinkEvent) {
+        match event {
+            SinkEvent::Outcome(outcome) => self.outcome(outcome),
+            SinkEvent::CheckpointAck(state) => {
+                self.output.emit(&Message::State { state });
+            }
+            SinkEvent::Log { level, message } => self.log(level, message),
+        }
+    }
+
+    fn outcome(&mut self, outcome: RecordOutcome) {
+        self.summary.add(&outcome);
+        let data = lock(&self.input).pending.remove(&outcome.sequence);
+        if !outcome.outcome.is_rejected() {
+            return;
+        }
+        let mut line = serde_json::to_value(&outcome).unwrap_or_else(|_| json!({}));
+        line["record"] = data.unwrap_or(Value::Null);
+        self.rejects.write(&line);
+        let detail = serde_json::to_string(&outcome.outcome).unwrap_or_default();
+        self.log(
+            LogLevel::Warn,
+            format!("{} record {}: {detail}", outcome.stream, outcome.sequence),
+        );
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        let message = redact(&message, &self.rejects.secret);
+        self.output.emit(&Message::log(level, message));
+    }
+
+    fn drain_problems(&mut self) {
+        let problems = std::mem::take(&mut lock(&self.input).problems);
+        for problem in problems {
+            self.unreadable.push(problem.line);
+            self.rejects.write(&json!({
+                "line": problem.line,
+                "outcome": "unreadable",
+                "message": problem.message,
+                "input": problem.input,
+            }));
+            self.log(
+                LogLevel::Error,
+                format!("input line {} skipped: {}", problem.line, problem.message),
+            );
+        }
+    }
+
+    fn finish(mut self) -> i32 {
+        for line in self.summary.lines() {
+            self.log(LogLevel::Info, format!("write summary: {line}"));
+        }
+        let reject_error = self.rejects.finish();
+        let failure = match (self.unreadable.as_slice(), reject_error) {
+            (_, Some(e)) => Some(Failure {
+                class: FailureClass::System,
+                message: format!(
+                    "The reject file could not be written ({e}); failed records are only in the log."
+                ),
+                internal: e,
+            }),
+            ([], None) => None,
+            (lines, None) => {
+                let numbers: Vec<String> = lines.iter().map(usize::to_string).collect();
+                Some(Failure {
+                    class: FailureClass::System,
+                    message: format!(
+                        "{} input line(s) could not be read (line {}); the other records were written.",
+                        lines.len(),
+                        numbers.join(", ")
+                    ),
+                    internal: "input lines that are not Airbyte messages".into(),
+                })
+            }
+        };
+        match failure {
+            Some(failure) => {
+                self.output.emit(&Message::error(&failure, None, now_ms()));
+                EXIT_FAILED
+            }
+            None => EXIT_OK,
+        }
+    }
+}

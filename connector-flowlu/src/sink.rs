@@ -1,0 +1,886 @@
+//! The Flowlu sink: create, update, upsert and delete records, with exactly one outcome for
+//! every input record.
+//!
+//! * **Modes**, per stream ([`WritePlan`]): an explicit write rule of the settings wins;
+//!   otherwise the catalog's `append` creates and `append_dedup` upserts on the primary key
+//!   (`id`, or a single other field used as a match field). `overwrite` is refused: the sink
+//!   never deletes records it was not given.
+//! * **Checks before any request**: the record is an object, its `id` fits the mode, its fields
+//!   fit the stream schema ([`crate::precheck`]) and encode ([`crate::encode`]); otherwise it
+//!   fails with a per-field reason and nothing is sent.
+//! * **Safe retries only**, through the account's [`Limiter`]: get/list, update and delete are
+//!   retried on transient failures; a create is retried only when it surely did not reach
+//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer) a create is
+//!   retried only when a match field lets the sink look first and see that the record does not
+//!   exist; without one the outcome is `unknown`, never a guess.
+//! * **Order**: records run concurrently (bounded by the limiter), except that records with the
+//!   same id or match value run one after the other in input order (no duplicate from two
+//!   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
+//!   has an outcome, and checkpoints are acknowledged in input order.
+//! * **Upsert by match field**: `list` with `filter[field]=value`; zero matches creates, one
+//!   updates it, more fails. A portal that ignores the filter (answers records that do not
+//!   match) fails the record rather than risk a duplicate.
+//! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use connector_core::{
+    ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, FailureClass, LogLevel, Outcome, Record,
+    RecordOutcome, Sink, SinkEvent, SinkInput,
+};
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::client::Client;
+use crate::credential::{internal_detail, FlowluCredential};
+use crate::encode::{check_name, encode_record, scalar_text};
+use crate::error::Error;
+use crate::limiter::{Limiter, LimiterConfig, Wait};
+use crate::precheck::{is_blank, SchemaFacts};
+use crate::settings::{Settings, WriteMode};
+use crate::streams;
+
+/// How many times a create is sent when each attempt ends ambiguously and a lookup by the
+/// match field shows it was not applied.
+pub const MAX_CREATE_ATTEMPTS: usize = 3;
+
+/// Flowlu's "not found" error code.
+const NOT_FOUND: i64 = 20;
+
+/// How one stream is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPlan {
+    /// The stream name.
+    pub stream: String,
+    /// The Flowlu module.
+    pub module: &'static str,
+    /// The Flowlu model.
+    pub model: &'static str,
+    /// The write mode.
+    pub mode: WriteMode,
+    /// The field identifying a record besides `id`, if any.
+    pub match_field: Option<String>,
+    /// What the stream schema says about records.
+    pub schema: SchemaFacts,
+}
+
+/// How every stream of a catalog is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WritePlan {
+    streams: HashMap<String, StreamPlan>,
+}
+
+impl WritePlan {
+    /// Decides the mode of every stream of `catalog`: the stream's write rule in `settings`
+    /// wins, else the catalog's destination sync mode. Fails (a config error) on a stream that
+    /// is not a Flowlu model, on `overwrite`, on a composite primary key and on a bad match
+    /// field.
+    pub fn from_catalog(catalog: &ConfiguredCatalog, settings: &Settings) -> Result<Self, Error> {
+        let streams = catalog
+            .streams
+            .iter()
+            .map(|configured| {
+                let plan = stream_plan(configured, settings)?;
+                Ok((plan.stream.clone(), plan))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Self { streams })
+    }
+
+    /// The plan of `stream`.
+    pub fn get(&self, stream: &str) -> Option<&StreamPlan> {
+        self.streams.get(stream)
+    }
+}
+
+fn plan_error(stream: &str, message: String) -> Error {
+    Error::Config {
+        field: format!("catalog stream {stream}"),
+        message,
+    }
+}
+
+fn stream_plan(configured: &ConfiguredStream, settings: &Settings) -> Result<StreamPlan, Error> {
+    let name = configured.stream.name.as_str();
+    let model = streams::model(name).ok_or_else(|| {
+        plan_error(
+            name,
+            "not a Flowlu stream; use a stream name such as crm_account (see discover)".into(),
+        )
+    })?;
+    let (mode, match_field) = match settings.write_rule(name) {
+        Some(rule) => (rule.mode, rule.match_field.clone()),
+        None => catalog_mode(configured)?,
+    };
+    let match_field = match_field.filter(|f| f != "id");
+    if let Some(field) = &match_field {
+        check_name(field).map_err(|why| plan_error(name, format!("match field `{field}`: {why}")))?;
+        if matches!(mode, WriteMode::Update | WriteMode::Delete) {
+            return Err(plan_error(
+                name,
+                format!("a match field (`{field}`) applies to create and upsert only; update and delete use the record's id"),
+            ));
+        }
+    }
+    Ok(StreamPlan {
+        stream: name.to_string(),
+        module: model.module,
+        model: model.model,
+        mode,
+        match_field,
+        schema: SchemaFacts::from_schema(&configured.stream.json_schema),
+    })
+}
+
+fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<String>), Error> {
+    let name = &configured.stream.name;
+    match configured.destination_sync_mode {
+        DestinationSyncMode::Append => Ok((WriteMode::Create, None)),
+        DestinationSyncMode::AppendDedup => {
+            let key = if configured.primary_key.is_empty() {
+                &configured.stream.source_defined_primary_key
+            } else {
+                &configured.primary_key
+            };
+            match key.as_slice() {
+                [] => Ok((WriteMode::Upsert, None)),
+                [path] if path.len() == 1 => Ok((WriteMode::Upsert, Some(path[0].clone()))),
+                _ => Err(plan_error(
+                    name,
+                    "append_dedup needs a primary key of one top-level field (such as id or email); set a write rule with a match field instead".into(),
+                )),
+            }
+        }
+        DestinationSyncMode::Overwrite => Err(plan_error(
+            name,
+            "overwrite is not supported: the destination never deletes records it was not given; use append or append_dedup, or a write rule".into(),
+        )),
+    }
+}
+
+/// A Flowlu destination of records. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct FlowluSink {
+    client: Client,
+    limiter: Arc<Limiter>,
+    settings: Settings,
+}
+
+impl FlowluSink {
+    /// A sink writing with `client`, limited as `settings` say.
+    pub fn new(client: Client, settings: Settings) -> Self {
+        let limiter = Arc::new(Limiter::new(LimiterConfig::from_settings(&settings)));
+        Self {
+            client,
+            limiter,
+            settings,
+        }
+    }
+
+    /// A sink for `credential` (its client and settings).
+    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::new(credential.client()?, credential.settings()))
+    }
+
+    /// Shares an account's limiter (for example with a source of the same account).
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The write plan of `catalog` under this sink's settings.
+    pub fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
+        WritePlan::from_catalog(catalog, &self.settings)
+    }
+
+    /// Records written at the same time.
+    fn record_concurrency(&self) -> usize {
+        // Twice the request limit keeps the limiter busy while some records wait on a lookup.
+        self.settings.concurrency() * 2
+    }
+
+    /// Writes one record and says what happened.
+    async fn write_record(&self, plan: &Result<WritePlan, String>, record: Record) -> Outcome {
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(message) => return refused(FailureClass::Config, message.clone()),
+        };
+        let Some(stream) = plan.get(&record.stream) else {
+            return refused(
+                FailureClass::Config,
+                format!("the stream `{}` is not in the configured catalog", record.stream),
+            );
+        };
+        let Value::Object(data) = record.data else {
+            return refused(FailureClass::Config, "the record is not a JSON object".into());
+        };
+        Writer { sink: self, stream }.apply(&data).await
+    }
+}
+
+#[async_trait]
+impl Sink for FlowluSink {
+    fn write<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        input: BoxStream<'a, SinkInput>,
+    ) -> BoxStream<'a, SinkEvent> {
+        let plan = Arc::new(self.plan(catalog).map_err(|e| e.to_string()));
+        let order = Arc::new(KeyedOrder::default());
+        let first = plan.as_ref().as_ref().err().map(|message| SinkEvent::Log {
+            level: LogLevel::Error,
+            message: format!("nothing is written: {message}"),
+        });
+        let done = tag(input)
+            .map(move |item| {
+                let plan = Arc::clone(&plan);
+                let turn = match &item {
+                    Tagged::Record { record, .. } => order_key(&plan, record).map(|key| order.enter(key)),
+                    Tagged::Checkpoint { .. } => None,
+                };
+                async move {
+                    match item {
+                        Tagged::Record { sequence, record } => {
+                            let mut turn = turn;
+                            if let Some(turn) = turn.as_mut() {
+                                turn.wait_previous().await;
+                            }
+                            let stream = record.stream.clone();
+                            let outcome = self.write_record(&plan, record).await;
+                            drop(turn);
+                            Done::Outcome(RecordOutcome {
+                                stream,
+                                sequence,
+                                outcome,
+                            })
+                        }
+                        Tagged::Checkpoint {
+                            ordinal,
+                            before,
+                            state,
+                        } => Done::Checkpoint {
+                            ordinal,
+                            before,
+                            state,
+                        },
+                    }
+                }
+            })
+            .buffer_unordered(self.record_concurrency());
+        let events = done
+            .scan(Acks::default(), |acks, done| {
+                futures::future::ready(Some(acks.push(done)))
+            })
+            .flat_map(stream::iter);
+        stream::iter(first).chain(events).boxed()
+    }
+}
+
+/// An input item numbered: records by sequence, checkpoints by ordinal and the number of
+/// records before them.
+enum Tagged {
+    Record { sequence: u64, record: Record },
+    Checkpoint { ordinal: u64, before: u64, state: Value },
+}
+
+fn tag<'a>(input: BoxStream<'a, SinkInput>) -> impl futures::Stream<Item = Tagged> + 'a {
+    input.scan((0u64, 0u64), |(records, checkpoints), item| {
+        let tagged = match item {
+            SinkInput::Record(record) => {
+                *records += 1;
+                Tagged::Record {
+                    sequence: *records - 1,
+                    record,
+                }
+            }
+            SinkInput::Checkpoint(state) => {
+                *checkpoints += 1;
+                Tagged::Checkpoint {
+                    ordinal: *checkpoints - 1,
+                    before: *records,
+                    state,
+                }
+            }
+        };
+        futures::future::ready(Some(tagged))
+    })
+}
+
+/// A finished item, in completion order.
+enum Done {
+    Outcome(RecordOutcome),
+    Checkpoint { ordinal: u64, before: u64, state: Value },
+}
+
+/// Holds checkpoints until every record before them has an outcome; releases them in order.
+#[derive(Default)]
+struct Acks {
+    /// Every sequence below this has an outcome.
+    watermark: u64,
+    /// Sequences at or above the watermark with an outcome.
+    finished: BTreeSet<u64>,
+    /// Checkpoints not yet acknowledged, by ordinal: (records before, state).
+    held: BTreeMap<u64, (u64, Value)>,
+    /// The ordinal of the next checkpoint to acknowledge.
+    next: u64,
+}
+
+impl Acks {
+    fn push(&mut self, done: Done) -> Vec<SinkEvent> {
+        let mut events = Vec::new();
+        match done {
+            Done::Outcome(outcome) => {
+                self.finished.insert(outcome.sequence);
+                while self.finished.remove(&self.watermark) {
+                    self.watermark += 1;
+                }
+                events.push(SinkEvent::Outcome(outcome));
+            }
+            Done::Checkpoint {
+                ordinal,
+                before,
+                state,
+            } => {
+                self.held.insert(ordinal, (before, state));
+            }
+        }
+        while let Some(entry) = self.held.first_entry() {
+            if *entry.key() != self.next || entry.get().0 > self.watermark {
+                break;
+            }
+            let (_, state) = entry.remove();
+            self.next += 1;
+            events.push(SinkEvent::CheckpointAck(state));
+        }
+        events
+    }
+}
+
+/// The key that serializes records touching the same Flowlu record: the id, or the match
+/// value; `None` for a record that creates without a match field.
+fn order_key(plan: &Result<WritePlan, String>, record: &Record) -> Option<String> {
+    let stream = plan.as_ref().ok()?.get(&record.stream)?;
+    let data = record.data.as_object()?;
+    let by = match &stream.match_field {
+        Some(field) => field.as_str(),
+        None => "id",
+    };
+    let value = data.get(by).filter(|v| !is_blank(v)).and_then(scalar_text)?;
+    Some(format!("{}\u{0}{by}\u{0}{}", record.stream, value.trim()))
+}
+
+/// One place in a per-key queue: wait for the previous record of the key, and signal the next
+/// one when dropped.
+struct Turn {
+    previous: Option<oneshot::Receiver<()>>,
+    _done: oneshot::Sender<()>,
+}
+
+impl Turn {
+    /// Waits until the previous record of the key has its outcome. The next record of the key
+    /// waits until this turn is dropped.
+    async fn wait_previous(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            // An error only means the previous turn was dropped: it is finished either way.
+            let _ = previous.await;
+        }
+    }
+}
+
+/// Per-key queues: the last turn of each key.
+#[derive(Default)]
+struct KeyedOrder {
+    last: Mutex<HashMap<String, oneshot::Receiver<()>>>,
+}
+
+/// Prune finished keys once the map holds this many.
+const PRUNE_AT: usize = 4096;
+
+impl KeyedOrder {
+    fn enter(&self, key: String) -> Turn {
+        let (done, next) = oneshot::channel();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.len() >= PRUNE_AT {
+            last.retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        }
+        Turn {
+            previous: last.insert(key, next),
+            _done: done,
+        }
+    }
+}
+
+/// Writes the records of one stream.
+struct Writer<'s> {
+    sink: &'s FlowluSink,
+    stream: &'s StreamPlan,
+}
+
+/// What a lookup by match field found.
+enum Found {
+    None,
+    One(u64),
+}
+
+impl Writer<'_> {
+    async fn apply(&self, data: &Map<String, Value>) -> Outcome {
+        let id = match record_id(data) {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
+        let mode = self.stream.mode;
+        match (mode, id, &self.stream.match_field) {
+            (WriteMode::Delete, Some(id), _) => self.delete(id).await,
+            (WriteMode::Update, Some(id), _) => self.update(id, data).await.unwrap_or_else(|o| o),
+            (WriteMode::Delete | WriteMode::Update, None, _) => refused(
+                FailureClass::Config,
+                format!("the record has no `id`; {} needs the id of the Flowlu record", mode_name(mode)),
+            ),
+            (WriteMode::Create, Some(_), _) => refused(
+                FailureClass::Config,
+                "the record has an `id`, but this stream creates records (a create cannot choose the id); remove the id, or write the stream with upsert or update".into(),
+            ),
+            (WriteMode::Create, None, field) => {
+                let check = field.as_deref().and_then(|f| match_value(data, f).map(|v| (f, v)));
+                self.create(data, check).await
+            }
+            (WriteMode::Upsert, _, Some(field)) => self.upsert_by_match(data, field).await,
+            (WriteMode::Upsert, Some(id), None) => match self.update(id, data).await {
+                Err(Outcome::Failed {
+                    code: Some(NOT_FOUND), ..
+                }) => self.create(data, None).await,
+                other => other.unwrap_or_else(|o| o),
+            },
+            (WriteMode::Upsert, None, None) => self.create(data, None).await,
+        }
+    }
+
+    /// The form body, or the failed outcome of a record that cannot succeed.
+    fn body(&self, data: &Map<String, Value>, creating: bool) -> Result<Vec<(String, String)>, Outcome> {
+        let fields = self
+            .stream
+            .schema
+            .check(data, creating)
+            .map_err(|fields| Outcome::Failed {
+                class: FailureClass::Config,
+                code: None,
+                message: format!(
+                    "the record does not fit the {} schema; nothing was sent",
+                    self.stream.stream
+                ),
+                fields,
+            })?;
+        encode_record(&fields).map_err(|e| Outcome::Failed {
+            class: FailureClass::Config,
+            code: None,
+            message: "the record cannot be form-encoded; nothing was sent".into(),
+            fields: [(e.field, e.reason)].into(),
+        })
+    }
+
+    async fn delete(&self, id: u64) -> Outcome {
+        let (module, model) = (self.stream.module, self.stream.model);
+        let result = self
+            .sink
+            .limiter
+            .run(|| self.sink.client.delete(module, model, id), &on_wait)
+            .await;
+        match result {
+            Ok(_) => Outcome::Deleted { id: id.to_string() },
+            Err(e) if api_code(&e) == Some(NOT_FOUND) => Outcome::Skipped {
+                reason: format!("record {id} does not exist (already deleted)"),
+            },
+            Err(e) => failed(&e),
+        }
+    }
+
+    /// Updates record `id`; `Err` holds the failed outcome (checked by upsert for not-found).
+    async fn update(&self, id: u64, data: &Map<String, Value>) -> Result<Outcome, Outcome> {
+        let body = self.body(data, false)?;
+        let (module, model) = (self.stream.module, self.stream.model);
+        self.sink
+            .limiter
+            .run(|| self.sink.client.update(module, model, id, &body), &on_wait)
+            .await
+            .map(|_| Outcome::Updated { id: id.to_string() })
+            .map_err(|e| failed(&e))
+    }
+
+    async fn upsert_by_match(&self, data: &Map<String, Value>, field: &str) -> Outcome {
+        let Some(value) = match_value(data, field) else {
+            return refused(
+                FailureClass::Config,
+                format!("the record has no value in `{field}`, the field upsert matches on"),
+            );
+        };
+        match self.lookup(field, &value).await {
+            Ok(Found::One(id)) => self.update(id, data).await.unwrap_or_else(|o| o),
+            Ok(Found::None) => self.create(data, Some((field, value))).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Creates the record. After an ambiguous failure, `check` (a match field and value) lets
+    /// the create be looked up and, when absent, sent again.
+    async fn create(&self, data: &Map<String, Value>, check: Option<(&str, String)>) -> Outcome {
+        let body = match self.body(data, true) {
+            Ok(body) => body,
+            Err(outcome) => return outcome,
+        };
+        let (module, model) = (self.stream.module, self.stream.model);
+        for attempt in 1..=MAX_CREATE_ATTEMPTS {
+            let result = self
+                .sink
+                .limiter
+                .run_when(
+                    || self.sink.client.create(module, model, &body),
+                    |e| e.is_retryable() && !e.may_have_been_applied(),
+                    &on_wait,
+                )
+                .await;
+            let err = match result {
+                Ok(response) => return created(&response),
+                Err(e) if !e.may_have_been_applied() => return failed(&e),
+                Err(e) => e,
+            };
+            let Some((field, value)) = &check else {
+                return Outcome::Unknown {
+                    message: format!(
+                        "the create was sent but its result is unknown ({}); check {} in Flowlu before sending this record again",
+                        internal_detail(&err),
+                        self.stream.stream
+                    ),
+                };
+            };
+            match self.lookup(field, value).await {
+                Ok(Found::One(id)) => return Outcome::Created { id: id.to_string() },
+                Ok(Found::None) if attempt < MAX_CREATE_ATTEMPTS => {
+                    tracing::debug!(attempt, "ambiguous create not applied; sending it again");
+                }
+                Ok(Found::None) => {
+                    return Outcome::Unknown {
+                        message: format!(
+                            "{MAX_CREATE_ATTEMPTS} creates were sent and none could be confirmed (last: {}); no record with {field} = {value} exists yet",
+                            internal_detail(&err)
+                        ),
+                    }
+                }
+                Err(lookup) => {
+                    return Outcome::Unknown {
+                        message: format!(
+                            "the create was sent but its result is unknown ({}), and looking it up by {field} failed: {}",
+                            internal_detail(&err),
+                            outcome_message(&lookup)
+                        ),
+                    }
+                }
+            }
+        }
+        Outcome::Unknown {
+            message: "the create could not be confirmed".into(),
+        }
+    }
+
+    /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
+    async fn lookup(&self, field: &str, value: &str) -> Result<Found, Outcome> {
+        let params = [
+            (format!("filter[{field}]"), value.to_string()),
+            ("page".to_string(), "1".to_string()),
+            ("limit".to_string(), "2".to_string()),
+        ];
+        let (module, model) = (self.stream.module, self.stream.model);
+        let page = self
+            .sink
+            .limiter
+            .run(|| self.sink.client.list(module, model, &params), &on_wait)
+            .await
+            .map_err(|e| failed(&e))?;
+        let matches = |item: &Value| {
+            item.get(field)
+                .and_then(scalar_text)
+                .is_some_and(|v| v.trim() == value)
+        };
+        if !page.items.iter().all(matches) {
+            return Err(refused(
+                FailureClass::System,
+                format!(
+                    "Flowlu ignored the filter on `{field}` (it answered records that do not match), so the record was not written, to avoid a duplicate"
+                ),
+            ));
+        }
+        match page.items.as_slice() {
+            [] => Ok(Found::None),
+            [item] => item
+                .get("id")
+                .and_then(as_id)
+                .map(Found::One)
+                .ok_or_else(|| refused(FailureClass::System, "the matching record has no id".into())),
+            _ => Err(refused(
+                FailureClass::Config,
+                format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+            )),
+        }
+    }
+}
+
+fn on_wait(wait: &Wait) {
+    tracing::debug!(?wait.reason, delay_ms = wait.delay.as_millis() as u64, attempt = wait.attempt, "waiting before retrying a request");
+}
+
+fn mode_name(mode: WriteMode) -> &'static str {
+    match mode {
+        WriteMode::Create => "create",
+        WriteMode::Update => "update",
+        WriteMode::Upsert => "upsert",
+        WriteMode::Delete => "delete",
+    }
+}
+
+/// The record's id: absent, null or empty is `None`; a positive integer (number or digits).
+fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcome> {
+    match data.get("id") {
+        None => Ok(None),
+        Some(v) if is_blank(v) => Ok(None),
+        Some(v) => as_id(v).map(Some).ok_or_else(|| {
+            refused(
+                FailureClass::Config,
+                format!("`id` must be a positive integer, got {v}"),
+            )
+        }),
+    }
+}
+
+/// A positive integer id, sent as a number or as digits.
+fn as_id(value: &Value) -> Option<u64> {
+    let id = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    (id > 0).then_some(id)
+}
+
+/// The non-empty scalar value of `field`, as sent.
+fn match_value(data: &Map<String, Value>, field: &str) -> Option<String> {
+    data.get(field)
+        .filter(|v| !is_blank(v))
+        .and_then(scalar_text)
+        .map(|v| v.trim().to_string())
+}
+
+fn created(response: &Value) -> Outcome {
+    match response.get("id").and_then(as_id) {
+        Some(id) => Outcome::Created { id: id.to_string() },
+        None => Outcome::Unknown {
+            message: "Flowlu accepted the create but its answer carries no id; check the stream in Flowlu"
+                .into(),
+        },
+    }
+}
+
+fn api_code(err: &Error) -> Option<i64> {
+    err.api().and_then(|api| api.code)
+}
+
+fn refused(class: FailureClass, message: String) -> Outcome {
+    Outcome::Failed {
+        class,
+        code: None,
+        message,
+        fields: BTreeMap::new(),
+    }
+}
+
+/// The failed outcome of an error: a record-level error (not found, validation) is the
+/// input's to fix; other errors keep their class.
+fn failed(err: &Error) -> Outcome {
+    let class = if err.is_record_level() {
+        FailureClass::Config
+    } else {
+        err.failure_class()
+    };
+    let (code, message, fields) = match err {
+        Error::Api(api) => (api.code, api.message.clone(), api.fields.clone()),
+        other => (
+            api_code(other),
+            internal_detail(other),
+            other.api().map(|a| a.fields.clone()).unwrap_or_default(),
+        ),
+    };
+    Outcome::Failed {
+        class,
+        code,
+        message,
+        fields,
+    }
+}
+
+fn outcome_message(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Failed { message, .. } | Outcome::Unknown { message } => message.clone(),
+        Outcome::Skipped { reason } => reason.clone(),
+        other => other.kind().to_string(),
+    }
+}
+
+/// Counts of outcomes per stream, for the end-of-run summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl WriteSummary {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &RecordOutcome) {
+        *self
+            .counts
+            .entry(outcome.stream.clone())
+            .or_default()
+            .entry(outcome.outcome.kind())
+            .or_default() += 1;
+    }
+
+    /// The count of `kind` (`created`, `failed`, ...) in `stream`.
+    pub fn count(&self, stream: &str, kind: &str) -> u64 {
+        self.counts
+            .get(stream)
+            .and_then(|c| c.get(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The count of `kind` over every stream.
+    pub fn total(&self, kind: &str) -> u64 {
+        self.counts.values().filter_map(|c| c.get(kind)).sum()
+    }
+
+    /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
+    pub fn lines(&self) -> Vec<String> {
+        let kinds = ["created", "updated", "deleted", "skipped", "failed", "unknown"];
+        let describe = |count: &dyn Fn(&str) -> u64| {
+            kinds
+                .iter()
+                .map(|k| format!("{k} {}", count(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut lines: Vec<String> = self
+            .counts
+            .keys()
+            .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
+            .collect();
+        lines.push(format!("total: {}", describe(&|k| self.total(k))));
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outcome(sequence: u64) -> Done {
+        Done::Outcome(RecordOutcome {
+            stream: "s".into(),
+            sequence,
+            outcome: Outcome::Deleted {
+                id: sequence.to_string(),
+            },
+        })
+    }
+
+    fn checkpoint(ordinal: u64, before: u64) -> Done {
+        Done::Checkpoint {
+            ordinal,
+            before,
+            state: json!(ordinal),
+        }
+    }
+
+    /// A short name for each event: `o3` for record 3's outcome, `s1` for checkpoint 1.
+    fn names(events: Vec<SinkEvent>) -> Vec<String> {
+        events
+            .into_iter()
+            .map(|e| match e {
+                SinkEvent::Outcome(o) => format!("o{}", o.sequence),
+                SinkEvent::CheckpointAck(s) => format!("s{s}"),
+                SinkEvent::Log { message, .. } => message,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checkpoints_wait_for_every_earlier_record_and_keep_their_order() {
+        // Input: r0 r1 S0 r2 S1 S2 r3; completions arrive shuffled.
+        let mut acks = Acks::default();
+        let mut seen = Vec::new();
+        for done in [
+            checkpoint(1, 3),
+            outcome(1),
+            checkpoint(2, 3),
+            checkpoint(0, 2),
+            outcome(2),
+            outcome(3),
+            outcome(0),
+        ] {
+            seen.extend(names(acks.push(done)));
+        }
+        assert_eq!(seen, ["o1", "o2", "o3", "o0", "s0", "s1", "s2"]);
+    }
+
+    #[test]
+    fn a_checkpoint_before_any_record_is_acknowledged_at_once() {
+        let mut acks = Acks::default();
+        assert_eq!(names(acks.push(checkpoint(0, 0))), ["s0"]);
+    }
+
+    #[test]
+    fn records_of_one_key_take_turns() {
+        let order = KeyedOrder::default();
+        let mut first = order.enter("k".into());
+        let mut second = order.enter("k".into());
+        let mut other = order.enter("other".into());
+        let waiting = futures::FutureExt::now_or_never(Box::pin(second.wait_previous()));
+        assert!(waiting.is_none(), "the second turn waits for the first");
+        assert!(futures::FutureExt::now_or_never(first.wait_previous()).is_some());
+        assert!(futures::FutureExt::now_or_never(other.wait_previous()).is_some());
+        drop(first);
+        assert!(futures::FutureExt::now_or_never(second.wait_previous()).is_some());
+    }
+
+    #[test]
+    fn modes_come_from_the_catalog_unless_a_rule_says_otherwise() {
+        let catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [
+            {"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"},
+            {"stream": {"name": "crm_lead", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup", "primary_key": [["id"]]},
+            {"stream": {"name": "crm_emails", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append_dedup", "primary_key": [["email"]]},
+            {"stream": {"name": "task_tasks", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        ]}))
+        .unwrap();
+        let err = WritePlan::from_catalog(&catalog, &Settings::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid `catalog stream task_tasks`: overwrite is not supported"),
+            "{err}"
+        );
+        let settings: Settings = serde_json::from_value(json!({"write_rules": [
+            {"stream": "task_tasks", "mode": "delete", "match_field": ""}
+        ]}))
+        .unwrap();
+        let plan = WritePlan::from_catalog(&catalog, &settings).unwrap();
+        let mode = |s: &str| plan.get(s).map(|p| (p.mode, p.match_field.clone()));
+        assert_eq!(mode("crm_account"), Some((WriteMode::Create, None)));
+        assert_eq!(mode("crm_lead"), Some((WriteMode::Upsert, None)));
+        assert_eq!(
+            mode("crm_emails"),
+            Some((WriteMode::Upsert, Some("email".into())))
+        );
+        assert_eq!(mode("task_tasks"), Some((WriteMode::Delete, None)));
+    }
+}
