@@ -5,4 +5,6 @@ mod check_cli;
 mod hostile;
 mod props;
 mod schemas;
+mod sink;
+mod sink_e2e;
 mod validation;

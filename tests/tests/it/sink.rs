@@ -1,0 +1,725 @@
+//! The sink against mockito: exact requests for each mode, every outcome class, safe retries,
+//! and the `write` command's STATE echo, reject file and exit codes. The canary key appears in
+//! no outcome, no stdout line and no reject file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_core::{
+    ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput,
+};
+use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
+use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::FlowluCredential;
+use futures::StreamExt;
+use integration_tests::{config_json, run_cli, temp_json, CatchAll, CANARY_KEY};
+use mockito::{Matcher, Mock, Server, ServerGuard};
+use serde_json::{json, Value};
+
+const ACCOUNT_SCHEMA: &str = r#"{"type": "object", "required": ["name"], "properties": {
+    "id": {"type": "integer"}, "name": {"type": ["null", "string"]}, "email": {"type": ["null", "string"]},
+    "active": {"type": ["null", "boolean"]}, "tags": {"type": ["null", "array"]},
+    "address": {"type": ["null", "object"]}, "description": {"type": ["null", "string"]},
+    "updated_date": {"type": ["null", "string"], "readOnly": true}}}"#;
+
+fn catalog(destination_sync_mode: &str) -> ConfiguredCatalog {
+    let schema: Value = serde_json::from_str(ACCOUNT_SCHEMA).unwrap();
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": schema},
+        "sync_mode": "full_refresh",
+        "destination_sync_mode": destination_sync_mode,
+        "primary_key": [["id"]]
+    }]}))
+    .unwrap()
+}
+
+/// A config with the canary key and optional write rules for crm_account.
+fn config(rule: Option<Value>) -> Value {
+    let mut config = config_json("acme");
+    if let Some(rule) = rule {
+        config["advanced"] = json!({"write_rules": [rule]});
+    }
+    config
+}
+
+/// A sink whose retries do not wait long.
+fn sink(url: &str, rule: Option<Value>) -> FlowluSink {
+    let credential = FlowluCredential::from_config(&config(rule))
+        .unwrap()
+        .with_base_url(url);
+    let limiter = Limiter::new(LimiterConfig {
+        max_concurrency: 4,
+        requests_per_second: None,
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retries: 3,
+            max_total: Duration::from_secs(5),
+        },
+    });
+    FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(Arc::new(limiter))
+}
+
+fn records(data: &[Value]) -> Vec<SinkInput> {
+    data.iter()
+        .map(|d| {
+            SinkInput::Record(Record {
+                stream: "crm_account".into(),
+                data: d.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Writes `input` and returns the outcomes in input order (and checks the canary is absent).
+async fn write(sink: &FlowluSink, catalog: &ConfiguredCatalog, input: Vec<SinkInput>) -> Vec<Outcome> {
+    let events: Vec<SinkEvent> = sink
+        .write(catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    assert!(!format!("{events:?}").contains(CANARY_KEY), "{events:?}");
+    let mut outcomes: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|o| o.sequence);
+    outcomes.into_iter().map(|o| o.outcome).collect()
+}
+
+fn key_query(extra: &[(&str, &str)]) -> Matcher {
+    let mut all = vec![Matcher::UrlEncoded("api_key".into(), CANARY_KEY.into())];
+    all.extend(
+        extra
+            .iter()
+            .map(|(k, v)| Matcher::UrlEncoded((*k).into(), (*v).into())),
+    );
+    Matcher::AllOf(all)
+}
+
+/// A POST of `method` on crm/account with exactly `body`.
+fn post(server: &mut ServerGuard, path: &str, body: &str) -> Mock {
+    server
+        .mock("POST", format!("/api/v1/module/crm/account/{path}").as_str())
+        .match_query(Matcher::Exact(format!("api_key={CANARY_KEY}")))
+        .match_header("content-type", "application/x-www-form-urlencoded")
+        .match_body(Matcher::Exact(body.into()))
+}
+
+/// The lookup `list?filter[email]=value&page=1&limit=2`.
+fn lookup(server: &mut ServerGuard, email: &str) -> Mock {
+    server
+        .mock("GET", "/api/v1/module/crm/account/list")
+        .match_query(key_query(&[
+            ("filter[email]", email),
+            ("page", "1"),
+            ("limit", "2"),
+        ]))
+}
+
+fn page(items: Value) -> String {
+    json!({"response": {"total": items.as_array().map_or(0, Vec::len), "page": 1, "items": items}})
+        .to_string()
+}
+
+fn created(id: u64) -> Outcome {
+    Outcome::Created { id: id.to_string() }
+}
+
+fn updated(id: u64) -> Outcome {
+    Outcome::Updated { id: id.to_string() }
+}
+
+#[tokio::test]
+async fn create_sends_the_flowlu_form_encoding() {
+    let mut server = Server::new_async().await;
+    let create = post(
+        &mut server,
+        "create",
+        "name=Acme&active=1&tags%5B%5D=a&tags%5B%5D=b&address%5Bcity%5D=Oslo&description=",
+    )
+    .with_body(r#"{"response":{"id":42}}"#)
+    .expect(1)
+    .create_async()
+    .await;
+    let other = CatchAll::register(&mut server).await;
+    let record = json!({"name": "Acme", "active": true, "tags": ["a", "b"], "address": {"city": "Oslo"},
+        "description": null, "updated_date": "2024-01-01 10:00:00"});
+    let outcomes = write(&sink(&server.url(), None), &catalog("append"), records(&[record])).await;
+    assert_eq!(outcomes, [created(42)]);
+    create.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn update_and_upsert_by_id_send_the_id_in_the_path() {
+    let mut server = Server::new_async().await;
+    let update = post(&mut server, "update/7", "name=B&active=0")
+        .with_body(r#"{"response":{"id":7,"name":"B"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let missing = post(&mut server, "update/8", "name=C")
+        .with_body(r#"{"error":{"error_code":20,"error_msg":"Not found"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let create = post(&mut server, "create", "name=C")
+        .with_body(r#"{"response":{"id":90}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let input = records(&[
+        json!({"id": 7, "name": "B", "active": false}),
+        json!({"id": "8", "name": "C"}),
+    ]);
+    let outcomes = write(&sink(&server.url(), None), &catalog("append_dedup"), input).await;
+    assert_eq!(outcomes, [updated(7), created(90)]);
+    for mock in [update, missing, create] {
+        mock.assert_async().await;
+    }
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn upsert_by_match_field_looks_up_then_updates_or_creates() {
+    let mut server = Server::new_async().await;
+    let found = lookup(&mut server, "a@x.io")
+        .with_body(page(json!([{"id": 5, "email": "a@x.io"}])))
+        .expect(1)
+        .create_async()
+        .await;
+    let absent = lookup(&mut server, "b@x.io")
+        .with_body(page(json!([])))
+        .expect(1)
+        .create_async()
+        .await;
+    let update = post(&mut server, "update/5", "name=A&email=a%40x.io")
+        .with_body(r#"{"response":{"id":5}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let create = post(&mut server, "create", "name=B&email=b%40x.io")
+        .with_body(r#"{"response":{"id":6}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "upsert", "match_field": "email"});
+    let input = records(&[
+        json!({"name": "A", "email": "a@x.io"}),
+        json!({"name": "B", "email": "b@x.io"}),
+    ]);
+    let outcomes = write(&sink(&server.url(), Some(rule)), &catalog("append"), input).await;
+    assert_eq!(outcomes, [updated(5), created(6)]);
+    for mock in [found, absent, update, create] {
+        mock.assert_async().await;
+    }
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn a_portal_that_ignores_the_filter_creates_nothing() {
+    let mut server = Server::new_async().await;
+    let ignored = lookup(&mut server, "a@x.io")
+        .with_body(page(
+            json!([{"id": 1, "email": "z@x.io"}, {"id": 2, "email": "y@x.io"}]),
+        ))
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "upsert", "match_field": "email"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[json!({"name": "A", "email": "a@x.io"})]),
+    )
+    .await;
+    assert!(
+        matches!(&outcomes[..], [Outcome::Failed { class: FailureClass::System, message, .. }] if message.starts_with("Flowlu ignored the filter on `email`")),
+        "{outcomes:?}"
+    );
+    ignored.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn delete_by_id_and_an_already_deleted_record() {
+    let mut server = Server::new_async().await;
+    let path = |id: u64| format!("/api/v1/module/crm/account/delete/{id}");
+    let key = Matcher::Exact(format!("api_key={CANARY_KEY}"));
+    let deleted = server
+        .mock("GET", path(3).as_str())
+        .match_query(key.clone())
+        .with_body(r#"{"response":{"id":3}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let gone = server
+        .mock("GET", path(4).as_str())
+        .match_query(key)
+        .with_body(r#"{"error":{"error_code":20,"error_msg":"Not found"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "delete"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[json!({"id": 3}), json!({"id": 4, "name": "ignored"})]),
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Deleted { id: "3".into() },
+            Outcome::Skipped {
+                reason: "record 4 does not exist (already deleted)".into()
+            }
+        ]
+    );
+    deleted.assert_async().await;
+    gone.assert_async().await;
+    other.assert().await;
+}
+
+/// One failure answer of an update and the outcome it must give.
+struct FailureCase {
+    status: usize,
+    body: &'static str,
+    class: FailureClass,
+    code: Option<i64>,
+    message: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+const FAILURES: &[FailureCase] = &[
+    FailureCase {
+        status: 200,
+        body: r#"{"error":{"error_code":21,"error_msg":"Validation error","error_details":{"name":"Name is required","email":["bad","taken"]}}}"#,
+        class: FailureClass::Config,
+        code: Some(21),
+        message: "Validation error",
+        fields: &[("email", "bad; taken"), ("name", "Name is required")],
+    },
+    FailureCase {
+        status: 200,
+        body: r#"{"error":"validation","description":"Invalid data","details":{"name":"required"}}"#,
+        class: FailureClass::Config,
+        code: Some(21),
+        message: "Invalid data",
+        fields: &[("name", "required")],
+    },
+    FailureCase {
+        status: 200,
+        body: r#"{"error":{"error_code":20,"error_msg":"Not found"}}"#,
+        class: FailureClass::Config,
+        code: Some(20),
+        message: "Not found",
+        fields: &[],
+    },
+    FailureCase {
+        status: 200,
+        body: r#"{"error":{"error_code":22,"error_msg":"Access denied"}}"#,
+        class: FailureClass::Config,
+        code: Some(22),
+        message: "crm/account: error 22: Access denied",
+        fields: &[],
+    },
+    FailureCase {
+        status: 401,
+        body: r#"{"error":{"error_code":11,"error_msg":"Bad key canary-key-7d1e5f0a9b3c"}}"#,
+        class: FailureClass::Config,
+        code: Some(11),
+        message: "authorization failed (HTTP 401, error 11: Bad key [REDACTED])",
+        fields: &[],
+    },
+    FailureCase {
+        status: 200,
+        body: r#"{"error":{"error_code":12,"error_msg":"Invalid request"}}"#,
+        class: FailureClass::System,
+        code: Some(12),
+        message: "Invalid request",
+        fields: &[],
+    },
+    FailureCase {
+        status: 502,
+        body: "bad gateway",
+        class: FailureClass::Transient,
+        code: None,
+        message: "server error (HTTP 502)",
+        fields: &[],
+    },
+];
+
+#[tokio::test]
+async fn every_failure_has_its_class_code_and_fields() {
+    for case in FAILURES {
+        let mut server = Server::new_async().await;
+        // Transient failures of an update are retried: answer every attempt the same way.
+        let mock = post(&mut server, "update/9", "name=N")
+            .with_status(case.status)
+            .with_body(case.body)
+            .expect_at_least(1)
+            .create_async()
+            .await;
+        let rule = json!({"stream": "crm_account", "mode": "update"});
+        let outcomes = write(
+            &sink(&server.url(), Some(rule)),
+            &catalog("append"),
+            records(&[json!({"id": 9, "name": "N"})]),
+        )
+        .await;
+        let expected = Outcome::Failed {
+            class: case.class,
+            code: case.code,
+            message: case.message.into(),
+            fields: case
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        assert_eq!(outcomes, [expected], "{}", case.body);
+        mock.assert_async().await;
+    }
+}
+
+#[tokio::test]
+async fn records_that_cannot_succeed_fail_before_any_request() {
+    let mut server = Server::new_async().await;
+    let other = CatchAll::register(&mut server).await;
+    let input = records(&[
+        json!({"name": "A", "api_key": "x"}),
+        json!({"name": "A", "nickname": "unknown"}),
+        json!({"name": "", "active": "maybe"}),
+        json!({"id": 5, "name": "has an id"}),
+        json!(["not", "an", "object"]),
+        json!({"name": "A", "address": {"a[b]": 1}}),
+    ]);
+    let outcomes = write(&sink(&server.url(), None), &catalog("append"), input).await;
+    let fields = |o: &Outcome| match o {
+        Outcome::Failed {
+            class: FailureClass::Config,
+            fields,
+            message,
+            ..
+        } => {
+            let mut keys: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            if keys.is_empty() {
+                keys.push(message.clone());
+            }
+            keys.join(" | ")
+        }
+        other => panic!("expected a config failure, got {other:?}"),
+    };
+    let got: Vec<String> = outcomes.iter().map(fields).collect();
+    assert_eq!(
+        got,
+        [
+            "api_key: `api_key` cannot be written as a field",
+            "nickname: unknown field (the stream schema has no such field)",
+            "active: expected null or boolean, got a string | name: is required to create a record",
+            "the record has an `id`, but this stream creates records (a create cannot choose the id); remove the id, or write the stream with upsert or update",
+            "the record is not a JSON object",
+            "address: nested key `a[b]` is not a plain name (only letters, digits and _ are allowed)",
+        ]
+    );
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn a_429_is_retried_and_the_record_written_once() {
+    let mut server = Server::new_async().await;
+    let limited = post(&mut server, "update/7", "name=B")
+        .with_status(429)
+        .with_header("retry-after", "0")
+        .expect(1)
+        .create_async()
+        .await;
+    let ok = post(&mut server, "update/7", "name=B")
+        .with_body(r#"{"response":{"id":7}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "update"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[json!({"id": 7, "name": "B"})]),
+    )
+    .await;
+    assert_eq!(outcomes, [updated(7)]);
+    limited.assert_async().await;
+    ok.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_without_a_match_field_is_unknown_and_not_retried() {
+    let mut server = Server::new_async().await;
+    let create = post(&mut server, "create", "name=A")
+        .with_status(500)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let outcomes = write(
+        &sink(&server.url(), None),
+        &catalog("append"),
+        records(&[json!({"name": "A"})]),
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        [Outcome::Unknown {
+            message: "the create was sent but its result is unknown (server error (HTTP 500)); check crm_account in Flowlu before sending this record again".into()
+        }]
+    );
+    create.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_with_a_match_field_is_checked_then_sent_again() {
+    let mut server = Server::new_async().await;
+    let absent = lookup(&mut server, "a@x.io")
+        .with_body(page(json!([])))
+        .expect(2)
+        .create_async()
+        .await;
+    let failed = post(&mut server, "create", "name=A&email=a%40x.io")
+        .with_status(502)
+        .expect(1)
+        .create_async()
+        .await;
+    let create = post(&mut server, "create", "name=A&email=a%40x.io")
+        .with_body(r#"{"response":{"id":31}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "upsert", "match_field": "email"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[json!({"name": "A", "email": "a@x.io"})]),
+    )
+    .await;
+    assert_eq!(outcomes, [created(31)]);
+    for mock in [absent, failed, create] {
+        mock.assert_async().await;
+    }
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_that_was_applied_is_found_not_repeated() {
+    let mut server = Server::new_async().await;
+    let failed = post(&mut server, "create", "name=A&email=a%40x.io")
+        .with_status(500)
+        .expect(1)
+        .create_async()
+        .await;
+    let found = lookup(&mut server, "a@x.io")
+        .with_body(page(json!([{"id": 77, "email": "a@x.io"}])))
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "create", "match_field": "email"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[json!({"name": "A", "email": "a@x.io"})]),
+    )
+    .await;
+    assert_eq!(outcomes, [created(77)]);
+    failed.assert_async().await;
+    found.assert_async().await;
+    other.assert().await;
+}
+
+fn message_line(value: Value) -> String {
+    format!("{value}\n")
+}
+
+fn record_line(data: Value) -> String {
+    message_line(
+        json!({"type": "RECORD", "record": {"stream": "crm_account", "data": data, "emitted_at": 1}}),
+    )
+}
+
+fn state_line(n: u64) -> String {
+    message_line(json!({"type": "STATE", "state": {"type": "STREAM", "stream": {
+        "stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}}}))
+}
+
+#[tokio::test]
+async fn write_command_echoes_states_after_their_records_and_rejects_to_a_file() {
+    let mut server = Server::new_async().await;
+    // Eight creates in flight at once: record i gets id 100 + i.
+    let mut mocks = Vec::new();
+    for i in 0..8u64 {
+        let mock = post(&mut server, "create", &format!("name=R{i}"))
+            .with_body(json!({"response": {"id": 100 + i}}).to_string())
+            .expect(1)
+            .create_async()
+            .await;
+        mocks.push(mock);
+    }
+    let invalid = post(&mut server, "create", "name=Bad")
+        .with_body(r#"{"error":{"error_code":21,"error_msg":"Validation error","error_details":{"name":"too short"}}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+
+    let mut stdin = String::new();
+    for i in 0..4 {
+        stdin.push_str(&record_line(json!({"name": format!("R{i}")})));
+    }
+    stdin.push_str(&state_line(1));
+    stdin.push_str(&record_line(json!({"name": "Bad"})));
+    stdin.push_str("{this is not json\n");
+    stdin.push_str(&message_line(
+        json!({"type": "LOG", "log": {"level": "INFO", "message": "ignored"}}),
+    ));
+    for i in 4..8 {
+        stdin.push_str(&record_line(json!({"name": format!("R{i}")})));
+    }
+    stdin.push_str(&state_line(2));
+    stdin.push_str(&record_line(json!({"name": "leaks?", "api_key": CANARY_KEY})));
+    stdin.push_str(&state_line(3));
+
+    let mut config = config(None);
+    config["advanced"] = json!({"max_concurrency": 8});
+    let config = temp_json(&config);
+    let catalog = temp_json(&serde_json::to_value(catalog("append")).unwrap());
+    let rejects = tempfile::NamedTempFile::new().unwrap();
+    let args = [
+        "write",
+        "--config",
+        config.path().to_str().unwrap(),
+        "--catalog",
+        catalog.path().to_str().unwrap(),
+        "--reject-file",
+        rejects.path().to_str().unwrap(),
+    ];
+    let run = run_cli(&args, Some(&server.url()), &stdin).await;
+    assert!(!run.stdout.contains(CANARY_KEY), "{}", run.stdout);
+    let reject_text = std::fs::read_to_string(rejects.path()).unwrap();
+    assert!(!reject_text.contains(CANARY_KEY), "{reject_text}");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+
+    let kinds: Vec<String> = run
+        .messages
+        .iter()
+        .map(|m| match m["type"].as_str().unwrap_or_default() {
+            "STATE" => format!("STATE {}", m["state"]["stream"]["stream_state"]["n"]),
+            other => other.to_string(),
+        })
+        .collect();
+    let states: Vec<&String> = kinds.iter().filter(|k| k.starts_with("STATE")).collect();
+    assert_eq!(states, ["STATE 1", "STATE 2", "STATE 3"], "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("TRACE"), "{kinds:?}");
+    let trace = &run.messages[run.messages.len() - 1]["trace"]["error"];
+    assert_eq!(
+        trace["message"],
+        "1 input line(s) could not be read (line 7); the other records were written."
+    );
+    assert_eq!(trace["failure_type"], "system_error");
+    let logs: Vec<&str> = run
+        .messages
+        .iter()
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.starts_with("input line 7 skipped: invalid message on line 7")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.contains(
+            &"write summary: crm_account: created 8, updated 0, deleted 0, skipped 0, failed 2, unknown 0"
+        ),
+        "{logs:?}"
+    );
+
+    let lines: Vec<Value> = reject_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut by_kind: Vec<(String, Value)> = lines
+        .iter()
+        .map(|l| (l["outcome"].as_str().unwrap_or_default().to_string(), l.clone()))
+        .collect();
+    by_kind.sort_by_key(|(_, l)| l["sequence"].as_u64().unwrap_or(u64::MAX));
+    assert_eq!(by_kind.len(), 3, "{reject_text}");
+    assert_eq!(
+        by_kind[0].1,
+        json!({"stream": "crm_account", "sequence": 4, "outcome": "failed", "class": "config", "code": 21,
+            "message": "Validation error", "fields": {"name": "too short"}, "record": {"name": "Bad"}})
+    );
+    assert_eq!(by_kind[1].1["sequence"], 9);
+    assert_eq!(by_kind[1].1["record"]["api_key"], "[REDACTED]");
+    assert_eq!(by_kind[2].1["outcome"], "unreadable");
+    assert_eq!(by_kind[2].1["line"], 7);
+    for mock in mocks {
+        mock.assert_async().await;
+    }
+    invalid.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn write_command_refuses_a_catalog_it_cannot_write() {
+    let server = Server::new_async().await;
+    let config = temp_json(&config(None));
+    let catalog = temp_json(&serde_json::to_value(catalog("overwrite")).unwrap());
+    let args = [
+        "write",
+        "--config",
+        config.path().to_str().unwrap(),
+        "--catalog",
+        catalog.path().to_str().unwrap(),
+    ];
+    let run = run_cli(&args, Some(&server.url()), &record_line(json!({"name": "A"}))).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(run.messages.len(), 1, "{}", run.stdout);
+    let error = &run.messages[0]["trace"]["error"];
+    assert_eq!(error["failure_type"], "config_error");
+    assert!(
+        error["message"].as_str().unwrap().starts_with(
+            "The catalog cannot be written: invalid `catalog stream crm_account`: overwrite is not supported"
+        ),
+        "{error}"
+    );
+    let missing = run_cli(
+        &[
+            "write",
+            "--config",
+            config.path().to_str().unwrap(),
+            "--catalog",
+            "/nonexistent/catalog.json",
+        ],
+        Some(&server.url()),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (
+            missing.code,
+            missing.messages[0]["trace"]["error"]["failure_type"].as_str()
+        ),
+        (1, Some("config_error"))
+    );
+}

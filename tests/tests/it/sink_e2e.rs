@@ -1,0 +1,207 @@
+//! The sink against the local stand-in: write, read back with the client, compare; STATE
+//! acknowledgements under concurrency with uneven latency.
+
+use std::sync::Arc;
+
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::{Client, FlowluCredential};
+use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+async fn emulator(latency: Latency) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        records_per_model: 5,
+        latency,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
+    let config =
+        json!({"name": "e2e", "account_domain": "acme", "api_key": emu.api_key(), "advanced": advanced});
+    FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url())
+}
+
+fn catalog(destination_sync_mode: &str) -> ConfiguredCatalog {
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": destination_sync_mode, "primary_key": [["id"]]
+    }]}))
+    .unwrap()
+}
+
+fn record(data: Value) -> SinkInput {
+    SinkInput::Record(Record {
+        stream: "crm_account".into(),
+        data,
+    })
+}
+
+async fn write_all(sink: &FlowluSink, catalog: &ConfiguredCatalog, input: Vec<SinkInput>) -> Vec<SinkEvent> {
+    sink.write(catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await
+}
+
+fn outcomes(events: &[SinkEvent]) -> Vec<(u64, Outcome)> {
+    let mut out: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome.clone())),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|(s, _)| *s);
+    out
+}
+
+async fn read_back(client: &Client, id: &str) -> Value {
+    client.get("crm", "account", id.parse().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn written_records_read_back_as_sent() {
+    let emu = emulator(Latency::default()).await;
+    let upsert = credential(
+        &emu,
+        json!({"write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}),
+    );
+    let sink = FlowluSink::from_credential(&upsert).unwrap();
+    let client = upsert.client().unwrap();
+    let input = vec![
+        record(json!({"name": "Nord AS", "email": "post@nord.no", "active": true, "phone": "+47 1"})),
+        record(json!({"name": "Sud SA", "email": "info@sud.fr", "active": false, "description": "new"})),
+        // The same e-mail again: updates the first record (never a duplicate).
+        record(json!({"name": "Nord AS (renamed)", "email": "post@nord.no", "active": true})),
+    ];
+    let events = write_all(&sink, &catalog("append"), input).await;
+    let got = outcomes(&events);
+    let ids: Vec<String> = got
+        .iter()
+        .map(|(_, o)| match o {
+            Outcome::Created { id } | Outcome::Updated { id } => id.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(
+        matches!(got[0].1, Outcome::Created { .. }) && matches!(got[2].1, Outcome::Updated { .. }),
+        "{got:?}"
+    );
+    assert_eq!(ids[0], ids[2]);
+    assert_eq!(emu.count("crm", "account"), 7);
+
+    let nord = read_back(&client, &ids[0]).await;
+    assert_eq!(
+        (&nord["name"], &nord["email"], &nord["active"], &nord["phone"]),
+        (
+            &json!("Nord AS (renamed)"),
+            &json!("post@nord.no"),
+            &json!(1),
+            &json!("+47 1")
+        )
+    );
+    let sud = read_back(&client, &ids[1]).await;
+    assert_eq!(
+        (&sud["name"], &sud["active"], &sud["description"]),
+        (&json!("Sud SA"), &json!(0), &json!("new"))
+    );
+
+    // Delete one, then delete it again: deleted, then skipped.
+    let delete = FlowluSink::from_credential(&credential(
+        &emu,
+        json!({"write_rules": [{"stream": "crm_account", "mode": "delete"}]}),
+    ))
+    .unwrap();
+    let events = write_all(
+        &delete,
+        &catalog("append"),
+        vec![record(json!({"id": ids[1]})), record(json!({"id": ids[1]}))],
+    )
+    .await;
+    let got: Vec<&str> = outcomes(&events).iter().map(|(_, o)| o.kind()).collect();
+    assert_eq!(got, ["deleted", "skipped"]);
+    assert_eq!(emu.count("crm", "account"), 6);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_stand_in_validation_error_reaches_the_outcome() {
+    let emu = emulator(Latency::default()).await;
+    let sink = FlowluSink::from_credential(&credential(&emu, json!({}))).unwrap();
+    let events = write_all(
+        &sink,
+        &catalog("append"),
+        vec![record(json!({"name": "X", "email": "not-an-email"}))],
+    )
+    .await;
+    match &outcomes(&events)[..] {
+        [(
+            0,
+            Outcome::Failed {
+                code: Some(21),
+                fields,
+                ..
+            },
+        )] => {
+            assert_eq!(
+                fields.get("email").map(String::as_str),
+                Some("must be a valid e-mail address")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(emu.count("crm", "account"), 5);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn states_are_acknowledged_after_their_records_under_concurrency() {
+    // Uneven latency makes later records finish before earlier ones.
+    let emu = emulator(Latency {
+        fixed_ms: 0,
+        jitter_ms: 15,
+    })
+    .await;
+    let sink =
+        Arc::new(FlowluSink::from_credential(&credential(&emu, json!({"max_concurrency": 8}))).unwrap());
+    let mut input = Vec::new();
+    for i in 0..60u64 {
+        input.push(record(json!({"name": format!("R{i}")})));
+        if i % 7 == 6 {
+            input.push(SinkInput::Checkpoint(json!({"after": i})));
+        }
+    }
+    let events = write_all(&sink, &catalog("append"), input).await;
+    let mut finished = std::collections::BTreeSet::new();
+    let mut acked = Vec::new();
+    let mut out_of_order = false;
+    for event in &events {
+        match event {
+            SinkEvent::Outcome(o) => {
+                assert!(matches!(o.outcome, Outcome::Created { .. }), "{o:?}");
+                out_of_order |= finished.last().is_some_and(|last| *last > o.sequence);
+                finished.insert(o.sequence);
+            }
+            SinkEvent::CheckpointAck(state) => {
+                let after = state["after"].as_u64().unwrap();
+                assert!(
+                    (0..=after).all(|s| finished.contains(&s)),
+                    "state {after} before its records"
+                );
+                acked.push(after);
+            }
+            SinkEvent::Log { .. } => {}
+        }
+    }
+    assert_eq!(finished.len(), 60);
+    assert_eq!(acked, (0..60).filter(|i| i % 7 == 6).collect::<Vec<_>>());
+    assert!(out_of_order, "records ran one at a time");
+    assert_eq!(emu.count("crm", "account"), 65);
+    emu.shutdown().await;
+}
