@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::credential::FlowluCredential;
 
+mod read;
 mod write;
 pub use write::load_catalog;
 
@@ -29,6 +30,8 @@ pub const EXIT_USAGE: i32 = 2;
 const EXAMPLES: &str = "Examples:
   flowlu-connector spec
   flowlu-connector check --config config.json
+  flowlu-connector discover --config config.json > catalog.jsonl
+  flowlu-connector read --config config.json --catalog configured_catalog.json --state state.json
   FLOWLU_BASE_URL=http://127.0.0.1:8080 flowlu-connector check --config config.json
 
 config.json:
@@ -55,6 +58,30 @@ pub enum Command {
         /// The config file (JSON): name, description, account_domain, api_key.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Discover the streams (one per Flowlu model, with the account's custom fields): prints
+    /// a CATALOG; streams the key may not read say so in their schema's description.
+    #[command(after_help = "Example:\n  flowlu-connector discover --config config.json")]
+    Discover {
+        /// The config file (JSON): name, description, account_domain, api_key, advanced.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Read the streams of a configured catalog: prints RECORD, STATE (after every page) and
+    /// TRACE lines; exits 1 if any stream failed, after reading the others.
+    #[command(
+        after_help = "Example:\n  flowlu-connector read --config config.json --catalog configured_catalog.json --state state.json\n\nconfigured_catalog.json:\n  {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]}\n\nstate.json: the `state` objects of earlier STATE lines, as a JSON array (or [] to start over)."
+    )]
+    Read {
+        /// The config file (JSON): name, description, account_domain, api_key, advanced.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The configured catalog (JSON): the streams to read and their sync modes.
+        #[arg(long, value_name = "FILE")]
+        catalog: PathBuf,
+        /// The state (JSON) of an earlier read, to continue from.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
     },
     /// Write Airbyte RECORD messages from stdin to Flowlu; echoes each STATE once every
     /// record before it has an outcome.
@@ -127,6 +154,12 @@ pub async fn run(
             Err(failure) => output.emit(&Message::failed(failure.message)),
             Ok(credential) => check(&credential, &mut output).await,
         },
+        Command::Discover { config } => read::discover(&config, env, &mut output).await,
+        Command::Read {
+            config,
+            catalog,
+            state,
+        } => read::read(&config, &catalog, state.as_deref(), env, &mut output).await,
         Command::Write {
             config,
             catalog,

@@ -23,14 +23,18 @@
 pub mod cli;
 pub mod client;
 pub mod credential;
+pub mod cursor;
 pub mod domain;
 pub mod encode;
 pub mod error;
 pub mod limiter;
+pub mod pager;
 pub mod precheck;
 pub mod schemas;
 pub mod settings;
 pub mod sink;
+pub mod source;
+pub mod stream_schema;
 pub mod streams;
 
 pub use client::{Client, ClientBuilder};

@@ -34,7 +34,7 @@ pub fn spec() -> Result<Value, connector_core::Error> {
 pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error> {
     let form = credential_form()?;
     let pretty = |v: &Value| format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default());
-    Ok(vec![
+    Ok([
         (
             "schemas/flowlu/credential.schema.json".into(),
             pretty(&form.schema),
@@ -48,5 +48,19 @@ pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error>
             pretty(&form.json_forms_ui_schema),
         ),
         ("schemas/flowlu/spec.json".into(), pretty(&spec()?)),
-    ])
+    ]
+    .into_iter()
+    .chain(stream_schemas().map(|(path, schema)| (path, pretty(&schema))))
+    .collect())
+}
+
+/// The committed schema of every stream (without an account's custom fields):
+/// `schemas/flowlu/streams/{stream}.json`.
+pub fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
+    crate::streams::MODELS.iter().map(|model| {
+        (
+            format!("schemas/flowlu/streams/{}.json", model.stream),
+            crate::stream_schema::base_schema(model),
+        )
+    })
 }

@@ -1,0 +1,120 @@
+//! `discover` and `read`: the source side of the protocol.
+
+use std::path::Path;
+
+use connector_core::airbyte::{now_ms, Message};
+use connector_core::{ConfiguredCatalog, Failure, FailureClass, Source, SourceEvent, SourceState};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::{load_config, Env, ProtocolOut, EXIT_FAILED, EXIT_OK};
+use crate::source::FlowluSource;
+
+/// `discover --config C`: prints the CATALOG.
+pub(super) async fn discover(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {
+    let source = match source(config, env) {
+        Ok(source) => source,
+        Err(failure) => return output.fail(&failure),
+    };
+    match source.discover().await {
+        Ok(catalog) => output.emit(&Message::Catalog { catalog }),
+        Err(failure) => output.fail(&failure),
+    }
+}
+
+/// `read --config C --catalog K [--state S]`: prints RECORD, STATE and TRACE lines; fails
+/// (exit 1) when any stream failed, after every other stream was read.
+pub(super) async fn read(
+    config: &Path,
+    catalog: &Path,
+    state: Option<&Path>,
+    env: &Env,
+    output: &mut ProtocolOut<'_>,
+) -> i32 {
+    let inputs = source(config, env).and_then(|source| {
+        let catalog = load_catalog(catalog)?;
+        let state = state.map(load_state).transpose()?.unwrap_or_default();
+        Ok((source, catalog, state))
+    });
+    let (source, catalog, state) = match inputs {
+        Ok(inputs) => inputs,
+        Err(failure) => return output.fail(&failure),
+    };
+    let mut events = source.read(&catalog, &state);
+    let mut code = EXIT_OK;
+    while let Some(event) = events.next().await {
+        if matches!(event, SourceEvent::Error { .. }) {
+            code = EXIT_FAILED;
+        }
+        if let Some(message) = Message::from_source_event(event, now_ms()) {
+            if output.emit(&message) != EXIT_OK {
+                return EXIT_FAILED;
+            }
+        }
+    }
+    code
+}
+
+fn source(config: &Path, env: &Env) -> Result<FlowluSource, Failure> {
+    let credential = load_config(config, env)?;
+    FlowluSource::from_credential(&credential)
+        .map_err(|e| crate::credential::explain(&e, &credential.account_domain).1)
+}
+
+fn config_error(message: String, internal: String) -> Failure {
+    Failure {
+        class: FailureClass::Config,
+        message,
+        internal,
+    }
+}
+
+/// Reads a JSON file given with `--{flag}`.
+fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config_error(
+            format!(
+                "The {flag} file {} could not be read: {e}. Check the path given with --{flag}.",
+                path.display()
+            ),
+            e.to_string(),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        config_error(
+            format!(
+                "The {flag} file {} is not valid JSON (line {}, column {}). It should be {shape}.",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+            e.to_string(),
+        )
+    })
+}
+
+fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
+    let shape = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
+    let value = load_json(path, "catalog", shape)?;
+    serde_path_to_error::deserialize(&value).map_err(|e| {
+        let field = e.path().to_string();
+        config_error(
+            format!(
+                "The catalog field `{field}` is wrong: {}. The catalog should be {shape}.",
+                e.inner()
+            ),
+            format!("catalog at `{field}`: {}", e.inner()),
+        )
+    })
+}
+
+fn load_state(path: &Path) -> Result<SourceState, Failure> {
+    let shape = "a JSON array of the `state` objects of earlier STATE messages";
+    let value = load_json(path, "state", shape)?;
+    SourceState::from_airbyte(&value).map_err(|e| {
+        config_error(
+            format!("The state file is wrong: {e}. It should be {shape}, or [] to start over."),
+            e.to_string(),
+        )
+    })
+}

@@ -1,0 +1,288 @@
+//! Positions in a stream: the `(cursor, id)` key of a record and the per-stream state.
+//!
+//! * Incremental streams are ordered by `(cursor column, id)`; the id breaks ties, so a record
+//!   equal to the saved cursor is compared by id (nothing dropped, nothing repeated forever).
+//! * Full-refresh streams are ordered by id; a read in progress checkpoints the last id and a
+//!   finished read checkpoints `{}`, so the next full refresh starts over.
+//! * Portal-local timestamps (`YYYY-MM-DD HH:mm:ss`, no offset) compare as naive text; no
+//!   time zone is invented. Unix seconds compare as numbers. Empty strings mean null, which
+//!   sorts first.
+
+use serde_json::{json, Map, Value};
+
+use crate::streams::{CursorKind, Model};
+
+/// A cursor value, comparable within one stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CursorValue {
+    /// A naive portal-local timestamp or date, compared as text.
+    Text(String),
+    /// Unix seconds.
+    Unix(i64),
+}
+
+impl CursorValue {
+    /// Reads a record's cursor value; `None` for null, empty or unreadable values.
+    pub fn read(value: &Value, kind: CursorKind) -> Option<Self> {
+        match kind {
+            CursorKind::Timestamp => {
+                let text = value.as_str()?.trim();
+                (!text.is_empty()).then(|| Self::Text(text.to_string()))
+            }
+            CursorKind::UnixSeconds => match value {
+                Value::Number(n) => n.as_i64().map(Self::Unix),
+                Value::String(s) => s.trim().parse().ok().map(Self::Unix),
+                _ => None,
+            },
+        }
+    }
+
+    /// The value as saved in a state.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Text(text) => Value::String(text.clone()),
+            Self::Unix(secs) => Value::from(*secs),
+        }
+    }
+
+    /// The operand of a server filter `more than` that also matches this value itself (one
+    /// second earlier); `None` when the value cannot be read as a time.
+    pub fn just_before(&self) -> Option<Value> {
+        match self {
+            Self::Unix(secs) => Some(Value::from(secs.checked_sub(1)?)),
+            Self::Text(text) => {
+                let secs = parse_naive(text)?;
+                Some(Value::String(format_naive(secs - 1)))
+            }
+        }
+    }
+}
+
+/// A record id: numeric ids sort numerically and before any text id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Id {
+    /// A numeric id (sent as a number or a numeric string).
+    Num(u64),
+    /// Any other id.
+    Text(String),
+}
+
+impl Id {
+    /// Reads an id; `None` when absent or empty.
+    pub fn read(value: &Value) -> Option<Self> {
+        match value {
+            Value::Number(n) => n.as_u64().map(Self::Num),
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(s.trim().parse().map_or_else(|_| Self::Text(s.clone()), Self::Num)),
+            _ => None,
+        }
+    }
+
+    /// The id as saved in a state.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Num(n) => Value::from(*n),
+            Self::Text(text) => Value::String(text.clone()),
+        }
+    }
+
+    /// The operand of an `id more than` server filter.
+    pub fn filter_operand(&self) -> Option<Value> {
+        match self {
+            Self::Num(n) => Some(Value::from(*n)),
+            Self::Text(_) => None,
+        }
+    }
+}
+
+/// A position in the order a stream is read in: `(cursor, id)`; `None` sorts first, so
+/// `(c, None)` is "just before every record with cursor `c`".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    /// The cursor value (always `None` for full-refresh reads).
+    pub cursor: Option<CursorValue>,
+    /// The id.
+    pub id: Option<Id>,
+}
+
+/// How a stream is ordered and positioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    /// The cursor column and its encoding; `None` for full refresh (ordered by id).
+    pub cursor: Option<(&'static str, CursorKind)>,
+}
+
+impl Order {
+    /// Incremental reads of `model` when `incremental` and the model has a cursor, else by id.
+    pub fn of(model: &Model, incremental: bool) -> Self {
+        Self {
+            cursor: if incremental { model.cursor } else { None },
+        }
+    }
+
+    /// Whether this is an incremental (cursor) order.
+    pub fn is_incremental(&self) -> bool {
+        self.cursor.is_some()
+    }
+
+    /// The key of a record; `None` when it has no readable id.
+    pub fn key(&self, record: &Value) -> Option<Key> {
+        let id = Id::read(record.get("id")?)?;
+        let cursor = self
+            .cursor
+            .and_then(|(column, kind)| record.get(column).and_then(|v| CursorValue::read(v, kind)));
+        Some(Key { cursor, id: Some(id) })
+    }
+
+    /// The state checkpointing "every record up to `key` was emitted".
+    pub fn checkpoint(&self, key: &Key) -> Value {
+        let id = key.id.as_ref().map_or(Value::Null, Id::to_json);
+        match self.cursor {
+            Some((column, _)) => json!({
+                "cursor_field": column,
+                "cursor": key.cursor.as_ref().map_or(Value::Null, CursorValue::to_json),
+                "id": id,
+            }),
+            None => json!({ "after_id": id }),
+        }
+    }
+
+    /// The state of a finished full-refresh read (the next one starts over).
+    pub fn finished() -> Value {
+        Value::Object(Map::new())
+    }
+
+    /// Where a read starts: after the saved position, or (incremental only, no state) at
+    /// `start_date`; `None` reads from the beginning. Unreadable states are ignored.
+    pub fn start(&self, state: Option<&Value>, start_date: Option<&str>) -> Option<Key> {
+        match self.cursor {
+            None => {
+                let id = Id::read(state?.get("after_id")?)?;
+                Some(Key {
+                    cursor: None,
+                    id: Some(id),
+                })
+            }
+            Some((_, kind)) => match state.filter(|s| s.get("cursor").is_some()) {
+                Some(state) => Some(Key {
+                    cursor: state.get("cursor").and_then(|v| CursorValue::read(v, kind)),
+                    id: state.get("id").and_then(Id::read),
+                }),
+                None if kind == CursorKind::Timestamp => start_date.map(|date| Key {
+                    cursor: Some(CursorValue::Text(format!("{date} 00:00:00"))),
+                    id: None,
+                }),
+                None => None,
+            },
+        }
+    }
+}
+
+/// Seconds since 0000-03-01 of a naive `YYYY-MM-DD[ HH:mm[:ss]]` (no time zone is involved:
+/// the same arithmetic is undone by [`format_naive`]).
+fn parse_naive(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00:00"));
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm) = (t.next()??, t.next().flatten().unwrap_or(0));
+    let ss = t.next().flatten().unwrap_or(0);
+    let valid = (1..=12).contains(&m)
+        && (1..=31).contains(&day)
+        && (0..24).contains(&hh)
+        && (0..60).contains(&mm)
+        && (0..61).contains(&ss);
+    valid.then(|| days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// `YYYY-MM-DD HH:mm:ss` of [`parse_naive`]'s seconds.
+fn format_naive(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of [`days_from_civil`]'s day number.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn one_second_before_crosses_every_boundary() {
+        for (value, before) in [
+            ("2024-03-01 00:00:00", "2024-02-29 23:59:59"),
+            ("2024-01-01 00:00:00", "2023-12-31 23:59:59"),
+            ("2024-05-17 10:20:30", "2024-05-17 10:20:29"),
+            ("2024-05-17", "2024-05-16 23:59:59"),
+        ] {
+            let v = CursorValue::Text(value.into());
+            assert_eq!(v.just_before(), Some(json!(before)), "{value}");
+        }
+        assert_eq!(CursorValue::Unix(100).just_before(), Some(json!(99)));
+        assert_eq!(CursorValue::Text("soon".into()).just_before(), None);
+    }
+
+    #[test]
+    fn keys_break_ties_by_id_and_sort_nulls_first() {
+        let order = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        let key = |r: Value| order.key(&r).unwrap();
+        let a = key(json!({"id": 9, "updated_date": "2024-01-01 10:00:00"}));
+        let b = key(json!({"id": "10", "updated_date": "2024-01-01 10:00:00"}));
+        let c = key(json!({"id": 1, "updated_date": ""}));
+        assert!(a < b && c < a);
+        assert!(order.key(&json!({"updated_date": "x"})).is_none());
+        let start = order.start(Some(&order.checkpoint(&a)), None).unwrap();
+        assert_eq!(start, a);
+        let from_date = order.start(None, Some("2024-01-01")).unwrap();
+        assert!(from_date < a && from_date.id.is_none());
+    }
+
+    #[test]
+    fn full_refresh_state_resumes_after_the_id_and_restarts_when_finished() {
+        let order = Order { cursor: None };
+        let key = order.key(&json!({"id": 5})).unwrap();
+        assert_eq!(order.checkpoint(&key), json!({"after_id": 5}));
+        assert_eq!(order.start(Some(&json!({"after_id": 5})), None), Some(key));
+        assert_eq!(order.start(Some(&Order::finished()), None), None);
+    }
+}

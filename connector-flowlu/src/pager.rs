@@ -1,0 +1,369 @@
+//! Paging one stream, as a pure state machine: which pages to ask for, which records of an
+//! answer to pass on, when to checkpoint and when to stop. The source does the I/O.
+//!
+//! * Pages are asked by number (`page` always in the query string) in `(cursor, id)` or `id`
+//!   order, from a lower bound filter; several pages may be in flight.
+//! * Pages are absorbed in order. A record is passed on only when its key is past everything
+//!   passed on before (and past the saved state): repeats caused by a server that ignores
+//!   `page` or a filter, or by records shifting between pages, are dropped.
+//! * The end is an empty page or a page shorter than an earlier one (the page size the server
+//!   actually applies may be below `limit`); `total` only disambiguates a short first page and
+//!   bounds how far ahead pages are asked.
+//! * A server that repeats a page (ignores `page`) is read by restarting the query from the
+//!   last key on page 1 (keyset); one that also ignores the filter is reported, not looped on.
+//! * A server that ignores the order is detected on the page: records are then passed on
+//!   without the order guard and the stream checkpoints once, at its end.
+
+use serde_json::{json, Value};
+
+use crate::cursor::{Key, Order};
+
+/// What to do after a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Absorb the next page (ask for more as allowed by [`Pager::may_request`]).
+    Continue,
+    /// Drop the pages in flight and ask again from [`Pager::request`] (the query changed).
+    Restart,
+    /// Every record was read.
+    Done,
+    /// The server answers in a way that cannot be paged; the message says what was seen.
+    Stuck(String),
+}
+
+/// What one absorbed page yields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Absorbed {
+    /// The records to pass on, in order, exactly as sent.
+    pub records: Vec<Value>,
+    /// The checkpoint covering them, if any.
+    pub checkpoint: Option<Value>,
+    /// A warning to log (a quirk of the server was detected).
+    pub warning: Option<String>,
+    /// What next.
+    pub next: Next,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Pages 1, 2, 3... of one query.
+    Offset,
+    /// Page 1 of a new query from the last key, each time.
+    Keyset,
+}
+
+/// The paging state of one stream.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    order: Order,
+    limit: u32,
+    /// Exclusive lower bound from the saved state (or the start date).
+    start: Option<Key>,
+    /// The lower bound of the current query.
+    base: Option<Key>,
+    mode: Mode,
+    ordered: bool,
+    /// Pages absorbed in the current query.
+    pages_in_query: u32,
+    /// The largest page seen (the page size the server applies).
+    page_len: usize,
+    total: Option<u64>,
+    /// The largest key absorbed so far (passed on or not).
+    raw_last: Option<Key>,
+    /// The last key passed on (ordered reads).
+    emitted: Option<Key>,
+    /// `(first, last, len)` of the previous page, to spot repeats in unordered reads.
+    previous: Option<(Option<Key>, Option<Key>, usize)>,
+    checkpointed: bool,
+}
+
+impl Pager {
+    /// Pages a stream in `order` with `limit` records per page, after `start`.
+    pub fn new(order: Order, limit: u32, start: Option<Key>) -> Self {
+        Self {
+            order,
+            limit: limit.max(1),
+            base: start.clone(),
+            start,
+            mode: Mode::Offset,
+            ordered: true,
+            pages_in_query: 0,
+            page_len: 0,
+            total: None,
+            raw_last: None,
+            emitted: None,
+            previous: None,
+            checkpointed: false,
+        }
+    }
+
+    /// The query parameters of page `page` of the current query (without the key).
+    pub fn request(&self, page: u32) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("page".to_string(), page.to_string()),
+            ("limit".to_string(), self.limit.to_string()),
+        ];
+        if let Some((column, _)) = self.order.cursor {
+            params.push(("order_by[asc][]".into(), column.into()));
+        }
+        params.push(("order_by[asc][]".into(), "id".into()));
+        if let Some((field, operand)) = self.filter() {
+            let value = json!({"type": "more", "value": operand}).to_string();
+            params.push((format!("filter[{field}]"), value));
+        }
+        params
+    }
+
+    /// The server filter of the current query: `cursor > base - 1s` (so ties on the cursor
+    /// come back and are compared by id) or `id > base`.
+    fn filter(&self) -> Option<(&'static str, Value)> {
+        let base = self.base.as_ref()?;
+        match self.order.cursor {
+            Some((column, _)) => Some((column, base.cursor.as_ref()?.just_before()?)),
+            None => Some(("id", base.id.as_ref()?.filter_operand()?)),
+        }
+    }
+
+    /// Whether page `page` of the current query may be asked now, with `in_flight` pages of
+    /// it already asked and not absorbed.
+    pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
+        if self.mode == Mode::Keyset || self.pages_in_query == 0 {
+            return in_flight == 0 && page == self.pages_in_query + 1;
+        }
+        let size = self.page_len.max(1) as u64;
+        match self.total {
+            Some(total) => u64::from(page) <= total.div_ceil(size) + 1,
+            None => true,
+        }
+    }
+
+    /// Absorbs the next page of the current query: `items` as sent and the `total` it
+    /// announced.
+    pub fn absorb(&mut self, items: Vec<Value>, total: Option<u64>) -> Absorbed {
+        let n = items.len();
+        if self.pages_in_query == 0 {
+            self.total = total;
+        }
+        let keys: Vec<Option<Key>> = items.iter().map(|r| self.order.key(r)).collect();
+        let mut warning = None;
+        if self.ordered && !is_sorted(&keys) {
+            self.ordered = false;
+            warning = Some(
+                "Flowlu ignored the requested order: this stream is read without per-page checkpoints".into(),
+            );
+        }
+        let page_max = keys.iter().flatten().max().cloned();
+        let progress = match (&page_max, &self.raw_last) {
+            (Some(max), Some(last)) => max > last,
+            (_, None) => true,
+            (None, Some(_)) => false,
+        };
+        let fingerprint = (keys.first().cloned().flatten(), keys.last().cloned().flatten(), n);
+        let repeated = !self.ordered && self.previous.as_ref() == Some(&fingerprint);
+        self.previous = Some(fingerprint);
+        let records = self.pass_on(items, keys);
+        let checkpoint = self.page_checkpoint(!records.is_empty());
+        if progress {
+            self.raw_last = page_max.or(self.raw_last.take());
+        }
+        let next = self.next(n, progress, repeated);
+        if next == Next::Restart {
+            warning = Some(
+                "Flowlu repeated a page (it ignores `page`): reading on from the last record instead".into(),
+            );
+        }
+        self.pages_in_query += 1;
+        self.page_len = self.page_len.max(n);
+        if next == Next::Restart {
+            self.restart();
+        }
+        Absorbed {
+            records,
+            checkpoint,
+            warning,
+            next,
+        }
+    }
+
+    fn pass_on(&mut self, items: Vec<Value>, keys: Vec<Option<Key>>) -> Vec<Value> {
+        let mut out = Vec::with_capacity(items.len());
+        for (item, key) in items.into_iter().zip(keys) {
+            let Some(key) = key else {
+                out.push(item);
+                continue;
+            };
+            let floor = if self.ordered {
+                self.emitted.as_ref().or(self.start.as_ref())
+            } else {
+                self.start.as_ref()
+            };
+            if floor.is_some_and(|f| &key <= f) {
+                continue;
+            }
+            if self.emitted.as_ref().is_none_or(|e| &key > e) {
+                self.emitted = Some(key);
+            }
+            out.push(item);
+        }
+        out
+    }
+
+    fn page_checkpoint(&mut self, passed_on: bool) -> Option<Value> {
+        if !(passed_on && self.ordered) {
+            return None;
+        }
+        let key = self.emitted.as_ref()?;
+        self.checkpointed = true;
+        Some(self.order.checkpoint(key))
+    }
+
+    fn next(&self, n: usize, progress: bool, repeated: bool) -> Next {
+        let short = n < self.page_len;
+        if n == 0 || (short && progress) {
+            return Next::Done;
+        }
+        if repeated || (!progress && self.mode == Mode::Keyset) {
+            if short {
+                return Next::Done;
+            }
+            return Next::Stuck(format!(
+                "Flowlu answers the same records whatever the page and filter asked ({n} per page), so the rest of the stream cannot be reached"
+            ));
+        }
+        if !progress {
+            return Next::Restart;
+        }
+        if self.mode == Mode::Keyset {
+            return Next::Restart;
+        }
+        let first_page_is_all =
+            self.pages_in_query == 0 && n < self.limit as usize && self.total.is_some_and(|t| t <= n as u64);
+        if first_page_is_all {
+            Next::Done
+        } else {
+            Next::Continue
+        }
+    }
+
+    /// Starts a new query from the last key absorbed, page 1.
+    fn restart(&mut self) {
+        self.mode = Mode::Keyset;
+        self.base = std::cmp::max(self.raw_last.clone(), self.start.clone());
+        self.pages_in_query = 0;
+    }
+
+    /// The state to emit when the stream ends, if the last checkpoint does not already say it:
+    /// `{}` for a finished full refresh; for an incremental read, the last key passed on, or
+    /// the starting position when nothing was.
+    pub fn finish(&self) -> Option<Value> {
+        if !self.order.is_incremental() {
+            return Some(Order::finished());
+        }
+        if self.checkpointed && self.ordered {
+            return None;
+        }
+        Some(
+            self.emitted
+                .as_ref()
+                .or(self.start.as_ref())
+                .map_or_else(Order::finished, |k| self.order.checkpoint(k)),
+        )
+    }
+
+    /// Whether pages of the current query may be asked ahead of the one being absorbed.
+    pub fn is_keyset(&self) -> bool {
+        self.mode == Mode::Keyset
+    }
+}
+
+fn is_sorted(keys: &[Option<Key>]) -> bool {
+    keys.iter()
+        .flatten()
+        .zip(keys.iter().flatten().skip(1))
+        .all(|(a, b)| a <= b)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::streams::CursorKind;
+
+    fn by_id() -> Order {
+        Order { cursor: None }
+    }
+
+    fn ids(records: &[Value]) -> Vec<u64> {
+        records.iter().map(|r| r["id"].as_u64().unwrap()).collect()
+    }
+
+    fn page(range: std::ops::RangeInclusive<u64>) -> Vec<Value> {
+        range.map(|id| json!({"id": id})).collect()
+    }
+
+    #[test]
+    fn short_last_page_ends_and_checkpoints_every_page() {
+        let mut p = Pager::new(by_id(), 2, None);
+        let a = p.absorb(page(1..=2), Some(5));
+        assert_eq!(
+            (ids(&a.records), a.checkpoint, a.next),
+            (vec![1, 2], Some(json!({"after_id": 2})), Next::Continue)
+        );
+        assert!(p.may_request(2, 0) && p.may_request(4, 2) && !p.may_request(5, 3));
+        assert_eq!(p.absorb(page(3..=4), None).next, Next::Continue);
+        let c = p.absorb(page(5..=5), None);
+        assert_eq!((ids(&c.records), c.next), (vec![5], Next::Done));
+        assert_eq!(p.finish(), Some(json!({})));
+    }
+
+    #[test]
+    fn a_capped_first_page_is_not_the_end() {
+        let mut p = Pager::new(by_id(), 100, None);
+        assert_eq!(p.absorb(page(1..=10), Some(25)).next, Next::Continue);
+        assert_eq!(p.absorb(page(11..=20), None).next, Next::Continue);
+        assert_eq!(p.absorb(page(21..=25), None).next, Next::Done);
+        let mut p = Pager::new(by_id(), 100, None);
+        assert_eq!(p.absorb(page(1..=10), Some(10)).next, Next::Done);
+    }
+
+    #[test]
+    fn a_repeated_page_switches_to_keyset_then_reports_a_stuck_server() {
+        let mut p = Pager::new(by_id(), 2, None);
+        p.absorb(page(1..=2), None);
+        let again = p.absorb(page(1..=2), None);
+        assert_eq!((again.records.len(), again.next), (0, Next::Restart));
+        assert!(p.is_keyset());
+        assert_eq!(
+            p.request(1).last().unwrap(),
+            &(
+                "filter[id]".to_string(),
+                r#"{"type":"more","value":2}"#.to_string()
+            )
+        );
+        let stuck = p.absorb(page(1..=2), None);
+        assert!(matches!(stuck.next, Next::Stuck(_)), "{stuck:?}");
+    }
+
+    #[test]
+    fn incremental_ties_are_compared_by_id() {
+        let order = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        let state = json!({"cursor_field": "updated_date", "cursor": "2024-01-02 00:00:00", "id": 5});
+        let mut p = Pager::new(order, 10, order.start(Some(&state), None));
+        assert!(p.request(1).contains(&(
+            "filter[updated_date]".into(),
+            r#"{"type":"more","value":"2024-01-01 23:59:59"}"#.into()
+        )));
+        let t = "2024-01-02 00:00:00";
+        let items = vec![
+            json!({"id": 4, "updated_date": t}),
+            json!({"id": 5, "updated_date": t}),
+            json!({"id": 6, "updated_date": t}),
+        ];
+        let a = p.absorb(items, Some(3));
+        assert_eq!(ids(&a.records), vec![6]);
+        assert_eq!(a.next, Next::Done);
+        assert_eq!(p.finish(), None, "the page checkpoint is the final state");
+    }
+}

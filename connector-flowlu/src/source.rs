@@ -1,0 +1,509 @@
+//! The Flowlu source: one stream per model, discovered with the account's custom fields, read
+//! in full or incrementally with a checkpoint after every page.
+//!
+//! * Streams are read concurrently (as many as requests in flight are allowed), and pages of a
+//!   stream are asked ahead of the one being passed on; every request goes through the
+//!   account's [`Limiter`], which bounds requests in flight, retries and slows down on 429.
+//! * Records of a stream come out in order, each page followed by its checkpoint (see
+//!   [`crate::pager`]); pages are fetched and parsed on their own tasks and at most a few
+//!   pages per stream are held, so memory does not grow with the number of records.
+//! * A stream that fails (for example a key without access to its module) ends with an
+//!   `Error` and `Incomplete`; the others go on. The read ends with a per-stream summary.
+//!
+//! ```no_run
+//! # async fn demo(credential: connector_flowlu::FlowluCredential) -> Result<(), connector_flowlu::Error> {
+//! use connector_core::{ConfiguredCatalog, Source, SourceState};
+//! use connector_flowlu::source::FlowluSource;
+//! use futures::StreamExt;
+//!
+//! let source = FlowluSource::from_credential(&credential)?;
+//! let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::Config { field: "discover".into(), message: f.message })?;
+//! let configured = ConfiguredCatalog::from_catalog(&catalog);
+//! let state = SourceState::default();
+//! let mut events = source.read(&configured, &state);
+//! while let Some(event) = events.next().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use connector_core::{
+    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, Source, SourceEvent,
+    SourceState, Stream, StreamStatus, SyncMode,
+};
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::client::{Client, ListPage};
+use crate::credential::{explain, FlowluCredential};
+use crate::cursor::Order;
+use crate::error::Error;
+use crate::limiter::{Limiter, LimiterConfig, Wait, WaitReason};
+use crate::pager::{Next, Pager};
+use crate::settings::Settings;
+use crate::stream_schema::{schema_with, CustomField};
+use crate::streams::{Model, MODELS};
+
+/// Events queued between the stream readers and the consumer (back-pressure beyond this).
+const EVENT_BUFFER: usize = 1024;
+
+/// The Flowlu source for one account.
+#[derive(Debug, Clone)]
+pub struct FlowluSource {
+    client: Client,
+    limiter: Arc<Limiter>,
+    settings: Settings,
+}
+
+/// How one stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The stream.
+    pub stream: String,
+    /// Records passed on.
+    pub records: u64,
+    /// Pages absorbed.
+    pub pages: u64,
+    /// `None` when complete, else what went wrong.
+    pub failure: Option<String>,
+}
+
+impl FlowluSource {
+    /// A source over `client` with `settings` (and the limits they set).
+    pub fn new(client: Client, settings: Settings) -> Self {
+        let limiter = Arc::new(Limiter::new(LimiterConfig::from_settings(&settings)));
+        Self {
+            client,
+            limiter,
+            settings,
+        }
+    }
+
+    /// A source for a credential, with its advanced settings.
+    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::new(credential.client()?, credential.settings()))
+    }
+
+    /// Replaces the limiter (for example a shared one, or faster retries in tests).
+    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    fn failure(&self, err: &Error) -> Failure {
+        explain(err, self.client.domain()).1
+    }
+
+    fn fetch_failure(&self, err: FetchError) -> Failure {
+        match err {
+            FetchError::Api(err) => self.failure(&err),
+            FetchError::Task(detail) => Failure {
+                class: FailureClass::System,
+                message: "A request task of the connector stopped unexpectedly. Please report this to the connector's maintainers.".into(),
+                internal: detail,
+            },
+        }
+    }
+
+    /// Lists page 1 of a model with one record: `Ok` when the key may read it.
+    async fn probe(&self, model: &Model) -> Result<(), Error> {
+        let params = [
+            ("page".to_string(), "1".to_string()),
+            ("limit".to_string(), "1".to_string()),
+        ];
+        self.limiter
+            .run(|| self.client.list(model.module, model.model, &params), &|_| {})
+            .await
+            .map(|_| ())
+    }
+
+    async fn probed(&self, model: &'static Model) -> (&'static Model, Result<(), Error>) {
+        (model, self.probe(model).await)
+    }
+
+    /// The account's custom fields, by `(module, model)`.
+    async fn custom_fields(&self) -> Result<BTreeMap<(String, String), Vec<CustomField>>, Error> {
+        let Some(model) = crate::streams::model("customfields_fields") else {
+            return Ok(BTreeMap::new());
+        };
+        let mut pager = Pager::new(Order::of(model, false), self.settings.page_size(), None);
+        let mut fields: BTreeMap<(String, String), Vec<CustomField>> = BTreeMap::new();
+        let mut page = 1;
+        loop {
+            let params = pager.request(page);
+            let list = self
+                .limiter
+                .run(|| self.client.list(model.module, model.model, &params), &|_| {})
+                .await?;
+            let absorbed = pager.absorb(list.items, list.total);
+            for (module, model, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
+                fields.entry((module, model)).or_default().push(field);
+            }
+            match absorbed.next {
+                Next::Continue => page += 1,
+                Next::Restart => page = 1,
+                Next::Done | Next::Stuck(_) => return Ok(fields),
+            }
+        }
+    }
+
+    fn stream_of(&self, model: &Model, custom: &[CustomField], unreadable: Option<&Failure>) -> Stream {
+        let mut json_schema = schema_with(model, custom);
+        if let Some(failure) = unreadable {
+            json_schema["description"] = Value::String(format!(
+                "Not readable with this API key: {} ({})",
+                failure.message, failure.internal
+            ));
+        }
+        let incremental = model.cursor.is_some();
+        Stream {
+            name: model.stream.to_string(),
+            json_schema,
+            supported_sync_modes: if incremental {
+                vec![SyncMode::FullRefresh, SyncMode::Incremental]
+            } else {
+                vec![SyncMode::FullRefresh]
+            },
+            source_defined_cursor: incremental,
+            default_cursor_field: model.cursor.map(|(c, _)| vec![c.to_string()]).unwrap_or_default(),
+            source_defined_primary_key: vec![vec!["id".to_string()]],
+            namespace: None,
+        }
+    }
+
+    /// Starts fetching a page on its own task (parsing included), through the limiter.
+    fn fetch(&self, model: &'static Model, params: Vec<(String, String)>, notices: &Notices) -> Fetch {
+        let client = self.client.clone();
+        let limiter = Arc::clone(&self.limiter);
+        let notices = notices.clone();
+        Fetch(tokio::spawn(async move {
+            let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
+            limiter
+                .run(|| client.list(model.module, model.model, &params), &on_wait)
+                .await
+        }))
+    }
+
+    /// The streams to read, in catalog order; unknown ones are reported and skipped.
+    async fn plans<'a>(
+        &self,
+        catalog: &'a ConfiguredCatalog,
+        state: &'a SourceState,
+        out: &Out,
+    ) -> Vec<Plan> {
+        let only = self.settings.streams.as_ref().filter(|s| !s.is_empty());
+        let mut plans = Vec::new();
+        for configured in &catalog.streams {
+            let name = &configured.stream.name;
+            if only.is_some_and(|only| !only.contains(name)) {
+                continue;
+            }
+            let Some(model) = crate::streams::model(name) else {
+                out.unknown_stream(name).await;
+                continue;
+            };
+            let incremental = configured.sync_mode == SyncMode::Incremental && model.cursor.is_some();
+            let order = Order::of(model, incremental);
+            let start = order.start(state.get(name), self.settings.start_date.as_deref());
+            plans.push(Plan { model, order, start });
+        }
+        plans
+    }
+
+    /// Reads one stream to its end or its first non-retryable failure.
+    async fn read_stream(&self, plan: Plan, out: Out) -> StreamSummary {
+        let stream = plan.model.stream;
+        out.status(stream, StreamStatus::Started).await;
+        let mut pager = Pager::new(plan.order, self.settings.page_size(), plan.start);
+        let mut summary = StreamSummary {
+            stream: stream.to_string(),
+            records: 0,
+            pages: 0,
+            failure: None,
+        };
+        let depth = self.settings.concurrency();
+        let mut in_flight: VecDeque<Fetch> = VecDeque::new();
+        let mut next_page = 1;
+        loop {
+            while in_flight.len() < depth && pager.may_request(next_page, in_flight.len()) {
+                in_flight.push_back(self.fetch(plan.model, pager.request(next_page), &out.notices));
+                next_page += 1;
+            }
+            let Some(fetch) = in_flight.pop_front() else {
+                break;
+            };
+            let page = match fetch.await {
+                Ok(page) => page,
+                Err(err) => return out.failed(summary, self.fetch_failure(err)).await,
+            };
+            let absorbed = pager.absorb(page.items, page.total);
+            summary.pages += 1;
+            if summary.records == 0 && !absorbed.records.is_empty() {
+                out.status(stream, StreamStatus::Running).await;
+            }
+            if let Some(warning) = absorbed.warning {
+                out.log(LogLevel::Warn, format!("{stream}: {warning}")).await;
+            }
+            summary.records += absorbed.records.len() as u64;
+            out.records(stream, absorbed.records).await;
+            if let Some(state) = absorbed.checkpoint {
+                out.checkpoint(stream, state).await;
+            }
+            match absorbed.next {
+                Next::Continue => {}
+                Next::Restart => {
+                    in_flight.clear();
+                    next_page = 1;
+                }
+                Next::Done => break,
+                Next::Stuck(message) => {
+                    let failure = Failure {
+                        class: FailureClass::System,
+                        message: format!("{stream} could not be read to its end: {message}. Please report this to the connector's maintainers."),
+                        internal: message,
+                    };
+                    return out.failed(summary, failure).await;
+                }
+            }
+        }
+        drop(in_flight);
+        if let Some(state) = pager.finish() {
+            out.checkpoint(stream, state).await;
+        }
+        out.status(stream, StreamStatus::Complete).await;
+        summary
+    }
+
+    /// Reads every planned stream, then logs the summary.
+    async fn read_all(&self, catalog: &ConfiguredCatalog, state: &SourceState, out: Out) {
+        let plans = self.plans(catalog, state, &out).await;
+        let active = self.settings.concurrency();
+        let summaries: Vec<StreamSummary> = stream::iter(plans)
+            .map(|plan| self.read_stream(plan, out.clone()))
+            .buffer_unordered(active)
+            .collect()
+            .await;
+        out.log(LogLevel::Info, summary_text(&summaries)).await;
+    }
+}
+
+#[async_trait]
+impl Source for FlowluSource {
+    async fn discover(&self) -> Result<Catalog, Failure> {
+        let probes: Vec<_> = MODELS.iter().map(|model| self.probed(model)).collect();
+        let probes: Vec<(&Model, Result<(), Error>)> = stream::iter(probes)
+            .buffered(self.settings.concurrency())
+            .collect()
+            .await;
+        let mut unreadable = BTreeMap::new();
+        for (model, result) in &probes {
+            match result {
+                Ok(()) => {}
+                Err(err @ Error::Permission { .. }) => {
+                    unreadable.insert(model.stream, self.failure(err));
+                }
+                Err(err) => return Err(self.failure(err)),
+            }
+        }
+        let custom = if unreadable.contains_key("customfields_fields") {
+            BTreeMap::new()
+        } else {
+            self.custom_fields().await.map_err(|e| self.failure(&e))?
+        };
+        let none = Vec::new();
+        let streams = MODELS
+            .iter()
+            .map(|m| {
+                let fields = custom
+                    .get(&(m.module.to_string(), m.model.to_string()))
+                    .unwrap_or(&none);
+                self.stream_of(m, fields, unreadable.get(m.stream))
+            })
+            .collect();
+        Ok(Catalog { streams })
+    }
+
+    fn read<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        state: &'a SourceState,
+    ) -> BoxStream<'a, SourceEvent> {
+        let (events, events_rx) = mpsc::channel(EVENT_BUFFER);
+        let (notices, notices_rx) = mpsc::unbounded_channel();
+        let out = Out {
+            events,
+            notices: Notices(notices),
+        };
+        let driver = stream::once(self.read_all(catalog, state, out)).filter_map(|()| async { None });
+        let events = stream::unfold(
+            events_rx,
+            |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+        );
+        let notices = stream::unfold(
+            notices_rx,
+            |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+        );
+        Box::pin(stream::select(stream::select(events, notices), driver))
+    }
+}
+
+/// One stream to read.
+#[derive(Debug)]
+struct Plan {
+    model: &'static Model,
+    order: Order,
+    start: Option<crate::cursor::Key>,
+}
+
+/// A page being fetched on its own task; dropping it cancels the request.
+struct Fetch(JoinHandle<Result<ListPage, Error>>);
+
+impl Future for Fetch {
+    type Output = Result<ListPage, FetchError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(Ok(page)) => Ok(page),
+            Ok(Err(err)) => Err(FetchError::Api(err)),
+            Err(join) => Err(FetchError::Task(join.to_string())),
+        })
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why a page could not be fetched.
+enum FetchError {
+    Api(Error),
+    Task(String),
+}
+
+/// Notices (waits) sent from fetch tasks as they happen.
+#[derive(Debug, Clone)]
+struct Notices(mpsc::UnboundedSender<SourceEvent>);
+
+impl Notices {
+    fn wait(&self, stream: &str, wait: &Wait) {
+        let wait_ms = u64::try_from(wait.delay.as_millis()).unwrap_or(u64::MAX);
+        let event = match wait.reason {
+            WaitReason::RateLimited => SourceEvent::RateLimited {
+                stream: Some(stream.to_string()),
+                wait_ms,
+            },
+            WaitReason::Retry => SourceEvent::Log {
+                level: LogLevel::Warn,
+                message: format!(
+                    "{stream}: attempt {} failed with a temporary error; retrying in {wait_ms} ms",
+                    wait.attempt
+                ),
+            },
+        };
+        let _ = self.0.send(event);
+    }
+}
+
+/// Where a read's events go.
+#[derive(Debug, Clone)]
+struct Out {
+    events: mpsc::Sender<SourceEvent>,
+    notices: Notices,
+}
+
+impl Out {
+    async fn send(&self, event: SourceEvent) {
+        // The receiver lives as long as the read: a send fails only once the read is dropped.
+        let _ = self.events.send(event).await;
+    }
+
+    async fn status(&self, stream: &str, status: StreamStatus) {
+        self.send(SourceEvent::Status {
+            stream: stream.to_string(),
+            status,
+        })
+        .await;
+    }
+
+    async fn log(&self, level: LogLevel, message: String) {
+        self.send(SourceEvent::Log { level, message }).await;
+    }
+
+    async fn records(&self, stream: &str, records: Vec<Value>) {
+        for data in records {
+            self.send(SourceEvent::Record(Record {
+                stream: stream.to_string(),
+                data,
+            }))
+            .await;
+        }
+    }
+
+    async fn checkpoint(&self, stream: &str, state: Value) {
+        self.send(SourceEvent::Checkpoint(Checkpoint {
+            stream: stream.to_string(),
+            state,
+        }))
+        .await;
+    }
+
+    async fn failed(&self, mut summary: StreamSummary, failure: Failure) -> StreamSummary {
+        summary.failure = Some(failure.message.clone());
+        self.send(SourceEvent::Error {
+            stream: Some(summary.stream.clone()),
+            failure,
+        })
+        .await;
+        self.status(&summary.stream, StreamStatus::Incomplete).await;
+        summary
+    }
+
+    async fn unknown_stream(&self, name: &str) {
+        let failure = Failure {
+            class: FailureClass::Config,
+            message: format!(
+                "The catalog asks for a stream `{name}` that Flowlu does not have. Run discover again and select streams from its catalog."
+            ),
+            internal: format!("unknown stream {name}"),
+        };
+        self.send(SourceEvent::Error {
+            stream: Some(name.to_string()),
+            failure,
+        })
+        .await;
+    }
+}
+
+/// One line saying how every stream ended.
+fn summary_text(summaries: &[StreamSummary]) -> String {
+    let failed = summaries.iter().filter(|s| s.failure.is_some()).count();
+    let mut text = format!(
+        "read {} streams: {} complete, {failed} failed",
+        summaries.len(),
+        summaries.len() - failed
+    );
+    for s in summaries {
+        match &s.failure {
+            None => text.push_str(&format!(
+                "; {}: {} records in {} pages",
+                s.stream, s.records, s.pages
+            )),
+            Some(why) => text.push_str(&format!(
+                "; {}: FAILED after {} records ({why})",
+                s.stream, s.records
+            )),
+        }
+    }
+    text
+}
