@@ -7,8 +7,8 @@
 //!   passed on before (and past the saved state): repeats caused by a server that ignores
 //!   `page` or a filter, or by records shifting between pages, are dropped.
 //! * The end is an empty page or a page shorter than an earlier one (the page size the server
-//!   actually applies may be below `limit`); `total` only disambiguates a short first page and
-//!   bounds how far ahead pages are asked.
+//!   actually applies may be below `limit`), or a first page holding the whole `total`;
+//!   otherwise `total` only bounds how far ahead pages are asked.
 //! * A server that repeats a page (ignores `page`) is read by restarting the query from the
 //!   last key on page 1 (keyset); one that also ignores the filter is reported, not looped on.
 //! * A server that ignores the order is detected on the page: records are then passed on
@@ -126,13 +126,17 @@ impl Pager {
 
     /// Whether page `page` of the current query may be asked now, with `in_flight` pages of
     /// it already asked and not absorbed.
+    ///
+    /// Page 1 goes alone; then, pages up to the last one `total` announces go ahead together
+    /// (all pages when no total was sent); beyond it, one at a time.
     pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
+        let one_at_a_time = in_flight == 0 && page == self.pages_in_query + 1;
         if self.mode == Mode::Keyset || self.pages_in_query == 0 {
-            return in_flight == 0 && page == self.pages_in_query + 1;
+            return one_at_a_time;
         }
         let size = self.page_len.max(1) as u64;
         match self.total {
-            Some(total) => u64::from(page) <= total.div_ceil(size) + 1,
+            Some(total) => u64::from(page) <= total.div_ceil(size) || one_at_a_time,
             None => true,
         }
     }
@@ -167,7 +171,7 @@ impl Pager {
             self.raw_last = page_max.or(self.raw_last.take());
         }
         let next = self.next(n, progress, repeated);
-        if next == Next::Restart {
+        if next == Next::Restart && self.mode == Mode::Offset {
             warning = Some(
                 "Flowlu repeated a page (it ignores `page`): reading on from the last record instead".into(),
             );
@@ -236,8 +240,7 @@ impl Pager {
         if self.mode == Mode::Keyset {
             return Next::Restart;
         }
-        let first_page_is_all =
-            self.pages_in_query == 0 && n < self.limit as usize && self.total.is_some_and(|t| t <= n as u64);
+        let first_page_is_all = self.pages_in_query == 0 && self.total.is_some_and(|t| t <= n as u64);
         if first_page_is_all {
             Next::Done
         } else {
@@ -309,7 +312,7 @@ mod tests {
             (ids(&a.records), a.checkpoint, a.next),
             (vec![1, 2], Some(json!({"after_id": 2})), Next::Continue)
         );
-        assert!(p.may_request(2, 0) && p.may_request(4, 2) && !p.may_request(5, 3));
+        assert!(p.may_request(2, 0) && p.may_request(3, 1) && !p.may_request(4, 2));
         assert_eq!(p.absorb(page(3..=4), None).next, Next::Continue);
         let c = p.absorb(page(5..=5), None);
         assert_eq!((ids(&c.records), c.next), (vec![5], Next::Done));

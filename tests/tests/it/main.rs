@@ -7,4 +7,5 @@ mod props;
 mod schemas;
 mod sink;
 mod sink_e2e;
+mod source;
 mod validation;
