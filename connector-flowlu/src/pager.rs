@@ -221,30 +221,22 @@ impl Pager {
         Some(self.order.checkpoint(key))
     }
 
+    /// What follows a page of `n` records. An ordered read stalls when the page brings no key
+    /// past the ones before; an unordered one (whose keys say nothing about progress) when
+    /// the page is the previous one again.
     fn next(&self, n: usize, progress: bool, repeated: bool) -> Next {
-        let short = n < self.page_len;
-        if n == 0 || (short && progress) {
+        if n == 0 || n < self.page_len {
             return Next::Done;
         }
-        if repeated || (!progress && self.mode == Mode::Keyset) {
-            if short {
-                return Next::Done;
-            }
-            return Next::Stuck(format!(
+        let stalled = if self.ordered { !progress } else { repeated };
+        match (stalled, self.mode) {
+            (true, Mode::Offset) if self.ordered => Next::Restart,
+            (true, _) => Next::Stuck(format!(
                 "Flowlu answers the same records whatever the page and filter asked ({n} per page), so the rest of the stream cannot be reached"
-            ));
-        }
-        if !progress {
-            return Next::Restart;
-        }
-        if self.mode == Mode::Keyset {
-            return Next::Restart;
-        }
-        let first_page_is_all = self.pages_in_query == 0 && self.total.is_some_and(|t| t <= n as u64);
-        if first_page_is_all {
-            Next::Done
-        } else {
-            Next::Continue
+            )),
+            (false, Mode::Keyset) => Next::Restart,
+            (false, Mode::Offset) if self.pages_in_query == 0 && self.total.is_some_and(|t| t <= n as u64) => Next::Done,
+            (false, Mode::Offset) => Next::Continue,
         }
     }
 

@@ -8,4 +8,5 @@ mod schemas;
 mod sink;
 mod sink_e2e;
 mod source;
+mod source_e2e;
 mod validation;
