@@ -1,0 +1,184 @@
+//! Read throughput and peak memory of the real `flowlu-connector read` binary against the
+//! in-process stand-in: Airbyte protocol lines counted on the binary's stdout, peak memory
+//! (VmHWM) of the binary sampled from `/proc`. Figures, not a timed test:
+//!
+//! ```text
+//! cargo build --release -p connector-flowlu --bin flowlu-connector
+//! cargo run --release -p integration-tests --example bench_read
+//! ```
+//!
+//! One stream (`crm_account`, full refresh, 100 records per page) holds all the records. At
+//! 100 ms added latency the sizes are smaller (a page a round trip: 1M records at one request
+//! in flight would take over 15 minutes).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
+use serde_json::json;
+
+/// `(records, added latency in ms, requests in flight)`.
+const RUNS: &[(usize, u64, u32)] = &[
+    (10_000, 0, 1),
+    (10_000, 0, 4),
+    (10_000, 0, 8),
+    (100_000, 0, 1),
+    (100_000, 0, 4),
+    (100_000, 0, 8),
+    (1_000_000, 0, 1),
+    (1_000_000, 0, 4),
+    (1_000_000, 0, 8),
+    (5_000, 100, 1),
+    (5_000, 100, 4),
+    (5_000, 100, 8),
+    (20_000, 100, 8),
+];
+
+/// What one run measured.
+struct Measured {
+    seconds: f64,
+    lines: u64,
+    records: u64,
+    peak_kib: u64,
+}
+
+fn connector_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLOWLU_CONNECTOR_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the example's path");
+    let dir = exe.parent().and_then(|p| p.parent()).expect("target/<profile>");
+    dir.join("flowlu-connector")
+}
+
+/// The largest VmHWM seen while `pid` runs, sampled every 10 ms.
+fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        while !done.load(Ordering::Relaxed) {
+            if let Ok(status) = std::fs::read_to_string(&path) {
+                let kib = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0);
+                peak.fetch_max(kib, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+fn run(base_url: &str, api_key: &str, concurrency: u32) -> Measured {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let catalog = dir.path().join("catalog.json");
+    let advanced = json!({"max_concurrency": concurrency, "page_size": 100});
+    std::fs::write(
+        &config,
+        json!({"name": "bench", "account_domain": "bench", "api_key": api_key, "advanced": advanced})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        &catalog,
+        json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+            "sync_mode": "full_refresh", "destination_sync_mode": "append"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(connector_binary())
+        .args(["read", "--config"])
+        .arg(&config)
+        .arg("--catalog")
+        .arg(&catalog)
+        .env("FLOWLU_BASE_URL", base_url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("build the binary first: cargo build --release -p connector-flowlu --bin flowlu-connector");
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = sample_peak(child.id(), done.clone(), peak.clone());
+    let (lines, records) = count_lines(child.stdout.take().unwrap());
+    let seconds = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the read failed: {status}");
+    Measured {
+        seconds,
+        lines,
+        records,
+        peak_kib: peak.load(Ordering::Relaxed),
+    }
+}
+
+/// Lines and RECORD lines on the binary's stdout.
+fn count_lines(mut out: impl Read) -> (u64, u64) {
+    const RECORD: &[u8] = br#"{"type":"RECORD""#;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut lines, mut records, mut at_line_start, mut carry) = (0u64, 0u64, true, Vec::new());
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            return (lines, records);
+        }
+        for &b in &buf[..n] {
+            if at_line_start {
+                carry.push(b);
+                if carry.len() == RECORD.len() {
+                    records += u64::from(carry == RECORD);
+                    at_line_start = false;
+                    carry.clear();
+                }
+            }
+            if b == b'\n' {
+                lines += 1;
+                at_line_start = true;
+                carry.clear();
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    println!("| records | added latency | requests in flight | seconds | records/s | protocol lines/s | peak memory |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut current: Option<(usize, Emulator)> = None;
+    for &(records, latency_ms, concurrency) in RUNS {
+        if current.as_ref().is_none_or(|(n, _)| *n != records) {
+            let emu = Emulator::start(EmulatorConfig {
+                records_per_model: 0,
+                model_records: [("crm/account".to_string(), records)].into_iter().collect(),
+                ..Default::default()
+            })
+            .await
+            .expect("the stand-in starts");
+            current = Some((records, emu));
+        }
+        let (_, emu) = current.as_ref().unwrap();
+        emu.set_latency(Latency {
+            fixed_ms: latency_ms,
+            jitter_ms: 0,
+        });
+        let (url, key) = (emu.base_url(), emu.api_key().to_string());
+        let m = tokio::task::spawn_blocking(move || run(&url, &key, concurrency))
+            .await
+            .unwrap();
+        assert_eq!(m.records, records as u64, "every record was read");
+        println!(
+            "| {records} | {latency_ms} ms | {concurrency} | {:.2} | {:.0} | {:.0} | {:.1} MiB |",
+            m.seconds,
+            m.records as f64 / m.seconds,
+            m.lines as f64 / m.seconds,
+            m.peak_kib as f64 / 1024.0
+        );
+    }
+}
