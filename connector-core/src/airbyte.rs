@@ -195,6 +195,7 @@ impl Message {
                 wait_ms,
             } => Self::log(LogLevel::Info, format!("rate limited: waiting {wait_ms} ms")),
             SourceEvent::Log { level, message } => Self::log(level, message),
+            SourceEvent::Page { .. } => return None,
             SourceEvent::Error { stream, failure } => Self::error(&failure, stream.as_deref(), emitted_at),
         })
     }

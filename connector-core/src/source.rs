@@ -67,6 +67,13 @@ pub enum SourceEvent {
         /// Its new status.
         status: StreamStatus,
     },
+    /// A page of a stream was fetched (for progress displays; no protocol message).
+    Page {
+        /// The stream.
+        stream: String,
+        /// Records the page held.
+        records: usize,
+    },
     /// The service asked us to wait; the read resumes by itself.
     RateLimited {
         /// The stream waiting (or `None` when the whole account waits).

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::credential::FlowluCredential;
 
+mod progress;
 mod read;
 mod write;
 pub use write::load_catalog;
@@ -41,6 +42,10 @@ config.json:
 #[derive(Debug, Parser)]
 #[command(name = "flowlu-connector", version, after_help = EXAMPLES)]
 pub struct Cli {
+    /// Show progress per stream and a summary table on stderr (on by default when stdout is
+    /// a terminal). The protocol output on stdout is unchanged.
+    #[arg(long, global = true)]
+    pub pretty: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -106,15 +111,19 @@ pub enum Command {
 pub struct Env {
     /// `FLOWLU_BASE_URL`, if set.
     pub base_url: Option<String>,
+    /// Whether stdout is a terminal (a person watching): turns the progress view on.
+    pub stdout_is_terminal: bool,
 }
 
 impl Env {
     /// Reads the process environment.
     pub fn from_process() -> Self {
+        use std::io::IsTerminal;
         Self {
             base_url: std::env::var(crate::client::BASE_URL_ENV)
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
+            stdout_is_terminal: std::io::stdout().is_terminal(),
         }
     }
 }
@@ -141,6 +150,12 @@ pub async fn run(
         }
     };
     let mut output = ProtocolOut::new(out);
+    let unit = if matches!(cli.command, Command::Write { .. }) {
+        "written"
+    } else {
+        "records"
+    };
+    let mut progress = progress::Progress::new(cli.pretty || env.stdout_is_terminal, unit);
     let code = match cli.command {
         Command::Spec => match crate::schemas::spec() {
             Ok(spec) => output.emit(&Message::Spec { spec }),
@@ -159,14 +174,37 @@ pub async fn run(
             config,
             catalog,
             state,
-        } => read::read(&config, &catalog, state.as_deref(), env, &mut output).await,
+        } => {
+            read::read(
+                &config,
+                &catalog,
+                state.as_deref(),
+                env,
+                &mut output,
+                &mut progress,
+            )
+            .await
+        }
         Command::Write {
             config,
             catalog,
             reject_file,
-        } => write::run(&config, &catalog, reject_file.as_deref(), env, stdin, &mut output).await,
+        } => {
+            write::run(
+                &config,
+                &catalog,
+                reject_file.as_deref(),
+                env,
+                stdin,
+                &mut output,
+                &mut progress,
+            )
+            .await
+        }
     };
-    code.max(output.flush())
+    let code = code.max(output.flush());
+    progress.finish(&mut std::io::stderr());
+    code
 }
 
 async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i32 {

@@ -245,8 +245,14 @@ impl FlowluSource {
                 Ok(page) => page,
                 Err(err) => return out.failed(summary, self.fetch_failure(err)).await,
             };
+            let fetched = page.items.len();
             let absorbed = pager.absorb(page.items, page.total);
             summary.pages += 1;
+            out.send(SourceEvent::Page {
+                stream: stream.to_string(),
+                records: fetched,
+            })
+            .await;
             if summary.records == 0 && !absorbed.records.is_empty() {
                 out.status(stream, StreamStatus::Running).await;
             }

@@ -102,3 +102,81 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pretty_shows_a_summary_on_stderr_and_leaves_stdout_alone() {
+    use flowlu_emulator::{Emulator, EmulatorConfig};
+    let emu = Emulator::start(EmulatorConfig {
+        seed: 3,
+        records_per_model: 250,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let key = emu.api_key().to_string();
+    std::fs::write(
+        &config,
+        format!(r#"{{"name":"n","account_domain":"acme","api_key":"{key}"}}"#),
+    )
+    .unwrap();
+    let catalog = dir.path().join("catalog.json");
+    std::fs::write(
+        &catalog,
+        r#"{"streams":[{"stream":{"name":"crm_account","json_schema":{}},"sync_mode":"full_refresh","destination_sync_mode":"append"}]}"#,
+    )
+    .unwrap();
+    let args = [
+        "read",
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ];
+    let url = emu.base_url();
+    let records = |out: &Output| -> Vec<serde_json::Value> {
+        lines(out)
+            .into_iter()
+            .filter(|l| l["type"] == "RECORD")
+            .map(|l| l["record"]["data"].clone())
+            .collect()
+    };
+    let plain = tokio::task::spawn_blocking({
+        let (args, url) = (args.map(String::from), url.clone());
+        move || run(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&url))
+    })
+    .await
+    .unwrap();
+    let mut pretty_args = vec!["--pretty"];
+    pretty_args.extend(args);
+    let pretty_args: Vec<String> = pretty_args.into_iter().map(String::from).collect();
+    let pretty = tokio::task::spawn_blocking(move || {
+        run(
+            &pretty_args.iter().map(String::as_str).collect::<Vec<_>>(),
+            Some(&url),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((plain.status.code(), pretty.status.code()), (Some(0), Some(0)));
+    assert_eq!(records(&plain).len(), 250);
+    assert_eq!(
+        records(&plain),
+        records(&pretty),
+        "the protocol output does not change"
+    );
+    let stderr = String::from_utf8_lossy(&pretty.stderr);
+    let row: Vec<&str> = stderr
+        .lines()
+        .find(|l| l.starts_with("crm_account "))
+        .unwrap_or_else(|| panic!("no summary row in {stderr}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..4], ["crm_account", "complete", "250", "3"]);
+    assert!(stderr.lines().any(|l| l.starts_with("stream ")), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&plain.stderr).contains("crm_account "),
+        "no table without --pretty"
+    );
+}

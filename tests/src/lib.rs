@@ -29,6 +29,7 @@ pub struct Run {
 pub async fn run_cli(args: &[&str], base_url: Option<&str>, stdin: &str) -> Run {
     let env = cli::Env {
         base_url: base_url.map(str::to_string),
+        stdout_is_terminal: false,
     };
     let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec()));
     let mut out = Vec::new();

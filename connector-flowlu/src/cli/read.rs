@@ -7,6 +7,7 @@ use connector_core::{ConfiguredCatalog, Failure, FailureClass, Source, SourceEve
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::progress::Progress;
 use super::{load_config, Env, ProtocolOut, EXIT_FAILED, EXIT_OK};
 use crate::source::FlowluSource;
 
@@ -30,6 +31,7 @@ pub(super) async fn read(
     state: Option<&Path>,
     env: &Env,
     output: &mut ProtocolOut<'_>,
+    progress: &mut Progress,
 ) -> i32 {
     let inputs = source(config, env).and_then(|source| {
         let catalog = load_catalog(catalog)?;
@@ -46,6 +48,7 @@ pub(super) async fn read(
         if matches!(event, SourceEvent::Error { .. }) {
             code = EXIT_FAILED;
         }
+        progress.source_event(&event);
         if let Some(message) = Message::from_source_event(event, now_ms()) {
             if output.emit(&message) != EXIT_OK {
                 return EXIT_FAILED;

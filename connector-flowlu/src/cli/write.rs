@@ -23,6 +23,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
+use super::progress::Progress;
 use super::{load_config, Env, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 use crate::client::redact;
 use crate::credential::explain;
@@ -36,6 +37,7 @@ pub(super) async fn run(
     env: &Env,
     stdin: Stdin,
     output: &mut ProtocolOut<'_>,
+    progress: &mut Progress,
 ) -> i32 {
     let prepared = prepare(config, catalog, reject_file, env);
     let (sink, catalog, rejects) = match prepared {
@@ -46,6 +48,7 @@ pub(super) async fn run(
     let mut events = sink.write(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
     let mut run = WriteRun {
         output,
+        progress,
         rejects,
         summary: WriteSummary::default(),
         input,
@@ -241,6 +244,7 @@ impl RejectFile {
 /// The state of one `write` run.
 struct WriteRun<'o, 'w> {
     output: &'o mut ProtocolOut<'w>,
+    progress: &'o mut Progress,
     rejects: RejectFile,
     summary: WriteSummary,
     input: Arc<Mutex<InputLog>>,
@@ -261,6 +265,7 @@ impl WriteRun<'_, '_> {
 
     fn outcome(&mut self, outcome: RecordOutcome) {
         self.summary.add(&outcome);
+        self.progress.outcome(&outcome);
         let data = lock(&self.input).pending.remove(&outcome.sequence);
         if !outcome.outcome.is_rejected() {
             return;

@@ -1,0 +1,249 @@
+//! The terminal view of a run: a progress line per stream on stderr while it runs, and a summary
+//! table at the end. On when stdout is a terminal or with `--pretty`; protocol output on stdout
+//! is the same either way.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use connector_core::{RecordOutcome, SourceEvent, StreamStatus};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Counters of one stream.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Counts {
+    records: u64,
+    pages: u64,
+    waits: u64,
+    waited: Duration,
+    errors: u64,
+    status: &'static str,
+}
+
+/// Progress bars and counters per stream.
+pub(crate) struct Progress {
+    enabled: bool,
+    bars: MultiProgress,
+    streams: BTreeMap<String, (ProgressBar, Counts)>,
+    started: Instant,
+    unit: &'static str,
+}
+
+impl Progress {
+    /// A view drawing to stderr when `enabled`; `unit` names what is counted (`records`).
+    pub(crate) fn new(enabled: bool, unit: &'static str) -> Self {
+        let target = if enabled {
+            ProgressDrawTarget::stderr_with_hz(8)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            enabled,
+            bars: MultiProgress::with_draw_target(target),
+            streams: BTreeMap::new(),
+            started: Instant::now(),
+            unit,
+        }
+    }
+
+    fn stream(&mut self, name: &str) -> &mut (ProgressBar, Counts) {
+        if !self.streams.contains_key(name) {
+            let bar = self.bars.add(ProgressBar::new_spinner());
+            let style = ProgressStyle::with_template("{spinner} {prefix:<28} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            bar.set_style(style);
+            bar.set_prefix(name.to_string());
+            self.streams.insert(
+                name.to_string(),
+                (
+                    bar,
+                    Counts {
+                        status: "running",
+                        ..Counts::default()
+                    },
+                ),
+            );
+        }
+        // The entry was inserted just above when missing.
+        self.streams.get_mut(name).unwrap_or_else(|| unreachable!())
+    }
+
+    /// Counts a source event.
+    pub(crate) fn source_event(&mut self, event: &SourceEvent) {
+        let unit = self.unit;
+        match event {
+            SourceEvent::Record(r) => {
+                let (bar, c) = self.stream(&r.stream);
+                c.records += 1;
+                if c.records % 1000 == 0 {
+                    bar.set_message(line(c, unit));
+                }
+            }
+            SourceEvent::Page { stream, .. } => update(self.stream(stream), unit, |c| c.pages += 1),
+            SourceEvent::RateLimited {
+                stream: Some(s),
+                wait_ms,
+            } => update(self.stream(s), unit, |c| {
+                c.waits += 1;
+                c.waited += Duration::from_millis(*wait_ms);
+            }),
+            SourceEvent::Error { stream: Some(s), .. } => update(self.stream(s), unit, |c| c.errors += 1),
+            SourceEvent::Status { stream, status } => {
+                let label = match status {
+                    StreamStatus::Started | StreamStatus::Running => "running",
+                    StreamStatus::Complete => "complete",
+                    StreamStatus::Incomplete => "incomplete",
+                };
+                update(self.stream(stream), unit, |c| c.status = label);
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a sink outcome (failed and unknown outcomes count as errors).
+    pub(crate) fn outcome(&mut self, outcome: &RecordOutcome) {
+        let unit = self.unit;
+        let rejected = outcome.outcome.is_rejected();
+        update(self.stream(&outcome.stream), unit, |c| {
+            c.records += 1;
+            c.status = "written";
+            if rejected {
+                c.errors += 1;
+            }
+        });
+    }
+
+    /// Clears the bars and, when enabled, writes the summary table to `out`.
+    pub(crate) fn finish(self, out: &mut dyn Write) {
+        for (bar, _) in self.streams.values() {
+            bar.finish_and_clear();
+        }
+        if self.enabled {
+            let _ = out.write_all(self.table().as_bytes());
+        }
+    }
+
+    /// The summary table.
+    fn table(&self) -> String {
+        let mut text = format!(
+            "\n{:<28} {:<10} {:>12} {:>8} {:>14} {:>7}\n",
+            "stream", "status", self.unit, "pages", "rate waits", "errors"
+        );
+        let mut total = Counts::default();
+        for (name, (_, c)) in &self.streams {
+            text.push_str(&row(name, c.status, c));
+            total.records += c.records;
+            total.pages += c.pages;
+            total.waits += c.waits;
+            total.waited += c.waited;
+            total.errors += c.errors;
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        text.push_str(&row("total", "", &total));
+        let rate = if secs > 0.0 {
+            total.records as f64 / secs
+        } else {
+            0.0
+        };
+        text.push_str(&format!("{:.1} s, {:.0} {}/s\n", secs, rate, self.unit));
+        text
+    }
+}
+
+fn update(entry: &mut (ProgressBar, Counts), unit: &str, change: impl FnOnce(&mut Counts)) {
+    change(&mut entry.1);
+    entry.0.set_message(line(&entry.1, unit));
+}
+
+fn line(c: &Counts, unit: &str) -> String {
+    format!(
+        "{} {unit}, {} pages, {} rate-limit waits ({:.1} s), {} errors, {}",
+        c.records,
+        c.pages,
+        c.waits,
+        c.waited.as_secs_f64(),
+        c.errors,
+        c.status
+    )
+}
+
+fn row(name: &str, status: &str, c: &Counts) -> String {
+    let waits = format!("{} ({:.1} s)", c.waits, c.waited.as_secs_f64());
+    format!(
+        "{name:<28} {status:<10} {:>12} {:>8} {waits:>14} {:>7}\n",
+        c.records, c.pages, c.errors
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::{Checkpoint, Failure, FailureClass, Record};
+    use serde_json::json;
+
+    #[test]
+    fn counts_and_tabulates_a_read() {
+        let mut p = Progress::new(false, "records");
+        let rec = |s: &str| {
+            SourceEvent::Record(Record {
+                stream: s.into(),
+                data: json!({}),
+            })
+        };
+        for e in [
+            rec("crm_account"),
+            rec("crm_account"),
+            SourceEvent::Checkpoint(Checkpoint {
+                stream: "crm_account".into(),
+                state: json!({}),
+            }),
+            SourceEvent::Page {
+                stream: "crm_account".into(),
+                records: 2,
+            },
+            SourceEvent::RateLimited {
+                stream: Some("crm_account".into()),
+                wait_ms: 1500,
+            },
+            SourceEvent::Status {
+                stream: "crm_account".into(),
+                status: StreamStatus::Complete,
+            },
+            SourceEvent::Error {
+                stream: Some("task_tasks".into()),
+                failure: Failure {
+                    class: FailureClass::Config,
+                    message: "m".into(),
+                    internal: "i".into(),
+                },
+            },
+            SourceEvent::Status {
+                stream: "task_tasks".into(),
+                status: StreamStatus::Incomplete,
+            },
+        ] {
+            p.source_event(&e);
+        }
+        let table = p.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[1].split_whitespace().collect::<Vec<_>>(),
+            ["stream", "status", "records", "pages", "rate", "waits", "errors"]
+        );
+        assert_eq!(
+            lines[2].split_whitespace().collect::<Vec<_>>(),
+            ["crm_account", "complete", "2", "1", "1", "(1.5", "s)", "0"]
+        );
+        assert_eq!(
+            lines[3].split_whitespace().collect::<Vec<_>>(),
+            ["task_tasks", "incomplete", "0", "0", "0", "(0.0", "s)", "1"]
+        );
+        assert_eq!(
+            lines[4].split_whitespace().collect::<Vec<_>>(),
+            ["total", "2", "1", "1", "(1.5", "s)", "1"]
+        );
+        let mut hidden = Vec::new();
+        p.finish(&mut hidden);
+        assert!(hidden.is_empty(), "nothing is written when the view is off");
+    }
+}
