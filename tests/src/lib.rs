@@ -6,6 +6,8 @@ use std::ffi::OsString;
 use connector_flowlu::cli;
 use serde_json::Value;
 
+pub mod soak;
+
 /// The API key every test uses: it must never appear in any output.
 pub const CANARY_KEY: &str = "canary-key-7d1e5f0a9b3c";
 

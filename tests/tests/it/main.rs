@@ -7,6 +7,7 @@ mod props;
 mod schemas;
 mod sink;
 mod sink_e2e;
+mod soak;
 mod source;
 mod source_e2e;
 mod validation;
