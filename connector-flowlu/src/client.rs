@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::domain::AccountDomain;
 use crate::error::{ApiError, CodeClass, Error, TRUNCATED};
+use crate::raw_page::RawListPage;
 
 /// The environment variable the binary reads to point the client at another base URL (a
 /// local stand-in). Only loopback `http` URLs and `https` Flowlu hosts are accepted.
@@ -270,6 +271,21 @@ impl Client {
             .await
     }
 
+    /// `GET .../{module}/{model}/list`, keeping each record as the exact JSON Flowlu sent
+    /// (see [`RawListPage`]); errors are decoded exactly as [`Client::list`] decodes them.
+    pub async fn list_raw(
+        &self,
+        module: &str,
+        model: &str,
+        params: &[(String, String)],
+    ) -> Result<RawListPage, Error> {
+        let (status, headers, body) = self
+            .send(Method::GET, module, model, "list", None, params, None)
+            .await?;
+        RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose())
+            .map_err(|e| failed(e, status, module, model, "list"))
+    }
+
     /// Sends one request and returns the `response` member of the answer.
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(level = "debug", skip_all, fields(module, model, method = method_name))]
@@ -283,6 +299,25 @@ impl Client {
         params: &[(String, String)],
         form: Option<&[(String, String)]>,
     ) -> Result<Value, Error> {
+        let (status, headers, body) = self
+            .send(method, module, model, method_name, id, params, form)
+            .await?;
+        decode(status, &headers, body.as_ref(), self.api_key.expose())
+            .map_err(|e| failed(e, status, module, model, method_name))
+    }
+
+    /// Sends one request and reads the whole answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        method: Method,
+        module: &str,
+        model: &str,
+        method_name: &str,
+        id: Option<u64>,
+        params: &[(String, String)],
+        form: Option<&[(String, String)]>,
+    ) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
         let path = match id {
             Some(id) => format!("/api/v1/module/{module}/{model}/{method_name}/{id}"),
             None => format!("/api/v1/module/{module}/{model}/{method_name}"),
@@ -305,18 +340,20 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(Error::transport)?;
-        let result = decode(status, &headers, &body, self.api_key.expose());
-        if let Err(err) = &result {
-            tracing::debug!(module, model, method = method_name, status = status.as_u16(), error = %err, "flowlu request failed");
-        }
-        result.map_err(|e| match e {
-            Error::Permission { api, .. } => Error::Permission {
-                module: module.into(),
-                model: model.into(),
-                api,
-            },
-            other => other,
-        })
+        Ok((status, headers, body))
+    }
+}
+
+/// Logs a failed request and names its module and model in a permission error.
+fn failed(err: Error, status: StatusCode, module: &str, model: &str, method: &str) -> Error {
+    tracing::debug!(module, model, method, status = status.as_u16(), error = %err, "flowlu request failed");
+    match err {
+        Error::Permission { api, .. } => Error::Permission {
+            module: module.into(),
+            model: model.into(),
+            api,
+        },
+        other => other,
     }
 }
 

@@ -127,10 +127,14 @@ impl Order {
 
     /// The key of a record; `None` when it has no readable id.
     pub fn key(&self, record: &Value) -> Option<Key> {
-        let id = Id::read(record.get("id")?)?;
-        let cursor = self
-            .cursor
-            .and_then(|(column, kind)| record.get(column).and_then(|v| CursorValue::read(v, kind)));
+        let cursor = self.cursor.and_then(|(column, _)| record.get(column));
+        self.key_from(record.get("id"), cursor)
+    }
+
+    /// The key of a record with this `id` and cursor value; `None` without a readable id.
+    pub fn key_from(&self, id: Option<&Value>, cursor: Option<&Value>) -> Option<Key> {
+        let id = Id::read(id?)?;
+        let cursor = self.cursor.and_then(|(_, kind)| CursorValue::read(cursor?, kind));
         Some(Key { cursor, id: Some(id) })
     }
 

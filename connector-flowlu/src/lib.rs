@@ -30,6 +30,7 @@ pub mod error;
 pub mod limiter;
 pub mod pager;
 pub mod precheck;
+pub mod raw_page;
 pub mod schemas;
 pub mod settings;
 pub mod sink;

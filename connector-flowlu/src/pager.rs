@@ -31,11 +31,11 @@ pub enum Next {
     Stuck(String),
 }
 
-/// What one absorbed page yields.
+/// What one absorbed page yields; `T` is a record as sent (a `Value`, or raw JSON text).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Absorbed {
+pub struct Absorbed<T = Value> {
     /// The records to pass on, in order, exactly as sent.
-    pub records: Vec<Value>,
+    pub records: Vec<T>,
     /// The checkpoint covering them, if any.
     pub checkpoint: Option<Value>,
     /// A warning to log (a quirk of the server was detected).
@@ -141,14 +141,32 @@ impl Pager {
         }
     }
 
-    /// Absorbs the next page of the current query: `items` as sent and the `total` it
-    /// announced.
-    pub fn absorb(&mut self, items: Vec<Value>, total: Option<u64>) -> Absorbed {
+    /// The order the stream is read in (to compute the keys of a page's records).
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// [`Pager::absorb`] for records parsed as `Value`s.
+    pub fn absorb_values(&mut self, items: Vec<Value>, total: Option<u64>) -> Absorbed {
+        let order = self.order;
+        let keyed = items
+            .into_iter()
+            .map(|r| {
+                let key = order.key(&r);
+                (r, key)
+            })
+            .collect();
+        self.absorb(keyed, total)
+    }
+
+    /// Absorbs the next page of the current query: its records as sent, each with its key
+    /// in [`Pager::order`], and the `total` it announced.
+    pub fn absorb<T>(&mut self, items: Vec<(T, Option<Key>)>, total: Option<u64>) -> Absorbed<T> {
         let n = items.len();
         if self.pages_in_query == 0 {
             self.total = total;
         }
-        let keys: Vec<Option<Key>> = items.iter().map(|r| self.order.key(r)).collect();
+        let (items, keys): (Vec<T>, Vec<Option<Key>>) = items.into_iter().unzip();
         let mut warning = None;
         if self.ordered && !is_sorted(&keys) {
             self.ordered = false;
@@ -189,7 +207,7 @@ impl Pager {
         }
     }
 
-    fn pass_on(&mut self, items: Vec<Value>, keys: Vec<Option<Key>>) -> Vec<Value> {
+    fn pass_on<T>(&mut self, items: Vec<T>, keys: Vec<Option<Key>>) -> Vec<T> {
         let mut out = Vec::with_capacity(items.len());
         for (item, key) in items.into_iter().zip(keys) {
             let Some(key) = key else {
@@ -299,14 +317,14 @@ mod tests {
     #[test]
     fn short_last_page_ends_and_checkpoints_every_page() {
         let mut p = Pager::new(by_id(), 2, None);
-        let a = p.absorb(page(1..=2), Some(5));
+        let a = p.absorb_values(page(1..=2), Some(5));
         assert_eq!(
             (ids(&a.records), a.checkpoint, a.next),
             (vec![1, 2], Some(json!({"after_id": 2})), Next::Continue)
         );
         assert!(p.may_request(2, 0) && p.may_request(3, 1) && !p.may_request(4, 2));
-        assert_eq!(p.absorb(page(3..=4), None).next, Next::Continue);
-        let c = p.absorb(page(5..=5), None);
+        assert_eq!(p.absorb_values(page(3..=4), None).next, Next::Continue);
+        let c = p.absorb_values(page(5..=5), None);
         assert_eq!((ids(&c.records), c.next), (vec![5], Next::Done));
         assert_eq!(p.finish(), Some(json!({})));
     }
@@ -314,18 +332,18 @@ mod tests {
     #[test]
     fn a_capped_first_page_is_not_the_end() {
         let mut p = Pager::new(by_id(), 100, None);
-        assert_eq!(p.absorb(page(1..=10), Some(25)).next, Next::Continue);
-        assert_eq!(p.absorb(page(11..=20), None).next, Next::Continue);
-        assert_eq!(p.absorb(page(21..=25), None).next, Next::Done);
+        assert_eq!(p.absorb_values(page(1..=10), Some(25)).next, Next::Continue);
+        assert_eq!(p.absorb_values(page(11..=20), None).next, Next::Continue);
+        assert_eq!(p.absorb_values(page(21..=25), None).next, Next::Done);
         let mut p = Pager::new(by_id(), 100, None);
-        assert_eq!(p.absorb(page(1..=10), Some(10)).next, Next::Done);
+        assert_eq!(p.absorb_values(page(1..=10), Some(10)).next, Next::Done);
     }
 
     #[test]
     fn a_repeated_page_switches_to_keyset_then_reports_a_stuck_server() {
         let mut p = Pager::new(by_id(), 2, None);
-        p.absorb(page(1..=2), None);
-        let again = p.absorb(page(1..=2), None);
+        p.absorb_values(page(1..=2), None);
+        let again = p.absorb_values(page(1..=2), None);
         assert_eq!((again.records.len(), again.next), (0, Next::Restart));
         assert!(p.is_keyset());
         assert_eq!(
@@ -335,7 +353,7 @@ mod tests {
                 r#"{"type":"more","value":2}"#.to_string()
             )
         );
-        let stuck = p.absorb(page(1..=2), None);
+        let stuck = p.absorb_values(page(1..=2), None);
         assert!(matches!(stuck.next, Next::Stuck(_)), "{stuck:?}");
     }
 
@@ -356,7 +374,7 @@ mod tests {
             json!({"id": 5, "updated_date": t}),
             json!({"id": 6, "updated_date": t}),
         ];
-        let a = p.absorb(items, Some(3));
+        let a = p.absorb_values(items, Some(3));
         assert_eq!(ids(&a.records), vec![6]);
         assert_eq!(a.next, Next::Done);
         assert_eq!(p.finish(), None, "the page checkpoint is the final state");

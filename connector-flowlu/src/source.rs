@@ -39,22 +39,25 @@ use connector_core::{
     SourceState, Stream, StreamStatus, SyncMode,
 };
 use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::client::{Client, ListPage};
+use crate::client::Client;
 use crate::credential::{explain, FlowluCredential};
-use crate::cursor::Order;
+use crate::cursor::{Key, Order};
 use crate::error::Error;
 use crate::limiter::{Limiter, LimiterConfig, Wait, WaitReason};
 use crate::pager::{Next, Pager};
+use crate::raw_page::{raw_key, to_value};
 use crate::settings::Settings;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{Model, MODELS};
 
-/// Events queued between the stream readers and the consumer (back-pressure beyond this).
-const EVENT_BUFFER: usize = 1024;
+/// Items (events, or pages of records) queued between the stream readers and the consumer
+/// (back-pressure beyond this).
+const EVENT_BUFFER: usize = 64;
 
 /// The Flowlu source for one account.
 #[derive(Debug, Clone)]
@@ -144,7 +147,7 @@ impl FlowluSource {
                 .limiter
                 .run(|| self.client.list(model.module, model.model, &params), &|_| {})
                 .await?;
-            let absorbed = pager.absorb(list.items, list.total);
+            let absorbed = pager.absorb_values(list.items, list.total);
             for (module, model, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
                 fields.entry((module, model)).or_default().push(field);
             }
@@ -180,16 +183,35 @@ impl FlowluSource {
         }
     }
 
-    /// Starts fetching a page on its own task (parsing included), through the limiter.
-    fn fetch(&self, model: &'static Model, params: Vec<(String, String)>, notices: &Notices) -> Fetch {
+    /// Starts fetching a page on its own task, through the limiter; the task also checks the
+    /// records are JSON and reads their keys in `order`.
+    fn fetch(
+        &self,
+        model: &'static Model,
+        order: Order,
+        params: Vec<(String, String)>,
+        notices: &Notices,
+    ) -> Fetch {
         let client = self.client.clone();
         let limiter = Arc::clone(&self.limiter);
         let notices = notices.clone();
         Fetch(tokio::spawn(async move {
             let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
-            limiter
-                .run(|| client.list(model.module, model.model, &params), &on_wait)
-                .await
+            let page = limiter
+                .run(|| client.list_raw(model.module, model.model, &params), &on_wait)
+                .await?;
+            let items = page
+                .items
+                .into_iter()
+                .map(|record| {
+                    let key = raw_key(&record, &order);
+                    (record, key)
+                })
+                .collect();
+            Ok(KeyedPage {
+                total: page.total,
+                items,
+            })
         }))
     }
 
@@ -235,7 +257,12 @@ impl FlowluSource {
         let mut next_page = 1;
         loop {
             while in_flight.len() < depth && pager.may_request(next_page, in_flight.len()) {
-                in_flight.push_back(self.fetch(plan.model, pager.request(next_page), &out.notices));
+                in_flight.push_back(self.fetch(
+                    plan.model,
+                    plan.order,
+                    pager.request(next_page),
+                    &out.notices,
+                ));
                 next_page += 1;
             }
             let Some(fetch) = in_flight.pop_front() else {
@@ -343,6 +370,21 @@ impl Source for FlowluSource {
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
     ) -> BoxStream<'a, SourceEvent> {
+        Box::pin(
+            self.read_items(catalog, state)
+                .flat_map(|item| stream::iter(item.into_events())),
+        )
+    }
+}
+
+impl FlowluSource {
+    /// Reads like [`Source::read`], but yields each page's records together, as the exact
+    /// JSON text Flowlu sent (what the binary writes to stdout without parsing them).
+    pub fn read_items<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        state: &'a SourceState,
+    ) -> BoxStream<'a, ReadItem> {
         let (events, events_rx) = mpsc::channel(EVENT_BUFFER);
         let (notices, notices_rx) = mpsc::unbounded_channel();
         let out = Out {
@@ -354,10 +396,9 @@ impl Source for FlowluSource {
             events_rx,
             |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
         );
-        let notices = stream::unfold(
-            notices_rx,
-            |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
-        );
+        let notices = stream::unfold(notices_rx, |mut rx| async move {
+            rx.recv().await.map(|e| (ReadItem::Event(e), rx))
+        });
         Box::pin(stream::select(stream::select(events, notices), driver))
     }
 }
@@ -370,11 +411,49 @@ struct Plan {
     start: Option<crate::cursor::Key>,
 }
 
+/// What a read yields before it becomes events or protocol lines.
+#[derive(Debug)]
+pub enum ReadItem {
+    /// An event other than a record.
+    Event(SourceEvent),
+    /// The records of one page passed on, in order, each the exact JSON text Flowlu sent.
+    Records {
+        /// The stream.
+        stream: &'static str,
+        /// The records.
+        records: Vec<Box<RawValue>>,
+    },
+}
+
+impl ReadItem {
+    /// The events this item stands for (one `Record` per record).
+    pub fn into_events(self) -> Vec<SourceEvent> {
+        match self {
+            Self::Event(event) => vec![event],
+            Self::Records { stream, records } => records
+                .iter()
+                .map(|record| {
+                    SourceEvent::Record(Record {
+                        stream: stream.to_string(),
+                        data: to_value(record),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A fetched page: the total it announced, and its records as sent with their keys.
+struct KeyedPage {
+    total: Option<u64>,
+    items: Vec<(Box<RawValue>, Option<Key>)>,
+}
+
 /// A page being fetched on its own task; dropping it cancels the request.
-struct Fetch(JoinHandle<Result<ListPage, Error>>);
+struct Fetch(JoinHandle<Result<KeyedPage, Error>>);
 
 impl Future for Fetch {
-    type Output = Result<ListPage, FetchError>;
+    type Output = Result<KeyedPage, FetchError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
@@ -424,14 +503,14 @@ impl Notices {
 /// Where a read's events go.
 #[derive(Debug, Clone)]
 struct Out {
-    events: mpsc::Sender<SourceEvent>,
+    events: mpsc::Sender<ReadItem>,
     notices: Notices,
 }
 
 impl Out {
     async fn send(&self, event: SourceEvent) {
         // The receiver lives as long as the read: a send fails only once the read is dropped.
-        let _ = self.events.send(event).await;
+        let _ = self.events.send(ReadItem::Event(event)).await;
     }
 
     async fn status(&self, stream: &str, status: StreamStatus) {
@@ -446,13 +525,9 @@ impl Out {
         self.send(SourceEvent::Log { level, message }).await;
     }
 
-    async fn records(&self, stream: &str, records: Vec<Value>) {
-        for data in records {
-            self.send(SourceEvent::Record(Record {
-                stream: stream.to_string(),
-                data,
-            }))
-            .await;
+    async fn records(&self, stream: &'static str, records: Vec<Box<RawValue>>) {
+        if !records.is_empty() {
+            let _ = self.events.send(ReadItem::Records { stream, records }).await;
         }
     }
 

@@ -68,17 +68,22 @@ impl Progress {
         self.streams.get_mut(name).unwrap_or_else(|| unreachable!())
     }
 
+    /// Counts `count` records of `stream` (redrawn every thousand).
+    pub(crate) fn records(&mut self, stream: &str, count: usize) {
+        let unit = self.unit;
+        let (bar, c) = self.stream(stream);
+        let before = c.records / 1000;
+        c.records += count as u64;
+        if c.records / 1000 != before {
+            bar.set_message(line(c, unit));
+        }
+    }
+
     /// Counts a source event.
     pub(crate) fn source_event(&mut self, event: &SourceEvent) {
         let unit = self.unit;
         match event {
-            SourceEvent::Record(r) => {
-                let (bar, c) = self.stream(&r.stream);
-                c.records += 1;
-                if c.records % 1000 == 0 {
-                    bar.set_message(line(c, unit));
-                }
-            }
+            SourceEvent::Record(r) => self.records(&r.stream, 1),
             SourceEvent::Page { stream, .. } => update(self.stream(stream), unit, |c| c.pages += 1),
             SourceEvent::RateLimited {
                 stream: Some(s),

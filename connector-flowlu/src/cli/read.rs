@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::progress::Progress;
 use super::{load_config, Env, ProtocolOut, EXIT_FAILED, EXIT_OK};
-use crate::source::FlowluSource;
+use crate::raw_page::write_record_line;
+use crate::source::{FlowluSource, ReadItem};
 
 /// `discover --config C`: prints the CATALOG.
 pub(super) async fn discover(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {
@@ -42,17 +43,30 @@ pub(super) async fn read(
         Ok(inputs) => inputs,
         Err(failure) => return output.fail(&failure),
     };
-    let mut events = source.read(&catalog, &state);
+    let mut items = source.read_items(&catalog, &state);
     let mut code = EXIT_OK;
-    while let Some(event) = events.next().await {
-        if matches!(event, SourceEvent::Error { .. }) {
-            code = EXIT_FAILED;
-        }
-        progress.source_event(&event);
-        if let Some(message) = Message::from_source_event(event, now_ms()) {
-            if output.emit(&message) != EXIT_OK {
-                return EXIT_FAILED;
+    let mut lines = Vec::new();
+    while let Some(item) = items.next().await {
+        let written = match item {
+            ReadItem::Records { stream, records } => {
+                progress.records(stream, records.len());
+                lines.clear();
+                let emitted_at = now_ms();
+                for record in &records {
+                    write_record_line(&mut lines, stream, record, emitted_at);
+                }
+                output.emit_lines(&lines)
             }
+            ReadItem::Event(event) => {
+                if matches!(event, SourceEvent::Error { .. }) {
+                    code = EXIT_FAILED;
+                }
+                progress.source_event(&event);
+                Message::from_source_event(event, now_ms()).map_or(EXIT_OK, |m| output.emit(&m))
+            }
+        };
+        if written != EXIT_OK {
+            return EXIT_FAILED;
         }
     }
     code

@@ -1,0 +1,248 @@
+//! List pages whose records stay the exact JSON text Flowlu sent.
+//!
+//! Reading a record into a `serde_json::Value` and writing it back costs most of a read's
+//! time (allocations for every key and string). The source keeps each record as a
+//! [`RawValue`] instead: it is checked to be JSON, its `id` and cursor are picked out without
+//! building a tree, and it is written to stdout byte for byte.
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::client::{decode, ListPage};
+use crate::cursor::{Key, Order};
+use crate::error::Error;
+
+/// One page of a list call, its records kept as sent.
+#[derive(Debug)]
+pub struct RawListPage {
+    /// `total` or `total_result`, if sent.
+    pub total: Option<u64>,
+    /// The records, exactly as sent.
+    pub items: Vec<Box<RawValue>>,
+}
+
+impl RawListPage {
+    /// Reads a list answer: the common shape (`{"response": {"total": N, "items": [...]}}`)
+    /// directly, every other answer (errors, items keyed by id, ...) through
+    /// [`crate::client::decode`], so both give the same records and the same errors.
+    pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Self, Error> {
+        if status == StatusCode::OK {
+            if let Some(page) = Self::common_shape(body) {
+                return Ok(page);
+            }
+        }
+        let page = ListPage::from_response(decode(status, headers, body, secret)?)?;
+        let items = page
+            .items
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Malformed {
+                status: status.as_u16(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            total: page.total,
+            items,
+        })
+    }
+
+    fn common_shape(body: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: Option<IgnoredAny>,
+            response: Option<Response>,
+        }
+        #[derive(Deserialize)]
+        struct Response {
+            total: Option<Value>,
+            total_result: Option<Value>,
+            items: Option<Vec<Box<RawValue>>>,
+        }
+        let envelope: Envelope = serde_json::from_slice(body).ok()?;
+        if envelope.error.is_some() {
+            return None;
+        }
+        let response = envelope.response?;
+        let number =
+            |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+        let total = number(response.total).or_else(|| number(response.total_result));
+        Some(Self {
+            total,
+            items: response.items.unwrap_or_default(),
+        })
+    }
+}
+
+/// The key of a raw record in `order`, read without building the record.
+pub fn raw_key(record: &RawValue, order: &Order) -> Option<Key> {
+    let cursor = order.cursor.map(|(column, _)| column);
+    let mut de = serde_json::Deserializer::from_str(record.get());
+    let (id, cursor_value) = KeyFields { cursor }.deserialize(&mut de).ok()?;
+    order.key_from(id.as_ref(), cursor_value.as_ref())
+}
+
+/// Picks `id` and the cursor column out of a record.
+struct KeyFields<'c> {
+    cursor: Option<&'c str>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyFields<'_> {
+    type Value = (Option<Value>, Option<Value>);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyFields<'_> {
+    type Value = (Option<Value>, Option<Value>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut id, mut cursor) = (None, None);
+        while let Some(field) = map.next_key_seed(FieldName { cursor: self.cursor })? {
+            match field {
+                Field::Id => id = Some(map.next_value()?),
+                Field::Cursor => cursor = Some(map.next_value()?),
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((id, cursor))
+    }
+}
+
+enum Field {
+    Id,
+    Cursor,
+    Other,
+}
+
+/// Classifies a key without allocating it.
+struct FieldName<'c> {
+    cursor: Option<&'c str>,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldName<'_> {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for FieldName<'_> {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match name {
+            "id" => Field::Id,
+            _ if Some(name) == self.cursor => Field::Cursor,
+            _ => Field::Other,
+        })
+    }
+}
+
+/// Appends the `RECORD` line of a record to `out`, exactly as
+/// `connector_core::airbyte::Message::Record` serializes (a record whose JSON text spans
+/// lines is written compact).
+pub fn write_record_line(out: &mut Vec<u8>, stream: &str, record: &RawValue, emitted_at: i64) {
+    out.extend_from_slice(br#"{"type":"RECORD","record":{"stream":"#);
+    // A stream name is a `{module}_{model}` identifier: nothing to escape, but stay exact.
+    let _ = serde_json::to_writer(&mut *out, stream);
+    out.extend_from_slice(br#","data":"#);
+    let text = record.get();
+    if text.contains(['\n', '\r']) {
+        let compact: Option<Value> = serde_json::from_str(text).ok();
+        let _ = serde_json::to_writer(&mut *out, &compact);
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(br#","emitted_at":"#);
+    out.extend_from_slice(emitted_at.to_string().as_bytes());
+    out.extend_from_slice(b"}}\n");
+}
+
+/// A raw record as a `Value` (for consumers of `SourceEvent::Record`).
+pub fn to_value(record: &RawValue) -> Value {
+    serde_json::from_str(record.get()).unwrap_or_else(|_| Value::String(record.get().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::streams::CursorKind;
+    use connector_core::airbyte::Message;
+
+    #[test]
+    fn reads_the_common_shape_and_falls_back_for_the_others() {
+        let body =
+            br#"{"response": {"total_result": "2", "page": 1, "items": [{"id": 1, "a": "x" }, {"id":"2"}]}}"#;
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k").unwrap();
+        assert_eq!(page.total, Some(2));
+        assert_eq!(
+            page.items.iter().map(|r| r.get()).collect::<Vec<_>>(),
+            [r#"{"id": 1, "a": "x" }"#, r#"{"id":"2"}"#]
+        );
+        let keyed = br#"{"response": {"total": 1, "items": {"7": {"id": 7}}}}"#;
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), keyed, "k").unwrap();
+        assert_eq!(page.items[0].get(), r#"{"id":7}"#);
+        let error = br#"{"error": {"error_code": 22, "error_msg": "Access denied"}}"#;
+        let err = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), error, "k").unwrap_err();
+        assert!(matches!(err, Error::Permission { .. }), "{err:?}");
+        let cut = br#"{"response": {"items": [{"id"#;
+        assert!(RawListPage::decode(StatusCode::OK, &HeaderMap::new(), cut, "k")
+            .unwrap_err()
+            .is_retryable());
+    }
+
+    #[test]
+    fn keys_match_those_of_the_parsed_record() {
+        let order = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        for text in [
+            r#"{"name": {"x": [1, "id"]}, "updated_date": "2024-01-01 10:00:00", "id": "12"}"#,
+            r#"{"id": 3, "updated_date": ""}"#,
+            r#"{"i\u0064": 4}"#,
+            r#"{"name": "no id"}"#,
+        ] {
+            let raw = RawValue::from_string(text.to_string()).unwrap();
+            let parsed: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(raw_key(&raw, &order), order.key(&parsed), "{text}");
+        }
+    }
+
+    #[test]
+    fn record_lines_are_the_protocol_lines() {
+        for text in [r#"{"id":1,"name":"a \"b\""}"#, "{\"id\": 2,\n \"x\": [1, 2]}"] {
+            let raw = RawValue::from_string(text.to_string()).unwrap();
+            let mut line = Vec::new();
+            write_record_line(&mut line, "crm_account", &raw, 42);
+            let message = Message::Record {
+                record: connector_core::airbyte::RecordMessage {
+                    stream: "crm_account".into(),
+                    data: serde_json::from_str(text).unwrap(),
+                    emitted_at: 42,
+                    namespace: None,
+                },
+            };
+            let expected = format!("{}\n", serde_json::to_string(&message).unwrap());
+            assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
+        }
+    }
+}
