@@ -43,6 +43,23 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     timeout: Duration,
     connect_timeout: Duration,
+    resolver: Option<Resolver>,
+}
+
+/// A DNS resolver for the client (the host's own, or a test double).
+#[derive(Clone)]
+pub struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        self.0.resolve(name)
+    }
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver(..)")
+    }
 }
 
 impl ClientBuilder {
@@ -50,6 +67,12 @@ impl ClientBuilder {
     /// Flowlu host). Checked by [`ClientBuilder::build`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Resolves host names with `resolver` instead of the system resolver.
+    pub fn dns_resolver(mut self, resolver: std::sync::Arc<dyn reqwest::dns::Resolve>) -> Self {
+        self.resolver = Some(Resolver(resolver));
         self
     }
 
@@ -80,14 +103,16 @@ impl ClientBuilder {
                 message: e.to_string(),
             })?,
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .redirect(Policy::none())
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(USER_AGENT)
-            .pool_max_idle_per_host(32)
-            .build()
-            .map_err(Error::transport)?;
+            .pool_max_idle_per_host(32);
+        if let Some(resolver) = self.resolver {
+            http = http.dns_resolver(std::sync::Arc::new(resolver));
+        }
+        let http = http.build().map_err(Error::transport)?;
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
             http,
@@ -214,6 +239,7 @@ impl Client {
             base_url: None,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            resolver: None,
         }
     }
 

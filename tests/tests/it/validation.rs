@@ -455,3 +455,42 @@ fn credential_debug_redacts_the_key() {
     let client = credential.client().unwrap();
     assert!(!format!("{client:?}").contains(CANARY_KEY));
 }
+
+/// A resolver that knows no host: a DNS failure without touching the network.
+struct NoSuchHost;
+
+impl reqwest::dns::Resolve for NoSuchHost {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async { Err("failed to lookup address information: Name or service not known".into()) })
+    }
+}
+
+#[tokio::test]
+async fn an_account_whose_name_does_not_resolve_is_unknown() {
+    let credential = FlowluCredential::from_config(&config_json("no-such-account")).unwrap();
+    let client =
+        connector_flowlu::Client::builder(credential.account_domain.clone(), credential.api_key.clone())
+            .dns_resolver(std::sync::Arc::new(NoSuchHost))
+            .build()
+            .unwrap();
+    let (outcome, logs) = with_logs(connector_flowlu::credential::validate_with(&client)).await;
+    assert_no_canary(&outcome, &logs);
+    match &outcome {
+        Validation::Invalid { reason, failure } => {
+            assert_eq!(
+                (*reason, failure.class),
+                (FailureReason::UnknownAccount, FailureClass::Config)
+            );
+            assert_eq!(
+                failure.message,
+                "No Flowlu account answered at no-such-account.flowlu.com. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany)."
+            );
+            assert!(
+                failure.internal.starts_with("request failed (Dns): "),
+                "{}",
+                failure.internal
+            );
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
