@@ -750,3 +750,46 @@ async fn read_inputs_that_cannot_be_used_are_config_errors_naming_the_fix() {
         assert!(message.starts_with(start), "{message}");
     }
 }
+
+#[tokio::test]
+async fn the_binary_passes_records_through_byte_for_byte() {
+    let mut server = Server::new_async().await;
+    let records = [
+        r#"{"id": 1, "price": 10.50, "tags": [ ]}"#,
+        r#"{"id":"2","name":"\u00fc \"q\""}"#,
+    ];
+    let body = format!(
+        r#"{{"response": {{"total": 2, "items": [{}]}}}}"#,
+        records.join(", ")
+    );
+    let m1 = mock(&mut server, "crm/pipeline", &by_id("1", "100"), 200, body).await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let config = temp_json(&config_json("acme"));
+    let cat = temp_json(&serde_json::to_value(catalog(&[("crm_pipeline", "full_refresh")])).unwrap());
+    let run = run_cli(
+        &[
+            "read",
+            "--config",
+            config.path().to_str().unwrap(),
+            "--catalog",
+            cat.path().to_str().unwrap(),
+        ],
+        Some(&server.url()),
+        "",
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"RECORD""#))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (line, record) in lines.iter().zip(records) {
+        let prefix =
+            format!(r#"{{"type":"RECORD","record":{{"stream":"crm_pipeline","data":{record},"emitted_at":"#);
+        assert!(line.starts_with(&prefix), "{line}");
+    }
+    m1.assert_async().await;
+    catch_all.assert().await;
+}
