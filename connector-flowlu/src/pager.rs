@@ -75,6 +75,15 @@ pub struct Pager {
     /// `(first, last, len)` of the previous page, to spot repeats in unordered reads.
     previous: Option<(Option<Key>, Option<Key>, usize)>,
     checkpointed: bool,
+    /// Pages per query before an incremental read re-anchors its filter on the last key (0:
+    /// never): records changed during the read then shift no page still to come.
+    window: u32,
+    /// The last page of the current query to ask before re-anchoring.
+    window_end: u32,
+    /// Whether this read re-anchored the current query (its first page is then checked).
+    anchored: bool,
+    /// Distinct records absorbed last that share the last key's cursor.
+    tail_ties: usize,
 }
 
 impl Pager {
@@ -94,7 +103,23 @@ impl Pager {
             emitted: None,
             previous: None,
             checkpointed: false,
+            window: 0,
+            window_end: u32::MAX,
+            anchored: false,
+            tail_ties: 0,
         }
+    }
+
+    /// Re-anchors an incremental read every `pages` pages: a new query filtered from the last
+    /// key absorbed, so that a record changed during the read (it moves to the end of the
+    /// order) shifts no page still to come. Not while more than a page of records share the
+    /// last cursor value (the new query would start with a page of them).
+    pub fn with_window(mut self, pages: u32) -> Self {
+        if self.order.is_incremental() && pages > 0 {
+            self.window = pages;
+            self.window_end = pages;
+        }
+        self
     }
 
     /// The query parameters of page `page` of the current query (without the key).
@@ -131,13 +156,19 @@ impl Pager {
     /// (all pages when no total was sent); beyond it, one at a time.
     pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
         let one_at_a_time = in_flight == 0 && page == self.pages_in_query + 1;
-        if self.mode == Mode::Keyset || self.pages_in_query == 0 {
+        let fresh = self.pages_in_query == 0 && !self.anchored;
+        if self.mode == Mode::Keyset || fresh {
             return one_at_a_time;
+        }
+        if page > self.window_end {
+            return false;
         }
         let size = self.page_len.max(1) as u64;
         match self.total {
-            Some(total) => u64::from(page) <= total.div_ceil(size) || one_at_a_time,
-            None => true,
+            Some(total) if self.pages_in_query > 0 => {
+                u64::from(page) <= total.div_ceil(size) || one_at_a_time
+            }
+            _ => true,
         }
     }
 
@@ -174,6 +205,19 @@ impl Pager {
                 "Flowlu ignored the requested order: this stream is read without per-page checkpoints".into(),
             );
         }
+        if self.anchored && self.pages_in_query == 0 {
+            if let Some((warning, next)) = self.check_anchor(&keys) {
+                return Absorbed {
+                    records: Vec::new(),
+                    checkpoint: None,
+                    warning,
+                    next,
+                };
+            }
+        }
+        if self.ordered && self.window > 0 {
+            self.tail_ties = self.tail_ties_after(&keys);
+        }
         let page_max = keys.iter().flatten().max().cloned();
         let progress = match (&page_max, &self.raw_last) {
             (Some(max), Some(last)) => max > last,
@@ -196,9 +240,14 @@ impl Pager {
         }
         self.pages_in_query += 1;
         self.page_len = self.page_len.max(n);
-        if next == Next::Restart {
-            self.restart();
-        }
+        let next = match next {
+            Next::Restart => {
+                self.restart();
+                Next::Restart
+            }
+            Next::Continue if self.pages_in_query >= self.window_end && self.reanchor() => Next::Restart,
+            other => other,
+        };
         Absorbed {
             records,
             checkpoint,
@@ -263,6 +312,74 @@ impl Pager {
         self.mode = Mode::Keyset;
         self.base = std::cmp::max(self.raw_last.clone(), self.start.clone());
         self.pages_in_query = 0;
+        self.window_end = u32::MAX;
+        self.anchored = false;
+    }
+
+    /// Starts a new query filtered from the last key absorbed; `false` (the current query
+    /// goes on for another window) while more than a page of records share its cursor, or
+    /// when no filter can say it (then never again).
+    fn reanchor(&mut self) -> bool {
+        let base = std::cmp::max(self.raw_last.clone(), self.start.clone());
+        let filterable = self.ordered
+            && self.mode == Mode::Offset
+            && base
+                .as_ref()
+                .and_then(|b| b.cursor.as_ref())
+                .and_then(|c| c.just_before())
+                .is_some();
+        if !filterable {
+            self.window_end = u32::MAX;
+            return false;
+        }
+        if self.tail_ties >= self.page_len {
+            self.window_end = self.window_end.saturating_add(self.window);
+            return false;
+        }
+        self.base = base;
+        self.window_end = self.window;
+        self.pages_in_query = 0;
+        self.anchored = true;
+        self.previous = None;
+        true
+    }
+
+    /// Checks the first page of a re-anchored query: records before the anchor's cursor mean
+    /// the server ignores the filter: the stream is then read again from its start (records
+    /// already passed on are not repeated), without re-anchoring.
+    fn check_anchor(&mut self, keys: &[Option<Key>]) -> Option<(Option<String>, Next)> {
+        let base = self.base.clone()?;
+        if !keys.iter().flatten().any(|k| k.cursor < base.cursor) {
+            return None;
+        }
+        self.window = 0;
+        self.window_end = u32::MAX;
+        self.anchored = false;
+        self.base = self.start.clone();
+        self.pages_in_query = 0;
+        self.raw_last = None;
+        self.previous = None;
+        self.tail_ties = 0;
+        let warning = "Flowlu ignored the filter on the cursor: reading on from the start of the stream";
+        Some((Some(warning.to_string()), Next::Restart))
+    }
+
+    /// [`Pager::tail_ties`] after the keys of a page (duplicates and repeats not counted).
+    fn tail_ties_after(&self, keys: &[Option<Key>]) -> usize {
+        let mut ties = self.tail_ties;
+        let mut last = self.raw_last.as_ref();
+        for key in keys.iter().flatten() {
+            if last.is_some_and(|l| key <= l) {
+                continue;
+            }
+            ties = if last.is_some_and(|l| l.cursor == key.cursor) {
+                ties + 1
+            } else {
+                1
+            };
+            last = Some(key);
+        }
+        ties
     }
 
     /// The state to emit when the stream ends, if the last checkpoint does not already say it:
@@ -378,5 +495,57 @@ mod tests {
         assert_eq!(ids(&a.records), vec![6]);
         assert_eq!(a.next, Next::Done);
         assert_eq!(p.finish(), None, "the page checkpoint is the final state");
+    }
+
+    fn at(id: u64, second: u32) -> Value {
+        json!({"id": id, "updated_date": format!("2024-01-01 00:00:{second:02}")})
+    }
+
+    fn incremental() -> Order {
+        Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        }
+    }
+
+    #[test]
+    fn an_incremental_read_re_anchors_after_each_window_but_not_inside_a_page_of_ties() {
+        let mut p = Pager::new(incremental(), 2, None).with_window(1);
+        assert_eq!(
+            p.absorb_values(vec![at(1, 1), at(2, 2)], Some(10)).next,
+            Next::Restart
+        );
+        let filter = (
+            "filter[updated_date]".to_string(),
+            r#"{"type":"more","value":"2024-01-01 00:00:01"}"#.to_string(),
+        );
+        assert!(p.request(1).contains(&filter));
+        assert!(p.may_request(1, 0) && !p.may_request(2, 1), "one page per window");
+        let b = p.absorb_values(vec![at(2, 2), at(3, 3)], Some(9));
+        assert_eq!(
+            (ids(&b.records), b.next),
+            (vec![3], Next::Restart),
+            "the tie at the anchor is not repeated"
+        );
+        let c = p.absorb_values(vec![at(4, 5), at(5, 5)], Some(8));
+        assert_eq!(c.next, Next::Continue, "a page of ties: the query goes on");
+        assert!(p.may_request(2, 0) && !p.may_request(3, 1));
+    }
+
+    #[test]
+    fn a_re_anchored_query_whose_filter_is_ignored_reads_on_from_the_start() {
+        let mut p = Pager::new(incremental(), 2, None).with_window(1);
+        p.absorb_values(vec![at(1, 1), at(2, 2)], Some(4));
+        let ignored = p.absorb_values(vec![at(1, 1), at(2, 2)], Some(4));
+        assert_eq!((ignored.records.len(), ignored.next), (0, Next::Restart));
+        assert!(ignored.warning.is_some());
+        assert!(!p.request(1).iter().any(|(k, _)| k.starts_with("filter")));
+        assert!(p
+            .absorb_values(vec![at(1, 1), at(2, 2)], Some(4))
+            .records
+            .is_empty());
+        assert_eq!(
+            ids(&p.absorb_values(vec![at(3, 3), at(4, 4)], Some(4)).records),
+            vec![3, 4]
+        );
     }
 }

@@ -245,14 +245,15 @@ impl FlowluSource {
     async fn read_stream(&self, plan: Plan, out: Out) -> StreamSummary {
         let stream = plan.model.stream;
         out.status(stream, StreamStatus::Started).await;
-        let mut pager = Pager::new(plan.order, self.settings.page_size(), plan.start);
+        let depth = self.settings.concurrency();
+        let window = u32::try_from(depth).unwrap_or(u32::MAX);
+        let mut pager = Pager::new(plan.order, self.settings.page_size(), plan.start).with_window(window);
         let mut summary = StreamSummary {
             stream: stream.to_string(),
             records: 0,
             pages: 0,
             failure: None,
         };
-        let depth = self.settings.concurrency();
         let mut in_flight: VecDeque<Fetch> = VecDeque::new();
         let mut next_page = 1;
         loop {

@@ -260,3 +260,49 @@ async fn quirks_and_faults_do_not_change_what_is_read() {
     }
     assert!(failed_answers > 0, "faults were injected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() {
+    let emu = emulator().await;
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": 20, "max_concurrency": 1});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    let src = FlowluSource::from_credential(&credential).unwrap();
+    let cat = catalog(&[("crm_account", "incremental")]);
+    let state = SourceState::default();
+    let mut events = src.read(&cat, &state);
+    let (mut ids, mut checkpoints) = (Vec::new(), 0);
+    while let Some(event) = events.next().await {
+        match event {
+            SourceEvent::Record(r) => ids.push(r.data["id"].as_u64().unwrap()),
+            SourceEvent::Checkpoint(_) => {
+                checkpoints += 1;
+                if checkpoints == 2 {
+                    // Records early in the order move to its end while the read goes on.
+                    emu.mutate(
+                        "crm",
+                        "account",
+                        11,
+                        MutationPlan {
+                            updates: 40,
+                            deletes: 0,
+                            inserts: 0,
+                        },
+                    )
+                    .unwrap();
+                }
+            }
+            SourceEvent::Error { failure, .. } => panic!("{failure:?}"),
+            _ => {}
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids,
+        (1..=ACCOUNTS as u64).collect::<Vec<_>>(),
+        "every record was read at least once"
+    );
+}
