@@ -13,6 +13,11 @@
 //!   last key on page 1 (keyset); one that also ignores the filter is reported, not looped on.
 //! * A server that ignores the order is detected on the page: records are then passed on
 //!   without the order guard and the stream checkpoints once, at its end.
+//! * An incremental read re-anchors its query on the last key every window of pages (the
+//!   pages in flight at once): a record changed meanwhile moves to the end of the order and
+//!   cannot shift an unread record onto a page already read. Full-refresh reads page one
+//!   query; a record deleted during one may shift another out of that read (the next full
+//!   refresh reads it).
 
 use serde_json::{json, Value};
 
