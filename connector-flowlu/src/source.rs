@@ -53,7 +53,7 @@ use crate::pager::{Next, Pager};
 use crate::raw_page::{raw_key, to_value};
 use crate::settings::Settings;
 use crate::stream_schema::{schema_with, CustomField};
-use crate::streams::{Model, MODELS};
+use crate::streams::{CursorKind, Model, MODELS};
 
 /// Items (events, or pages of records) queued between the stream readers and the consumer
 /// (back-pressure beyond this).
@@ -236,6 +236,11 @@ impl FlowluSource {
             let incremental = configured.sync_mode == SyncMode::Incremental && model.cursor.is_some();
             let order = Order::of(model, incremental);
             let start = order.start(state.get(name), self.settings.start_date.as_deref());
+            let unix_cursor = matches!(order.cursor, Some((_, CursorKind::UnixSeconds)));
+            if unix_cursor && start.is_none() && self.settings.start_date.is_some() {
+                let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
+                out.log(LogLevel::Info, message).await;
+            }
             plans.push(Plan { model, order, start });
         }
         plans
