@@ -16,10 +16,11 @@ use serde_json::Value;
 
 use crate::credential::FlowluCredential;
 
+mod inputs;
 mod progress;
 mod read;
 mod write;
-pub use write::load_catalog;
+pub use inputs::{load_catalog, load_state};
 
 /// Exit code: the command ran.
 pub const EXIT_OK: i32 = 0;

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use connector_core::airbyte::{now_ms, Message};
-use connector_core::{ConfiguredCatalog, Failure, FailureClass, Source, SourceEvent, SourceState};
+use connector_core::{Failure, Source, SourceEvent};
 use futures::StreamExt;
-use serde_json::Value;
 
+use super::inputs::{load_catalog, load_state};
 use super::progress::Progress;
 use super::{load_config, Env, ProtocolOut, EXIT_FAILED, EXIT_OK};
 use crate::raw_page::write_record_line;
@@ -76,62 +76,4 @@ fn source(config: &Path, env: &Env) -> Result<FlowluSource, Failure> {
     let credential = load_config(config, env)?;
     FlowluSource::from_credential(&credential)
         .map_err(|e| crate::credential::explain(&e, &credential.account_domain).1)
-}
-
-fn config_error(message: String, internal: String) -> Failure {
-    Failure {
-        class: FailureClass::Config,
-        message,
-        internal,
-    }
-}
-
-/// Reads a JSON file given with `--{flag}`.
-fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        config_error(
-            format!(
-                "The {flag} file {} could not be read: {e}. Check the path given with --{flag}.",
-                path.display()
-            ),
-            e.to_string(),
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
-        config_error(
-            format!(
-                "The {flag} file {} is not valid JSON (line {}, column {}). It should be {shape}.",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-            e.to_string(),
-        )
-    })
-}
-
-fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
-    let shape = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
-    let value = load_json(path, "catalog", shape)?;
-    serde_path_to_error::deserialize(&value).map_err(|e| {
-        let field = e.path().to_string();
-        config_error(
-            format!(
-                "The catalog field `{field}` is wrong: {}. The catalog should be {shape}.",
-                e.inner()
-            ),
-            format!("catalog at `{field}`: {}", e.inner()),
-        )
-    })
-}
-
-fn load_state(path: &Path) -> Result<SourceState, Failure> {
-    let shape = "a JSON array of the `state` objects of earlier STATE messages";
-    let value = load_json(path, "state", shape)?;
-    SourceState::from_airbyte(&value).map_err(|e| {
-        config_error(
-            format!("The state file is wrong: {e}. It should be {shape}, or [] to start over."),
-            e.to_string(),
-        )
-    })
 }

@@ -23,6 +23,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
+use super::inputs::{config_error, load_catalog};
 use super::progress::Progress;
 use super::{load_config, Env, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 use crate::client::redact;
@@ -77,41 +78,9 @@ fn prepare(
     let sink =
         FlowluSink::from_credential(&credential).map_err(|e| explain(&e, &credential.account_domain).1)?;
     sink.plan(&catalog)
-        .map_err(|e| config_failure(format!("The catalog cannot be written: {e}."), e.to_string()))?;
+        .map_err(|e| config_error(format!("The catalog cannot be written: {e}."), e.to_string()))?;
     let rejects = RejectFile::open(reject_file, credential.api_key.expose().to_string())?;
     Ok((sink, catalog, rejects))
-}
-
-fn config_failure(message: String, internal: String) -> Failure {
-    Failure {
-        class: FailureClass::Config,
-        message,
-        internal,
-    }
-}
-
-/// Reads a ConfiguredAirbyteCatalog file.
-pub fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        config_failure(
-            format!(
-                "The catalog file {} could not be read: {e}. Check the path given with --catalog.",
-                path.display()
-            ),
-            e.to_string(),
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
-        config_failure(
-            format!(
-                "The catalog file {} is not a configured catalog (line {}, column {}: {e}). It should be an object such as {{\"streams\": [{{\"stream\": {{\"name\": \"crm_account\", \"json_schema\": {{}}}}, \"sync_mode\": \"full_refresh\", \"destination_sync_mode\": \"append\"}}]}}.",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-            e.to_string(),
-        )
-    })
 }
 
 /// What the input reader shares with the run: the data of records without an outcome yet (for
@@ -207,7 +176,7 @@ impl RejectFile {
         let file = path
             .map(|p| {
                 std::fs::File::create(p).map_err(|e| {
-                    config_failure(
+                    config_error(
                         format!("The reject file {} could not be created: {e}. Check the path given with --reject-file.", p.display()),
                         e.to_string(),
                     )
