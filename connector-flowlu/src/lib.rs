@@ -4,8 +4,18 @@
 //!
 //! * [`FlowluCredential`]: name, description, account domain and API key, with a validation
 //!   call that tells the user exactly what is wrong;
+//! * [`source::FlowluSource`]: a [`connector_core::Source`] over every Flowlu model, full
+//!   refresh and incremental, resumable from any checkpoint, concurrent, constant memory;
+//! * [`sink::FlowluSink`]: a [`connector_core::Sink`] that creates, updates, upserts and
+//!   deletes records, with one outcome per record;
+//! * [`limiter::Limiter`]: the per-account request governor both share (bounded and adaptive
+//!   requests in flight, optional rate cap, safe retries);
 //! * [`Client`]: the REST client (key in the query string, never shown; no redirects;
-//!   timeouts always set).
+//!   timeouts always set);
+//! * [`cli`]: the `flowlu-connector` binary's Airbyte-protocol commands.
+//!
+//! `examples/quickstart.rs` runs the whole flow against the local stand-in;
+//! `examples/host.rs` shows how a host platform links the crates.
 //!
 //! ```no_run
 //! use connector_core::Credential;
