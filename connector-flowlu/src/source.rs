@@ -339,20 +339,20 @@ impl FlowluSource {
 impl Source for FlowluSource {
     async fn discover(&self) -> Result<Catalog, Failure> {
         let probes: Vec<_> = MODELS.iter().map(|model| self.probed(model)).collect();
-        let probes: Vec<(&Model, Result<(), Error>)> = stream::iter(probes)
-            .buffered(self.settings.concurrency())
-            .collect()
-            .await;
+        let mut probes = stream::iter(probes).buffered(self.settings.concurrency());
         let mut unreadable = BTreeMap::new();
-        for (model, result) in &probes {
+        while let Some((model, result)) = probes.next().await {
             match result {
                 Ok(()) => {}
                 Err(err @ Error::Permission { .. }) => {
-                    unreadable.insert(model.stream, self.failure(err));
+                    unreadable.insert(model.stream, self.failure(&err));
                 }
-                Err(err) => return Err(self.failure(err)),
+                // The first other failure (a bad key, a portal that does not answer) ends
+                // discover at once: the probes not yet answered are cancelled, not retried.
+                Err(err) => return Err(self.failure(&err)),
             }
         }
+        drop(probes);
         let custom = if unreadable.contains_key("customfields_fields") {
             BTreeMap::new()
         } else {

@@ -1,9 +1,11 @@
 //! Workspace integration tests: one binary, a module per area.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod canary;
 mod check_cli;
 mod hostile;
 mod props;
+mod reliability;
 mod schemas;
 mod sink;
 mod sink_e2e;
