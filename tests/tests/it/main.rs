@@ -4,6 +4,7 @@
 mod canary;
 mod check_cli;
 mod hostile;
+mod malformed;
 mod props;
 mod reliability;
 mod schemas;

@@ -1,0 +1,276 @@
+//! Malformed config, catalog, state and stdin messages: each gives a clear error naming what
+//! is wrong and the exit code Airbyte expects (a `TRACE` error with `failure_type` and exit 1;
+//! `check` answers `CONNECTION_STATUS FAILED` with exit 0, see check_cli.rs). Nothing is sent
+//! to Flowlu for a config, catalog or state problem (the stand-in counts no request).
+
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
+use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};
+use serde_json::{json, Value};
+
+const CATALOG_SHAPE: &str = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
+const STATE_SHAPE: &str = "a JSON array of the `state` objects of earlier STATE messages";
+const INCOMPLETE: &str = "Required fields: name, account_domain, api_key.";
+
+async fn stand_in() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        records_per_model: 3,
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn catalog() -> Value {
+    json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "incremental", "destination_sync_mode": "append"}]})
+}
+
+/// The one TRACE error of a run: (exit code, failure_type, message).
+fn error(run: &Run) -> (i32, String, String) {
+    let errors: Vec<&Value> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    let e = &errors[0]["trace"]["error"];
+    (
+        run.code,
+        e["failure_type"].as_str().unwrap().to_string(),
+        e["message"].as_str().unwrap().to_string(),
+    )
+}
+
+fn config_error(message: String) -> (i32, String, String) {
+    (1, "config_error".into(), message)
+}
+
+#[tokio::test]
+async fn malformed_configs_fail_every_command_naming_the_field() {
+    let emu = stand_in().await;
+    let catalog = temp_json(&catalog());
+    let k = catalog.path().to_str().unwrap();
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    let path = bad.path().to_str().unwrap();
+    let cases: Vec<(String, String)> = vec![
+        ("".into(), format!("The config file {path} is not valid JSON (line 1, column 0). It should be an object such as {{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}}.")),
+        ("{\"name\": ".into(), format!("The config file {path} is not valid JSON (line 1, column 9). It should be an object such as {{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}}.")),
+        ("[]".into(), format!("The config is incomplete: invalid type: sequence, expected struct FlowluCredential. {INCOMPLETE}")),
+        ("{\"name\": \"n\"}".into(), format!("The config is incomplete: missing field `account_domain`. {INCOMPLETE}")),
+        (
+            json!({"name": "n", "account_domain": "a b", "api_key": CANARY_KEY}).to_string(),
+            "The config field `account_domain` is wrong: `a b` is not a valid account name; enter the first part of your Flowlu address: for https://mycompany.flowlu.com enter mycompany.".into(),
+        ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": ""}).to_string(),
+            "The `api_key` setting is wrong: the API key is empty; copy it from Flowlu: Portal Settings -> API Settings.".into(),
+        ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": "many"}}).to_string(),
+            "The config field `advanced.max_concurrency` is wrong: invalid type: a string, expected u32.".into(),
+        ),
+    ];
+    for (body, expected) in cases {
+        std::fs::write(bad.path(), &body).unwrap();
+        for command in [
+            &["discover", "--config", path][..],
+            &["read", "--config", path, "--catalog", k],
+            &["write", "--config", path, "--catalog", k],
+        ] {
+            let run = run_cli(command, Some(&emu.base_url()), "").await;
+            assert_eq!(
+                error(&run),
+                config_error(expected.clone()),
+                "{command:?} with {body}"
+            );
+            assert!(!run.stdout.contains(CANARY_KEY));
+        }
+    }
+    let run = run_cli(
+        &["read", "--config", "/nonexistent/config.json", "--catalog", k],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(
+        error(&run),
+        config_error("The config file /nonexistent/config.json could not be read: No such file or directory (os error 2). Check the path given with --config.".into())
+    );
+    assert_eq!(emu.stats().total, 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn malformed_catalogs_fail_read_and_write_naming_the_field() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let c = config.path().to_str().unwrap();
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    let path = bad.path().to_str().unwrap();
+    let field = |f: &str, what: &str| {
+        format!("The catalog field `{f}` is wrong: {what}. The catalog should be {CATALOG_SHAPE}.")
+    };
+    let cases: Vec<(String, String)> = vec![
+        ("".into(), format!("The catalog file {path} is not valid JSON (line 1, column 0). It should be {CATALOG_SHAPE}.")),
+        ("{\"streams\": [".into(), format!("The catalog file {path} is not valid JSON (line 1, column 13). It should be {CATALOG_SHAPE}.")),
+        ("{}".into(), field(".", "missing field `streams`")),
+        ("{\"streams\": {}}".into(), field("streams", "invalid type: map, expected a sequence")),
+        ("{\"streams\": [{}]}".into(), field("streams[0]", "missing field `stream`")),
+        (
+            json!({"streams": [{"stream": {"name": "crm_account"}, "sync_mode": "full_refresh"}]}).to_string(),
+            field("streams[0].stream", "missing field `json_schema`"),
+        ),
+        (
+            json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "sometimes"}]}).to_string(),
+            field("streams[0].sync_mode", "unknown variant `sometimes`, expected `full_refresh` or `incremental`"),
+        ),
+    ];
+    for (body, expected) in cases {
+        std::fs::write(bad.path(), &body).unwrap();
+        for command in ["read", "write"] {
+            let run = run_cli(
+                &[command, "--config", c, "--catalog", path],
+                Some(&emu.base_url()),
+                "",
+            )
+            .await;
+            assert_eq!(
+                error(&run),
+                config_error(expected.clone()),
+                "{command} with {body}"
+            );
+        }
+    }
+    // A stream Flowlu does not have: read reports it on the stream, write refuses the catalog.
+    std::fs::write(bad.path(), json!({"streams": [{"stream": {"name": "nope", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}).to_string()).unwrap();
+    let run = run_cli(
+        &["read", "--config", c, "--catalog", path],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(error(&run), config_error("The catalog asks for a stream `nope` that Flowlu does not have. Run discover again and select streams from its catalog.".into()));
+    let run = run_cli(
+        &["write", "--config", c, "--catalog", path],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(error(&run), config_error("The catalog cannot be written: invalid `catalog stream nope`: not a Flowlu stream; use a stream name such as crm_account (see discover).".into()));
+    assert_eq!(emu.stats().total, 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn malformed_states_fail_the_read_and_unknown_stream_states_read_from_the_start() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let catalog = temp_json(&catalog());
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    let path = bad.path().to_str().unwrap();
+    let wrong = |what: &str| {
+        format!("The state file is wrong: invalid state: {what}. It should be {STATE_SHAPE}, or [] to start over.")
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "",
+            format!(
+                "The state file {path} is not valid JSON (line 1, column 0). It should be {STATE_SHAPE}."
+            ),
+        ),
+        ("5", wrong("expected a JSON array of state objects")),
+        ("\"x\"", wrong("expected a JSON array of state objects")),
+        ("[5]", wrong("entry 0: expected a state object")),
+        (
+            "[{\"type\": \"PER_STREAM\"}]",
+            wrong("entry 0: unknown state type `PER_STREAM` (expected STREAM, GLOBAL or LEGACY)"),
+        ),
+        (
+            "[{\"type\": \"STREAM\"}]",
+            wrong("entry 0: a STREAM state without `stream`"),
+        ),
+    ];
+    for (body, expected) in cases {
+        std::fs::write(bad.path(), body).unwrap();
+        let run = run_cli(
+            &["read", "--config", c, "--catalog", k, "--state", path],
+            Some(&emu.base_url()),
+            "",
+        )
+        .await;
+        assert_eq!(error(&run), config_error(expected), "state {body}");
+    }
+    assert_eq!(emu.stats().total, 0, "nothing was sent");
+    // A stream state this connector never wrote loses nothing: the stream is read from the start.
+    for stream_state in [json!("garbage"), json!({"cursor": [1, 2]})] {
+        let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": stream_state}}]);
+        std::fs::write(bad.path(), state.to_string()).unwrap();
+        let run = run_cli(
+            &["read", "--config", c, "--catalog", k, "--state", path],
+            Some(&emu.base_url()),
+            "",
+        )
+        .await;
+        let records: Vec<&Value> = run
+            .messages
+            .iter()
+            .filter(|m| m["type"] == "RECORD")
+            .map(|m| &m["record"]["data"])
+            .collect();
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        assert_eq!(records.len(), 3, "{stream_state}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let catalog = temp_json(&catalog());
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let good = json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": "Fine"}}}).to_string();
+    let cases = [
+        ("not json", "expected ident at line 1 column 2"),
+        ("{}", "missing field `type` at line 1 column 2"),
+        ("[1]", "invalid type: integer `1`, expected variant identifier at line 1 column 2"),
+        ("{\"type\":\"RECORD\"}", "missing field `record`"),
+        ("{\"type\":\"RECORD\",\"record\":{\"data\":{},\"emitted_at\":0}}", "missing field `stream`"),
+        ("{\"type\":\"STATE\"}", "missing field `state`"),
+        ("{\"type\":\"NOPE\"}", "unknown variant `NOPE`, expected one of `RECORD`, `STATE`, `LOG`, `TRACE`, `SPEC`, `CONNECTION_STATUS`, `CATALOG` at line 1 column 14"),
+    ];
+    let before = emu.count("crm", "account");
+    for (i, (line, why)) in cases.iter().enumerate() {
+        let rejects = tempfile::NamedTempFile::new().unwrap();
+        let r = rejects.path().to_str().unwrap();
+        let stdin = format!("{good}\n{line}\n{good}\n");
+        let run = run_cli(
+            &["write", "--config", c, "--catalog", k, "--reject-file", r],
+            Some(&emu.base_url()),
+            &stdin,
+        )
+        .await;
+        assert_eq!(
+            error(&run),
+            (
+                1,
+                "system_error".into(),
+                "1 input line(s) could not be read (line 2); the other records were written.".into()
+            ),
+            "{line}"
+        );
+        let logged = run.messages.iter().any(|m| {
+            m["log"]["message"] == format!("input line 2 skipped: invalid message on line 2: {why}")
+        });
+        assert!(logged, "{line}: {}", run.stdout);
+        let rejected: Value =
+            serde_json::from_str(std::fs::read_to_string(rejects.path()).unwrap().trim()).unwrap();
+        assert_eq!(
+            (&rejected["line"], &rejected["outcome"], &rejected["input"]),
+            (&json!(2), &json!("unreadable"), &json!(line))
+        );
+        assert_eq!(
+            emu.count("crm", "account"),
+            before + 2 * (i + 1),
+            "both good records were written"
+        );
+    }
+}
