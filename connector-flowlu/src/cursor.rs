@@ -156,6 +156,23 @@ impl Order {
         Value::Object(Map::new())
     }
 
+    /// Whether `state` is a position this order can resume from: an empty object (a finished
+    /// full refresh), `{after_id}` for reads by id, `{cursor, id}` for incremental reads.
+    /// Anything else (another connector's state, a hand-edited file) restarts the stream.
+    pub fn recognises(&self, state: &Value) -> bool {
+        match self.cursor {
+            None => match state.get("after_id") {
+                Some(id) => Id::read(id).is_some(),
+                None => state
+                    .as_object()
+                    .is_some_and(|o| o.is_empty() || o.contains_key("cursor")),
+            },
+            Some((_, kind)) => state
+                .get("cursor")
+                .is_some_and(|c| CursorValue::read(c, kind).is_some()),
+        }
+    }
+
     /// Where a read starts: after the saved position, or (incremental only, no state) at
     /// `start_date`; `None` reads from the beginning. Unreadable states are ignored.
     pub fn start(&self, state: Option<&Value>, start_date: Option<&str>) -> Option<Key> {
@@ -248,6 +265,40 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn recognises_only_states_it_writes() {
+        let by_id = Order { cursor: None };
+        let by_time = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        let by_unix = Order {
+            cursor: Some(("last_active", CursorKind::UnixSeconds)),
+        };
+        let cases = [
+            (by_id, json!({}), true),
+            (by_id, json!({"after_id": 12}), true),
+            (by_id, json!({"after_id": "12"}), true),
+            (
+                by_id,
+                json!({"cursor_field": "updated_date", "cursor": "2024-01-01 00:00:00", "id": 3}),
+                true,
+            ),
+            (by_id, json!({"after_id": null}), false),
+            (by_id, json!({"page": 4}), false),
+            (
+                by_time,
+                json!({"cursor_field": "updated_date", "cursor": "2024-01-01 00:00:00", "id": 3}),
+                true,
+            ),
+            (by_time, json!({}), false),
+            (by_time, json!({"updated_at": "yesterday"}), false),
+            (by_unix, json!({"cursor": 1_700_000_000, "id": 3}), true),
+        ];
+        for (order, state, expected) in cases {
+            assert_eq!(order.recognises(&state), expected, "{order:?} {state}");
+        }
+    }
 
     #[test]
     fn one_second_before_crosses_every_boundary() {

@@ -59,6 +59,16 @@ use crate::streams::{CursorKind, Model, MODELS};
 /// (back-pressure beyond this).
 const EVENT_BUFFER: usize = 64;
 
+/// A state value for a log line, cut to a readable length.
+fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 120 {
+        format!("{}...", text.chars().take(117).collect::<String>())
+    } else {
+        text
+    }
+}
+
 /// The Flowlu source for one account.
 #[derive(Debug, Clone)]
 pub struct FlowluSource {
@@ -235,6 +245,13 @@ impl FlowluSource {
             };
             let incremental = configured.sync_mode == SyncMode::Incremental && model.cursor.is_some();
             let order = Order::of(model, incremental);
+            if let Some(saved) = state.get(name).filter(|saved| !order.recognises(saved)) {
+                let message = format!(
+                    "{name}: the saved state {} is not a position this connector wrote for this sync mode: reading the stream from the start",
+                    excerpt(saved)
+                );
+                out.log(LogLevel::Warn, message).await;
+            }
             let start = order.start(state.get(name), self.settings.start_date.as_deref());
             let unix_cursor = matches!(order.cursor, Some((_, CursorKind::UnixSeconds)));
             if unix_cursor && start.is_none() && self.settings.start_date.is_some() {

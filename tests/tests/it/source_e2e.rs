@@ -306,3 +306,62 @@ async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() 
         "every record was read at least once"
     );
 }
+
+#[tokio::test]
+async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning() {
+    let emu = emulator().await;
+    let source = source(&emu, 100);
+    let foreign = json!({"updated_at": "yesterday"});
+    let state = SourceState {
+        streams: [("crm_account".to_string(), foreign)].into(),
+    };
+    let events: Vec<SourceEvent> = source
+        .read(&catalog(&[("crm_account", "incremental")]), &state)
+        .collect()
+        .await;
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            SourceEvent::Log {
+                level: connector_core::LogLevel::Warn,
+                message,
+            } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        ["crm_account: the saved state {\"updated_at\":\"yesterday\"} is not a position this connector wrote for this sync mode: reading the stream from the start"]
+    );
+    let records = events
+        .iter()
+        .filter(|e| matches!(e, SourceEvent::Record(_)))
+        .count();
+    assert_eq!(records, ACCOUNTS, "every record is read again");
+    // The states the connector writes are recognised: a second read from them warns of nothing.
+    let last = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            SourceEvent::Checkpoint(c) => Some(c.state.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let state = SourceState {
+        streams: [("crm_account".to_string(), last)].into(),
+    };
+    let again: Vec<SourceEvent> = source
+        .read(&catalog(&[("crm_account", "incremental")]), &state)
+        .collect()
+        .await;
+    assert!(
+        !again.iter().any(|e| matches!(
+            e,
+            SourceEvent::Log {
+                level: connector_core::LogLevel::Warn,
+                ..
+            }
+        )),
+        "{again:?}"
+    );
+}
