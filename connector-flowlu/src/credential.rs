@@ -85,6 +85,9 @@ impl FlowluCredential {
 
     /// A client for this credential.
     pub fn client(&self) -> Result<Client, Error> {
+        self.settings()
+            .check()
+            .map_err(|(field, message)| Error::Config { field, message })?;
         let mut builder = Client::builder(self.account_domain.clone(), self.api_key.clone());
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url.clone());

@@ -131,6 +131,26 @@ impl Settings {
         self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 1000)
     }
 
+    /// Refuses values outside the ranges the form states, naming the field
+    /// (`advanced.page_size`) and the allowed range.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let ranges = [
+            ("max_concurrency", self.max_concurrency, 1, 32),
+            ("requests_per_second", self.requests_per_second, 1, 1000),
+            ("page_size", self.page_size, 1, 100),
+            ("timeout_seconds", self.timeout_seconds, 1, 600),
+        ];
+        for (field, value, min, max) in ranges {
+            if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
+                return Err((
+                    format!("advanced.{field}"),
+                    format!("{v} is out of range; use a whole number from {min} to {max}, or leave it empty for the default"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The write rule of `stream`, if one is set.
     pub fn write_rule(&self, stream: &str) -> Option<&WriteRule> {
         self.write_rules.as_deref()?.iter().find(|r| r.stream == stream)

@@ -69,6 +69,14 @@ async fn malformed_configs_fail_every_command_naming_the_field() {
             json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": "many"}}).to_string(),
             "The config field `advanced.max_concurrency` is wrong: invalid type: a string, expected u32.".into(),
         ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": 0}}).to_string(),
+            "The `advanced.max_concurrency` setting is wrong: 0 is out of range; use a whole number from 1 to 32, or leave it empty for the default.".into(),
+        ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"page_size": 500}}).to_string(),
+            "The `advanced.page_size` setting is wrong: 500 is out of range; use a whole number from 1 to 100, or leave it empty for the default.".into(),
+        ),
     ];
     for (body, expected) in cases {
         std::fs::write(bad.path(), &body).unwrap();
