@@ -2,17 +2,13 @@
 //! and the `write` command's STATE echo, reject file and exit codes. The canary key appears in
 //! no outcome, no stdout line and no reject file.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use connector_core::{
     ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput,
 };
-use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
 use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::FlowluCredential;
 use futures::StreamExt;
-use integration_tests::{config_json, run_cli, temp_json, CatchAll, CANARY_KEY};
+use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
 
@@ -47,19 +43,9 @@ fn sink(url: &str, rule: Option<Value>) -> FlowluSink {
     let credential = FlowluCredential::from_config(&config(rule))
         .unwrap()
         .with_base_url(url);
-    let limiter = Limiter::new(LimiterConfig {
-        max_concurrency: 4,
-        requests_per_second: None,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retries: 3,
-            max_total: Duration::from_secs(5),
-        },
-    });
     FlowluSink::from_credential(&credential)
         .unwrap()
-        .with_limiter(Arc::new(limiter))
+        .with_limiter(fast_limiter(4, 3))
 }
 
 fn records(data: &[Value]) -> Vec<SinkInput> {

@@ -4,16 +4,14 @@
 //! catch-all answering 500 "unexpected request" is defined last in every test; the canary key
 //! appears in no output.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::airbyte::Message;
 use connector_core::{ConfiguredCatalog, Credential, Source, SourceState};
-use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
 use futures::StreamExt;
-use integration_tests::{config_json, run_cli, temp_json, CatchAll, CANARY_KEY};
+use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
 
@@ -105,19 +103,9 @@ fn source(url: &str, advanced: Value) -> FlowluSource {
     config["advanced"] = advanced;
     let credential = FlowluCredential::from_config(&config).unwrap().with_base_url(url);
     let settings = credential.settings();
-    let limiter = Limiter::new(LimiterConfig {
-        max_concurrency: settings.concurrency(),
-        requests_per_second: None,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retries: 3,
-            max_total: Duration::from_secs(10),
-        },
-    });
     FlowluSource::from_credential(&credential)
         .unwrap()
-        .with_limiter(Arc::new(limiter))
+        .with_limiter(fast_limiter(settings.concurrency(), 3))
 }
 
 fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {

@@ -3,16 +3,13 @@
 //! and repeat nothing, and the same records whatever quirks and faults the server has.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use connector_core::{ConfiguredCatalog, Credential, Source, SourceEvent, SourceState};
-use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, MutationPlan, Quirks, TotalField};
 use futures::StreamExt;
-use integration_tests::{config_json, CANARY_KEY};
+use integration_tests::{config_json, fast_limiter, CANARY_KEY};
 use serde_json::{json, Value};
 
 const ACCOUNTS: usize = 230;
@@ -40,19 +37,9 @@ fn source(emu: &Emulator, page_size: u32) -> FlowluSource {
     let credential = FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url());
-    let limiter = Limiter::new(LimiterConfig {
-        max_concurrency: 4,
-        requests_per_second: None,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            max_retries: 10,
-            max_total: Duration::from_secs(10),
-        },
-    });
     FlowluSource::from_credential(&credential)
         .unwrap()
-        .with_limiter(Arc::new(limiter))
+        .with_limiter(fast_limiter(4, 10))
 }
 
 fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
