@@ -23,7 +23,7 @@
 //! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use connector_core::{
@@ -203,7 +203,7 @@ impl FlowluSink {
     }
 
     /// Writes one record and says what happened.
-    async fn write_record(&self, plan: &Result<WritePlan, String>, record: Record) -> Outcome {
+    async fn write_record(&self, plan: &Result<WritePlan, String>, halt: &Halt, record: Record) -> Outcome {
         let plan = match plan {
             Ok(plan) => plan,
             Err(message) => return refused(FailureClass::Config, message.clone()),
@@ -217,7 +217,16 @@ impl FlowluSink {
         let Value::Object(data) = record.data else {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
-        Writer { sink: self, stream }.apply(&data).await
+        if let Some(reason) = halt.reason(&stream.stream) {
+            return refused(FailureClass::Config, reason);
+        }
+        Writer {
+            sink: self,
+            stream,
+            halt,
+        }
+        .apply(&data)
+        .await
     }
 }
 
@@ -230,6 +239,7 @@ impl Sink for FlowluSink {
     ) -> BoxStream<'a, SinkEvent> {
         let plan = Arc::new(self.plan(catalog).map_err(|e| e.to_string()));
         let order = Arc::new(KeyedOrder::default());
+        let halt = Arc::new(Halt::default());
         let first = plan.as_ref().as_ref().err().map(|message| SinkEvent::Log {
             level: LogLevel::Error,
             message: format!("nothing is written: {message}"),
@@ -237,6 +247,7 @@ impl Sink for FlowluSink {
         let done = tag(input)
             .map(move |item| {
                 let plan = Arc::clone(&plan);
+                let halt = Arc::clone(&halt);
                 let turn = match &item {
                     Tagged::Record { record, .. } => order_key(&plan, record).map(|key| order.enter(key)),
                     Tagged::Checkpoint { .. } => None,
@@ -249,7 +260,7 @@ impl Sink for FlowluSink {
                                 turn.wait_previous().await;
                             }
                             let stream = record.stream.clone();
-                            let outcome = self.write_record(&plan, record).await;
+                            let outcome = self.write_record(&plan, &halt, record).await;
                             drop(turn);
                             Done::Outcome(RecordOutcome {
                                 stream,
@@ -420,6 +431,60 @@ impl KeyedOrder {
 struct Writer<'s> {
     sink: &'s FlowluSink,
     stream: &'s StreamPlan,
+    halt: &'s Halt,
+}
+
+/// Failures no later record can get past: a rejected key or an unknown account stop every
+/// stream, a key without the module stops that stream. Records after such a failure fail at
+/// once, without a request, instead of each meeting the same refusal.
+#[derive(Debug, Default)]
+struct Halt {
+    account: Mutex<Option<String>>,
+    streams: Mutex<HashMap<String, String>>,
+}
+
+impl Halt {
+    /// Records `err` if it stops the account or `stream`.
+    fn note(&self, stream: &str, err: &Error) {
+        let why = || {
+            format!(
+                "not sent: an earlier request of this write failed with `{}`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again",
+                internal_detail(err)
+            )
+        };
+        match err {
+            Error::Auth { .. } | Error::UnknownAccount { .. } => {
+                self.account
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert_with(why);
+            }
+            Error::Permission { .. } => {
+                self.streams
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(stream.to_string())
+                    .or_insert_with(why);
+            }
+            _ => {}
+        }
+    }
+
+    /// Why records of `stream` are no longer sent, if they are not.
+    fn reason(&self, stream: &str) -> Option<String> {
+        let account = self
+            .account
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        account.or_else(|| {
+            self.streams
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(stream)
+                .cloned()
+        })
+    }
 }
 
 /// What a lookup by match field found.
@@ -429,6 +494,12 @@ enum Found {
 }
 
 impl Writer<'_> {
+    /// The failed outcome of `err`, noting it when it stops later records.
+    fn fail(&self, err: &Error) -> Outcome {
+        self.halt.note(&self.stream.stream, err);
+        failed(err)
+    }
+
     async fn apply(&self, data: &Map<String, Value>) -> Outcome {
         let id = match record_id(data) {
             Ok(id) => id,
@@ -496,7 +567,7 @@ impl Writer<'_> {
             Err(e) if api_code(&e) == Some(NOT_FOUND) => Outcome::Skipped {
                 reason: format!("record {id} does not exist (already deleted)"),
             },
-            Err(e) => failed(&e),
+            Err(e) => self.fail(&e),
         }
     }
 
@@ -509,7 +580,7 @@ impl Writer<'_> {
             .run(|| self.sink.client.update(module, model, id, &body), &on_wait)
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
-            .map_err(|e| failed(&e))
+            .map_err(|e| self.fail(&e))
     }
 
     async fn upsert_by_match(&self, data: &Map<String, Value>, field: &str) -> Outcome {
@@ -546,7 +617,7 @@ impl Writer<'_> {
                 .await;
             let err = match result {
                 Ok(response) => return created(&response),
-                Err(e) if !e.may_have_been_applied() => return failed(&e),
+                Err(e) if !e.may_have_been_applied() => return self.fail(&e),
                 Err(e) => e,
             };
             let Some((field, value)) = &check else {
@@ -600,7 +671,7 @@ impl Writer<'_> {
             .limiter
             .run(|| self.sink.client.list(module, model, &params), &on_wait)
             .await
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| self.fail(&e))?;
         let matches = |item: &Value| {
             item.get(field)
                 .and_then(scalar_text)

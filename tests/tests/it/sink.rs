@@ -709,3 +709,43 @@ async fn write_command_refuses_a_catalog_it_cannot_write() {
         (1, Some("config_error"))
     );
 }
+
+#[tokio::test]
+async fn after_a_rejected_key_the_other_records_fail_without_requests() {
+    let mut server = Server::new_async().await;
+    // At most the records already in flight when the first refusal arrives reach the server
+    // (the sink keeps 2 x requests in flight records going: 8 with the default of 4).
+    let create = server
+        .mock("POST", "/api/v1/module/crm/account/create")
+        .match_query(Matcher::Exact(format!("api_key={CANARY_KEY}")))
+        .with_status(401)
+        .expect_at_least(1)
+        .expect_at_most(8)
+        .create_async()
+        .await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let data: Vec<Value> = (0..40).map(|n| json!({"name": format!("Account {n}")})).collect();
+    let outcomes = write(&sink(&server.url(), None), &catalog("append"), records(&data)).await;
+    assert_eq!(outcomes.len(), 40, "one outcome per record");
+    let not_sent = "not sent: an earlier request of this write failed with `authorization failed (HTTP 401)`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again";
+    let mut sent = 0;
+    for outcome in &outcomes {
+        match outcome {
+            Outcome::Failed {
+                class: FailureClass::Config,
+                message,
+                ..
+            } if message == not_sent => {}
+            Outcome::Failed {
+                class: FailureClass::Config,
+                message,
+                ..
+            } if message == "authorization failed (HTTP 401)" => sent += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert!((1..=8).contains(&sent), "{sent} records were sent");
+    assert!(outcomes.len() - sent >= 32, "the rest were not sent");
+    create.assert_async().await;
+    catch_all.assert().await;
+}
