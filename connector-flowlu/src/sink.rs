@@ -21,6 +21,9 @@
 //!   updates it, more fails. A portal that ignores the filter (answers records that do not
 //!   match) fails the record rather than risk a duplicate.
 //! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
+//! * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
+//!   fail at once with the reason (and after error 22, later records of that stream), instead
+//!   of each sending a request that cannot succeed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
