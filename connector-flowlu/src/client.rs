@@ -261,22 +261,17 @@ impl Client {
         model: &str,
         params: &[(String, String)],
     ) -> Result<ListPage, Error> {
-        let response = self
-            .call(Method::GET, module, model, "list", None, params, None)
-            .await?;
-        ListPage::from_response(response)
+        ListPage::from_response(self.call(Call::new(module, model, "list").params(params)).await?)
     }
 
     /// `GET .../{module}/{model}/get/{id}`.
     pub async fn get(&self, module: &str, model: &str, id: u64) -> Result<Value, Error> {
-        self.call(Method::GET, module, model, "get", Some(id), &[], None)
-            .await
+        self.call(Call::new(module, model, "get").id(id)).await
     }
 
     /// `POST .../{module}/{model}/create` with a form-encoded body.
     pub async fn create(&self, module: &str, model: &str, form: &[(String, String)]) -> Result<Value, Error> {
-        self.call(Method::POST, module, model, "create", None, &[], Some(form))
-            .await
+        self.call(Call::new(module, model, "create").form(form)).await
     }
 
     /// `POST .../{module}/{model}/update/{id}` with a form-encoded body.
@@ -287,14 +282,13 @@ impl Client {
         id: u64,
         form: &[(String, String)],
     ) -> Result<Value, Error> {
-        self.call(Method::POST, module, model, "update", Some(id), &[], Some(form))
+        self.call(Call::new(module, model, "update").id(id).form(form))
             .await
     }
 
     /// `GET .../{module}/{model}/delete/{id}`.
     pub async fn delete(&self, module: &str, model: &str, id: u64) -> Result<Value, Error> {
-        self.call(Method::GET, module, model, "delete", Some(id), &[], None)
-            .await
+        self.call(Call::new(module, model, "delete").id(id)).await
     }
 
     /// `GET .../{module}/{model}/list`, keeping each record as the exact JSON Flowlu sent
@@ -305,55 +299,32 @@ impl Client {
         model: &str,
         params: &[(String, String)],
     ) -> Result<RawListPage, Error> {
-        let (status, headers, body) = self
-            .send(Method::GET, module, model, "list", None, params, None)
-            .await?;
+        let call = Call::new(module, model, "list").params(params);
+        let (status, headers, body) = self.send(&call).await?;
         RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose())
-            .map_err(|e| failed(e, status, module, model, "list"))
+            .map_err(|e| failed(e, status, &call))
     }
 
     /// Sends one request and returns the `response` member of the answer.
-    #[allow(clippy::too_many_arguments)]
-    #[tracing::instrument(level = "debug", skip_all, fields(module, model, method = method_name))]
-    pub async fn call(
-        &self,
-        method: Method,
-        module: &str,
-        model: &str,
-        method_name: &str,
-        id: Option<u64>,
-        params: &[(String, String)],
-        form: Option<&[(String, String)]>,
-    ) -> Result<Value, Error> {
-        let (status, headers, body) = self
-            .send(method, module, model, method_name, id, params, form)
-            .await?;
-        decode(status, &headers, body.as_ref(), self.api_key.expose())
-            .map_err(|e| failed(e, status, module, model, method_name))
+    #[tracing::instrument(level = "debug", skip_all, fields(module = call.module, model = call.model, method = call.method))]
+    pub async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
+        let (status, headers, body) = self.send(&call).await?;
+        decode(status, &headers, body.as_ref(), self.api_key.expose()).map_err(|e| failed(e, status, &call))
     }
 
     /// Sends one request and reads the whole answer.
-    #[allow(clippy::too_many_arguments)]
-    async fn send(
-        &self,
-        method: Method,
-        module: &str,
-        model: &str,
-        method_name: &str,
-        id: Option<u64>,
-        params: &[(String, String)],
-        form: Option<&[(String, String)]>,
-    ) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
-        let path = match id {
-            Some(id) => format!("/api/v1/module/{module}/{model}/{method_name}/{id}"),
-            None => format!("/api/v1/module/{module}/{model}/{method_name}"),
+    async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
+        let verb = if call.form.is_some() {
+            Method::POST
+        } else {
+            Method::GET
         };
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(verb, format!("{}{}", self.base, call.path()))
             .query(&[("api_key", self.api_key.expose())])
-            .query(params);
-        if let Some(form) = form {
+            .query(call.params);
+        if let Some(form) = call.form {
             let body = serde_urlencoded::to_string(form).map_err(|e| Error::Config {
                 field: "record".into(),
                 message: e.to_string(),
@@ -370,8 +341,66 @@ impl Client {
     }
 }
 
+/// One REST call: `.../api/v1/module/{module}/{model}/{method}[/{id}]`, sent as a GET with
+/// `params` in the query string, or as a POST when it carries a form body (create, update).
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    module: &'a str,
+    model: &'a str,
+    method: &'a str,
+    id: Option<u64>,
+    params: &'a [(String, String)],
+    form: Option<&'a [(String, String)]>,
+}
+
+impl<'a> Call<'a> {
+    /// `method` (`list`, `get`, ...) of `module/model`.
+    pub fn new(module: &'a str, model: &'a str, method: &'a str) -> Self {
+        Self {
+            module,
+            model,
+            method,
+            id: None,
+            params: &[],
+            form: None,
+        }
+    }
+
+    /// The record id, appended to the path.
+    pub fn id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Query parameters besides `api_key`.
+    pub fn params(mut self, params: &'a [(String, String)]) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// A form body (makes the call a POST).
+    pub fn form(mut self, form: &'a [(String, String)]) -> Self {
+        self.form = Some(form);
+        self
+    }
+
+    fn path(&self) -> String {
+        let Self {
+            module,
+            model,
+            method,
+            ..
+        } = self;
+        match self.id {
+            Some(id) => format!("/api/v1/module/{module}/{model}/{method}/{id}"),
+            None => format!("/api/v1/module/{module}/{model}/{method}"),
+        }
+    }
+}
+
 /// Logs a failed request and names its module and model in a permission error.
-fn failed(err: Error, status: StatusCode, module: &str, model: &str, method: &str) -> Error {
+fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
+    let (module, model, method) = (call.module, call.model, call.method);
     tracing::debug!(module, model, method, status = status.as_u16(), error = %err, "flowlu request failed");
     match err {
         Error::Permission { api, .. } => Error::Permission {
