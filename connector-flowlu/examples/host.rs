@@ -53,9 +53,12 @@ async fn main() -> Result<()> {
         Validation::Invalid { failure, .. } => return Err(failure.message.into()),
     }
 
-    // 3. The host holds connectors as trait objects.
-    let source: Box<dyn Source> = Box::new(FlowluSource::from_credential(&credential)?);
-    let sink: Box<dyn Sink> = Box::new(FlowluSink::from_credential(&credential)?);
+    // 3. The host holds connectors as trait objects; a source and a sink of one account share
+    //    its limiter, so together they stay within the account's request limits.
+    let flowlu_source = FlowluSource::from_credential(&credential)?;
+    let shared = flowlu_source.account().limiter();
+    let source: Box<dyn Source> = Box::new(flowlu_source);
+    let sink: Box<dyn Sink> = Box::new(FlowluSink::from_credential(&credential)?.with_limiter(shared));
 
     // 4. Read one stream into a channel; a consumer task could be anything (a warehouse loader).
     let catalog = source.discover().await.map_err(|f| f.message)?;

@@ -30,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod account;
 pub mod cli;
 pub mod client;
 pub mod credential;

@@ -37,11 +37,12 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{internal_detail, FlowluCredential};
 use crate::encode::{check_name, encode_record, scalar_text};
 use crate::error::Error;
-use crate::limiter::{Limiter, LimiterConfig, Wait};
+use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
 use crate::settings::{Settings, WriteMode};
 use crate::streams;
@@ -167,42 +168,45 @@ fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<Stri
 /// A Flowlu destination of records. See the [module documentation](self).
 #[derive(Debug, Clone)]
 pub struct FlowluSink {
-    client: Client,
-    limiter: Arc<Limiter>,
-    settings: Settings,
+    account: Account,
 }
 
 impl FlowluSink {
     /// A sink writing with `client`, limited as `settings` say.
     pub fn new(client: Client, settings: Settings) -> Self {
-        let limiter = Arc::new(Limiter::new(LimiterConfig::from_settings(&settings)));
         Self {
-            client,
-            limiter,
-            settings,
+            account: Account::new(client, settings),
         }
     }
 
     /// A sink for `credential` (its client and settings).
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::new(credential.client()?, credential.settings()))
+        Ok(Self {
+            account: Account::from_credential(credential)?,
+        })
     }
 
     /// Shares an account's limiter (for example with a source of the same account).
-    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
-        self.limiter = limiter;
-        self
+    pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
+        Self {
+            account: self.account.with_limiter(limiter),
+        }
+    }
+
+    /// The account (client, limiter, settings) this reads or writes.
+    pub fn account(&self) -> &Account {
+        &self.account
     }
 
     /// The write plan of `catalog` under this sink's settings.
     pub fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
-        WritePlan::from_catalog(catalog, &self.settings)
+        WritePlan::from_catalog(catalog, &self.account.settings)
     }
 
     /// Records written at the same time.
     fn record_concurrency(&self) -> usize {
         // Twice the request limit keeps the limiter busy while some records wait on a lookup.
-        self.settings.concurrency() * 2
+        self.account.settings.concurrency() * 2
     }
 
     /// Writes one record and says what happened.
@@ -562,8 +566,9 @@ impl Writer<'_> {
         let (module, model) = (self.stream.module, self.stream.model);
         let result = self
             .sink
+            .account
             .limiter
-            .run(|| self.sink.client.delete(module, model, id), &on_wait)
+            .run(|| self.sink.account.client.delete(module, model, id), &on_wait)
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
@@ -579,8 +584,12 @@ impl Writer<'_> {
         let body = self.body(data, false)?;
         let (module, model) = (self.stream.module, self.stream.model);
         self.sink
+            .account
             .limiter
-            .run(|| self.sink.client.update(module, model, id, &body), &on_wait)
+            .run(
+                || self.sink.account.client.update(module, model, id, &body),
+                &on_wait,
+            )
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
             .map_err(|e| self.fail(&e))
@@ -611,9 +620,10 @@ impl Writer<'_> {
         for attempt in 1..=MAX_CREATE_ATTEMPTS {
             let result = self
                 .sink
+                .account
                 .limiter
                 .run_when(
-                    || self.sink.client.create(module, model, &body),
+                    || self.sink.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
                     &on_wait,
                 )
@@ -671,8 +681,9 @@ impl Writer<'_> {
         let (module, model) = (self.stream.module, self.stream.model);
         let page = self
             .sink
+            .account
             .limiter
-            .run(|| self.sink.client.list(module, model, &params), &on_wait)
+            .run(|| self.sink.account.client.list(module, model, &params), &on_wait)
             .await
             .map_err(|e| self.fail(&e))?;
         let matches = |item: &Value| {

@@ -44,11 +44,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{explain, FlowluCredential};
 use crate::cursor::{Key, Order};
 use crate::error::Error;
-use crate::limiter::{Limiter, LimiterConfig, Wait, WaitReason};
+use crate::limiter::{Limiter, Wait, WaitReason};
 use crate::pager::{Next, Pager};
 use crate::raw_page::{raw_key, to_value};
 use crate::settings::Settings;
@@ -72,9 +73,7 @@ fn excerpt(value: &Value) -> String {
 /// The Flowlu source for one account.
 #[derive(Debug, Clone)]
 pub struct FlowluSource {
-    client: Client,
-    limiter: Arc<Limiter>,
-    settings: Settings,
+    account: Account,
 }
 
 /// How one stream ended.
@@ -93,27 +92,32 @@ pub struct StreamSummary {
 impl FlowluSource {
     /// A source over `client` with `settings` (and the limits they set).
     pub fn new(client: Client, settings: Settings) -> Self {
-        let limiter = Arc::new(Limiter::new(LimiterConfig::from_settings(&settings)));
         Self {
-            client,
-            limiter,
-            settings,
+            account: Account::new(client, settings),
         }
     }
 
     /// A source for a credential, with its advanced settings.
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::new(credential.client()?, credential.settings()))
+        Ok(Self {
+            account: Account::from_credential(credential)?,
+        })
     }
 
     /// Replaces the limiter (for example a shared one, or faster retries in tests).
-    pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
-        self.limiter = limiter;
-        self
+    pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
+        Self {
+            account: self.account.with_limiter(limiter),
+        }
+    }
+
+    /// The account (client, limiter, settings) this reads or writes.
+    pub fn account(&self) -> &Account {
+        &self.account
     }
 
     fn failure(&self, err: &Error) -> Failure {
-        explain(err, self.client.domain()).1
+        explain(err, self.account.client.domain()).1
     }
 
     fn fetch_failure(&self, err: FetchError) -> Failure {
@@ -133,8 +137,12 @@ impl FlowluSource {
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "1".to_string()),
         ];
-        self.limiter
-            .run(|| self.client.list(model.module, model.model, &params), &|_| {})
+        self.account
+            .limiter
+            .run(
+                || self.account.client.list(model.module, model.model, &params),
+                &|_| {},
+            )
             .await
             .map(|_| ())
     }
@@ -148,14 +156,18 @@ impl FlowluSource {
         let Some(model) = crate::streams::model("customfields_fields") else {
             return Ok(BTreeMap::new());
         };
-        let mut pager = Pager::new(Order::of(model, false), self.settings.page_size(), None);
+        let mut pager = Pager::new(Order::of(model, false), self.account.settings.page_size(), None);
         let mut fields: BTreeMap<(String, String), Vec<CustomField>> = BTreeMap::new();
         let mut page = 1;
         loop {
             let params = pager.request(page);
             let list = self
+                .account
                 .limiter
-                .run(|| self.client.list(model.module, model.model, &params), &|_| {})
+                .run(
+                    || self.account.client.list(model.module, model.model, &params),
+                    &|_| {},
+                )
                 .await?;
             let absorbed = pager.absorb_values(list.items, list.total);
             for (module, model, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
@@ -202,8 +214,8 @@ impl FlowluSource {
         params: Vec<(String, String)>,
         notices: &Notices,
     ) -> Fetch {
-        let client = self.client.clone();
-        let limiter = Arc::clone(&self.limiter);
+        let client = self.account.client.clone();
+        let limiter = Arc::clone(&self.account.limiter);
         let notices = notices.clone();
         Fetch(tokio::spawn(async move {
             let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
@@ -232,7 +244,7 @@ impl FlowluSource {
         state: &'a SourceState,
         out: &Out,
     ) -> Vec<Plan> {
-        let only = self.settings.streams.as_ref().filter(|s| !s.is_empty());
+        let only = self.account.settings.streams.as_ref().filter(|s| !s.is_empty());
         let mut plans = Vec::new();
         for configured in &catalog.streams {
             let name = &configured.stream.name;
@@ -252,9 +264,9 @@ impl FlowluSource {
                 );
                 out.log(LogLevel::Warn, message).await;
             }
-            let start = order.start(state.get(name), self.settings.start_date.as_deref());
+            let start = order.start(state.get(name), self.account.settings.start_date.as_deref());
             let unix_cursor = matches!(order.cursor, Some((_, CursorKind::UnixSeconds)));
-            if unix_cursor && start.is_none() && self.settings.start_date.is_some() {
+            if unix_cursor && start.is_none() && self.account.settings.start_date.is_some() {
                 let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
                 out.log(LogLevel::Info, message).await;
             }
@@ -267,9 +279,10 @@ impl FlowluSource {
     async fn read_stream(&self, plan: Plan, out: Out) -> StreamSummary {
         let stream = plan.model.stream;
         out.status(stream, StreamStatus::Started).await;
-        let depth = self.settings.concurrency();
+        let depth = self.account.settings.concurrency();
         let window = u32::try_from(depth).unwrap_or(u32::MAX);
-        let mut pager = Pager::new(plan.order, self.settings.page_size(), plan.start).with_window(window);
+        let mut pager =
+            Pager::new(plan.order, self.account.settings.page_size(), plan.start).with_window(window);
         let mut summary = StreamSummary {
             stream: stream.to_string(),
             records: 0,
@@ -342,7 +355,7 @@ impl FlowluSource {
     /// Reads every planned stream, then logs the summary.
     async fn read_all(&self, catalog: &ConfiguredCatalog, state: &SourceState, out: Out) {
         let plans = self.plans(catalog, state, &out).await;
-        let active = self.settings.concurrency();
+        let active = self.account.settings.concurrency();
         let summaries: Vec<StreamSummary> = stream::iter(plans)
             .map(|plan| self.read_stream(plan, out.clone()))
             .buffer_unordered(active)
@@ -356,7 +369,7 @@ impl FlowluSource {
 impl Source for FlowluSource {
     async fn discover(&self) -> Result<Catalog, Failure> {
         let probes: Vec<_> = MODELS.iter().map(|model| self.probed(model)).collect();
-        let mut probes = stream::iter(probes).buffered(self.settings.concurrency());
+        let mut probes = stream::iter(probes).buffered(self.account.settings.concurrency());
         let mut unreadable = BTreeMap::new();
         while let Some((model, result)) = probes.next().await {
             match result {
