@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::credential::FlowluCredential;
 
 mod inputs;
+pub mod probe;
 mod progress;
 mod read;
 mod write;
@@ -105,6 +106,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         reject_file: Option<PathBuf>,
     },
+    /// Measure what the connector assumes about your portal with a fixed, small set of
+    /// read-only requests; prints a JSON report that holds none of your data.
+    #[command(after_help = probe::HELP)]
+    Probe(probe::ProbeArgs),
 }
 
 /// What the command reads from its environment.
@@ -201,6 +206,11 @@ pub async fn run(
                 &mut progress,
             )
             .await
+        }
+        Command::Probe(args) => {
+            let mut report = Vec::new();
+            let code = probe::run(&args, env, &mut report, &mut std::io::stderr()).await;
+            code.max(output.emit_lines(&report))
         }
     };
     let code = code.max(output.flush());

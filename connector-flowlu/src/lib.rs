@@ -41,6 +41,7 @@ pub mod error;
 pub mod limiter;
 pub mod pager;
 pub mod precheck;
+pub mod probe;
 pub mod raw_page;
 pub mod schemas;
 pub mod settings;

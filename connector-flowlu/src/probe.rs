@@ -1,0 +1,1616 @@
+//! The portal probe: a fixed, bounded set of read-only requests that measures every
+//! assumption the connector makes about a Flowlu portal (`shared/flowlu-api.md`), and a
+//! report that identifies none of the customer's data.
+//!
+//! * **Read-only by construction**: a [`Request`] holds a [`ReadMethod`] (`list`, `get`, or
+//!   one deliberately unknown method name), so a probe cannot express a create, update or
+//!   delete; requests are GETs without a body.
+//! * **Bounded**: [`plan_budget`] requests at most, enforced by [`Session`] (a request past the
+//!   budget is never sent); the count and the time it takes are known before the first request.
+//! * **Paced**: one request per interval ([`DEFAULT_INTERVAL`], at least [`MIN_INTERVAL`] on a
+//!   real portal); after a rate refusal the interval doubles (or follows `Retry-After`). The
+//!   probe never retries and never tries to provoke the rate cap.
+//! * **Private**: the report holds field names, JSON types, string shapes (`blank`,
+//!   `datetime`, ...), counts and Flowlu's error codes; never a value, a name, an e-mail, a
+//!   record id, an error text (it may echo what was sent), the key in any encoding, or the
+//!   account domain (unless asked). Custom fields appear as their `cf_<id>` column keys (ids of
+//!   the portal's field configuration, not of records); their labels and aliases are
+//!   customer-chosen text and are never reported: a record key equal to an alias is reported
+//!   as `alias_of_cf_<id>`. Record keys that are not plain identifiers are only counted.
+//!
+//! The probe sends its own requests instead of going through [`crate::Client`], because it
+//! must see what the client deliberately hides (the HTTP status and headers of an error, the
+//! shape of its body); each answer is then read by [`crate::client::decode`], the connector's
+//! own decoder, so the report says what the connector makes of it.
+//!
+//! The report (`report_version` 1) is a JSON object with these members: `report_version`,
+//! `connector_version`, `portal`, `requests`, `outcome`, `models`, `denied_modules`,
+//! `unsupported_streams`, `paging` (with `page_size`), `totals`, `wrong_key`,
+//! `unknown_method`, `get_vs_list`, `rate_limit`, `custom_fields` and `differences` (what
+//! [`compare`] finds: where the portal differs from what the connector assumes, and what the
+//! connector does about it). [`compare`] can be run again on a saved report.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use connector_core::Secret;
+use reqwest::header::HeaderMap;
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::client::{decode, ListPage, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT};
+use crate::error::{CodeClass, Error};
+use crate::stream_schema::{schema_with, CustomField};
+use crate::streams::{CursorKind, Model, MODELS};
+
+/// The version of the report's schema.
+pub const REPORT_VERSION: u64 = 1;
+/// The default time between two requests.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// The shortest time allowed between two requests to a real portal.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The key sent to learn how a rejected key is answered: a constant, never derived from the
+/// real key.
+pub const WRONG_KEY: &str = "flowlu-probe-deliberately-wrong-key";
+/// The method name sent to learn how an unknown method is answered.
+pub const NO_SUCH_METHOD: &str = "probe_no_such_method";
+/// The page size of the one page read of each model.
+pub const SURVEY_LIMIT: u32 = 100;
+/// The page sizes asked, largest first, until one is answered.
+pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
+/// The page size of the order, page and filter experiments.
+pub const SAMPLE_LIMIT: u32 = 5;
+/// Requests besides one page per model: the page sizes, ascending, descending, page 2, the
+/// id filter, the cursor order, the cursor filter, one `get`, the wrong key, the unknown method.
+pub const EXPERIMENTS: usize = PAGE_SIZES.len() + 9;
+
+/// The most requests a probe of `models` models sends.
+pub fn plan_budget(models: usize) -> usize {
+    models + EXPERIMENTS
+}
+
+/// How long a probe of `requests` requests takes at least, one every `interval`.
+pub fn plan_duration(requests: usize, interval: Duration) -> Duration {
+    interval.saturating_mul(u32::try_from(requests.saturating_sub(1)).unwrap_or(u32::MAX))
+}
+
+/// The only methods a probe can send: reads, and one fixed method name that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMethod {
+    /// `GET .../list`.
+    List,
+    /// `GET .../get/{id}`.
+    Get(u64),
+    /// `GET .../probe_no_such_method`.
+    NoSuchMethod,
+}
+
+/// One probe request: a GET of a read method, with query parameters besides the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The module.
+    pub module: &'static str,
+    /// The model.
+    pub model: &'static str,
+    /// The method.
+    pub method: ReadMethod,
+    /// Query parameters besides `api_key`.
+    pub params: Vec<(String, String)>,
+    /// Send [`WRONG_KEY`] instead of the real key.
+    pub wrong_key: bool,
+}
+
+impl Request {
+    fn list(model: &Model, params: Vec<(String, String)>) -> Self {
+        Self {
+            module: model.module,
+            model: model.model,
+            method: ReadMethod::List,
+            params,
+            wrong_key: false,
+        }
+    }
+
+    /// The path, `/api/v1/module/{module}/{model}/{method}[/{id}]`.
+    pub fn path(&self) -> String {
+        let (module, model) = (self.module, self.model);
+        match self.method {
+            ReadMethod::List => format!("/api/v1/module/{module}/{model}/list"),
+            ReadMethod::Get(id) => format!("/api/v1/module/{module}/{model}/get/{id}"),
+            ReadMethod::NoSuchMethod => format!("/api/v1/module/{module}/{model}/{NO_SUCH_METHOD}"),
+        }
+    }
+}
+
+/// Where a probe goes and how.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The validated base URL (see [`crate::Client::base_url`]).
+    pub base_url: String,
+    /// The key.
+    pub api_key: Secret,
+    /// The account domain, reported only when `include_domain`.
+    pub domain: String,
+    /// Put the domain in the report.
+    pub include_domain: bool,
+    /// The time between two requests.
+    pub interval: Duration,
+}
+
+/// What one request brought back.
+#[derive(Debug)]
+enum Answer {
+    /// A success: the `response` member.
+    Ok(Value),
+    /// A refusal, described without values.
+    Refused(Refusal),
+    /// The budget was spent: not sent.
+    NotSent,
+}
+
+/// An answer the connector reads as an error.
+#[derive(Debug, Clone)]
+struct Refusal {
+    status: u16,
+    error_code: Option<i64>,
+    connector_class: &'static str,
+    body: Value,
+    rate: bool,
+    headers: Map<String, Value>,
+}
+
+impl Refusal {
+    fn to_json(&self) -> Value {
+        json!({
+            "status": self.status,
+            "error_code": self.error_code,
+            "body_shape": self.body,
+            "connector_reads_it_as": self.connector_class,
+        })
+    }
+}
+
+/// The request budget and pacing of one probe; no request is sent past the budget.
+#[derive(Debug)]
+pub struct Session {
+    http: reqwest::Client,
+    target: Target,
+    budget: usize,
+    sent: usize,
+    interval: Duration,
+    last: Option<tokio::time::Instant>,
+    rate_refusals: Vec<Value>,
+}
+
+impl Session {
+    /// A session of at most `budget` requests.
+    pub fn new(target: Target, budget: usize) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(DEFAULT_TIMEOUT)
+            .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(Error::transport)?;
+        let interval = target.interval;
+        Ok(Self {
+            http,
+            target,
+            budget,
+            sent: 0,
+            interval,
+            last: None,
+            rate_refusals: Vec::new(),
+        })
+    }
+
+    /// Requests sent so far.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// Sends `request` unless the budget is spent, after the interval since the last one.
+    async fn send(&mut self, request: &Request) -> Answer {
+        if self.sent >= self.budget {
+            return Answer::NotSent;
+        }
+        if let Some(last) = self.last {
+            tokio::time::sleep_until(last + self.interval).await;
+        }
+        self.sent += 1;
+        self.last = Some(tokio::time::Instant::now());
+        let key = if request.wrong_key {
+            WRONG_KEY
+        } else {
+            self.target.api_key.expose()
+        };
+        let url = format!("{}{}", self.target.base_url, request.path());
+        let sent = self
+            .http
+            .get(url)
+            .query(&[("api_key", key)])
+            .query(&request.params)
+            .send()
+            .await;
+        let (status, headers, body) = match sent {
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) => (status, headers, body),
+                    Err(e) => {
+                        return Answer::Refused(transport_refusal(status.as_u16(), &Error::transport(e)))
+                    }
+                }
+            }
+            Err(e) => return Answer::Refused(transport_refusal(0, &Error::transport(e))),
+        };
+        let answer = read_answer(status, &headers, &body, key);
+        if let Answer::Refused(refusal) = &answer {
+            if refusal.rate {
+                self.note_rate_refusal(refusal);
+            }
+        }
+        answer
+    }
+
+    fn note_rate_refusal(&mut self, refusal: &Refusal) {
+        let retry_after = refusal
+            .headers
+            .get("retry-after")
+            .and_then(Value::as_str)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let form = if refusal.status == 429 {
+            "http_429"
+        } else {
+            "json_error_string"
+        };
+        self.rate_refusals.push(json!({
+            "request": self.sent,
+            "status": refusal.status,
+            "form": form,
+            "body_shape": refusal.body,
+            "headers": refusal.headers,
+            "retry_after_sent": refusal.headers.contains_key("retry-after"),
+            "connector_reads_it_as": refusal.connector_class,
+        }));
+        let doubled = self.interval.saturating_mul(2).max(MIN_INTERVAL);
+        self.interval = retry_after
+            .map_or(doubled, |r| r.max(doubled))
+            .min(Duration::from_secs(120));
+    }
+}
+
+fn transport_refusal(status: u16, err: &Error) -> Refusal {
+    Refusal {
+        status,
+        error_code: None,
+        connector_class: class_of(err),
+        body: json!("no answer"),
+        rate: false,
+        headers: Map::new(),
+    }
+}
+
+/// Reads one answer: the connector's decoder says what it means, the rest is described
+/// without values.
+fn read_answer(status: StatusCode, headers: &HeaderMap, body: &[u8], key: &str) -> Answer {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    match decode(status, headers, body, key) {
+        Ok(response) => Answer::Ok(response),
+        Err(err) => {
+            let error = parsed.as_ref().and_then(|v| v.get("error"));
+            let rate_text = error
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.to_ascii_lowercase().contains("rate"));
+            Answer::Refused(Refusal {
+                status: status.as_u16(),
+                error_code: err.api().and_then(|a| a.code),
+                connector_class: class_of(&err),
+                body: body_shape(parsed.as_ref(), body),
+                rate: status.as_u16() == 429 || rate_text,
+                headers: rate_headers(headers),
+            })
+        }
+    }
+}
+
+/// What the connector makes of an error.
+fn class_of(err: &Error) -> &'static str {
+    #[allow(unreachable_patterns)]
+    match err {
+        Error::Config { .. } => "config",
+        Error::Auth { .. } => "auth",
+        Error::UnknownAccount { .. } => "unknown_account",
+        Error::Permission { api, .. } if api.code == Some(22) => "permission",
+        Error::Permission { .. } => "unsupported",
+        Error::RateLimited { .. } => "rate_limited",
+        Error::Server { .. } => "server",
+        Error::Transport { .. } => "transport",
+        Error::Api(api) => match api.class() {
+            CodeClass::Transient => "transient",
+            CodeClass::Record => "record",
+            CodeClass::Auth => "auth",
+            CodeClass::Permission => "permission",
+            CodeClass::Unsupported => "unsupported",
+            CodeClass::System => "system",
+        },
+        Error::Malformed { .. } => "malformed",
+        _ => "other",
+    }
+}
+
+/// Error sentences reported verbatim: they are Flowlu's, not the customer's.
+const KNOWN_ERROR_TEXTS: &[&str] = &["validation", "Request rate per second exceeded", "invalid_grant"];
+
+/// The structure of a body: keys and JSON types, no values (a known error sentence aside).
+fn body_shape(parsed: Option<&Value>, body: &[u8]) -> Value {
+    match parsed {
+        Some(value) => {
+            let mut shape = value_shape(value, 3);
+            if let (Some(text), Some(obj)) =
+                (value.get("error").and_then(Value::as_str), shape.as_object_mut())
+            {
+                if let Some(known) = KNOWN_ERROR_TEXTS.iter().find(|k| k.eq_ignore_ascii_case(text)) {
+                    obj.insert("error_text".into(), json!(known));
+                }
+            }
+            shape
+        }
+        None if body.iter().all(u8::is_ascii_whitespace) => json!("empty"),
+        None if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') => json!("html"),
+        None => json!("text"),
+    }
+}
+
+fn value_shape(value: &Value, depth: usize) -> Value {
+    match value {
+        Value::Object(obj) if depth > 0 => {
+            let mut out = Map::new();
+            let mut other = 0;
+            for (k, v) in obj {
+                if is_plain_key(k) {
+                    out.insert(k.clone(), value_shape(v, depth - 1));
+                } else {
+                    other += 1;
+                }
+            }
+            if other > 0 {
+                out.insert("(other keys)".into(), json!(other));
+            }
+            Value::Object(out)
+        }
+        other => json!(json_type(other)),
+    }
+}
+
+/// Rate headers, by lower-case name; values only when short and plain.
+fn rate_headers(headers: &HeaderMap) -> Map<String, Value> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            n == "retry-after" || n.contains("ratelimit") || n.contains("rate-limit")
+        })
+        .map(|(name, value)| {
+            let text = value
+                .to_str()
+                .ok()
+                .filter(|v| {
+                    v.len() <= 40
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || " ,;:.=-".contains(c))
+                })
+                .map_or(json!("(not shown)"), |v| json!(v));
+            (name.as_str().to_string(), text)
+        })
+        .collect()
+}
+
+/// A record key or error key reported by name: a plain identifier, at most 64 characters.
+fn is_plain_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    key.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// The shape of a string, never its value.
+fn string_shape(text: &str) -> &'static str {
+    let t = text.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let is_date = |s: &str| {
+        s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    let is_time = |s: &str| {
+        s.len() == 8
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 2 || i == 5 {
+                    b == b':'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    if t.is_empty() {
+        "blank"
+    } else if t == "0000-00-00 00:00:00" {
+        "zero_datetime"
+    } else if t == "0000-00-00" {
+        "zero_date"
+    } else if t.len() == 19 && is_date(&t[..10]) && &t[10..11] == " " && is_time(&t[11..]) {
+        "datetime"
+    } else if is_date(t) {
+        "date"
+    } else if digits(t.trim_start_matches('-')) {
+        "integer_text"
+    } else if t.parse::<f64>().is_ok_and(f64::is_finite) {
+        "decimal_text"
+    } else {
+        "text"
+    }
+}
+
+/// What was seen of one field.
+#[derive(Debug, Default)]
+struct FieldSeen {
+    types: BTreeSet<&'static str>,
+    shapes: BTreeSet<&'static str>,
+    blank: u64,
+    zero_dates: u64,
+}
+
+/// The fields of a sample of records: names (aliases replaced), types and string shapes.
+#[derive(Debug, Default)]
+struct Fields {
+    fields: BTreeMap<String, FieldSeen>,
+    other_keys: u64,
+}
+
+impl Fields {
+    fn absorb(&mut self, record: &Value, aliases: &BTreeMap<String, String>) {
+        let Some(obj) = record.as_object() else {
+            self.other_keys += 1;
+            return;
+        };
+        for (key, value) in obj {
+            let name = match aliases.get(key) {
+                Some(cf) => format!("alias_of_{cf}"),
+                None if is_plain_key(key) => key.clone(),
+                None => {
+                    self.other_keys += 1;
+                    continue;
+                }
+            };
+            let seen = self.fields.entry(name).or_default();
+            seen.types.insert(json_type(value));
+            if let Value::String(s) = value {
+                let shape = string_shape(s);
+                seen.shapes.insert(shape);
+                match shape {
+                    "blank" => seen.blank += 1,
+                    "zero_datetime" | "zero_date" => seen.zero_dates += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let fields: Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(name, seen)| {
+                (
+                    name.clone(),
+                    json!({
+                        "types": seen.types,
+                        "string_shapes": seen.shapes,
+                        "blank": seen.blank,
+                        "zero_dates": seen.zero_dates,
+                    }),
+                )
+            })
+            .collect();
+        Value::Object(fields)
+    }
+}
+
+/// One list answer, read for the report.
+#[derive(Debug)]
+struct Page {
+    total: Option<u64>,
+    total_result: Option<u64>,
+    count: Option<u64>,
+    items: Vec<Value>,
+}
+
+impl Page {
+    fn read(response: Value) -> Result<Self, &'static str> {
+        let number =
+            |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+        let (total, total_result) = (
+            number(response.get("total")),
+            number(response.get("total_result")),
+        );
+        let list = ListPage::from_response(response).map_err(|_| "malformed list answer")?;
+        Ok(Self {
+            total,
+            total_result,
+            count: list.count,
+            items: list.items,
+        })
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.total.or(self.total_result)
+    }
+
+    fn ids(&self) -> Vec<Option<u64>> {
+        self.items.iter().map(|r| record_id(r.get("id"))).collect()
+    }
+}
+
+fn record_id(value: Option<&Value>) -> Option<u64> {
+    match value? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The verdict of one experiment.
+fn verdict(verdict: &str, why: &str) -> Value {
+    json!({"verdict": verdict, "why": why})
+}
+
+fn refused(refusal: &Refusal) -> Value {
+    json!({"verdict": "refused", "why": "the portal answered with an error", "error": refusal.to_json()})
+}
+
+const NOT_RUN: &str = "not_run";
+
+/// Runs a probe: at most [`plan_budget`]`(MODELS.len())` requests; returns the report.
+///
+/// `announce` is called once before the first request with the budget and the time it takes.
+pub async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
+    let budget = plan_budget(MODELS.len());
+    announce(budget, plan_duration(budget, target.interval));
+    let mut session = Session::new(target, budget)?;
+    let mut probe = Probe::default();
+    let outcome = probe.survey(&mut session).await;
+    if outcome.is_none() {
+        probe.errors(&mut session).await;
+        probe.paging(&mut session).await;
+    }
+    Ok(probe.report(&session, outcome))
+}
+
+/// What a probe found so far.
+#[derive(Debug, Default)]
+struct Probe {
+    models: Vec<Value>,
+    fields: BTreeMap<&'static str, Fields>,
+    samples: BTreeMap<&'static str, Page>,
+    aliases: BTreeMap<String, String>,
+    custom_rows: Vec<Value>,
+    denied: BTreeSet<&'static str>,
+    unsupported: Vec<&'static str>,
+    paging: Map<String, Value>,
+    wrong_key: Value,
+    unknown_method: Value,
+    get_vs_list: Value,
+}
+
+impl Probe {
+    /// One page of every model, custom fields first (their aliases are needed to read the
+    /// others). Returns why the probe stopped, if it did.
+    async fn survey(&mut self, session: &mut Session) -> Option<&'static str> {
+        let order = MODELS
+            .iter()
+            .filter(|m| m.stream == "customfields_fields")
+            .chain(MODELS.iter().filter(|m| m.stream != "customfields_fields"));
+        for model in order {
+            let params = vec![
+                ("page".to_string(), "1".to_string()),
+                ("limit".to_string(), SURVEY_LIMIT.to_string()),
+            ];
+            let entry = match session.send(&Request::list(model, params)).await {
+                Answer::NotSent => return Some("the request budget was spent"),
+                Answer::Refused(r) => {
+                    match r.connector_class {
+                        "auth" => return Some("the portal rejected the API key"),
+                        "unknown_account" => return Some("no Flowlu portal answered at this address"),
+                        "transport" if self.models.is_empty() => {
+                            return Some("the portal could not be reached")
+                        }
+                        "permission" => {
+                            self.denied.insert(model.module);
+                        }
+                        "unsupported" => self.unsupported.push(model.stream),
+                        _ => {}
+                    }
+                    let access = match r.connector_class {
+                        "permission" => "denied",
+                        "unsupported" => "unsupported",
+                        _ if r.rate => "rate_limited",
+                        _ => "refused",
+                    };
+                    json!({"stream": model.stream, "access": access, "error": r.to_json()})
+                }
+                Answer::Ok(response) => match Page::read(response) {
+                    Err(why) => json!({"stream": model.stream, "access": "refused", "why": why}),
+                    Ok(page) => self.absorb_survey(model, page),
+                },
+            };
+            self.models.push(entry);
+        }
+        None
+    }
+
+    fn absorb_survey(&mut self, model: &'static Model, page: Page) -> Value {
+        if model.stream == "customfields_fields" {
+            self.read_custom_fields(&page.items);
+        }
+        let mut fields = Fields::default();
+        for record in &page.items {
+            fields.absorb(record, &self.aliases);
+        }
+        let served = page.items.len() as u64;
+        let complete = served < u64::from(SURVEY_LIMIT);
+        let entry = json!({
+            "stream": model.stream,
+            "access": "readable",
+            "asked_limit": SURVEY_LIMIT,
+            "served": served,
+            "count": page.count,
+            "total": page.total,
+            "total_result": page.total_result,
+            "complete": complete,
+            "fields": fields.to_json(),
+            "other_keys": fields.other_keys,
+        });
+        self.fields.insert(model.stream, fields);
+        self.samples.insert(model.stream, page);
+        entry
+    }
+
+    /// The custom field rows: how each joins, never its name or alias text.
+    fn read_custom_fields(&mut self, rows: &[Value]) {
+        let text = |row: &Value, k: &str| match row.get(k) {
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let flag = |row: &Value, k: &str| match row.get(k) {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::Number(n)) => Some(n.as_u64() == Some(1)),
+            Some(Value::String(s)) => Some(s.trim() == "1"),
+            _ => None,
+        };
+        let name_like = |v: Option<String>| match v {
+            Some(v) if v.len() <= 32 && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => json!(v),
+            Some(_) => json!("(other)"),
+            None => Value::Null,
+        };
+        for row in rows {
+            let Some(id) = record_id(row.get("id")) else {
+                continue;
+            };
+            let key = format!("cf_{id}");
+            let alias = text(row, "alias").filter(|a| !a.is_empty());
+            if let Some(alias) = &alias {
+                self.aliases.insert(alias.clone(), key.clone());
+            }
+            self.custom_rows.push(json!({
+                "key": key,
+                "type": name_like(text(row, "type")),
+                "module": name_like(text(row, "module")),
+                "model": name_like(text(row, "model")),
+                "fieldset_id": record_id(row.get("fieldset_id")),
+                "api_use_alias": flag(row, "api_use_alias"),
+                "has_alias": alias.is_some(),
+            }));
+        }
+    }
+
+    /// The answers to a wrong key and to an unknown method.
+    async fn errors(&mut self, session: &mut Session) {
+        let validation = Request {
+            module: "core",
+            model: "user",
+            method: ReadMethod::List,
+            params: vec![("page".into(), "1".into()), ("limit".into(), "1".into())],
+            wrong_key: true,
+        };
+        self.wrong_key = match session.send(&validation).await {
+            Answer::Refused(r) => r.to_json(),
+            Answer::Ok(_) => json!({"accepted": true}),
+            Answer::NotSent => json!(NOT_RUN),
+        };
+        let Some(model) = self.paging_model() else {
+            self.unknown_method = json!(NOT_RUN);
+            return;
+        };
+        let unknown = Request {
+            module: model.module,
+            model: model.model,
+            method: ReadMethod::NoSuchMethod,
+            params: Vec::new(),
+            wrong_key: false,
+        };
+        self.unknown_method = match session.send(&unknown).await {
+            Answer::Refused(r) => r.to_json(),
+            Answer::Ok(_) => json!({"accepted": true}),
+            Answer::NotSent => json!(NOT_RUN),
+        };
+    }
+
+    /// The readable model with a timestamp cursor and the most records seen.
+    fn paging_model(&self) -> Option<&'static Model> {
+        MODELS
+            .iter()
+            .filter(|m| matches!(m.cursor, Some((_, CursorKind::Timestamp))))
+            .filter_map(|m| Some((m, self.samples.get(m.stream)?)))
+            .filter(|(_, p)| !p.items.is_empty())
+            .max_by_key(|(m, p)| {
+                let pos = MODELS.len() - MODELS.iter().position(|x| x == *m).unwrap_or(0);
+                (p.items.len(), p.total().unwrap_or(0), pos)
+            })
+            .map(|(m, _)| m)
+    }
+
+    /// Page size, order, page and filters on one model.
+    async fn paging(&mut self, session: &mut Session) {
+        let Some(model) = self.paging_model() else {
+            self.paging.insert("model".into(), Value::Null);
+            self.paging
+                .insert("why".into(), json!("no readable model with a cursor had records"));
+            return;
+        };
+        self.paging.insert("model".into(), json!(model.stream));
+        let page_size = self.page_size(session, model).await;
+        self.paging.insert("page_size".into(), page_size);
+        let sample = |extra: Vec<(String, String)>, page: u32| {
+            let mut params = vec![
+                ("page".to_string(), page.to_string()),
+                ("limit".to_string(), SAMPLE_LIMIT.to_string()),
+            ];
+            params.extend(extra);
+            Request::list(model, params)
+        };
+        let asc_id = || vec![("order_by[asc][]".to_string(), "id".to_string())];
+        let asc = session.send(&sample(asc_id(), 1)).await;
+        let asc_ids = ok_ids(&asc);
+        self.paging.insert("order_asc".into(), order_verdict(&asc, true));
+        let desc = session
+            .send(&sample(vec![("order_by[desc][]".into(), "id".into())], 1))
+            .await;
+        self.paging
+            .insert("order_desc".into(), order_verdict(&desc, false));
+        let page2 = session.send(&sample(asc_id(), 2)).await;
+        self.paging
+            .insert("page".into(), page_verdict(asc_ids.as_deref(), &page2));
+        let id_filter = match asc_ids.as_deref() {
+            Some([_, Some(x), ..]) => {
+                let mut params = asc_id();
+                params.push((
+                    "filter[id]".into(),
+                    json!({"type": "more", "value": x}).to_string(),
+                ));
+                let answer = session.send(&sample(params, 1)).await;
+                filter_verdict(&answer, |r| record_id(r.get("id")).is_some_and(|id| id > *x))
+            }
+            _ => verdict(
+                "inconclusive",
+                "fewer than two records with numeric ids to filter between",
+            ),
+        };
+        self.paging.insert("filter_id".into(), id_filter);
+        self.cursor_experiments(session, model, &sample).await;
+        self.get_vs_list = self.get_vs_list(session, model, asc_ids.as_deref()).await;
+    }
+
+    async fn cursor_experiments(
+        &mut self,
+        session: &mut Session,
+        model: &'static Model,
+        sample: &impl Fn(Vec<(String, String)>, u32) -> Request,
+    ) {
+        let Some((column, _)) = model.cursor else {
+            return;
+        };
+        self.paging.insert("cursor_field".into(), json!(column));
+        let by_cursor = || {
+            vec![
+                ("order_by[asc][]".to_string(), column.to_string()),
+                ("order_by[asc][]".to_string(), "id".to_string()),
+            ]
+        };
+        let ordered = session.send(&sample(by_cursor(), 1)).await;
+        let order = match &ordered {
+            Answer::Ok(response) => match Page::read(response.clone()) {
+                Ok(page) => {
+                    let keys: Vec<(String, u64)> = page
+                        .items
+                        .iter()
+                        .map(|r| {
+                            let c = r.get(column).and_then(Value::as_str).unwrap_or("").to_string();
+                            (c, record_id(r.get("id")).unwrap_or(0))
+                        })
+                        .collect();
+                    let distinct = keys.iter().map(|(c, _)| c).collect::<BTreeSet<_>>().len();
+                    if keys.len() < 2 || distinct < 2 {
+                        verdict("inconclusive", "fewer than two distinct cursor values came back")
+                    } else if keys.windows(2).all(|w| w[0] <= w[1]) {
+                        verdict("honoured", "records came back in (cursor, id) order")
+                    } else {
+                        verdict("ignored", "records came back out of (cursor, id) order")
+                    }
+                }
+                Err(why) => verdict("inconclusive", why),
+            },
+            other => answer_verdict(other),
+        };
+        self.paging.insert("order_cursor".into(), order);
+        let values: BTreeSet<String> = self
+            .samples
+            .get(model.stream)
+            .map(|p| {
+                p.items
+                    .iter()
+                    .filter_map(|r| r.get(column)?.as_str())
+                    .filter(|s| string_shape(s) == "datetime" || string_shape(s) == "date")
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let filter = match values.iter().nth(values.len() / 2).filter(|_| values.len() >= 2) {
+            Some(pivot) => {
+                let mut params = by_cursor();
+                params.push((
+                    format!("filter[{column}]"),
+                    json!({"type": "more", "value": pivot}).to_string(),
+                ));
+                let answer = session.send(&sample(params, 1)).await;
+                filter_verdict(&answer, |r| {
+                    r.get(column)
+                        .and_then(Value::as_str)
+                        .is_some_and(|c| c > pivot.as_str())
+                })
+            }
+            None => verdict("inconclusive", "fewer than two distinct cursor values were seen"),
+        };
+        self.paging.insert("filter_cursor".into(), filter);
+    }
+
+    /// The largest page size answered as asked.
+    async fn page_size(&mut self, session: &mut Session, model: &'static Model) -> Value {
+        let mut asked = Vec::new();
+        let mut result = json!({"largest_honoured": null, "bound": "unknown"});
+        for limit in PAGE_SIZES {
+            let params = vec![
+                ("page".to_string(), "1".to_string()),
+                ("limit".to_string(), limit.to_string()),
+            ];
+            match session.send(&Request::list(model, params)).await {
+                Answer::NotSent => break,
+                Answer::Refused(r) => asked.push(json!({"limit": limit, "error": r.to_json()})),
+                Answer::Ok(response) => {
+                    let Ok(page) = Page::read(response) else {
+                        asked.push(json!({"limit": limit, "error": "malformed list answer"}));
+                        continue;
+                    };
+                    let served = page.items.len() as u64;
+                    let total = page.total();
+                    asked.push(json!({"limit": limit, "served": served, "total": total}));
+                    let bound = if served >= u64::from(limit) {
+                        "at_least"
+                    } else if total.is_some_and(|t| served < t) {
+                        "exact"
+                    } else {
+                        "at_least (every record fit in one page)"
+                    };
+                    result = json!({"largest_honoured": served.min(u64::from(limit)), "bound": bound});
+                    break;
+                }
+            }
+        }
+        result["asked"] = Value::Array(asked);
+        result
+    }
+
+    /// One `get` of the first record: its fields against the list's.
+    async fn get_vs_list(
+        &mut self,
+        session: &mut Session,
+        model: &'static Model,
+        ids: Option<&[Option<u64>]>,
+    ) -> Value {
+        let Some(id) = ids.and_then(|ids| ids.first().copied().flatten()) else {
+            return verdict("inconclusive", "no numeric id to get");
+        };
+        let request = Request {
+            module: model.module,
+            model: model.model,
+            method: ReadMethod::Get(id),
+            params: Vec::new(),
+            wrong_key: false,
+        };
+        match session.send(&request).await {
+            Answer::Ok(record) => {
+                let record = record
+                    .get("item")
+                    .filter(|v| v.is_object())
+                    .unwrap_or(&record)
+                    .clone();
+                let mut got = Fields::default();
+                got.absorb(&record, &self.aliases);
+                let listed = self.fields.get(model.stream);
+                let list_names: BTreeSet<&String> =
+                    listed.map(|f| f.fields.keys().collect()).unwrap_or_default();
+                let get_names: BTreeSet<&String> = got.fields.keys().collect();
+                let differ: Vec<&String> = got
+                    .fields
+                    .iter()
+                    .filter(|(k, seen)| {
+                        listed
+                            .and_then(|l| l.fields.get(*k))
+                            .is_some_and(|l| !seen.types.is_subset(&l.types))
+                    })
+                    .map(|(k, _)| k)
+                    .collect();
+                json!({
+                    "stream": model.stream,
+                    "only_in_list": list_names.difference(&get_names).collect::<Vec<_>>(),
+                    "only_in_get": get_names.difference(&list_names).collect::<Vec<_>>(),
+                    "types_differ": differ,
+                })
+            }
+            other => answer_verdict(&other),
+        }
+    }
+
+    fn report(&self, session: &Session, stopped: Option<&'static str>) -> Value {
+        let target = &session.target;
+        let loopback = url::Url::parse(&target.base_url)
+            .ok()
+            .and_then(|u| u.host().map(|h| h.to_owned()))
+            .is_some_and(|h| match h {
+                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            });
+        let totals = self.totals();
+        let custom = self.custom_joins();
+        let mut report = json!({
+            "report_version": REPORT_VERSION,
+            "connector_version": env!("CARGO_PKG_VERSION"),
+            "portal": {
+                "domain": target.include_domain.then(|| target.domain.clone()),
+                "address": if loopback { "loopback" } else { "flowlu" },
+            },
+            "requests": {
+                "budget": session.budget,
+                "sent": session.sent,
+                "interval_ms": u64::try_from(target.interval.as_millis()).unwrap_or(u64::MAX),
+                "method": "GET only (list, get, and one unknown method name)",
+            },
+            "outcome": stopped.map_or_else(|| "complete".to_string(), |why| format!("stopped: {why}")),
+            "models": self.models,
+            "denied_modules": self.denied,
+            "unsupported_streams": self.unsupported,
+            "paging": self.paging,
+            "totals": totals,
+            "wrong_key": self.wrong_key,
+            "unknown_method": self.unknown_method,
+            "get_vs_list": self.get_vs_list,
+            "rate_limit": {
+                "met": !session.rate_refusals.is_empty(),
+                "refusals": session.rate_refusals,
+            },
+            "custom_fields": custom,
+        });
+        report["differences"] = Value::Array(compare(&report).iter().map(Difference::to_json).collect());
+        report
+    }
+
+    /// `total` and `total_result` against what was served.
+    fn totals(&self) -> Value {
+        let mut out = json!({"models_with_total": 0, "models_with_total_result": 0, "models_with_both": 0,
+            "both_disagree": 0, "wrong_on_a_complete_page": 0, "below_served": 0});
+        let mut bump = |k: &str| {
+            if let Some(n) = out[k].as_u64() {
+                out[k] = json!(n + 1);
+            }
+        };
+        for page in self.samples.values() {
+            let served = page.items.len() as u64;
+            let complete = served < u64::from(SURVEY_LIMIT);
+            if page.total.is_some() {
+                bump("models_with_total");
+            }
+            if page.total_result.is_some() {
+                bump("models_with_total_result");
+            }
+            if let (Some(a), Some(b)) = (page.total, page.total_result) {
+                bump("models_with_both");
+                if a != b {
+                    bump("both_disagree");
+                }
+            }
+            for t in [page.total, page.total_result].into_iter().flatten() {
+                if complete && t != served {
+                    bump("wrong_on_a_complete_page");
+                    break;
+                }
+                if t < served {
+                    bump("below_served");
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// How each custom field joins the records: where its `cf_<id>` key was seen.
+    fn custom_joins(&self) -> Value {
+        let readable = self.samples.contains_key("customfields_fields");
+        let rows: Vec<Value> = self
+            .custom_rows
+            .iter()
+            .map(|row| {
+                let key = row["key"].as_str().unwrap_or_default();
+                let found: Vec<&str> = self
+                    .fields
+                    .iter()
+                    .filter(|(_, f)| {
+                        f.fields.contains_key(key) || f.fields.contains_key(&format!("alias_of_{key}"))
+                    })
+                    .map(|(s, _)| *s)
+                    .collect();
+                let value_key = self
+                    .fields
+                    .values()
+                    .any(|f| f.fields.contains_key(&format!("{key}_value")));
+                let path_match = MODELS
+                    .iter()
+                    .find(|m| row["module"] == json!(m.module) && row["model"] == json!(m.model))
+                    .map(|m| m.stream);
+                let mut row = row.clone();
+                row["joins_stream_by_path"] = json!(path_match);
+                row["seen_in_streams"] = json!(found);
+                row["value_key_seen"] = json!(value_key);
+                row
+            })
+            .collect();
+        json!({"readable": readable, "rows": rows.len(), "fields": rows})
+    }
+}
+
+fn ok_ids(answer: &Answer) -> Option<Vec<Option<u64>>> {
+    match answer {
+        Answer::Ok(response) => Page::read(response.clone()).ok().map(|p| p.ids()),
+        _ => None,
+    }
+}
+
+fn answer_verdict(answer: &Answer) -> Value {
+    match answer {
+        Answer::Refused(r) => refused(r),
+        Answer::NotSent => verdict(NOT_RUN, "the request budget was spent"),
+        Answer::Ok(_) => verdict("inconclusive", "an answer that is not a list"),
+    }
+}
+
+fn order_verdict(answer: &Answer, ascending: bool) -> Value {
+    let Some(ids) = ok_ids(answer) else {
+        return answer_verdict(answer);
+    };
+    let ids: Option<Vec<u64>> = ids.into_iter().collect();
+    let Some(ids) = ids.filter(|ids| ids.len() >= 2) else {
+        return verdict(
+            "inconclusive",
+            "fewer than two records with numeric ids came back",
+        );
+    };
+    let up = ids.windows(2).all(|w| w[0] < w[1]);
+    let down = ids.windows(2).all(|w| w[0] > w[1]);
+    match (ascending, up, down) {
+        (true, true, _) | (false, _, true) => verdict("honoured", "ids came back in the order asked"),
+        _ => verdict("ignored", "ids came back in another order"),
+    }
+}
+
+fn page_verdict(first: Option<&[Option<u64>]>, answer: &Answer) -> Value {
+    let Some(second) = ok_ids(answer) else {
+        return answer_verdict(answer);
+    };
+    let Some(first) = first.filter(|f| f.len() >= SAMPLE_LIMIT as usize) else {
+        return verdict(
+            "inconclusive",
+            "page 1 was not full, so there is no page 2 to tell apart",
+        );
+    };
+    if second.is_empty() {
+        return verdict("inconclusive", "page 2 came back empty");
+    }
+    if second == first {
+        return verdict("ignored", "page 2 repeated page 1");
+    }
+    let overlap = second.iter().any(|id| id.is_some() && first.contains(id));
+    if overlap {
+        verdict("ignored", "page 2 shared records with page 1")
+    } else {
+        verdict("honoured", "page 2 held other records than page 1")
+    }
+}
+
+fn filter_verdict(answer: &Answer, keeps: impl Fn(&Value) -> bool) -> Value {
+    match answer {
+        Answer::Ok(response) => match Page::read(response.clone()) {
+            Ok(page) if page.items.is_empty() => verdict(
+                "inconclusive",
+                "nothing came back although records match the filter",
+            ),
+            Ok(page) if page.items.iter().all(&keeps) => {
+                verdict("honoured", "only matching records came back")
+            }
+            Ok(_) => verdict("ignored", "records outside the filter came back"),
+            Err(why) => verdict("inconclusive", why),
+        },
+        other => answer_verdict(other),
+    }
+}
+
+/// One place where a report contradicts what the connector assumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// What it is about (`page_size`, `order_desc`, `schema:crm_account.id`, ...).
+    pub topic: String,
+    /// What the connector assumes.
+    pub assumed: String,
+    /// What the report shows.
+    pub observed: String,
+    /// What the connector does about it.
+    pub connector_action: String,
+}
+
+impl Difference {
+    fn new(topic: impl Into<String>, assumed: &str, observed: impl Into<String>, action: &str) -> Self {
+        Self {
+            topic: topic.into(),
+            assumed: assumed.into(),
+            observed: observed.into(),
+            connector_action: action.into(),
+        }
+    }
+
+    /// As a JSON object.
+    pub fn to_json(&self) -> Value {
+        json!({"topic": self.topic, "assumed": self.assumed, "observed": self.observed,
+            "connector_action": self.connector_action})
+    }
+}
+
+/// Where a report differs from what this connector assumes (`shared/flowlu-api.md`) and from
+/// its stream schemas. A report of a portal that behaves as assumed yields nothing.
+pub fn compare(report: &Value) -> Vec<Difference> {
+    let mut out = Vec::new();
+    compare_paging(report, &mut out);
+    compare_errors(report, &mut out);
+    compare_totals(&report["totals"], &mut out);
+    compare_schemas(report, &mut out);
+    out
+}
+
+fn compare_paging(report: &Value, out: &mut Vec<Difference>) {
+    let paging = &report["paging"];
+    let size = &paging["page_size"];
+    if let Some(largest) = size["largest_honoured"].as_u64() {
+        let exact = size["bound"] == "exact";
+        if (exact && largest < 100) || largest > 100 {
+            out.push(Difference::new(
+                "page_size",
+                "pages of 100 records are served as asked (the largest size other clients use)",
+                format!("largest page honoured: {largest} ({})", size["bound"].as_str().unwrap_or("?")),
+                if largest < 100 {
+                    "pages until a short or empty page whatever size is served; set advanced.page_size to the cap to save requests"
+                } else {
+                    "keeps pages of 100 at most; larger pages would need fewer requests"
+                },
+            ));
+        }
+    }
+    let checks: [(&str, &str, &str); 6] = [
+        ("order_asc", "order_by[asc][]=id is honoured", "checks the order of what comes back and guards on the client"),
+        ("order_desc", "order_by[desc][]=id is honoured", "reads in ascending order only; nothing changes"),
+        ("page", "page is honoured", "detects repeated ids and switches to keyset paging on filter[id]; stops with an error if that is ignored too"),
+        ("filter_id", "filter[id]={\"type\":\"more\",...} is honoured", "filters on the client too; a server ignoring both page and filter[id] cannot be read past page 1"),
+        ("order_cursor", "order_by[asc][] on the cursor column, then id, is honoured", "checks the order and compares (cursor, id) on the client; an incremental read then covers every page"),
+        ("filter_cursor", "filter[<cursor>]={\"type\":\"more\",...} is honoured", "filters on the client, comparing (cursor, id): incremental reads stay correct but read every page"),
+    ];
+    for (key, assumed, action) in checks {
+        let v = paging[key]["verdict"].as_str().unwrap_or(NOT_RUN);
+        if v == "ignored" || v == "refused" {
+            let mut observed = v.to_string();
+            if let Some(code) = paging[key]["error"]["error_code"].as_i64() {
+                observed.push_str(&format!(" (error {code})"));
+            } else if let Some(status) = paging[key]["error"]["status"].as_u64() {
+                observed.push_str(&format!(" (HTTP {status})"));
+            }
+            out.push(Difference::new(key, assumed, observed, action));
+        }
+    }
+}
+
+fn compare_errors(report: &Value, out: &mut Vec<Difference>) {
+    let wrong = &report["wrong_key"];
+    if wrong.is_object() && wrong["connector_reads_it_as"] != "auth" {
+        out.push(Difference::new(
+            "wrong_key",
+            "a wrong key is answered with error 11 (HTTP 200) or HTTP 401/403",
+            format!(
+                "HTTP {}, error {}, read as {}",
+                wrong["status"],
+                wrong["error_code"],
+                wrong["connector_reads_it_as"].as_str().unwrap_or("accepted")
+            ),
+            "would not tell the user that the key is wrong: report this",
+        ));
+    }
+    let unknown = &report["unknown_method"];
+    if unknown.is_object() && unknown["error_code"] != json!(30) {
+        out.push(Difference::new(
+            "unknown_method",
+            "an unknown method is answered with error 30",
+            format!(
+                "HTTP {}, error {}, read as {}",
+                unknown["status"],
+                unknown["error_code"],
+                unknown["connector_reads_it_as"].as_str().unwrap_or("accepted")
+            ),
+            "reports the stream as unsupported only on error 30/31",
+        ));
+    }
+    for refusal in report["rate_limit"]["refusals"].as_array().into_iter().flatten() {
+        let class = refusal["connector_reads_it_as"].as_str().unwrap_or("?");
+        let form = refusal["form"].as_str().unwrap_or("?");
+        let (assumed, action) = if class == "rate_limited" {
+            (
+                "a rate refusal is HTTP 429 (Retry-After honoured when sent)",
+                "retries with backoff and halves requests in flight",
+            )
+        } else {
+            (
+                "every rate refusal is recognised as one",
+                "does not recognise this refusal as a rate cap: it is not retried; report this",
+            )
+        };
+        out.push(Difference::new(
+            "rate_limit",
+            assumed,
+            format!(
+                "rate cap met: {form}, HTTP {}, Retry-After {}, read as {class}",
+                refusal["status"],
+                if refusal["retry_after_sent"] == true {
+                    "sent"
+                } else {
+                    "not sent"
+                }
+            ),
+            action,
+        ));
+    }
+}
+
+fn compare_totals(totals: &Value, out: &mut Vec<Difference>) {
+    let n = |k: &str| totals[k].as_u64().unwrap_or(0);
+    if n("models_with_total") == 0 && n("models_with_total_result") > 0 {
+        out.push(Difference::new(
+            "totals",
+            "lists carry `total` (documented)",
+            "lists carry `total_result` only",
+            "reads `total_result`; totals are only a cross-check",
+        ));
+    }
+    for (key, what) in [
+        ("both_disagree", "`total` and `total_result` disagree"),
+        (
+            "wrong_on_a_complete_page",
+            "the total differs from the records of a complete page",
+        ),
+        ("below_served", "the total is below the records served"),
+    ] {
+        if n(key) > 0 {
+            out.push(Difference::new(
+                "totals",
+                "the total is the number of records",
+                format!("{what} on {} models", n(key)),
+                "never stops on a total while the last page was full",
+            ));
+        }
+    }
+}
+
+/// JSON types a schema property allows, as the report names them.
+fn allows(schema: &Value, seen: &str) -> bool {
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    types.contains(&seen) || (seen == "integer" && types.contains(&"number"))
+}
+
+fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
+    let custom: Vec<&Value> = report["custom_fields"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    for entry in report["models"].as_array().into_iter().flatten() {
+        let Some(model) = entry["stream"].as_str().and_then(crate::streams::model) else {
+            continue;
+        };
+        if entry["access"] != "readable" {
+            continue;
+        }
+        let fields = &entry["fields"];
+        let own: Vec<CustomField> = custom
+            .iter()
+            .filter(|row| row["joins_stream_by_path"] == json!(model.stream))
+            .filter_map(|row| {
+                Some(CustomField {
+                    column: row["key"].as_str()?.to_string(),
+                    title: String::new(),
+                    kind: row["type"].as_str().unwrap_or_default().to_string(),
+                })
+            })
+            .collect();
+        let schema = schema_with(model, &own);
+        let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+        for (name, property) in &properties {
+            let Some(seen) = fields[name]["types"].as_array() else {
+                continue;
+            };
+            let bad: Vec<&str> = seen
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| !allows(property, t))
+                .collect();
+            if !bad.is_empty() {
+                out.push(Difference::new(
+                    format!("schema:{}.{name}", model.stream),
+                    "the stream schema's types",
+                    format!("JSON types {} seen", bad.join(", ")),
+                    "passes records on as sent; a destination validating against the schema may refuse them: report this",
+                ));
+            }
+        }
+        let served = entry["served"].as_u64().unwrap_or(0);
+        if let Some((column, kind)) = model.cursor.filter(|_| served > 0) {
+            let shapes: Vec<&str> = fields[column]["string_shapes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if fields.get(column).is_none() {
+                out.push(Difference::new(
+                    format!("cursor:{}.{column}", model.stream),
+                    "records carry the cursor column",
+                    "not seen in any record",
+                    "cannot read this stream incrementally: records without a cursor sort first; report this",
+                ));
+            } else if kind == CursorKind::Timestamp {
+                let odd: Vec<&str> = shapes
+                    .iter()
+                    .copied()
+                    .filter(|s| !["datetime", "date", "blank"].contains(s))
+                    .collect();
+                if !odd.is_empty() {
+                    out.push(Difference::new(
+                        format!("cursor:{}.{column}", model.stream),
+                        "cursor values are YYYY-MM-DD HH:mm:ss (or blank)",
+                        format!("string shapes {} seen", odd.join(", ")),
+                        "compares cursors as text: zero dates sort first, other forms may sort wrongly",
+                    ));
+                }
+            }
+        }
+    }
+    for row in &custom {
+        let seen: Vec<&str> = row["seen_in_streams"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let joined = row["joins_stream_by_path"].as_str();
+        if let Some(stream) = seen.iter().find(|s| Some(**s) != joined) {
+            out.push(Difference::new(
+                format!("custom_field:{}", row["key"].as_str().unwrap_or("?")),
+                "a custom field names its model by the API path (module/model)",
+                format!("seen in {stream}, but its row names another model"),
+                "passes the column on as sent but does not describe it in the stream schema",
+            ));
+        }
+    }
+}
+
+/// A readable summary of a report, for stderr.
+pub fn summary(report: &Value) -> String {
+    let mut s = String::new();
+    let requests = &report["requests"];
+    s.push_str(&format!(
+        "Flowlu portal probe (report version {}, connector {}): {}; {} of {} requests sent.\n",
+        report["report_version"],
+        report["connector_version"].as_str().unwrap_or("?"),
+        report["outcome"].as_str().unwrap_or("?"),
+        requests["sent"],
+        requests["budget"],
+    ));
+    let models = report["models"].as_array().map_or(&[][..], Vec::as_slice);
+    let readable = models.iter().filter(|m| m["access"] == "readable").count();
+    s.push_str(&format!("Models readable: {readable} of {}.\n", models.len()));
+    if let Some(denied) = report["denied_modules"].as_array().filter(|d| !d.is_empty()) {
+        let names: Vec<&str> = denied.iter().filter_map(Value::as_str).collect();
+        s.push_str(&format!(
+            "Modules the key may not read (error 22): {}.\n",
+            names.join(", ")
+        ));
+    }
+    let paging = &report["paging"];
+    if let Some(model) = paging["model"].as_str() {
+        s.push_str(&format!(
+            "Paging measured on {model}: largest page honoured {} ({}).\n",
+            paging["page_size"]["largest_honoured"],
+            paging["page_size"]["bound"].as_str().unwrap_or("?")
+        ));
+        for key in [
+            "page",
+            "order_asc",
+            "order_desc",
+            "filter_id",
+            "order_cursor",
+            "filter_cursor",
+        ] {
+            if let Some(v) = paging[key]["verdict"].as_str() {
+                s.push_str(&format!(
+                    "  {key}: {v} ({})\n",
+                    paging[key]["why"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    s.push_str(&format!("Wrong key answered with: {}\n", report["wrong_key"]));
+    s.push_str(&format!("Rate cap met: {}\n", report["rate_limit"]["met"]));
+    let differences = report["differences"].as_array().map_or(&[][..], Vec::as_slice);
+    if differences.is_empty() {
+        s.push_str("No difference from what the connector assumes.\n");
+    } else {
+        s.push_str(&format!(
+            "{} differences from what the connector assumes:\n",
+            differences.len()
+        ));
+        for d in differences {
+            s.push_str(&format!(
+                "  - {}: assumed {}; observed {}. The connector: {}.\n",
+                d["topic"].as_str().unwrap_or("?"),
+                d["assumed"].as_str().unwrap_or("?"),
+                d["observed"].as_str().unwrap_or("?"),
+                d["connector_action"].as_str().unwrap_or("?"),
+            ));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn string_shapes_name_no_value() {
+        for (text, shape) in [
+            ("", "blank"),
+            ("  ", "blank"),
+            ("0000-00-00 00:00:00", "zero_datetime"),
+            ("0000-00-00", "zero_date"),
+            ("2024-01-02 03:04:05", "datetime"),
+            ("2024-01-02", "date"),
+            ("2024-01-02T03:04:05Z", "text"),
+            ("42", "integer_text"),
+            ("-3", "integer_text"),
+            ("1.50", "decimal_text"),
+            ("ann@example.com", "text"),
+        ] {
+            assert_eq!(string_shape(text), shape, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn fields_keep_names_and_types_only() {
+        let mut fields = Fields::default();
+        let aliases = [("budget_eur".to_string(), "cf_3".to_string())].into();
+        fields.absorb(
+            &json!({"id": 1, "name": "Ann", "cf_3": "", "budget_eur": 5, "ann@example.com": 1, "d": "0000-00-00"}),
+            &aliases,
+        );
+        let out = fields.to_json().to_string();
+        assert!(
+            !out.contains("Ann") && !out.contains("example") && !out.contains("budget_eur"),
+            "{out}"
+        );
+        assert_eq!(fields.other_keys, 1);
+        assert_eq!(fields.to_json()["alias_of_cf_3"]["types"], json!(["integer"]));
+        assert_eq!(fields.to_json()["cf_3"]["blank"], json!(1));
+        assert_eq!(fields.to_json()["d"]["zero_dates"], json!(1));
+    }
+
+    #[test]
+    fn body_shapes_hide_values_but_keep_flowlu_sentences() {
+        let body = br#"{"error":{"error_code":11,"error_msg":"bad key abc"}}"#;
+        let parsed: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            body_shape(Some(&parsed), body),
+            json!({"error": {"error_code": "integer", "error_msg": "string"}})
+        );
+        let body = br#"{"error":"Request rate per second exceeded"}"#;
+        let parsed: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            body_shape(Some(&parsed), body),
+            json!({"error": "string", "error_text": "Request rate per second exceeded"})
+        );
+        assert_eq!(body_shape(None, b"<html>"), json!("html"));
+        assert_eq!(body_shape(None, b"Too Many Requests"), json!("text"));
+    }
+
+    #[tokio::test]
+    async fn the_budget_is_never_exceeded() {
+        let target = Target {
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: Secret::new("k"),
+            domain: "acme".into(),
+            include_domain: false,
+            interval: Duration::ZERO,
+        };
+        let mut session = Session::new(target, 2).unwrap();
+        let request = Request::list(&MODELS[0], Vec::new());
+        for _ in 0..2 {
+            assert!(matches!(session.send(&request).await, Answer::Refused(_)));
+        }
+        assert!(matches!(session.send(&request).await, Answer::NotSent));
+        assert_eq!(session.sent(), 2);
+    }
+
+    #[test]
+    fn the_plan_is_announced_exactly() {
+        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 13);
+        assert_eq!(plan_duration(3, Duration::from_secs(2)), Duration::from_secs(4));
+        assert_eq!(plan_duration(0, Duration::from_secs(2)), Duration::ZERO);
+    }
+}
