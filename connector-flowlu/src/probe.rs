@@ -276,7 +276,7 @@ impl Session {
             "retry_after_sent": refusal.headers.contains_key("retry-after"),
             "connector_reads_it_as": refusal.connector_class,
         }));
-        let doubled = self.interval.saturating_mul(2).max(MIN_INTERVAL);
+        let doubled = self.interval.saturating_mul(2);
         self.interval = retry_after
             .map_or(doubled, |r| r.max(doubled))
             .min(Duration::from_secs(120));
@@ -678,7 +678,6 @@ impl Probe {
             fields.absorb(record, &self.aliases);
         }
         let served = page.items.len() as u64;
-        let complete = served < u64::from(SURVEY_LIMIT);
         let entry = json!({
             "stream": model.stream,
             "access": "readable",
@@ -687,7 +686,6 @@ impl Probe {
             "count": page.count,
             "total": page.total,
             "total_result": page.total_result,
-            "complete": complete,
             "fields": fields.to_json(),
             "other_keys": fields.other_keys,
         });
@@ -1002,8 +1000,15 @@ impl Probe {
                 url::Host::Ipv4(ip) => ip.is_loopback(),
                 url::Host::Ipv6(ip) => ip.is_loopback(),
             });
-        let totals = self.totals();
+        let page_cap = self.page_cap();
+        let totals = self.totals(page_cap);
         let custom = self.custom_joins();
+        let mut models = self.models.clone();
+        for entry in &mut models {
+            if let Some(served) = entry["served"].as_u64() {
+                entry["complete"] = json!(served < page_cap);
+            }
+        }
         let mut report = json!({
             "report_version": REPORT_VERSION,
             "connector_version": env!("CARGO_PKG_VERSION"),
@@ -1018,7 +1023,7 @@ impl Probe {
                 "method": "GET only (list, get, and one unknown method name)",
             },
             "outcome": stopped.map_or_else(|| "complete".to_string(), |why| format!("stopped: {why}")),
-            "models": self.models,
+            "models": models,
             "denied_modules": self.denied,
             "unsupported_streams": self.unsupported,
             "paging": self.paging,
@@ -1036,8 +1041,18 @@ impl Probe {
         report
     }
 
+    /// The page size the survey pages were served with: a page shorter than it is the whole
+    /// model.
+    fn page_cap(&self) -> u64 {
+        let size = &self.paging.get("page_size").cloned().unwrap_or_default();
+        match size["largest_honoured"].as_u64() {
+            Some(cap) if size["bound"] == "exact" => cap.min(u64::from(SURVEY_LIMIT)),
+            _ => u64::from(SURVEY_LIMIT),
+        }
+    }
+
     /// `total` and `total_result` against what was served.
-    fn totals(&self) -> Value {
+    fn totals(&self, page_cap: u64) -> Value {
         let mut out = json!({"models_with_total": 0, "models_with_total_result": 0, "models_with_both": 0,
             "both_disagree": 0, "wrong_on_a_complete_page": 0, "below_served": 0});
         let mut bump = |k: &str| {
@@ -1047,7 +1062,7 @@ impl Probe {
         };
         for page in self.samples.values() {
             let served = page.items.len() as u64;
-            let complete = served < u64::from(SURVEY_LIMIT);
+            let complete = served < page_cap;
             if page.total.is_some() {
                 bump("models_with_total");
             }

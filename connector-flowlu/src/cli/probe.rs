@@ -161,8 +161,13 @@ fn compare(path: &std::path::Path, out: &mut dyn Write, err: &mut dyn Write) -> 
     }
 }
 
+/// Writes `value` pretty-printed to the file `path`, or as one line to `out`.
 fn write_json(value: &Value, path: Option<&PathBuf>, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::from)?;
+    let text = match path {
+        Some(_) => serde_json::to_vec_pretty(value),
+        None => serde_json::to_vec(value),
+    };
+    let mut text = text.map_err(std::io::Error::from)?;
     text.push(b'\n');
     match path {
         Some(path) => std::fs::write(path, text),

@@ -1,0 +1,858 @@
+//! `flowlu-connector probe` against the stand-in in each quirk mode, and against mockito for the
+//! two forms of a rate refusal: what it reports, that it stays within its budget, that its
+//! report holds no customer data, and that a report can be turned into facts about the
+//! stand-in (`stand_in_contradictions`; a report from the stand-in itself contradicts nothing).
+//!
+//! To check a report from a real portal against the stand-in:
+//! `PROBE_REPORT=report.json cargo test -p integration-tests --test it probe::a_saved_report -- --nocapture`
+//! prints every contradiction and fails if there is any.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use connector_flowlu::cli::probe::{self as probe_cli, ProbeArgs};
+use connector_flowlu::cli::Env;
+use connector_flowlu::probe::{compare, plan_budget, WRONG_KEY};
+use connector_flowlu::streams::MODELS;
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
+use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
+use serde_json::{json, Value};
+
+/// What one probe run produced.
+struct Probed {
+    code: i32,
+    report: Value,
+    stdout: String,
+    stderr: String,
+}
+
+async fn probe_at(base_url: &str, config: Value, include_domain: bool) -> Probed {
+    let file = temp_json(&config);
+    let args = ProbeArgs {
+        config: Some(file.path().to_path_buf()),
+        out: None,
+        interval_ms: 0,
+        include_domain,
+        compare: None,
+    };
+    let env = Env {
+        base_url: Some(base_url.to_string()),
+        stdout_is_terminal: false,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = probe_cli::run(&args, &env, &mut out, &mut err).await;
+    let stdout = String::from_utf8(out).unwrap();
+    let report =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"));
+    Probed {
+        code,
+        report,
+        stdout,
+        stderr: String::from_utf8(err).unwrap(),
+    }
+}
+
+/// A small stand-in: 8 records per model, 250 accounts (the model the paging is measured on).
+fn stand_in(quirks: Quirks) -> EmulatorConfig {
+    EmulatorConfig {
+        records_per_model: 8,
+        model_records: [("crm/account".to_string(), 250)].into(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        quirks,
+        ..EmulatorConfig::default()
+    }
+}
+
+/// Probes a stand-in started with `config`; checks the budget against the stand-in's count.
+async fn probe_stand_in(config: EmulatorConfig) -> (Probed, Emulator) {
+    let emu = Emulator::start(config).await.unwrap();
+    let probed = probe_at(&emu.base_url(), config_json("acme"), false).await;
+    let sent = probed.report["requests"]["sent"].as_u64().unwrap();
+    assert_eq!(
+        emu.stats().total,
+        sent,
+        "the report counts every request the stand-in saw"
+    );
+    assert_eq!(
+        probed.report["requests"]["budget"],
+        json!(plan_budget(MODELS.len()))
+    );
+    assert!(sent <= plan_budget(MODELS.len()) as u64);
+    (probed, emu)
+}
+
+/// The requests of a probe whose first page size (1000) is answered.
+fn all_but_smaller_page_sizes() -> usize {
+    plan_budget(MODELS.len()) - (connector_flowlu::probe::PAGE_SIZES.len() - 1)
+}
+
+fn verdicts(report: &Value) -> BTreeMap<&'static str, String> {
+    [
+        "page",
+        "order_asc",
+        "order_desc",
+        "filter_id",
+        "order_cursor",
+        "filter_cursor",
+    ]
+    .into_iter()
+    .map(|k| {
+        (
+            k,
+            report["paging"][k]["verdict"]
+                .as_str()
+                .unwrap_or("absent")
+                .to_string(),
+        )
+    })
+    .collect()
+}
+
+fn topics(report: &Value) -> BTreeSet<String> {
+    report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["topic"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Where a report contradicts the stand-in started with `config` (`emu` serves its records):
+/// the facts a report from a real portal teaches about the stand-in. Empty for a report of
+/// that stand-in.
+fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulator) -> Vec<String> {
+    let mut out = Vec::new();
+    let q = &config.quirks;
+    let cap = config
+        .quirks
+        .page_size_cap
+        .map_or(config.max_page_size, |c| c.min(config.max_page_size)) as u64;
+    let size = &report["paging"]["page_size"];
+    if let Some(largest) = size["largest_honoured"].as_u64() {
+        let exact = size["bound"] == "exact";
+        if (exact && largest != cap) || (!exact && largest > cap) {
+            out.push(format!(
+                "page size: the portal honours {largest} ({}), the stand-in caps at {cap}",
+                size["bound"]
+            ));
+        }
+    }
+    for (key, ignored) in [
+        ("page", q.ignore_page),
+        ("order_desc", q.ignore_order_by),
+        ("order_cursor", q.ignore_order_by),
+        ("filter_id", q.ignore_filters),
+        ("filter_cursor", q.ignore_filters),
+        ("order_asc", false),
+    ] {
+        let verdict = report["paging"][key]["verdict"].as_str().unwrap_or("not_run");
+        let expected = if ignored { "ignored" } else { "honoured" };
+        if (verdict == "honoured" || verdict == "ignored" || verdict == "refused") && verdict != expected {
+            out.push(format!(
+                "{key}: the portal {verdict} it, the stand-in has it {expected}"
+            ));
+        }
+    }
+    let totals = &report["totals"];
+    let (with_total, with_result) = (
+        totals["models_with_total"].as_u64().unwrap_or(0) > 0,
+        totals["models_with_total_result"].as_u64().unwrap_or(0) > 0,
+    );
+    let stand_in = match q.total_field {
+        TotalField::Total => (true, false),
+        TotalField::TotalResult => (false, true),
+        TotalField::Both => (true, true),
+    };
+    if (with_total || with_result) && (with_total, with_result) != stand_in {
+        out.push(format!(
+            "totals: the portal sends total {with_total} / total_result {with_result}, the stand-in {stand_in:?}"
+        ));
+    }
+    let wrong = &report["wrong_key"];
+    if wrong.is_object()
+        && (wrong["status"] != json!(config.bad_key_status) || wrong["error_code"] != json!(11))
+    {
+        out.push(format!(
+            "wrong key: the portal answers HTTP {} error {}, the stand-in HTTP {} error 11",
+            wrong["status"], wrong["error_code"], config.bad_key_status
+        ));
+    }
+    let unknown = &report["unknown_method"];
+    if unknown.is_object() && (unknown["status"] != json!(200) || unknown["error_code"] != json!(30)) {
+        out.push(format!(
+            "unknown method: the portal answers HTTP {} error {}, the stand-in HTTP 200 error 30",
+            unknown["status"], unknown["error_code"]
+        ));
+    }
+    if report["rate_limit"]["met"] == true {
+        out.push(format!(
+            "rate cap: the portal refused {} requests, the stand-in has no cap in this configuration",
+            report["rate_limit"]["refusals"].as_array().map_or(0, Vec::len)
+        ));
+    }
+    let served: BTreeSet<(&str, &str)> = flowlu_emulator::models().into_iter().collect();
+    for entry in report["models"].as_array().into_iter().flatten() {
+        let Some(model) = entry["stream"]
+            .as_str()
+            .and_then(connector_flowlu::streams::model)
+        else {
+            continue;
+        };
+        if !served.contains(&(model.module, model.model)) {
+            out.push(format!(
+                "{}: the stand-in does not serve this model",
+                model.stream
+            ));
+            continue;
+        }
+        if entry["access"] != "readable" {
+            continue;
+        }
+        let records = emu.records(model.module, model.model);
+        let mut types: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for record in &records {
+            for (k, v) in record.as_object().into_iter().flatten() {
+                types.entry(k.as_str()).or_default().insert(json_type(v));
+            }
+        }
+        let fields = entry["fields"].as_object().cloned().unwrap_or_default();
+        for (name, seen) in &fields {
+            let Some(stand_in) = types.get(name.as_str()) else {
+                out.push(format!(
+                    "{}.{name}: served by the portal, not by the stand-in",
+                    model.stream
+                ));
+                continue;
+            };
+            for t in seen["types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !stand_in.contains(t) {
+                    out.push(format!(
+                        "{}.{name}: the portal sends {t}, the stand-in only {stand_in:?}",
+                        model.stream
+                    ));
+                }
+            }
+        }
+        if entry["served"].as_u64().unwrap_or(0) > 0 {
+            for name in types.keys().filter(|n| !fields.contains_key(**n)) {
+                let everywhere = records.iter().all(|r| r.get(*name).is_some());
+                if everywhere {
+                    out.push(format!(
+                        "{}.{name}: served by the stand-in, not by the portal",
+                        model.stream
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[tokio::test]
+async fn a_report_from_the_stand_in_contradicts_nothing() {
+    let (probed, emu) = probe_stand_in(stand_in(Quirks::default())).await;
+    let report = &probed.report;
+    assert_eq!(probed.code, 0, "{}", probed.stderr);
+    assert_eq!(report["report_version"], json!(1));
+    assert_eq!(report["connector_version"], json!(env!("CARGO_PKG_VERSION")));
+    assert_eq!(report["outcome"], json!("complete"));
+    assert_eq!(
+        report["requests"]["sent"],
+        json!(all_but_smaller_page_sizes()),
+        "every planned request ran but the smaller page sizes (1000 was answered)"
+    );
+    assert_eq!(report["paging"]["model"], json!("crm_account"));
+    assert_eq!(
+        report["paging"]["page_size"],
+        json!({"largest_honoured": 100, "bound": "exact", "asked": [{"limit": 1000, "served": 100, "total": 250}]})
+    );
+    assert!(
+        verdicts(report).values().all(|v| v == "honoured"),
+        "{:?}",
+        verdicts(report)
+    );
+    assert_eq!(
+        report["wrong_key"],
+        json!({"status": 200, "error_code": 11, "connector_reads_it_as": "auth",
+            "body_shape": {"error": {"error_code": "integer", "error_msg": "string"}}})
+    );
+    assert_eq!(report["unknown_method"]["error_code"], json!(30));
+    assert_eq!(
+        report["unknown_method"]["connector_reads_it_as"],
+        json!("unsupported")
+    );
+    assert_eq!(report["rate_limit"], json!({"met": false, "refusals": []}));
+    assert_eq!(report["denied_modules"], json!([]));
+    let readable = report["models"].as_array().unwrap();
+    assert_eq!(readable.len(), MODELS.len());
+    assert!(readable.iter().all(|m| m["access"] == "readable"));
+    assert_eq!(report["totals"]["models_with_total"], json!(MODELS.len()));
+    assert_eq!(report["totals"]["wrong_on_a_complete_page"], json!(0));
+    // Every model's field names and types are exactly what the stand-in serves.
+    for entry in readable {
+        let model = connector_flowlu::streams::model(entry["stream"].as_str().unwrap()).unwrap();
+        let records = emu.records(model.module, model.model);
+        let served = entry["served"].as_u64().unwrap() as usize;
+        assert_eq!(served, records.len().min(100), "{}", model.stream);
+        let mut expected: BTreeMap<String, (BTreeSet<&str>, u64)> = BTreeMap::new();
+        for record in records.iter().take(served) {
+            for (k, v) in record.as_object().unwrap() {
+                let e = expected.entry(k.clone()).or_default();
+                e.0.insert(json_type(v));
+                e.1 += u64::from(v.as_str().is_some_and(|s| s.trim().is_empty()));
+            }
+        }
+        let fields = entry["fields"].as_object().unwrap();
+        let seen: BTreeMap<String, (BTreeSet<&str>, u64)> = fields
+            .iter()
+            .map(|(k, f)| {
+                let types = f["types"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap())
+                    .collect();
+                (k.clone(), (types, f["blank"].as_u64().unwrap()))
+            })
+            .collect();
+        assert_eq!(seen, expected, "{}", model.stream);
+        assert!(fields["id"]["types"] == json!(["integer"]), "{}", model.stream);
+    }
+    // Custom fields: each row's cf_<id> key is found in the records of the model it names.
+    let custom = &report["custom_fields"];
+    assert_eq!(custom["rows"], json!(emu.count("customfields", "fields")));
+    for row in custom["fields"].as_array().unwrap() {
+        let stream = row["joins_stream_by_path"].as_str().unwrap();
+        assert_eq!(row["seen_in_streams"], json!([stream]), "{row}");
+    }
+    assert_eq!(report["differences"], json!([]), "{}", probed.stderr);
+    assert!(compare(report).is_empty());
+    assert_eq!(
+        stand_in_contradictions(report, emu.config(), &emu),
+        Vec::<String>::new()
+    );
+    assert!(probed.stderr.contains(&format!(
+        "The probe sends at most {} read-only GET requests",
+        plan_budget(MODELS.len())
+    )));
+    assert!(probed
+        .stderr
+        .contains("No difference from what the connector assumes."));
+}
+
+/// One quirk mode: the probe's verdicts and differences, and what the report contradicts in
+/// the default stand-in.
+struct QuirkCase {
+    name: &'static str,
+    config: EmulatorConfig,
+    verdicts: &'static [(&'static str, &'static str)],
+    differences: &'static [&'static str],
+    contradictions: usize,
+}
+
+#[tokio::test]
+async fn each_quirk_of_the_stand_in_is_reported() {
+    let q = Quirks::default;
+    let cases = [
+        QuirkCase {
+            name: "ignored order",
+            config: stand_in(Quirks {
+                ignore_order_by: true,
+                ..q()
+            }),
+            verdicts: &[("order_desc", "ignored"), ("order_cursor", "ignored")],
+            differences: &["order_desc", "order_cursor"],
+            contradictions: 2,
+        },
+        QuirkCase {
+            name: "ignored filters",
+            config: stand_in(Quirks {
+                ignore_filters: true,
+                ..q()
+            }),
+            verdicts: &[("filter_id", "ignored"), ("filter_cursor", "ignored")],
+            differences: &["filter_id", "filter_cursor"],
+            contradictions: 2,
+        },
+        QuirkCase {
+            name: "ignored page",
+            config: stand_in(Quirks {
+                ignore_page: true,
+                ..q()
+            }),
+            verdicts: &[("page", "ignored")],
+            differences: &["page"],
+            contradictions: 1,
+        },
+        QuirkCase {
+            name: "capped page",
+            config: stand_in(Quirks {
+                page_size_cap: Some(30),
+                ..q()
+            }),
+            verdicts: &[],
+            differences: &["page_size"],
+            contradictions: 1,
+        },
+        QuirkCase {
+            name: "larger pages",
+            config: EmulatorConfig {
+                max_page_size: 500,
+                model_records: [("crm/account".to_string(), 600)].into(),
+                ..stand_in(q())
+            },
+            verdicts: &[],
+            differences: &["page_size"],
+            contradictions: 1,
+        },
+        QuirkCase {
+            name: "total_result only",
+            config: stand_in(Quirks {
+                total_field: TotalField::TotalResult,
+                ..q()
+            }),
+            verdicts: &[],
+            differences: &["totals"],
+            contradictions: 1,
+        },
+        QuirkCase {
+            name: "401 for a bad key",
+            config: EmulatorConfig {
+                bad_key_status: 401,
+                ..stand_in(q())
+            },
+            verdicts: &[],
+            differences: &[],
+            contradictions: 1,
+        },
+    ];
+    let default = Emulator::start(stand_in(q())).await.unwrap();
+    for case in cases {
+        let (probed, _emu) = probe_stand_in(case.config.clone()).await;
+        let report = &probed.report;
+        let name = case.name;
+        assert_eq!(probed.code, 0, "{name}: {}", probed.stderr);
+        assert_eq!(
+            report["requests"]["sent"],
+            json!(all_but_smaller_page_sizes()),
+            "{name}"
+        );
+        let mut expected: BTreeMap<&str, String> = verdicts(report)
+            .keys()
+            .map(|k| (*k, "honoured".to_string()))
+            .collect();
+        for (k, v) in case.verdicts {
+            expected.insert(k, v.to_string());
+        }
+        assert_eq!(verdicts(report), expected, "{name}");
+        let want: BTreeSet<String> = case.differences.iter().map(|s| s.to_string()).collect();
+        assert_eq!(topics(report), want, "{name}: {}", report["differences"]);
+        for d in report["differences"].as_array().unwrap() {
+            assert!(
+                probed.stderr.contains(d["connector_action"].as_str().unwrap()),
+                "{name}: the summary lists {d}"
+            );
+        }
+        // Against the default stand-in, the report contradicts exactly the quirk.
+        let found = stand_in_contradictions(report, default.config(), &default);
+        assert_eq!(found.len(), case.contradictions, "{name}: {found:?}");
+        // ... and the stand-in that produced it, nothing.
+        assert_eq!(
+            stand_in_contradictions(report, &case.config, &_emu),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn page_sizes_and_the_bad_key_status_are_measured_exactly() {
+    let (capped, _e1) = probe_stand_in(stand_in(Quirks {
+        page_size_cap: Some(30),
+        ..Quirks::default()
+    }))
+    .await;
+    assert_eq!(
+        capped.report["paging"]["page_size"],
+        json!({"largest_honoured": 30, "bound": "exact", "asked": [{"limit": 1000, "served": 30, "total": 250}]})
+    );
+    let (large, _e2) = probe_stand_in(EmulatorConfig {
+        max_page_size: 500,
+        model_records: [("crm/account".to_string(), 600)].into(),
+        ..stand_in(Quirks::default())
+    })
+    .await;
+    assert_eq!(
+        large.report["paging"]["page_size"],
+        json!({"largest_honoured": 500, "bound": "exact", "asked": [{"limit": 1000, "served": 500, "total": 600}]})
+    );
+    let (result_only, _e3) = probe_stand_in(stand_in(Quirks {
+        total_field: TotalField::TotalResult,
+        ..Quirks::default()
+    }))
+    .await;
+    assert_eq!(result_only.report["totals"]["models_with_total"], json!(0));
+    assert_eq!(
+        result_only.report["totals"]["models_with_total_result"],
+        json!(MODELS.len())
+    );
+    let (bad_key, _e4) = probe_stand_in(EmulatorConfig {
+        bad_key_status: 401,
+        ..stand_in(Quirks::default())
+    })
+    .await;
+    assert_eq!(bad_key.report["wrong_key"]["status"], json!(401));
+    assert_eq!(bad_key.report["wrong_key"]["error_code"], json!(11));
+    assert_eq!(
+        bad_key.report["wrong_key"]["connector_reads_it_as"],
+        json!("auth")
+    );
+}
+
+#[tokio::test]
+async fn modules_the_key_cannot_read_are_listed() {
+    let config = EmulatorConfig {
+        keys: vec![ApiKey::limited(CANARY_KEY, ["crm", "task", "customfields"])],
+        ..stand_in(Quirks::default())
+    };
+    let (probed, _emu) = probe_stand_in(config).await;
+    let report = &probed.report;
+    let denied: BTreeSet<&str> = MODELS
+        .iter()
+        .map(|m| m.module)
+        .filter(|m| !["crm", "task", "customfields"].contains(m))
+        .collect();
+    assert_eq!(report["denied_modules"], json!(denied));
+    for entry in report["models"].as_array().unwrap() {
+        let model = connector_flowlu::streams::model(entry["stream"].as_str().unwrap()).unwrap();
+        if denied.contains(model.module) {
+            assert_eq!(entry["access"], json!("denied"), "{entry}");
+            assert_eq!(entry["error"]["error_code"], json!(22));
+        } else {
+            assert_eq!(entry["access"], json!("readable"), "{entry}");
+        }
+    }
+    assert!(probed
+        .stderr
+        .contains("Modules the key may not read (error 22): "));
+}
+
+#[tokio::test]
+async fn a_rejected_key_stops_the_probe_after_one_request() {
+    let emu = Emulator::start(EmulatorConfig {
+        bad_key_status: 401,
+        ..stand_in(Quirks::default())
+    })
+    .await
+    .unwrap();
+    let probed = probe_at(
+        &emu.base_url(),
+        json!({"name": "T", "account_domain": "acme", "api_key": "not-the-key"}),
+        false,
+    )
+    .await;
+    assert_eq!(probed.code, 1);
+    assert_eq!(
+        probed.report["outcome"],
+        json!("stopped: the portal rejected the API key")
+    );
+    assert_eq!(probed.report["requests"]["sent"], json!(1));
+    assert_eq!(emu.stats().total, 1);
+}
+
+/// The stand-in's base URL... as mockito: a list of two records everywhere, error 11 for the
+/// wrong key, error 30 for the unknown method, and `refusal` for `crm/lead/list`.
+async fn rate_capped(refusal: (usize, &str, Option<&str>)) -> (Probed, usize) {
+    let (status, body, retry_after) = refusal;
+    let mut server = mockito::Server::new_async().await;
+    let wrong_key = server
+        .mock("GET", "/api/v1/module/core/user/list")
+        .match_query(mockito::Matcher::UrlEncoded("api_key".into(), WRONG_KEY.into()))
+        .with_body(r#"{"error":{"error_code":11,"error_msg":"Authorization failed"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let mut rate = server
+        .mock("GET", "/api/v1/module/crm/lead/list")
+        .match_query(mockito::Matcher::Any)
+        .with_status(status)
+        .with_body(body);
+    if let Some(secs) = retry_after {
+        rate = rate.with_header("Retry-After", secs);
+    }
+    let rate = rate.expect(1).create_async().await;
+    let unknown = server
+        .mock("GET", mockito::Matcher::Regex("/probe_no_such_method$".into()))
+        .match_query(mockito::Matcher::Any)
+        .with_body(r#"{"error":{"error_code":30,"error_msg":"Unknown method"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let get = server
+        .mock("GET", mockito::Matcher::Regex("/get/1$".into()))
+        .match_query(mockito::Matcher::Any)
+        .with_body(r#"{"response":{"id":1}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    // Models, page sizes (1000 is answered), asc, desc, page 2, filter[id], the cursor order
+    // (no cursor values: the cursor filter is not sent): every list but the refused one.
+    let lists_expected = MODELS.len() - 1 + 1 + 5;
+    let lists = server
+        .mock(
+            "GET",
+            mockito::Matcher::Regex("^/api/v1/module/[a-z_]+/[a-z_]+/list$".into()),
+        )
+        .match_query(mockito::Matcher::UrlEncoded("api_key".into(), CANARY_KEY.into()))
+        .with_body(r#"{"response":{"total":2,"page":1,"count":2,"items":[{"id":1},{"id":2}]}}"#)
+        .expect(lists_expected)
+        .create_async()
+        .await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let probed = probe_at(&server.url(), config_json("acme"), false).await;
+    let sent = probed.report["requests"]["sent"].as_u64().unwrap() as usize;
+    assert_eq!(sent, lists_expected + 4, "{}", probed.report["paging"]);
+    for mock in [&wrong_key, &rate, &unknown, &get, &lists] {
+        mock.assert_async().await;
+    }
+    catch_all.assert().await;
+    (probed, lists_expected)
+}
+
+#[tokio::test]
+async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
+    let (text, _) = rate_capped((429, "Too Many Requests", None)).await;
+    let refusals = &text.report["rate_limit"]["refusals"];
+    assert_eq!(text.report["rate_limit"]["met"], json!(true));
+    assert_eq!(
+        refusals,
+        &json!([{"request": 3, "status": 429, "form": "http_429", "body_shape": "text", "headers": {},
+            "retry_after_sent": false, "connector_reads_it_as": "rate_limited"}])
+    );
+    let lead = &text.report["models"][2];
+    assert_eq!(lead["stream"], json!("crm_lead"));
+    assert_eq!(lead["access"], json!("rate_limited"));
+    assert!(topics(&text.report).contains("rate_limit"));
+    assert!(text.stderr.contains("Rate cap met: true"));
+
+    let (json_form, _) = rate_capped((200, r#"{"error":"Request rate per second exceeded"}"#, None)).await;
+    let refusal = &json_form.report["rate_limit"]["refusals"][0];
+    assert_eq!(refusal["status"], json!(200));
+    assert_eq!(refusal["form"], json!("json_error_string"));
+    assert_eq!(
+        refusal["body_shape"],
+        json!({"error": "string", "error_text": "Request rate per second exceeded"})
+    );
+    assert_eq!(refusal["retry_after_sent"], json!(false));
+    let difference = json_form.report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["topic"] == "rate_limit")
+        .unwrap();
+    assert!(
+        difference["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate cap met: json_error_string, HTTP 200, Retry-After not sent"),
+        "{difference}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_is_reported_and_followed() {
+    let mut server = mockito::Server::new_async().await;
+    let _refused = server
+        .mock("GET", mockito::Matcher::Any)
+        .with_status(429)
+        .with_header("Retry-After", "0")
+        .with_header("X-RateLimit-Limit", "1")
+        .with_body("Too Many Requests")
+        .create_async()
+        .await;
+    let probed = probe_at(&server.url(), config_json("acme"), false).await;
+    let refusals = probed.report["rate_limit"]["refusals"].as_array().unwrap();
+    assert_eq!(
+        refusals.len(),
+        MODELS.len() + 1,
+        "one refusal per model and the wrong key, no retry"
+    );
+    assert_eq!(
+        refusals[0]["headers"],
+        json!({"retry-after": "0", "x-ratelimit-limit": "1"})
+    );
+    assert_eq!(refusals[0]["retry_after_sent"], json!(true));
+    assert!(probed.report["requests"]["sent"].as_u64().unwrap() <= plan_budget(MODELS.len()) as u64);
+}
+
+/// Standard base64, to look for the key in that encoding too.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_report_holds_no_key_no_domain_and_no_value() {
+    let key = "c4n/ary+k=y&x y%2F";
+    let config = EmulatorConfig {
+        keys: vec![ApiKey::all_modules(key)],
+        ..stand_in(Quirks::default())
+    };
+    let emu = Emulator::start(config).await.unwrap();
+    let cfg = json!({"name": "T", "account_domain": "zebracorp", "api_key": key});
+    let probed = probe_at(&emu.base_url(), cfg.clone(), false).await;
+    assert_eq!(probed.report["outcome"], json!("complete"), "{}", probed.stderr);
+    let encodings = [
+        key.to_string(),
+        serde_urlencoded::to_string([("k", key)]).unwrap()[2..].to_string(),
+        key.replace('/', "%2F").replace(' ', "%20"),
+        serde_json::to_string(key).unwrap(),
+        base64(key.as_bytes()),
+        base64(format!("api_key={key}").as_bytes()),
+    ];
+    for text in [&probed.stdout, &probed.stderr] {
+        for enc in &encodings {
+            assert!(!text.contains(enc.as_str()), "the key ({enc}) leaked");
+        }
+        assert!(!text.contains("zebracorp"), "the domain leaked");
+    }
+    // No string value of any record served (names, e-mails, texts, dates) is in the report,
+    // Flowlu's own vocabulary aside (module and model names, custom field types).
+    let vocabulary: BTreeSet<&str> = MODELS
+        .iter()
+        .flat_map(|m| [m.module, m.model])
+        .chain(["text", "number", "date", "select", "checkbox"])
+        .collect();
+    let mut values = BTreeSet::new();
+    for (module, model) in flowlu_emulator::models() {
+        for record in emu.records(module, model) {
+            for (k, v) in record.as_object().unwrap() {
+                let Some(s) = v.as_str() else { continue };
+                let _ = k;
+                if s.trim().len() >= 4 && !vocabulary.contains(s) {
+                    values.insert(s.to_string());
+                }
+            }
+        }
+    }
+    assert!(values.len() > 100, "the stand-in serves text values");
+    for value in &values {
+        let quoted = serde_json::to_string(value).unwrap();
+        assert!(!probed.stdout.contains(&quoted), "a record value leaked: {value}");
+        for text in [&probed.stdout, &probed.stderr] {
+            assert!(
+                value.len() < 8 || !text.contains(value.as_str()),
+                "a record value leaked: {value}"
+            );
+        }
+    }
+    let with_domain = probe_at(&emu.base_url(), cfg, true).await;
+    assert_eq!(
+        with_domain.report["portal"],
+        json!({"domain": "zebracorp.flowlu.com", "address": "loopback"})
+    );
+}
+
+#[tokio::test]
+async fn compare_reads_a_saved_report_and_sends_nothing() {
+    let (probed, emu) = probe_stand_in(stand_in(Quirks {
+        ignore_page: true,
+        ..Quirks::default()
+    }))
+    .await;
+    let sent = emu.stats().total;
+    let file = temp_json(&probed.report);
+    let path = file.path().to_str().unwrap();
+    let run = integration_tests::run_cli(&["probe", "--compare", path], None, "").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let differences: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(differences, probed.report["differences"]);
+    assert_eq!(differences[0]["topic"], json!("page"));
+    assert_eq!(emu.stats().total, sent, "compare sends nothing");
+    let not_a_report = temp_json(&json!({"report_version": 99}));
+    let run = integration_tests::run_cli(
+        &["probe", "--compare", not_a_report.path().to_str().unwrap()],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!((run.code, run.stdout.as_str()), (1, ""));
+}
+
+#[tokio::test]
+async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_itself() {
+    let file = temp_json(&config_json("acme"));
+    let path = file.path().to_str().unwrap();
+    let run =
+        integration_tests::run_cli(&["probe", "--config", path, "--interval-ms", "200"], None, "").await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (2, ""),
+        "refused before any request"
+    );
+    let run = integration_tests::run_cli(&["probe", "--help"], None, "").await;
+    assert_eq!(run.code, 0);
+    assert!(probe_cli::HELP.contains(&format!(
+        "at most {} read-only GET requests",
+        plan_budget(MODELS.len())
+    )));
+    // The stand-in over the real command line: the report on stdout, 0 on success.
+    let emu = Emulator::start(stand_in(Quirks::default())).await.unwrap();
+    let run = integration_tests::run_cli(
+        &["probe", "--config", path, "--interval-ms", "0"],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(run.code, 0);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["outcome"], json!("complete"));
+    assert_eq!(emu.stats().total, all_but_smaller_page_sizes() as u64);
+}
+
+/// `PROBE_REPORT=report.json` checks a report from a real portal against the default stand-in
+/// (every contradiction printed, the test fails if there is any); without it, a report of the
+/// default stand-in is checked, and contradicts nothing.
+#[tokio::test]
+async fn a_saved_report_against_the_stand_in() {
+    let config = stand_in(Quirks::default());
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    let report: Value = match std::env::var("PROBE_REPORT") {
+        Ok(path) => serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(),
+        Err(_) => probe_at(&emu.base_url(), config_json("acme"), false).await.report,
+    };
+    let found = stand_in_contradictions(&report, &config, &emu);
+    for line in &found {
+        println!("contradicts the stand-in: {line}");
+    }
+    for d in compare(&report) {
+        println!("differs from the connector: {} ({})", d.topic, d.observed);
+    }
+    assert_eq!(found, Vec::<String>::new());
+}
