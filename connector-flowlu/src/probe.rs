@@ -1622,6 +1622,113 @@ mod tests {
         assert_eq!(session.sent(), 2);
     }
 
+    fn target(interval: Duration) -> Target {
+        Target {
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: Secret::new("k"),
+            domain: "acme".into(),
+            include_domain: false,
+            interval,
+        }
+    }
+
+    fn refusal(status: u16, retry_after: Option<&str>) -> Refusal {
+        let mut headers = Map::new();
+        if let Some(r) = retry_after {
+            headers.insert("retry-after".into(), json!(r));
+        }
+        Refusal {
+            status,
+            error_code: None,
+            connector_class: "rate_limited",
+            body: json!("text"),
+            rate: true,
+            headers,
+        }
+    }
+
+    #[test]
+    fn a_rate_refusal_slows_the_rest_down() {
+        let mut session = Session::new(target(Duration::from_secs(2)), 10).unwrap();
+        session.note_rate_refusal(&refusal(429, None));
+        assert_eq!(session.interval, Duration::from_secs(4), "doubled");
+        session.note_rate_refusal(&refusal(429, Some("30")));
+        assert_eq!(session.interval, Duration::from_secs(30), "Retry-After followed");
+        session.note_rate_refusal(&refusal(200, Some("3600")));
+        assert_eq!(session.interval, Duration::from_secs(120), "at most two minutes");
+        assert_eq!(session.rate_refusals[0]["form"], json!("http_429"));
+        assert_eq!(session.rate_refusals[2]["form"], json!("json_error_string"));
+    }
+
+    fn readable(stream: &str, fields: Value) -> Value {
+        json!({"stream": stream, "access": "readable", "served": 3, "fields": fields})
+    }
+
+    fn seen(types: &[&str], shapes: &[&str]) -> Value {
+        json!({"types": types, "string_shapes": shapes, "blank": 0, "zero_dates": 0})
+    }
+
+    #[test]
+    fn compare_names_what_contradicts_the_stream_schemas() {
+        let report = json!({
+            "models": [
+                readable("crm_account", json!({
+                    "id": seen(&["integer"], &[]),
+                    "updated_date": seen(&["string"], &["datetime", "zero_datetime"]),
+                    "cf_4": seen(&["boolean"], &[]),
+                })),
+                readable("crm_lead", json!({"id": seen(&["boolean"], &[]), "cf_9": seen(&["string"], &["text"])})),
+                readable("st_projects", json!({"id": seen(&["string"], &["integer_text"]), "updated_date": seen(&["string"], &["datetime"])})),
+            ],
+            "custom_fields": {"fields": [
+                {"key": "cf_4", "type": "number", "joins_stream_by_path": "crm_account", "seen_in_streams": ["crm_account"]},
+                {"key": "cf_9", "type": "text", "joins_stream_by_path": null, "seen_in_streams": ["crm_lead"]},
+            ]},
+        });
+        let topics: Vec<String> = compare(&report).into_iter().map(|d| d.topic).collect();
+        assert_eq!(
+            topics,
+            [
+                "schema:crm_account.cf_4",
+                "cursor:crm_account.updated_date",
+                "schema:crm_lead.id",
+                "cursor:crm_lead.updated_date",
+                "custom_field:cf_9",
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_field_rows_report_how_they_join_not_their_text() {
+        let mut probe = Probe::default();
+        probe.read_custom_fields(&[
+            json!({"id": 4, "name": "Contract with ACME", "alias": "acme_contract", "api_use_alias": "1",
+                "type": "number", "module": "crm", "model": "account", "fieldset_id": 5}),
+            json!({"id": "9", "name": "x", "type": "Free Text!", "module": "st", "model": "project"}),
+        ]);
+        assert_eq!(
+            Value::Array(probe.custom_rows.clone()),
+            json!([
+                {"key": "cf_4", "type": "number", "module": "crm", "model": "account", "fieldset_id": 5,
+                    "api_use_alias": true, "has_alias": true},
+                {"key": "cf_9", "type": "(other)", "module": "st", "model": "project", "fieldset_id": null,
+                    "api_use_alias": null, "has_alias": false},
+            ])
+        );
+        assert_eq!(
+            probe.aliases.get("acme_contract").map(String::as_str),
+            Some("cf_4")
+        );
+        let mut fields = Fields::default();
+        fields.absorb(&json!({"id": 1, "acme_contract": 3}), &probe.aliases);
+        probe.fields.insert("crm_account", fields);
+        let joins = probe.custom_joins();
+        assert_eq!(joins["fields"][0]["seen_in_streams"], json!(["crm_account"]));
+        assert_eq!(joins["fields"][0]["joins_stream_by_path"], json!("crm_account"));
+        assert_eq!(joins["fields"][1]["joins_stream_by_path"], Value::Null);
+        assert!(!joins.to_string().contains("acme"), "{joins}");
+    }
+
     #[test]
     fn the_plan_is_announced_exactly() {
         assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 13);

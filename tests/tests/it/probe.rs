@@ -676,7 +676,7 @@ async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
 }
 
 #[tokio::test]
-async fn a_retry_after_is_reported_and_followed() {
+async fn a_retry_after_and_rate_headers_are_reported_and_nothing_is_retried() {
     let mut server = mockito::Server::new_async().await;
     let _refused = server
         .mock("GET", mockito::Matcher::Any)
@@ -715,6 +715,20 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn an_unreachable_portal_stops_the_probe_after_one_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let probed = probe_at(&url, config_json("acme"), false).await;
+    assert_eq!(probed.code, 1);
+    assert_eq!(
+        probed.report["outcome"],
+        json!("stopped: the portal could not be reached")
+    );
+    assert_eq!(probed.report["requests"]["sent"], json!(1));
 }
 
 #[tokio::test]
