@@ -40,6 +40,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::client::{decode, ListPage, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT};
+use crate::cursor::CursorValue;
 use crate::error::{CodeClass, Error};
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
@@ -60,10 +61,13 @@ pub const SURVEY_LIMIT: u32 = 100;
 /// The page sizes asked, largest first, until one is answered.
 pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 /// The page size of the order, page and filter experiments.
-pub const SAMPLE_LIMIT: u32 = 5;
-/// Requests besides one page per model: the page sizes, ascending, descending, page 2, the
-/// id filter, the cursor order, the cursor filter, one `get`, the wrong key, the unknown method.
-pub const EXPERIMENTS: usize = PAGE_SIZES.len() + 9;
+pub const SAMPLE_LIMIT: u32 = 10;
+/// The cursor columns of [`MODELS`]: each is ordered by and filtered on once.
+pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated", "last_active"];
+/// Requests besides one page per model: the page sizes; ascending, descending, page 2, the id
+/// filter and one `get`; the order and the filter of each cursor column; the wrong key and the
+/// unknown method.
+pub const EXPERIMENTS: usize = PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {
@@ -767,16 +771,20 @@ impl Probe {
 
     /// The readable model with a timestamp cursor and the most records seen.
     fn paging_model(&self) -> Option<&'static Model> {
+        self.largest_readable(|m| matches!(m.cursor, Some((_, CursorKind::Timestamp))))
+    }
+
+    /// Of the readable models that `fits`, the one with the most records seen (the first of
+    /// equals).
+    fn largest_readable(&self, fits: impl Fn(&Model) -> bool) -> Option<&'static Model> {
         MODELS
             .iter()
-            .filter(|m| matches!(m.cursor, Some((_, CursorKind::Timestamp))))
-            .filter_map(|m| Some((m, self.samples.get(m.stream)?)))
-            .filter(|(_, p)| !p.items.is_empty())
-            .max_by_key(|(m, p)| {
-                let pos = MODELS.len() - MODELS.iter().position(|x| x == *m).unwrap_or(0);
-                (p.items.len(), p.total().unwrap_or(0), pos)
-            })
-            .map(|(m, _)| m)
+            .enumerate()
+            .filter(|(_, m)| fits(m))
+            .filter_map(|(i, m)| Some((i, m, self.samples.get(m.stream)?)))
+            .filter(|(_, _, p)| !p.items.is_empty())
+            .max_by_key(|(i, _, p)| (p.items.len(), p.total().unwrap_or(0), MODELS.len() - i))
+            .map(|(_, m, _)| m)
     }
 
     /// Page size, order, page and filters on one model.
@@ -826,38 +834,53 @@ impl Probe {
             ),
         };
         self.paging.insert("filter_id".into(), id_filter);
-        self.cursor_experiments(session, model, &sample).await;
+        self.cursor_experiments(session, model).await;
         self.get_vs_list = self.get_vs_list(session, model, asc_ids.as_deref()).await;
     }
 
-    async fn cursor_experiments(
-        &mut self,
-        session: &mut Session,
-        model: &'static Model,
-        sample: &impl Fn(Vec<(String, String)>, u32) -> Request,
-    ) {
-        let Some((column, _)) = model.cursor else {
-            return;
+    /// For each cursor column, on the readable model with that column and the most records:
+    /// `order_by` on it (then id), and `filter[column]={"type":"more",...}`, as the source sends
+    /// them.
+    async fn cursor_experiments(&mut self, session: &mut Session, paging_model: &'static Model) {
+        let mut cursors = Map::new();
+        for &column in CURSOR_COLUMNS {
+            let model = if paging_model.cursor.is_some_and(|(c, _)| c == column) {
+                Some(paging_model)
+            } else {
+                self.largest_readable(|m| m.cursor.is_some_and(|(c, _)| c == column))
+            };
+            let result = match model {
+                Some(model) => self.cursor_experiment(session, model).await,
+                None => json!({"stream": null, "why": "no readable model with this cursor had records"}),
+            };
+            cursors.insert(column.to_string(), result);
+        }
+        self.paging.insert("cursors".into(), Value::Object(cursors));
+    }
+
+    async fn cursor_experiment(&mut self, session: &mut Session, model: &'static Model) -> Value {
+        let Some((column, kind)) = model.cursor else {
+            return Value::Null;
         };
-        self.paging.insert("cursor_field".into(), json!(column));
         let by_cursor = || {
             vec![
+                ("page".to_string(), "1".to_string()),
+                ("limit".to_string(), SAMPLE_LIMIT.to_string()),
                 ("order_by[asc][]".to_string(), column.to_string()),
                 ("order_by[asc][]".to_string(), "id".to_string()),
             ]
         };
-        let ordered = session.send(&sample(by_cursor(), 1)).await;
+        let key = |r: &Value| {
+            (
+                r.get(column).and_then(|v| CursorValue::read(v, kind)),
+                record_id(r.get("id")).unwrap_or(0),
+            )
+        };
+        let ordered = session.send(&Request::list(model, by_cursor())).await;
         let order = match &ordered {
             Answer::Ok(response) => match Page::read(response.clone()) {
                 Ok(page) => {
-                    let keys: Vec<(String, u64)> = page
-                        .items
-                        .iter()
-                        .map(|r| {
-                            let c = r.get(column).and_then(Value::as_str).unwrap_or("").to_string();
-                            (c, record_id(r.get("id")).unwrap_or(0))
-                        })
-                        .collect();
+                    let keys: Vec<_> = page.items.iter().map(key).collect();
                     let distinct = keys.iter().map(|(c, _)| c).collect::<BTreeSet<_>>().len();
                     if keys.len() < 2 || distinct < 2 {
                         verdict("inconclusive", "fewer than two distinct cursor values came back")
@@ -871,36 +894,35 @@ impl Probe {
             },
             other => answer_verdict(other),
         };
-        self.paging.insert("order_cursor".into(), order);
-        let values: BTreeSet<String> = self
+        let values: BTreeSet<CursorValue> = self
             .samples
             .get(model.stream)
             .map(|p| {
                 p.items
                     .iter()
-                    .filter_map(|r| r.get(column)?.as_str())
-                    .filter(|s| string_shape(s) == "datetime" || string_shape(s) == "date")
-                    .map(str::to_string)
+                    .filter_map(|r| CursorValue::read(r.get(column)?, kind))
+                    .filter(|c| !matches!(c, CursorValue::Text(t) if t.starts_with("0000")))
                     .collect()
             })
             .unwrap_or_default();
-        let filter = match values.iter().nth(values.len() / 2).filter(|_| values.len() >= 2) {
+        // The pivot leaves records on both sides: some sent, some not.
+        let pivot = values
+            .iter()
+            .nth(values.len().saturating_sub(1) / 2)
+            .filter(|_| values.len() >= 2);
+        let filter = match pivot {
             Some(pivot) => {
                 let mut params = by_cursor();
                 params.push((
                     format!("filter[{column}]"),
-                    json!({"type": "more", "value": pivot}).to_string(),
+                    json!({"type": "more", "value": pivot.to_json()}).to_string(),
                 ));
-                let answer = session.send(&sample(params, 1)).await;
-                filter_verdict(&answer, |r| {
-                    r.get(column)
-                        .and_then(Value::as_str)
-                        .is_some_and(|c| c > pivot.as_str())
-                })
+                let answer = session.send(&Request::list(model, params)).await;
+                filter_verdict(&answer, |r| key(r).0.as_ref().is_some_and(|c| c > pivot))
             }
             None => verdict("inconclusive", "fewer than two distinct cursor values were seen"),
         };
-        self.paging.insert("filter_cursor".into(), filter);
+        json!({"stream": model.stream, "order_cursor": order, "filter_cursor": filter})
     }
 
     /// The largest page size answered as asked.
@@ -1258,25 +1280,37 @@ fn compare_paging(report: &Value, out: &mut Vec<Difference>) {
             ));
         }
     }
-    let checks: [(&str, &str, &str); 6] = [
+    let checks: [(&str, &str, &str); 4] = [
         ("order_asc", "order_by[asc][]=id is honoured", "checks the order of what comes back and guards on the client"),
         ("order_desc", "order_by[desc][]=id is honoured", "reads in ascending order only; nothing changes"),
         ("page", "page is honoured", "detects repeated ids and switches to keyset paging on filter[id]; stops with an error if that is ignored too"),
         ("filter_id", "filter[id]={\"type\":\"more\",...} is honoured", "filters on the client too; a server ignoring both page and filter[id] cannot be read past page 1"),
+    ];
+    for (key, assumed, action) in checks {
+        verdict_difference(key, &paging[key], assumed, action, out);
+    }
+    let cursor_checks: [(&str, &str, &str); 2] = [
         ("order_cursor", "order_by[asc][] on the cursor column, then id, is honoured", "checks the order and compares (cursor, id) on the client; an incremental read then covers every page"),
         ("filter_cursor", "filter[<cursor>]={\"type\":\"more\",...} is honoured", "filters on the client, comparing (cursor, id): incremental reads stay correct but read every page"),
     ];
-    for (key, assumed, action) in checks {
-        let v = paging[key]["verdict"].as_str().unwrap_or(NOT_RUN);
-        if v == "ignored" || v == "refused" {
-            let mut observed = v.to_string();
-            if let Some(code) = paging[key]["error"]["error_code"].as_i64() {
-                observed.push_str(&format!(" (error {code})"));
-            } else if let Some(status) = paging[key]["error"]["status"].as_u64() {
-                observed.push_str(&format!(" (HTTP {status})"));
-            }
-            out.push(Difference::new(key, assumed, observed, action));
+    for (column, result) in paging["cursors"].as_object().into_iter().flatten() {
+        for (key, assumed, action) in cursor_checks {
+            verdict_difference(&format!("{key}:{column}"), &result[key], assumed, action, out);
         }
+    }
+}
+
+/// A difference when an experiment's verdict is `ignored` or `refused`.
+fn verdict_difference(topic: &str, result: &Value, assumed: &str, action: &str, out: &mut Vec<Difference>) {
+    let v = result["verdict"].as_str().unwrap_or(NOT_RUN);
+    if v == "ignored" || v == "refused" {
+        let mut observed = v.to_string();
+        if let Some(code) = result["error"]["error_code"].as_i64() {
+            observed.push_str(&format!(" (error {code})"));
+        } else if let Some(status) = result["error"]["status"].as_u64() {
+            observed.push_str(&format!(" (HTTP {status})"));
+        }
+        out.push(Difference::new(topic, assumed, observed, action));
     }
 }
 
@@ -1731,7 +1765,13 @@ mod tests {
 
     #[test]
     fn the_plan_is_announced_exactly() {
-        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 13);
+        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 17);
+        let columns: BTreeSet<&str> = MODELS.iter().filter_map(|m| Some(m.cursor?.0)).collect();
+        assert_eq!(
+            columns,
+            CURSOR_COLUMNS.iter().copied().collect(),
+            "one experiment per cursor column"
+        );
         assert_eq!(plan_duration(3, Duration::from_secs(2)), Duration::from_secs(4));
         assert_eq!(plan_duration(0, Duration::from_secs(2)), Duration::ZERO);
     }

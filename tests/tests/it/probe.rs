@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use connector_flowlu::cli::probe::{self as probe_cli, ProbeArgs};
 use connector_flowlu::cli::Env;
-use connector_flowlu::probe::{compare, plan_budget, WRONG_KEY};
+use connector_flowlu::probe::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
 use connector_flowlu::streams::MODELS;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
@@ -51,11 +51,17 @@ async fn probe_at(base_url: &str, config: Value, include_domain: bool) -> Probed
     }
 }
 
-/// A small stand-in: 8 records per model, 250 accounts (the model the paging is measured on).
+/// A small stand-in: 8 records per model, 250 accounts (the model the paging is measured on),
+/// 60 products and users (the models the `updated` and `last_active` cursors are measured on).
 fn stand_in(quirks: Quirks) -> EmulatorConfig {
     EmulatorConfig {
         records_per_model: 8,
-        model_records: [("crm/account".to_string(), 250)].into(),
+        model_records: [
+            ("crm/account".to_string(), 250),
+            ("products/product".to_string(), 60),
+            ("core/user".to_string(), 60),
+        ]
+        .into(),
         keys: vec![ApiKey::all_modules(CANARY_KEY)],
         quirks,
         ..EmulatorConfig::default()
@@ -85,26 +91,20 @@ fn all_but_smaller_page_sizes() -> usize {
     plan_budget(MODELS.len()) - (connector_flowlu::probe::PAGE_SIZES.len() - 1)
 }
 
-fn verdicts(report: &Value) -> BTreeMap<&'static str, String> {
-    [
-        "page",
-        "order_asc",
-        "order_desc",
-        "filter_id",
-        "order_cursor",
-        "filter_cursor",
-    ]
-    .into_iter()
-    .map(|k| {
-        (
-            k,
-            report["paging"][k]["verdict"]
-                .as_str()
-                .unwrap_or("absent")
-                .to_string(),
-        )
-    })
-    .collect()
+/// Every experiment's verdict: `page`, ..., `order_cursor:updated_date`, `filter_cursor:updated`.
+fn verdicts(report: &Value) -> BTreeMap<String, String> {
+    let paging = &report["paging"];
+    let verdict = |v: &Value| v["verdict"].as_str().unwrap_or("absent").to_string();
+    let mut out: BTreeMap<String, String> = ["page", "order_asc", "order_desc", "filter_id"]
+        .into_iter()
+        .map(|k| (k.to_string(), verdict(&paging[k])))
+        .collect();
+    for column in CURSOR_COLUMNS {
+        for k in ["order_cursor", "filter_cursor"] {
+            out.insert(format!("{k}:{column}"), verdict(&paging["cursors"][column][k]));
+        }
+    }
+    out
 }
 
 fn topics(report: &Value) -> BTreeSet<String> {
@@ -136,15 +136,13 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
             ));
         }
     }
-    for (key, ignored) in [
-        ("page", q.ignore_page),
-        ("order_desc", q.ignore_order_by),
-        ("order_cursor", q.ignore_order_by),
-        ("filter_id", q.ignore_filters),
-        ("filter_cursor", q.ignore_filters),
-        ("order_asc", false),
-    ] {
-        let verdict = report["paging"][key]["verdict"].as_str().unwrap_or("not_run");
+    for (key, verdict) in verdicts(report) {
+        let ignored = match key.split(':').next().unwrap_or("") {
+            "page" => q.ignore_page,
+            "order_desc" | "order_cursor" => q.ignore_order_by,
+            "filter_id" | "filter_cursor" => q.ignore_filters,
+            _ => false,
+        };
         let expected = if ignored { "ignored" } else { "honoured" };
         if (verdict == "honoured" || verdict == "ignored" || verdict == "refused") && verdict != expected {
             out.push(format!(
@@ -376,9 +374,19 @@ async fn each_quirk_of_the_stand_in_is_reported() {
                 ignore_order_by: true,
                 ..q()
             }),
-            verdicts: &[("order_desc", "ignored"), ("order_cursor", "ignored")],
-            differences: &["order_desc", "order_cursor"],
-            contradictions: 2,
+            verdicts: &[
+                ("order_desc", "ignored"),
+                ("order_cursor:updated_date", "ignored"),
+                ("order_cursor:updated", "ignored"),
+                ("order_cursor:last_active", "ignored"),
+            ],
+            differences: &[
+                "order_desc",
+                "order_cursor:updated_date",
+                "order_cursor:updated",
+                "order_cursor:last_active",
+            ],
+            contradictions: 4,
         },
         QuirkCase {
             name: "ignored filters",
@@ -386,9 +394,19 @@ async fn each_quirk_of_the_stand_in_is_reported() {
                 ignore_filters: true,
                 ..q()
             }),
-            verdicts: &[("filter_id", "ignored"), ("filter_cursor", "ignored")],
-            differences: &["filter_id", "filter_cursor"],
-            contradictions: 2,
+            verdicts: &[
+                ("filter_id", "ignored"),
+                ("filter_cursor:updated_date", "ignored"),
+                ("filter_cursor:updated", "ignored"),
+                ("filter_cursor:last_active", "ignored"),
+            ],
+            differences: &[
+                "filter_id",
+                "filter_cursor:updated_date",
+                "filter_cursor:updated",
+                "filter_cursor:last_active",
+            ],
+            contradictions: 4,
         },
         QuirkCase {
             name: "ignored page",
@@ -453,12 +471,12 @@ async fn each_quirk_of_the_stand_in_is_reported() {
             json!(all_but_smaller_page_sizes()),
             "{name}"
         );
-        let mut expected: BTreeMap<&str, String> = verdicts(report)
+        let mut expected: BTreeMap<String, String> = verdicts(report)
             .keys()
-            .map(|k| (*k, "honoured".to_string()))
+            .map(|k| (k.clone(), "honoured".to_string()))
             .collect();
         for (k, v) in case.verdicts {
-            expected.insert(k, v.to_string());
+            expected.insert(k.to_string(), v.to_string());
         }
         assert_eq!(verdicts(report), expected, "{name}");
         let want: BTreeSet<String> = case.differences.iter().map(|s| s.to_string()).collect();
@@ -611,9 +629,9 @@ async fn rate_capped(refusal: (usize, &str, Option<&str>)) -> (Probed, usize) {
         .expect(1)
         .create_async()
         .await;
-    // Models, page sizes (1000 is answered), asc, desc, page 2, filter[id], the cursor order
-    // (no cursor values: the cursor filter is not sent): every list but the refused one.
-    let lists_expected = MODELS.len() - 1 + 1 + 5;
+    // Models, page sizes (1000 is answered), asc, desc, page 2, filter[id], the order of each
+    // cursor column (no cursor values: no cursor filter is sent): every list but the refused one.
+    let lists_expected = MODELS.len() - 1 + 1 + 4 + CURSOR_COLUMNS.len();
     let lists = server
         .mock(
             "GET",
