@@ -13,8 +13,9 @@
 //! * **Private**: the report holds field names, JSON types, string shapes (`blank`,
 //!   `datetime`, ...), counts and Flowlu's error codes; never a value, a name, an e-mail, a
 //!   record id, an error text (it may echo what was sent), the key in any encoding, or the
-//!   account domain (unless asked). Custom fields appear as their `cf_<id>` column keys (ids of
-//!   the portal's field configuration, not of records); their labels and aliases are
+//!   account domain (unless asked). Custom fields appear as their `cf_<id>` column keys and
+//!   `fieldset_id`s (ids of the portal's field configuration, needed to show how fields join,
+//!   not ids of records); their labels and aliases are
 //!   customer-chosen text and are never reported: a record key equal to an alias is reported
 //!   as `alias_of_cf_<id>`. Record keys that are not plain identifiers are only counted.
 //!
@@ -1431,11 +1432,10 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
             .iter()
             .filter(|row| row["joins_stream_by_path"] == json!(model.stream))
             .filter_map(|row| {
-                Some(CustomField {
-                    column: row["key"].as_str()?.to_string(),
-                    title: String::new(),
-                    kind: row["type"].as_str().unwrap_or_default().to_string(),
-                })
+                let id = row["key"].as_str()?.strip_prefix("cf_")?;
+                let record =
+                    json!({"id": id, "type": row["type"], "module": model.module, "model": model.model});
+                CustomField::from_record(&record).map(|(_, _, field)| field)
             })
             .collect();
         let schema = schema_with(model, &own);
@@ -1538,20 +1538,29 @@ pub fn summary(report: &Value) -> String {
             paging["page_size"]["largest_honoured"],
             paging["page_size"]["bound"].as_str().unwrap_or("?")
         ));
-        for key in [
-            "page",
-            "order_asc",
-            "order_desc",
-            "filter_id",
-            "order_cursor",
-            "filter_cursor",
-        ] {
-            if let Some(v) = paging[key]["verdict"].as_str() {
+        let line = |s: &mut String, name: &str, result: &Value| {
+            if let Some(v) = result["verdict"].as_str() {
                 s.push_str(&format!(
-                    "  {key}: {v} ({})\n",
-                    paging[key]["why"].as_str().unwrap_or("")
+                    "  {name}: {v} ({})\n",
+                    result["why"].as_str().unwrap_or("")
                 ));
             }
+        };
+        for key in ["page", "order_asc", "order_desc", "filter_id"] {
+            line(&mut s, key, &paging[key]);
+        }
+        for (column, result) in paging["cursors"].as_object().into_iter().flatten() {
+            let on = result["stream"].as_str().unwrap_or("no model");
+            line(
+                &mut s,
+                &format!("order by {column} (on {on})"),
+                &result["order_cursor"],
+            );
+            line(
+                &mut s,
+                &format!("filter on {column} (on {on})"),
+                &result["filter_cursor"],
+            );
         }
     }
     s.push_str(&format!("Wrong key answered with: {}\n", report["wrong_key"]));

@@ -352,6 +352,13 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
     assert!(probed
         .stderr
         .contains("No difference from what the connector assumes."));
+    for line in [
+        "  page: honoured (page 2 held other records than page 1)\n",
+        "  order by updated (on products_product): honoured (records came back in (cursor, id) order)\n",
+        "  filter on last_active (on core_user): honoured (only matching records came back)\n",
+    ] {
+        assert!(probed.stderr.contains(line), "{line} in {}", probed.stderr);
+    }
 }
 
 /// One quirk mode: the probe's verdicts and differences, and what the report contradicts in
