@@ -93,9 +93,10 @@ pub async fn run(args: &ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn
     let announce = |budget: usize, takes: Duration| {
         let _ = writeln!(
             err,
-            "The probe sends at most {budget} read-only GET requests to the portal, one every {:.1} s: about {} s in all, plus the portal's answer times. It never creates, updates or deletes anything.",
+            "The probe sends at most {budget} read-only GET requests to the portal, one every {:.1} s: {} min {} s at least, plus the portal's answer times. It never creates, updates or deletes anything.",
             interval.as_secs_f64(),
-            takes.as_secs()
+            takes.as_secs() / 60,
+            takes.as_secs() % 60
         );
     };
     let report = match probe::run(target, announce).await {

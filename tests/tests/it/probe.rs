@@ -845,6 +845,44 @@ async fn compare_reads_a_saved_report_and_sends_nothing() {
 }
 
 #[tokio::test]
+async fn the_announcement_states_the_requests_and_the_time_before_the_first_request() {
+    let mut server = mockito::Server::new_async().await;
+    let refused = server
+        .mock("GET", mockito::Matcher::Any)
+        .with_body(r#"{"error":{"error_code":11,"error_msg":"Authorization failed"}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let file = temp_json(&config_json("acme"));
+    let args = ProbeArgs {
+        config: Some(file.path().to_path_buf()),
+        out: None,
+        interval_ms: 2000,
+        include_domain: false,
+        compare: None,
+    };
+    let env = Env {
+        base_url: Some(server.url()),
+        stdout_is_terminal: false,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = probe_cli::run(&args, &env, &mut out, &mut err).await;
+    let err = String::from_utf8(err).unwrap();
+    let budget = plan_budget(MODELS.len());
+    let secs = (budget - 1) * 2;
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "The probe sends at most {budget} read-only GET requests to the portal, one every 2.0 s: {} min {} s at least, plus the portal's answer times. It never creates, updates or deletes anything.",
+            secs / 60,
+            secs % 60
+        )
+    );
+    assert_eq!(code, 1, "a rejected key stops the probe at once");
+    refused.assert_async().await;
+}
+
+#[tokio::test]
 async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_itself() {
     let file = temp_json(&config_json("acme"));
     let path = file.path().to_str().unwrap();
