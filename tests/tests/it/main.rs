@@ -3,6 +3,7 @@
 
 mod canary;
 mod check_cli;
+mod coverage;
 mod hostile;
 mod malformed;
 mod props;
