@@ -6,6 +6,7 @@ mod check_cli;
 mod coverage;
 mod hostile;
 mod malformed;
+mod models;
 mod props;
 mod reliability;
 mod schemas;
