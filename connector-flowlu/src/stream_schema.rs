@@ -291,8 +291,8 @@ const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "core_user",
-        "name:s first_name:s last_name:s username:s email:s phone:s position:s timezone:s \
-         active:b role_admin:b role_login:b last_active:u created_date:t",
+        "name:s first_name:s last_name:s username:s position:s timezone:s role_admin:b \
+         role_login:b last_active:u",
     ),
 ];
 
@@ -304,7 +304,6 @@ const UNSEEN: &[&str] = &[
     "crm_account_category",
     "crm_industry",
     "crm_honorific_title",
-    "crm_lead_accounts",
     "task_stages",
     "st_stages",
     "st_project_types",
@@ -312,7 +311,6 @@ const UNSEEN: &[&str] = &[
     "fin_organization",
     "agile_projects",
     "timetracker_timelogs",
-    "core_user",
 ];
 
 /// What a field means, where its name does not say it: enumerations, units, oddities.
@@ -340,21 +338,45 @@ const NOTES: &[(&str, &str, &str)] = &[
         "closing_status_id",
         "Why the deal was closed (crm_loss_reason, when lost)",
     ),
+    ("crm_account", "active", "1 active, 0 inactive"),
     (
         "crm_lead_accounts",
         "account_type",
-        "Kind of the linked account (as crm_account.type)",
+        "Kind of the linked account: 1 organization, 2 contact",
     ),
     (
         "task_tasks",
         "status",
-        "Task status: one of 1, 3, 4, 5 (public material gives the values, not their labels)",
+        "Task status: 1 new, 3 in progress, 4 pending owner approval, 5 completed",
     ),
     (
         "task_tasks",
         "type",
-        "Task type: one of 0, 1, 20, 21, 22, 23, 30, 40 (public material gives the values, not their labels)",
+        "Task type: 0 task, 1 inbox, 20-23 event, 30 template, 40 milestone",
     ),
+    ("task_tasks", "priority", "1 low, 2 medium, 3 high"),
+    ("task_tasks", "plan_start_date", "Planned start"),
+    ("task_tasks", "start_date", "When work started"),
+    ("task_tasks", "closed_date", "When the task was completed"),
+    (
+        "task_tasks",
+        "module",
+        "Module of what the task is attached to (st for a project)",
+    ),
+    (
+        "task_tasks",
+        "model",
+        "What the task is attached to, in the singular (project)",
+    ),
+    ("task_tasks", "model_id", "Id of what the task is attached to"),
+    ("st_projects", "priority", "1 low, 2 medium, 3 high"),
+    ("st_projects", "is_archive", "1 archived, 0 not archived"),
+    (
+        "st_projects",
+        "project_type_id",
+        "The project template (st_project_types)",
+    ),
+    ("st_projects", "estimated_revenue", "Contract amount"),
     ("task_tasks", "time_estimate", "Estimated time, in seconds"),
     ("task_tasks", "time_spent", "Time spent, in seconds"),
     (
@@ -419,6 +441,8 @@ const NOTES: &[(&str, &str, &str)] = &[
         "last_active",
         "Last login, Unix seconds (edits do not move it: not a change cursor)",
     ),
+    ("core_user", "role_admin", "Administrator: 1 yes, 0 no"),
+    ("core_user", "role_login", "Can log in: 1 yes, 0 no"),
     ("core_user", "username", "The login e-mail"),
 ];
 

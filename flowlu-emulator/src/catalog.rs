@@ -78,7 +78,7 @@ pub(crate) enum Stamps {
     UpdatedOnly,
     /// `created` and `updated` (products).
     Products,
-    /// `created_date` and `last_active` as Unix seconds (core/user).
+    /// `last_active` as Unix seconds, a login time (core/user).
     User,
     /// None.
     None,
@@ -98,9 +98,9 @@ impl Stamps {
     /// The column set once at creation, if any.
     pub(crate) fn created_column(self) -> Option<&'static str> {
         match self {
-            Stamps::Dated | Stamps::User => Some("created_date"),
+            Stamps::Dated => Some("created_date"),
             Stamps::Products => Some("created"),
-            Stamps::UpdatedOnly | Stamps::None => None,
+            Stamps::UpdatedOnly | Stamps::User | Stamps::None => None,
         }
     }
 }
@@ -1256,11 +1256,8 @@ pub(crate) static MODELS: &[ModelDef] = &[
             f("first_name", Gen::FirstName),
             f("last_name", Gen::LastName),
             f("username", Gen::Email),
-            f("email", Gen::Email),
-            b("phone", Gen::Phone, 30),
             b("position", Gen::Title, 30),
             f("timezone", Gen::Pick(TZ)),
-            f("active", Gen::Bool),
             f("role_admin", Gen::Bool),
             f("role_login", Gen::Bool),
         ]

@@ -339,7 +339,6 @@ pub(crate) fn set_times(map: &mut Map<String, Value>, stamps: Stamps, created: i
             map.insert("updated".into(), format_timestamp(updated).into());
         }
         Stamps::User => {
-            map.insert("created_date".into(), format_timestamp(created).into());
             map.insert("last_active".into(), updated.into());
         }
         Stamps::None => {}
