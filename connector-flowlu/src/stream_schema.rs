@@ -2,14 +2,17 @@
 //! Flowlu sends it.
 //!
 //! The fields and their JSON types come from public material (the schemas of Airbyte's
-//! declarative Flowlu source, imported from real responses, and the facts gathered in
-//! shared/flowlu-api.md): ids and foreign keys are integers, money is a number, flags are 0/1
-//! integers, datetimes are `YYYY-MM-DD HH:mm:ss` text in the portal's time zone (declared as
-//! `date-time` / `timestamp_without_timezone`, a format hosts read as a naive timestamp),
-//! date-only fields are `date`. Every field but `id` may be `null`, and every text field, dates
-//! included, may be blank (`""`) or a zero date (`0000-00-00[ 00:00:00]`): the format is an
-//! annotation, never a constraint. A union of two types is declared only where public responses
-//! show both. Unknown columns still pass (`additionalProperties: true`). `discover` adds the
+//! declarative Flowlu source, imported from real responses, the output schemas of Activepieces'
+//! Flowlu piece, and the facts gathered in shared/flowlu-api.md): ids and foreign keys are
+//! integers, money is a number, flags are 0/1 integers. The stamps Flowlu sets on every record
+//! (`created_date`, `updated_date`; products' `created`, `updated`) are naive timestamps,
+//! declared `date-time` / `timestamp_without_timezone`. Every other date is text: Flowlu sends
+//! a date that is not set as `""` or as a zero date (`0000-00-00[ 00:00:00]`), records are
+//! passed on exactly as sent, and a typed host refuses those values in a timestamp or date
+//! column (PyAirbyte's DuckDB cache fails the whole stream on the first one); each such field's
+//! description gives its format. Every field but `id` may be `null`. A union of two types is
+//! declared only where public responses show both. Unknown columns still pass
+//! (`additionalProperties: true`). `discover` adds the
 //! account's custom fields ([`CustomField`]).
 
 use serde_json::{json, Map, Value};
@@ -455,20 +458,31 @@ pub fn standard_fields(stream: &str) -> impl Iterator<Item = (&'static str, &'st
         .filter_map(|pair| pair.split_once(':'))
 }
 
+/// The creation and change stamps Flowlu sets on every record: never blank, so declared as
+/// naive timestamps.
+fn is_stamp(name: &str) -> bool {
+    matches!(name, "created_date" | "updated_date" | "created" | "updated")
+}
+
 fn property(stream: &str, name: &str, code: &str) -> Value {
     let (types, format, what): (Value, Option<&str>, &str) = match code {
         "i" => (json!(["integer", "null"]), None, "an integer"),
         "n" => (json!(["number", "null"]), None, "a number"),
         "b" => (json!(["integer", "null"]), None, "0 or 1"),
-        "t" => (
+        "t" if is_stamp(name) => (
             json!(["string", "null"]),
             Some("date-time"),
-            "YYYY-MM-DD HH:mm:ss in the portal's time zone (no offset); \"\" or 0000-00-00 00:00:00 when not set",
+            "YYYY-MM-DD HH:mm:ss in the portal's time zone (no offset), set by Flowlu",
+        ),
+        "t" => (
+            json!(["string", "null"]),
+            None,
+            "YYYY-MM-DD HH:mm:ss in the portal's time zone (no offset); \"\" or 0000-00-00 00:00:00 when not set, so declared as text: a typed host refuses those in a timestamp column",
         ),
         "d" => (
             json!(["string", "null"]),
-            Some("date"),
-            "YYYY-MM-DD; \"\" or 0000-00-00 when not set",
+            None,
+            "YYYY-MM-DD; \"\" or 0000-00-00 when not set, so declared as text: a typed host refuses those in a date column",
         ),
         "u" => (json!(["integer", "null"]), None, "Unix seconds"),
         "is" => (json!(["integer", "string", "null"]), None, "an integer, sometimes sent as a string"),
@@ -581,22 +595,18 @@ impl CustomField {
         } else {
             format!("Custom field ({}): {}", self.kind, self.title)
         };
-        let value = match self.kind.as_str() {
-            "number" | "numeric" | "decimal" | "float" | "money" => {
-                json!({"type": ["number", "string", "null"], "description": what})
-            }
-            "checkbox" | "boolean" | "bool" => {
-                json!({"type": ["integer", "string", "null"], "description": format!("{what}; 0 or 1")})
-            }
-            "date" => json!({"type": ["string", "null"], "format": "date",
-                "description": format!("{what}; YYYY-MM-DD, \"\" when not set")}),
-            "datetime" => json!({"type": ["string", "null"], "format": "date-time",
-                "airbyte_type": "timestamp_without_timezone",
-                "description": format!("{what}; YYYY-MM-DD HH:mm:ss, \"\" when not set")}),
-            kind if is_select(kind) => json!({"type": ["string", "integer", "null"],
-                "description": format!("{what}; the chosen option's id")}),
-            _ => json!({"type": ["string", "null"], "description": what}),
+        // Real responses send every custom column as text (Airbyte's schemas, imported from
+        // them, type `cf_<id>` and `cf_<id>_value` as strings), whatever the field's type: the
+        // type says what the text holds. A date may be blank, so it carries no format.
+        let holds = match self.kind.as_str() {
+            "number" | "numeric" | "decimal" | "float" | "money" => "a number, sent as text",
+            "checkbox" | "boolean" | "bool" => "0 or 1, sent as text",
+            "date" => "YYYY-MM-DD, sent as text; \"\" when not set",
+            "datetime" => "YYYY-MM-DD HH:mm:ss, sent as text; \"\" when not set",
+            kind if is_select(kind) => "the chosen option's id, sent as text",
+            _ => "text",
         };
+        let value = json!({"type": ["string", "null"], "description": format!("{what}; {holds}")});
         let mut out = Vec::new();
         for name in names {
             if is_select(&self.kind) {
@@ -656,9 +666,10 @@ mod tests {
         assert_eq!((streams, field.column.as_str()), (vec!["st_projects"], "cf_7"));
         let m = crate::streams::model("st_projects").unwrap();
         let schema = schema_with(m, &[field]);
+        assert_eq!(schema["properties"]["cf_7"]["type"], json!(["string", "null"]));
         assert_eq!(
-            schema["properties"]["cf_7"]["type"],
-            json!(["number", "string", "null"])
+            schema["properties"]["cf_7"]["description"],
+            json!("Custom field (number): Budget; a number, sent as text")
         );
         assert_eq!(schema["additionalProperties"], json!(true));
 
@@ -692,7 +703,12 @@ mod tests {
         }
         let lead = base_schema(crate::streams::model("crm_lead").unwrap());
         assert_eq!(lead["properties"]["budget"]["type"], json!(["number", "null"]));
-        assert_eq!(lead["properties"]["closing_date"]["format"], json!("date"));
+        assert_eq!(
+            lead["properties"]["closing_date"]["type"],
+            json!(["string", "null"])
+        );
+        assert!(lead["properties"]["closing_date"].get("format").is_none());
+        assert_eq!(lead["properties"]["created_date"]["format"], json!("date-time"));
         assert_eq!(
             lead["properties"]["updated_date"]["airbyte_type"],
             json!("timestamp_without_timezone")

@@ -309,17 +309,13 @@ fn zero_of(gen: Gen) -> Option<Value> {
 
 fn custom_value(kind: &str, rng: &mut ChaCha8Rng) -> Value {
     if rng.random_range(0..100) < 30 {
-        return if kind == "checkbox" {
-            Value::Null
-        } else {
-            "".into()
-        };
+        return "".into();
     }
     match kind {
         "number" => rng.random_range(0..10_000).to_string().into(),
         "date" => format_date(BASE_TIME + rng.random_range(0..365) * 86_400).into(),
         "select" => rng.random_range(1..=CF_OPTIONS.len()).to_string().into(),
-        "checkbox" => u8::from(rng.random_bool(0.5)).into(),
+        "checkbox" => (if rng.random_bool(0.5) { "1" } else { "0" }).into(),
         _ => format!("{} {}", pick(rng, ADJECTIVES), pick(rng, NOUNS)).into(),
     }
 }

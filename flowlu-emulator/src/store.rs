@@ -277,7 +277,7 @@ fn coerce_custom(kind: &str, text: &str) -> Result<Value, String> {
     let gen = match kind {
         "number" => Gen::Amount,
         "date" => Gen::Date,
-        "checkbox" => Gen::Bool,
+        "checkbox" => Gen::BoolStr,
         "select" => Gen::Pick(&["1", "2", "3"]),
         _ => Gen::Text,
     };

@@ -1,6 +1,7 @@
 //! The stream schemas against every stream of the stand-in: at least 95% of the fields that
-//! appear in records are declared, and every record validates against its discovered schema
-//! (formats are annotations: Flowlu's naive datetimes, blank `""` and zero dates must pass).
+//! appear in records are declared, every record validates against its discovered schema, and
+//! no blank `""` or zero date lands in a field declared with a format (a typed host such as
+//! PyAirbyte's DuckDB cache refuses them in a timestamp or date column).
 //!
 //! See the per-stream figures with:
 //! `cargo test -p integration-tests --test it coverage:: -- --nocapture`
@@ -57,6 +58,8 @@ async fn every_stream_declares_what_the_stand_in_sends_and_accepts_every_value()
     let validators: BTreeMap<&String, jsonschema::Validator> = schemas
         .iter()
         .map(|(name, schema)| {
+            // A format is an annotation here, as in Airbyte: Flowlu's naive
+            // `YYYY-MM-DD HH:mm:ss` is what `timestamp_without_timezone` reads, not RFC 3339.
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft7)
                 .should_validate_formats(false)
@@ -80,12 +83,25 @@ async fn every_stream_declares_what_the_stand_in_sends_and_accepts_every_value()
         let object = record.data.as_object().unwrap();
         for (name, value) in object {
             entry.fields.insert(name.clone());
-            let format = schema["properties"][name]["format"].as_str();
-            if format.is_some() {
-                match value.as_str() {
-                    Some("") => entry.blank_dates += 1,
-                    Some(v) if v.starts_with("0000-00-00") => entry.zero_dates += 1,
-                    _ => {}
+            let property = &schema["properties"][name];
+            let text = value.as_str().unwrap_or("1");
+            let unset = text.is_empty() || text.starts_with("0000-00-00");
+            // A typed host refuses a blank or zero date in a timestamp or date column: only
+            // fields that are always set may carry a format.
+            if property.get("format").is_some() && unset {
+                invalid.push(format!(
+                    "{} id {}: {name} = {value} is declared with a format",
+                    record.stream, record.data["id"]
+                ));
+            }
+            if property["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("when not set"))
+            {
+                if text.is_empty() {
+                    entry.blank_dates += 1;
+                } else if text.starts_with("0000-00-00") {
+                    entry.zero_dates += 1;
                 }
             }
         }

@@ -668,11 +668,14 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
     assert_eq!(account["source_defined_primary_key"], json!([["id"]]));
     assert_eq!(
         stream("st_projects")["json_schema"]["properties"]["cf_1"],
-        json!({"type": ["number", "string", "null"], "description": "Custom field (number): Budget"})
+        json!({"type": ["string", "null"], "description": "Custom field (number): Budget; a number, sent as text"})
     );
     let props = &account["json_schema"]["properties"];
-    assert_eq!(props["cf_2"]["type"], json!(["integer", "string", "null"]));
-    assert_eq!(props["cf_3"]["type"], json!(["string", "integer", "null"]));
+    assert_eq!(
+        props["cf_2"]["description"],
+        json!("Custom field (checkbox): Vip; 0 or 1, sent as text")
+    );
+    assert_eq!(props["cf_3"]["type"], json!(["string", "null"]));
     assert_eq!(props["tier"], props["cf_3"]);
     assert_eq!(
         props["tier_value"],
