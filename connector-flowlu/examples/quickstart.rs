@@ -6,7 +6,7 @@
 //!
 //! form schema -> check a good and a bad credential -> discover -> incremental read of two
 //! streams -> change data -> read again from the saved state (only the changes arrive) ->
-//! write records and read them back -> summary.
+//! write leads with their real fields, link them to an account, read them back -> summary.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -126,15 +126,29 @@ async fn main() -> Result<()> {
         }
     );
 
-    step(8, "Writing three leads, then reading them back");
+    step(
+        8,
+        "Writing three leads with their real fields, linking each to an account, reading them back",
+    );
     let sink: Box<dyn Sink> = Box::new(FlowluSink::from_credential(&good)?);
     let created = write_leads(sink.as_ref(), &catalog).await?;
     let client = good.client()?;
     for id in &created {
         let lead = client.get("crm", "lead", *id).await?;
+        let state = match lead.get("active").and_then(Value::as_i64) {
+            Some(1) => "in progress",
+            Some(2) => "lost",
+            Some(3) => "won",
+            _ => "?",
+        };
         println!(
-            "   read back lead {id}: {}",
-            lead.get("name").and_then(Value::as_str).unwrap_or("?")
+            "   read back lead {id}: {:?}, budget {}, {state}, stage {}, customer {}, from {} to {}",
+            lead.get("name").and_then(Value::as_str).unwrap_or("?"),
+            lead.get("budget").unwrap_or(&Value::Null),
+            lead.get("pipeline_stage_id").unwrap_or(&Value::Null),
+            lead.get("customer_id").unwrap_or(&Value::Null),
+            lead.get("start_date").unwrap_or(&Value::Null),
+            lead.get("deadline").unwrap_or(&Value::Null),
         );
     }
 
@@ -201,27 +215,60 @@ async fn read(source: &dyn Source, catalog: &ConfiguredCatalog, state: &SourceSt
 
 async fn write_leads(sink: &dyn Sink, catalog: &connector_core::Catalog) -> Result<Vec<u64>> {
     let mut configured = ConfiguredCatalog::from_catalog(catalog);
-    configured.streams.retain(|s| s.stream.name == "crm_lead");
+    configured
+        .streams
+        .retain(|s| s.stream.name == "crm_lead" || s.stream.name == "crm_lead_accounts");
     for s in &mut configured.streams {
         s.destination_sync_mode = DestinationSyncMode::Append;
     }
-    let inputs: Vec<SinkInput> = ["Website redesign", "Annual support plan", "Onboarding workshop"]
+    // Flowlu's own names: `active` 1 in progress, money as a number, date-only dates, the
+    // pipeline stage and the account (`customer_id`) by id.
+    let leads = [
+        ("Website redesign", 12_500.0, 1, "2025-02-01", "2025-03-31", 4),
+        ("Annual support plan", 4_800.5, 2, "2025-02-10", "2025-12-31", 7),
+        ("Onboarding workshop", 950.0, 3, "2025-03-03", "2025-03-07", 9),
+    ];
+    let inputs: Vec<SinkInput> = leads
         .iter()
-        .map(|name| {
+        .map(|(name, budget, stage, start, deadline, customer)| {
             SinkInput::Record(Record {
                 stream: "crm_lead".into(),
-                data: json!({"name": name}),
+                data: json!({"name": name, "budget": budget, "active": 1, "pipeline_id": 1,
+                    "pipeline_stage_id": stage, "customer_id": customer, "assignee_id": 1,
+                    "start_date": start, "deadline": deadline}),
             })
         })
         .chain(std::iter::once(SinkInput::Checkpoint(json!({"written": 3}))))
         .collect();
-    let mut events = sink.write(&configured, futures::stream::iter(inputs).boxed());
+    let created = write_and_report(sink, &configured, inputs, "lead").await?;
+    // Each lead's link to its account, in crm/lead_accounts.
+    let links: Vec<SinkInput> = created
+        .iter()
+        .zip(leads.iter())
+        .map(|(lead, (.., customer))| {
+            SinkInput::Record(Record {
+                stream: "crm_lead_accounts".into(),
+                data: json!({"lead_id": lead, "account_id": customer, "account_type": 1}),
+            })
+        })
+        .collect();
+    write_and_report(sink, &configured, links, "lead-to-account link").await?;
+    Ok(created)
+}
+
+async fn write_and_report(
+    sink: &dyn Sink,
+    configured: &ConfiguredCatalog,
+    inputs: Vec<SinkInput>,
+    what: &str,
+) -> Result<Vec<u64>> {
+    let mut events = sink.write(configured, futures::stream::iter(inputs).boxed());
     let mut created = Vec::new();
     while let Some(event) = events.next().await {
         match event {
             SinkEvent::Outcome(o) => match &o.outcome {
                 Outcome::Created { id } => {
-                    println!("   record {} -> created lead {id}", o.sequence);
+                    println!("   record {} -> created {what} {id}", o.sequence);
                     created.push(id.parse()?);
                 }
                 other => println!("   record {} -> {other:?}", o.sequence),

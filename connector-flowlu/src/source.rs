@@ -151,13 +151,13 @@ impl FlowluSource {
         (model, self.probe(model).await)
     }
 
-    /// The account's custom fields, by `(module, model)`.
-    async fn custom_fields(&self) -> Result<BTreeMap<(String, String), Vec<CustomField>>, Error> {
+    /// The account's custom fields, by stream name.
+    async fn custom_fields(&self) -> Result<BTreeMap<&'static str, Vec<CustomField>>, Error> {
         let Some(model) = crate::streams::model("customfields_fields") else {
             return Ok(BTreeMap::new());
         };
         let mut pager = Pager::new(Order::of(model, false), self.account.settings.page_size(), None);
-        let mut fields: BTreeMap<(String, String), Vec<CustomField>> = BTreeMap::new();
+        let mut fields: BTreeMap<&'static str, Vec<CustomField>> = BTreeMap::new();
         let mut page = 1;
         loop {
             let params = pager.request(page);
@@ -170,8 +170,10 @@ impl FlowluSource {
                 )
                 .await?;
             let absorbed = pager.absorb_values(list.items, list.total);
-            for (module, model, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
-                fields.entry((module, model)).or_default().push(field);
+            for (streams, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
+                for stream in streams {
+                    fields.entry(stream).or_default().push(field.clone());
+                }
             }
             match absorbed.next {
                 Next::Continue => page += 1,
@@ -392,9 +394,7 @@ impl Source for FlowluSource {
         let streams = MODELS
             .iter()
             .map(|m| {
-                let fields = custom
-                    .get(&(m.module.to_string(), m.model.to_string()))
-                    .unwrap_or(&none);
+                let fields = custom.get(m.stream).unwrap_or(&none);
                 self.stream_of(m, fields, unreadable.get(m.stream))
             })
             .collect();

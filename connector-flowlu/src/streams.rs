@@ -5,7 +5,8 @@
 pub enum CursorKind {
     /// `YYYY-MM-DD HH:mm:ss` in the portal's time zone (no offset).
     Timestamp,
-    /// Unix seconds (`core/user.last_active`).
+    /// Unix seconds (no model uses it since `core/user` reads in full: `last_active` is a login
+    /// time, not a change time).
     UnixSeconds,
 }
 
@@ -52,6 +53,7 @@ pub const MODELS: &[Model] = &[
     m("crm_account_category", "crm", "account_category"),
     m("crm_industry", "crm", "industry"),
     m("crm_honorific_title", "crm", "honorific_title"),
+    m("crm_lead_accounts", "crm", "lead_accounts"),
     c("task_tasks", "task", "tasks", "updated_date"),
     c("task_taskslists", "task", "taskslists", "updated_date"),
     c("task_lists", "task", "lists", "updated_date"),
@@ -70,6 +72,7 @@ pub const MODELS: &[Model] = &[
     c("fin_transaction", "fin", "transaction", "updated_date"),
     m("fin_bank_account", "fin", "bank_account"),
     m("fin_organization", "fin", "organization"),
+    c("agile_projects", "agile", "projects", "updated_date"),
     c("agile_issues", "agile", "issues", "updated_date"),
     c("agile_sprints", "agile", "sprints", "updated_date"),
     c("agile_stages", "agile", "stages", "updated_date"),
@@ -103,12 +106,9 @@ pub const MODELS: &[Model] = &[
     c("calendar_calendar", "calendar", "calendar", "updated_date"),
     m("customfields_fields", "customfields", "fields"),
     m("customfields_fieldsets", "customfields", "fieldsets"),
-    Model {
-        stream: "core_user",
-        module: "core",
-        model: "user",
-        cursor: Some(("last_active", CursorKind::UnixSeconds)),
-    },
+    // `last_active` is the last login (Unix seconds): edits do not move it, so it is no
+    // change cursor and users are read in full.
+    m("core_user", "core", "user"),
 ];
 
 /// The model of a stream name.
@@ -127,10 +127,8 @@ mod tests {
             assert_eq!(m.stream, format!("{}_{}", m.module, m.model));
             assert!(seen.insert(m.stream), "duplicate {}", m.stream);
         }
-        assert_eq!(MODELS.len(), 47);
-        assert_eq!(
-            model("core_user").map(|m| m.cursor),
-            Some(Some(("last_active", CursorKind::UnixSeconds)))
-        );
+        assert_eq!(MODELS.len(), 49);
+        assert_eq!(model("core_user").map(|m| m.cursor), Some(None));
+        assert!(model("crm_lead_accounts").is_some() && model("agile_projects").is_some());
     }
 }

@@ -11,7 +11,8 @@ pub struct EmulatorConfig {
     /// Seed of the generated data and of every fault decision.
     pub seed: u64,
     /// Records seeded per model unless [`EmulatorConfig::model_records`] says otherwise.
-    /// `customfields/fields` and `customfields/fieldsets` default to 12 and 4 instead.
+    /// `customfields/fields` and `customfields/fieldsets` default to 30 and 12 instead (every
+    /// custom field type on every entity that has custom fields).
     pub records_per_model: usize,
     /// Per-model record counts, keyed `"module/model"` (e.g. `"crm/account"`).
     pub model_records: HashMap<String, usize>,

@@ -178,19 +178,49 @@ fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
     from[rng.random_range(0..from.len())]
 }
 
-/// One custom field column: `cf_<id>` and its type.
+/// One custom field column: `cf_<id>` (or its alias) and its type; a select field also
+/// carries `<name>_value`, the chosen option's label.
 #[derive(Debug, Clone)]
 pub(crate) struct CustomColumn {
     pub name: String,
     pub kind: &'static str,
 }
 
-/// The `(model key, type)` of custom field `id` (1-based).
+impl CustomColumn {
+    /// The label column of a select field.
+    pub(crate) fn value_column(&self) -> Option<String> {
+        (self.kind == "select").then(|| format!("{}_value", self.name))
+    }
+}
+
+/// Where custom field `id` (1-based) lives: its table, module, internal model, field set.
+pub(crate) fn custom_field_entity(id: u64) -> (&'static str, &'static str, &'static str, u64) {
+    let entities = catalog::CUSTOM_FIELD_ENTITIES;
+    entities[(id.saturating_sub(1)) as usize % entities.len()]
+}
+
+/// The `(table, type)` of custom field `id` (1-based).
 pub(crate) fn custom_field_target(id: u64) -> (&'static str, &'static str) {
-    let models = catalog::CUSTOM_FIELD_MODELS;
+    let n = catalog::CUSTOM_FIELD_ENTITIES.len();
     let types = catalog::CUSTOM_FIELD_TYPES;
     let i = (id.saturating_sub(1)) as usize;
-    (models[i % models.len()], types[i / models.len() % types.len()])
+    (custom_field_entity(id).0, types[i / n % types.len()])
+}
+
+/// Every fourth custom field is named in the API by its alias (`api_use_alias` = 1).
+pub(crate) fn custom_field_alias(id: u64) -> (String, bool) {
+    let words = ["contract_no", "tier", "region", "segment", "due_on", "channel"];
+    (format!("{}_{id}", words[id as usize % words.len()]), id % 4 == 0)
+}
+
+/// The column of custom field `id` in its table's records.
+pub(crate) fn custom_column(id: u64) -> CustomColumn {
+    let (_, kind) = custom_field_target(id);
+    let (alias, use_alias) = custom_field_alias(id);
+    CustomColumn {
+        name: if use_alias { alias } else { format!("cf_{id}") },
+        kind,
+    }
 }
 
 /// Record counts of every model, used to draw foreign keys.
@@ -252,30 +282,40 @@ fn value_of(gen: Gen, id: u64, rng: &mut ChaCha8Rng, counts: &dyn Counts) -> Val
         Gen::Date => format_date(BASE_TIME + rng.random_range(-200..400) * 86_400).into(),
         Gen::DateTime => format_timestamp(BASE_TIME + rng.random_range(0..400 * 96) * 900).into(),
         Gen::Code(prefix) => format!("{prefix}-{id:05}").into(),
+        Gen::OneOf(from) => from[rng.random_range(0..from.len())].into(),
+        Gen::BoolStr => (if rng.random_bool(0.2) { "1" } else { "0" }).into(),
+        Gen::EntityModule(from) => from[id as usize % from.len()].0.into(),
+        Gen::EntityModel(from) => from[id as usize % from.len()].1.into(),
     }
 }
 
-/// The empty value of a field: `null` for numbers, dates and ids, `""` for text.
+/// The empty value of a field: `null` for numbers and ids, `""` for text and dates (Flowlu
+/// sends a date that is not set as `""`, or as a zero date: see [`field_value`]).
 pub(crate) fn blank_of(gen: Gen) -> Value {
     match gen {
-        Gen::Int(..) | Gen::Bool | Gen::Fk(_) | Gen::Money | Gen::Date | Gen::DateTime => Value::Null,
+        Gen::Int(..) | Gen::Bool | Gen::Fk(_) | Gen::Money | Gen::OneOf(_) => Value::Null,
         _ => "".into(),
+    }
+}
+
+/// A zero date, as some portals send a date that is not set.
+fn zero_of(gen: Gen) -> Option<Value> {
+    match gen {
+        Gen::Date => Some("0000-00-00".into()),
+        Gen::DateTime => Some("0000-00-00 00:00:00".into()),
+        _ => None,
     }
 }
 
 fn custom_value(kind: &str, rng: &mut ChaCha8Rng) -> Value {
     if rng.random_range(0..100) < 30 {
-        return if kind == "checkbox" {
-            Value::Null
-        } else {
-            "".into()
-        };
+        return "".into();
     }
     match kind {
         "number" => rng.random_range(0..10_000).to_string().into(),
         "date" => format_date(BASE_TIME + rng.random_range(0..365) * 86_400).into(),
-        "select" => pick(rng, CF_OPTIONS).into(),
-        "checkbox" => u8::from(rng.random_bool(0.5)).into(),
+        "select" => rng.random_range(1..=CF_OPTIONS.len()).to_string().into(),
+        "checkbox" => (if rng.random_bool(0.5) { "1" } else { "0" }).into(),
         _ => format!("{} {}", pick(rng, ADJECTIVES), pick(rng, NOUNS)).into(),
     }
 }
@@ -287,31 +327,31 @@ pub(crate) fn set_times(map: &mut Map<String, Value>, stamps: Stamps, created: i
             map.insert("created_date".into(), format_timestamp(created).into());
             map.insert("updated_date".into(), format_timestamp(updated).into());
         }
+        Stamps::UpdatedOnly => {
+            map.insert("updated_date".into(), format_timestamp(updated).into());
+        }
         Stamps::Products => {
             map.insert("created".into(), format_timestamp(created).into());
             map.insert("updated".into(), format_timestamp(updated).into());
         }
         Stamps::User => {
-            map.insert("created_date".into(), format_timestamp(created).into());
             map.insert("last_active".into(), updated.into());
         }
         Stamps::None => {}
     }
 }
 
-/// Sets the "bumped on write" column of a record to `now`.
+/// Sets the "bumped on write" column of a record to `now`. A user's `last_active` is a login
+/// time: writes leave it alone.
 pub(crate) fn bump(map: &mut Map<String, Value>, stamps: Stamps, now: i64) {
     match stamps {
-        Stamps::Dated => {
+        Stamps::Dated | Stamps::UpdatedOnly => {
             map.insert("updated_date".into(), format_timestamp(now).into());
         }
         Stamps::Products => {
             map.insert("updated".into(), format_timestamp(now).into());
         }
-        Stamps::User => {
-            map.insert("last_active".into(), now.into());
-        }
-        Stamps::None => {}
+        Stamps::User | Stamps::None => {}
     }
 }
 
@@ -330,7 +370,7 @@ pub(crate) fn generate(seed: &RowSeed<'_>, rng: &mut ChaCha8Rng, counts: &dyn Co
     let mut map = Map::new();
     map.insert("id".into(), seed.id.into());
     if seed.def.module == "customfields" && seed.def.model == "fields" {
-        custom_field_row(&mut map, seed.id, rng, counts);
+        custom_field_row(&mut map, seed.id, rng);
     } else {
         for field in seed.def.fields {
             map.insert(field.name.into(), field_value(field, seed.id, rng, counts));
@@ -338,22 +378,43 @@ pub(crate) fn generate(seed: &RowSeed<'_>, rng: &mut ChaCha8Rng, counts: &dyn Co
     }
     set_times(&mut map, seed.def.stamps, seed.times.0, seed.times.1);
     for col in seed.custom {
-        map.insert(col.name.clone(), custom_value(col.kind, rng));
+        let value = custom_value(col.kind, rng);
+        if let Some(label) = col.value_column() {
+            let text = match value.as_str().and_then(|v| v.parse::<usize>().ok()) {
+                Some(n) => CF_OPTIONS.get(n - 1).copied().unwrap_or(""),
+                None => "",
+            };
+            map.insert(label, text.into());
+        }
+        map.insert(col.name.clone(), value);
     }
     map
+}
+
+/// The label of option `text` (1-based) of a select custom field, `""` when none.
+pub(crate) fn option_label(text: &str) -> &'static str {
+    text.parse::<usize>()
+        .ok()
+        .and_then(|n| CF_OPTIONS.get(n.checked_sub(1)?))
+        .copied()
+        .unwrap_or("")
 }
 
 /// A generated value of one column.
 pub(crate) fn field_value(field: &Field, id: u64, rng: &mut ChaCha8Rng, counts: &dyn Counts) -> Value {
     if field.blank > 0 && rng.random_range(0..100u8) < field.blank {
-        return blank_of(field.gen);
+        return match zero_of(field.gen) {
+            Some(zero) if rng.random_bool(0.3) => zero,
+            _ => blank_of(field.gen),
+        };
     }
     value_of(field.gen, id, rng, counts)
 }
 
-fn custom_field_row(map: &mut Map<String, Value>, id: u64, rng: &mut ChaCha8Rng, counts: &dyn Counts) {
-    let (target, kind) = custom_field_target(id);
-    let (module, model) = target.split_once('/').unwrap_or((target, ""));
+fn custom_field_row(map: &mut Map<String, Value>, id: u64, rng: &mut ChaCha8Rng) {
+    let (_, module, model, fieldset) = custom_field_entity(id);
+    let (_, kind) = custom_field_target(id);
+    let (alias, use_alias) = custom_field_alias(id);
     map.insert(
         "name".into(),
         format!("{} {}", pick(rng, ADJECTIVES), pick(rng, NOUNS)).into(),
@@ -361,23 +422,12 @@ fn custom_field_row(map: &mut Map<String, Value>, id: u64, rng: &mut ChaCha8Rng,
     map.insert("type".into(), kind.into());
     map.insert("module".into(), module.into());
     map.insert("model".into(), model.into());
-    let fieldsets = counts.seeded("customfields/fieldsets");
-    let fieldset = if fieldsets == 0 || rng.random_range(0..100) < 30 {
-        Value::Null
-    } else {
-        rng.random_range(1..=fieldsets as u64).into()
-    };
-    map.insert("fieldset_id".into(), fieldset);
+    map.insert("alias".into(), alias.into());
+    map.insert("api_use_alias".into(), u8::from(use_alias).into());
+    map.insert("fieldset_id".into(), fieldset.into());
     map.insert("required".into(), u8::from(rng.random_bool(0.2)).into());
-    map.insert("sort".into(), rng.random_range(1..100).into());
-    map.insert(
-        "options".into(),
-        if kind == "select" {
-            CF_OPTIONS.join("\n").into()
-        } else {
-            "".into()
-        },
-    );
+    map.insert("ordering".into(), rng.random_range(1..100).into());
+    map.insert("hidden_detail".into(), u8::from(rng.random_bool(0.1)).into());
 }
 
 #[cfg(test)]
@@ -411,5 +461,11 @@ mod tests {
         assert_eq!(custom_field_target(2), ("crm/lead", "text"));
         assert_eq!(custom_field_target(7), ("crm/account", "number"));
         assert_eq!(custom_field_target(12), ("agile/issues", "number"));
+        assert_eq!(custom_field_entity(4), ("st/projects", "st", "project", 1));
+        assert_eq!(custom_column(3).name, "cf_3");
+        assert_eq!(custom_column(4).name, "due_on_4");
+        assert_eq!(custom_column(19).value_column().as_deref(), Some("cf_19_value"));
+        assert_eq!(option_label("2"), "Option B");
+        assert_eq!(option_label("x"), "");
     }
 }

@@ -47,7 +47,10 @@ impl Table {
             || self.def.field(name).is_some()
             || self.def.stamps.created_column() == Some(name)
             || self.def.stamps.updated_column() == Some(name)
-            || self.custom.iter().any(|c| c.name == name)
+            || self
+                .custom
+                .iter()
+                .any(|c| c.name == name || c.value_column().as_deref() == Some(name))
     }
 
     fn insert(&mut self, value: Map<String, Value>) -> Arc<Row> {
@@ -227,6 +230,13 @@ fn coerce(gen: Gen, text: &str) -> Result<Value, String> {
     }
     let bad = |what: &str| Err(format!("must be {what}"));
     match gen {
+        Gen::OneOf(from) => match text.parse::<i64>() {
+            Ok(n) if from.contains(&n) => Ok(n.into()),
+            _ => bad(&format!(
+                "one of {}",
+                from.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            )),
+        },
         Gen::Int(..) | Gen::Fk(_) => text
             .parse::<i64>()
             .map(Value::from)
@@ -238,6 +248,11 @@ fn coerce(gen: Gen, text: &str) -> Result<Value, String> {
         Gen::Bool => match text {
             "0" | "false" => Ok(0.into()),
             "1" | "true" => Ok(1.into()),
+            _ => bad("0 or 1"),
+        },
+        Gen::BoolStr => match text {
+            "0" | "false" => Ok("0".into()),
+            "1" | "true" => Ok("1".into()),
             _ => bad("0 or 1"),
         },
         Gen::Money => match text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
@@ -262,7 +277,8 @@ fn coerce_custom(kind: &str, text: &str) -> Result<Value, String> {
     let gen = match kind {
         "number" => Gen::Amount,
         "date" => Gen::Date,
-        "checkbox" => Gen::Bool,
+        "checkbox" => Gen::BoolStr,
+        "select" => Gen::Pick(&["1", "2", "3"]),
         _ => Gen::Text,
     };
     coerce(gen, text)
@@ -295,13 +311,8 @@ impl Store {
             .map(|def| {
                 let key = def.key();
                 let custom: Vec<CustomColumn> = (1..=fields as u64)
-                    .filter_map(|id| {
-                        let (target, kind) = data::custom_field_target(id);
-                        (target == key).then(|| CustomColumn {
-                            name: format!("cf_{id}"),
-                            kind,
-                        })
-                    })
+                    .filter(|id| data::custom_field_target(*id).0 == key)
+                    .map(data::custom_column)
                     .collect();
                 let count = seeded.seeded(&key);
                 let mut rng = data::rng_for(config.seed, &key, 0);
@@ -487,6 +498,10 @@ impl Store {
                     details.insert(name.clone(), "is required".into());
                 }
                 Ok(v) => {
+                    if custom_kind == Some("select") {
+                        let label = data::option_label(v.as_str().unwrap_or(""));
+                        target.insert(format!("{name}_value"), label.into());
+                    }
                     target.insert(name.clone(), v);
                 }
                 Err(msg) => {
@@ -517,12 +532,17 @@ impl Store {
         for field in table.def.fields {
             let blank = match field.gen {
                 Gen::Bool => 0.into(),
+                Gen::BoolStr => "0".into(),
+                Gen::OneOf(from) => from.first().copied().map_or(Value::Null, Value::from),
                 gen => data::blank_of(gen),
             };
             value.insert(field.name.into(), blank);
         }
         data::set_times(&mut value, table.def.stamps, now, now);
         for col in &table.custom {
+            if let Some(label) = col.value_column() {
+                value.insert(label, "".into());
+            }
             value.insert(col.name.clone(), "".into());
         }
         Self::apply(table, &mut value, input, true)?;

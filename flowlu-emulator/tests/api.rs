@@ -185,7 +185,7 @@ async fn filters_on_ids_timestamps_values_and_search() {
 
     let want: Vec<u64> = records
         .iter()
-        .filter(|r| r["industry_id"] == "3")
+        .filter(|r| r["industry_id"] == 3)
         .map(|r| r["id"].as_u64().unwrap())
         .collect();
     assert!(!want.is_empty());
@@ -271,7 +271,9 @@ async fn create_accepts_a_json_body() {
     let body: Value = client()
         .post(url(&emu, "task/tasks/create", ""))
         .header("content-type", "application/json")
-        .body(json!({"name": "Write docs", "priority": 2, "is_completed": true}).to_string())
+        .body(
+            json!({"name": "Write docs", "priority": 2, "is_hidden": true, "is_archive": false}).to_string(),
+        )
         .send()
         .await
         .unwrap()
@@ -281,7 +283,12 @@ async fn create_accepts_a_json_body() {
         .unwrap();
     assert_eq!(body["response"]["id"], 4);
     assert_eq!(body["response"]["priority"], 2);
-    assert_eq!(body["response"]["is_completed"], 1);
+    assert_eq!(body["response"]["is_hidden"], 1);
+    // Flowlu sends a task's `is_archive` as a string.
+    assert_eq!(body["response"]["is_archive"], "0");
+    // A new task starts with the first status and type, dates not set.
+    assert_eq!(body["response"]["status"], 1);
+    assert_eq!(body["response"]["deadline"], "");
 }
 
 #[tokio::test]
@@ -293,7 +300,7 @@ async fn validation_errors_in_both_shapes() {
         body,
         json!({"error": {"error_code": 21, "error_msg": "Validation error", "error_details": {
             "email": "must be a valid e-mail address",
-            "type": "must be an integer",
+            "type": "must be one of 1, 2",
             "name": "is required",
         }}})
     );
@@ -304,14 +311,14 @@ async fn validation_errors_in_both_shapes() {
     let body = post_form(
         &emu,
         "crm/account/update/1",
-        &[("name", ""), ("birthday", "2024-13-01")],
+        &[("name", ""), ("organization_registration_date", "2024-13-01")],
     )
     .await;
     assert_eq!(
         body,
         json!({"error": "validation", "description": "Validation error", "details": {
             "name": "is required",
-            "birthday": "must be a date (YYYY-MM-DD)",
+            "organization_registration_date": "must be a date (YYYY-MM-DD)",
         }})
     );
     assert_eq!(emu.count("crm", "account"), 3);
@@ -381,19 +388,19 @@ async fn unknown_module_model_and_method() {
 #[tokio::test]
 async fn every_model_lists_with_its_timestamps() {
     let emu = start(7).await;
-    assert_eq!(models().len(), 47);
+    assert_eq!(models().len(), 49);
     for (module, model) in models() {
         let (_, body) = get(&emu, &format!("{module}/{model}/list"), "limit=100").await;
         let want = match (module, model) {
-            ("customfields", "fields") => 12,
-            ("customfields", "fieldsets") => 4,
+            ("customfields", "fields") => 30,
+            ("customfields", "fieldsets") => 12,
             _ => 7,
         };
         assert_eq!(body["response"]["total"], want, "{module}/{model}");
         let first = &body["response"]["items"][0];
         match module {
             "products" => assert!(first["updated"].is_string() && first["created"].is_string()),
-            "core" => assert!(first["last_active"].is_u64()),
+            "core" => assert!(first["last_active"].is_u64() && first["username"].is_string()),
             _ => {}
         }
     }
@@ -403,19 +410,42 @@ async fn every_model_lists_with_its_timestamps() {
     let fields = emu.records("customfields", "fields");
     assert_eq!(fields[0]["module"], "crm");
     assert_eq!(fields[0]["model"], "account");
+    assert_eq!(fields[0]["fieldset_id"], 5);
+    // Records name their entity in the singular; the API path is plural.
+    assert_eq!(
+        (&fields[3]["module"], &fields[3]["model"]),
+        (&json!("st"), &json!("project"))
+    );
+    assert_eq!(fields[3]["api_use_alias"], 1);
+    let project = &emu.records("st", "projects")[0];
+    let alias = fields[3]["alias"].as_str().unwrap();
+    assert!(project.get(alias).is_some() && project.get("cf_4").is_none());
+    // A select field carries the chosen option's id and its label.
+    let task = &emu.records("task", "tasks")[0];
+    assert_eq!(fields[20]["type"], "select");
+    assert!(task.get("cf_21").is_some() && task["cf_21_value"].is_string());
+    // A join table of tasks and lists, not lists.
+    let link = &emu.records("task", "taskslists")[0];
+    assert!(link["list_id"].is_u64() && link["task_id"].is_u64() && link.get("name").is_none());
 }
 
 #[tokio::test]
 async fn foreign_keys_point_at_existing_records() {
     let emu = start(30).await;
     for lead in emu.records("crm", "lead") {
-        for (field, target) in [("account_id", 30), ("owner_id", 30)] {
+        for (field, target) in [("customer_id", 30), ("assignee_id", 30)] {
             if let Some(id) = lead[field].as_u64() {
                 assert!((1..=target).contains(&id));
             }
         }
-        let pipeline: u64 = lead["pipeline_id"].as_str().unwrap().parse().unwrap();
+        let pipeline = lead["pipeline_id"].as_u64().unwrap();
         assert!((1..=30).contains(&pipeline));
+        assert!([1, 2, 3].contains(&lead["active"].as_u64().unwrap()));
+    }
+    for contact in emu.records("fin", "invoice_contacts") {
+        // Flowlu sends this foreign key as a string.
+        let id: u64 = contact["contact_id"].as_str().unwrap().parse().unwrap();
+        assert!((1..=30).contains(&id));
     }
 }
 
@@ -694,7 +724,8 @@ async fn mutation_updates_deletes_and_inserts_after_every_existing_timestamp() {
         .map(|r| r["last_active"].as_i64().unwrap())
         .collect();
     assert_eq!(last_active.len(), 2);
-    assert!(last_active.iter().all(|t| *t > 1_735_689_600));
+    // `last_active` is a login time: edits leave it alone.
+    assert!(last_active.iter().all(|t| *t < 1_735_689_600));
     assert!(emu.mutate("crm", "nope", 1, plan).is_err());
 }
 

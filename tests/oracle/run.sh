@@ -40,9 +40,9 @@ open(f"{work}/write_catalog.json", "w").write(json.dumps(leads))
 PY
 
 $bin read --config "$work/config.json" --catalog "$work/configured.json" > "$work/read.jsonl"
-validate read --expect RECORD=1000 STATE=47 TRACE_STREAM_STATUS=94 < "$work/read.jsonl"
+validate read --expect RECORD=1000 STATE=49 TRACE_STREAM_STATUS=98 < "$work/read.jsonl"
 grep '"type":"STATE"' "$work/read.jsonl" | python3 -c 'import sys, json; print(json.dumps([json.loads(l)["state"] for l in sys.stdin]))' > "$work/state.json"
-$bin read --config "$work/config.json" --catalog "$work/configured.json" --state "$work/state.json" | validate read-from-state --expect STATE=47
+$bin read --config "$work/config.json" --catalog "$work/configured.json" --state "$work/state.json" | validate read-from-state --expect STATE=49
 
 for n in 1 2 3; do
   echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"crm_lead\",\"data\":{\"name\":\"Oracle lead $n\"},\"emitted_at\":1}}"

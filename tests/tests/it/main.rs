@@ -3,9 +3,11 @@
 
 mod canary;
 mod check_cli;
+mod coverage;
 mod hostile;
 mod malformed;
 mod probe;
+mod models;
 mod props;
 mod reliability;
 mod schemas;

@@ -636,14 +636,16 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
         )
         .match_query(probe)
         .with_body(page_body(&[], 0))
-        .expect(46)
+        .expect(48)
         .create_async()
         .await;
+    // Flowlu names the entity in the singular (`project`), or only by field set (5 organization).
     let fields = [
-        json!({"id": 1, "name": "Budget", "type": "number", "module": "crm", "model": "account"}),
+        json!({"id": 1, "name": "Budget", "type": "number", "module": "st", "model": "project", "fieldset_id": 1}),
         json!({"id": 2, "name": "Vip", "type": "checkbox", "module": "crm", "model": "account"}),
+        json!({"id": 3, "name": "Tier", "type": "select", "fieldset_id": 5, "alias": "tier", "api_use_alias": 1}),
     ];
-    let custom = mock_page(&mut server, "customfields/fields", &by_id("1", "100"), &fields, 2).await;
+    let custom = mock_page(&mut server, "customfields/fields", &by_id("1", "100"), &fields, 3).await;
     let catch_all = CatchAll::register(&mut server).await;
     let config = temp_json(&config_json("acme"));
     let run = run_cli(
@@ -655,7 +657,7 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(!run.stdout.contains(CANARY_KEY));
     let streams = run.messages[0]["catalog"]["streams"].as_array().unwrap().clone();
-    assert_eq!(streams.len(), 47);
+    assert_eq!(streams.len(), 49);
     let stream = |name: &str| streams.iter().find(|s| s["name"] == name).unwrap().clone();
     let account = stream("crm_account");
     assert_eq!(
@@ -665,13 +667,23 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
     assert_eq!(account["default_cursor_field"], json!(["updated_date"]));
     assert_eq!(account["source_defined_primary_key"], json!([["id"]]));
     assert_eq!(
-        account["json_schema"]["properties"]["cf_1"],
-        json!({"type": ["number", "string", "null"], "description": "Custom field (number): Budget"})
+        stream("st_projects")["json_schema"]["properties"]["cf_1"],
+        json!({"type": ["string", "null"], "description": "Custom field (number): Budget; a number, sent as text"})
     );
+    let props = &account["json_schema"]["properties"];
     assert_eq!(
-        account["json_schema"]["properties"]["cf_2"]["type"],
-        json!(["integer", "boolean", "string", "null"])
+        props["cf_2"]["description"],
+        json!("Custom field (checkbox): Vip; 0 or 1, sent as text")
     );
+    assert_eq!(props["cf_3"]["type"], json!(["string", "null"]));
+    assert_eq!(props["tier"], props["cf_3"]);
+    assert_eq!(
+        props["tier_value"],
+        json!({"type": ["string", "null"], "description": "Custom field (select): Tier; the chosen option's label"})
+    );
+    assert!(props.get("cf_1").is_none());
+    assert_eq!(props["id"]["type"], json!("integer"));
+    assert_eq!(props["web"]["type"], json!(["string", "null"]));
     assert_eq!(
         stream("crm_lead")["json_schema"]["description"],
         json!("Not readable with this API key: The API key may not use the crm module of acme.flowlu.com. Allow it for this key in Flowlu: Portal Settings -> API Settings. (crm/lead: error 22: Access denied)")
@@ -681,8 +693,13 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
         json!(["full_refresh"])
     );
     assert_eq!(
-        stream("core_user")["default_cursor_field"],
-        json!(["last_active"])
+        stream("core_user")["supported_sync_modes"],
+        json!(["full_refresh"])
+    );
+    assert_eq!(stream("core_user").get("default_cursor_field"), None);
+    assert_eq!(
+        stream("crm_lead_accounts")["supported_sync_modes"],
+        json!(["full_refresh"])
     );
     for m in [denied, probes, custom] {
         m.assert_async().await;

@@ -1,0 +1,186 @@
+//! The stream schemas against every stream of the stand-in: at least 95% of the fields that
+//! appear in records are declared, every record validates against its discovered schema, and
+//! no blank `""` or zero date lands in a field declared with a format (a typed host such as
+//! PyAirbyte's DuckDB cache refuses them in a timestamp or date column).
+//!
+//! See the per-stream figures with:
+//! `cargo test -p integration-tests --test it coverage:: -- --nocapture`
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use connector_core::{ConfiguredCatalog, Credential, Source, SourceEvent, SourceState};
+use connector_flowlu::source::FlowluSource;
+use connector_flowlu::FlowluCredential;
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
+use futures::StreamExt;
+use integration_tests::{config_json, fast_limiter, CANARY_KEY};
+use serde_json::{json, Value};
+
+/// What one stream's records showed.
+#[derive(Default)]
+struct Seen {
+    records: usize,
+    fields: BTreeSet<String>,
+    blank_dates: usize,
+    zero_dates: usize,
+}
+
+#[tokio::test]
+async fn every_stream_declares_what_the_stand_in_sends_and_accepts_every_value() {
+    let emu = Emulator::start(EmulatorConfig {
+        seed: 11,
+        records_per_model: 60,
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": 100, "max_concurrency": 4});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    let source = FlowluSource::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 10));
+    let catalog = source.discover().await.unwrap();
+    assert_eq!(catalog.streams.len(), 49);
+    let schemas: BTreeMap<String, Value> = catalog
+        .streams
+        .iter()
+        .map(|s| (s.name.clone(), s.json_schema.clone()))
+        .collect();
+    let configured = ConfiguredCatalog::from_catalog(&catalog);
+    let events: Vec<SourceEvent> = source.read(&configured, &SourceState::default()).collect().await;
+
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut invalid = Vec::new();
+    let validators: BTreeMap<&String, jsonschema::Validator> = schemas
+        .iter()
+        .map(|(name, schema)| {
+            // A format is an annotation here, as in Airbyte: Flowlu's naive
+            // `YYYY-MM-DD HH:mm:ss` is what `timestamp_without_timezone` reads, not RFC 3339.
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft7)
+                .should_validate_formats(false)
+                .build(schema)
+                .unwrap();
+            (name, validator)
+        })
+        .collect();
+    // The validators are not vacuous: a text id and money as text are refused.
+    assert!(!validators[&"crm_account".to_string()].is_valid(&json!({"id": "7"})));
+    assert!(!validators[&"crm_lead".to_string()].is_valid(&json!({"id": 7, "budget": "12.50"})));
+    for event in events {
+        let record = match event {
+            SourceEvent::Record(r) => r,
+            SourceEvent::Error { stream, failure } => panic!("{stream:?} failed: {failure:?}"),
+            _ => continue,
+        };
+        let schema = &schemas[&record.stream];
+        let entry = seen.entry(record.stream.clone()).or_default();
+        entry.records += 1;
+        let object = record.data.as_object().unwrap();
+        for (name, value) in object {
+            entry.fields.insert(name.clone());
+            let property = &schema["properties"][name];
+            let text = value.as_str().unwrap_or("1");
+            let unset = text.is_empty() || text.starts_with("0000-00-00");
+            // A typed host refuses a blank or zero date in a timestamp or date column: only
+            // fields that are always set may carry a format.
+            if property.get("format").is_some() && unset {
+                invalid.push(format!(
+                    "{} id {}: {name} = {value} is declared with a format",
+                    record.stream, record.data["id"]
+                ));
+            }
+            if property["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("when not set"))
+            {
+                if text.is_empty() {
+                    entry.blank_dates += 1;
+                } else if text.starts_with("0000-00-00") {
+                    entry.zero_dates += 1;
+                }
+            }
+        }
+        for error in validators[&record.stream].iter_errors(&record.data) {
+            invalid.push(format!(
+                "{} id {}: {} at {}",
+                record.stream,
+                record.data["id"],
+                error,
+                error.instance_path()
+            ));
+        }
+    }
+
+    println!(
+        "{:<28} {:>7} {:>6} {:>8} {:>7}",
+        "stream", "records", "fields", "declared", "share"
+    );
+    let mut low = Vec::new();
+    let (mut all_fields, mut all_declared) = (0, 0);
+    for stream in schemas.keys() {
+        let Some(s) = seen.get(stream) else {
+            panic!("{stream}: the stand-in sent no records");
+        };
+        let props = schemas[stream]["properties"].as_object().unwrap();
+        let declared = s.fields.iter().filter(|f| props.contains_key(*f)).count();
+        let share = declared as f64 / s.fields.len() as f64;
+        all_fields += s.fields.len();
+        all_declared += declared;
+        println!(
+            "{stream:<28} {:>7} {:>6} {declared:>8} {:>6.1}%",
+            s.records,
+            s.fields.len(),
+            share * 100.0
+        );
+        if share < 0.95 {
+            let missing: Vec<&String> = s.fields.iter().filter(|f| !props.contains_key(*f)).collect();
+            low.push(format!(
+                "{stream}: {:.1}% (undeclared {missing:?})",
+                share * 100.0
+            ));
+        }
+    }
+    println!(
+        "{:<28} {:>7} {all_fields:>6} {all_declared:>8} {:>6.1}%",
+        "all streams",
+        "",
+        all_declared as f64 / all_fields as f64 * 100.0
+    );
+    assert!(low.is_empty(), "streams below 95% declared: {low:#?}");
+    assert!(
+        invalid.is_empty(),
+        "{} values fail their declared type: {:#?}",
+        invalid.len(),
+        &invalid[..invalid.len().min(20)]
+    );
+
+    // The test sees what it claims to: blank and zero dates, custom fields of every kind.
+    let blank: usize = seen.values().map(|s| s.blank_dates).sum();
+    let zero: usize = seen.values().map(|s| s.zero_dates).sum();
+    assert!(blank > 0 && zero > 0, "blank dates {blank}, zero dates {zero}");
+    let tasks = &seen["task_tasks"].fields;
+    assert!(tasks
+        .iter()
+        .any(|f| f.starts_with("cf_") && f.ends_with("_value")));
+    let projects = &schemas["st_projects"]["properties"];
+    let by_alias = seen["st_projects"]
+        .fields
+        .iter()
+        .filter(|f| {
+            !f.starts_with("cf_")
+                && projects[f.as_str()]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("Custom field"))
+        })
+        .count();
+    assert!(by_alias > 0, "no custom field of projects named by its alias");
+    assert_eq!(
+        schemas["crm_account"]["properties"]["id"]["type"],
+        json!("integer")
+    );
+}
