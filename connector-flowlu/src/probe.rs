@@ -17,7 +17,10 @@
 //!   `fieldset_id`s (ids of the portal's field configuration, needed to show how fields join,
 //!   not ids of records); their labels and aliases are
 //!   customer-chosen text and are never reported: a record key equal to an alias is reported
-//!   as `alias_of_cf_<id>`. Record keys that are not plain identifiers are only counted.
+//!   as `alias_of_cf_<id>` (a select field's `<alias>_value` as `alias_of_cf_<id>_value`).
+//!   Record keys that are not plain identifiers are only counted. Each custom field row says
+//!   which streams it joins as the connector's `discover` joins it (module and singular model,
+//!   else `fieldset_id`) and in which streams its column was seen.
 //!
 //! The probe sends its own requests instead of going through [`crate::Client`], because it
 //! must see what the client deliberately hides (the HTTP status and headers of an error, the
@@ -500,13 +503,17 @@ impl Fields {
             return;
         };
         for (key, value) in obj {
-            let name = match aliases.get(key) {
-                Some(cf) => format!("alias_of_{cf}"),
-                None if is_plain_key(key) => key.clone(),
-                None => {
-                    self.other_keys += 1;
-                    continue;
-                }
+            // A select field named by its alias also carries `<alias>_value`, its label.
+            let value_of = key.strip_suffix("_value").and_then(|base| aliases.get(base));
+            let name = if let Some(cf) = aliases.get(key) {
+                format!("alias_of_{cf}")
+            } else if let Some(cf) = value_of {
+                format!("alias_of_{cf}_value")
+            } else if is_plain_key(key) {
+                key.clone()
+            } else {
+                self.other_keys += 1;
+                continue;
             };
             let seen = self.fields.entry(name).or_default();
             seen.types.insert(json_type(value));
@@ -1128,16 +1135,17 @@ impl Probe {
                     })
                     .map(|(s, _)| *s)
                     .collect();
-                let value_key = self
-                    .fields
-                    .values()
-                    .any(|f| f.fields.contains_key(&format!("{key}_value")));
-                let path_match = MODELS
-                    .iter()
-                    .find(|m| row["module"] == json!(m.module) && row["model"] == json!(m.model))
-                    .map(|m| m.stream);
+                let value_key = self.fields.values().any(|f| {
+                    f.fields.contains_key(&format!("{key}_value"))
+                        || f.fields.contains_key(&format!("alias_of_{key}_value"))
+                });
+                let (streams, joined_by) = match connector_field(row) {
+                    Some((streams, _, by)) => (streams, json!(by)),
+                    None => (Vec::new(), Value::Null),
+                };
                 let mut row = row.clone();
-                row["joins_stream_by_path"] = json!(path_match);
+                row["joins_streams"] = json!(streams);
+                row["joined_by"] = joined_by;
                 row["seen_in_streams"] = json!(found);
                 row["value_key_seen"] = json!(value_key);
                 row
@@ -1145,6 +1153,25 @@ impl Probe {
             .collect();
         json!({"readable": readable, "rows": rows.len(), "fields": rows})
     }
+}
+
+/// A custom field row of a report as the connector's `discover` reads it
+/// ([`CustomField::from_record`]): the streams it joins, the field (an alias, where
+/// `api_use_alias` is set, named `alias_of_cf_<id>` as the report names its column) and what it
+/// joined by (`module_model`: the module and the singular or path model; else `fieldset_id`).
+fn connector_field(row: &Value) -> Option<(Vec<&'static str>, CustomField, &'static str)> {
+    let key = row["key"].as_str()?;
+    let id = key.strip_prefix("cf_")?;
+    let mut record = json!({"id": id, "type": row["type"], "module": row["module"], "model": row["model"]});
+    if row["api_use_alias"] == true {
+        record["api_use_alias"] = json!("1");
+        record["alias"] = json!(format!("alias_of_{key}"));
+    }
+    if let Some((streams, field)) = CustomField::from_record(&record) {
+        return Some((streams, field, "module_model"));
+    }
+    record["fieldset_id"] = row["fieldset_id"].clone();
+    CustomField::from_record(&record).map(|(streams, field)| (streams, field, "fieldset_id"))
 }
 
 fn ok_ids(answer: &Answer) -> Option<Vec<Option<u64>>> {
@@ -1415,10 +1442,13 @@ fn allows(schema: &Value, seen: &str) -> bool {
 }
 
 fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
-    let custom: Vec<&Value> = report["custom_fields"]["fields"]
+    // Each custom field row as this version of the connector joins it (not as the report
+    // says: a saved report is judged by the connector reading it).
+    let custom: Vec<(Vec<&'static str>, CustomField)> = report["custom_fields"]["fields"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter_map(|row| connector_field(row).map(|(streams, field, _)| (streams, field)))
         .collect();
     for entry in report["models"].as_array().into_iter().flatten() {
         let Some(model) = entry["stream"].as_str().and_then(crate::streams::model) else {
@@ -1430,13 +1460,8 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
         let fields = &entry["fields"];
         let own: Vec<CustomField> = custom
             .iter()
-            .filter(|row| row["joins_stream_by_path"] == json!(model.stream))
-            .filter_map(|row| {
-                let id = row["key"].as_str()?.strip_prefix("cf_")?;
-                let record =
-                    json!({"id": id, "type": row["type"], "module": model.module, "model": model.model});
-                CustomField::from_record(&record).map(|(_, field)| field)
-            })
+            .filter(|(streams, _)| streams.contains(&model.stream))
+            .map(|(_, field)| field.clone())
             .collect();
         let schema = schema_with(model, &own);
         let properties = schema["properties"].as_object().cloned().unwrap_or_default();
@@ -1456,6 +1481,30 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                     format!("JSON types {} seen", bad.join(", ")),
                     "passes records on as sent; a destination validating against the schema may refuse them: report this",
                 ));
+            }
+            // Only the stamps Flowlu always sets are declared with a date format; a date that
+            // can be blank or zero is declared as text, and may hold any shape.
+            let want = match property["format"].as_str() {
+                Some("date-time") => Some("datetime"),
+                Some("date") => Some("date"),
+                _ => None,
+            };
+            if let Some(want) = want {
+                let odd: Vec<&str> = fields[name]["string_shapes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter(|s| *s != want)
+                    .collect();
+                if !odd.is_empty() {
+                    out.push(Difference::new(
+                        format!("format:{}.{name}", model.stream),
+                        "a field declared with a date format is always set (only the stamps Flowlu sets on every record are)",
+                        format!("string shapes {} seen", odd.join(", ")),
+                        "passes records on as sent; a typed destination may refuse the value in a timestamp column (PyAirbyte's DuckDB cache fails the stream): report this",
+                    ));
+                }
             }
         }
         let served = entry["served"].as_u64().unwrap_or(0);
@@ -1490,18 +1539,20 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
             }
         }
     }
-    for row in &custom {
+    for row in report["custom_fields"]["fields"].as_array().into_iter().flatten() {
+        let joined = connector_field(row)
+            .map(|(streams, _, _)| streams)
+            .unwrap_or_default();
         let seen: Vec<&str> = row["seen_in_streams"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let joined = row["joins_stream_by_path"].as_str();
-        if let Some(stream) = seen.iter().find(|s| Some(**s) != joined) {
+        if let Some(stream) = seen.iter().find(|s| !joined.contains(*s)) {
             out.push(Difference::new(
                 format!("custom_field:{}", row["key"].as_str().unwrap_or("?")),
-                "a custom field names its model by the API path (module/model)",
+                "a custom field's row names the model of the records that carry it (module and singular model, else fieldset_id)",
                 format!("seen in {stream}, but its row names another model"),
                 "passes the column on as sent but does not describe it in the stream schema",
             ));
@@ -1719,22 +1770,37 @@ mod tests {
                     "id": seen(&["integer"], &[]),
                     "updated_date": seen(&["string"], &["datetime", "zero_datetime"]),
                     "cf_4": seen(&["boolean"], &[]),
+                    "alias_of_cf_8": seen(&["string"], &["text"]),
+                    "alias_of_cf_8_value": seen(&["integer"], &[]),
                 })),
-                readable("crm_lead", json!({"id": seen(&["boolean"], &[]), "cf_9": seen(&["string"], &["text"])})),
+                readable("crm_lead", json!({
+                    "id": seen(&["boolean"], &[]),
+                    "cf_9": seen(&["string"], &["text"]),
+                    "cf_12": seen(&["integer"], &[]),
+                    // Declared as text: blank and zero dates are no difference.
+                    "closing_date": seen(&["string"], &["blank", "date", "zero_date"]),
+                })),
                 readable("st_projects", json!({"id": seen(&["string"], &["integer_text"]), "updated_date": seen(&["string"], &["datetime"])})),
             ],
             "custom_fields": {"fields": [
-                {"key": "cf_4", "type": "number", "joins_stream_by_path": "crm_account", "seen_in_streams": ["crm_account"]},
-                {"key": "cf_9", "type": "text", "joins_stream_by_path": null, "seen_in_streams": ["crm_lead"]},
+                {"key": "cf_4", "type": "number", "module": "crm", "model": "account", "seen_in_streams": ["crm_account"]},
+                {"key": "cf_8", "type": "select", "module": "crm", "model": "account", "api_use_alias": true,
+                    "seen_in_streams": ["crm_account"]},
+                {"key": "cf_9", "type": "text", "module": "st", "model": "project", "seen_in_streams": ["crm_lead"]},
+                {"key": "cf_12", "type": "text", "module": "crm", "model": "no_such_model", "fieldset_id": 3,
+                    "seen_in_streams": ["crm_lead"]},
             ]},
         });
         let topics: Vec<String> = compare(&report).into_iter().map(|d| d.topic).collect();
         assert_eq!(
             topics,
             [
+                "format:crm_account.updated_date",
                 "schema:crm_account.cf_4",
+                "schema:crm_account.alias_of_cf_8_value",
                 "cursor:crm_account.updated_date",
                 "schema:crm_lead.id",
+                "schema:crm_lead.cf_12",
                 "cursor:crm_lead.updated_date",
                 "schema:st_projects.id",
                 "custom_field:cf_9",
@@ -1749,6 +1815,8 @@ mod tests {
             json!({"id": 4, "name": "Contract with ACME", "alias": "acme_contract", "api_use_alias": "1",
                 "type": "number", "module": "crm", "model": "account", "fieldset_id": 5}),
             json!({"id": "9", "name": "x", "type": "Free Text!", "module": "st", "model": "project"}),
+            json!({"id": 11, "name": "VIP tier", "alias": "vip_tier", "api_use_alias": 1, "type": "select",
+                "module": "crm", "model": "no_such_model", "fieldset_id": "3"}),
         ]);
         assert_eq!(
             Value::Array(probe.custom_rows.clone()),
@@ -1757,20 +1825,56 @@ mod tests {
                     "api_use_alias": true, "has_alias": true},
                 {"key": "cf_9", "type": "(other)", "module": "st", "model": "project", "fieldset_id": null,
                     "api_use_alias": null, "has_alias": false},
+                {"key": "cf_11", "type": "select", "module": "crm", "model": "no_such_model", "fieldset_id": 3,
+                    "api_use_alias": true, "has_alias": true},
             ])
         );
         assert_eq!(
             probe.aliases.get("acme_contract").map(String::as_str),
             Some("cf_4")
         );
-        let mut fields = Fields::default();
-        fields.absorb(&json!({"id": 1, "acme_contract": 3}), &probe.aliases);
-        probe.fields.insert("crm_account", fields);
+        for (stream, record) in [
+            ("crm_account", json!({"id": 1, "acme_contract": 3})),
+            (
+                "crm_lead",
+                json!({"id": 2, "vip_tier": "2", "vip_tier_value": "Gold"}),
+            ),
+            ("st_projects", json!({"id": 3, "cf_9": ""})),
+        ] {
+            let mut fields = Fields::default();
+            fields.absorb(&record, &probe.aliases);
+            probe.fields.insert(stream, fields);
+        }
+        assert_eq!(
+            probe.fields["crm_lead"].to_json()["alias_of_cf_11_value"]["types"],
+            json!(["string"])
+        );
         let joins = probe.custom_joins();
-        assert_eq!(joins["fields"][0]["seen_in_streams"], json!(["crm_account"]));
-        assert_eq!(joins["fields"][0]["joins_stream_by_path"], json!("crm_account"));
-        assert_eq!(joins["fields"][1]["joins_stream_by_path"], Value::Null);
-        assert!(!joins.to_string().contains("acme"), "{joins}");
+        let how: Vec<Value> = joins["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                json!([
+                    row["joins_streams"],
+                    row["joined_by"],
+                    row["seen_in_streams"],
+                    row["value_key_seen"]
+                ])
+            })
+            .collect();
+        assert_eq!(
+            how,
+            [
+                json!([["crm_account"], "module_model", ["crm_account"], false]),
+                json!([["st_projects"], "module_model", ["st_projects"], false]),
+                json!([["crm_lead"], "fieldset_id", ["crm_lead"], true]),
+            ]
+        );
+        let text = format!("{joins}{}", probe.fields["crm_lead"].to_json());
+        for customer in ["acme", "vip", "Gold", "VIP"] {
+            assert!(!text.contains(customer), "{text}");
+        }
     }
 
     #[test]
