@@ -19,7 +19,7 @@ use crate::error::Error;
 /// One page of a list call, its records kept as sent.
 #[derive(Debug)]
 pub struct RawListPage {
-    /// `total` or `total_result`, if sent.
+    /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
     /// The records, exactly as sent.
     pub items: Vec<Box<RawValue>>,
@@ -70,7 +70,8 @@ impl RawListPage {
         let response = envelope.response?;
         let number =
             |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
-        let total = number(response.total).or_else(|| number(response.total_result));
+        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+        let total = number(response.total_result).or_else(|| number(response.total));
         Some(Self {
             total,
             items: response.items.unwrap_or_default(),
