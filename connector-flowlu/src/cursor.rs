@@ -143,8 +143,7 @@ pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
             CursorValue::Unix(secs) => format!("{secs} ({} UTC)", format_naive(*secs)),
         };
         format!(
-            "{shown} lies in the future (later than {}, the machine's clock plus {} days)",
-            horizon.latest_text(),
+            "{shown} lies in the future (more than {} days after the machine's clock)",
             Horizon::TOLERANCE_SECS / 86_400
         )
     })
@@ -442,5 +441,71 @@ mod tests {
         assert_eq!(order.checkpoint(&key), json!({"after_id": 5}));
         assert_eq!(order.start(Some(&json!({"after_id": 5})), None), Some(key));
         assert_eq!(order.start(Some(&Order::finished()), None), None);
+    }
+
+    #[test]
+    fn zero_dates_and_blanks_are_not_set() {
+        let by_time = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        for blank in ["", "  ", "0000-00-00", "0000-00-00 00:00:00"] {
+            assert_eq!(
+                CursorValue::read(&json!(blank), CursorKind::Timestamp),
+                None,
+                "{blank:?}"
+            );
+            let state = json!({"cursor_field": "updated_date", "cursor": blank, "id": 4});
+            assert!(by_time.recognises(&state), "{blank:?}");
+            assert_eq!(
+                by_time.start(Some(&state), None),
+                Some(Key {
+                    cursor: None,
+                    id: Some(Id::Num(4))
+                })
+            );
+        }
+        let unset = json!({"cursor_field": "updated_date", "cursor": null, "id": null});
+        assert_eq!(by_time.start(Some(&unset), None), None);
+        assert_eq!(by_time.start(None, Some("0000-00-00")), None);
+        assert!(!is_zero_date("0000-00-01") && !is_zero_date("2024-01-01"));
+    }
+
+    #[test]
+    fn impossible_and_future_positions_are_refused_within_a_tolerance() {
+        let now = naive_seconds("2024-06-10 12:00:00").unwrap();
+        let horizon = Horizon::at(now);
+        let key = |text: &str| Key {
+            cursor: Some(CursorValue::Text(text.into())),
+            id: Some(Id::Num(1)),
+        };
+        assert_eq!(
+            refuse_start(&key("2024-06-11 23:00:00"), &horizon),
+            None,
+            "a portal ahead"
+        );
+        assert_eq!(refuse_start(&key("2024-06-12 12:00:00"), &horizon), None);
+        assert_eq!(
+            refuse_start(&key("2024-06-12 12:00:01"), &horizon).unwrap(),
+            "`2024-06-12 12:00:01` lies in the future (more than 2 days after the machine's clock)"
+        );
+        assert_eq!(
+            refuse_start(&key("9999-12-31 23:59:59"), &horizon).unwrap(),
+            "`9999-12-31 23:59:59` lies in the future (more than 2 days after the machine's clock)"
+        );
+        for bad in ["2024-02-30 10:00:00", "2023-02-29", "2024-13-45", "yesterday"] {
+            assert_eq!(
+                refuse_start(&key(bad), &horizon).unwrap(),
+                format!("`{bad}` is not a real date and time")
+            );
+        }
+        assert_eq!(refuse_start(&key("2024-02-29 10:00:00"), &horizon), None);
+        let unix = Key {
+            cursor: Some(CursorValue::Unix(now + 3 * 86_400)),
+            id: None,
+        };
+        assert_eq!(
+            refuse_start(&unix, &horizon).unwrap(),
+            "1718280000 (2024-06-13 12:00:00 UTC) lies in the future (more than 2 days after the machine's clock)"
+        );
     }
 }

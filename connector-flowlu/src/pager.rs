@@ -456,7 +456,7 @@ impl Pager {
         if self.future_warned || self.emitted == self.safe {
             return;
         }
-        let (Some(horizon), Some(emitted)) = (&self.horizon, &self.emitted) else {
+        let (Some(_), Some(emitted)) = (&self.horizon, &self.emitted) else {
             return;
         };
         let Some(cursor) = emitted.cursor.as_ref().map(crate::cursor::CursorValue::to_json) else {
@@ -469,8 +469,8 @@ impl Pager {
             .as_ref()
             .map_or(Value::Null, crate::cursor::Id::to_json);
         warnings.push(format!(
-            "record {id} has {column} {cursor}, later than {} (the machine's clock plus the allowed time-zone difference): the state stays before it, so such records are read again next time",
-            horizon.latest_text()
+            "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
+            Horizon::TOLERANCE_SECS / 86_400
         ));
     }
 
@@ -793,5 +793,132 @@ mod tests {
             ids(&p.absorb_values(vec![at(3, 3), at(4, 4)], Some(4)).records),
             vec![3, 4]
         );
+    }
+
+    fn limit_of(p: &Pager, page: u32) -> String {
+        p.request(page)
+            .into_iter()
+            .find(|(k, _)| k == "limit")
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_full_page_is_never_the_end_and_a_contradicting_total_is_warned_once() {
+        let mut p = Pager::new(by_id(), 2, None);
+        let a = p.absorb_values(page(1..=2), Some(3));
+        assert_eq!((a.next, a.warnings.len()), (Next::Continue, 0));
+        assert!(!p.may_request(3, 1), "pages beyond the total go one at a time");
+        let b = p.absorb_values(page(3..=4), Some(3));
+        assert_eq!(b.next, Next::Continue);
+        assert_eq!(
+            b.warnings,
+            ["Flowlu's total (3) is smaller than the records it already sent (4): the total is ignored and the stream read on to its first short page"]
+        );
+        let c = p.absorb_values(page(5..=6), Some(3));
+        assert_eq!((c.next, c.warnings.len()), (Next::Continue, 0));
+        let d = p.absorb_values(page(7..=7), Some(3));
+        assert_eq!(
+            (ids(&d.records), d.next, d.warnings.len()),
+            (vec![7], Next::Done, 0)
+        );
+    }
+
+    #[test]
+    fn a_short_first_page_ends_only_when_the_total_says_exactly_so() {
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=30), Some(30)).next, Next::Done);
+        assert_eq!(p.learned_limit(), None);
+        // No total: the server may cap at 30; the next page asks for 30 (the same offset
+        // whether the server counts in asked or in served records).
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=30), None).next, Next::Continue);
+        assert_eq!(limit_of(&p, 2), "30");
+        let end = p.absorb_values(vec![], None);
+        assert_eq!((end.next, p.learned_limit()), (Next::Done, None));
+        // A total above the page: a cap, learned for the account.
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=100), Some(250)).next, Next::Continue);
+        assert_eq!(
+            (limit_of(&p, 2), p.learned_limit()),
+            ("100".to_string(), Some(100))
+        );
+        assert!(p.may_request(2, 0) && p.may_request(3, 1) && !p.may_request(4, 2));
+        // A total below the page is a lie: read on.
+        let mut p = Pager::new(by_id(), 500, None);
+        let a = p.absorb_values(page(1..=100), Some(3));
+        assert_eq!((a.next, a.warnings.len()), (Next::Continue, 1));
+    }
+
+    #[test]
+    fn a_page_already_read_passes_nothing_on_in_an_unordered_read() {
+        let mut p = Pager::new(incremental(), 2, None);
+        let a = p.absorb_values(vec![at(3, 3), at(1, 1)], Some(6));
+        assert_eq!(ids(&a.records), vec![3, 1]);
+        let b = p.absorb_values(vec![at(4, 4), at(2, 2)], Some(6));
+        assert_eq!((ids(&b.records), b.next), (vec![4, 2], Next::Continue));
+        let again = p.absorb_values(vec![at(3, 3), at(1, 1)], Some(6));
+        assert!(again.records.is_empty());
+        assert!(matches!(again.next, Next::Stuck(_)), "{again:?}");
+    }
+
+    #[test]
+    fn records_in_the_future_are_passed_on_but_not_checkpointed() {
+        // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
+        let horizon = Horizon {
+            latest: crate::cursor::naive_seconds("2024-01-01 00:00:05").unwrap(),
+        };
+        let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
+        let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);
+        assert_eq!(ids(&a.records), vec![1, 2, 3]);
+        assert_eq!(
+            a.checkpoint,
+            Some(json!({"cursor_field": "updated_date", "cursor": "2024-01-01 00:00:05", "id": 2}))
+        );
+        assert_eq!(
+            a.warnings,
+            ["record 3 has updated_date \"2024-01-01 00:00:09\", more than 2 days after the machine's clock: the state stays before it, so such records are read again next time"]
+        );
+        let b = p.absorb_values(vec![], None);
+        assert_eq!((b.next, p.finish()), (Next::Done, None));
+    }
+
+    #[test]
+    fn refusals_try_the_safe_limit_then_the_filter_then_both_once_each() {
+        let state = json!({"cursor_field": "updated_date", "cursor": "2024-01-02 00:00:00", "id": 5});
+        let mut p = Pager::new(incremental(), 500, incremental().start(Some(&state), None));
+        let has_filter = |p: &Pager| p.request(1).iter().any(|(k, _)| k.starts_with("filter["));
+        assert!(has_filter(&p));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused a page of 500 records: asking 100 a page"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("100".to_string(), true));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused the filter on `updated_date`: reading the stream without it and keeping only the records after the saved position (500 records a page again)"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("500".to_string(), false));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused a page of 500 records without a filter too: asking 100 a page"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("100".to_string(), false));
+        assert_eq!(p.on_refusal(true), None, "nothing left to try");
+        // The saved position filters on the client.
+        let a = p.absorb_values(
+            vec![
+                json!({"id": 4, "updated_date": "2024-01-02 00:00:00"}),
+                json!({"id": 6, "updated_date": "2024-01-02 00:00:00"}),
+            ],
+            Some(2),
+        );
+        assert_eq!((ids(&a.records), a.next), (vec![6], Next::Done));
+        assert_eq!(p.learned_limit(), Some(100));
+        // Once a page was read, an error is no refusal of the limit; without a filter code,
+        // none of the filter.
+        let mut p = Pager::new(by_id(), 500, None);
+        p.absorb_values(page(1..=500), None);
+        assert_eq!(p.on_refusal(true), None);
     }
 }

@@ -246,4 +246,23 @@ mod tests {
             assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
         }
     }
+
+    #[test]
+    fn total_result_is_preferred_and_empty_lists_in_every_form_are_empty() {
+        let both = br#"{"response": {"total": 99999, "total_result": 5, "items": [{"id": 1}]}}"#;
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), both, "k").unwrap();
+        assert_eq!(page.total, Some(5));
+        let parsed =
+            ListPage::from_response(serde_json::from_slice::<Value>(both).unwrap()["response"].clone())
+                .unwrap();
+        assert_eq!(parsed.total, Some(5));
+        for body in [
+            &br#"{"response": []}"#[..],
+            br#"{"response": {"total": 0, "items": []}}"#,
+            br#"{"response": {"total": "0", "items": {}}}"#,
+        ] {
+            let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k").unwrap();
+            assert!(page.items.is_empty(), "{}", String::from_utf8_lossy(body));
+        }
+    }
 }
