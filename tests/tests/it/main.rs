@@ -5,6 +5,7 @@ mod canary;
 mod check_cli;
 mod hostile;
 mod malformed;
+mod paging;
 mod props;
 mod reliability;
 mod schemas;
