@@ -342,7 +342,7 @@ async fn a_refused_filter_is_applied_on_the_client_instead() {
         refused.into(),
     )
     .await;
-    let items = vec![
+    let items = [
         json!({"id": 1, "updated_date": "2024-01-01 00:00:00"}),
         json!({"id": 2, "updated_date": "2024-01-01 00:00:00"}),
         json!({"id": 5, "updated_date": T1}),
