@@ -293,7 +293,8 @@ impl Pager {
     pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
         let one_at_a_time = in_flight == 0 && page == self.pages_in_query + 1;
         let fresh = self.pages_in_query == 0 && !self.anchored;
-        if self.mode == Mode::Keyset || fresh {
+        // After a short first page the next one is most likely empty: ask it alone.
+        if self.mode == Mode::Keyset || fresh || self.cap_pending {
             return one_at_a_time;
         }
         if page > self.window_end {
@@ -834,6 +835,10 @@ mod tests {
         let mut p = Pager::new(by_id(), 500, None);
         assert_eq!(p.absorb_values(page(1..=30), None).next, Next::Continue);
         assert_eq!(limit_of(&p, 2), "30");
+        assert!(
+            p.may_request(2, 0) && !p.may_request(3, 1),
+            "the likely empty page goes alone"
+        );
         let end = p.absorb_values(vec![], None);
         assert_eq!((end.next, p.learned_limit()), (Next::Done, None));
         // A total above the page: a cap, learned for the account.

@@ -49,7 +49,7 @@ use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{explain, FlowluCredential};
 use crate::cursor::{refuse_start, Horizon, Key, Order};
-use crate::error::{CodeClass, Error};
+use crate::error::Error;
 use crate::limiter::{Limiter, Wait, WaitReason};
 use crate::pager::{Next, Pager};
 use crate::raw_page::{raw_key, to_value};
@@ -502,13 +502,16 @@ struct Plan {
 }
 
 /// Whether an error answer to a list request may refuse how the page was asked (its `limit`
-/// or its filter: Flowlu's invalid request, validation or unknown errors, never a key's or a
-/// module's), and if so whether it is error 12 or 21 (what a refused filter answers).
+/// or its filter: Flowlu's error 10 (unknown), 12 (invalid request) or 21 (validation), never
+/// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
+/// filter answers).
 fn refusal(err: &Error) -> Option<bool> {
     match err {
-        Error::Api(api) if matches!(api.class(), CodeClass::System | CodeClass::Record) => {
-            Some(matches!(api.code, Some(12 | 21)))
-        }
+        Error::Api(api) => match api.code {
+            Some(12 | 21) => Some(true),
+            Some(10) => Some(false),
+            _ => None,
+        },
         _ => None,
     }
 }
