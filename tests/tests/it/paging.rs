@@ -637,3 +637,49 @@ async fn the_stand_ins_quirks_change_nothing_read() {
     );
     assert_eq!(emu.stats().path_total(LIST), 5, "2 refused, then 3 pages of 100");
 }
+
+#[tokio::test]
+async fn the_binary_exits_1_on_a_saved_cursor_in_the_future_and_saves_no_state() {
+    let mut server = Server::new_async().await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let config = integration_tests::temp_json(&config_json("acme"));
+    let cat = integration_tests::temp_json(
+        &serde_json::to_value(catalog(&[("crm_account", "incremental")])).unwrap(),
+    );
+    let state_file = integration_tests::temp_json(&saved(&[(
+        "crm_account",
+        json!({"cursor_field": "updated_date", "cursor": "9999-12-31 23:59:59", "id": 1}),
+    )]));
+    let run = integration_tests::run_cli(
+        &[
+            "read",
+            "--config",
+            config.path().to_str().unwrap(),
+            "--catalog",
+            cat.path().to_str().unwrap(),
+            "--state",
+            state_file.path().to_str().unwrap(),
+        ],
+        Some(&server.url()),
+        "",
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.messages.iter().all(|m| m["type"] != "STATE"),
+        "{}",
+        run.stdout
+    );
+    let errors: Vec<&Value> = run
+        .messages
+        .iter()
+        .filter(|m| m["trace"]["type"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stdout);
+    assert_eq!(errors[0]["trace"]["error"]["failure_type"], "config_error");
+    assert_eq!(
+        errors[0]["trace"]["error"]["message"],
+        "crm_account: the saved state's cursor `9999-12-31 23:59:59` lies in the future (more than 2 days after the machine's clock), so nothing after it could ever be read. Reset this stream's state (or edit the state file) and read again."
+    );
+    catch_all.assert().await;
+}
