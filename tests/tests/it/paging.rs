@@ -241,16 +241,30 @@ async fn empty_lists_sent_as_arrays_end_the_stream() {
 #[tokio::test]
 async fn zero_dates_and_blanks_are_not_set_in_records_and_states() {
     let mut server = Server::new_async().await;
-    let items = vec![
+    let items = [
         json!({"id": 3, "updated_date": "0000-00-00 00:00:00"}),
         json!({"id": 5, "updated_date": ""}),
+        json!({"id": 6, "updated_date": "0000-00-00"}),
         json!({"id": 1, "updated_date": T1}),
+        json!({"id": 2, "updated_date": T2}),
     ];
     // A state at "not set" (id 4): no server filter can say it; the records before it (a
     // blank cursor, id <= 4) are left out on the client.
-    let m1 = mock_page(&mut server, "crm/account", &by_cursor(1, 500), &items, json!(3)).await;
+    let mut mocks = Vec::new();
+    for (page, range) in [(1, 0..2), (2, 2..4), (3, 4..5)] {
+        mocks.push(
+            mock_page(
+                &mut server,
+                "crm/account",
+                &by_cursor(page, 2),
+                &items[range],
+                json!(5),
+            )
+            .await,
+        );
+    }
     let catch_all = CatchAll::register(&mut server).await;
-    let src = source(&server.url(), json!({}));
+    let src = source(&server.url(), json!({"page_size": 2}));
     let state0 = json!({"cursor_field": "updated_date", "cursor": "0000-00-00 00:00:00", "id": 4});
     let lines = read(
         &src,
@@ -263,16 +277,57 @@ async fn zero_dates_and_blanks_are_not_set_in_records_and_states() {
         status(s, "STARTED"),
         status(s, "RUNNING"),
         record(s, &items[1]),
+        state(
+            s,
+            json!({"cursor_field": "updated_date", "cursor": null, "id": 5}),
+        ),
         record(s, &items[2]),
+        record(s, &items[3]),
         state(s, json!({"cursor_field": "updated_date", "cursor": T1, "id": 1})),
+        record(s, &items[4]),
+        state(s, json!({"cursor_field": "updated_date", "cursor": T2, "id": 2})),
         status(s, "COMPLETE"),
         log(
             "INFO",
-            "read 1 streams: 1 complete, 0 failed; crm_account: 2 records in 1 pages",
+            "read 1 streams: 1 complete, 0 failed; crm_account: 4 records in 3 pages",
         ),
     ];
     assert_eq!(lines, expected);
-    assert_all(vec![m1], catch_all).await;
+    assert_all(mocks, catch_all).await;
+
+    // The blank-cursor state emitted above is a position to resume from, not a reason to
+    // start over: the same unfiltered query, only what follows id 5.
+    let mut server = Server::new_async().await;
+    let mut mocks = Vec::new();
+    for (page, range) in [(1, 0..2), (2, 2..4), (3, 4..5)] {
+        mocks.push(
+            mock_page(
+                &mut server,
+                "crm/account",
+                &by_cursor(page, 2),
+                &items[range],
+                json!(5),
+            )
+            .await,
+        );
+    }
+    let catch_all = CatchAll::register(&mut server).await;
+    let src = source(&server.url(), json!({"page_size": 2}));
+    let resumed = json!({"cursor_field": "updated_date", "cursor": null, "id": 5});
+    let lines = read(
+        &src,
+        &catalog(&[("crm_account", "incremental")]),
+        saved(&[("crm_account", resumed)]),
+    )
+    .await;
+    let passed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "RECORD")
+        .map(|l| &l["record"]["data"])
+        .collect();
+    assert_eq!(passed, [&items[2], &items[3], &items[4]]);
+    assert!(lines.iter().all(|l| l["log"]["level"] != "WARN"), "{lines:?}");
+    assert_all(mocks, catch_all).await;
 }
 
 #[tokio::test]
