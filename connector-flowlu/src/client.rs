@@ -171,7 +171,7 @@ pub fn check_base_url(raw: &str) -> Result<Url, Error> {
 /// One page of a list call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
-    /// `total` or `total_result`, if sent.
+    /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
     /// `page`, if sent.
     pub page: Option<u64>,
@@ -203,7 +203,8 @@ impl ListPage {
         };
         let number =
             |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
-        let total = number(obj.get("total")).or_else(|| number(obj.get("total_result")));
+        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+        let total = number(obj.get("total_result")).or_else(|| number(obj.get("total")));
         let page = number(obj.get("page"));
         let count = number(obj.get("count"));
         let items = match obj.remove("items") {

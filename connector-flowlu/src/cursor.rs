@@ -27,7 +27,7 @@ impl CursorValue {
         match kind {
             CursorKind::Timestamp => {
                 let text = value.as_str()?.trim();
-                (!text.is_empty()).then(|| Self::Text(text.to_string()))
+                (!text.is_empty() && !is_zero_date(text)).then(|| Self::Text(text.to_string()))
             }
             CursorKind::UnixSeconds => match value {
                 Value::Number(n) => n.as_i64().map(Self::Unix),
@@ -58,8 +58,99 @@ impl CursorValue {
     }
 }
 
+/// Whether `text` is a zero date (`0000-00-00`, `0000-00-00 00:00:00`): Flowlu's "not set".
+pub fn is_zero_date(text: &str) -> bool {
+    text.trim()
+        .strip_prefix("0000-00-00")
+        .is_some_and(|rest| rest.chars().all(|c| matches!(c, '0' | ':' | ' ' | 'T')))
+}
+
+/// Whether a cursor value means "not set": null, `""` or a zero date.
+pub fn is_unset(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.trim().is_empty() || is_zero_date(text),
+        _ => false,
+    }
+}
+
+/// Seconds since 1970-01-01 of a naive `YYYY-MM-DD[ HH:mm[:ss]]` (no time zone is involved),
+/// `None` when it is not a real date and time (`2024-02-30`, `2024-13-45`, `25:00`).
+pub fn naive_seconds(text: &str) -> Option<i64> {
+    parse_naive(text)
+}
+
+/// The latest cursor values a read accepts as "not in the future": the machine's clock plus
+/// [`Horizon::TOLERANCE_SECS`]. Portal timestamps are naive portal-local times, and a portal
+/// may be up to 14 hours ahead of UTC (and the machine's clock a little behind): the tolerance
+/// keeps such a portal's "now" from looking like the future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    /// The latest accepted Unix seconds (and naive seconds, on the same scale).
+    pub latest: i64,
+}
+
+impl Horizon {
+    /// How far ahead of the machine's clock a cursor may lie.
+    pub const TOLERANCE_SECS: i64 = 2 * 86_400;
+
+    /// The horizon for a clock reading `unix_now`.
+    pub fn at(unix_now: i64) -> Self {
+        Self {
+            latest: unix_now.saturating_add(Self::TOLERANCE_SECS),
+        }
+    }
+
+    /// The horizon of the machine's clock now.
+    pub fn now() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        Self::at(now)
+    }
+
+    /// Whether `value` is not in the future (a text that is no date cannot be told: admitted).
+    pub fn admits(&self, value: &CursorValue) -> bool {
+        match value {
+            CursorValue::Unix(secs) => *secs <= self.latest,
+            CursorValue::Text(text) => lenient_seconds(text).is_none_or(|secs| secs <= self.latest),
+        }
+    }
+
+    /// The latest accepted value, as a naive timestamp (for messages).
+    pub fn latest_text(&self) -> String {
+        format_naive(self.latest)
+    }
+}
+
+/// [`parse_naive`], or of the date alone when only the time part is in another form (a real
+/// date is all a position needs to be trusted).
+fn lenient_seconds(text: &str) -> Option<i64> {
+    parse_naive(text).or_else(|| parse_naive(text.trim().get(..10)?))
+}
+
+/// Why a saved position (or the start date) cannot be read from.
+pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
+    let cursor = key.cursor.as_ref()?;
+    if let CursorValue::Text(text) = cursor {
+        if lenient_seconds(text).is_none() {
+            return Some(format!("`{text}` is not a real date and time"));
+        }
+    }
+    (!horizon.admits(cursor)).then(|| {
+        let shown = match cursor {
+            CursorValue::Text(text) => format!("`{text}`"),
+            CursorValue::Unix(secs) => format!("{secs} ({} UTC)", format_naive(*secs)),
+        };
+        format!(
+            "{shown} lies in the future (more than {} days after the machine's clock)",
+            Horizon::TOLERANCE_SECS / 86_400
+        )
+    })
+}
+
 /// A record id: numeric ids sort numerically and before any text id.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Id {
     /// A numeric id (sent as a number or a numeric string).
     Num(u64),
@@ -169,7 +260,7 @@ impl Order {
             },
             Some((_, kind)) => state
                 .get("cursor")
-                .is_some_and(|c| CursorValue::read(c, kind).is_some()),
+                .is_some_and(|c| CursorValue::read(c, kind).is_some() || is_unset(c)),
         }
     }
 
@@ -185,21 +276,26 @@ impl Order {
                 })
             }
             Some((_, kind)) => match state.filter(|s| s.get("cursor").is_some()) {
-                Some(state) => Some(Key {
-                    cursor: state.get("cursor").and_then(|v| CursorValue::read(v, kind)),
-                    id: state.get("id").and_then(Id::read),
-                }),
-                None if kind == CursorKind::Timestamp => start_date.map(|date| Key {
-                    cursor: Some(CursorValue::Text(format!("{date} 00:00:00"))),
-                    id: None,
-                }),
+                Some(state) => {
+                    let key = Key {
+                        cursor: state.get("cursor").and_then(|v| CursorValue::read(v, kind)),
+                        id: state.get("id").and_then(Id::read),
+                    };
+                    (key.cursor.is_some() || key.id.is_some()).then_some(key)
+                }
+                None if kind == CursorKind::Timestamp => {
+                    start_date.filter(|d| !is_zero_date(d)).map(|date| Key {
+                        cursor: Some(CursorValue::Text(format!("{date} 00:00:00"))),
+                        id: None,
+                    })
+                }
                 None => None,
             },
         }
     }
 }
 
-/// Seconds since 0000-03-01 of a naive `YYYY-MM-DD[ HH:mm[:ss]]` (no time zone is involved:
+/// Seconds since 1970-01-01 of a naive `YYYY-MM-DD[ HH:mm[:ss]]` (no time zone is involved:
 /// the same arithmetic is undone by [`format_naive`]).
 fn parse_naive(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -209,8 +305,14 @@ fn parse_naive(text: &str) -> Option<i64> {
     let mut t = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
     let (hh, mm) = (t.next()??, t.next().flatten().unwrap_or(0));
     let ss = t.next().flatten().unwrap_or(0);
+    let days_in_month = match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
     let valid = (1..=12).contains(&m)
-        && (1..=31).contains(&day)
+        && (1..=days_in_month).contains(&day)
         && (0..24).contains(&hh)
         && (0..60).contains(&mm)
         && (0..61).contains(&ss);
@@ -339,5 +441,71 @@ mod tests {
         assert_eq!(order.checkpoint(&key), json!({"after_id": 5}));
         assert_eq!(order.start(Some(&json!({"after_id": 5})), None), Some(key));
         assert_eq!(order.start(Some(&Order::finished()), None), None);
+    }
+
+    #[test]
+    fn zero_dates_and_blanks_are_not_set() {
+        let by_time = Order {
+            cursor: Some(("updated_date", CursorKind::Timestamp)),
+        };
+        for blank in ["", "  ", "0000-00-00", "0000-00-00 00:00:00"] {
+            assert_eq!(
+                CursorValue::read(&json!(blank), CursorKind::Timestamp),
+                None,
+                "{blank:?}"
+            );
+            let state = json!({"cursor_field": "updated_date", "cursor": blank, "id": 4});
+            assert!(by_time.recognises(&state), "{blank:?}");
+            assert_eq!(
+                by_time.start(Some(&state), None),
+                Some(Key {
+                    cursor: None,
+                    id: Some(Id::Num(4))
+                })
+            );
+        }
+        let unset = json!({"cursor_field": "updated_date", "cursor": null, "id": null});
+        assert_eq!(by_time.start(Some(&unset), None), None);
+        assert_eq!(by_time.start(None, Some("0000-00-00")), None);
+        assert!(!is_zero_date("0000-00-01") && !is_zero_date("2024-01-01"));
+    }
+
+    #[test]
+    fn impossible_and_future_positions_are_refused_within_a_tolerance() {
+        let now = naive_seconds("2024-06-10 12:00:00").unwrap();
+        let horizon = Horizon::at(now);
+        let key = |text: &str| Key {
+            cursor: Some(CursorValue::Text(text.into())),
+            id: Some(Id::Num(1)),
+        };
+        assert_eq!(
+            refuse_start(&key("2024-06-11 23:00:00"), &horizon),
+            None,
+            "a portal ahead"
+        );
+        assert_eq!(refuse_start(&key("2024-06-12 12:00:00"), &horizon), None);
+        assert_eq!(
+            refuse_start(&key("2024-06-12 12:00:01"), &horizon).unwrap(),
+            "`2024-06-12 12:00:01` lies in the future (more than 2 days after the machine's clock)"
+        );
+        assert_eq!(
+            refuse_start(&key("9999-12-31 23:59:59"), &horizon).unwrap(),
+            "`9999-12-31 23:59:59` lies in the future (more than 2 days after the machine's clock)"
+        );
+        for bad in ["2024-02-30 10:00:00", "2023-02-29", "2024-13-45", "yesterday"] {
+            assert_eq!(
+                refuse_start(&key(bad), &horizon).unwrap(),
+                format!("`{bad}` is not a real date and time")
+            );
+        }
+        assert_eq!(refuse_start(&key("2024-02-29 10:00:00"), &horizon), None);
+        let unix = Key {
+            cursor: Some(CursorValue::Unix(now + 3 * 86_400)),
+            id: None,
+        };
+        assert_eq!(
+            refuse_start(&unix, &horizon).unwrap(),
+            "1718280000 (2024-06-13 12:00:00 UTC) lies in the future (more than 2 days after the machine's clock)"
+        );
     }
 }

@@ -6,22 +6,38 @@
 //! * Pages are absorbed in order. A record is passed on only when its key is past everything
 //!   passed on before (and past the saved state): repeats caused by a server that ignores
 //!   `page` or a filter, or by records shifting between pages, are dropped.
-//! * The end is an empty page or a page shorter than an earlier one (the page size the server
-//!   actually applies may be below `limit`), or a first page holding the whole `total`;
-//!   otherwise `total` only bounds how far ahead pages are asked.
+//! * The end is an empty page or a page shorter than the page size the server applies; a full
+//!   page is never the end, whatever `total` says. The first page of a stream, when shorter
+//!   than `limit`, is the end only when `total` says exactly as many records; otherwise the
+//!   server caps pages at that size and the next pages ask for it (so that `page` offsets
+//!   mean the same whether the server counts them in asked or in served records). `total`
+//!   otherwise only bounds how far ahead pages are asked, and a total the pages contradict
+//!   is reported.
+//! * A refused request (an error answer to a page) may be a refused large `limit` (before any
+//!   page of the stream was read: retried with [`SAFE_PAGE_SIZE`]) or a refused filter (error
+//!   12 or 21: the stream is then read without server filters, the saved position filtering
+//!   on the client); see [`Pager::on_refusal`].
+//! * Records whose cursor lies beyond the [`Horizon`] (the future) are passed on, but no
+//!   checkpoint covers them: the next read reads them again rather than start from the
+//!   future.
 //! * A server that repeats a page (ignores `page`) is read by restarting the query from the
 //!   last key on page 1 (keyset); one that also ignores the filter is reported, not looped on.
 //! * A server that ignores the order is detected on the page: records are then passed on
-//!   without the order guard and the stream checkpoints once, at its end.
+//!   without the order guard and the stream checkpoints once, at its end; a page holding the
+//!   same ids as a page already read passes nothing on.
 //! * An incremental read re-anchors its query on the last key every window of pages (the
 //!   pages in flight at once): a record changed meanwhile moves to the end of the order and
 //!   cannot shift an unread record onto a page already read. Full-refresh reads page one
 //!   query; a record deleted during one may shift another out of that read (the next full
 //!   refresh reads it).
 
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use serde_json::{json, Value};
 
-use crate::cursor::{Key, Order};
+use crate::cursor::{Horizon, Key, Order};
+use crate::settings::SAFE_PAGE_SIZE;
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +59,8 @@ pub struct Absorbed<T = Value> {
     pub records: Vec<T>,
     /// The checkpoint covering them, if any.
     pub checkpoint: Option<Value>,
-    /// A warning to log (a quirk of the server was detected).
-    pub warning: Option<String>,
+    /// Warnings to log (quirks of the server detected on this page).
+    pub warnings: Vec<String>,
     /// What next.
     pub next: Next,
 }
@@ -89,6 +105,29 @@ pub struct Pager {
     anchored: bool,
     /// Distinct records absorbed last that share the last key's cursor.
     tail_ties: usize,
+    /// The `limit` asked first (the setting, or what the account is known to honour).
+    asked_limit: u32,
+    /// Whether a page of this stream was absorbed (a refusal after that is no paging refusal).
+    absorbed_any: bool,
+    /// Records absorbed in the current query (to cross-check its `total`).
+    seen_in_query: u64,
+    /// Whether a contradicting total was reported (once per stream).
+    total_warned: bool,
+    /// A short first page set `limit` to its length: confirmed when more records follow.
+    cap_pending: bool,
+    /// The server is known to cap pages at `limit`.
+    cap_evident: bool,
+    /// Refusal fallbacks tried: the safe limit, the filter dropped, both.
+    small_tried: bool,
+    filter_refused: bool,
+    both_tried: bool,
+    /// Hashes of the ids of every page absorbed (unordered reads: repeated pages).
+    fingerprints: HashSet<u64>,
+    /// Cursors beyond it are not checkpointed.
+    horizon: Option<Horizon>,
+    /// The last key passed on that a checkpoint may hold (not beyond the horizon).
+    safe: Option<Key>,
+    future_warned: bool,
 }
 
 impl Pager {
@@ -112,7 +151,96 @@ impl Pager {
             window_end: u32::MAX,
             anchored: false,
             tail_ties: 0,
+            asked_limit: limit.max(1),
+            absorbed_any: false,
+            seen_in_query: 0,
+            total_warned: false,
+            cap_pending: false,
+            cap_evident: false,
+            small_tried: false,
+            filter_refused: false,
+            both_tried: false,
+            fingerprints: HashSet::new(),
+            horizon: None,
+            safe: None,
+            future_warned: false,
         }
+    }
+
+    /// Checkpoints no cursor beyond `horizon` (see the module docs).
+    pub fn with_horizon(mut self, horizon: Horizon) -> Self {
+        self.horizon = Some(horizon);
+        self
+    }
+
+    /// The `limit` pages are asked with now.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The page size this stream showed the account honours, below the one asked first (a
+    /// refused larger `limit`, or a cap), for the account's other streams to ask directly.
+    pub fn learned_limit(&self) -> Option<u32> {
+        let lower = self.absorbed_any && self.limit < self.asked_limit;
+        let refused = self.small_tried || self.both_tried;
+        (lower && (refused || self.cap_evident)).then_some(self.limit)
+    }
+
+    /// A request of the current query was answered with an error that may refuse how it
+    /// asked: `filter_code` when the error is 12 (invalid request) or 21 (validation).
+    /// Returns the warning to log when the query is asked again another way (then ask from
+    /// [`Pager::request`] page 1); `None` when no other way is left (the stream fails).
+    ///
+    /// Before any page of the stream was read, a `limit` above [`SAFE_PAGE_SIZE`] is suspected
+    /// first; when the smaller page does not help and the query has a filter, the filter is
+    /// dropped (and the larger `limit` tried again), then both. A refused filter reads the
+    /// rest of the stream without server filters: the saved position filters on the client.
+    pub fn on_refusal(&mut self, filter_code: bool) -> Option<String> {
+        let untested = !self.absorbed_any;
+        let big = untested && self.asked_limit > SAFE_PAGE_SIZE;
+        let filter = self.filter().map(|(field, _)| field);
+        let filter_refusable = filter.is_some() && filter_code && self.mode == Mode::Offset;
+        let warning = if big && !self.small_tried {
+            self.small_tried = true;
+            self.limit = SAFE_PAGE_SIZE;
+            format!(
+                "Flowlu refused a page of {} records: asking {SAFE_PAGE_SIZE} a page",
+                self.asked_limit
+            )
+        } else if filter_refusable && !self.filter_refused {
+            self.filter_refused = true;
+            let mut text = format!(
+                "Flowlu refused the filter on `{}`: reading the stream without it and keeping only the records after the saved position",
+                filter.unwrap_or_default()
+            );
+            if big {
+                self.limit = self.asked_limit;
+                text.push_str(&format!(" ({} records a page again)", self.asked_limit));
+            }
+            text
+        } else if big && self.filter_refused && !self.both_tried && self.limit > SAFE_PAGE_SIZE {
+            self.both_tried = true;
+            self.limit = SAFE_PAGE_SIZE;
+            format!(
+                "Flowlu refused a page of {} records without a filter too: asking {SAFE_PAGE_SIZE} a page",
+                self.asked_limit
+            )
+        } else {
+            return None;
+        };
+        if self.filter_refused {
+            self.window = 0;
+            self.window_end = u32::MAX;
+            self.anchored = false;
+            self.base = None;
+            self.raw_last = None;
+            self.previous = None;
+            self.tail_ties = 0;
+            self.fingerprints.clear();
+        }
+        self.pages_in_query = 0;
+        self.seen_in_query = 0;
+        Some(warning)
     }
 
     /// Re-anchors an incremental read every `pages` pages: a new query filtered from the last
@@ -147,6 +275,9 @@ impl Pager {
     /// The server filter of the current query: `cursor > base - 1s` (so ties on the cursor
     /// come back and are compared by id) or `id > base`.
     fn filter(&self) -> Option<(&'static str, Value)> {
+        if self.filter_refused {
+            return None;
+        }
         let base = self.base.as_ref()?;
         match self.order.cursor {
             Some((column, _)) => Some((column, base.cursor.as_ref()?.just_before()?)),
@@ -162,7 +293,8 @@ impl Pager {
     pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
         let one_at_a_time = in_flight == 0 && page == self.pages_in_query + 1;
         let fresh = self.pages_in_query == 0 && !self.anchored;
-        if self.mode == Mode::Keyset || fresh {
+        // After a short first page the next one is most likely empty: ask it alone.
+        if self.mode == Mode::Keyset || fresh || self.cap_pending {
             return one_at_a_time;
         }
         if page > self.window_end {
@@ -203,10 +335,10 @@ impl Pager {
             self.total = total;
         }
         let (items, keys): (Vec<T>, Vec<Option<Key>>) = items.into_iter().unzip();
-        let mut warning = None;
+        let mut warnings = Vec::new();
         if self.ordered && !is_sorted(&keys) {
             self.ordered = false;
-            warning = Some(
+            warnings.push(
                 "Flowlu ignored the requested order: this stream is read without per-page checkpoints".into(),
             );
         }
@@ -215,7 +347,7 @@ impl Pager {
                 return Absorbed {
                     records: Vec::new(),
                     checkpoint: None,
-                    warning,
+                    warnings: warning.into_iter().collect(),
                     next,
                 };
             }
@@ -230,19 +362,27 @@ impl Pager {
             (None, Some(_)) => false,
         };
         let fingerprint = (keys.first().cloned().flatten(), keys.last().cloned().flatten(), n);
-        let repeated = !self.ordered && self.previous.as_ref() == Some(&fingerprint);
+        let seen_before = n > 0 && !self.fingerprints.insert(ids_hash(&keys));
+        let repeated = !self.ordered && (seen_before || self.previous.as_ref() == Some(&fingerprint));
         self.previous = Some(fingerprint);
-        let records = self.pass_on(items, keys);
-        let checkpoint = self.page_checkpoint(!records.is_empty());
+        // A page already read passes nothing on: an unordered read has no order guard.
+        let records = if repeated {
+            Vec::new()
+        } else {
+            self.pass_on(items, keys)
+        };
+        let checkpoint = self.page_checkpoint(!records.is_empty(), &mut warnings);
         if progress {
             self.raw_last = page_max.or(self.raw_last.take());
         }
-        let next = self.next(n, progress, repeated);
+        self.seen_in_query += n as u64;
+        let next = self.next(n, progress, repeated, &mut warnings);
         if next == Next::Restart && self.mode == Mode::Offset {
-            warning = Some(
+            warnings.push(
                 "Flowlu repeated a page (it ignores `page`): reading on from the last record instead".into(),
             );
         }
+        self.absorbed_any = true;
         self.pages_in_query += 1;
         self.page_len = self.page_len.max(n);
         let next = match next {
@@ -256,7 +396,7 @@ impl Pager {
         Absorbed {
             records,
             checkpoint,
-            warning,
+            warnings,
             next,
         }
     }
@@ -276,6 +416,13 @@ impl Pager {
             if floor.is_some_and(|f| &key <= f) {
                 continue;
             }
+            let admitted = match (&self.horizon, &key.cursor) {
+                (Some(h), Some(c)) => h.admits(c),
+                _ => true,
+            };
+            if admitted && self.safe.as_ref().is_none_or(|s| &key > s) {
+                self.safe = Some(key.clone());
+            }
             if self.emitted.as_ref().is_none_or(|e| &key > e) {
                 self.emitted = Some(key);
             }
@@ -284,21 +431,88 @@ impl Pager {
         out
     }
 
-    fn page_checkpoint(&mut self, passed_on: bool) -> Option<Value> {
+    /// The position a checkpoint may hold: the last key passed on that is not in the future,
+    /// or where the read started.
+    fn position(&self) -> Option<&Key> {
+        if self.order.is_incremental() {
+            self.safe.as_ref().or(self.start.as_ref())
+        } else {
+            self.emitted.as_ref()
+        }
+    }
+
+    fn page_checkpoint(&mut self, passed_on: bool, warnings: &mut Vec<String>) -> Option<Value> {
         if !(passed_on && self.ordered) {
             return None;
         }
-        let key = self.emitted.as_ref()?;
+        self.warn_future(warnings);
+        let key = self.position()?;
+        let state = self.order.checkpoint(key);
         self.checkpointed = true;
-        Some(self.order.checkpoint(key))
+        Some(state)
+    }
+
+    /// Warns once when a record passed on lies beyond the horizon.
+    fn warn_future(&mut self, warnings: &mut Vec<String>) {
+        if self.future_warned || self.emitted == self.safe {
+            return;
+        }
+        let (Some(_), Some(emitted)) = (&self.horizon, &self.emitted) else {
+            return;
+        };
+        let Some(cursor) = emitted.cursor.as_ref().map(crate::cursor::CursorValue::to_json) else {
+            return;
+        };
+        self.future_warned = true;
+        let column = self.order.cursor.map_or("cursor", |(c, _)| c);
+        let id = emitted
+            .id
+            .as_ref()
+            .map_or(Value::Null, crate::cursor::Id::to_json);
+        warnings.push(format!(
+            "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
+            Horizon::TOLERANCE_SECS / 86_400
+        ));
     }
 
     /// What follows a page of `n` records. An ordered read stalls when the page brings no key
     /// past the ones before; an unordered one (whose keys say nothing about progress) when
-    /// the page is the previous one again.
-    fn next(&self, n: usize, progress: bool, repeated: bool) -> Next {
-        if n == 0 || n < self.page_len {
+    /// the page is one read before.
+    fn next(&mut self, n: usize, progress: bool, repeated: bool, warnings: &mut Vec<String>) -> Next {
+        let first = self.page_len == 0;
+        if self.cap_pending && n > 0 {
+            self.cap_pending = false;
+            self.cap_evident = true;
+        }
+        if let Some(total) = self.total.filter(|t| *t < self.seen_in_query) {
+            self.warn_total(
+                format!(
+                    "Flowlu's total ({total}) is smaller than the records it already sent ({}): the total is ignored and the stream read on to its first short page",
+                    self.seen_in_query
+                ),
+                warnings,
+            );
+        }
+        let short = if first {
+            n < self.limit as usize
+        } else {
+            n < self.page_len
+        };
+        if n == 0 || (short && !first) {
+            self.check_total_at_end(warnings);
             return Next::Done;
+        }
+        if first && short {
+            if self.total == Some(n as u64) && self.pages_in_query == 0 {
+                return Next::Done;
+            }
+            // Shorter than asked, and more may follow: the server caps pages at `n`.
+            self.limit = u32::try_from(n).unwrap_or(u32::MAX);
+            if self.total.is_some_and(|t| t > n as u64) {
+                self.cap_evident = true;
+            } else {
+                self.cap_pending = true;
+            }
         }
         let stalled = if self.ordered { !progress } else { repeated };
         match (stalled, self.mode) {
@@ -307,8 +521,25 @@ impl Pager {
                 "Flowlu answers the same records whatever the page and filter asked ({n} per page), so the rest of the stream cannot be reached"
             )),
             (false, Mode::Keyset) => Next::Restart,
-            (false, Mode::Offset) if self.pages_in_query == 0 && self.total.is_some_and(|t| t <= n as u64) => Next::Done,
             (false, Mode::Offset) => Next::Continue,
+        }
+    }
+
+    fn warn_total(&mut self, warning: String, warnings: &mut Vec<String>) {
+        if !self.total_warned {
+            self.total_warned = true;
+            warnings.push(warning);
+        }
+    }
+
+    /// At the end of a query: a total other than the records its pages held is reported.
+    fn check_total_at_end(&mut self, warnings: &mut Vec<String>) {
+        if let Some(total) = self.total.filter(|t| *t != self.seen_in_query) {
+            let seen = self.seen_in_query;
+            self.warn_total(
+                format!("Flowlu's total ({total}) does not match the records its pages held ({seen}): the pages were read to the first short page, the total ignored"),
+                warnings,
+            );
         }
     }
 
@@ -317,6 +548,7 @@ impl Pager {
         self.mode = Mode::Keyset;
         self.base = std::cmp::max(self.raw_last.clone(), self.start.clone());
         self.pages_in_query = 0;
+        self.seen_in_query = 0;
         self.window_end = u32::MAX;
         self.anchored = false;
     }
@@ -344,6 +576,7 @@ impl Pager {
         self.base = base;
         self.window_end = self.window;
         self.pages_in_query = 0;
+        self.seen_in_query = 0;
         self.anchored = true;
         self.previous = None;
         true
@@ -362,9 +595,11 @@ impl Pager {
         self.anchored = false;
         self.base = self.start.clone();
         self.pages_in_query = 0;
+        self.seen_in_query = 0;
         self.raw_last = None;
         self.previous = None;
         self.tail_ties = 0;
+        self.fingerprints.clear();
         let warning = "Flowlu ignored the filter on the cursor: reading on from the start of the stream";
         Some((Some(warning.to_string()), Next::Restart))
     }
@@ -398,9 +633,7 @@ impl Pager {
             return None;
         }
         Some(
-            self.emitted
-                .as_ref()
-                .or(self.start.as_ref())
+            self.position()
                 .map_or_else(Order::finished, |k| self.order.checkpoint(k)),
         )
     }
@@ -409,6 +642,15 @@ impl Pager {
     pub fn is_keyset(&self) -> bool {
         self.mode == Mode::Keyset
     }
+}
+
+/// A hash of the ids of a page, in order.
+fn ids_hash(keys: &[Option<Key>]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for key in keys {
+        key.as_ref().map(|k| &k.id).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn is_sorted(keys: &[Option<Key>]) -> bool {
@@ -542,7 +784,7 @@ mod tests {
         p.absorb_values(vec![at(1, 1), at(2, 2)], Some(4));
         let ignored = p.absorb_values(vec![at(1, 1), at(2, 2)], Some(4));
         assert_eq!((ignored.records.len(), ignored.next), (0, Next::Restart));
-        assert!(ignored.warning.is_some());
+        assert_eq!(ignored.warnings.len(), 1);
         assert!(!p.request(1).iter().any(|(k, _)| k.starts_with("filter")));
         assert!(p
             .absorb_values(vec![at(1, 1), at(2, 2)], Some(4))
@@ -552,5 +794,136 @@ mod tests {
             ids(&p.absorb_values(vec![at(3, 3), at(4, 4)], Some(4)).records),
             vec![3, 4]
         );
+    }
+
+    fn limit_of(p: &Pager, page: u32) -> String {
+        p.request(page)
+            .into_iter()
+            .find(|(k, _)| k == "limit")
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_full_page_is_never_the_end_and_a_contradicting_total_is_warned_once() {
+        let mut p = Pager::new(by_id(), 2, None);
+        let a = p.absorb_values(page(1..=2), Some(3));
+        assert_eq!((a.next, a.warnings.len()), (Next::Continue, 0));
+        assert!(!p.may_request(3, 1), "pages beyond the total go one at a time");
+        let b = p.absorb_values(page(3..=4), Some(3));
+        assert_eq!(b.next, Next::Continue);
+        assert_eq!(
+            b.warnings,
+            ["Flowlu's total (3) is smaller than the records it already sent (4): the total is ignored and the stream read on to its first short page"]
+        );
+        let c = p.absorb_values(page(5..=6), Some(3));
+        assert_eq!((c.next, c.warnings.len()), (Next::Continue, 0));
+        let d = p.absorb_values(page(7..=7), Some(3));
+        assert_eq!(
+            (ids(&d.records), d.next, d.warnings.len()),
+            (vec![7], Next::Done, 0)
+        );
+    }
+
+    #[test]
+    fn a_short_first_page_ends_only_when_the_total_says_exactly_so() {
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=30), Some(30)).next, Next::Done);
+        assert_eq!(p.learned_limit(), None);
+        // No total: the server may cap at 30; the next page asks for 30 (the same offset
+        // whether the server counts in asked or in served records).
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=30), None).next, Next::Continue);
+        assert_eq!(limit_of(&p, 2), "30");
+        assert!(
+            p.may_request(2, 0) && !p.may_request(3, 1),
+            "the likely empty page goes alone"
+        );
+        let end = p.absorb_values(vec![], None);
+        assert_eq!((end.next, p.learned_limit()), (Next::Done, None));
+        // A total above the page: a cap, learned for the account.
+        let mut p = Pager::new(by_id(), 500, None);
+        assert_eq!(p.absorb_values(page(1..=100), Some(250)).next, Next::Continue);
+        assert_eq!(
+            (limit_of(&p, 2), p.learned_limit()),
+            ("100".to_string(), Some(100))
+        );
+        assert!(p.may_request(2, 0) && p.may_request(3, 1) && !p.may_request(4, 2));
+        // A total below the page is a lie: read on.
+        let mut p = Pager::new(by_id(), 500, None);
+        let a = p.absorb_values(page(1..=100), Some(3));
+        assert_eq!((a.next, a.warnings.len()), (Next::Continue, 1));
+    }
+
+    #[test]
+    fn a_page_already_read_passes_nothing_on_in_an_unordered_read() {
+        let mut p = Pager::new(incremental(), 2, None);
+        let a = p.absorb_values(vec![at(3, 3), at(1, 1)], Some(6));
+        assert_eq!(ids(&a.records), vec![3, 1]);
+        let b = p.absorb_values(vec![at(4, 4), at(2, 2)], Some(6));
+        assert_eq!((ids(&b.records), b.next), (vec![4, 2], Next::Continue));
+        let again = p.absorb_values(vec![at(3, 3), at(1, 1)], Some(6));
+        assert!(again.records.is_empty());
+        assert!(matches!(again.next, Next::Stuck(_)), "{again:?}");
+    }
+
+    #[test]
+    fn records_in_the_future_are_passed_on_but_not_checkpointed() {
+        // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
+        let horizon = Horizon {
+            latest: crate::cursor::naive_seconds("2024-01-01 00:00:05").unwrap(),
+        };
+        let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
+        let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);
+        assert_eq!(ids(&a.records), vec![1, 2, 3]);
+        assert_eq!(
+            a.checkpoint,
+            Some(json!({"cursor_field": "updated_date", "cursor": "2024-01-01 00:00:05", "id": 2}))
+        );
+        assert_eq!(
+            a.warnings,
+            ["record 3 has updated_date \"2024-01-01 00:00:09\", more than 2 days after the machine's clock: the state stays before it, so such records are read again next time"]
+        );
+        let b = p.absorb_values(vec![], None);
+        assert_eq!((b.next, p.finish()), (Next::Done, None));
+    }
+
+    #[test]
+    fn refusals_try_the_safe_limit_then_the_filter_then_both_once_each() {
+        let state = json!({"cursor_field": "updated_date", "cursor": "2024-01-02 00:00:00", "id": 5});
+        let mut p = Pager::new(incremental(), 500, incremental().start(Some(&state), None));
+        let has_filter = |p: &Pager| p.request(1).iter().any(|(k, _)| k.starts_with("filter["));
+        assert!(has_filter(&p));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused a page of 500 records: asking 100 a page"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("100".to_string(), true));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused the filter on `updated_date`: reading the stream without it and keeping only the records after the saved position (500 records a page again)"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("500".to_string(), false));
+        assert_eq!(
+            p.on_refusal(true).unwrap(),
+            "Flowlu refused a page of 500 records without a filter too: asking 100 a page"
+        );
+        assert_eq!((limit_of(&p, 1), has_filter(&p)), ("100".to_string(), false));
+        assert_eq!(p.on_refusal(true), None, "nothing left to try");
+        // The saved position filters on the client.
+        let a = p.absorb_values(
+            vec![
+                json!({"id": 4, "updated_date": "2024-01-02 00:00:00"}),
+                json!({"id": 6, "updated_date": "2024-01-02 00:00:00"}),
+            ],
+            Some(2),
+        );
+        assert_eq!((ids(&a.records), a.next), (vec![6], Next::Done));
+        assert_eq!(p.learned_limit(), Some(100));
+        // Once a page was read, an error is no refusal of the limit; without a filter code,
+        // none of the filter.
+        let mut p = Pager::new(by_id(), 500, None);
+        p.absorb_values(page(1..=500), None);
+        assert_eq!(p.on_refusal(true), None);
     }
 }

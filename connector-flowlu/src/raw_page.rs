@@ -19,7 +19,7 @@ use crate::error::Error;
 /// One page of a list call, its records kept as sent.
 #[derive(Debug)]
 pub struct RawListPage {
-    /// `total` or `total_result`, if sent.
+    /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
     /// The records, exactly as sent.
     pub items: Vec<Box<RawValue>>,
@@ -70,7 +70,8 @@ impl RawListPage {
         let response = envelope.response?;
         let number =
             |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
-        let total = number(response.total).or_else(|| number(response.total_result));
+        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+        let total = number(response.total_result).or_else(|| number(response.total));
         Some(Self {
             total,
             items: response.items.unwrap_or_default(),
@@ -243,6 +244,25 @@ mod tests {
             };
             let expected = format!("{}\n", serde_json::to_string(&message).unwrap());
             assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn total_result_is_preferred_and_empty_lists_in_every_form_are_empty() {
+        let both = br#"{"response": {"total": 99999, "total_result": 5, "items": [{"id": 1}]}}"#;
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), both, "k").unwrap();
+        assert_eq!(page.total, Some(5));
+        let parsed =
+            ListPage::from_response(serde_json::from_slice::<Value>(both).unwrap()["response"].clone())
+                .unwrap();
+        assert_eq!(parsed.total, Some(5));
+        for body in [
+            &br#"{"response": []}"#[..],
+            br#"{"response": {"total": 0, "items": []}}"#,
+            br#"{"response": {"total": "0", "items": {}}}"#,
+        ] {
+            let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k").unwrap();
+            assert!(page.items.is_empty(), "{}", String::from_utf8_lossy(body));
         }
     }
 }

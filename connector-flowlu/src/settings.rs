@@ -8,8 +8,13 @@ use serde::Deserialize;
 
 /// Default requests in flight per account.
 pub const DEFAULT_CONCURRENCY: u32 = 4;
-/// Default (and largest known) page size.
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Default page size: the first page of a stream asks for this many records; a portal that
+/// refuses it is read [`SAFE_PAGE_SIZE`] a page, one that caps it is read at its cap.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// The page size every public client uses (the fallback when a portal refuses a larger one).
+pub const SAFE_PAGE_SIZE: u32 = 100;
+/// The range of `page_size` (the form, [`Settings::check`] and [`Settings::page_size`]).
+pub const PAGE_SIZE_RANGE: (u32, u32) = (1, 1000);
 
 /// Advanced settings
 ///
@@ -44,8 +49,9 @@ pub struct Settings {
 
     /// Page size
     ///
-    /// Records requested per page. Flowlu may return fewer; the connector adapts.
-    #[schemars(range(min = 1, max = 100), extend("default" = 100))]
+    /// Records requested per page. Flowlu may return fewer, or refuse more than 100; the
+    /// connector adapts.
+    #[schemars(range(min = PAGE_SIZE_RANGE.0, max = PAGE_SIZE_RANGE.1), extend("default" = DEFAULT_PAGE_SIZE))]
     #[serde(default)]
     pub page_size: Option<u32>,
 
@@ -128,7 +134,9 @@ impl Settings {
 
     /// Records per page.
     pub fn page_size(&self) -> u32 {
-        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 1000)
+        self.page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1)
     }
 
     /// Refuses values outside the ranges the form states, naming the field
@@ -137,7 +145,7 @@ impl Settings {
         let ranges = [
             ("max_concurrency", self.max_concurrency, 1, 32),
             ("requests_per_second", self.requests_per_second, 1, 1000),
-            ("page_size", self.page_size, 1, 100),
+            ("page_size", self.page_size, PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1),
             ("timeout_seconds", self.timeout_seconds, 1, 600),
         ];
         for (field, value, min, max) in ranges {
@@ -161,7 +169,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     let value: Option<String> = Option::deserialize(d)?;
     match value.map(|s| s.trim().to_string()) {
         None => Ok(None),
-        Some(s) if s.is_empty() => Ok(None),
+        Some(s) if s.is_empty() || crate::cursor::is_zero_date(&s) => Ok(None),
         Some(s) => {
             let ok = s.len() == 10
                 && s.bytes().enumerate().all(|(i, b)| {
@@ -171,7 +179,11 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
                         b.is_ascii_digit()
                     }
                 });
-            if ok {
+            if ok && crate::cursor::naive_seconds(&s).is_none() {
+                Err(serde::de::Error::custom(format!(
+                    "`{s}` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31"
+                )))
+            } else if ok {
                 Ok(Some(s))
             } else {
                 Err(serde::de::Error::custom(format!(

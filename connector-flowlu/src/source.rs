@@ -30,6 +30,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -47,7 +48,7 @@ use tokio::task::JoinHandle;
 use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{explain, FlowluCredential};
-use crate::cursor::{Key, Order};
+use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait, WaitReason};
 use crate::pager::{Next, Pager};
@@ -74,6 +75,9 @@ fn excerpt(value: &Value) -> String {
 #[derive(Debug, Clone)]
 pub struct FlowluSource {
     account: Account,
+    /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
+    /// stream shows the account refuses it or caps pages below it.
+    page_limit: Arc<AtomicU32>,
 }
 
 /// How one stream ended.
@@ -92,22 +96,24 @@ pub struct StreamSummary {
 impl FlowluSource {
     /// A source over `client` with `settings` (and the limits they set).
     pub fn new(client: Client, settings: Settings) -> Self {
-        Self {
-            account: Account::new(client, settings),
-        }
+        Self::of(Account::new(client, settings))
+    }
+
+    fn of(account: Account) -> Self {
+        let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
+        Self { account, page_limit }
     }
 
     /// A source for a credential, with its advanced settings.
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self {
-            account: Account::from_credential(credential)?,
-        })
+        Ok(Self::of(Account::from_credential(credential)?))
     }
 
     /// Replaces the limiter (for example a shared one, or faster retries in tests).
     pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
         Self {
             account: self.account.with_limiter(limiter),
+            page_limit: self.page_limit,
         }
     }
 
@@ -156,20 +162,32 @@ impl FlowluSource {
         let Some(model) = crate::streams::model("customfields_fields") else {
             return Ok(BTreeMap::new());
         };
-        let mut pager = Pager::new(Order::of(model, false), self.account.settings.page_size(), None);
+        let mut pager = Pager::new(Order::of(model, false), self.first_limit(), None);
         let mut fields: BTreeMap<&'static str, Vec<CustomField>> = BTreeMap::new();
         let mut page = 1;
         loop {
             let params = pager.request(page);
-            let list = self
+            let result = self
                 .account
                 .limiter
                 .run(
                     || self.account.client.list(model.module, model.model, &params),
                     &|_| {},
                 )
-                .await?;
+                .await;
+            let list = match result {
+                Ok(list) => list,
+                Err(err) => match refusal(&err).and_then(|code| pager.on_refusal(code)) {
+                    Some(warning) => {
+                        tracing::warn!("{}: {warning}", model.stream);
+                        page = 1;
+                        continue;
+                    }
+                    None => return Err(err),
+                },
+            };
             let absorbed = pager.absorb_values(list.items, list.total);
+            self.learn(&pager);
             for (streams, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
                 for stream in streams {
                     fields.entry(stream).or_default().push(field.clone());
@@ -204,6 +222,18 @@ impl FlowluSource {
             default_cursor_field: model.cursor.map(|(c, _)| vec![c.to_string()]).unwrap_or_default(),
             source_defined_primary_key: vec![vec!["id".to_string()]],
             namespace: None,
+        }
+    }
+
+    /// The `limit` a stream asks first.
+    fn first_limit(&self) -> u32 {
+        self.page_limit.load(Ordering::Relaxed)
+    }
+
+    /// Keeps for the account's later streams a page size a stream showed it honours.
+    fn learn(&self, pager: &Pager) {
+        if let Some(limit) = pager.learned_limit() {
+            self.page_limit.fetch_min(limit, Ordering::Relaxed);
         }
     }
 
@@ -244,6 +274,7 @@ impl FlowluSource {
         &self,
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
+        horizon: Horizon,
         out: &Out,
     ) -> Vec<Plan> {
         let only = self.account.settings.streams.as_ref().filter(|s| !s.is_empty());
@@ -267,12 +298,22 @@ impl FlowluSource {
                 out.log(LogLevel::Warn, message).await;
             }
             let start = order.start(state.get(name), self.account.settings.start_date.as_deref());
+            let saved = state.get(name).is_some_and(|saved| order.recognises(saved));
+            if let Some(why) = start.as_ref().and_then(|key| refuse_start(key, &horizon)) {
+                out.bad_start(name, saved, &why).await;
+                continue;
+            }
             let unix_cursor = matches!(order.cursor, Some((_, CursorKind::UnixSeconds)));
             if unix_cursor && start.is_none() && self.account.settings.start_date.is_some() {
                 let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
                 out.log(LogLevel::Info, message).await;
             }
-            plans.push(Plan { model, order, start });
+            plans.push(Plan {
+                model,
+                order,
+                start,
+                horizon,
+            });
         }
         plans
     }
@@ -283,8 +324,9 @@ impl FlowluSource {
         out.status(stream, StreamStatus::Started).await;
         let depth = self.account.settings.concurrency();
         let window = u32::try_from(depth).unwrap_or(u32::MAX);
-        let mut pager =
-            Pager::new(plan.order, self.account.settings.page_size(), plan.start).with_window(window);
+        let mut pager = Pager::new(plan.order, self.first_limit(), plan.start)
+            .with_window(window)
+            .with_horizon(plan.horizon);
         let mut summary = StreamSummary {
             stream: stream.to_string(),
             records: 0,
@@ -308,10 +350,21 @@ impl FlowluSource {
             };
             let page = match fetch.await {
                 Ok(page) => page,
+                Err(FetchError::Api(err)) => match refusal(&err).and_then(|code| pager.on_refusal(code)) {
+                    Some(warning) => {
+                        out.log(LogLevel::Warn, format!("{stream}: {warning} ({err})"))
+                            .await;
+                        in_flight.clear();
+                        next_page = 1;
+                        continue;
+                    }
+                    None => return out.failed(summary, self.failure(&err)).await,
+                },
                 Err(err) => return out.failed(summary, self.fetch_failure(err)).await,
             };
             let fetched = page.items.len();
             let absorbed = pager.absorb(page.items, page.total);
+            self.learn(&pager);
             summary.pages += 1;
             out.send(SourceEvent::Page {
                 stream: stream.to_string(),
@@ -321,7 +374,7 @@ impl FlowluSource {
             if summary.records == 0 && !absorbed.records.is_empty() {
                 out.status(stream, StreamStatus::Running).await;
             }
-            if let Some(warning) = absorbed.warning {
+            for warning in absorbed.warnings {
                 out.log(LogLevel::Warn, format!("{stream}: {warning}")).await;
             }
             summary.records += absorbed.records.len() as u64;
@@ -356,7 +409,7 @@ impl FlowluSource {
 
     /// Reads every planned stream, then logs the summary.
     async fn read_all(&self, catalog: &ConfiguredCatalog, state: &SourceState, out: Out) {
-        let plans = self.plans(catalog, state, &out).await;
+        let plans = self.plans(catalog, state, Horizon::now(), &out).await;
         let active = self.account.settings.concurrency();
         let summaries: Vec<StreamSummary> = stream::iter(plans)
             .map(|plan| self.read_stream(plan, out.clone()))
@@ -445,6 +498,22 @@ struct Plan {
     model: &'static Model,
     order: Order,
     start: Option<crate::cursor::Key>,
+    horizon: Horizon,
+}
+
+/// Whether an error answer to a list request may refuse how the page was asked (its `limit`
+/// or its filter: Flowlu's error 10 (unknown), 12 (invalid request) or 21 (validation), never
+/// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
+/// filter answers).
+fn refusal(err: &Error) -> Option<bool> {
+    match err {
+        Error::Api(api) => match api.code {
+            Some(12 | 21) => Some(true),
+            Some(10) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// What a read yields before it becomes events or protocol lines.
@@ -584,6 +653,33 @@ impl Out {
         .await;
         self.status(&summary.stream, StreamStatus::Incomplete).await;
         summary
+    }
+
+    /// A saved position (or the start date) that cannot be read from: the stream is not read
+    /// (reading it would find nothing new and save the same position again).
+    async fn bad_start(&self, name: &str, saved: bool, why: &str) {
+        let (what, fix) = if saved {
+            (
+                "the saved state's cursor",
+                "Reset this stream's state (or edit the state file) and read again",
+            )
+        } else {
+            (
+                "the start date (advanced.start_date)",
+                "Set a start date in the past, or leave it empty to read everything",
+            )
+        };
+        let failure = Failure {
+            class: FailureClass::Config,
+            message: format!("{name}: {what} {why}, so nothing after it could ever be read. {fix}."),
+            internal: format!("{name}: unusable start position: {why}"),
+        };
+        self.send(SourceEvent::Error {
+            stream: Some(name.to_string()),
+            failure,
+        })
+        .await;
+        self.status(name, StreamStatus::Incomplete).await;
     }
 
     async fn unknown_stream(&self, name: &str) {

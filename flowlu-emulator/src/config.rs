@@ -217,4 +217,13 @@ pub struct Quirks {
     pub page_size_cap: Option<usize>,
     /// The shape of validation errors.
     pub validation_shape: ValidationShape,
+    /// A `total` that lies: list answers carry this number in `total` (a `total_result`,
+    /// when [`Quirks::total_field`] sends one, stays true).
+    pub lying_total: Option<usize>,
+    /// A list request carrying any `filter[...]` is answered with this error code (12 or 21)
+    /// instead of a page.
+    pub refuse_filters: Option<u16>,
+    /// A list request whose `limit` is above this is answered with error 12 instead of a page
+    /// (a portal refusing large pages outright, rather than capping them).
+    pub refuse_limit_above: Option<usize>,
 }

@@ -150,6 +150,7 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
             } else {
                 ValidationShape::Code21
             },
+            ..Quirks::default()
         },
         ..EmulatorConfig::default()
     };

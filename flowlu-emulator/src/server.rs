@@ -491,6 +491,12 @@ fn list_query(shared: &Shared, rt: &Runtime, params: &[(String, String)]) -> Res
     let config = &shared.config;
     let page = positive(params, "page")?.unwrap_or(1);
     let asked = positive(params, "limit")?.unwrap_or(config.default_page_size);
+    if let Some(most) = rt.quirks.refuse_limit_above.filter(|most| asked > *most) {
+        return Err(ApiError::new(
+            12,
+            format!("Invalid request: limit must be at most {most}"),
+        ));
+    }
     let mut limit = asked.min(config.max_page_size);
     if let Some(cap) = rt.quirks.page_size_cap {
         limit = limit.min(cap.max(1));
@@ -510,6 +516,11 @@ fn list_query(shared: &Shared, rt: &Runtime, params: &[(String, String)]) -> Res
             }
         }
     }
+    if let Some(code) = rt.quirks.refuse_filters {
+        if let Some(field) = filters.first().map(|f| f.field.clone()) {
+            return Err(ApiError::new(code, format!("Invalid filter on {field}")));
+        }
+    }
     if rt.quirks.ignore_order_by {
         order.clear();
     }
@@ -524,5 +535,6 @@ fn list_query(shared: &Shared, rt: &Runtime, params: &[(String, String)]) -> Res
         filters,
         search,
         total_field: rt.quirks.total_field,
+        lying_total: rt.quirks.lying_total,
     })
 }

@@ -93,6 +93,8 @@ pub(crate) struct ListQuery {
     pub filters: Vec<Filter>,
     pub search: Option<String>,
     pub total_field: TotalField,
+    /// The number sent in `total` instead of the true one (the `lying_total` quirk).
+    pub lying_total: Option<usize>,
 }
 
 /// What a mutation should do.
@@ -437,7 +439,12 @@ impl Store {
             let end = start.saturating_add(q.limit).min(total);
             picked = picked.drain(start.min(total)..end).collect();
         }
-        Ok(render_page(&picked, total, q.page, q.total_field))
+        Ok(render_page(
+            &picked,
+            (total, q.lying_total),
+            q.page,
+            q.total_field,
+        ))
     }
 
     /// One record, as the `get` method renders it.
@@ -643,14 +650,25 @@ impl Store {
 }
 
 /// `{"response":{"total":N,"page":P,"count":C,"items":[..]}}` from pre-rendered rows.
-fn render_page(rows: &[&Row], total: usize, page: usize, total_field: TotalField) -> Vec<u8> {
+/// `totals`: the true total, and the one sent in `total` when it lies.
+fn render_page(
+    rows: &[&Row],
+    totals: (usize, Option<usize>),
+    page: usize,
+    total_field: TotalField,
+) -> Vec<u8> {
     let body: usize = rows.iter().map(|r| r.json.len() + 1).sum();
     let mut out = Vec::with_capacity(body + 96);
     out.extend_from_slice(b"{\"response\":{");
-    let total = total.to_string();
+    let total = totals.0.to_string();
     if matches!(total_field, TotalField::Total | TotalField::Both) {
         out.extend_from_slice(b"\"total\":");
-        out.extend_from_slice(total.as_bytes());
+        out.extend_from_slice(
+            totals
+                .1
+                .map_or_else(|| total.clone(), |t| t.to_string())
+                .as_bytes(),
+        );
         out.push(b',');
     }
     if matches!(total_field, TotalField::TotalResult | TotalField::Both) {

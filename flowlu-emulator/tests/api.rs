@@ -665,6 +665,39 @@ async fn quirks_each_switch() {
     let (_, body) = get(&emu, "crm/account/list", "page=2&limit=100").await;
     assert_eq!(body["response"]["count"], 20);
     assert_eq!(ids(&body), (21..=40).collect::<Vec<u64>>());
+
+    set(Quirks {
+        total_field: TotalField::Both,
+        lying_total: Some(99_999),
+        ..Quirks::default()
+    });
+    let bytes = get_bytes(&emu, "crm/account/list", "limit=1").await;
+    assert!(bytes.starts_with(
+        br#"{"response":{"total":99999,"total_result":250,"page":1,"count":1,"items":[{"id":1,"#
+    ));
+
+    set(Quirks {
+        refuse_filters: Some(21),
+        ..Quirks::default()
+    });
+    let (_, body) = get(&emu, "crm/account/list", &format!("filter[id]={f}&limit=2")).await;
+    assert_eq!(body["error"]["error_code"], 21);
+    assert_eq!(body["error"]["error_msg"], "Invalid filter on id");
+    let (_, body) = get(&emu, "crm/account/list", "limit=2").await;
+    assert_eq!(ids(&body), vec![1, 2]);
+
+    set(Quirks {
+        refuse_limit_above: Some(100),
+        ..Quirks::default()
+    });
+    let (_, body) = get(&emu, "crm/account/list", "limit=101").await;
+    assert_eq!(body["error"]["error_code"], 12);
+    assert_eq!(
+        body["error"]["error_msg"],
+        "Invalid request: limit must be at most 100"
+    );
+    let (_, body) = get(&emu, "crm/account/list", "limit=100").await;
+    assert_eq!(body["response"]["count"], 100);
 }
 
 #[tokio::test]

@@ -5,7 +5,13 @@
 //! ```text
 //! cargo build --release -p connector-flowlu --bin flowlu-connector
 //! cargo run --release -p integration-tests --example bench_read
+//! cargo run --release -p integration-tests --example bench_read -- --requests
 //! ```
+//!
+//! `--requests` runs only the second table: requests per record with the connector's default
+//! page size (500 asked first) against a stand-in serving at most 500, then at most 100
+//! records a page (its `max_page_size`), without a cap and at 2 requests/s
+//! (`advanced.requests_per_second`). Requests are counted by the stand-in (its stats).
 //!
 //! One stream (`crm_account`, full refresh, 100 records per page) holds all the records. At
 //! 100 ms added latency only 10k records are read (a page a round trip: 1M records at one
@@ -74,10 +80,14 @@ fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::th
 }
 
 fn run(base_url: &str, api_key: &str, concurrency: u32) -> Measured {
+    let advanced = json!({"max_concurrency": concurrency, "page_size": 100});
+    run_with(base_url, api_key, &advanced)
+}
+
+fn run_with(base_url: &str, api_key: &str, advanced: &serde_json::Value) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.json");
     let catalog = dir.path().join("catalog.json");
-    let advanced = json!({"max_concurrency": concurrency, "page_size": 100});
     std::fs::write(
         &config,
         json!({"name": "bench", "account_domain": "bench", "api_key": api_key, "advanced": advanced})
@@ -146,8 +156,56 @@ fn count_lines(mut out: impl Read) -> (u64, u64) {
     }
 }
 
+/// `(records, the stand-in's max_page_size, requests_per_second)`.
+const REQUEST_RUNS: &[(usize, usize, Option<u32>)] = &[
+    (10_000, 500, None),
+    (10_000, 100, None),
+    (100_000, 500, None),
+    (100_000, 100, None),
+    (10_000, 500, Some(2)),
+    (10_000, 100, Some(2)),
+];
+
+async fn requests_table() {
+    println!(
+        "| records | stand-in max page | requests/s cap | list requests | requests per record | seconds |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &(records, max_page_size, rps) in REQUEST_RUNS {
+        let emu = Emulator::start(EmulatorConfig {
+            records_per_model: 0,
+            model_records: [("crm/account".to_string(), records)].into_iter().collect(),
+            max_page_size,
+            ..Default::default()
+        })
+        .await
+        .expect("the stand-in starts");
+        let mut advanced = json!({"max_concurrency": 4});
+        if let Some(rps) = rps {
+            advanced["requests_per_second"] = json!(rps);
+        }
+        let (url, key) = (emu.base_url(), emu.api_key().to_string());
+        let m = tokio::task::spawn_blocking(move || run_with(&url, &key, &advanced))
+            .await
+            .unwrap();
+        assert_eq!(m.records, records as u64, "every record was read");
+        let requests = emu.stats().path_total("/api/v1/module/crm/account/list");
+        println!(
+            "| {records} | {max_page_size} | {} | {requests} | {:.4} | {:.2} |",
+            rps.map_or("none".to_string(), |r| r.to_string()),
+            requests as f64 / records as f64,
+            m.seconds
+        );
+        emu.shutdown().await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--requests") {
+        requests_table().await;
+        return;
+    }
     println!("| records | added latency | requests in flight | seconds | records/s | protocol lines/s | peak memory |");
     println!("|---|---|---|---|---|---|---|");
     let mut current: Option<(usize, Emulator)> = None;
@@ -180,4 +238,6 @@ async fn main() {
             m.peak_kib as f64 / 1024.0
         );
     }
+    println!();
+    requests_table().await;
 }

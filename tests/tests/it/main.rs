@@ -7,6 +7,7 @@ mod coverage;
 mod hostile;
 mod malformed;
 mod models;
+mod paging;
 mod probe;
 mod props;
 mod reliability;

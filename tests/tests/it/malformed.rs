@@ -74,8 +74,16 @@ async fn malformed_configs_fail_every_command_naming_the_field() {
             "The `advanced.max_concurrency` setting is wrong: 0 is out of range; use a whole number from 1 to 32, or leave it empty for the default.".into(),
         ),
         (
-            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"page_size": 500}}).to_string(),
-            "The `advanced.page_size` setting is wrong: 500 is out of range; use a whole number from 1 to 100, or leave it empty for the default.".into(),
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"page_size": 1001}}).to_string(),
+            "The `advanced.page_size` setting is wrong: 1001 is out of range; use a whole number from 1 to 1000, or leave it empty for the default.".into(),
+        ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"start_date": "2024-13-45"}}).to_string(),
+            "The config field `advanced.start_date` is wrong: `2024-13-45` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31.".into(),
+        ),
+        (
+            json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"start_date": "2023-02-29"}}).to_string(),
+            "The config field `advanced.start_date` is wrong: `2023-02-29` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31.".into(),
         ),
     ];
     for (body, expected) in cases {
