@@ -282,3 +282,109 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_catalog_naming_a_stream_twice_fails_read_and_write_naming_it() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let c = config.path().to_str().unwrap();
+    let stream = |name: &str, mode: &str| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"});
+    let catalog = temp_json(&json!({"streams": [
+        stream("crm_account", "incremental"),
+        stream("task_tasks", "full_refresh"),
+        stream("crm_account", "full_refresh"),
+    ]}));
+    let k = catalog.path().to_str().unwrap();
+    let record = json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": "x"}}});
+    for command in ["read", "write"] {
+        let run = run_cli(
+            &[command, "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            &record.to_string(),
+        )
+        .await;
+        assert_eq!(
+            error(&run),
+            config_error("The catalog names the stream `crm_account` twice (streams[0] and streams[2]). List each stream once, with the sync mode you want.".into()),
+            "{command}"
+        );
+        assert_eq!(run.messages.len(), 1, "{command}: {}", run.stdout);
+    }
+    assert_eq!(emu.stats().total, 0, "nothing was sent");
+}
+
+/// A ConfiguredAirbyteCatalog exactly as airbyte-cdk serialises one (its standard tests write
+/// this): every unset optional field is an explicit `null`.
+fn cdk_catalog(stream: &str, sync_mode: &str, destination_sync_mode: Value) -> Value {
+    json!({"streams": [{
+        "stream": {
+            "name": stream,
+            "json_schema": {"type": "object", "properties": {}},
+            "supported_sync_modes": ["full_refresh", "incremental"],
+            "source_defined_cursor": null,
+            "default_cursor_field": null,
+            "source_defined_primary_key": null,
+            "namespace": null,
+            "is_resumable": null,
+            "is_file_based": null
+        },
+        "sync_mode": sync_mode,
+        "cursor_field": null,
+        "destination_sync_mode": destination_sync_mode,
+        "primary_key": null,
+        "generation_id": null,
+        "minimum_generation_id": null,
+        "sync_id": null,
+        "include_files": null
+    }]})
+}
+
+#[tokio::test]
+async fn catalogs_with_explicit_nulls_are_read_and_written() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let c = config.path().to_str().unwrap();
+    for sync_mode in ["incremental", "full_refresh"] {
+        let catalog = temp_json(&cdk_catalog("crm_account", sync_mode, json!("append")));
+        let k = catalog.path().to_str().unwrap();
+        let run = run_cli(
+            &["read", "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            "",
+        )
+        .await;
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        let records = run.messages.iter().filter(|m| m["type"] == "RECORD").count();
+        assert_eq!(records, 3, "{sync_mode}: {}", run.stdout);
+        let states = run.messages.iter().filter(|m| m["type"] == "STATE").count();
+        assert!(states >= 1, "{sync_mode}: {}", run.stdout);
+    }
+    let before = emu.count("crm", "account");
+    for destination_sync_mode in [json!(null), json!("append")] {
+        let catalog = temp_json(&cdk_catalog(
+            "crm_account",
+            "full_refresh",
+            destination_sync_mode.clone(),
+        ));
+        let k = catalog.path().to_str().unwrap();
+        let state = json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account", "namespace": null}, "stream_state": {"n": 1}}}});
+        let stdin = format!(
+            "{}\n{state}\n",
+            json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "namespace": null, "data": {"name": "From the CDK"}}})
+        );
+        let run = run_cli(
+            &["write", "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            &stdin,
+        )
+        .await;
+        assert_eq!(run.code, 0, "{destination_sync_mode}: {}", run.stdout);
+        let acked: Vec<&Value> = run.messages.iter().filter(|m| m["type"] == "STATE").collect();
+        assert_eq!(acked, [&state], "{destination_sync_mode}");
+    }
+    assert_eq!(
+        emu.count("crm", "account"),
+        before + 2,
+        "both records were created"
+    );
+}
