@@ -40,7 +40,7 @@ use tokio::sync::oneshot;
 use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{internal_detail, FlowluCredential};
-use crate::encode::{check_name, encode_record, scalar_text};
+use crate::encode::{check_name, encode_record_with, scalar_text, Empty};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
@@ -554,7 +554,13 @@ impl Writer<'_> {
                 ),
                 fields,
             })?;
-        encode_record(&fields).map_err(|e| Outcome::Failed {
+        let rule = self.sink.account.settings.write_rule(&self.stream.stream);
+        let empty = if rule.is_some_and(|r| r.clear_empty_fields) {
+            Empty::Clear
+        } else {
+            Empty::Drop
+        };
+        encode_record_with(&fields, empty).map_err(|e| Outcome::Failed {
             class: FailureClass::Config,
             code: None,
             message: "the record cannot be form-encoded; nothing was sent".into(),
