@@ -4,7 +4,7 @@
 //! to Flowlu for a config, catalog or state problem (the stand-in counts no request).
 
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
-use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};
+use integration_tests::{config_json, run_cli, run_cli_bytes, temp_json, Run, CANARY_KEY};
 use serde_json::{json, Value};
 
 const CATALOG_SHAPE: &str = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
@@ -261,7 +261,7 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
             (
                 1,
                 "system_error".into(),
-                "1 input line(s) could not be read (line 2); the other records were written.".into()
+                "1 input line(s) could not be read (line 2) and were skipped; every other line was read: 2 record(s), created 2, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
             ),
             "{line}"
         );
@@ -387,4 +387,86 @@ async fn catalogs_with_explicit_nulls_are_read_and_written() {
         before + 2,
         "both records were created"
     );
+}
+
+/// One invalid UTF-8 byte is one unreadable line: every later record and STATE is still read,
+/// written and echoed, and the summary counts what really happened.
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_rejected_by_number_and_every_later_line_is_read() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let catalog = temp_json(&catalog());
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let record = |name: &str| {
+        json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": name}}}).to_string()
+    };
+    let state = |n: u64| json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}}});
+    let mut stdin = Vec::new();
+    for line in [record("A"), state(1).to_string()] {
+        stdin.extend_from_slice(line.as_bytes());
+        stdin.push(b'\n');
+    }
+    stdin.extend_from_slice(b"{\"type\": \"RECORD\", \"record\": {\"stream\": \"crm_account\", \"data\": {\"name\": \"caf\xe9\"}}}\r\n");
+    for line in [
+        record("B"),
+        state(2).to_string(),
+        "{\"type\": \"RECORD\"".into(),
+        record("C"),
+    ] {
+        stdin.extend_from_slice(line.as_bytes());
+        stdin.push(b'\n');
+    }
+    stdin.extend_from_slice(state(3).to_string().as_bytes());
+    let rejects = tempfile::NamedTempFile::new().unwrap();
+    let r = rejects.path().to_str().unwrap();
+    let before = emu.count("crm", "account");
+    let run = run_cli_bytes(
+        &["write", "--config", c, "--catalog", k, "--reject-file", r],
+        Some(&emu.base_url()),
+        &stdin,
+    )
+    .await;
+    assert_eq!(
+        error(&run),
+        (
+            1,
+            "system_error".into(),
+            "2 input line(s) could not be read (line 3, 6) and were skipped; every other line was read: 3 record(s), created 3, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
+        )
+    );
+    let acked: Vec<Value> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "STATE")
+        .cloned()
+        .collect();
+    assert_eq!(acked, [state(1), state(2), state(3)]);
+    let logged: Vec<&str> = run
+        .messages
+        .iter()
+        .filter(|m| m["log"]["level"] == "ERROR")
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            "input line 3 skipped: line 3 is not UTF-8 text (invalid byte at column 77)",
+            "input line 6 skipped: invalid message on line 6: EOF while parsing an object at line 1 column 17",
+        ]
+    );
+    let rejected: Vec<Value> = std::fs::read_to_string(rejects.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            json!({"line": 3, "outcome": "unreadable", "message": "line 3 is not UTF-8 text (invalid byte at column 77)",
+                "input": "{\"type\": \"RECORD\", \"record\": {\"stream\": \"crm_account\", \"data\": {\"name\": \"caf\u{fffd}\"}}}"}),
+            json!({"line": 6, "outcome": "unreadable", "message": "invalid message on line 6: EOF while parsing an object at line 1 column 17",
+                "input": "{\"type\": \"RECORD\""}),
+        ]
+    );
+    assert_eq!(emu.count("crm", "account"), before + 3, "A, B and C were created");
 }

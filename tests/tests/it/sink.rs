@@ -620,7 +620,7 @@ async fn write_command_echoes_states_after_their_records_and_rejects_to_a_file()
     let trace = &run.messages[run.messages.len() - 1]["trace"]["error"];
     assert_eq!(
         trace["message"],
-        "1 input line(s) could not be read (line 7); the other records were written."
+        "1 input line(s) could not be read (line 7) and were skipped; every other line was read: 10 record(s), created 8, updated 0, deleted 0, skipped 0, failed 2, unknown 0."
     );
     assert_eq!(trace["failure_type"], "system_error");
     let logs: Vec<&str> = run
