@@ -3,7 +3,12 @@
 //! Every command prints one JSON `AirbyteMessage` per line on stdout and nothing else; logs go
 //! to stderr. Exit codes: 0 when the command ran (a failed `check` included: its answer is a
 //! `CONNECTION_STATUS FAILED`), 1 when it failed (a `TRACE` error says why, with its
-//! `failure_type`), 2 for a command line that cannot be parsed.
+//! `failure_type`), 2 for a command line that cannot be parsed, 130 / 143 when a `read` or
+//! `write` was interrupted by SIGINT / SIGTERM (it stops between whole lines, flushes them and
+//! says on stderr what the last STATE covers; a second signal exits at once).
+//!
+//! Every line but a `RECORD` is flushed as it is written (a `LOG` or `TRACE` reaches the host
+//! at once); `RECORD` lines are buffered and flushed with the `STATE` after them.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -28,6 +33,145 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: the command line could not be parsed.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code: interrupted by SIGINT (128 + 2).
+pub const EXIT_SIGINT: i32 = 130;
+/// Exit code: interrupted by SIGTERM (128 + 15).
+pub const EXIT_SIGTERM: i32 = 143;
+
+/// A signal asking the command to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (a host stopping the connector).
+    Terminate,
+}
+
+impl Signal {
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The exit code after it: 128 + the signal number.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Interrupt => EXIT_SIGINT,
+            Self::Terminate => EXIT_SIGTERM,
+        }
+    }
+}
+
+/// Whether (and by which signal) the command was asked to stop. `read` and `write` check it
+/// between lines; the other commands are short and ignore it.
+#[derive(Debug, Clone)]
+pub struct Interrupt(tokio::sync::watch::Receiver<Option<Signal>>);
+
+/// Fires an [`Interrupt`] (tests, or a host embedding the command line).
+#[derive(Debug)]
+pub struct InterruptTrigger(tokio::sync::watch::Sender<Option<Signal>>);
+
+impl InterruptTrigger {
+    /// Asks the command to stop as `signal` would.
+    pub fn fire(&self, signal: Signal) {
+        self.0.send_replace(Some(signal));
+    }
+}
+
+impl Interrupt {
+    /// An interrupt that never fires.
+    pub fn never() -> Self {
+        Self::manual().1
+    }
+
+    /// An interrupt fired by its trigger.
+    pub fn manual() -> (InterruptTrigger, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (InterruptTrigger(tx), Self(rx))
+    }
+
+    /// An interrupt fired by SIGTERM or SIGINT; a second signal ends the process at once with
+    /// that signal's exit code. Call inside the Tokio runtime.
+    pub fn from_signals() -> Self {
+        let (trigger, interrupt) = Self::manual();
+        let Some(mut signals) = Signals::listen() else {
+            return interrupt;
+        };
+        tokio::spawn(async move {
+            let mut fired = false;
+            while let Some(signal) = signals.next().await {
+                if fired {
+                    eprintln!("flowlu-connector: {} again: exiting now", signal.name());
+                    std::process::exit(signal.exit_code());
+                }
+                fired = true;
+                trigger.fire(signal);
+            }
+        });
+        interrupt
+    }
+
+    /// The signal, once one came.
+    pub fn fired(&self) -> Option<Signal> {
+        *self.0.borrow()
+    }
+
+    /// Waits for a signal (forever when none can come).
+    pub async fn wait(mut self) -> Signal {
+        loop {
+            if let Some(signal) = *self.0.borrow_and_update() {
+                return signal;
+            }
+            if self.0.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// SIGTERM and SIGINT, listened to from the start (so neither ends the process by itself).
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Option<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Self {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) -> Option<Signal> {
+        tokio::select! {
+            s = self.term.recv() => s.map(|()| Signal::Terminate),
+            s = self.int.recv() => s.map(|()| Signal::Interrupt),
+        }
+    }
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Option<Self> {
+        Some(Self)
+    }
+
+    async fn next(&mut self) -> Option<Signal> {
+        tokio::signal::ctrl_c().await.ok()?;
+        Some(Signal::Interrupt)
+    }
+}
 
 const EXAMPLES: &str = "Examples:
   flowlu-connector spec
@@ -140,7 +284,18 @@ pub async fn run(
     stdin: Stdin,
     out: &mut dyn Write,
 ) -> i32 {
-    let _ = &stdin;
+    run_interruptible(args, env, stdin, out, Interrupt::never()).await
+}
+
+/// [`run`], stopping `read` and `write` cleanly when `interrupt` fires (see the module
+/// documentation).
+pub async fn run_interruptible(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Env,
+    stdin: Stdin,
+    out: &mut dyn Write,
+    interrupt: Interrupt,
+) -> i32 {
     let argv = std::iter::once(OsString::from("flowlu-connector")).chain(args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -183,6 +338,7 @@ pub async fn run(
                 env,
                 &mut output,
                 &mut progress,
+                interrupt,
             )
             .await
         }
@@ -199,6 +355,7 @@ pub async fn run(
                 stdin,
                 &mut output,
                 &mut progress,
+                interrupt,
             )
             .await
         }
@@ -279,8 +436,9 @@ pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> 
     Ok(credential)
 }
 
-/// Writes protocol lines: one JSON message per line. Flushes after every `STATE` (so a host
-/// sees a checkpoint only with the records before it) and on [`ProtocolOut::flush`].
+/// Writes protocol lines: one JSON message per line. Flushes after every line that is not a
+/// `RECORD` (a `STATE`, so a host sees a checkpoint with the records before it; a `LOG` or
+/// `TRACE`, so it is seen when it happens) and on [`ProtocolOut::flush`].
 pub struct ProtocolOut<'a> {
     out: &'a mut dyn Write,
     broken: bool,
@@ -297,7 +455,9 @@ impl<'a> ProtocolOut<'a> {
         if self.broken {
             return EXIT_FAILED;
         }
-        let flush = matches!(message, Message::State { .. });
+        // Only RECORD lines wait in the buffer (they are the bulk, and a STATE after them
+        // flushes them); every other line reaches the host at once.
+        let flush = !matches!(message, Message::Record { .. });
         let written = serde_json::to_writer(&mut *self.out, message)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
@@ -359,5 +519,85 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Data => "data error",
             serde_json::error::Category::Eof => "unexpected end of file",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that shows what has been flushed so far.
+    #[derive(Default)]
+    struct Pipe {
+        buffered: Vec<u8>,
+        flushed: Vec<u8>,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.buffered.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushed.append(&mut self.buffered);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_but_a_record_is_flushed_as_it_is_written() {
+        let mut pipe = Pipe::default();
+        let mut out = ProtocolOut::new(&mut pipe);
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        out.emit(&Message::log(connector_core::LogLevel::Warn, "retrying"));
+        let state = Message::State {
+            state: serde_json::json!({"type": "STREAM"}),
+        };
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        out.emit(&state);
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        let failure = Failure {
+            class: FailureClass::Transient,
+            message: "m".into(),
+            internal: "i".into(),
+        };
+        out.emit(&Message::error(&failure, None, 1));
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        let flushed = String::from_utf8(pipe.flushed).unwrap();
+        let kinds: Vec<&str> = flushed
+            .lines()
+            .map(|l| {
+                if l.contains("RECORD") {
+                    "RECORD"
+                } else if l.contains("LOG") {
+                    "LOG"
+                } else if l.contains("STATE") {
+                    "STATE"
+                } else {
+                    "TRACE"
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["RECORD", "LOG", "RECORD", "STATE", "RECORD", "TRACE"]);
+        assert_eq!(
+            pipe.buffered, b"{\"type\":\"RECORD\"}\n",
+            "only the last record waits"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_is_seen_by_every_clone_and_never_fires_by_itself() {
+        let (trigger, interrupt) = Interrupt::manual();
+        let waiting = interrupt.clone();
+        assert_eq!(interrupt.fired(), None);
+        trigger.fire(Signal::Terminate);
+        assert_eq!(waiting.wait().await, Signal::Terminate);
+        assert_eq!(interrupt.fired(), Some(Signal::Terminate));
+        assert_eq!(
+            (Signal::Terminate.exit_code(), Signal::Interrupt.exit_code()),
+            (143, 130)
+        );
+        let never = Interrupt::never();
+        assert!(futures::FutureExt::now_or_never(never.wait()).is_none());
     }
 }

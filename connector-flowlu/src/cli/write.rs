@@ -13,6 +13,9 @@
 //! * Each input `STATE` is echoed once every record before it has an outcome.
 //! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
 //!   logged; the run ends with a `LOG` count summary per stream.
+//! * On SIGTERM or SIGINT no further line is read: the records already read get their outcomes
+//!   and their STATEs, then the run ends with a `TRACE` error saying how far it got, the same on
+//!   stderr, and the signal's exit code (a second signal exits at once).
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
 //!   anything is read. The API key is redacted from every line written.
 
@@ -33,12 +36,13 @@ use crate::sink::Stopped;
 
 use super::inputs::{config_error, load_catalog};
 use super::progress::Progress;
-use super::{load_config, Env, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
+use super::{load_config, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 use crate::client::redact;
 use crate::credential::explain;
 use crate::sink::{FlowluSink, WriteSummary};
 
 /// Runs `write`; returns the exit code.
+#[allow(clippy::too_many_arguments)] // the command's inputs and outputs, each used once
 pub(super) async fn run(
     config: &Path,
     catalog: &Path,
@@ -47,6 +51,7 @@ pub(super) async fn run(
     stdin: Stdin,
     output: &mut ProtocolOut<'_>,
     progress: &mut Progress,
+    interrupt: Interrupt,
 ) -> i32 {
     let prepared = prepare(config, catalog, reject_file, env);
     let (sink, catalog, rejects) = match prepared {
@@ -54,7 +59,8 @@ pub(super) async fn run(
         Err(failure) => return output.fail(&failure),
     };
     let input = Arc::new(Mutex::new(InputLog::default()));
-    let (mut events, stop) = sink.write_watched(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
+    let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
+    let (mut events, stop) = sink.write_watched(&catalog, lines.boxed());
     let mut run = WriteRun {
         output,
         progress,
@@ -62,6 +68,7 @@ pub(super) async fn run(
         summary: WriteSummary::default(),
         input,
         unreadable: Vec::new(),
+        acked: 0,
     };
     while let Some(event) = events.next().await {
         run.handle(event);
@@ -69,7 +76,7 @@ pub(super) async fn run(
     }
     drop(events);
     run.drain_problems();
-    run.finish(&stop.stopped())
+    run.finish(&stop.stopped(), &interrupt)
 }
 
 type Prepared = (FlowluSink, ConfiguredCatalog, RejectFile);
@@ -97,6 +104,9 @@ fn prepare(
 struct InputLog {
     pending: HashMap<u64, Value>,
     problems: Vec<LineProblem>,
+    /// Records read so far, and the number of the last line read.
+    records: u64,
+    line: usize,
 }
 
 /// An input line that is not a message.
@@ -141,7 +151,7 @@ impl InputReader {
             self.buffer.clear();
             match self.stdin.read_until(b'\n', &mut self.buffer).await {
                 Ok(0) => return None,
-                Ok(_) => {}
+                Ok(_) => lock(&self.log).line = self.line,
                 Err(e) => {
                     self.problem(
                         format!("standard input could not be read after this line: {e}"),
@@ -169,8 +179,11 @@ impl InputReader {
             }
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    lock(&self.log).pending.insert(self.records, record.data.clone());
+                    let mut log = lock(&self.log);
+                    log.pending.insert(self.records, record.data.clone());
                     self.records += 1;
+                    log.records = self.records;
+                    drop(log);
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -253,6 +266,8 @@ struct WriteRun<'o, 'w> {
     input: Arc<Mutex<InputLog>>,
     /// Line numbers that could not be read.
     unreadable: Vec<usize>,
+    /// STATEs echoed.
+    acked: usize,
 }
 
 impl WriteRun<'_, '_> {
@@ -260,6 +275,7 @@ impl WriteRun<'_, '_> {
         match event {
             SinkEvent::Outcome(outcome) => self.outcome(outcome),
             SinkEvent::CheckpointAck(state) => {
+                self.acked += 1;
                 self.output.emit(&Message::State { state });
             }
             SinkEvent::Log { level, message } => self.log(level, message),
@@ -305,7 +321,7 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn finish(mut self, stopped: &[Stopped]) -> i32 {
+    fn finish(mut self, stopped: &[Stopped], interrupt: &Interrupt) -> i32 {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
@@ -322,6 +338,24 @@ impl WriteRun<'_, '_> {
         if !self.unreadable.is_empty() {
             failures.push(self.unreadable_failure());
         }
+        let signal = interrupt.fired();
+        if let Some(signal) = signal {
+            let (records, line) = {
+                let log = lock(&self.input);
+                (log.records, log.line)
+            };
+            let message = format!(
+                "interrupted by {} after reading {records} records (input line {line}); each has its outcome, and {} STATE(s) were echoed, the last covering every record before it: the host sends the rest again",
+                signal.name(),
+                self.acked
+            );
+            eprintln!("flowlu-connector: write {message}");
+            failures.push(Failure {
+                class: FailureClass::Transient,
+                message: format!("The write was {message}."),
+                internal: format!("write {message}"),
+            });
+        }
         for failure in &failures {
             let failure = Failure {
                 message: redact(&failure.message, &self.rejects.secret),
@@ -330,10 +364,10 @@ impl WriteRun<'_, '_> {
             };
             self.output.emit(&Message::error(&failure, None, now_ms()));
         }
-        if failures.is_empty() {
-            EXIT_OK
-        } else {
-            EXIT_FAILED
+        match (signal, failures.is_empty()) {
+            (Some(signal), _) => signal.exit_code(),
+            (None, true) => EXIT_OK,
+            (None, false) => EXIT_FAILED,
         }
     }
 
