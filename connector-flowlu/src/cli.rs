@@ -323,9 +323,11 @@ pub async fn run_interruptible(
         },
         Command::Check { config } => match load_config(&config, env) {
             Err(failure) => output.emit(&Message::failed(failure.message)),
-            Ok(credential) => check(&credential, &mut output).await,
+            Ok(credential) => until_interrupted("check", &interrupt, check(&credential, &mut output)).await,
         },
-        Command::Discover { config } => read::discover(&config, env, &mut output).await,
+        Command::Discover { config } => {
+            until_interrupted("discover", &interrupt, read::discover(&config, env, &mut output)).await
+        }
         Command::Read {
             config,
             catalog,
@@ -363,6 +365,22 @@ pub async fn run_interruptible(
     let code = code.max(output.flush());
     progress.finish(&mut std::io::stderr());
     code
+}
+
+/// Runs a short command, abandoning it when `interrupt` fires (it has nothing to save): stderr
+/// says so and the exit code is the signal's.
+async fn until_interrupted(
+    command: &str,
+    interrupt: &Interrupt,
+    run: impl std::future::Future<Output = i32>,
+) -> i32 {
+    tokio::select! {
+        code = run => code,
+        signal = interrupt.clone().wait() => {
+            eprintln!("flowlu-connector: {command} interrupted by {}", signal.name());
+            signal.exit_code()
+        }
+    }
 }
 
 async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i32 {

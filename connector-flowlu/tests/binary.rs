@@ -424,4 +424,32 @@ mod signals {
         );
         assert_eq!(emu.count("crm", "account"), before + 5);
     }
+
+    #[test]
+    fn sigterm_ends_a_discover_waiting_on_a_silent_server() {
+        // A server that accepts the connection and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        files(dir.path());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowlu-connector"))
+            .args(["discover", "--config"])
+            .arg(dir.path().join("config.json"))
+            .env(connector_flowlu::client::BASE_URL_ENV, &base_url)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (_connection, _) = listener.accept().unwrap();
+        kill(&child, "TERM");
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(143), "{stderr}");
+        assert_eq!(out, "");
+        assert_eq!(stderr, "flowlu-connector: discover interrupted by SIGTERM\n");
+    }
 }
