@@ -323,7 +323,10 @@ pub async fn run_interruptible(
         },
         Command::Check { config } => match load_config(&config, env) {
             Err(failure) => output.emit(&Message::failed(failure.message)),
-            Ok(credential) => until_interrupted("check", &interrupt, check(&credential, &mut output)).await,
+            Ok(credential) => {
+                output.redact(&credential.api_key);
+                until_interrupted("check", &interrupt, check(&credential, &mut output)).await
+            }
         },
         Command::Discover { config } => {
             until_interrupted("discover", &interrupt, read::discover(&config, env, &mut output)).await
@@ -460,12 +463,24 @@ pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> 
 pub struct ProtocolOut<'a> {
     out: &'a mut dyn Write,
     broken: bool,
+    /// The key, removed (in every encoding) from every LOG, TRACE and CONNECTION_STATUS line.
+    secret: Option<connector_core::Secret>,
 }
 
 impl<'a> ProtocolOut<'a> {
     /// Wraps a writer (buffer it: this writes line by line).
     pub fn new(out: &'a mut dyn Write) -> Self {
-        Self { out, broken: false }
+        Self {
+            out,
+            broken: false,
+            secret: None,
+        }
+    }
+
+    /// From now on, removes `secret` from every line that can carry text from a server (LOG,
+    /// TRACE, CONNECTION_STATUS): a last line of defence behind the redacted errors.
+    pub fn redact(&mut self, secret: &connector_core::Secret) {
+        self.secret = Some(secret.clone());
     }
 
     /// Writes one message; returns the exit code so far (`EXIT_FAILED` once stdout broke).
@@ -476,10 +491,26 @@ impl<'a> ProtocolOut<'a> {
         // Only RECORD lines wait in the buffer (they are the bulk, and a STATE after them
         // flushes them); every other line reaches the host at once.
         let flush = !matches!(message, Message::Record { .. });
-        let written = serde_json::to_writer(&mut *self.out, message)
-            .map_err(std::io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"))
-            .and_then(|()| if flush { self.out.flush() } else { Ok(()) });
+        let shows_text = matches!(
+            message,
+            Message::Log { .. } | Message::Trace { .. } | Message::ConnectionStatus { .. }
+        );
+        let written = match (&self.secret, shows_text) {
+            (Some(secret), true) => serde_json::to_string(message)
+                .map_err(std::io::Error::from)
+                .and_then(|line| {
+                    let line = crate::client::redact(&line, secret.expose());
+                    self.out.write_all(line.as_bytes())
+                }),
+            _ => serde_json::to_writer(&mut *self.out, message).map_err(std::io::Error::from),
+        };
+        let written = written.and_then(|()| self.out.write_all(b"\n")).and_then(|()| {
+            if flush {
+                self.out.flush()
+            } else {
+                Ok(())
+            }
+        });
         self.check(written)
     }
 
@@ -600,6 +631,32 @@ mod tests {
         assert_eq!(
             pipe.buffered, b"{\"type\":\"RECORD\"}\n",
             "only the last record waits"
+        );
+    }
+
+    #[test]
+    fn text_lines_are_redacted_once_the_key_is_known() {
+        let key = connector_core::Secret::new("k/+ \"y");
+        let mut buf = Vec::new();
+        let mut out = ProtocolOut::new(&mut buf);
+        out.redact(&key);
+        out.emit(&Message::log(
+            connector_core::LogLevel::Warn,
+            "GET ?api_key=k%2F%2B+%22y and k/+ \"y",
+        ));
+        out.emit(&Message::failed("bad key k/+ \"y"));
+        let state = serde_json::json!({"type": "STREAM", "note": "k/+ \"y"});
+        out.emit(&Message::State { state });
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            lines[0]["log"]["message"],
+            "GET ?api_key=[REDACTED] and [REDACTED]"
+        );
+        assert_eq!(lines[1]["connectionStatus"]["message"], "bad key [REDACTED]");
+        assert_eq!(
+            lines[2]["state"]["note"], "k/+ \"y",
+            "a STATE is passed on as given"
         );
     }
 

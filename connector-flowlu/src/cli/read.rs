@@ -15,7 +15,7 @@ use crate::source::{FlowluSource, ReadItem};
 
 /// `discover --config C`: prints the CATALOG.
 pub(super) async fn discover(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {
-    let source = match source(config, env) {
+    let source = match source(config, env, output) {
         Ok(source) => source,
         Err(failure) => return output.fail(&failure),
     };
@@ -38,7 +38,7 @@ pub(super) async fn read(
     progress: &mut Progress,
     interrupt: Interrupt,
 ) -> i32 {
-    let inputs = source(config, env).and_then(|source| {
+    let inputs = source(config, env, output).and_then(|source| {
         let catalog = load_catalog(catalog)?;
         let state = state.map(load_state).transpose()?.unwrap_or_default();
         Ok((source, catalog, state))
@@ -136,8 +136,9 @@ impl Counts {
     }
 }
 
-fn source(config: &Path, env: &Env) -> Result<FlowluSource, Failure> {
+fn source(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> Result<FlowluSource, Failure> {
     let credential = load_config(config, env)?;
+    output.redact(&credential.api_key);
     FlowluSource::from_credential(&credential)
         .map_err(|e| crate::credential::explain(&e, &credential.account_domain).1)
 }

@@ -53,7 +53,7 @@ pub(super) async fn run(
     progress: &mut Progress,
     interrupt: Interrupt,
 ) -> i32 {
-    let prepared = prepare(config, catalog, reject_file, env);
+    let prepared = prepare(config, catalog, reject_file, env, output);
     let (sink, catalog, rejects) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
@@ -87,8 +87,10 @@ fn prepare(
     catalog: &Path,
     reject_file: Option<&Path>,
     env: &Env,
+    output: &mut ProtocolOut<'_>,
 ) -> Result<Prepared, Failure> {
     let credential = load_config(config, env)?;
+    output.redact(&credential.api_key);
     let catalog = load_catalog(catalog)?;
     let sink =
         FlowluSink::from_credential(&credential).map_err(|e| explain(&e, &credential.account_domain).1)?;
