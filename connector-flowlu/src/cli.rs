@@ -3,7 +3,12 @@
 //! Every command prints one JSON `AirbyteMessage` per line on stdout and nothing else; logs go
 //! to stderr. Exit codes: 0 when the command ran (a failed `check` included: its answer is a
 //! `CONNECTION_STATUS FAILED`), 1 when it failed (a `TRACE` error says why, with its
-//! `failure_type`), 2 for a command line that cannot be parsed.
+//! `failure_type`), 2 for a command line that cannot be parsed, 130 / 143 when a `read` or
+//! `write` was interrupted by SIGINT / SIGTERM (it stops between whole lines, flushes them and
+//! says on stderr what the last STATE covers; a second signal exits at once).
+//!
+//! Every line but a `RECORD` is flushed as it is written (a `LOG` or `TRACE` reaches the host
+//! at once); `RECORD` lines are buffered and flushed with the `STATE` after them.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -29,6 +34,145 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code: the command line could not be parsed.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code: interrupted by SIGINT (128 + 2).
+pub const EXIT_SIGINT: i32 = 130;
+/// Exit code: interrupted by SIGTERM (128 + 15).
+pub const EXIT_SIGTERM: i32 = 143;
+
+/// A signal asking the command to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM (a host stopping the connector).
+    Terminate,
+}
+
+impl Signal {
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The exit code after it: 128 + the signal number.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::Interrupt => EXIT_SIGINT,
+            Self::Terminate => EXIT_SIGTERM,
+        }
+    }
+}
+
+/// Whether (and by which signal) the command was asked to stop. `read` and `write` check it
+/// between lines; the other commands are short and ignore it.
+#[derive(Debug, Clone)]
+pub struct Interrupt(tokio::sync::watch::Receiver<Option<Signal>>);
+
+/// Fires an [`Interrupt`] (tests, or a host embedding the command line).
+#[derive(Debug)]
+pub struct InterruptTrigger(tokio::sync::watch::Sender<Option<Signal>>);
+
+impl InterruptTrigger {
+    /// Asks the command to stop as `signal` would.
+    pub fn fire(&self, signal: Signal) {
+        self.0.send_replace(Some(signal));
+    }
+}
+
+impl Interrupt {
+    /// An interrupt that never fires.
+    pub fn never() -> Self {
+        Self::manual().1
+    }
+
+    /// An interrupt fired by its trigger.
+    pub fn manual() -> (InterruptTrigger, Self) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (InterruptTrigger(tx), Self(rx))
+    }
+
+    /// An interrupt fired by SIGTERM or SIGINT; a second signal ends the process at once with
+    /// that signal's exit code. Call inside the Tokio runtime.
+    pub fn from_signals() -> Self {
+        let (trigger, interrupt) = Self::manual();
+        let Some(mut signals) = Signals::listen() else {
+            return interrupt;
+        };
+        tokio::spawn(async move {
+            let mut fired = false;
+            while let Some(signal) = signals.next().await {
+                if fired {
+                    eprintln!("flowlu-connector: {} again: exiting now", signal.name());
+                    std::process::exit(signal.exit_code());
+                }
+                fired = true;
+                trigger.fire(signal);
+            }
+        });
+        interrupt
+    }
+
+    /// The signal, once one came.
+    pub fn fired(&self) -> Option<Signal> {
+        *self.0.borrow()
+    }
+
+    /// Waits for a signal (forever when none can come).
+    pub async fn wait(mut self) -> Signal {
+        loop {
+            if let Some(signal) = *self.0.borrow_and_update() {
+                return signal;
+            }
+            if self.0.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// SIGTERM and SIGINT, listened to from the start (so neither ends the process by itself).
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Option<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Some(Self {
+            term: signal(SignalKind::terminate()).ok()?,
+            int: signal(SignalKind::interrupt()).ok()?,
+        })
+    }
+
+    async fn next(&mut self) -> Option<Signal> {
+        tokio::select! {
+            s = self.term.recv() => s.map(|()| Signal::Terminate),
+            s = self.int.recv() => s.map(|()| Signal::Interrupt),
+        }
+    }
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Option<Self> {
+        Some(Self)
+    }
+
+    async fn next(&mut self) -> Option<Signal> {
+        tokio::signal::ctrl_c().await.ok()?;
+        Some(Signal::Interrupt)
+    }
+}
 
 const EXAMPLES: &str = "Examples:
   flowlu-connector spec
@@ -145,7 +289,18 @@ pub async fn run(
     stdin: Stdin,
     out: &mut dyn Write,
 ) -> i32 {
-    let _ = &stdin;
+    run_interruptible(args, env, stdin, out, Interrupt::never()).await
+}
+
+/// [`run`], stopping `read` and `write` cleanly when `interrupt` fires (see the module
+/// documentation).
+pub async fn run_interruptible(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Env,
+    stdin: Stdin,
+    out: &mut dyn Write,
+    interrupt: Interrupt,
+) -> i32 {
     let argv = std::iter::once(OsString::from("flowlu-connector")).chain(args);
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -173,9 +328,14 @@ pub async fn run(
         },
         Command::Check { config } => match load_config(&config, env) {
             Err(failure) => output.emit(&Message::failed(failure.message)),
-            Ok(credential) => check(&credential, &mut output).await,
+            Ok(credential) => {
+                output.redact(&credential.api_key);
+                until_interrupted("check", &interrupt, check(&credential, &mut output)).await
+            }
         },
-        Command::Discover { config } => read::discover(&config, env, &mut output).await,
+        Command::Discover { config } => {
+            until_interrupted("discover", &interrupt, read::discover(&config, env, &mut output)).await
+        }
         Command::Read {
             config,
             catalog,
@@ -188,6 +348,7 @@ pub async fn run(
                 env,
                 &mut output,
                 &mut progress,
+                interrupt,
             )
             .await
         }
@@ -204,6 +365,7 @@ pub async fn run(
                 stdin,
                 &mut output,
                 &mut progress,
+                interrupt,
             )
             .await
         }
@@ -216,6 +378,22 @@ pub async fn run(
     let code = code.max(output.flush());
     progress.finish(&mut std::io::stderr());
     code
+}
+
+/// Runs a short command, abandoning it when `interrupt` fires (it has nothing to save): stderr
+/// says so and the exit code is the signal's.
+async fn until_interrupted(
+    command: &str,
+    interrupt: &Interrupt,
+    run: impl std::future::Future<Output = i32>,
+) -> i32 {
+    tokio::select! {
+        code = run => code,
+        signal = interrupt.clone().wait() => {
+            eprintln!("flowlu-connector: {command} interrupted by {}", signal.name());
+            signal.exit_code()
+        }
+    }
 }
 
 async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i32 {
@@ -289,17 +467,30 @@ pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> 
     Ok(credential)
 }
 
-/// Writes protocol lines: one JSON message per line. Flushes after every `STATE` (so a host
-/// sees a checkpoint only with the records before it) and on [`ProtocolOut::flush`].
+/// Writes protocol lines: one JSON message per line. Flushes after every line that is not a
+/// `RECORD` (a `STATE`, so a host sees a checkpoint with the records before it; a `LOG` or
+/// `TRACE`, so it is seen when it happens) and on [`ProtocolOut::flush`].
 pub struct ProtocolOut<'a> {
     out: &'a mut dyn Write,
     broken: bool,
+    /// The key, removed (in every encoding) from every LOG, TRACE and CONNECTION_STATUS line.
+    secret: Option<connector_core::Secret>,
 }
 
 impl<'a> ProtocolOut<'a> {
     /// Wraps a writer (buffer it: this writes line by line).
     pub fn new(out: &'a mut dyn Write) -> Self {
-        Self { out, broken: false }
+        Self {
+            out,
+            broken: false,
+            secret: None,
+        }
+    }
+
+    /// From now on, removes `secret` from every line that can carry text from a server (LOG,
+    /// TRACE, CONNECTION_STATUS): a last line of defence behind the redacted errors.
+    pub fn redact(&mut self, secret: &connector_core::Secret) {
+        self.secret = Some(secret.clone());
     }
 
     /// Writes one message; returns the exit code so far (`EXIT_FAILED` once stdout broke).
@@ -307,11 +498,29 @@ impl<'a> ProtocolOut<'a> {
         if self.broken {
             return EXIT_FAILED;
         }
-        let flush = matches!(message, Message::State { .. });
-        let written = serde_json::to_writer(&mut *self.out, message)
-            .map_err(std::io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"))
-            .and_then(|()| if flush { self.out.flush() } else { Ok(()) });
+        // Only RECORD lines wait in the buffer (they are the bulk, and a STATE after them
+        // flushes them); every other line reaches the host at once.
+        let flush = !matches!(message, Message::Record { .. });
+        let shows_text = matches!(
+            message,
+            Message::Log { .. } | Message::Trace { .. } | Message::ConnectionStatus { .. }
+        );
+        let written = match (&self.secret, shows_text) {
+            (Some(secret), true) => serde_json::to_string(message)
+                .map_err(std::io::Error::from)
+                .and_then(|line| {
+                    let line = crate::client::redact(&line, secret.expose());
+                    self.out.write_all(line.as_bytes())
+                }),
+            _ => serde_json::to_writer(&mut *self.out, message).map_err(std::io::Error::from),
+        };
+        let written = written.and_then(|()| self.out.write_all(b"\n")).and_then(|()| {
+            if flush {
+                self.out.flush()
+            } else {
+                Ok(())
+            }
+        });
         self.check(written)
     }
 
@@ -369,5 +578,111 @@ impl ClassifyName for serde_json::Error {
             serde_json::error::Category::Data => "data error",
             serde_json::error::Category::Eof => "unexpected end of file",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that shows what has been flushed so far.
+    #[derive(Default)]
+    struct Pipe {
+        buffered: Vec<u8>,
+        flushed: Vec<u8>,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.buffered.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushed.append(&mut self.buffered);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_but_a_record_is_flushed_as_it_is_written() {
+        let mut pipe = Pipe::default();
+        let mut out = ProtocolOut::new(&mut pipe);
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        out.emit(&Message::log(connector_core::LogLevel::Warn, "retrying"));
+        let state = Message::State {
+            state: serde_json::json!({"type": "STREAM"}),
+        };
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        out.emit(&state);
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        let failure = Failure {
+            class: FailureClass::Transient,
+            message: "m".into(),
+            internal: "i".into(),
+        };
+        out.emit(&Message::error(&failure, None, 1));
+        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
+        let flushed = String::from_utf8(pipe.flushed).unwrap();
+        let kinds: Vec<&str> = flushed
+            .lines()
+            .map(|l| {
+                if l.contains("RECORD") {
+                    "RECORD"
+                } else if l.contains("LOG") {
+                    "LOG"
+                } else if l.contains("STATE") {
+                    "STATE"
+                } else {
+                    "TRACE"
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["RECORD", "LOG", "RECORD", "STATE", "RECORD", "TRACE"]);
+        assert_eq!(
+            pipe.buffered, b"{\"type\":\"RECORD\"}\n",
+            "only the last record waits"
+        );
+    }
+
+    #[test]
+    fn text_lines_are_redacted_once_the_key_is_known() {
+        let key = connector_core::Secret::new("k/+ \"y");
+        let mut buf = Vec::new();
+        let mut out = ProtocolOut::new(&mut buf);
+        out.redact(&key);
+        out.emit(&Message::log(
+            connector_core::LogLevel::Warn,
+            "GET ?api_key=k%2F%2B+%22y and k/+ \"y",
+        ));
+        out.emit(&Message::failed("bad key k/+ \"y"));
+        let state = serde_json::json!({"type": "STREAM", "note": "k/+ \"y"});
+        out.emit(&Message::State { state });
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            lines[0]["log"]["message"],
+            "GET ?api_key=[REDACTED] and [REDACTED]"
+        );
+        assert_eq!(lines[1]["connectionStatus"]["message"], "bad key [REDACTED]");
+        assert_eq!(
+            lines[2]["state"]["note"], "k/+ \"y",
+            "a STATE is passed on as given"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_is_seen_by_every_clone_and_never_fires_by_itself() {
+        let (trigger, interrupt) = Interrupt::manual();
+        let waiting = interrupt.clone();
+        assert_eq!(interrupt.fired(), None);
+        trigger.fire(Signal::Terminate);
+        assert_eq!(waiting.wait().await, Signal::Terminate);
+        assert_eq!(interrupt.fired(), Some(Signal::Terminate));
+        assert_eq!(
+            (Signal::Terminate.exit_code(), Signal::Interrupt.exit_code()),
+            (143, 130)
+        );
+        let never = Interrupt::never();
+        assert!(futures::FutureExt::now_or_never(never.wait()).is_none());
     }
 }

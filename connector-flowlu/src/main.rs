@@ -14,6 +14,9 @@ async fn main() {
     let env = cli::Env::from_process();
     let stdin: cli::Stdin = Box::new(tokio::io::BufReader::new(tokio::io::stdin()));
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let code = cli::run(std::env::args_os().skip(1), &env, stdin, &mut stdout).await;
+    // SIGTERM and SIGINT stop `read` and `write` between whole lines (see `cli`).
+    let interrupt = cli::Interrupt::from_signals();
+    let code = cli::run_interruptible(std::env::args_os().skip(1), &env, stdin, &mut stdout, interrupt).await;
+    drop(stdout);
     std::process::exit(code);
 }

@@ -226,4 +226,8 @@ pub struct Quirks {
     /// A list request whose `limit` is above this is answered with error 12 instead of a page
     /// (a portal refusing large pages outright, rather than capping them).
     pub refuse_limit_above: Option<usize>,
+    /// Error answers echo the request, as some frameworks' debug pages do: the method, the
+    /// path and query as received (percent-encoded), the decoded query parameters as JSON, and
+    /// the body as received.
+    pub echo_request_in_errors: bool,
 }

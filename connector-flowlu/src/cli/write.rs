@@ -1,12 +1,21 @@
 //! `write --config C --catalog K [--reject-file R]`: Airbyte messages on stdin, written to
 //! Flowlu by the [`FlowluSink`].
 //!
-//! * `RECORD` and `STATE` lines are read; other message types are ignored. A line that is not
-//!   a message is reported (`LOG ERROR` naming its line number, and the reject file) and the
-//!   other lines go on; the run then ends with a `TRACE` error and exit code 1.
+//! * `RECORD` and `STATE` lines are read (as bytes: a line that is not UTF-8 is one bad line,
+//!   not the end of the input); other message types are ignored. A line that is not a message
+//!   is reported (`LOG ERROR` naming its line number, and the reject file) and every later line
+//!   is still read; the run then ends with a `TRACE` error saying how many records were read and
+//!   what became of them, and exit code 1.
+//! * A fatal refusal (a rejected key, an unknown account, a module the key lacks) stops the
+//!   write: no `STATE` after the first record it touched is echoed (see [`FlowluSink`]), and the
+//!   run ends with a `TRACE` `config_error` and exit code 1, so the host sends those records
+//!   again once the credential is fixed.
 //! * Each input `STATE` is echoed once every record before it has an outcome.
 //! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
 //!   logged; the run ends with a `LOG` count summary per stream.
+//! * On SIGTERM or SIGINT no further line is read: the records already read get their outcomes
+//!   and their STATEs, then the run ends with a `TRACE` error saying how far it got, the same on
+//!   stderr, and the signal's exit code (a second signal exits at once).
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
 //!   anything is read. The API key is redacted from every line written.
 
@@ -17,20 +26,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::airbyte::{now_ms, Message};
 use connector_core::{
-    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, SinkEvent, SinkInput,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
+use crate::sink::Stopped;
+
 use super::inputs::{config_error, load_catalog};
 use super::progress::Progress;
-use super::{load_config, Env, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
+use super::{load_config, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 use crate::client::redact;
 use crate::credential::explain;
 use crate::sink::{FlowluSink, WriteSummary};
 
 /// Runs `write`; returns the exit code.
+#[allow(clippy::too_many_arguments)] // the command's inputs and outputs, each used once
 pub(super) async fn run(
     config: &Path,
     catalog: &Path,
@@ -39,14 +51,16 @@ pub(super) async fn run(
     stdin: Stdin,
     output: &mut ProtocolOut<'_>,
     progress: &mut Progress,
+    interrupt: Interrupt,
 ) -> i32 {
-    let prepared = prepare(config, catalog, reject_file, env);
+    let prepared = prepare(config, catalog, reject_file, env, output);
     let (sink, catalog, rejects) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
     let input = Arc::new(Mutex::new(InputLog::default()));
-    let mut events = sink.write(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
+    let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
+    let (mut events, stop) = sink.write_watched(&catalog, lines.boxed());
     let mut run = WriteRun {
         output,
         progress,
@@ -54,6 +68,7 @@ pub(super) async fn run(
         summary: WriteSummary::default(),
         input,
         unreadable: Vec::new(),
+        acked: 0,
     };
     while let Some(event) = events.next().await {
         run.handle(event);
@@ -61,7 +76,7 @@ pub(super) async fn run(
     }
     drop(events);
     run.drain_problems();
-    run.finish()
+    run.finish(&stop.stopped(), &interrupt)
 }
 
 type Prepared = (FlowluSink, ConfiguredCatalog, RejectFile);
@@ -72,8 +87,10 @@ fn prepare(
     catalog: &Path,
     reject_file: Option<&Path>,
     env: &Env,
+    output: &mut ProtocolOut<'_>,
 ) -> Result<Prepared, Failure> {
     let credential = load_config(config, env)?;
+    output.redact(&credential.api_key);
     let catalog = load_catalog(catalog)?;
     let sink =
         FlowluSink::from_credential(&credential).map_err(|e| explain(&e, &credential.account_domain).1)?;
@@ -89,6 +106,9 @@ fn prepare(
 struct InputLog {
     pending: HashMap<u64, Value>,
     problems: Vec<LineProblem>,
+    /// Records read so far, and the number of the last line read.
+    records: u64,
+    line: usize,
 }
 
 /// An input line that is not a message.
@@ -105,7 +125,8 @@ fn lock(log: &Mutex<InputLog>) -> std::sync::MutexGuard<'_, InputLog> {
 /// The sink's input: `RECORD` and `STATE` lines of `stdin`, in order.
 fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<Item = SinkInput> {
     let reader = InputReader {
-        lines: stdin.lines(),
+        stdin,
+        buffer: Vec::new(),
         line: 0,
         records: 0,
         log,
@@ -117,7 +138,8 @@ fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<I
 }
 
 struct InputReader {
-    lines: tokio::io::Lines<Stdin>,
+    stdin: Stdin,
+    buffer: Vec<u8>,
     line: usize,
     records: u64,
     log: Arc<Mutex<InputLog>>,
@@ -128,21 +150,42 @@ impl InputReader {
     async fn next(&mut self) -> Option<SinkInput> {
         loop {
             self.line += 1;
-            let text = match self.lines.next_line().await {
-                Ok(Some(text)) => text,
-                Ok(None) => return None,
+            self.buffer.clear();
+            match self.stdin.read_until(b'\n', &mut self.buffer).await {
+                Ok(0) => return None,
+                Ok(_) => lock(&self.log).line = self.line,
                 Err(e) => {
-                    self.problem(format!("standard input could not be read: {e}"), String::new());
+                    self.problem(
+                        format!("standard input could not be read after this line: {e}"),
+                        String::new(),
+                    );
                     return None;
+                }
+            }
+            let bytes = trim_line_end(&self.buffer);
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let message = format!(
+                        "line {} is not UTF-8 text (invalid byte at column {})",
+                        self.line,
+                        e.valid_up_to() + 1
+                    );
+                    let input = String::from_utf8_lossy(bytes).into_owned();
+                    self.problem(message, input);
+                    continue;
                 }
             };
             if text.trim().is_empty() {
                 continue;
             }
-            match Message::parse_line(&text, self.line) {
+            match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    lock(&self.log).pending.insert(self.records, record.data.clone());
+                    let mut log = lock(&self.log);
+                    log.pending.insert(self.records, record.data.clone());
                     self.records += 1;
+                    log.records = self.records;
+                    drop(log);
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -150,7 +193,7 @@ impl InputReader {
                 }
                 Ok(Message::State { state }) => return Some(SinkInput::Checkpoint(state)),
                 Ok(_) => continue,
-                Err(e) => self.problem(e.to_string(), text),
+                Err(e) => self.problem(e.to_string(), text.to_string()),
             }
         }
     }
@@ -162,6 +205,12 @@ impl InputReader {
             input,
         });
     }
+}
+
+/// A line without its `\n` (or `\r\n`).
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// The reject file: one JSON line per failed or unknown record and per unreadable input line.
@@ -219,6 +268,8 @@ struct WriteRun<'o, 'w> {
     input: Arc<Mutex<InputLog>>,
     /// Line numbers that could not be read.
     unreadable: Vec<usize>,
+    /// STATEs echoed.
+    acked: usize,
 }
 
 impl WriteRun<'_, '_> {
@@ -226,6 +277,7 @@ impl WriteRun<'_, '_> {
         match event {
             SinkEvent::Outcome(outcome) => self.outcome(outcome),
             SinkEvent::CheckpointAck(state) => {
+                self.acked += 1;
                 self.output.emit(&Message::State { state });
             }
             SinkEvent::Log { level, message } => self.log(level, message),
@@ -271,39 +323,91 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn finish(mut self) -> i32 {
+    fn finish(mut self, stopped: &[Stopped], interrupt: &Interrupt) -> i32 {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
-        let reject_error = self.rejects.finish();
-        let failure = match (self.unreadable.as_slice(), reject_error) {
-            (_, Some(e)) => Some(Failure {
+        let mut failures: Vec<Failure> = stopped.iter().map(stop_failure).collect();
+        if let Some(e) = self.rejects.finish() {
+            failures.push(Failure {
                 class: FailureClass::System,
                 message: format!(
                     "The reject file could not be written ({e}); failed records are only in the log."
                 ),
                 internal: e,
-            }),
-            ([], None) => None,
-            (lines, None) => {
-                let numbers: Vec<String> = lines.iter().map(usize::to_string).collect();
-                Some(Failure {
-                    class: FailureClass::System,
-                    message: format!(
-                        "{} input line(s) could not be read (line {}); the other records were written.",
-                        lines.len(),
-                        numbers.join(", ")
-                    ),
-                    internal: "input lines that are not Airbyte messages".into(),
-                })
-            }
-        };
-        match failure {
-            Some(failure) => {
-                self.output.emit(&Message::error(&failure, None, now_ms()));
-                EXIT_FAILED
-            }
-            None => EXIT_OK,
+            });
         }
+        if !self.unreadable.is_empty() {
+            failures.push(self.unreadable_failure());
+        }
+        let signal = interrupt.fired();
+        if let Some(signal) = signal {
+            let (records, line) = {
+                let log = lock(&self.input);
+                (log.records, log.line)
+            };
+            let message = format!(
+                "interrupted by {} after reading {records} records (input line {line}); each has its outcome, and {} STATE(s) were echoed, the last covering every record before it: the host sends the rest again",
+                signal.name(),
+                self.acked
+            );
+            eprintln!("flowlu-connector: write {message}");
+            failures.push(Failure {
+                class: FailureClass::Transient,
+                message: format!("The write was {message}."),
+                internal: format!("write {message}"),
+            });
+        }
+        for failure in &failures {
+            let failure = Failure {
+                message: redact(&failure.message, &self.rejects.secret),
+                internal: redact(&failure.internal, &self.rejects.secret),
+                class: failure.class,
+            };
+            self.output.emit(&Message::error(&failure, None, now_ms()));
+        }
+        match (signal, failures.is_empty()) {
+            (Some(signal), _) => signal.exit_code(),
+            (None, true) => EXIT_OK,
+            (None, false) => EXIT_FAILED,
+        }
+    }
+
+    /// What became of the input when some lines could not be read: which lines, and the
+    /// outcomes of the records that were read.
+    fn unreadable_failure(&self) -> Failure {
+        let numbers: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
+        let kinds = ["created", "updated", "deleted", "skipped", "failed", "unknown"];
+        let outcomes: Vec<String> = kinds
+            .iter()
+            .map(|k| format!("{k} {}", self.summary.total(k)))
+            .collect();
+        let read: u64 = kinds.iter().map(|k| self.summary.total(k)).sum();
+        Failure {
+            class: FailureClass::System,
+            message: format!(
+                "{} input line(s) could not be read (line {}) and were skipped; every other line was read: {read} record(s), {}.",
+                numbers.len(),
+                numbers.join(", "),
+                outcomes.join(", ")
+            ),
+            internal: "input lines that are not Airbyte messages".into(),
+        }
+    }
+}
+
+/// The `TRACE` error of a write stopped by a fatal refusal.
+fn stop_failure(stopped: &Stopped) -> Failure {
+    let scope = match &stopped.stream {
+        None => "The write stopped".to_string(),
+        Some(stream) => format!("Writing {stream} stopped"),
+    };
+    Failure {
+        class: FailureClass::Config,
+        message: format!(
+            "{} {scope}: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.",
+            stopped.failure.message
+        ),
+        internal: stopped.failure.internal.clone(),
     }
 }
