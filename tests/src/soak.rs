@@ -437,7 +437,10 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
 
 fn outcome_id(outcome: &Outcome) -> Option<u64> {
     match outcome {
-        Outcome::Created { id } | Outcome::Updated { id } | Outcome::Deleted { id } => id.parse().ok(),
+        Outcome::Created { id }
+        | Outcome::Updated { id }
+        | Outcome::Unchanged { id }
+        | Outcome::Deleted { id } => id.parse().ok(),
         _ => None,
     }
 }
@@ -486,7 +489,7 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
             Planned::Update { id, name } => {
                 let now = pipelines.get(id).and_then(|r| r["name"].as_str());
                 match outcome {
-                    Outcome::Updated { .. }
+                    Outcome::Updated { .. } | Outcome::Unchanged { .. }
                         if now == Some(name.as_str()) && outcome_id(outcome) == Some(*id) => {}
                     Outcome::Failed { .. } if now != Some(name.as_str()) => {}
                     _ => return wrong(format!("the stand-in's name is {now:?}")),
@@ -505,10 +508,12 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
     for (email, writes) in by_email {
         let found = accounts.get(email).unwrap_or(&none);
         let unknown = writes.iter().any(|(_, o)| matches!(o, Outcome::Unknown { .. }));
-        let last_ok = writes
-            .iter()
-            .rev()
-            .find(|(_, o)| matches!(o, Outcome::Created { .. } | Outcome::Updated { .. }));
+        let last_ok = writes.iter().rev().find(|(_, o)| {
+            matches!(
+                o,
+                Outcome::Created { .. } | Outcome::Updated { .. } | Outcome::Unchanged { .. }
+            )
+        });
         let wrong = |why: &str| {
             Err(format!(
                 "e-mail {email}: {why}; outcomes {writes:?}, stand-in {found:?}"
