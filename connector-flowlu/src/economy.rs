@@ -39,8 +39,9 @@ pub const PROBE_AT: u64 = 3;
 pub const MAX_HELD: usize = 10_000;
 
 /// Default age after which the index is brought up to date (records created by others since
-/// it was read) before a create.
-pub const DEFAULT_INDEX_MAX_AGE: Duration = Duration::from_secs(60);
+/// it was read) before a create. Each refresh reads the records created since the last one,
+/// the write's own included: about one request per page of creates.
+pub const DEFAULT_INDEX_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// How a record is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,7 +307,8 @@ async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> O
         shared.saw(id);
     }
     if page.items.is_empty() {
-        return Some(0);
+        // An empty model: reading the index is one empty page.
+        return Some(1);
     }
     let total = page.total?;
     if total > MAX_INDEX_RECORDS {

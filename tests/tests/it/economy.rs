@@ -320,7 +320,7 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
 
 #[tokio::test]
 async fn within_its_maximum_age_an_index_misses_a_record_created_meanwhile() {
-    // The documented limit: before its maximum age (default 60 s) the index is trusted, so a
+    // The documented limit: before its maximum age (default 10 minutes) the index is trusted, so a
     // record another user created after it was read is created a second time.
     let emu = stand_in(150).await;
     let all = accounts(&emu);
