@@ -10,15 +10,26 @@
 //!   fails with a per-field reason and nothing is sent.
 //! * **Safe retries only**, through the account's [`Limiter`]: get/list, update and delete are
 //!   retried on transient failures; a create is retried only when it surely did not reach
-//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer) a create is
-//!   retried only when a match field lets the sink look first and see that the record does not
-//!   exist; without one the outcome is `unknown`, never a guess.
+//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer: a dropped
+//!   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
+//!   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
+//!   before it was sent, matching the values sent). Found: `created` with its id; surely
+//!   absent: sent again (at most [`MAX_CREATE_ATTEMPTS`] times); `unknown` only when the
+//!   portal cannot tell (the look failed, more records appeared than it reads, or, before any
+//!   id of the stream was known, a record with the same values exists).
+//! * **Request economy** ([`crate::economy`]): per stream, a lookup per record or one read of
+//!   the model into an index ([`crate::index`]), whichever costs fewer requests. A record
+//!   whose sent fields already hold the portal's values ([`crate::compare`]) is `unchanged`,
+//!   with its id, and nothing is sent. A stale index loses nothing: an update answered "not
+//!   found" (deleted meanwhile) looks the record up again and creates it; before a create from
+//!   an index older than its maximum age the records created since are read (younger than
+//!   that, a record someone else created meanwhile with the same match value is not seen).
 //! * **Order**: records run concurrently (bounded by the limiter), except that records with the
 //!   same id or match value run one after the other in input order (no duplicate from two
 //!   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
 //!   has an outcome, and checkpoints are acknowledged in input order.
-//! * **Upsert by match field**: `list` with `filter[field]=value`; zero matches creates, one
-//!   updates it, more fails. A portal that ignores the filter (answers records that do not
+//! * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
+//!   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
 //!   match) fails the record rather than risk a duplicate.
 //! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
 //! * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
@@ -1303,6 +1314,37 @@ mod tests {
         assert!(futures::FutureExt::now_or_never(other.wait_previous()).is_some());
         drop(first);
         assert!(futures::FutureExt::now_or_never(second.wait_previous()).is_some());
+    }
+
+    #[test]
+    fn the_summary_counts_unchanged_records() {
+        let mut summary = WriteSummary::default();
+        for (sequence, outcome) in [
+            Outcome::Unchanged { id: "4".into() },
+            Outcome::Unchanged { id: "5".into() },
+            Outcome::Updated { id: "6".into() },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            summary.add(&RecordOutcome {
+                stream: "crm_account".into(),
+                sequence: sequence as u64,
+                outcome,
+            });
+        }
+        assert_eq!(
+            summary.lines(),
+            [
+                "crm_account: created 0, updated 1, unchanged 2, deleted 0, skipped 0, failed 0, unknown 0",
+                "total: created 0, updated 1, unchanged 2, deleted 0, skipped 0, failed 0, unknown 0"
+            ]
+        );
+        assert!(!Outcome::Unchanged { id: "4".into() }.is_rejected());
+        assert_eq!(
+            serde_json::to_value(Outcome::Unchanged { id: "4".into() }).unwrap(),
+            json!({"outcome": "unchanged", "id": "4"})
+        );
     }
 
     #[test]
