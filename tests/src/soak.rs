@@ -428,8 +428,11 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
         .enumerate()
         .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome")))
         .collect::<Result<_, _>>()?;
-    for outcome in &outcomes {
+    for (i, outcome) in outcomes.iter().enumerate() {
         *figures.outcomes.entry(outcome.kind()).or_default() += 1;
+        if let Outcome::Unknown { message } = outcome {
+            eprintln!("seed {seed}, record {i} ({:?}): unknown: {message}", plan[i]);
+        }
     }
     figures.duplicates = verify_writes(emu, &plan, &outcomes)?;
     Ok(figures)
