@@ -34,6 +34,11 @@ pub enum Outcome {
         /// Its id.
         id: String,
     },
+    /// The record already held every value sent: nothing was sent.
+    Unchanged {
+        /// Its id.
+        id: String,
+    },
     /// A record was deleted.
     Deleted {
         /// Its id.
@@ -65,11 +70,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome's name: `created`, `updated`, `deleted`, `skipped`, `failed`, `unknown`.
+    /// The outcome's name: `created`, `updated`, `unchanged`, `deleted`, `skipped`, `failed`,
+    /// `unknown`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Created { .. } => "created",
             Self::Updated { .. } => "updated",
+            Self::Unchanged { .. } => "unchanged",
             Self::Deleted { .. } => "deleted",
             Self::Skipped { .. } => "skipped",
             Self::Failed { .. } => "failed",

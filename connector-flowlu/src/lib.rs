@@ -33,11 +33,14 @@
 pub mod account;
 pub mod cli;
 pub mod client;
+pub mod compare;
 pub mod credential;
 pub mod cursor;
 pub mod domain;
+pub mod economy;
 pub mod encode;
 pub mod error;
+pub mod index;
 pub mod limiter;
 pub mod pager;
 pub mod precheck;

@@ -10,15 +10,26 @@
 //!   fails with a per-field reason and nothing is sent.
 //! * **Safe retries only**, through the account's [`Limiter`]: get/list, update and delete are
 //!   retried on transient failures; a create is retried only when it surely did not reach
-//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer) a create is
-//!   retried only when a match field lets the sink look first and see that the record does not
-//!   exist; without one the outcome is `unknown`, never a guess.
+//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer: a dropped
+//!   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
+//!   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
+//!   before it was sent, matching the values sent). Found: `created` with its id; surely
+//!   absent: sent again (at most [`MAX_CREATE_ATTEMPTS`] times); `unknown` only when the
+//!   portal cannot tell (the look failed, more records appeared than it reads, or, before any
+//!   id of the stream was known, a record with the same values exists).
+//! * **Request economy** ([`crate::economy`]): per stream, a lookup per record or one read of
+//!   the model into an index ([`crate::index`]), whichever costs fewer requests. A record
+//!   whose sent fields already hold the portal's values ([`crate::compare`]) is `unchanged`,
+//!   with its id, and nothing is sent. A stale index loses nothing: an update answered "not
+//!   found" (deleted meanwhile) looks the record up again and creates it; before a create from
+//!   an index older than its maximum age the records created since are read (younger than
+//!   that, a record someone else created meanwhile with the same match value is not seen).
 //! * **Order**: records run concurrently (bounded by the limiter), except that records with the
 //!   same id or match value run one after the other in input order (no duplicate from two
 //!   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
 //!   has an outcome, and checkpoints are acknowledged in input order.
-//! * **Upsert by match field**: `list` with `filter[field]=value`; zero matches creates, one
-//!   updates it, more fails. A portal that ignores the filter (answers records that do not
+//! * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
+//!   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
 //!   match) fails the record rather than risk a duplicate.
 //! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
 //! * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
@@ -30,6 +41,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::{
@@ -42,9 +54,12 @@ use tokio::sync::oneshot;
 
 use crate::account::Account;
 use crate::client::Client;
+use crate::compare::{record_unchanged, same, sent_fields};
 use crate::credential::{internal_detail, FlowluCredential};
+use crate::economy::{self, Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AGE};
 use crate::encode::{check_name, encode_record_with, scalar_text, Empty};
 use crate::error::Error;
+use crate::index::{Hit, ModelIndex};
 use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
 use crate::settings::{Settings, WriteMode};
@@ -52,7 +67,7 @@ use crate::streams;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
-pub const MAX_CREATE_ATTEMPTS: usize = 3;
+pub const MAX_CREATE_ATTEMPTS: usize = 5;
 
 /// Flowlu's "not found" error code.
 const NOT_FOUND: i64 = 20;
@@ -172,6 +187,7 @@ fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<Stri
 #[derive(Debug, Clone)]
 pub struct FlowluSink {
     account: Account,
+    index_max_age: Duration,
 }
 
 impl FlowluSink {
@@ -179,6 +195,7 @@ impl FlowluSink {
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
             account: Account::new(client, settings),
+            index_max_age: DEFAULT_INDEX_MAX_AGE,
         }
     }
 
@@ -186,6 +203,7 @@ impl FlowluSink {
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
         Ok(Self {
             account: Account::from_credential(credential)?,
+            index_max_age: DEFAULT_INDEX_MAX_AGE,
         })
     }
 
@@ -193,6 +211,17 @@ impl FlowluSink {
     pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
         Self {
             account: self.account.with_limiter(limiter),
+            ..self
+        }
+    }
+
+    /// Before a create decided by an index older than `age`, the records created since the
+    /// index was read are read first (default [`DEFAULT_INDEX_MAX_AGE`]; zero: before every
+    /// such create).
+    pub fn with_index_max_age(self, age: Duration) -> Self {
+        Self {
+            index_max_age: age,
+            ..self
         }
     }
 
@@ -219,6 +248,8 @@ impl FlowluSink {
         halt: &Halt,
         sequence: u64,
         record: Record,
+        shared: &StreamShared,
+        strategy: Strategy,
     ) -> Outcome {
         let plan = match plan {
             Ok(plan) => plan,
@@ -241,6 +272,8 @@ impl FlowluSink {
             stream,
             halt,
             sequence,
+            shared,
+            strategy,
         }
         .apply(&data)
         .await
@@ -276,10 +309,16 @@ impl FlowluSink {
             level: LogLevel::Error,
             message: format!("nothing is written: {message}"),
         });
-        let done = tag(input)
-            .map(move |item| {
+        let planned = crate::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
+        let done = planned
+            .map(move |planned| {
                 let plan = Arc::clone(&plan);
                 let halt = Arc::clone(&halt);
+                let Planned {
+                    item,
+                    shared,
+                    strategy,
+                } = planned;
                 let turn = match &item {
                     Tagged::Record { record, .. } => order_key(&plan, record).map(|key| order.enter(key)),
                     Tagged::Checkpoint { .. } => None,
@@ -292,7 +331,10 @@ impl FlowluSink {
                                 turn.wait_previous().await;
                             }
                             let stream = record.stream.clone();
-                            let outcome = self.write_record(&plan, &halt, sequence, record).await;
+                            let shared = shared.unwrap_or_default();
+                            let outcome = self
+                                .write_record(&plan, &halt, sequence, record, &shared, strategy)
+                                .await;
                             drop(turn);
                             Done::Outcome(RecordOutcome {
                                 stream,
@@ -358,7 +400,7 @@ impl WriteStop {
 
 /// An input item numbered: records by sequence, checkpoints by ordinal and the number of
 /// records before them.
-enum Tagged {
+pub(crate) enum Tagged {
     Record { sequence: u64, record: Record },
     Checkpoint { ordinal: u64, before: u64, state: Value },
 }
@@ -443,7 +485,7 @@ impl Acks {
 }
 
 /// The key that serializes records touching the same Flowlu record: the id, or the match
-/// value; `None` for a record that creates without a match field.
+/// value; for a record that creates without a match field, a hash of its content.
 fn order_key(plan: &Result<WritePlan, String>, record: &Record) -> Option<String> {
     let stream = plan.as_ref().ok()?.get(&record.stream)?;
     let data = record.data.as_object()?;
@@ -451,8 +493,18 @@ fn order_key(plan: &Result<WritePlan, String>, record: &Record) -> Option<String
         Some(field) => field.as_str(),
         None => "id",
     };
-    let value = data.get(by).filter(|v| !is_blank(v)).and_then(scalar_text)?;
-    Some(format!("{}\u{0}{by}\u{0}{}", record.stream, value.trim()))
+    match data.get(by).filter(|v| !is_blank(v)).and_then(scalar_text) {
+        Some(value) => Some(format!("{}\u{0}{by}\u{0}{}", record.stream, value.trim())),
+        // A create without a match field: identical records take turns, so that one settling an
+        // ambiguous create never takes the other's record for its own.
+        None if stream.match_field.is_none() => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            record.data.to_string().hash(&mut hasher);
+            Some(format!("{}\u{0}#\u{0}{:016x}", record.stream, hasher.finish()))
+        }
+        None => None,
+    }
 }
 
 /// One place in a per-key queue: wait for the previous record of the key, and signal the next
@@ -506,6 +558,8 @@ struct Writer<'s> {
     halt: &'s Halt,
     /// The record's position in the input.
     sequence: u64,
+    shared: &'s StreamShared,
+    strategy: Strategy,
 }
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
@@ -607,11 +661,26 @@ impl Touched {
     }
 }
 
-/// What a lookup by match field found.
+/// What a lookup by match field found: the record's id and its values.
 enum Found {
     None,
-    One(u64),
+    One(u64, Map<String, Value>),
 }
+
+/// What a look at the newest records found after an ambiguous create.
+enum Resolution {
+    /// A record newer than every id known before the create holds the values sent.
+    Created(u64),
+    /// Every record that could be the create's was seen, and none is.
+    Absent,
+    /// The portal cannot tell (why).
+    Unknown(String),
+}
+
+/// Pages of newest records read to settle one ambiguous create.
+const RESOLVE_PAGES: u32 = 3;
+
+type IndexLock = tokio::sync::Mutex<ModelIndex>;
 
 impl Writer<'_> {
     /// The failed outcome of `err`, noting it when it stops later records.
@@ -625,6 +694,57 @@ impl Writer<'_> {
         failed(err)
     }
 
+    /// The fields of `data` that would be sent (`None` when the record does not fit the schema:
+    /// it then fails when its body is built).
+    fn checked(&self, data: &Map<String, Value>) -> Option<Map<String, Value>> {
+        self.stream.schema.check(data, false).ok()
+    }
+
+    /// Whether a record may be found `unchanged`: not when its stream's rule clears empty
+    /// fields and it has one to clear (the comparison and the index hold only the fields sent
+    /// as values, so a field to clear is always sent).
+    fn may_be_unchanged(&self, data: &Map<String, Value>) -> bool {
+        let clears = self
+            .sink
+            .account
+            .settings
+            .write_rule(&self.stream.stream)
+            .is_some_and(|r| r.clear_empty_fields);
+        !clears || !data.iter().any(|(name, value)| name != "id" && is_blank(value))
+    }
+
+    /// The stream's index, read by the first record that needs it; `None` when it cannot be
+    /// read (the record is then looked up).
+    async fn index(&self) -> Option<&IndexLock> {
+        if self.strategy != Strategy::Index {
+            return None;
+        }
+        let shared = self.shared;
+        let cell = shared
+            .index
+            .get_or_init(|| async {
+                let key = self.stream.match_field.as_deref().unwrap_or("id");
+                let fields = shared
+                    .fields
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let mut index = ModelIndex::new(key, fields);
+                match economy::read_into(&self.sink.account, self.stream, &mut index, shared).await {
+                    Ok(requests) => {
+                        tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
+                        Some(tokio::sync::Mutex::new(index))
+                    }
+                    Err(why) => {
+                        tracing::warn!(stream = %self.stream.stream, %why, "the index could not be read; records are looked up one by one");
+                        None
+                    }
+                }
+            })
+            .await;
+        cell.as_ref()
+    }
+
     async fn apply(&self, data: &Map<String, Value>) -> Outcome {
         let id = match record_id(data) {
             Ok(id) => id,
@@ -633,7 +753,10 @@ impl Writer<'_> {
         let mode = self.stream.mode;
         match (mode, id, &self.stream.match_field) {
             (WriteMode::Delete, Some(id), _) => self.delete(id).await,
-            (WriteMode::Update, Some(id), _) => self.update(id, data).await.unwrap_or_else(|o| o),
+            (WriteMode::Update, Some(id), _) => match self.index().await {
+                Some(index) => self.update_indexed(index, id, data, false).await,
+                None => self.update(id, data).await.unwrap_or_else(|o| o),
+            },
             (WriteMode::Delete | WriteMode::Update, None, _) => refused(
                 FailureClass::Config,
                 format!("the record has no `id`; {} needs the id of the Flowlu record", mode_name(mode)),
@@ -647,13 +770,61 @@ impl Writer<'_> {
                 self.create(data, check).await
             }
             (WriteMode::Upsert, _, Some(field)) => self.upsert_by_match(data, field).await,
-            (WriteMode::Upsert, Some(id), None) => match self.update(id, data).await {
-                Err(Outcome::Failed {
-                    code: Some(NOT_FOUND), ..
-                }) => self.create(data, None).await,
-                other => other.unwrap_or_else(|o| o),
+            (WriteMode::Upsert, Some(id), None) => match self.index().await {
+                Some(index) => self.update_indexed(index, id, data, true).await,
+                None => self.upsert_by_id(id, data).await,
             },
             (WriteMode::Upsert, None, None) => self.create(data, None).await,
+        }
+    }
+
+    async fn upsert_by_id(&self, id: u64, data: &Map<String, Value>) -> Outcome {
+        match self.update(id, data).await {
+            Err(Outcome::Failed {
+                code: Some(NOT_FOUND),
+                ..
+            }) => self.create(data, None).await,
+            other => other.unwrap_or_else(|o| o),
+        }
+    }
+
+    /// Update (or upsert, `upsert`) by id through the index: an unchanged record is not sent;
+    /// an upsert of an id the model did not hold when read creates at once.
+    async fn update_indexed(
+        &self,
+        index: &IndexLock,
+        id: u64,
+        data: &Map<String, Value>,
+        upsert: bool,
+    ) -> Outcome {
+        let key = id.to_string();
+        let Some(body) = self.checked(data) else {
+            return self.update(id, data).await.unwrap_or_else(|o| o);
+        };
+        let (hit, read_through) = {
+            let index = index.lock().await;
+            (index.find(&key, &body), index.newest_id())
+        };
+        match hit {
+            Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
+                return Outcome::Unchanged { id: key }
+            }
+            Hit::Absent if upsert && id <= read_through => return self.create(data, None).await,
+            _ => {}
+        }
+        match self.update(id, data).await {
+            Ok(outcome) => {
+                index.lock().await.wrote(&key, id, &body, false);
+                outcome
+            }
+            Err(Outcome::Failed {
+                code: Some(NOT_FOUND),
+                ..
+            }) if upsert => {
+                index.lock().await.remove(&key);
+                self.create(data, None).await
+            }
+            Err(outcome) => outcome,
         }
     }
 
@@ -726,22 +897,124 @@ impl Writer<'_> {
                 format!("the record has no value in `{field}`, the field upsert matches on"),
             );
         };
-        match self.lookup(field, &value).await {
-            Ok(Found::One(id)) => self.update(id, data).await.unwrap_or_else(|o| o),
-            Ok(Found::None) => self.create(data, Some((field, value))).await,
+        let (Some(index), Some(body)) = (self.index().await, self.checked(data)) else {
+            return self.upsert_by_lookup(data, field, &value, None).await;
+        };
+        let mut hit = index.lock().await.find(&value, &body);
+        if hit == Hit::Absent {
+            // Before a create from an old index: read what others created since.
+            let mut guard = index.lock().await;
+            if guard.refreshed().elapsed() >= self.sink.index_max_age {
+                let read = economy::read_into(&self.sink.account, self.stream, &mut guard, self.shared).await;
+                if let Err(why) = read {
+                    tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
+                    drop(guard);
+                    return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                }
+            }
+            hit = guard.find(&value, &body);
+        }
+        match hit {
+            Hit::One { id, unchanged: true } if self.may_be_unchanged(data) => {
+                Outcome::Unchanged { id: id.to_string() }
+            }
+            Hit::One { id, .. } => match self.update(id, data).await {
+                Ok(outcome) => {
+                    index.lock().await.wrote(&value, id, &body, false);
+                    outcome
+                }
+                Err(Outcome::Failed {
+                    code: Some(NOT_FOUND),
+                    ..
+                }) => {
+                    // Deleted since the index was read: look again, then create.
+                    index.lock().await.remove(&value);
+                    self.upsert_by_lookup(data, field, &value, Some(index)).await
+                }
+                Err(outcome) => outcome,
+            },
+            Hit::Several => several(field, &value),
+            Hit::Stale => self.upsert_by_lookup(data, field, &value, Some(index)).await,
+            Hit::Absent => {
+                self.create_noting(data, Some((field, value.clone())), Some((index, &value)))
+                    .await
+            }
+        }
+    }
+
+    /// Upsert by match field with a lookup: an unchanged record is not sent.
+    async fn upsert_by_lookup(
+        &self,
+        data: &Map<String, Value>,
+        field: &str,
+        value: &str,
+        index: Option<&IndexLock>,
+    ) -> Outcome {
+        match self.lookup(field, value).await {
+            Ok(Found::One(id, current)) => {
+                let body = self.checked(data);
+                if self.may_be_unchanged(data) && body.as_ref().is_some_and(|b| record_unchanged(b, &current))
+                {
+                    return Outcome::Unchanged { id: id.to_string() };
+                }
+                let outcome = self.update(id, data).await.unwrap_or_else(|o| o);
+                if let (Some(index), Some(body), Outcome::Updated { .. }) = (index, &body, &outcome) {
+                    index.lock().await.wrote(value, id, body, false);
+                }
+                outcome
+            }
+            Ok(Found::None) => {
+                self.create_noting(data, Some((field, value.to_string())), index.map(|i| (i, value)))
+                    .await
+            }
             Err(outcome) => outcome,
         }
     }
 
-    /// Creates the record. After an ambiguous failure, `check` (a match field and value) lets
-    /// the create be looked up and, when absent, sent again.
+    /// Creates the record and notes the result in the index under `key`: created, or unknown
+    /// (the next record of the key is looked up).
+    async fn create_noting(
+        &self,
+        data: &Map<String, Value>,
+        check: Option<(&str, String)>,
+        index: Option<(&IndexLock, &str)>,
+    ) -> Outcome {
+        let outcome = self.create(data, check).await;
+        if let Some((index, key)) = index {
+            let mut index = index.lock().await;
+            match (&outcome, self.checked(data)) {
+                (Outcome::Created { id }, Some(body)) => match id.parse() {
+                    Ok(id) => index.wrote(key, id, &body, true),
+                    Err(_) => index.mark_stale(key),
+                },
+                (Outcome::Unknown { .. } | Outcome::Created { .. }, _) => index.mark_stale(key),
+                _ => {}
+            }
+        }
+        outcome
+    }
+
+    /// Creates the record. After an ambiguous failure (sent, no answer) it is looked for: by
+    /// `check` (a match field and value) when there is one, else among the records newer than
+    /// every id known before it was sent ([`Writer::resolve`]). Found: `created` with its id;
+    /// surely absent: sent again (at most [`MAX_CREATE_ATTEMPTS`] times); else `unknown`.
     async fn create(&self, data: &Map<String, Value>, check: Option<(&str, String)>) -> Outcome {
         let body = match self.body(data, true) {
             Ok(body) => body,
             Err(outcome) => return outcome,
         };
         let (module, model) = (self.stream.module, self.stream.model);
+        let unknown = |err: &Error, why: String| {
+            Outcome::Unknown {
+            message: format!(
+                "the create was sent but its result is unknown ({}), and {why}; check {} in Flowlu before sending this record again",
+                internal_detail(err),
+                self.stream.stream
+            ),
+        }
+        };
         for attempt in 1..=MAX_CREATE_ATTEMPTS {
+            let floor = self.shared.floor();
             let result = self
                 .sink
                 .account
@@ -753,46 +1026,135 @@ impl Writer<'_> {
                 )
                 .await;
             let err = match result {
-                Ok(response) => return created(&response),
+                Ok(response) => return self.created(&response),
                 Err(e) if !e.may_have_been_applied() => return self.fail(&e),
                 Err(e) => e,
             };
-            let Some((field, value)) = &check else {
+            match &check {
+                Some((field, value)) => match self.lookup(field, value).await {
+                    Ok(Found::One(id, _)) => {
+                        self.shared.saw(id);
+                        return Outcome::Created { id: id.to_string() };
+                    }
+                    Ok(Found::None) => {}
+                    Err(lookup) => {
+                        return unknown(
+                            &err,
+                            format!("looking it up by {field} failed: {}", outcome_message(&lookup)),
+                        )
+                    }
+                },
+                None => match self.resolve(data, floor).await {
+                    Resolution::Created(id) => {
+                        self.shared.saw(id);
+                        return Outcome::Created { id: id.to_string() };
+                    }
+                    Resolution::Absent => {}
+                    Resolution::Unknown(why) => return unknown(&err, why),
+                },
+            }
+            if attempt == MAX_CREATE_ATTEMPTS {
+                let absent = match &check {
+                    Some((field, value)) => format!("no record with {field} = {value} exists yet"),
+                    None => "no record with its values exists yet".into(),
+                };
                 return Outcome::Unknown {
                     message: format!(
-                        "the create was sent but its result is unknown ({}); check {} in Flowlu before sending this record again",
-                        internal_detail(&err),
-                        self.stream.stream
+                        "{MAX_CREATE_ATTEMPTS} creates were sent and none could be confirmed (last: {}); {absent}",
+                        internal_detail(&err)
                     ),
                 };
-            };
-            match self.lookup(field, value).await {
-                Ok(Found::One(id)) => return Outcome::Created { id: id.to_string() },
-                Ok(Found::None) if attempt < MAX_CREATE_ATTEMPTS => {
-                    tracing::debug!(attempt, "ambiguous create not applied; sending it again");
-                }
-                Ok(Found::None) => {
-                    return Outcome::Unknown {
-                        message: format!(
-                            "{MAX_CREATE_ATTEMPTS} creates were sent and none could be confirmed (last: {}); no record with {field} = {value} exists yet",
-                            internal_detail(&err)
-                        ),
-                    }
-                }
-                Err(lookup) => {
-                    return Outcome::Unknown {
-                        message: format!(
-                            "the create was sent but its result is unknown ({}), and looking it up by {field} failed: {}",
-                            internal_detail(&err),
-                            outcome_message(&lookup)
-                        ),
-                    }
-                }
             }
+            tracing::debug!(attempt, "ambiguous create not applied; sending it again");
         }
         Outcome::Unknown {
             message: "the create could not be confirmed".into(),
         }
+    }
+
+    /// The outcome of a create's answer; notes its id.
+    fn created(&self, response: &Value) -> Outcome {
+        let outcome = created(response);
+        if let Outcome::Created { id } = &outcome {
+            if let Ok(id) = id.parse() {
+                self.shared.saw(id);
+            }
+        }
+        outcome
+    }
+
+    /// Looks for an ambiguous create among the newest records (`order_by[desc][]=id`, above
+    /// `floor`, the highest id known before it was sent): a record above the floor holding
+    /// every sent value it has is the create's. Without a floor (nothing known of the stream's
+    /// ids yet) a matching record may be older than the create, so it cannot tell; no match on
+    /// the newest page means absent.
+    async fn resolve(&self, data: &Map<String, Value>, floor: u64) -> Resolution {
+        let Some(body) = self.checked(data) else {
+            return Resolution::Unknown("its values cannot be checked".into());
+        };
+        let sent = match sent_fields(&body) {
+            Some(sent) if !sent.is_empty() => sent,
+            _ => return Resolution::Unknown(
+                "a record with list or object values (or none) cannot be recognised among the newest records"
+                    .into(),
+            ),
+        };
+        let limit = self.sink.account.settings.page_size();
+        let mut previous = u64::MAX;
+        for page in 1..=RESOLVE_PAGES {
+            let mut params = vec![
+                ("order_by[desc][]".to_string(), "id".to_string()),
+                ("page".to_string(), page.to_string()),
+                ("limit".to_string(), limit.to_string()),
+            ];
+            if floor > 0 {
+                params.push((
+                    "filter[id]".to_string(),
+                    format!(r#"{{"type":"more","value":{floor}}}"#),
+                ));
+            }
+            let answer = match economy::list(&self.sink.account, self.stream, &params).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    return Resolution::Unknown(format!(
+                        "reading the newest records failed: {}",
+                        internal_detail(&e)
+                    ))
+                }
+            };
+            let mut covered = answer.items.len() < limit as usize;
+            let mut found: Option<u64> = None;
+            for item in &answer.items {
+                let Some(id) = item.get("id").and_then(as_id) else {
+                    return Resolution::Unknown("a newest record has no id".into());
+                };
+                if id >= previous {
+                    return Resolution::Unknown("Flowlu did not answer the newest records first".into());
+                }
+                previous = id;
+                if floor > 0 && id <= floor {
+                    covered = true;
+                    continue;
+                }
+                if matches_sent(&sent, item) {
+                    found = Some(id);
+                }
+            }
+            match found {
+                Some(id) if floor > 0 => return Resolution::Created(id),
+                Some(id) => {
+                    return Resolution::Unknown(format!(
+                        "record {id} holds the same values, but whether it is this create's cannot be told (no id of the stream was known before it was sent)"
+                    ))
+                }
+                None if covered || floor == 0 => return Resolution::Absent,
+                None => {}
+            }
+        }
+        Resolution::Unknown(format!(
+            "more than {} records were created since it was sent, so it could not be looked for",
+            u64::from(RESOLVE_PAGES) * u64::from(limit)
+        ))
     }
 
     /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
@@ -802,12 +1164,7 @@ impl Writer<'_> {
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "2".to_string()),
         ];
-        let (module, model) = (self.stream.module, self.stream.model);
-        let page = self
-            .sink
-            .account
-            .limiter
-            .run(|| self.sink.account.client.list(module, model, &params), &on_wait)
+        let page = economy::list(&self.sink.account, self.stream, &params)
             .await
             .map_err(|e| self.fail(&e))?;
         let matches = |item: &Value| {
@@ -825,17 +1182,44 @@ impl Writer<'_> {
         }
         match page.items.as_slice() {
             [] => Ok(Found::None),
-            [item] => item
-                .get("id")
-                .and_then(as_id)
-                .map(Found::One)
-                .ok_or_else(|| refused(FailureClass::System, "the matching record has no id".into())),
-            _ => Err(refused(
-                FailureClass::Config,
-                format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+            [Value::Object(item)] => {
+                let id = item
+                    .get("id")
+                    .and_then(as_id)
+                    .ok_or_else(|| refused(FailureClass::System, "the matching record has no id".into()))?;
+                Ok(Found::One(id, item.clone()))
+            }
+            [_] => Err(refused(
+                FailureClass::System,
+                "the matching record is not an object".into(),
             )),
+            _ => Err(several(field, value)),
         }
     }
+}
+
+fn several(field: &str, value: &str) -> Outcome {
+    refused(
+        FailureClass::Config,
+        format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+    )
+}
+
+/// Whether a portal record holds every sent value it has (at least one).
+fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
+    let Some(record) = item.as_object() else {
+        return false;
+    };
+    let mut compared = 0;
+    for (name, value) in sent {
+        if let Some(current) = record.get(*name) {
+            if !same(value, current) {
+                return false;
+            }
+            compared += 1;
+        }
+    }
+    compared > 0
 }
 
 fn on_wait(wait: &Wait) {
@@ -971,7 +1355,15 @@ impl WriteSummary {
 
     /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
     pub fn lines(&self) -> Vec<String> {
-        let kinds = ["created", "updated", "deleted", "skipped", "failed", "unknown"];
+        let kinds = [
+            "created",
+            "updated",
+            "unchanged",
+            "deleted",
+            "skipped",
+            "failed",
+            "unknown",
+        ];
         let describe = |count: &dyn Fn(&str) -> u64| {
             kinds
                 .iter()
@@ -1114,6 +1506,37 @@ mod tests {
         assert!(futures::FutureExt::now_or_never(other.wait_previous()).is_some());
         drop(first);
         assert!(futures::FutureExt::now_or_never(second.wait_previous()).is_some());
+    }
+
+    #[test]
+    fn the_summary_counts_unchanged_records() {
+        let mut summary = WriteSummary::default();
+        for (sequence, outcome) in [
+            Outcome::Unchanged { id: "4".into() },
+            Outcome::Unchanged { id: "5".into() },
+            Outcome::Updated { id: "6".into() },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            summary.add(&RecordOutcome {
+                stream: "crm_account".into(),
+                sequence: sequence as u64,
+                outcome,
+            });
+        }
+        assert_eq!(
+            summary.lines(),
+            [
+                "crm_account: created 0, updated 1, unchanged 2, deleted 0, skipped 0, failed 0, unknown 0",
+                "total: created 0, updated 1, unchanged 2, deleted 0, skipped 0, failed 0, unknown 0"
+            ]
+        );
+        assert!(!Outcome::Unchanged { id: "4".into() }.is_rejected());
+        assert_eq!(
+            serde_json::to_value(Outcome::Unchanged { id: "4".into() }).unwrap(),
+            json!({"outcome": "unchanged", "id": "4"})
+        );
     }
 
     #[test]

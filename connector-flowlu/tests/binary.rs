@@ -420,7 +420,7 @@ mod signals {
             .collect();
         assert_eq!(
             summary.get("total").copied(),
-            Some("created 5, updated 0, deleted 0, skipped 0, failed 0, unknown 0")
+            Some("created 5, updated 0, unchanged 0, deleted 0, skipped 0, failed 0, unknown 0")
         );
         assert_eq!(emu.count("crm", "account"), before + 5);
     }

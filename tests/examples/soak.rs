@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p integration-tests --example soak
 //! cargo run --release -p integration-tests --example soak -- --seeds 3 --records 5000 --writes 1000
+//! cargo run --release -p integration-tests --example soak -- --first-seed 6 --seeds 1
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,6 +31,7 @@ fn arg(name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() {
     let seeds = arg("--seeds", 10) as u64;
+    let first = arg("--first-seed", 1) as u64;
     let config = SoakConfig {
         records_per_stream: arg("--records", 20_000),
         writes: arg("--writes", 5_000),
@@ -49,7 +51,7 @@ async fn main() {
     println!("| seed | records read | requests | faults | lost | repeated | read s | outcomes | requests | faults | duplicates | write s |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut totals = (0u64, 0u64, 0u64, 0u64, 0u64);
-    for seed in 1..=seeds {
+    for seed in first..first + seeds {
         let figures = match soak_seed(&config, seed).await {
             Ok(figures) => figures,
             Err(e) => {

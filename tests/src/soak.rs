@@ -428,8 +428,11 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
         .enumerate()
         .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome")))
         .collect::<Result<_, _>>()?;
-    for outcome in &outcomes {
+    for (i, outcome) in outcomes.iter().enumerate() {
         *figures.outcomes.entry(outcome.kind()).or_default() += 1;
+        if let Outcome::Unknown { message } = outcome {
+            eprintln!("seed {seed}, record {i} ({:?}): unknown: {message}", plan[i]);
+        }
     }
     figures.duplicates = verify_writes(emu, &plan, &outcomes)?;
     Ok(figures)
@@ -437,7 +440,10 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
 
 fn outcome_id(outcome: &Outcome) -> Option<u64> {
     match outcome {
-        Outcome::Created { id } | Outcome::Updated { id } | Outcome::Deleted { id } => id.parse().ok(),
+        Outcome::Created { id }
+        | Outcome::Updated { id }
+        | Outcome::Unchanged { id }
+        | Outcome::Deleted { id } => id.parse().ok(),
         _ => None,
     }
 }
@@ -486,7 +492,7 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
             Planned::Update { id, name } => {
                 let now = pipelines.get(id).and_then(|r| r["name"].as_str());
                 match outcome {
-                    Outcome::Updated { .. }
+                    Outcome::Updated { .. } | Outcome::Unchanged { .. }
                         if now == Some(name.as_str()) && outcome_id(outcome) == Some(*id) => {}
                     Outcome::Failed { .. } if now != Some(name.as_str()) => {}
                     _ => return wrong(format!("the stand-in's name is {now:?}")),
@@ -505,10 +511,12 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
     for (email, writes) in by_email {
         let found = accounts.get(email).unwrap_or(&none);
         let unknown = writes.iter().any(|(_, o)| matches!(o, Outcome::Unknown { .. }));
-        let last_ok = writes
-            .iter()
-            .rev()
-            .find(|(_, o)| matches!(o, Outcome::Created { .. } | Outcome::Updated { .. }));
+        let last_ok = writes.iter().rev().find(|(_, o)| {
+            matches!(
+                o,
+                Outcome::Created { .. } | Outcome::Updated { .. } | Outcome::Unchanged { .. }
+            )
+        });
         let wrong = |why: &str| {
             Err(format!(
                 "e-mail {email}: {why}; outcomes {writes:?}, stand-in {found:?}"

@@ -377,7 +377,15 @@ impl WriteRun<'_, '_> {
     /// outcomes of the records that were read.
     fn unreadable_failure(&self) -> Failure {
         let numbers: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
-        let kinds = ["created", "updated", "deleted", "skipped", "failed", "unknown"];
+        let kinds = [
+            "created",
+            "updated",
+            "unchanged",
+            "deleted",
+            "skipped",
+            "failed",
+            "unknown",
+        ];
         let outcomes: Vec<String> = kinds
             .iter()
             .map(|k| format!("{k} {}", self.summary.total(k)))

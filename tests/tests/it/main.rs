@@ -4,6 +4,7 @@
 mod canary;
 mod check_cli;
 mod coverage;
+mod economy;
 mod hostile;
 mod malformed;
 mod models;

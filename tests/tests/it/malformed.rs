@@ -269,7 +269,7 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
             (
                 1,
                 "system_error".into(),
-                "1 input line(s) could not be read (line 2) and were skipped; every other line was read: 2 record(s), created 2, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
+                "1 input line(s) could not be read (line 2) and were skipped; every other line was read: 2 record(s), created 2, updated 0, unchanged 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
             ),
             "{line}"
         );
@@ -439,7 +439,7 @@ async fn a_line_that_is_not_utf8_is_rejected_by_number_and_every_later_line_is_r
         (
             1,
             "system_error".into(),
-            "2 input line(s) could not be read (line 3, 6) and were skipped; every other line was read: 3 record(s), created 3, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
+            "2 input line(s) could not be read (line 3, 6) and were skipped; every other line was read: 3 record(s), created 3, updated 0, unchanged 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
         )
     );
     let acked: Vec<Value> = run

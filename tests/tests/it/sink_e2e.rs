@@ -290,7 +290,7 @@ async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state()
     assert_eq!(rejected.lines().count(), 200);
     assert!(run
         .stdout
-        .contains("write summary: total: created 0, updated 0, deleted 0, skipped 0, failed 200, unknown 0"));
+        .contains("write summary: total: created 0, updated 0, unchanged 0, deleted 0, skipped 0, failed 200, unknown 0"));
     let sent = emu.stats().path_total("/api/v1/module/crm/account/create");
     assert!((1..=8).contains(&sent), "{sent} creates were sent");
 }

@@ -1,0 +1,382 @@
+//! Request economy of a write: per stream, a lookup per record or one read of the model into
+//! an [`ModelIndex`], whichever costs fewer requests.
+//!
+//! * **Which streams**: upserts (by match field or by id) and updates. Creates and deletes are
+//!   sent as they come.
+//! * **Counts**: the records of the stream seen so far, and the model's size from one cheap
+//!   call (`list?page=1&limit=<page size>&order_by[desc][]=id`: its `total`, how many records a page really holds, and the newest id), made
+//!   once the stream has [`PROBE_AT`] records (for fewer, lookups are never dearer).
+//! * **Rule**: reading the index costs `ceil(size / page size)` requests; a lookup costs one
+//!   per record. Records of the stream are held back (input keeps flowing, checkpoints wait
+//!   for them) until their count reaches that cost: then the index is read and serves them and
+//!   every later record of the stream. When the input ends, or a checkpoint arrives, first,
+//!   the held records are looked up one by one and counting goes on (so a long input split by
+//!   checkpoints still switches to the index once it has paid for it: never more than twice
+//!   the cheaper choice). At most [`MAX_HELD`] records are held per stream.
+//! * **Unknown size** (no `total`), a model above [`MAX_INDEX_RECORDS`], or a failed probe or
+//!   read: lookups, as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::Value;
+
+use crate::account::Account;
+use crate::client::ListPage;
+use crate::compare::sent_fields;
+use crate::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
+use crate::limiter::Wait;
+use crate::settings::WriteMode;
+use crate::sink::{StreamPlan, Tagged, WritePlan};
+
+/// The probe is made once a stream has this many records.
+pub const PROBE_AT: u64 = 3;
+
+/// At most this many records of one stream are held back while the choice is open.
+pub const MAX_HELD: usize = 10_000;
+
+/// Default age after which the index is brought up to date (records created by others since
+/// it was read) before a create. Each refresh reads the records created since the last one,
+/// the write's own included: about one request per page of creates.
+pub const DEFAULT_INDEX_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// How a record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// As the mode says, one lookup per record where a match is needed.
+    Lookup,
+    /// Through the stream's index.
+    Index,
+}
+
+/// What the records of one stream share during a write.
+#[derive(Debug, Default)]
+pub(crate) struct StreamShared {
+    /// The highest id known to exist in the model: a record created after it was known has a
+    /// higher id (Flowlu's ids ascend).
+    pub newest: AtomicU64,
+    /// The fields the index compares (those the held records send).
+    pub fields: Mutex<Vec<String>>,
+    /// The index, read by the first record that needs it; `None` when it could not be read.
+    pub index: tokio::sync::OnceCell<Option<tokio::sync::Mutex<ModelIndex>>>,
+}
+
+impl StreamShared {
+    /// Notes that `id` exists.
+    pub fn saw(&self, id: u64) {
+        self.newest.fetch_max(id, Ordering::SeqCst);
+    }
+
+    /// The highest id known to exist now.
+    pub fn floor(&self) -> u64 {
+        self.newest.load(Ordering::SeqCst)
+    }
+}
+
+/// One planned input item.
+pub(crate) struct Planned {
+    pub item: Tagged,
+    pub shared: Option<Arc<StreamShared>>,
+    pub strategy: Strategy,
+}
+
+/// Whether records of `plan` can use an index.
+fn indexable(plan: &StreamPlan) -> bool {
+    matches!(plan.mode, WriteMode::Upsert | WriteMode::Update)
+}
+
+#[derive(Default)]
+struct StreamCount {
+    seen: u64,
+    held: Vec<Tagged>,
+    /// `Some(cost)` once probed and indexable; `None` inside once probed and not indexable.
+    probe: Option<Option<u64>>,
+    index: bool,
+    shared: Arc<StreamShared>,
+}
+
+struct Planner<'a> {
+    account: &'a Account,
+    plan: Arc<Result<WritePlan, String>>,
+    input: BoxStream<'a, Tagged>,
+    ready: VecDeque<Planned>,
+    streams: HashMap<String, StreamCount>,
+    ended: bool,
+}
+
+/// Plans every input item: see the [module documentation](self).
+pub(crate) fn plan_input<'a>(
+    account: &'a Account,
+    plan: Arc<Result<WritePlan, String>>,
+    input: BoxStream<'a, Tagged>,
+) -> BoxStream<'a, Planned> {
+    let planner = Planner {
+        account,
+        plan,
+        input,
+        ready: VecDeque::new(),
+        streams: HashMap::new(),
+        ended: false,
+    };
+    futures::stream::unfold(planner, |mut p| async move { p.next().await.map(|x| (x, p)) }).boxed()
+}
+
+impl Planner<'_> {
+    async fn next(&mut self) -> Option<Planned> {
+        loop {
+            if let Some(planned) = self.ready.pop_front() {
+                return Some(planned);
+            }
+            if self.ended {
+                return None;
+            }
+            match self.input.next().await {
+                None => {
+                    self.ended = true;
+                    self.release_all();
+                }
+                Some(checkpoint @ Tagged::Checkpoint { .. }) => {
+                    self.release_all();
+                    self.ready.push_back(Planned {
+                        item: checkpoint,
+                        shared: None,
+                        strategy: Strategy::Lookup,
+                    });
+                }
+                Some(record @ Tagged::Record { .. }) => self.record(record).await,
+            }
+        }
+    }
+
+    async fn record(&mut self, item: Tagged) {
+        let Tagged::Record { record, .. } = &item else {
+            return;
+        };
+        let stream_plan = match self.plan.as_ref() {
+            Ok(plan) => plan.get(&record.stream).cloned(),
+            Err(_) => None,
+        };
+        let Some(stream_plan) = stream_plan else {
+            self.ready.push_back(Planned {
+                item,
+                shared: None,
+                strategy: Strategy::Lookup,
+            });
+            return;
+        };
+        let count = self.streams.entry(stream_plan.stream.clone()).or_default();
+        count.seen += 1;
+        let shared = Arc::clone(&count.shared);
+        if !indexable(&stream_plan) || count.index || matches!(count.probe, Some(None)) {
+            let strategy = if count.index {
+                Strategy::Index
+            } else {
+                Strategy::Lookup
+            };
+            self.ready.push_back(Planned {
+                item,
+                shared: Some(shared),
+                strategy,
+            });
+            return;
+        }
+        count.held.push(item);
+        if count.probe.is_none() && count.seen >= PROBE_AT {
+            let cost = probe(self.account, &stream_plan, &shared).await;
+            // The entry is still there: nothing else touched the map meanwhile.
+            if let Some(count) = self.streams.get_mut(&stream_plan.stream) {
+                count.probe = Some(cost);
+            }
+        }
+        let Some(count) = self.streams.get_mut(&stream_plan.stream) else {
+            return;
+        };
+        match count.probe {
+            Some(Some(cost)) if count.seen >= cost => {
+                count.index = true;
+                let fields = compared_fields(&stream_plan, &count.held);
+                *count.shared.fields.lock().unwrap_or_else(PoisonError::into_inner) = fields;
+                tracing::debug!(stream = %stream_plan.stream, seen = count.seen, cost, "write reads the model into an index");
+                let held = std::mem::take(&mut count.held);
+                self.release(held, &shared, Strategy::Index);
+            }
+            Some(None) => {
+                let held = std::mem::take(&mut count.held);
+                self.release(held, &shared, Strategy::Lookup);
+            }
+            _ if count.held.len() >= MAX_HELD => {
+                let held = std::mem::take(&mut count.held);
+                self.release(held, &shared, Strategy::Lookup);
+            }
+            _ => {}
+        }
+    }
+
+    fn release(&mut self, held: Vec<Tagged>, shared: &Arc<StreamShared>, strategy: Strategy) {
+        self.ready.extend(held.into_iter().map(|item| Planned {
+            item,
+            shared: Some(Arc::clone(shared)),
+            strategy,
+        }));
+    }
+
+    /// Releases every held record (as lookups), in input order.
+    fn release_all(&mut self) {
+        let mut all: Vec<(Tagged, Arc<StreamShared>)> = Vec::new();
+        for count in self.streams.values_mut() {
+            let shared = Arc::clone(&count.shared);
+            all.extend(
+                std::mem::take(&mut count.held)
+                    .into_iter()
+                    .map(|t| (t, Arc::clone(&shared))),
+            );
+        }
+        all.sort_by_key(|(t, _)| match t {
+            Tagged::Record { sequence, .. } => *sequence,
+            Tagged::Checkpoint { before, .. } => *before,
+        });
+        self.ready.extend(all.into_iter().map(|(item, shared)| Planned {
+            item,
+            shared: Some(shared),
+            strategy: Strategy::Lookup,
+        }));
+    }
+}
+
+/// The union of the fields the held records send (at most [`MAX_COMPARED_FIELDS`]).
+fn compared_fields(plan: &StreamPlan, held: &[Tagged]) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for item in held {
+        let Tagged::Record { record, .. } = item else {
+            continue;
+        };
+        let Some(data) = record.data.as_object() else {
+            continue;
+        };
+        let Ok(body) = plan.schema.check(data, false) else {
+            continue;
+        };
+        for (name, _) in sent_fields(&body).unwrap_or_default() {
+            if !fields.iter().any(|f| f == name) && fields.len() < MAX_COMPARED_FIELDS {
+                fields.push(name.to_string());
+            }
+        }
+    }
+    fields
+}
+
+fn on_wait(wait: &Wait) {
+    tracing::debug!(?wait.reason, delay_ms = wait.delay.as_millis() as u64, "waiting before retrying a request");
+}
+
+/// One list call through the account's limiter.
+pub(crate) async fn list(
+    account: &Account,
+    plan: &StreamPlan,
+    params: &[(String, String)],
+) -> Result<ListPage, crate::error::Error> {
+    account
+        .limiter
+        .run(|| account.client.list(plan.module, plan.model, params), &on_wait)
+        .await
+}
+
+fn pairs(items: &[(&str, String)]) -> Vec<(String, String)> {
+    items.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+}
+
+/// The requests an index read of the model costs, from one list call of the newest records
+/// at the configured page size (its `total`, and how many records a page really holds: a
+/// portal that caps pages below what was asked makes the index cost more); `None` when it
+/// cannot be told or the model is too large. Notes the newest id.
+async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> Option<u64> {
+    let asked = u64::from(account.settings.page_size());
+    let params = pairs(&[
+        ("page", "1".into()),
+        ("limit", asked.to_string()),
+        ("order_by[desc][]", "id".into()),
+    ]);
+    let page = match list(account, plan, &params).await {
+        Ok(page) => page,
+        Err(e) => {
+            tracing::debug!(stream = %plan.stream, error = %e, "size probe failed; records are looked up");
+            return None;
+        }
+    };
+    if let Some(id) = page.items.first().and_then(|i| i.get("id")).and_then(id_of) {
+        shared.saw(id);
+    }
+    if page.items.is_empty() {
+        // An empty model: reading the index is one empty page.
+        return Some(1);
+    }
+    let total = page.total?;
+    if total > MAX_INDEX_RECORDS {
+        return None;
+    }
+    let served = page.items.len() as u64;
+    let size = if total > served {
+        served.clamp(1, asked)
+    } else {
+        asked
+    };
+    Some(total.div_ceil(size))
+}
+
+fn id_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads every record above `index.newest_id()` into `index` (keyset pages ascending by id).
+/// Fails, naming why, when the portal ignores the id filter or the order, or the model grows
+/// past [`MAX_INDEX_RECORDS`].
+pub(crate) async fn read_into(
+    account: &Account,
+    plan: &StreamPlan,
+    index: &mut ModelIndex,
+    shared: &StreamShared,
+) -> Result<u64, String> {
+    let limit = account.settings.page_size();
+    let mut requests = 0;
+    loop {
+        let after = index.newest_id();
+        let params = pairs(&[
+            ("filter[id]", format!(r#"{{"type":"more","value":{after}}}"#)),
+            ("order_by[asc][]", "id".into()),
+            ("page", "1".into()),
+            ("limit", limit.to_string()),
+        ]);
+        let page = list(account, plan, &params).await.map_err(|e| e.to_string())?;
+        requests += 1;
+        let ids: Vec<Option<u64>> = page.items.iter().map(|i| i.get("id").and_then(id_of)).collect();
+        let mut last = after;
+        for id in &ids {
+            match id {
+                Some(id) if *id > last => last = *id,
+                _ => {
+                    return Err(
+                        "Flowlu did not answer records in ascending id order above the last one read (the id filter or the order was ignored)".into(),
+                    )
+                }
+            }
+        }
+        index.absorb(&page.items);
+        if let Some(id) = ids.last().copied().flatten() {
+            shared.saw(id);
+        }
+        if index.len() as u64 > MAX_INDEX_RECORDS {
+            return Err(format!("the model holds more than {MAX_INDEX_RECORDS} records"));
+        }
+        let rest_known_empty = page.total.is_some_and(|t| t <= page.items.len() as u64);
+        if page.items.is_empty() || rest_known_empty {
+            return Ok(requests);
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Request economy of writes against the in-process stand-in: requests per record and wall
+//! time for the cases of issue 15. Figures, not a timed test:
+//!
+//! ```text
+//! cargo run --release -p integration-tests --example bench_economy
+//! cargo run --release -p integration-tests --example bench_economy -- --capped-only
+//! ```
+//!
+//! Every case runs twice: at full size without a cap (requests per record; wall time is the
+//! stand-in's local speed), and under the connector's `requests_per_second = 2` at the size
+//! given in the `capped` column (wall time at Flowlu's pace).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use connector_core::{
+    ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
+    SourceState,
+};
+use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::source::FlowluSource;
+use connector_flowlu::FlowluCredential;
+use flowlu_emulator::{Emulator, EmulatorConfig};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+fn credential(emu: &Emulator, rps: Option<u32>) -> FlowluCredential {
+    let mut advanced =
+        json!({"write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]});
+    if let Some(rps) = rps {
+        advanced["requests_per_second"] = json!(rps);
+    }
+    let config =
+        json!({"name": "bench", "account_domain": "acme", "api_key": emu.api_key(), "advanced": advanced});
+    FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url())
+}
+
+fn catalog() -> ConfiguredCatalog {
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"
+    }]}))
+    .unwrap()
+}
+
+async fn stand_in(accounts: usize) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        records_per_model: 3,
+        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Gives every account without an e-mail one (set-up, not measured); returns the accounts.
+async fn with_emails(emu: &Emulator) -> Vec<Value> {
+    let client = credential(emu, None).client().unwrap();
+    let blank: Vec<u64> = emu
+        .records("crm", "account")
+        .iter()
+        .filter(|r| r["email"].as_str().is_none_or(str::is_empty))
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    futures::stream::iter(blank)
+        .for_each_concurrent(16, |id| {
+            let client = &client;
+            async move {
+                let form = [("email".to_string(), format!("filled.{id}@example.net"))];
+                client.update("crm", "account", id, &form).await.unwrap();
+            }
+        })
+        .await;
+    emu.reset_stats();
+    emu.records("crm", "account")
+}
+
+/// Writes `input`; returns (requests, wall time, outcome counts).
+async fn write(emu: &Emulator, rps: Option<u32>, input: Vec<Value>) -> (u64, Duration, String) {
+    emu.reset_stats();
+    let sink = FlowluSink::from_credential(&credential(emu, rps)).unwrap();
+    let catalog = catalog();
+    let records = input.into_iter().map(|data| {
+        SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data,
+        })
+    });
+    let started = Instant::now();
+    let events: Vec<SinkEvent> = sink
+        .write(&catalog, futures::stream::iter(records).boxed())
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let mut counts: std::collections::BTreeMap<&str, u64> = Default::default();
+    for event in &events {
+        if let SinkEvent::Outcome(o) = event {
+            *counts.entry(o.outcome.kind()).or_default() += 1;
+            if let Outcome::Failed { message, .. } | Outcome::Unknown { message } = &o.outcome {
+                panic!("record {} was not written: {message}", o.sequence);
+            }
+        }
+    }
+    let counts = counts
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (emu.stats().total, elapsed, counts)
+}
+
+fn upserts(accounts: &[Value], changed_every: usize) -> Vec<Value> {
+    accounts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let name = r["name"].as_str().unwrap_or_default();
+            let name = if changed_every > 0 && i % changed_every == 0 {
+                format!("{name} (changed)")
+            } else {
+                name.to_string()
+            };
+            json!({"name": name, "email": r["email"]})
+        })
+        .collect()
+}
+
+fn new_records(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")}))
+        .collect()
+}
+
+/// One case: its name, the model's size, and the input at a given size.
+struct Case {
+    name: &'static str,
+    model: usize,
+    full: usize,
+    capped: usize,
+    input: fn(&[Value], usize) -> Vec<Value>,
+}
+
+fn row(case: &str, size: usize, cap: &str, (requests, elapsed, counts): (u64, Duration, String)) {
+    println!(
+        "| {case} | {size} | {cap} | {requests} | {:.4} | {:.1} | {counts} |",
+        requests as f64 / size as f64,
+        elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let capped_only = std::env::args().any(|a| a == "--capped-only");
+    let cases = [
+        Case {
+            name: "(a) upserts by e-mail, 1% changed, into a 10,000-record model",
+            model: 10_000,
+            full: 10_000,
+            capped: 10_000,
+            input: |accounts, n| upserts(&accounts[..n], 100),
+        },
+        Case {
+            name: "(b) upserts by e-mail into an empty model",
+            model: 0,
+            full: 10_000,
+            capped: 300,
+            input: |_, n| new_records(n),
+        },
+        Case {
+            name: "(c) upserts by e-mail, 1% changed, into a 100,000-record model",
+            model: 100_000,
+            full: 100,
+            capped: 100,
+            input: |accounts, n| upserts(&accounts[..n], 100),
+        },
+        Case {
+            name: "(c') upserts by e-mail, all changed, into a 100,000-record model",
+            model: 100_000,
+            full: 100,
+            capped: 100,
+            input: |accounts, n| upserts(&accounts[..n], 1),
+        },
+    ];
+    println!("| case | records | cap | requests | requests/record | seconds | outcomes |");
+    println!("|---|---|---|---|---|---|---|");
+    for case in &cases {
+        let emu = stand_in(case.model).await;
+        let accounts = if case.model > 1_000 && case.full <= 100 {
+            // Only the accounts written need an e-mail.
+            let all = emu.records("crm", "account");
+            all.into_iter()
+                .filter(|r| r["email"].as_str().is_some_and(|e| !e.is_empty()))
+                .take(case.full)
+                .collect()
+        } else {
+            with_emails(&emu).await
+        };
+        if !capped_only {
+            let figures = write(&emu, None, (case.input)(&accounts, case.full)).await;
+            row(case.name, case.full, "none", figures);
+        }
+        drop(emu);
+        let emu = stand_in(case.model).await;
+        let accounts = if case.model > 1_000 && case.capped <= 100 {
+            let all = emu.records("crm", "account");
+            all.into_iter()
+                .filter(|r| r["email"].as_str().is_some_and(|e| !e.is_empty()))
+                .take(case.capped)
+                .collect()
+        } else {
+            with_emails(&emu).await
+        };
+        let figures = write(&emu, Some(2), (case.input)(&accounts, case.capped)).await;
+        row(case.name, case.capped, "2 req/s", figures);
+    }
+    for cap in [None, Some(2)] {
+        round_trip(1_739, cap).await;
+    }
+}
+
+/// (d) The issue's case: 1,739 accounts read from the stand-in and written straight back as
+/// upserts by e-mail, nothing changed.
+async fn round_trip(accounts: usize, cap: Option<u32>) {
+    let emu = stand_in(accounts).await;
+    with_emails(&emu).await;
+    let source = FlowluSource::from_credential(&credential(&emu, cap)).unwrap();
+    let catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"
+    }]}))
+    .unwrap();
+    let started = Instant::now();
+    let state = SourceState::default();
+    let read: Vec<Value> = source
+        .read(&catalog, &state)
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    let read_time = started.elapsed();
+    let read_requests = emu.stats().total;
+    assert_eq!(read.len(), accounts);
+    let cap_name = if cap.is_some() { "2 req/s" } else { "none" };
+    row(
+        "(d) accounts read (source, 100 a page)",
+        accounts,
+        cap_name,
+        (read_requests, read_time, format!("{} read", read.len())),
+    );
+    let figures = write(&emu, cap, read).await;
+    row(
+        "(d) the same accounts written back as upserts by e-mail, unchanged",
+        accounts,
+        cap_name,
+        figures,
+    );
+}

@@ -1,0 +1,583 @@
+//! Request economy of writes, with exact outcomes and exact request counts: the planner's
+//! choice (an index of the model or a lookup per record), unchanged records sent never,
+//! Flowlu's value forms, a stale index (records deleted or created by others meanwhile) and
+//! ambiguous creates settled among the newest records.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::{Client, FlowluCredential};
+use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
+use futures::StreamExt;
+use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
+use mockito::{Matcher, Server};
+use serde_json::{json, Value};
+
+const LIST: &str = "/api/v1/module/crm/account/list";
+const CREATE: &str = "/api/v1/module/crm/account/create";
+
+async fn stand_in(accounts: usize) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        records_per_model: 3,
+        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn credential(emu: &Emulator) -> FlowluCredential {
+    let config = json!({"name": "economy", "account_domain": "acme", "api_key": emu.api_key(),
+        "advanced": {"write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}});
+    FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url())
+}
+
+/// An upsert-by-email sink on the stand-in whose retries do not wait.
+fn sink(emu: &Emulator) -> FlowluSink {
+    FlowluSink::from_credential(&credential(emu))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+}
+
+fn client(emu: &Emulator) -> Client {
+    credential(emu).client().unwrap()
+}
+
+fn catalog() -> ConfiguredCatalog {
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"
+    }]}))
+    .unwrap()
+}
+
+fn record(data: Value) -> SinkInput {
+    SinkInput::Record(Record {
+        stream: "crm_account".into(),
+        data,
+    })
+}
+
+/// The stand-in's accounts that have an e-mail: (id, name, email).
+fn accounts(emu: &Emulator) -> Vec<(u64, String, String)> {
+    emu.records("crm", "account")
+        .into_iter()
+        .filter_map(|r| {
+            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
+            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
+        })
+        .collect()
+}
+
+fn outcomes_of(events: Vec<SinkEvent>) -> Vec<Outcome> {
+    let mut outcomes: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some(o),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|o| o.sequence);
+    outcomes.into_iter().map(|o| o.outcome).collect()
+}
+
+async fn write(sink: &FlowluSink, input: Vec<SinkInput>) -> Vec<Outcome> {
+    let catalog = catalog();
+    let events = sink
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    outcomes_of(events)
+}
+
+fn unchanged(id: u64) -> Outcome {
+    Outcome::Unchanged { id: id.to_string() }
+}
+
+fn updated(id: u64) -> Outcome {
+    Outcome::Updated { id: id.to_string() }
+}
+
+fn created(id: u64) -> Outcome {
+    Outcome::Created { id: id.to_string() }
+}
+
+/// Requests by path (any status), without the inspection paths.
+fn by_path(stats: &Stats) -> Vec<(String, u64)> {
+    stats
+        .by_path
+        .iter()
+        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
+        .collect()
+}
+
+fn paths(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = expected.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+    v.sort();
+    v
+}
+
+fn update_path(id: u64) -> String {
+    format!("/api/v1/module/crm/account/update/{id}")
+}
+
+#[tokio::test]
+async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
+    // 150 accounts: the index costs 2 pages; 150 records pass that, so the index is read.
+    let emu = stand_in(150).await;
+    let all = accounts(&emu);
+    let input = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, name, email))| {
+            let name = if i % 50 == 7 {
+                format!("{name} (renamed)")
+            } else {
+                name.clone()
+            };
+            record(json!({"name": name, "email": email}))
+        })
+        .collect();
+    let outcomes = write(&sink(&emu), input).await;
+    let expected: Vec<Outcome> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _, _))| if i % 50 == 7 { updated(*id) } else { unchanged(*id) })
+        .collect();
+    assert_eq!(outcomes, expected);
+    let changed: Vec<u64> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 50 == 7)
+        .map(|(_, a)| a.0)
+        .collect();
+    assert_eq!(changed.len(), 3);
+    // One size probe, two index pages, three updates: nothing else.
+    let mut expected_paths = vec![(LIST.to_string(), 3)];
+    expected_paths.extend(changed.iter().map(|id| (update_path(*id), 1)));
+    expected_paths.sort();
+    assert_eq!(by_path(&emu.stats()), expected_paths);
+    let renamed = emu.records("crm", "account");
+    assert!(renamed.iter().any(|r| r["id"].as_u64() == Some(changed[0])
+        && r["name"].as_str().is_some_and(|n| n.ends_with("(renamed)"))));
+}
+
+#[tokio::test]
+async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_sent() {
+    // 1,000 accounts: the index would cost 10 pages; 3 records are cheaper looked up.
+    let emu = stand_in(1000).await;
+    let all = accounts(&emu);
+    let (a, b) = (&all[0], &all[1]);
+    let input = vec![
+        record(json!({"name": a.1, "email": a.2})),
+        record(json!({"name": "Renamed", "email": b.2})),
+        record(json!({"name": "Newcomer", "email": "new@example.org"})),
+    ];
+    let outcomes = write(&sink(&emu), input).await;
+    assert_eq!(outcomes, [unchanged(a.0), updated(b.0), created(1001)]);
+    // One probe and three lookups; one update, one create.
+    assert_eq!(
+        by_path(&emu.stats()),
+        paths(&[(LIST, 4), (&update_path(b.0), 1), (CREATE, 1)])
+    );
+}
+
+#[tokio::test]
+async fn trimmed_text_is_the_same_value_on_the_stand_in() {
+    let emu = stand_in(20).await;
+    let (id, name, email) = accounts(&emu)[0].clone();
+    let input = vec![record(
+        json!({"email": format!(" {email} "), "name": format!("  {name}  ")}),
+    )];
+    assert_eq!(write(&sink(&emu), input).await, [unchanged(id)]);
+    // One lookup (a single record is never worth a probe), nothing written.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1)]));
+}
+
+#[tokio::test]
+async fn values_in_other_forms_are_the_same_values() {
+    // Numbers as strings, 0/1 for booleans, a zero date for null, text with spaces: the
+    // portal's record already holds what is sent, so only the lookup is made.
+    let mut server = Server::new_async().await;
+    let lookup = server
+        .mock("GET", LIST)
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("api_key".into(), CANARY_KEY.into()),
+            Matcher::UrlEncoded("filter[email]".into(), "a@x.io".into()),
+            Matcher::UrlEncoded("page".into(), "1".into()),
+            Matcher::UrlEncoded("limit".into(), "2".into()),
+        ]))
+        .with_body(list_body(
+            json!([{"id": 5, "email": "a@x.io", "name": "Acme", "budget": "12.50",
+            "active": 1, "vip": 0, "owner_id": 7, "closing_date": "0000-00-00", "start_date": "",
+            "updated": "0000-00-00 00:00:00"}]),
+        ))
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let credential = FlowluCredential::from_config(&json!({"name": "t", "account_domain": "acme",
+        "api_key": CANARY_KEY, "advanced": {"write_rules": [
+            {"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}}))
+    .unwrap()
+    .with_base_url(server.url());
+    let sink = FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let input = vec![record(
+        json!({"email": "a@x.io", "name": " Acme ", "budget": 12.5,
+        "active": true, "vip": false, "owner_id": "7", "closing_date": null, "start_date": "0000-00-00",
+        "updated": ""}),
+    )];
+    assert_eq!(write(&sink, input).await, [unchanged(5)]);
+    lookup.assert_async().await;
+    other.assert().await;
+}
+
+/// Starts a write fed through a channel; returns the sender and the event stream.
+fn open_write<'a>(
+    sink: &'a FlowluSink,
+    catalog: &'a ConfiguredCatalog,
+) -> (
+    futures::channel::mpsc::UnboundedSender<SinkInput>,
+    futures::stream::BoxStream<'a, SinkEvent>,
+) {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    (tx, sink.write(catalog, rx.boxed()))
+}
+
+/// The next `n` outcomes of `events`, by sequence.
+async fn next_outcomes(
+    events: &mut futures::stream::BoxStream<'_, SinkEvent>,
+    n: usize,
+) -> Vec<(u64, Outcome)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match events.next().await {
+            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    got.sort_by_key(|(s, _)| *s);
+    got
+}
+
+#[tokio::test]
+async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanwhile() {
+    let emu = stand_in(150).await;
+    let all = accounts(&emu);
+    let sink = sink(&emu).with_index_max_age(Duration::ZERO);
+    let catalog = catalog();
+    let (tx, mut events) = open_write(&sink, &catalog);
+    for (_, name, email) in &all[..3] {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    let first = next_outcomes(&mut events, 3).await;
+    let ids: Vec<u64> = all[..3].iter().map(|a| a.0).collect();
+    assert_eq!(
+        first,
+        vec![
+            (0, unchanged(ids[0])),
+            (1, unchanged(ids[1])),
+            (2, unchanged(ids[2]))
+        ]
+    );
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+
+    // Meanwhile, in the CRM: one indexed account is deleted, another is created.
+    let crm = client(&emu);
+    let gone = &all[3];
+    crm.delete("crm", "account", gone.0).await.unwrap();
+    let theirs = crm
+        .create(
+            "crm",
+            "account",
+            &[
+                ("name".into(), "Theirs".into()),
+                ("email".into(), "theirs@example.org".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    let theirs_id = theirs["id"].as_u64().unwrap();
+    assert_eq!(theirs_id, 151);
+    emu.reset_stats();
+
+    tx.unbounded_send(record(json!({"name": "Back again", "email": gone.2})))
+        .unwrap();
+    let recreated = next_outcomes(&mut events, 1).await;
+    tx.unbounded_send(record(json!({"name": "Ours", "email": "theirs@example.org"})))
+        .unwrap();
+    drop(tx);
+    let matched = next_outcomes(&mut events, 1).await;
+    assert!(events.next().await.is_none());
+    // The deleted record: its update answers "not found", a fresh lookup finds nothing, it is
+    // created again (id 152).
+    assert_eq!(recreated, vec![(3, created(152))]);
+    // The record created meanwhile: the index is older than its maximum age (zero here), so
+    // the records above the last id read are read first, and it is updated, not duplicated.
+    assert_eq!(matched, vec![(4, updated(theirs_id))]);
+    assert_eq!(
+        by_path(&emu.stats()),
+        paths(&[
+            (LIST, 2),
+            (&update_path(gone.0), 1),
+            (CREATE, 1),
+            (&update_path(theirs_id), 1)
+        ])
+    );
+    let with = |email: &str| {
+        emu.records("crm", "account")
+            .into_iter()
+            .filter(|r| r["email"] == json!(email))
+            .map(|r| (r["id"].as_u64().unwrap(), r["name"].as_str().unwrap().to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(with(&gone.2), [(152, "Back again".to_string())]);
+    assert_eq!(with("theirs@example.org"), [(theirs_id, "Ours".to_string())]);
+}
+
+#[tokio::test]
+async fn within_its_maximum_age_an_index_misses_a_record_created_meanwhile() {
+    // The documented limit: before its maximum age (default 10 minutes) the index is trusted, so a
+    // record another user created after it was read is created a second time.
+    let emu = stand_in(150).await;
+    let all = accounts(&emu);
+    let sink = sink(&emu);
+    let catalog = catalog();
+    let (tx, mut events) = open_write(&sink, &catalog);
+    for (_, name, email) in &all[..3] {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    assert_eq!(next_outcomes(&mut events, 3).await.len(), 3);
+    client(&emu)
+        .create(
+            "crm",
+            "account",
+            &[
+                ("name".into(), "Theirs".into()),
+                ("email".into(), "twin@example.org".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    emu.reset_stats();
+    tx.unbounded_send(record(json!({"name": "Ours", "email": "twin@example.org"})))
+        .unwrap();
+    drop(tx);
+    assert_eq!(next_outcomes(&mut events, 1).await, vec![(3, created(152))]);
+    assert_eq!(by_path(&emu.stats()), paths(&[(CREATE, 1)]));
+    let twins = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter(|r| r["email"] == json!("twin@example.org"))
+        .count();
+    assert_eq!(twins, 2);
+}
+
+#[tokio::test]
+async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups() {
+    // 1,000 accounts (index: 10 pages). 4 records, a checkpoint, then 8 more: the first 4 are
+    // looked up at the checkpoint; the 10th record reaches the index's cost, so it and the
+    // rest go through the index.
+    let emu = stand_in(1000).await;
+    let all = accounts(&emu);
+    let mut input: Vec<SinkInput> = all[..4]
+        .iter()
+        .map(|(_, n, e)| record(json!({"name": n, "email": e})))
+        .collect();
+    input.push(SinkInput::Checkpoint(json!({"n": 1})));
+    input.extend(
+        all[4..12]
+            .iter()
+            .map(|(_, n, e)| record(json!({"name": n, "email": e}))),
+    );
+    let outcomes = write(&sink(&emu), input).await;
+    let expected: Vec<Outcome> = all[..12].iter().map(|a| unchanged(a.0)).collect();
+    assert_eq!(outcomes, expected);
+    // 1 probe (at the 3rd record), 4 lookups (released by the checkpoint), 10 index pages.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1 + 4 + 10)]));
+}
+
+/// A create-only sink on mockito whose retries do not wait.
+fn mock_sink(url: &str) -> FlowluSink {
+    let credential = FlowluCredential::from_config(&config_json("acme"))
+        .unwrap()
+        .with_base_url(url);
+    FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+}
+
+fn mock_catalog() -> ConfiguredCatalog {
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"
+    }]}))
+    .unwrap()
+}
+
+fn create_mock(server: &mut mockito::ServerGuard) -> mockito::Mock {
+    server
+        .mock("POST", "/api/v1/module/crm/account/create")
+        .match_query(Matcher::Exact(format!("api_key={CANARY_KEY}")))
+        .match_body(Matcher::Exact("name=A&email=a%40x.io".into()))
+}
+
+/// The newest records above id 40: `order_by[desc][]=id&page=1&limit=500&filter[id]=...`.
+fn newest_mock(server: &mut mockito::ServerGuard) -> mockito::Mock {
+    server.mock("GET", LIST).match_query(Matcher::AllOf(vec![
+        Matcher::UrlEncoded("api_key".into(), CANARY_KEY.into()),
+        Matcher::UrlEncoded("order_by[desc][]".into(), "id".into()),
+        Matcher::UrlEncoded("page".into(), "1".into()),
+        Matcher::UrlEncoded("limit".into(), "500".into()),
+        Matcher::UrlEncoded("filter[id]".into(), r#"{"type":"more","value":40}"#.into()),
+    ]))
+}
+
+fn list_body(items: Value) -> String {
+    json!({"response": {"total": items.as_array().map_or(0, Vec::len), "page": 1, "items": items}})
+        .to_string()
+}
+
+/// Two identical records (they take turns): the first is created as id 40, the second's
+/// create answers 502, and what follows depends on the newest records.
+async fn twin_creates(newest: Option<Value>, then: Option<u64>) -> (Vec<Outcome>, Mocks) {
+    let mut server = Server::new_async().await;
+    let mut mocks = vec![
+        create_mock(&mut server)
+            .with_body(r#"{"response":{"id":40}}"#)
+            .expect(1)
+            .create_async()
+            .await,
+        create_mock(&mut server)
+            .with_status(502)
+            .expect(1)
+            .create_async()
+            .await,
+    ];
+    let listed = match &newest {
+        Some(items) => newest_mock(&mut server)
+            .with_body(list_body(items.clone()))
+            .expect(1),
+        // The portal cannot answer: the list is tried 4 times (3 retries).
+        None => newest_mock(&mut server).with_status(500).expect(4),
+    };
+    mocks.push(listed.create_async().await);
+    if let Some(id) = then {
+        mocks.push(
+            create_mock(&mut server)
+                .with_body(json!({"response": {"id": id}}).to_string())
+                .expect(1)
+                .create_async()
+                .await,
+        );
+    }
+    let other = CatchAll::register(&mut server).await;
+    let input: Vec<SinkInput> = (0..2)
+        .map(|_| record(json!({"name": "A", "email": "a@x.io"})))
+        .collect();
+    let catalog = mock_catalog();
+    let events = mock_sink(&server.url())
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let outcomes = outcomes_of(events);
+    (outcomes, Mocks(server, mocks, other))
+}
+
+/// The server and its mocks, kept alive until checked.
+struct Mocks(
+    #[allow(dead_code)] mockito::ServerGuard,
+    Vec<mockito::Mock>,
+    CatchAll,
+);
+
+async fn check(mocks: Mocks) {
+    for mock in &mocks.1 {
+        mock.assert_async().await;
+    }
+    mocks.2.assert().await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_found_among_the_newest_records_is_created() {
+    // Id 41 holds the values sent and is above 40, the newest id known before the create.
+    let newest =
+        json!([{"id": 42, "name": "B", "email": "b@x.io"}, {"id": 41, "name": "A", "email": "a@x.io"}]);
+    let (outcomes, mocks) = twin_creates(Some(newest), None).await;
+    assert_eq!(outcomes, [created(40), created(41)]);
+    check(mocks).await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_surely_absent_is_sent_again() {
+    // Only a record of someone else's above 40, on a short page: the create is not there.
+    let newest = json!([{"id": 41, "name": "B", "email": "b@x.io"}]);
+    let (outcomes, mocks) = twin_creates(Some(newest), Some(43)).await;
+    assert_eq!(outcomes, [created(40), created(43)]);
+    check(mocks).await;
+}
+
+#[tokio::test]
+async fn an_ambiguous_create_the_portal_cannot_settle_is_unknown() {
+    let (outcomes, mocks) = twin_creates(None, None).await;
+    assert_eq!(
+        outcomes,
+        [
+            created(40),
+            Outcome::Unknown {
+                message: "the create was sent but its result is unknown (server error (HTTP 502)), and reading the newest records failed: server error (HTTP 500); check crm_account in Flowlu before sending this record again".into()
+            }
+        ]
+    );
+    check(mocks).await;
+}
+
+#[tokio::test]
+async fn a_field_to_clear_is_sent_even_when_every_value_sent_matches() {
+    // With clear_empty_fields, `phone: ""` means "clear the phone": the portal still holds
+    // one, so the record is not unchanged, and the update carries `phone=`.
+    let mut server = Server::new_async().await;
+    let lookup = server
+        .mock("GET", LIST)
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("filter[email]".into(), "a@x.io".into()),
+            Matcher::UrlEncoded("page".into(), "1".into()),
+        ]))
+        .with_body(list_body(
+            json!([{"id": 5, "email": "a@x.io", "name": "Acme", "phone": "+1 555"}]),
+        ))
+        .expect(1)
+        .create_async()
+        .await;
+    let update = server
+        .mock("POST", update_path(5).as_str())
+        .match_query(Matcher::UrlEncoded("api_key".into(), CANARY_KEY.into()))
+        .match_body(Matcher::Exact("email=a%40x.io&name=Acme&phone=".into()))
+        .with_body(r#"{"response": {"id": 5}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let credential = FlowluCredential::from_config(&json!({"name": "t", "account_domain": "acme",
+        "api_key": CANARY_KEY, "advanced": {"write_rules": [
+            {"stream": "crm_account", "mode": "upsert", "match_field": "email", "clear_empty_fields": true}]}}))
+    .unwrap()
+    .with_base_url(server.url());
+    let sink = FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let input = vec![record(json!({"email": "a@x.io", "name": "Acme", "phone": ""}))];
+    assert_eq!(write(&sink, input).await, [updated(5)]);
+    lookup.assert_async().await;
+    update.assert_async().await;
+    other.assert().await;
+}
