@@ -6,6 +6,8 @@
 //! * Redirects are never followed (one would carry the key to another host).
 //! * Timeouts are always set.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::Secret;
@@ -16,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::AccountDomain;
-use crate::error::{ApiError, CodeClass, Error, TRUNCATED};
+use crate::error::{api_failure, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED};
 use crate::raw_page::RawListPage;
 
 /// The environment variable the binary reads to point the client at another base URL (a
@@ -27,6 +29,11 @@ pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest answer body, in bytes (see [`crate::settings::DEFAULT_PAGE_MEGABYTES`]).
+pub const DEFAULT_MAX_BODY: usize = crate::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::settings::MIB;
+/// The deepest JSON nesting an answer may have (the envelope takes 3 levels). Far beyond any
+/// Flowlu record, and well within what `serde_json` parses into a tree (128).
+pub const MAX_JSON_DEPTH: usize = 64;
 
 /// The user agent: the connector and its version.
 pub const USER_AGENT: &str = concat!(
@@ -44,15 +51,34 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     resolver: Option<Resolver>,
+    max_body: usize,
 }
 
-/// A DNS resolver for the client (the host's own, or a test double).
+/// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
+/// through it, and its failures come out as [`DnsFailure`], so a name that does not resolve
+/// is told from a refused connection by the error's type ([`crate::error::TransportKind::Dns`]).
 #[derive(Clone)]
 pub struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        self.0.resolve(name)
+        let lookup = self.0.resolve(name);
+        Box::pin(async move { lookup.await.map_err(|e| DnsFailure(e).into()) })
+    }
+}
+
+/// The system's resolver (`getaddrinfo` on tokio's blocking pool, as hyper's default does).
+struct SystemResolver;
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
     }
 }
 
@@ -79,6 +105,13 @@ impl ClientBuilder {
     /// Total time allowed for one request (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The most bytes one answer may have (default 64 MiB): reading stops there and the call
+    /// fails with [`Error::Oversized`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -109,9 +142,10 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .user_agent(USER_AGENT)
             .pool_max_idle_per_host(32);
-        if let Some(resolver) = self.resolver {
-            http = http.dns_resolver(std::sync::Arc::new(resolver));
-        }
+        let resolver = self
+            .resolver
+            .unwrap_or_else(|| Resolver(std::sync::Arc::new(SystemResolver)));
+        http = http.dns_resolver(std::sync::Arc::new(resolver));
         let http = http.build().map_err(Error::transport)?;
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
@@ -119,6 +153,8 @@ impl ClientBuilder {
             base,
             api_key: self.api_key,
             domain: self.domain,
+            max_body: self.max_body.max(1),
+            answered: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -228,6 +264,10 @@ pub struct Client {
     base: String,
     api_key: Secret,
     domain: AccountDomain,
+    max_body: usize,
+    /// Whether an answer of this account (of this client or a clone) was understood: after
+    /// that, an HTML page is a proxy's passing page, not a wrong host.
+    answered: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -240,6 +280,7 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             resolver: None,
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 
@@ -301,19 +342,42 @@ impl Client {
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose())
-            .map_err(|e| failed(e, status, &call))
+        let page = RawListPage::decode(status, &headers, &body, self.api_key.expose());
+        self.outcome(page, status, &call)
     }
 
     /// Sends one request and returns the `response` member of the answer.
     #[tracing::instrument(level = "debug", skip_all, fields(module = call.module, model = call.model, method = call.method))]
     pub async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
         let (status, headers, body) = self.send(&call).await?;
-        decode(status, &headers, body.as_ref(), self.api_key.expose()).map_err(|e| failed(e, status, &call))
+        let response = decode(status, &headers, &body, self.api_key.expose());
+        self.outcome(response, status, &call)
     }
 
-    /// Sends one request and reads the whole answer.
-    async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
+    /// Notes a good answer; logs a failed one, naming its module and model, and tells a
+    /// proxy's HTML page after good answers from a wrong host's.
+    fn outcome<T>(&self, result: Result<T, Error>, status: StatusCode, call: &Call<'_>) -> Result<T, Error> {
+        match result {
+            Ok(value) => {
+                self.answered.store(true, Ordering::Relaxed);
+                Ok(value)
+            }
+            Err(err) if err.is_html_page() && self.answered.load(Ordering::Relaxed) => Err(failed(
+                Error::Unavailable {
+                    status: status.as_u16(),
+                    detail: format!(
+                        "{HTML_PAGE}, after good answers from this account (a proxy's or a maintenance page)"
+                    ),
+                },
+                status,
+                call,
+            )),
+            Err(err) => Err(failed(err, status, call)),
+        }
+    }
+
+    /// Sends one request and reads the whole answer, up to the body cap.
+    async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, Vec<u8>), Error> {
         let verb = if call.form.is_some() {
             Method::POST
         } else {
@@ -333,10 +397,34 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body);
         }
-        let response = request.send().await.map_err(Error::transport)?;
+        let mut response = request.send().await.map_err(Error::transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::transport)?;
+        let oversized = |bound| Error::Oversized {
+            what: format!("{}/{}/{}", call.module, call.model, call.method),
+            page: call
+                .params
+                .iter()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse().ok()),
+            bound,
+        };
+        let limit = self.max_body;
+        let announced = response.content_length().unwrap_or(0);
+        if announced > limit as u64 {
+            return Err(oversized(Bound::Bytes(limit)));
+        }
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        let mut depth = DepthScan::new(MAX_JSON_DEPTH);
+        while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(oversized(Bound::Bytes(limit)));
+            }
+            if !depth.feed(&chunk) {
+                return Err(oversized(Bound::Depth(MAX_JSON_DEPTH)));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok((status, headers, body))
     }
 }
@@ -446,20 +534,10 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
                     .into_iter()
                     .map(|(k, v)| (redact(&k, secret), redact(&v, secret)))
                     .collect(),
+                kind: api.kind.map(|k| redact(&k, secret)),
                 ..api
             };
-            return Err(match api.class() {
-                CodeClass::Auth => Error::Auth {
-                    status: code,
-                    api: Some(api),
-                },
-                CodeClass::Permission | CodeClass::Unsupported => Error::Permission {
-                    module: String::new(),
-                    model: String::new(),
-                    api,
-                },
-                _ => Error::Api(api),
-            });
+            return Err(api_failure(code, api));
         }
     }
     if code == 401 || code == 403 {
@@ -468,18 +546,28 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             api: None,
         });
     }
+    let looks_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
     if status.is_server_error() {
-        return Err(Error::Server { status: code });
+        // The status says "try again" whatever the body; a text or JSON body is kept for
+        // the log, a page of HTML is not worth it.
+        let blank = body.iter().all(u8::is_ascii_whitespace);
+        return Err(if blank || looks_html {
+            Error::Server { status: code }
+        } else {
+            Error::Unavailable {
+                status: code,
+                detail: excerpt(body, secret),
+            }
+        });
     }
     if code == 404 {
         return Err(Error::UnknownAccount {
             detail: "HTTP 404 (no such portal or path)".into(),
         });
     }
-    let looks_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
     if looks_html {
         return Err(Error::UnknownAccount {
-            detail: format!("HTTP {code} with an HTML page instead of JSON"),
+            detail: format!("HTTP {code} with {HTML_PAGE}"),
         });
     }
     match parsed {
@@ -511,6 +599,71 @@ pub fn redact(text: &str, secret: &str) -> String {
         text.to_string()
     } else {
         text.replace(secret, "[REDACTED]")
+    }
+}
+
+/// Follows the nesting of a JSON body as it arrives, chunk by chunk: brackets outside strings.
+/// A body that does not start with `{` or `[` is not JSON nesting and is not followed.
+#[derive(Debug)]
+struct DepthScan {
+    max: usize,
+    depth: usize,
+    started: bool,
+    json: bool,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthScan {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            depth: 0,
+            started: false,
+            json: false,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Reads `chunk`; `false` once the nesting went deeper than the bound.
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        let mut bytes = chunk;
+        if !self.started {
+            let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
+                return true;
+            };
+            self.started = true;
+            self.json = matches!(bytes[first], b'{' | b'[');
+            bytes = &bytes[first..];
+        }
+        if !self.json {
+            return true;
+        }
+        for &b in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > self.max {
+                        return false;
+                    }
+                }
+                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        true
     }
 }
 
@@ -566,6 +719,95 @@ mod tests {
         assert_eq!(p.items, vec![serde_json::json!({"id": 7})]);
         let p = ListPage::from_response(serde_json::json!({"total": 0})).unwrap();
         assert!(p.items.is_empty());
+    }
+
+    /// Every failure form: what it decodes to, its class, whether it is retried, whether a
+    /// create that got it may have been applied.
+    #[test]
+    fn decode_classifies_every_failure_form() {
+        use connector_core::FailureClass::{Config, System, Transient};
+        #[rustfmt::skip]
+        let cases: &[(u16, &str, &str, connector_core::FailureClass, bool, bool)] = &[
+            // A 5xx says "try again" whatever the body.
+            (500, r#"{"error":"boom"}"#, "temporarily unavailable (HTTP 500): boom", Transient, true, true),
+            (500, r#"{"error":{"error_msg":"boom"}}"#, "temporarily unavailable (HTTP 500): boom", Transient, true, true),
+            (500, r#"{"error":{"error_code":10,"error_msg":"Unknown error"}}"#, "temporarily unavailable (HTTP 500): error 10: Unknown error", Transient, true, true),
+            (503, r#"{"error":{"error_code":13,"error_msg":"retry later"}}"#, "temporarily unavailable (HTTP 503): error 13: retry later", Transient, true, true),
+            (500, r#"{"message":"boom"}"#, "temporarily unavailable (HTTP 500): `{\"message\":\"boom\"}`", Transient, true, true),
+            (500, r#""boom""#, "temporarily unavailable (HTTP 500): `\"boom\"`", Transient, true, true),
+            (503, "Service Unavailable", "temporarily unavailable (HTTP 503): `Service Unavailable`", Transient, true, true),
+            (502, "<html>Bad gateway</html>", "server error (HTTP 502)", Transient, true, true),
+            (504, "", "server error (HTTP 504)", Transient, true, true),
+            (500, r#"{"error":"invalid api key"}"#, "temporarily unavailable (HTTP 500): invalid api key", Transient, true, true),
+            // ... unless its code settles it.
+            (500, r#"{"error":{"error_code":21,"error_msg":"Validation error"}}"#, "error 21: Validation error", System, false, false),
+            (500, r#"{"error":{"error_code":11,"error_msg":"Authorization failed"}}"#, "authorization failed (HTTP 500, error 11: Authorization failed)", Config, false, false),
+            (429, r#"{"error":"boom"}"#, "rate limited (HTTP 429)", Transient, true, false),
+            // A string `error`, by its words and its status.
+            (200, r#"{"error":"validation","details":{"name":"required"}}"#, "error 21: validation; name: required", System, false, false),
+            (200, r#"{"error":"invalid_grant","error_descrption":"x"}"#, "authorization failed (HTTP 200, invalid_grant)", Config, false, false),
+            (401, r#"{"error":"Invalid API key"}"#, "authorization failed (HTTP 401, Invalid API key)", Config, false, false),
+            (403, r#"{"error":"unauthorized","description":"log in first"}"#, "authorization failed (HTTP 403, log in first)", Config, false, false),
+            (401, r#"{"error":"boom"}"#, "authorization failed (HTTP 401, boom)", Config, false, false),
+            (200, r#"{"error":"Access denied"}"#, "/: Access denied", Config, false, false),
+            (403, r#"{"error":"access denied"}"#, "/: access denied", Config, false, false),
+            (200, r#"{"error":"Not found"}"#, "Not found", System, false, false),
+            (404, r#"{"error":"boom"}"#, "boom", System, false, false),
+            // Error 30 with "access denied" (a mock does that) is a permission error.
+            (200, r#"{"error":{"error_code":30,"error_msg":"access denied"}}"#, "/: error 30: access denied", Config, false, false),
+            // An HTML page (the first answer) is a wrong host.
+            (200, "<html>login</html>", "no Flowlu portal answered: HTTP 200 with an HTML page instead of JSON", Config, false, false),
+        ];
+        for (status, body, display, class, retried, applied) in cases {
+            let status = StatusCode::from_u16(*status).unwrap();
+            let err = decode(status, &HeaderMap::new(), body.as_bytes(), "s3cr3t").unwrap_err();
+            assert_eq!(
+                (
+                    err.to_string().as_str(),
+                    err.failure_class(),
+                    err.is_retryable(),
+                    err.may_have_been_applied()
+                ),
+                (*display, *class, *retried, *applied),
+                "{status} {body}"
+            );
+        }
+        let record = decode(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            br#"{"error":"Not found"}"#,
+            "k",
+        )
+        .unwrap_err();
+        assert!(record.is_record_level());
+        let html = decode(StatusCode::OK, &HeaderMap::new(), b"  <!DOCTYPE html>", "k").unwrap_err();
+        assert!(html.is_html_page());
+    }
+
+    #[test]
+    fn the_depth_scan_counts_brackets_outside_strings_across_chunks() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let scan = |chunks: &[&[u8]]| {
+            let mut scan = DepthScan::new(3);
+            chunks.iter().all(|c| scan.feed(c))
+        };
+        assert!(scan(&[deep(3).as_bytes()]));
+        assert!(!scan(&[deep(4).as_bytes()]));
+        assert!(!scan(&[b"[[", b"[[", b"]]]]"]), "nesting across chunks");
+        assert!(
+            scan(&[br#"{"a": "[[[[\"[[[[", "b": [1, {"c": "}}}}"}]}"#]),
+            "brackets in strings"
+        );
+        assert!(
+            scan(&[br#"{"a": "\\", "b": [[1]]}"#]),
+            "an escaped backslash ends before the quote"
+        );
+        assert!(!scan(&[br#"{"a": "\\", "b": [[[1]]]}"#]));
+        assert!(scan(&[b"  ", b"<html>[[[[[[[[</html>"]), "not JSON: not followed");
+        assert!(
+            scan(&[b"[]]]]][[["]),
+            "closing more than opened does not underflow"
+        );
     }
 
     #[test]

@@ -10,6 +10,13 @@ use serde::Deserialize;
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default (and largest known) page size.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Bytes in a MiB.
+pub const MIB: usize = 1024 * 1024;
+/// The range of `max_page_megabytes` (the form and [`Settings::check`] both use it).
+pub const PAGE_MEGABYTES_RANGE: (u32, u32) = (1, 1024);
+/// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
+/// what a host's memory notices.
+pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
 
 /// Advanced settings
 ///
@@ -63,6 +70,18 @@ pub struct Settings {
     #[schemars(range(min = 1, max = 600), extend("default" = 30))]
     #[serde(default)]
     pub timeout_seconds: Option<u32>,
+
+    /// Largest answer (MiB)
+    ///
+    /// The most megabytes one answer from Flowlu may have. A larger page fails its stream
+    /// (lower the page size, or raise this if the records really are that large); it guards
+    /// the memory of the machine running the connector.
+    #[schemars(
+        range(min = PAGE_MEGABYTES_RANGE.0, max = PAGE_MEGABYTES_RANGE.1),
+        extend("default" = DEFAULT_PAGE_MEGABYTES)
+    )]
+    #[serde(default)]
+    pub max_page_megabytes: Option<u32>,
 
     /// Write rules
     ///
@@ -131,6 +150,15 @@ impl Settings {
         self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, 1000)
     }
 
+    /// The most bytes one answer may have.
+    pub fn max_page_bytes(&self) -> usize {
+        let (min, max) = PAGE_MEGABYTES_RANGE;
+        self.max_page_megabytes
+            .unwrap_or(DEFAULT_PAGE_MEGABYTES)
+            .clamp(min, max) as usize
+            * MIB
+    }
+
     /// Refuses values outside the ranges the form states, naming the field
     /// (`advanced.page_size`) and the allowed range.
     pub fn check(&self) -> Result<(), (String, String)> {
@@ -139,6 +167,12 @@ impl Settings {
             ("requests_per_second", self.requests_per_second, 1, 1000),
             ("page_size", self.page_size, 1, 100),
             ("timeout_seconds", self.timeout_seconds, 1, 600),
+            (
+                "max_page_megabytes",
+                self.max_page_megabytes,
+                PAGE_MEGABYTES_RANGE.0,
+                PAGE_MEGABYTES_RANGE.1,
+            ),
         ];
         for (field, value, min, max) in ranges {
             if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
