@@ -534,7 +534,6 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
                     .into_iter()
                     .map(|(k, v)| (redact(&k, secret), redact(&v, secret)))
                     .collect(),
-                kind: api.kind.map(|k| redact(&k, secret)),
                 ..api
             };
             return Err(api_failure(code, api));
@@ -747,7 +746,7 @@ mod tests {
             (200, r#"{"error":"validation","details":{"name":"required"}}"#, "error 21: validation; name: required", System, false, false),
             (200, r#"{"error":"invalid_grant","error_descrption":"x"}"#, "authorization failed (HTTP 200, invalid_grant)", Config, false, false),
             (401, r#"{"error":"Invalid API key"}"#, "authorization failed (HTTP 401, Invalid API key)", Config, false, false),
-            (403, r#"{"error":"unauthorized","description":"log in first"}"#, "authorization failed (HTTP 403, log in first)", Config, false, false),
+            (403, r#"{"error":"unauthorized","description":"log in first"}"#, "authorization failed (HTTP 403, unauthorized: log in first)", Config, false, false),
             (401, r#"{"error":"boom"}"#, "authorization failed (HTTP 401, boom)", Config, false, false),
             (200, r#"{"error":"Access denied"}"#, "/: Access denied", Config, false, false),
             (403, r#"{"error":"access denied"}"#, "/: access denied", Config, false, false),

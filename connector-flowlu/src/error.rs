@@ -53,8 +53,6 @@ pub struct ApiError {
     pub message: String,
     /// Per-field messages from `error_details` or `details`.
     pub fields: BTreeMap<String, String>,
-    /// The `error` itself when it is a string (`"validation"`, `"invalid_grant"`, ...).
-    pub kind: Option<String>,
 }
 
 impl ApiError {
@@ -65,12 +63,7 @@ impl ApiError {
         match self.code {
             Some(30) if words_class(&self.message) == Some(CodeClass::Permission) => CodeClass::Permission,
             Some(code) => code_class(code),
-            None => self
-                .kind
-                .as_deref()
-                .and_then(words_class)
-                .or_else(|| words_class(&self.message))
-                .unwrap_or(CodeClass::Record),
+            None => words_class(&self.message).unwrap_or(CodeClass::Record),
         }
     }
 
@@ -90,20 +83,28 @@ impl ApiError {
                 code: obj.get("error_code").and_then(as_i64),
                 message: obj.get("error_msg").map(text).unwrap_or_default(),
                 fields: fields(obj.get("error_details")),
-                kind: None,
             }),
-            Value::String(kind) => Some(Self {
-                code: (kind == "validation").then_some(21),
-                message: body.get("description").map(text).unwrap_or_else(|| kind.clone()),
-                fields: fields(body.get("details")),
-                kind: Some(kind.clone()),
-            }),
+            Value::String(kind) => {
+                let validation = kind == "validation";
+                let description = body.get("description").map(text).filter(|d| !d.is_empty());
+                // The words of a string `error` classify it: keep them beside the description
+                // (a validation error has its code instead).
+                let message = match description {
+                    Some(description) if validation => description,
+                    Some(description) => format!("{kind}: {description}"),
+                    None => kind.clone(),
+                };
+                Some(Self {
+                    code: validation.then_some(21),
+                    message,
+                    fields: fields(body.get("details")),
+                })
+            }
             Value::Null => None,
             other => Some(Self {
                 code: None,
                 message: text(other),
                 fields: BTreeMap::new(),
-                kind: None,
             }),
         }
     }

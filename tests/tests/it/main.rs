@@ -3,6 +3,7 @@
 
 mod canary;
 mod check_cli;
+mod failure_forms;
 mod hostile;
 mod malformed;
 mod props;
