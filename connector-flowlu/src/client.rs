@@ -639,18 +639,28 @@ impl DepthScan {
         if !self.json {
             return true;
         }
-        for &b in bytes {
+        let mut i = 0;
+        while i < bytes.len() {
             if self.in_string {
                 if self.escaped {
                     self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_string = false;
+                    i += 1;
+                    continue;
                 }
+                // Most of a JSON body is inside strings: jump to the next quote or escape.
+                let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    return true;
+                };
+                i += at;
+                if bytes[i] == b'"' {
+                    self.in_string = false;
+                } else {
+                    self.escaped = true;
+                }
+                i += 1;
                 continue;
             }
-            match b {
+            match bytes[i] {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => {
                     self.depth += 1;
@@ -661,6 +671,7 @@ impl DepthScan {
                 b'}' | b']' => self.depth = self.depth.saturating_sub(1),
                 _ => {}
             }
+            i += 1;
         }
         true
     }
@@ -802,6 +813,11 @@ mod tests {
             "an escaped backslash ends before the quote"
         );
         assert!(!scan(&[br#"{"a": "\\", "b": [[[1]]]}"#]));
+        assert!(scan(&[br#"["a\"#, br#""[[["]"#]), "an escape split across chunks");
+        assert!(
+            scan(&[br#"["a"#, br#"[[[[", 1]"#]),
+            "a string split across chunks"
+        );
         assert!(scan(&[b"  ", b"<html>[[[[[[[[</html>"]), "not JSON: not followed");
         assert!(
             scan(&[b"[]]]]][[["]),

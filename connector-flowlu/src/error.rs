@@ -532,6 +532,42 @@ mod tests {
     }
 
     #[test]
+    fn words_table() {
+        use CodeClass::*;
+        let expected = [
+            ("validation", Some(Record)),
+            ("Invalid API key", Some(Auth)),
+            ("api key not found", Some(Auth)),
+            ("invalid_grant", Some(Auth)),
+            ("Unauthorized", Some(Auth)),
+            ("Authorization failed", Some(Auth)),
+            ("Access denied", Some(Permission)),
+            ("403 Forbidden", Some(Permission)),
+            ("not found", Some(Record)),
+            ("Request rate per second exceeded", None),
+            ("boom", None),
+            ("", None),
+        ];
+        for (text, class) in expected {
+            assert_eq!(words_class(text), class, "{text}");
+        }
+        let api = |code, message: &str| ApiError {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+        };
+        assert_eq!(api(Some(30), "access denied").class(), Permission);
+        assert_eq!(api(Some(30), "Unknown method").class(), Unsupported);
+        assert_eq!(
+            api(Some(12), "access denied").class(),
+            System,
+            "a code other than 30 decides"
+        );
+        assert_eq!(api(None, "Access denied").class(), Permission);
+        assert_eq!(api(None, "boom").class(), Record);
+    }
+
+    #[test]
     fn reads_both_error_shapes() {
         let a = ApiError::from_body(
             &json!({"error": {"error_code": "21", "error_msg": "Validation error",
