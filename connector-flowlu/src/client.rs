@@ -31,9 +31,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default largest answer body, in bytes (see [`crate::settings::DEFAULT_PAGE_MEGABYTES`]).
 pub const DEFAULT_MAX_BODY: usize = crate::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::settings::MIB;
-/// The deepest JSON nesting an answer may have (the envelope takes 3 levels). Far beyond any
-/// Flowlu record, and well within what `serde_json` parses into a tree (128).
-pub const MAX_JSON_DEPTH: usize = 64;
 
 /// The user agent: the connector and its version.
 pub const USER_AGENT: &str = concat!(
@@ -401,12 +398,8 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let oversized = |bound| Error::Oversized {
-            what: format!("{}/{}/{}", call.module, call.model, call.method),
-            page: call
-                .params
-                .iter()
-                .find(|(k, _)| k == "page")
-                .and_then(|(_, v)| v.parse().ok()),
+            what: call.what(),
+            page: call.page(),
             bound,
         };
         let limit = self.max_body;
@@ -415,13 +408,9 @@ impl Client {
             return Err(oversized(Bound::Bytes(limit)));
         }
         let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-        let mut depth = DepthScan::new(MAX_JSON_DEPTH);
         while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
             if body.len() + chunk.len() > limit {
                 return Err(oversized(Bound::Bytes(limit)));
-            }
-            if !depth.feed(&chunk) {
-                return Err(oversized(Bound::Depth(MAX_JSON_DEPTH)));
             }
             body.extend_from_slice(&chunk);
         }
@@ -472,6 +461,19 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// `module/model/method`, for messages.
+    fn what(&self) -> String {
+        format!("{}/{}/{}", self.module, self.model, self.method)
+    }
+
+    /// The `page` parameter, if any.
+    fn page(&self) -> Option<u64> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     fn path(&self) -> String {
         let Self {
             module,
@@ -486,7 +488,8 @@ impl<'a> Call<'a> {
     }
 }
 
-/// Logs a failed request and names its module and model in a permission error.
+/// Logs a failed request and names its module and model in a permission error (and the
+/// call and page in an oversized answer).
 fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
     let (module, model, method) = (call.module, call.model, call.method);
     tracing::debug!(module, model, method, status = status.as_u16(), error = %err, "flowlu request failed");
@@ -495,6 +498,11 @@ fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
             module: module.into(),
             model: model.into(),
             api,
+        },
+        Error::Oversized { bound, .. } => Error::Oversized {
+            what: call.what(),
+            page: call.page(),
+            bound,
         },
         other => other,
     }
@@ -601,82 +609,6 @@ pub fn redact(text: &str, secret: &str) -> String {
     }
 }
 
-/// Follows the nesting of a JSON body as it arrives, chunk by chunk: brackets outside strings.
-/// A body that does not start with `{` or `[` is not JSON nesting and is not followed.
-#[derive(Debug)]
-struct DepthScan {
-    max: usize,
-    depth: usize,
-    started: bool,
-    json: bool,
-    in_string: bool,
-    escaped: bool,
-}
-
-impl DepthScan {
-    fn new(max: usize) -> Self {
-        Self {
-            max,
-            depth: 0,
-            started: false,
-            json: false,
-            in_string: false,
-            escaped: false,
-        }
-    }
-
-    /// Reads `chunk`; `false` once the nesting went deeper than the bound.
-    fn feed(&mut self, chunk: &[u8]) -> bool {
-        let mut bytes = chunk;
-        if !self.started {
-            let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
-                return true;
-            };
-            self.started = true;
-            self.json = matches!(bytes[first], b'{' | b'[');
-            bytes = &bytes[first..];
-        }
-        if !self.json {
-            return true;
-        }
-        let mut i = 0;
-        while i < bytes.len() {
-            if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                    i += 1;
-                    continue;
-                }
-                // Most of a JSON body is inside strings: jump to the next quote or escape.
-                let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
-                    return true;
-                };
-                i += at;
-                if bytes[i] == b'"' {
-                    self.in_string = false;
-                } else {
-                    self.escaped = true;
-                }
-                i += 1;
-                continue;
-            }
-            match bytes[i] {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => {
-                    self.depth += 1;
-                    if self.depth > self.max {
-                        return false;
-                    }
-                }
-                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-                _ => {}
-            }
-            i += 1;
-        }
-        true
-    }
-}
-
 /// The start of a body for an error message, redacted.
 fn excerpt(body: &[u8], secret: &str) -> String {
     let text = String::from_utf8_lossy(body);
@@ -759,6 +691,7 @@ mod tests {
             (401, r#"{"error":"Invalid API key"}"#, "authorization failed (HTTP 401, Invalid API key)", Config, false, false),
             (403, r#"{"error":"unauthorized","description":"log in first"}"#, "authorization failed (HTTP 403, unauthorized: log in first)", Config, false, false),
             (401, r#"{"error":"boom"}"#, "authorization failed (HTTP 401, boom)", Config, false, false),
+            (403, r#"{"error":"Forbidden"}"#, "authorization failed (HTTP 403, Forbidden)", Config, false, false),
             (200, r#"{"error":"Access denied"}"#, "/: Access denied", Config, false, false),
             (403, r#"{"error":"access denied"}"#, "/: access denied", Config, false, false),
             (200, r#"{"error":"Not found"}"#, "Not found", System, false, false),
@@ -792,37 +725,6 @@ mod tests {
         assert!(record.is_record_level());
         let html = decode(StatusCode::OK, &HeaderMap::new(), b"  <!DOCTYPE html>", "k").unwrap_err();
         assert!(html.is_html_page());
-    }
-
-    #[test]
-    fn the_depth_scan_counts_brackets_outside_strings_across_chunks() {
-        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        let scan = |chunks: &[&[u8]]| {
-            let mut scan = DepthScan::new(3);
-            chunks.iter().all(|c| scan.feed(c))
-        };
-        assert!(scan(&[deep(3).as_bytes()]));
-        assert!(!scan(&[deep(4).as_bytes()]));
-        assert!(!scan(&[b"[[", b"[[", b"]]]]"]), "nesting across chunks");
-        assert!(
-            scan(&[br#"{"a": "[[[[\"[[[[", "b": [1, {"c": "}}}}"}]}"#]),
-            "brackets in strings"
-        );
-        assert!(
-            scan(&[br#"{"a": "\\", "b": [[1]]}"#]),
-            "an escaped backslash ends before the quote"
-        );
-        assert!(!scan(&[br#"{"a": "\\", "b": [[[1]]]}"#]));
-        assert!(scan(&[br#"["a\"#, br#""[[["]"#]), "an escape split across chunks");
-        assert!(
-            scan(&[br#"["a"#, br#"[[[[", 1]"#]),
-            "a string split across chunks"
-        );
-        assert!(scan(&[b"  ", b"<html>[[[[[[[[</html>"]), "not JSON: not followed");
-        assert!(
-            scan(&[b"[]]]]][[["]),
-            "closing more than opened does not underflow"
-        );
     }
 
     #[test]

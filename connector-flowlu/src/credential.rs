@@ -232,7 +232,7 @@ pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) 
         } => (
             R::Unexpected,
             format!(
-                "{} of {what} nests JSON deeper than {limit} levels, more than the connector reads safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+                "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
                 page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
             ),
         ),

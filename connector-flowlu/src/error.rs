@@ -127,7 +127,7 @@ pub fn words_class(text: &str) -> Option<CodeClass> {
         "authentication failed",
     ]) {
         Some(CodeClass::Auth)
-    } else if has(&["access denied", "permission denied", "forbidden"]) {
+    } else if has(&["access denied", "permission denied"]) {
         Some(CodeClass::Permission)
     } else if has(&["validation"]) || text.contains("not found") {
         Some(CodeClass::Record)
@@ -149,7 +149,7 @@ pub fn api_failure(status: u16, api: ApiError) -> Error {
             None => {
                 return Error::Unavailable {
                     status,
-                    detail: api.to_string(),
+                    detail: cut(&api.to_string()),
                 }
             }
         }
@@ -174,6 +174,15 @@ pub fn api_failure(status: u16, api: ApiError) -> Error {
             api,
         },
         CodeClass::Transient | CodeClass::Record | CodeClass::System => Error::Api(api),
+    }
+}
+
+/// The start of a server's message, for an error that is retried (and logged at each retry).
+fn cut(text: &str) -> String {
+    const KEEP: usize = 200;
+    match text.char_indices().nth(KEEP) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -245,7 +254,7 @@ pub enum TransportKind {
 pub enum Bound {
     /// The body was larger than this many bytes (the `advanced.max_page_megabytes` setting).
     Bytes(usize),
-    /// The JSON nested deeper than this many levels.
+    /// A record nested deeper than this many levels.
     Depth(usize),
 }
 
@@ -257,7 +266,7 @@ impl std::fmt::Display for Bound {
                 "the answer is larger than {} MiB (advanced.max_page_megabytes)",
                 limit / crate::settings::MIB
             ),
-            Self::Depth(limit) => write!(f, "the answer nests JSON deeper than {limit} levels"),
+            Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
         }
     }
 }
@@ -542,7 +551,8 @@ mod tests {
             ("Unauthorized", Some(Auth)),
             ("Authorization failed", Some(Auth)),
             ("Access denied", Some(Permission)),
-            ("403 Forbidden", Some(Permission)),
+            ("Permission denied for module crm", Some(Permission)),
+            ("403 Forbidden", None),
             ("not found", Some(Record)),
             ("Request rate per second exceeded", None),
             ("boom", None),
@@ -565,6 +575,11 @@ mod tests {
         );
         assert_eq!(api(None, "Access denied").class(), Permission);
         assert_eq!(api(None, "boom").class(), Record);
+        let long = api(None, &"é".repeat(300));
+        let Error::Unavailable { detail, .. } = api_failure(503, long) else {
+            panic!("a 5xx is unavailable")
+        };
+        assert_eq!(detail, format!("{}...", "é".repeat(200)));
     }
 
     #[test]

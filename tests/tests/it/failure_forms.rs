@@ -386,17 +386,17 @@ async fn a_record_nested_too_deep_fails_the_stream_naming_the_page() {
     assert_eq!(
         lines,
         failed(
-            "Page 1 of crm_pipeline nests JSON deeper than 64 levels, more than the connector reads safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
-            "crm_pipeline page 1: the answer nests JSON deeper than 64 levels",
+            "Page 1 of crm_pipeline holds a record nested deeper than 64 levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+            "crm_pipeline page 1: a record nests JSON deeper than 64 levels",
             "system_error"
         )
     );
     deep.assert_async().await;
     other.assert().await;
 
-    // 64 levels in all (the envelope's 3, the record's object, 60 arrays) are read.
+    // A record of 64 levels (its object, 63 arrays) is read.
     let mut server = Server::new_async().await;
-    let text = format!(r#"{{"id": 1, "x": {}}}"#, nested(60));
+    let text = format!(r#"{{"id": 1, "x": {}}}"#, nested(63));
     let item: Value = serde_json::from_str(&text).unwrap();
     let body = format!(r#"{{"response": {{"total": 1, "items": [{text}]}}}}"#);
     let fits = answer(&mut server, (1, 100), (200, "application/json", body), 1).await;
