@@ -215,3 +215,28 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_cap_has_a_default_and_a_checked_range() {
+        assert_eq!(Settings::default().max_page_bytes(), 64 * MIB);
+        let with = |mib| Settings {
+            max_page_megabytes: Some(mib),
+            ..Settings::default()
+        };
+        assert_eq!(with(1).max_page_bytes(), MIB);
+        assert_eq!(with(1024).check(), Ok(()));
+        for bad in [0, 1025] {
+            assert_eq!(
+                with(bad).check(),
+                Err((
+                    "advanced.max_page_megabytes".to_string(),
+                    format!("{bad} is out of range; use a whole number from 1 to 1024, or leave it empty for the default")
+                ))
+            );
+        }
+    }
+}
