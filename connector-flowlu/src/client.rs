@@ -339,7 +339,7 @@ impl Client {
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        let page = RawListPage::decode(status, &headers, &body, self.api_key.expose());
+        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose());
         self.outcome(page, status, &call)
     }
 
@@ -347,7 +347,7 @@ impl Client {
     #[tracing::instrument(level = "debug", skip_all, fields(module = call.module, model = call.model, method = call.method))]
     pub async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
         let (status, headers, body) = self.send(&call).await?;
-        let response = decode(status, &headers, &body, self.api_key.expose());
+        let response = decode(status, &headers, body.as_ref(), self.api_key.expose());
         self.outcome(response, status, &call)
     }
 
@@ -374,7 +374,7 @@ impl Client {
     }
 
     /// Sends one request and reads the whole answer, up to the body cap.
-    async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, Vec<u8>), Error> {
+    async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
         let verb = if call.form.is_some() {
             Method::POST
         } else {
@@ -407,14 +407,36 @@ impl Client {
         if announced > limit as u64 {
             return Err(oversized(Bound::Bytes(limit)));
         }
-        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        let (mut chunks, mut read) = (Vec::new(), 0);
         while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
-            if body.len() + chunk.len() > limit {
+            read += chunk.len();
+            if read > limit {
                 return Err(oversized(Bound::Bytes(limit)));
             }
-            body.extend_from_slice(&chunk);
+            chunks.push(chunk);
         }
+        // One chunk (the common case) is kept as it came; several are joined once.
+        let body = if chunks.len() == 1 {
+            Body::One(chunks.swap_remove(0))
+        } else {
+            Body::Joined(chunks.concat())
+        };
         Ok((status, headers, body))
+    }
+}
+
+/// An answer's body: one chunk as it came, or several joined.
+enum Body<B> {
+    One(B),
+    Joined(Vec<u8>),
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Body<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::One(chunk) => chunk.as_ref(),
+            Self::Joined(body) => body,
+        }
     }
 }
 
