@@ -6,6 +6,8 @@
 //! * Redirects are never followed (one would carry the key to another host).
 //! * Timeouts are always set.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::Secret;
@@ -16,7 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::AccountDomain;
-use crate::error::{ApiError, CodeClass, Error, TRUNCATED};
+use crate::error::{api_failure, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED};
 use crate::raw_page::RawListPage;
 
 /// The environment variable the binary reads to point the client at another base URL (a
@@ -27,6 +29,8 @@ pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest answer body, in bytes (see [`crate::settings::DEFAULT_PAGE_MEGABYTES`]).
+pub const DEFAULT_MAX_BODY: usize = crate::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::settings::MIB;
 
 /// The user agent: the connector and its version.
 pub const USER_AGENT: &str = concat!(
@@ -44,15 +48,34 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     resolver: Option<Resolver>,
+    max_body: usize,
 }
 
-/// A DNS resolver for the client (the host's own, or a test double).
+/// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
+/// through it, and its failures come out as [`DnsFailure`], so a name that does not resolve
+/// is told from a refused connection by the error's type ([`crate::error::TransportKind::Dns`]).
 #[derive(Clone)]
 pub struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        self.0.resolve(name)
+        let lookup = self.0.resolve(name);
+        Box::pin(async move { lookup.await.map_err(|e| DnsFailure(e).into()) })
+    }
+}
+
+/// The system's resolver (`getaddrinfo` on tokio's blocking pool, as hyper's default does).
+struct SystemResolver;
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
     }
 }
 
@@ -79,6 +102,13 @@ impl ClientBuilder {
     /// Total time allowed for one request (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The most bytes one answer may have (default 64 MiB): reading stops there and the call
+    /// fails with [`Error::Oversized`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -109,9 +139,10 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .user_agent(USER_AGENT)
             .pool_max_idle_per_host(32);
-        if let Some(resolver) = self.resolver {
-            http = http.dns_resolver(std::sync::Arc::new(resolver));
-        }
+        let resolver = self
+            .resolver
+            .unwrap_or_else(|| Resolver(std::sync::Arc::new(SystemResolver)));
+        http = http.dns_resolver(std::sync::Arc::new(resolver));
         let http = http.build().map_err(Error::transport)?;
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
@@ -119,6 +150,8 @@ impl ClientBuilder {
             base,
             api_key: self.api_key,
             domain: self.domain,
+            max_body: self.max_body.max(1),
+            answered: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -229,6 +262,10 @@ pub struct Client {
     base: String,
     api_key: Secret,
     domain: AccountDomain,
+    max_body: usize,
+    /// Whether an answer of this account (of this client or a clone) was understood: after
+    /// that, an HTML page is a proxy's passing page, not a wrong host.
+    answered: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -241,6 +278,7 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             resolver: None,
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 
@@ -302,18 +340,41 @@ impl Client {
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose())
-            .map_err(|e| failed(e, status, &call))
+        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose());
+        self.outcome(page, status, &call)
     }
 
     /// Sends one request and returns the `response` member of the answer.
     #[tracing::instrument(level = "debug", skip_all, fields(module = call.module, model = call.model, method = call.method))]
     pub async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
         let (status, headers, body) = self.send(&call).await?;
-        decode(status, &headers, body.as_ref(), self.api_key.expose()).map_err(|e| failed(e, status, &call))
+        let response = decode(status, &headers, body.as_ref(), self.api_key.expose());
+        self.outcome(response, status, &call)
     }
 
-    /// Sends one request and reads the whole answer.
+    /// Notes a good answer; logs a failed one, naming its module and model, and tells a
+    /// proxy's HTML page after good answers from a wrong host's.
+    fn outcome<T>(&self, result: Result<T, Error>, status: StatusCode, call: &Call<'_>) -> Result<T, Error> {
+        match result {
+            Ok(value) => {
+                self.answered.store(true, Ordering::Relaxed);
+                Ok(value)
+            }
+            Err(err) if err.is_html_page() && self.answered.load(Ordering::Relaxed) => Err(failed(
+                Error::Unavailable {
+                    status: status.as_u16(),
+                    detail: format!(
+                        "{HTML_PAGE}, after good answers from this account (a proxy's or a maintenance page)"
+                    ),
+                },
+                status,
+                call,
+            )),
+            Err(err) => Err(failed(err, status, call)),
+        }
+    }
+
+    /// Sends one request and reads the whole answer, up to the body cap.
     async fn send(&self, call: &Call<'_>) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
         let verb = if call.form.is_some() {
             Method::POST
@@ -334,11 +395,49 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body);
         }
-        let response = request.send().await.map_err(Error::transport)?;
+        let mut response = request.send().await.map_err(Error::transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Error::transport)?;
+        let oversized = |bound| Error::Oversized {
+            what: call.what(),
+            page: call.page(),
+            bound,
+        };
+        let limit = self.max_body;
+        let announced = response.content_length().unwrap_or(0);
+        if announced > limit as u64 {
+            return Err(oversized(Bound::Bytes(limit)));
+        }
+        let (mut chunks, mut read) = (Vec::new(), 0);
+        while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
+            read += chunk.len();
+            if read > limit {
+                return Err(oversized(Bound::Bytes(limit)));
+            }
+            chunks.push(chunk);
+        }
+        // One chunk (the common case) is kept as it came; several are joined once.
+        let body = if chunks.len() == 1 {
+            Body::One(chunks.swap_remove(0))
+        } else {
+            Body::Joined(chunks.concat())
+        };
         Ok((status, headers, body))
+    }
+}
+
+/// An answer's body: one chunk as it came, or several joined.
+enum Body<B> {
+    One(B),
+    Joined(Vec<u8>),
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Body<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Self::One(chunk) => chunk.as_ref(),
+            Self::Joined(body) => body,
+        }
     }
 }
 
@@ -385,6 +484,19 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// `module/model/method`, for messages.
+    fn what(&self) -> String {
+        format!("{}/{}/{}", self.module, self.model, self.method)
+    }
+
+    /// The `page` parameter, if any.
+    fn page(&self) -> Option<u64> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     fn path(&self) -> String {
         let Self {
             module,
@@ -399,7 +511,8 @@ impl<'a> Call<'a> {
     }
 }
 
-/// Logs a failed request and names its module and model in a permission error.
+/// Logs a failed request and names its module and model in a permission error (and the
+/// call and page in an oversized answer).
 fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
     let (module, model, method) = (call.module, call.model, call.method);
     tracing::debug!(module, model, method, status = status.as_u16(), error = %err, "flowlu request failed");
@@ -408,6 +521,11 @@ fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
             module: module.into(),
             model: model.into(),
             api,
+        },
+        Error::Oversized { bound, .. } => Error::Oversized {
+            what: call.what(),
+            page: call.page(),
+            bound,
         },
         other => other,
     }
@@ -449,18 +567,7 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
                     .collect(),
                 ..api
             };
-            return Err(match api.class() {
-                CodeClass::Auth => Error::Auth {
-                    status: code,
-                    api: Some(api),
-                },
-                CodeClass::Permission | CodeClass::Unsupported => Error::Permission {
-                    module: String::new(),
-                    model: String::new(),
-                    api,
-                },
-                _ => Error::Api(api),
-            });
+            return Err(api_failure(code, api));
         }
     }
     if code == 401 || code == 403 {
@@ -469,18 +576,28 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             api: None,
         });
     }
+    let looks_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
     if status.is_server_error() {
-        return Err(Error::Server { status: code });
+        // The status says "try again" whatever the body; a text or JSON body is kept for
+        // the log, a page of HTML is not worth it.
+        let blank = body.iter().all(u8::is_ascii_whitespace);
+        return Err(if blank || looks_html {
+            Error::Server { status: code }
+        } else {
+            Error::Unavailable {
+                status: code,
+                detail: excerpt(body, secret),
+            }
+        });
     }
     if code == 404 {
         return Err(Error::UnknownAccount {
             detail: "HTTP 404 (no such portal or path)".into(),
         });
     }
-    let looks_html = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
     if looks_html {
         return Err(Error::UnknownAccount {
-            detail: format!("HTTP {code} with an HTML page instead of JSON"),
+            detail: format!("HTTP {code} with {HTML_PAGE}"),
         });
     }
     match parsed {
@@ -667,6 +784,70 @@ mod tests {
         assert_eq!(p.items, vec![serde_json::json!({"id": 7})]);
         let p = ListPage::from_response(serde_json::json!({"total": 0})).unwrap();
         assert!(p.items.is_empty());
+    }
+
+    /// Every failure form: what it decodes to, its class, whether it is retried, whether a
+    /// create that got it may have been applied.
+    #[test]
+    fn decode_classifies_every_failure_form() {
+        use connector_core::FailureClass::{Config, System, Transient};
+        #[rustfmt::skip]
+        let cases: &[(u16, &str, &str, connector_core::FailureClass, bool, bool)] = &[
+            // A 5xx says "try again" whatever the body.
+            (500, r#"{"error":"boom"}"#, "temporarily unavailable (HTTP 500): boom", Transient, true, true),
+            (500, r#"{"error":{"error_msg":"boom"}}"#, "temporarily unavailable (HTTP 500): boom", Transient, true, true),
+            (500, r#"{"error":{"error_code":10,"error_msg":"Unknown error"}}"#, "temporarily unavailable (HTTP 500): error 10: Unknown error", Transient, true, true),
+            (503, r#"{"error":{"error_code":13,"error_msg":"retry later"}}"#, "temporarily unavailable (HTTP 503): error 13: retry later", Transient, true, true),
+            (500, r#"{"message":"boom"}"#, "temporarily unavailable (HTTP 500): `{\"message\":\"boom\"}`", Transient, true, true),
+            (500, r#""boom""#, "temporarily unavailable (HTTP 500): `\"boom\"`", Transient, true, true),
+            (503, "Service Unavailable", "temporarily unavailable (HTTP 503): `Service Unavailable`", Transient, true, true),
+            (502, "<html>Bad gateway</html>", "server error (HTTP 502)", Transient, true, true),
+            (504, "", "server error (HTTP 504)", Transient, true, true),
+            (500, r#"{"error":"invalid api key"}"#, "temporarily unavailable (HTTP 500): invalid api key", Transient, true, true),
+            // ... unless its code settles it.
+            (500, r#"{"error":{"error_code":21,"error_msg":"Validation error"}}"#, "error 21: Validation error", System, false, false),
+            (500, r#"{"error":{"error_code":11,"error_msg":"Authorization failed"}}"#, "authorization failed (HTTP 500, error 11: Authorization failed)", Config, false, false),
+            (429, r#"{"error":"boom"}"#, "rate limited (HTTP 429)", Transient, true, false),
+            // A string `error`, by its words and its status.
+            (200, r#"{"error":"validation","details":{"name":"required"}}"#, "error 21: validation; name: required", System, false, false),
+            (200, r#"{"error":"invalid_grant","error_descrption":"x"}"#, "authorization failed (HTTP 200, invalid_grant)", Config, false, false),
+            (401, r#"{"error":"Invalid API key"}"#, "authorization failed (HTTP 401, Invalid API key)", Config, false, false),
+            (403, r#"{"error":"unauthorized","description":"log in first"}"#, "authorization failed (HTTP 403, unauthorized: log in first)", Config, false, false),
+            (401, r#"{"error":"boom"}"#, "authorization failed (HTTP 401, boom)", Config, false, false),
+            (403, r#"{"error":"Forbidden"}"#, "authorization failed (HTTP 403, Forbidden)", Config, false, false),
+            (200, r#"{"error":"Access denied"}"#, "/: Access denied", Config, false, false),
+            (403, r#"{"error":"access denied"}"#, "/: access denied", Config, false, false),
+            (200, r#"{"error":"Not found"}"#, "Not found", System, false, false),
+            (404, r#"{"error":"boom"}"#, "boom", System, false, false),
+            // Error 30 with "access denied" (a mock does that) is a permission error.
+            (200, r#"{"error":{"error_code":30,"error_msg":"access denied"}}"#, "/: error 30: access denied", Config, false, false),
+            // An HTML page (the first answer) is a wrong host.
+            (200, "<html>login</html>", "no Flowlu portal answered: HTTP 200 with an HTML page instead of JSON", Config, false, false),
+        ];
+        for (status, body, display, class, retried, applied) in cases {
+            let status = StatusCode::from_u16(*status).unwrap();
+            let err = decode(status, &HeaderMap::new(), body.as_bytes(), "s3cr3t").unwrap_err();
+            assert_eq!(
+                (
+                    err.to_string().as_str(),
+                    err.failure_class(),
+                    err.is_retryable(),
+                    err.may_have_been_applied()
+                ),
+                (*display, *class, *retried, *applied),
+                "{status} {body}"
+            );
+        }
+        let record = decode(
+            StatusCode::OK,
+            &HeaderMap::new(),
+            br#"{"error":"Not found"}"#,
+            "k",
+        )
+        .unwrap_err();
+        assert!(record.is_record_level());
+        let html = decode(StatusCode::OK, &HeaderMap::new(), b"  <!DOCTYPE html>", "k").unwrap_err();
+        assert!(html.is_html_page());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::domain::AccountDomain;
-use crate::error::{Error, TransportKind};
+use crate::error::{Bound, Error, TransportKind};
 use crate::settings::Settings;
 
 /// Flowlu
@@ -108,7 +108,7 @@ impl FlowluCredential {
         if let Some(secs) = self.settings().timeout_seconds {
             builder = builder.timeout(Duration::from_secs(u64::from(secs.clamp(1, 600))));
         }
-        builder.build()
+        builder.max_body_bytes(self.settings().max_page_bytes()).build()
     }
 }
 
@@ -216,6 +216,38 @@ pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) 
         Error::Server { status } => (
             R::ServerError,
             format!("Flowlu answered with a server error (HTTP {status}). This is usually temporary: try again in a few minutes."),
+        ),
+        Error::Unavailable { status, .. } if *status >= 500 => (
+            R::ServerError,
+            format!("Flowlu answered with a server error (HTTP {status}). This is usually temporary: try again in a few minutes."),
+        ),
+        Error::Unavailable { .. } => (
+            R::ServerError,
+            format!("{domain} answered with a web page instead of data after earlier answers were good (a proxy's or a maintenance page). This is usually temporary: try again in a few minutes."),
+        ),
+        Error::Oversized {
+            what,
+            page,
+            bound: Bound::Bytes(limit),
+        } => (
+            R::InvalidConfig,
+            format!(
+                "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
+                page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                limit / crate::settings::MIB,
+                crate::settings::PAGE_MEGABYTES_RANGE.1,
+            ),
+        ),
+        Error::Oversized {
+            what,
+            page,
+            bound: Bound::Depth(limit),
+        } => (
+            R::Unexpected,
+            format!(
+                "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+                page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+            ),
         ),
         Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
             R::ServerError,

@@ -56,12 +56,23 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The class of this error.
+    /// The class of this error: by its code, else by its words (see [`words_class`]); an
+    /// error without a code or known words concerns the record. Error 30 ("unknown method")
+    /// with the words "access denied" (seen in the wild) is a permission error.
     pub fn class(&self) -> CodeClass {
         match self.code {
+            Some(30) if words_class(&self.message) == Some(CodeClass::Permission) => CodeClass::Permission,
             Some(code) => code_class(code),
-            None => CodeClass::Record,
+            None => words_class(&self.message).unwrap_or(CodeClass::Record),
         }
+    }
+
+    /// The class of this error's code when the code alone settles what the caller does:
+    /// a wrong key, a missing permission, an unknown method, a record not found or invalid.
+    /// `None` for no code, "unknown error" (10), "retry later" (13) and unknown codes.
+    fn decisive_class(&self) -> Option<CodeClass> {
+        let class = self.class();
+        (self.code.is_some() && !matches!(class, CodeClass::System | CodeClass::Transient)).then_some(class)
     }
 
     /// Reads `{"error": ...}` in either shape; `None` if the body holds no error.
@@ -73,11 +84,22 @@ impl ApiError {
                 message: obj.get("error_msg").map(text).unwrap_or_default(),
                 fields: fields(obj.get("error_details")),
             }),
-            Value::String(kind) => Some(Self {
-                code: (kind == "validation").then_some(21),
-                message: body.get("description").map(text).unwrap_or_else(|| kind.clone()),
-                fields: fields(body.get("details")),
-            }),
+            Value::String(kind) => {
+                let validation = kind == "validation";
+                let description = body.get("description").map(text).filter(|d| !d.is_empty());
+                // The words of a string `error` classify it: keep them beside the description
+                // (a validation error has its code instead).
+                let message = match description {
+                    Some(description) if validation => description,
+                    Some(description) => format!("{kind}: {description}"),
+                    None => kind.clone(),
+                };
+                Some(Self {
+                    code: validation.then_some(21),
+                    message,
+                    fields: fields(body.get("details")),
+                })
+            }
             Value::Null => None,
             other => Some(Self {
                 code: None,
@@ -85,6 +107,82 @@ impl ApiError {
                 fields: BTreeMap::new(),
             }),
         }
+    }
+}
+
+/// What the words of an error message mean, when they say it plainly (Flowlu and the proxies
+/// in front of it send `error` as a string too: `"validation"`, `"invalid_grant"`, ...).
+/// The rate-limit sentence is not read here: it is checked before any of these.
+pub fn words_class(text: &str) -> Option<CodeClass> {
+    let text = text.to_ascii_lowercase().replace(['_', '-'], " ");
+    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if has(&[
+        "api key",
+        "invalid key",
+        "invalid token",
+        "invalid grant",
+        "unauthorized",
+        "unauthorised",
+        "authorization failed",
+        "authentication failed",
+    ]) {
+        Some(CodeClass::Auth)
+    } else if has(&["access denied", "permission denied"]) {
+        Some(CodeClass::Permission)
+    } else if has(&["validation"]) || text.contains("not found") {
+        Some(CodeClass::Record)
+    } else {
+        None
+    }
+}
+
+/// The error an answer with HTTP `status` and Flowlu error `api` in its body means.
+///
+/// * A 5xx says "try again" whatever the body says, unless the body's code settles it
+///   ([`ApiError`]'s decisive codes: 11, 20, 21, 22, 30, 31): [`Error::Unavailable`].
+/// * A 401 or 403 whose body says nothing more precise is a rejected key.
+/// * Otherwise the code, else the words, decide ([`ApiError::class`]).
+pub fn api_failure(status: u16, api: ApiError) -> Error {
+    let class = if (500..600).contains(&status) {
+        match api.decisive_class() {
+            Some(class) => class,
+            None => {
+                return Error::Unavailable {
+                    status,
+                    detail: cut(&api.to_string()),
+                }
+            }
+        }
+    } else {
+        match api.class() {
+            CodeClass::Record | CodeClass::System
+                if api.code.is_none() && (status == 401 || status == 403) =>
+            {
+                CodeClass::Auth
+            }
+            class => class,
+        }
+    };
+    match class {
+        CodeClass::Auth => Error::Auth {
+            status,
+            api: Some(api),
+        },
+        CodeClass::Permission | CodeClass::Unsupported => Error::Permission {
+            module: String::new(),
+            model: String::new(),
+            api,
+        },
+        CodeClass::Transient | CodeClass::Record | CodeClass::System => Error::Api(api),
+    }
+}
+
+/// The start of a server's message, for an error that is retried (and logged at each retry).
+fn cut(text: &str) -> String {
+    const KEEP: usize = 200;
+    match text.char_indices().nth(KEEP) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -151,6 +249,28 @@ pub enum TransportKind {
     Other,
 }
 
+/// A bound the connector keeps on what one answer can make it hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The body was larger than this many bytes (the `advanced.max_page_megabytes` setting).
+    Bytes(usize),
+    /// A record nested deeper than this many levels.
+    Depth(usize),
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(limit) => write!(
+                f,
+                "the answer is larger than {} MiB (advanced.max_page_megabytes)",
+                limit / crate::settings::MIB
+            ),
+            Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
+        }
+    }
+}
+
 /// Errors of the Flowlu connector.
 ///
 /// Display texts never contain the API key: transport errors are stripped of their URL, and
@@ -203,6 +323,27 @@ pub enum Error {
         /// The status.
         status: u16,
     },
+    /// Flowlu, or a proxy in front of it, could not answer now and said something: a 5xx whose
+    /// body holds a message (a JSON error, a text), or an HTML page in the middle of a read
+    /// (after this account's answers were good). Retried; a create that got it may have been
+    /// applied.
+    #[error("temporarily unavailable (HTTP {status}): {detail}")]
+    Unavailable {
+        /// The status.
+        status: u16,
+        /// What the body said (redacted, cut).
+        detail: String,
+    },
+    /// An answer went beyond a bound the connector keeps ([`Bound`]): reading it stopped there.
+    #[error("{what}{}: {bound}", page.map(|p| format!(" page {p}")).unwrap_or_default())]
+    Oversized {
+        /// What was read: `crm/account/list` (the client), or the stream (the source).
+        what: String,
+        /// The page number, for a list page.
+        page: Option<u64>,
+        /// The bound.
+        bound: Bound,
+    },
     /// The request failed before an answer arrived.
     #[error("request failed ({kind:?})")]
     Transport {
@@ -254,9 +395,23 @@ impl Error {
             | Self::Auth { .. }
             | Self::UnknownAccount { .. }
             | Self::Permission { .. } => FailureClass::Config,
-            Self::RateLimited { .. } | Self::Server { .. } | Self::Transport { .. } => {
-                FailureClass::Transient
-            }
+            // A name that does not resolve is a wrong account domain, as `check` says.
+            Self::Transport {
+                kind: TransportKind::Dns,
+                ..
+            } => FailureClass::Config,
+            Self::RateLimited { .. }
+            | Self::Server { .. }
+            | Self::Unavailable { .. }
+            | Self::Transport { .. } => FailureClass::Transient,
+            Self::Oversized {
+                bound: Bound::Bytes(_),
+                ..
+            } => FailureClass::Config,
+            Self::Oversized {
+                bound: Bound::Depth(_),
+                ..
+            } => FailureClass::System,
             Self::Api(api) => match api.class() {
                 CodeClass::Transient => FailureClass::Transient,
                 CodeClass::Auth | CodeClass::Permission | CodeClass::Unsupported => FailureClass::Config,
@@ -269,7 +424,14 @@ impl Error {
     /// Whether retrying the same request later may succeed (for idempotent requests).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Server { .. } | Self::Transport { .. } => true,
+            Self::Transport {
+                kind: TransportKind::Dns,
+                ..
+            } => false,
+            Self::RateLimited { .. }
+            | Self::Server { .. }
+            | Self::Unavailable { .. }
+            | Self::Transport { .. } => true,
             Self::Api(api) => api.class() == CodeClass::Transient,
             // A truncated body is a broken connection in disguise.
             Self::Malformed { detail, .. } => detail.starts_with(TRUNCATED),
@@ -286,9 +448,18 @@ impl Error {
     pub fn may_have_been_applied(&self) -> bool {
         match self {
             Self::Transport { kind, .. } => !matches!(kind, TransportKind::Dns | TransportKind::Connect),
-            Self::Server { .. } | Self::Malformed { .. } => true,
+            Self::Server { .. }
+            | Self::Unavailable { .. }
+            | Self::Malformed { .. }
+            | Self::Oversized { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether this is an HTML page where JSON was expected (a wrong host's login page, or a
+    /// proxy's page).
+    pub fn is_html_page(&self) -> bool {
+        matches!(self, Self::UnknownAccount { detail } if detail.ends_with(HTML_PAGE))
     }
 
     /// Flowlu's error, if the body held one.
@@ -312,11 +483,31 @@ impl Error {
 /// The prefix of a [`Error::Malformed`] detail for a body that ended early.
 pub(crate) const TRUNCATED: &str = "the body ended early";
 
+/// The end of an [`Error::UnknownAccount`] detail for an HTML page.
+pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
+
+/// A failed name lookup, as the client's resolver reports it (every lookup goes through
+/// [`crate::client::Resolver`]), so a DNS failure is told from a refused connection by its
+/// type, not by its text.
+#[derive(Debug)]
+pub struct DnsFailure(pub(crate) Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for DnsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DnsFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 fn is_dns(err: &reqwest::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(err);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        let text = e.to_string().to_ascii_lowercase();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
+        if e.is::<DnsFailure>() {
             return true;
         }
         source = e.source();
@@ -347,6 +538,48 @@ mod tests {
         for (code, class) in expected {
             assert_eq!(code_class(code), class, "code {code}");
         }
+    }
+
+    #[test]
+    fn words_table() {
+        use CodeClass::*;
+        let expected = [
+            ("validation", Some(Record)),
+            ("Invalid API key", Some(Auth)),
+            ("api key not found", Some(Auth)),
+            ("invalid_grant", Some(Auth)),
+            ("Unauthorized", Some(Auth)),
+            ("Authorization failed", Some(Auth)),
+            ("Access denied", Some(Permission)),
+            ("Permission denied for module crm", Some(Permission)),
+            ("403 Forbidden", None),
+            ("not found", Some(Record)),
+            ("Request rate per second exceeded", None),
+            ("boom", None),
+            ("", None),
+        ];
+        for (text, class) in expected {
+            assert_eq!(words_class(text), class, "{text}");
+        }
+        let api = |code, message: &str| ApiError {
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+        };
+        assert_eq!(api(Some(30), "access denied").class(), Permission);
+        assert_eq!(api(Some(30), "Unknown method").class(), Unsupported);
+        assert_eq!(
+            api(Some(12), "access denied").class(),
+            System,
+            "a code other than 30 decides"
+        );
+        assert_eq!(api(None, "Access denied").class(), Permission);
+        assert_eq!(api(None, "boom").class(), Record);
+        let long = api(None, &"é".repeat(300));
+        let Error::Unavailable { detail, .. } = api_failure(503, long) else {
+            panic!("a 5xx is unavailable")
+        };
+        assert_eq!(detail, format!("{}...", "é".repeat(200)));
     }
 
     #[test]

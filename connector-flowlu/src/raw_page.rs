@@ -14,7 +14,12 @@ use serde_json::Value;
 
 use crate::client::{decode, ListPage};
 use crate::cursor::{Key, Order};
-use crate::error::Error;
+use crate::error::{Bound, Error};
+
+/// The deepest a record may nest (its own object is the first level). Far beyond any Flowlu
+/// record, and within what `serde_json` parses into a tree (128 levels): a [`RawValue`] is
+/// skipped over without that limit, so it is checked here ([`nests_deeper_than`]).
+pub const MAX_RECORD_DEPTH: usize = 64;
 
 /// One page of a list call, its records kept as sent.
 #[derive(Debug)]
@@ -29,7 +34,29 @@ impl RawListPage {
     /// Reads a list answer: the common shape (`{"response": {"total": N, "items": [...]}}`)
     /// directly, every other answer (errors, items keyed by id, ...) through
     /// [`crate::client::decode`], so both give the same records and the same errors.
+    /// A record nested deeper than [`MAX_RECORD_DEPTH`] fails the page ([`Error::Oversized`]).
     pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Self, Error> {
+        let page = Self::decode_any_depth(status, headers, body, secret)?;
+        if page
+            .items
+            .iter()
+            .any(|record| nests_deeper_than(record.get().as_bytes(), MAX_RECORD_DEPTH))
+        {
+            return Err(Error::Oversized {
+                what: String::new(),
+                page: None,
+                bound: Bound::Depth(MAX_RECORD_DEPTH),
+            });
+        }
+        Ok(page)
+    }
+
+    fn decode_any_depth(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secret: &str,
+    ) -> Result<Self, Error> {
         if status == StatusCode::OK {
             if let Some(page) = Self::common_shape(body) {
                 return Ok(page);
@@ -76,6 +103,90 @@ impl RawListPage {
             total,
             items: response.items.unwrap_or_default(),
         })
+    }
+}
+
+/// Whether `json` (one JSON value) nests deeper than `max`. Cheap for what Flowlu sends: the
+/// depth cannot exceed the number of `{` and `[` bytes, counted first (a record has a few);
+/// only past `max` of them are the brackets outside strings followed.
+pub fn nests_deeper_than(json: &[u8], max: usize) -> bool {
+    let opening = memchr::memchr2_iter(b'{', b'[', json).take(max + 1).count();
+    opening > max && !DepthScan::new(max).feed(json)
+}
+
+/// Follows the nesting of a JSON body as it arrives, chunk by chunk: brackets outside strings.
+/// A body that does not start with `{` or `[` is not JSON nesting and is not followed.
+#[derive(Debug)]
+struct DepthScan {
+    max: usize,
+    depth: usize,
+    started: bool,
+    json: bool,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthScan {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            depth: 0,
+            started: false,
+            json: false,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Reads `chunk`; `false` once the nesting went deeper than the bound.
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        let mut bytes = chunk;
+        if !self.started {
+            let Some(first) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
+                return true;
+            };
+            self.started = true;
+            self.json = matches!(bytes[first], b'{' | b'[');
+            bytes = &bytes[first..];
+        }
+        if !self.json {
+            return true;
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    i += 1;
+                    continue;
+                }
+                // Most of a JSON body is inside strings: jump to the next quote or escape.
+                let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    return true;
+                };
+                i += at;
+                if bytes[i] == b'"' {
+                    self.in_string = false;
+                } else {
+                    self.escaped = true;
+                }
+                i += 1;
+                continue;
+            }
+            match bytes[i] {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > self.max {
+                        return false;
+                    }
+                }
+                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+        }
+        true
     }
 }
 
@@ -209,6 +320,51 @@ mod tests {
         assert!(RawListPage::decode(StatusCode::OK, &HeaderMap::new(), cut, "k")
             .unwrap_err()
             .is_retryable());
+    }
+
+    #[test]
+    fn the_depth_scan_counts_brackets_outside_strings_across_chunks() {
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(!nests_deeper_than(nested(64).as_bytes(), 64));
+        assert!(nests_deeper_than(nested(65).as_bytes(), 64));
+        let wide = format!("[{}]", vec!["[{}]"; 500].join(","));
+        assert!(
+            !nests_deeper_than(wide.as_bytes(), 64),
+            "many brackets, little depth"
+        );
+        let in_strings = format!(r#"{{"a": "{}"}}"#, "[".repeat(100));
+        assert!(
+            !nests_deeper_than(in_strings.as_bytes(), 64),
+            "brackets inside a string"
+        );
+
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let scan = |chunks: &[&[u8]]| {
+            let mut scan = DepthScan::new(3);
+            chunks.iter().all(|c| scan.feed(c))
+        };
+        assert!(scan(&[deep(3).as_bytes()]));
+        assert!(!scan(&[deep(4).as_bytes()]));
+        assert!(!scan(&[b"[[", b"[[", b"]]]]"]), "nesting across chunks");
+        assert!(
+            scan(&[br#"{"a": "[[[[\"[[[[", "b": [1, {"c": "}}}}"}]}"#]),
+            "brackets in strings"
+        );
+        assert!(
+            scan(&[br#"{"a": "\\", "b": [[1]]}"#]),
+            "an escaped backslash ends before the quote"
+        );
+        assert!(!scan(&[br#"{"a": "\\", "b": [[[1]]]}"#]));
+        assert!(scan(&[br#"["a\"#, br#""[[["]"#]), "an escape split across chunks");
+        assert!(
+            scan(&[br#"["a"#, br#"[[[[", 1]"#]),
+            "a string split across chunks"
+        );
+        assert!(scan(&[b"  ", b"<html>[[[[[[[[</html>"]), "not JSON: not followed");
+        assert!(
+            scan(&[b"[]]]]][[["]),
+            "closing more than opened does not underflow"
+        );
     }
 
     #[test]

@@ -15,6 +15,13 @@ pub const DEFAULT_PAGE_SIZE: u32 = 500;
 pub const SAFE_PAGE_SIZE: u32 = 100;
 /// The range of `page_size` (the form, [`Settings::check`] and [`Settings::page_size`]).
 pub const PAGE_SIZE_RANGE: (u32, u32) = (1, 1000);
+/// Bytes in a MiB.
+pub const MIB: usize = 1024 * 1024;
+/// The range of `max_page_megabytes` (the form and [`Settings::check`] both use it).
+pub const PAGE_MEGABYTES_RANGE: (u32, u32) = (1, 1024);
+/// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
+/// what a host's memory notices.
+pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
 
 /// Advanced settings
 ///
@@ -69,6 +76,18 @@ pub struct Settings {
     #[schemars(range(min = 1, max = 600), extend("default" = 30))]
     #[serde(default)]
     pub timeout_seconds: Option<u32>,
+
+    /// Largest answer (MiB)
+    ///
+    /// The most megabytes one answer from Flowlu may have. A larger page fails its stream
+    /// (lower the page size, or raise this if the records really are that large); it guards
+    /// the memory of the machine running the connector.
+    #[schemars(
+        range(min = PAGE_MEGABYTES_RANGE.0, max = PAGE_MEGABYTES_RANGE.1),
+        extend("default" = DEFAULT_PAGE_MEGABYTES)
+    )]
+    #[serde(default)]
+    pub max_page_megabytes: Option<u32>,
 
     /// Write rules
     ///
@@ -147,6 +166,15 @@ impl Settings {
             .clamp(PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1)
     }
 
+    /// The most bytes one answer may have.
+    pub fn max_page_bytes(&self) -> usize {
+        let (min, max) = PAGE_MEGABYTES_RANGE;
+        self.max_page_megabytes
+            .unwrap_or(DEFAULT_PAGE_MEGABYTES)
+            .clamp(min, max) as usize
+            * MIB
+    }
+
     /// Refuses values outside the ranges the form states, naming the field
     /// (`advanced.page_size`) and the allowed range.
     pub fn check(&self) -> Result<(), (String, String)> {
@@ -155,6 +183,12 @@ impl Settings {
             ("requests_per_second", self.requests_per_second, 1, 1000),
             ("page_size", self.page_size, PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1),
             ("timeout_seconds", self.timeout_seconds, 1, 600),
+            (
+                "max_page_megabytes",
+                self.max_page_megabytes,
+                PAGE_MEGABYTES_RANGE.0,
+                PAGE_MEGABYTES_RANGE.1,
+            ),
         ];
         for (field, value, min, max) in ranges {
             if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
@@ -198,6 +232,31 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
                     "`{s}` is not a date; use YYYY-MM-DD, for example 2024-01-31"
                 )))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_cap_has_a_default_and_a_checked_range() {
+        assert_eq!(Settings::default().max_page_bytes(), 64 * MIB);
+        let with = |mib| Settings {
+            max_page_megabytes: Some(mib),
+            ..Settings::default()
+        };
+        assert_eq!(with(1).max_page_bytes(), MIB);
+        assert_eq!(with(1024).check(), Ok(()));
+        for bad in [0, 1025] {
+            assert_eq!(
+                with(bad).check(),
+                Err((
+                    "advanced.max_page_megabytes".to_string(),
+                    format!("{bad} is out of range; use a whole number from 1 to 1024, or leave it empty for the default")
+                ))
+            );
         }
     }
 }

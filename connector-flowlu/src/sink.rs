@@ -598,7 +598,12 @@ impl Halt {
             )
         };
         let scope = match err {
-            Error::Auth { .. } | Error::UnknownAccount { .. } => {
+            Error::Auth { .. }
+            | Error::UnknownAccount { .. }
+            | Error::Transport {
+                kind: crate::error::TransportKind::Dns,
+                ..
+            } => {
                 lock(&self.account).get_or_insert_with(why);
                 None
             }

@@ -253,7 +253,16 @@ impl FlowluSource {
             let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
             let page = limiter
                 .run(|| client.list_raw(model.module, model.model, &params), &on_wait)
-                .await?;
+                .await
+                .map_err(|err| match err {
+                    // Name the stream, as the user knows it, rather than the API path.
+                    Error::Oversized { page, bound, .. } => Error::Oversized {
+                        what: model.stream.to_string(),
+                        page,
+                        bound,
+                    },
+                    other => other,
+                })?;
             let items = page
                 .items
                 .into_iter()

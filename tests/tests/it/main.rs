@@ -5,6 +5,7 @@ mod canary;
 mod check_cli;
 mod coverage;
 mod economy;
+mod failure_forms;
 mod hostile;
 mod malformed;
 mod models;

@@ -340,7 +340,7 @@ const FAILURES: &[FailureCase] = &[
         body: "bad gateway",
         class: FailureClass::Transient,
         code: None,
-        message: "server error (HTTP 502)",
+        message: "temporarily unavailable (HTTP 502): `bad gateway`",
         fields: &[],
     },
 ];
