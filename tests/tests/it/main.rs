@@ -6,6 +6,7 @@ mod check_cli;
 mod hostile;
 mod malformed;
 mod props;
+mod rate_limit;
 mod reliability;
 mod schemas;
 mod sink;
