@@ -18,7 +18,9 @@ use serde_json::Value;
 use url::Url;
 
 use crate::domain::AccountDomain;
-use crate::error::{api_failure, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED};
+use crate::error::{
+    api_failure, is_rate_limit_text, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED,
+};
 use crate::raw_page::RawListPage;
 
 /// The environment variable the binary reads to point the client at another base URL (a
@@ -547,16 +549,30 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             detail: format!("HTTP {code} redirect to {}", redact(&target, secret)),
         });
     }
-    if code == 429 {
-        let retry_after = headers
+    let retry_after = || {
+        headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Err(Error::RateLimited { retry_after });
+            .map(Duration::from_secs)
+    };
+    if code == 429 {
+        return Err(Error::RateLimited {
+            retry_after: retry_after(),
+        });
     }
     let parsed: Result<Value, serde_json::Error> = serde_json::from_slice(body);
     if let Ok(value) = &parsed {
+        // `{"error":"Request rate per second exceeded"}`, at any status (200 included).
+        if value
+            .get("error")
+            .and_then(Value::as_str)
+            .is_some_and(is_rate_limit_text)
+        {
+            return Err(Error::RateLimited {
+                retry_after: retry_after(),
+            });
+        }
         if let Some(api) = ApiError::from_body(value) {
             let api = ApiError {
                 message: redact(&api.message, secret),
@@ -915,5 +931,33 @@ mod tests {
         assert!(!err.to_string().contains("s3cr3t-key"), "{err}");
         let err = decode(StatusCode::OK, &HeaderMap::new(), br#"{"response": {"id"#, "k").unwrap_err();
         assert!(err.is_retryable(), "a truncated body is retried");
+    }
+
+    #[test]
+    fn rate_limit_refusals_in_every_form() {
+        let mut after = HeaderMap::new();
+        after.insert(RETRY_AFTER, reqwest::header::HeaderValue::from_static("3"));
+        let json = br#"{"error":"Request rate per second exceeded"}"#;
+        let cases: [(u16, &HeaderMap, &[u8], Option<u64>); 5] = [
+            (200, &HeaderMap::new(), json, None),
+            (503, &HeaderMap::new(), json, None),
+            (400, &after, json, Some(3)),
+            (429, &HeaderMap::new(), b"Too Many Requests", None),
+            (429, &after, b"", Some(3)),
+        ];
+        for (status, headers, body, secs) in cases {
+            let status = StatusCode::from_u16(status).unwrap();
+            match decode(status, headers, body, "k") {
+                Err(Error::RateLimited { retry_after }) => {
+                    assert_eq!(retry_after, secs.map(Duration::from_secs), "{status}")
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+            let page = crate::raw_page::RawListPage::decode(status, headers, body, "k");
+            assert!(
+                matches!(page, Err(Error::RateLimited { .. })),
+                "list page, {status}"
+            );
+        }
     }
 }

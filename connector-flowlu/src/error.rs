@@ -44,6 +44,21 @@ pub fn code_class(code: i64) -> CodeClass {
         .map_or(CodeClass::System, |(_, _, class)| *class)
 }
 
+/// Whether a string `error` says the account is over its rate limit, e.g. Flowlu's
+/// `"Request rate per second exceeded"`: "too many requests", "rate limit", or "rate" with
+/// "exceed" / "limit" (case-insensitive).
+pub fn is_rate_limit_text(text: &str) -> bool {
+    let text = text.to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |pred: fn(&str) -> bool| words.iter().any(|w| pred(w));
+    text.contains("too many requests")
+        || has(|w| w.starts_with("ratelimit"))
+        || (has(|w| w == "rate") && has(|w| w.starts_with("exceed") || w.starts_with("limit")))
+}
+
 /// An error Flowlu reported in its body, in either of its two shapes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -600,5 +615,30 @@ mod tests {
         assert_eq!((b.code, b.message.as_str()), (Some(21), "Invalid data"));
         assert_eq!(b.fields, [("name".to_string(), "required".to_string())].into());
         assert!(ApiError::from_body(&json!({"response": {}})).is_none());
+    }
+
+    #[test]
+    fn rate_limit_texts() {
+        for text in [
+            "Request rate per second exceeded",
+            "REQUEST RATE PER SECOND EXCEEDED",
+            "Rate limit reached",
+            "rate_limit_exceeded",
+            "Too Many Requests",
+            "too many requests, slow down",
+            "RateLimited",
+        ] {
+            assert!(is_rate_limit_text(text), "{text}");
+        }
+        for text in [
+            "validation",
+            "invalid_grant",
+            "Internal error",
+            "limit exceeded",
+            "the separate limit is exceeded",
+            "",
+        ] {
+            assert!(!is_rate_limit_text(text), "{text}");
+        }
     }
 }

@@ -30,6 +30,8 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// Behaviour switches seen on some portals.
     pub quirks: Quirks,
+    /// A per-account cap on API requests (every key of the portal shares it); `None`: no cap.
+    pub rate_cap: Option<RateCap>,
 }
 
 impl Default for EmulatorConfig {
@@ -45,8 +47,47 @@ impl Default for EmulatorConfig {
             latency: Latency::default(),
             faults: Faults::default(),
             quirks: Quirks::default(),
+            rate_cap: None,
         }
     }
+}
+
+/// A per-account cap on API requests: a token bucket of `burst` requests refilled at
+/// `per_second`, shared by every key of the portal. A request finding the bucket empty is
+/// refused (counted in [`crate::Stats::refused`]) and takes no token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateCap {
+    /// Requests per second the account may make, sustained.
+    pub per_second: f64,
+    /// Requests that may arrive at once after a quiet spell (the bucket's size, at least 1).
+    pub burst: u32,
+    /// How a refused request is answered.
+    pub refusal: Refusal,
+}
+
+impl RateCap {
+    /// A cap of `per_second` with a burst of one request, refused as `refusal`.
+    pub fn new(per_second: f64, refusal: Refusal) -> Self {
+        Self {
+            per_second,
+            burst: 1,
+            refusal,
+        }
+    }
+}
+
+/// How the portal answers a request over its cap (both forms are seen from Flowlu).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Refusal {
+    /// HTTP 429 with the text body `Too Many Requests` and no `Retry-After`.
+    #[default]
+    TooManyRequests,
+    /// `{"error":"Request rate per second exceeded"}` with this HTTP status (200 on the
+    /// portals seen).
+    JsonError {
+        /// The HTTP status.
+        status: u16,
+    },
 }
 
 /// One valid API key.

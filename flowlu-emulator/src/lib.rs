@@ -51,7 +51,10 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{ApiKey, EmulatorConfig, Faults, Latency, Quirks, TotalField, ValidationShape, DEFAULT_KEY};
+pub use config::{
+    ApiKey, EmulatorConfig, Faults, Latency, Quirks, RateCap, Refusal, TotalField, ValidationShape,
+    DEFAULT_KEY,
+};
 pub use error::Error;
 pub use server::Stats;
 pub use store::{MutationPlan, MutationSummary};
@@ -181,6 +184,11 @@ impl Emulator {
     /// Replaces the added latency from the next request on.
     pub fn set_latency(&self, latency: Latency) {
         self.shared.update_runtime(|rt| rt.latency = latency);
+    }
+
+    /// Replaces the account's rate cap from the next request on (the bucket starts full).
+    pub fn set_rate_cap(&self, cap: Option<RateCap>) {
+        self.shared.set_rate_cap(cap);
     }
 
     /// Requests served so far, by path and HTTP status.

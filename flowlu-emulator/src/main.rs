@@ -6,7 +6,7 @@ use std::io::Write;
 
 use clap::Parser;
 use flowlu_emulator::{
-    ApiKey, Emulator, EmulatorConfig, Faults, Latency, Quirks, TotalField, ValidationShape,
+    ApiKey, Emulator, EmulatorConfig, Faults, Latency, Quirks, RateCap, Refusal, TotalField, ValidationShape,
 };
 
 /// A local, deterministic stand-in for the Flowlu REST API.
@@ -95,6 +95,19 @@ struct Args {
     /// Error answers echo the request (path, query, parameters, body) into their message.
     #[arg(long)]
     echo_request_in_errors: bool,
+    /// Cap the account at this many API requests per second (every key shares it).
+    #[arg(long, value_name = "PER_SECOND")]
+    rate_cap: Option<f64>,
+    /// Requests the capped account may send at once after a quiet spell.
+    #[arg(long, default_value_t = 1)]
+    rate_burst: u32,
+    /// How requests over the cap are refused: `429` (text body, no Retry-After) or `json`
+    /// (`{"error":"Request rate per second exceeded"}`, status from --refusal-status).
+    #[arg(long, value_parser = ["429", "json"], default_value = "429")]
+    refusal: String,
+    /// HTTP status of a `json` refusal.
+    #[arg(long, default_value_t = 200)]
+    refusal_status: u16,
 }
 
 fn parse_key(spec: &str) -> ApiKey {
@@ -115,6 +128,24 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
             .map_err(|_| format!("--model-records {spec}: {n} is not a count"))?;
         model_records.insert(model.to_owned(), n);
     }
+    let rate_cap = match args.rate_cap {
+        Some(per_second) if !(per_second.is_finite() && per_second > 0.0) => {
+            return Err(format!(
+                "--rate-cap {per_second}: expected a positive number of requests per second"
+            ));
+        }
+        Some(per_second) => Some(RateCap {
+            per_second,
+            burst: args.rate_burst.max(1),
+            refusal: match args.refusal.as_str() {
+                "json" => Refusal::JsonError {
+                    status: args.refusal_status,
+                },
+                _ => Refusal::TooManyRequests,
+            },
+        }),
+        None => None,
+    };
     let mut config = EmulatorConfig {
         seed: args.seed,
         records_per_model: args.records,
@@ -156,6 +187,7 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
             echo_request_in_errors: args.echo_request_in_errors,
             ..Quirks::default()
         },
+        rate_cap,
         ..EmulatorConfig::default()
     };
     if !args.keys.is_empty() {

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::catalog;
-use crate::config::{EmulatorConfig, Fault, Faults, Latency, Quirks, ValidationShape};
+use crate::config::{EmulatorConfig, Fault, Faults, Latency, Quirks, RateCap, Refusal, ValidationShape};
 use crate::data;
 use crate::error::ApiError;
 use crate::store::{Cmp, Filter, ListQuery, MutationPlan, Store};
@@ -24,6 +24,9 @@ use crate::store::{Cmp, Filter, ListQuery, MutationPlan, Store};
 pub struct Stats {
     /// All requests counted.
     pub total: u64,
+    /// API requests refused by the account's rate cap (in either form), included in `total`
+    /// and `by_path`.
+    pub refused: u64,
     /// Path (without query) -> HTTP status -> count.
     pub by_path: BTreeMap<String, BTreeMap<u16, u64>>,
 }
@@ -55,6 +58,14 @@ pub(crate) struct Runtime {
     pub latency: Latency,
     pub faults: Faults,
     pub quirks: Quirks,
+    pub rate_cap: Option<RateCap>,
+}
+
+/// The account's token bucket: tokens left at `at`.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: tokio::time::Instant,
 }
 
 /// Everything the handlers share.
@@ -65,6 +76,7 @@ pub(crate) struct Shared {
     pub runtime: RwLock<Runtime>,
     seen: Mutex<HashMap<u64, u64>>,
     stats: Mutex<Stats>,
+    bucket: Mutex<Option<Bucket>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -77,6 +89,7 @@ impl Shared {
             latency: config.latency,
             faults: config.faults,
             quirks: config.quirks,
+            rate_cap: config.rate_cap,
         };
         Shared {
             config,
@@ -84,6 +97,7 @@ impl Shared {
             runtime: RwLock::new(runtime),
             seen: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
+            bucket: Mutex::new(None),
         }
     }
 
@@ -111,9 +125,36 @@ impl Shared {
         *lock(&self.stats) = Stats::default();
     }
 
-    fn record(&self, path: &str, status: u16) {
+    /// Starts the account's bucket over (full) under `cap`.
+    pub(crate) fn set_rate_cap(&self, cap: Option<RateCap>) {
+        self.update_runtime(|rt| rt.rate_cap = cap);
+        *lock(&self.bucket) = None;
+    }
+
+    /// Whether a request arriving now is within the account's cap (it then takes a token).
+    fn admit(&self, cap: &RateCap) -> bool {
+        let now = tokio::time::Instant::now();
+        let burst = f64::from(cap.burst.max(1));
+        let mut bucket = lock(&self.bucket);
+        let bucket = bucket.get_or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * cap.per_second.max(0.0);
+        bucket.tokens = (bucket.tokens + refill).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn record(&self, path: &str, status: u16, refused: bool) {
         let mut stats = lock(&self.stats);
         stats.total += 1;
+        stats.refused += u64::from(refused);
         *stats
             .by_path
             .entry(path.to_owned())
@@ -164,7 +205,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 async fn stats_handler(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let stats = shared.stats();
     let counts = shared.read_store().counts();
-    Json(json!({"total": stats.total, "by_path": stats.by_path, "counts": counts}))
+    Json(json!({"total": stats.total, "refused": stats.refused, "by_path": stats.by_path, "counts": counts}))
 }
 
 async fn reset_stats_handler(State(shared): State<Arc<Shared>>) -> StatusCode {
@@ -228,6 +269,7 @@ async fn api_handler(
     let path = uri.path();
     let query = uri.query().unwrap_or("");
     let rt = shared.runtime();
+    let refused = rt.rate_cap.filter(|cap| !shared.admit(cap));
     let (delay, fault) = shared.decide(&method, path, query, &rt);
     let incoming = Incoming {
         method: &method,
@@ -239,7 +281,30 @@ async fn api_handler(
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let response = match fault {
+    let response = match (refused, fault) {
+        (Some(cap), _) => refusal(cap.refusal),
+        (None, fault) => faulted(&shared, &rt, &incoming, fault),
+    };
+    shared.record(path, response.status().as_u16(), refused.is_some());
+    response
+}
+
+/// The answer to a request over the account's cap.
+fn refusal(form: Refusal) -> Response {
+    match form {
+        Refusal::TooManyRequests => {
+            text_response(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests")
+        }
+        Refusal::JsonError { status } => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            r#"{"error":"Request rate per second exceeded"}"#,
+        ),
+    }
+}
+
+/// The answer to a request within the cap: an injected fault or the regular answer.
+fn faulted(shared: &Shared, rt: &Runtime, incoming: &Incoming<'_>, fault: Option<Fault>) -> Response {
+    match fault {
         Some(Fault::RateLimit) => {
             let mut r = text_response(StatusCode::TOO_MANY_REQUESTS, "text/plain", "Too Many Requests");
             r.headers_mut()
@@ -257,8 +322,8 @@ async fn api_handler(
         Some(Fault::Error13) => json_response(
             StatusCode::OK,
             echo(
-                &rt,
-                &incoming,
+                rt,
+                incoming,
                 ApiError::new(13, "Internal server error, try again later"),
             )
             .body(false)
@@ -266,20 +331,18 @@ async fn api_handler(
         ),
         Some(Fault::HtmlLogin) => text_response(StatusCode::OK, "text/html; charset=utf-8", LOGIN_PAGE),
         Some(Fault::DropMidBody) => {
-            let (status, full) = answer(&shared, &rt, &incoming);
+            let (status, full) = answer(shared, rt, incoming);
             dropped_mid_body(status, full)
         }
         Some(Fault::TruncatedJson) => {
-            let (status, full) = answer(&shared, &rt, &incoming);
+            let (status, full) = answer(shared, rt, incoming);
             json_response(status, full.slice(..full.len() / 2))
         }
         None => {
-            let (status, full) = answer(&shared, &rt, &incoming);
+            let (status, full) = answer(shared, rt, incoming);
             json_response(status, full)
         }
-    };
-    shared.record(path, response.status().as_u16());
-    response
+    }
 }
 
 /// A response whose body stream fails halfway, so the connection is aborted mid-body.

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use flowlu_emulator::{
-    models, ApiKey, Emulator, EmulatorConfig, Faults, Latency, MutationPlan, Quirks, TotalField,
-    ValidationShape,
+    models, ApiKey, Emulator, EmulatorConfig, Faults, Latency, MutationPlan, Quirks, RateCap, Refusal,
+    TotalField, ValidationShape,
 };
 use serde_json::{json, Value};
 
@@ -924,4 +924,83 @@ async fn echo_request_in_errors_puts_the_request_into_error_answers() {
     // Successful answers are unchanged.
     let (status, body) = get(&emu, "crm/account/list", "").await;
     assert_eq!((status, body["response"]["count"].as_u64()), (200, Some(1)));
+}
+
+/// Status and body of a GET with `key`.
+async fn get_with_key(emu: &Emulator, key: &str) -> (u16, String) {
+    let u = format!("{}/api/v1/module/crm/account/list?api_key={key}", emu.base_url());
+    let r = client().get(u).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_rate_cap_is_shared_by_every_key_and_refuses_in_either_form() {
+    // 0.05 requests/s: the bucket refills by less than a token during the test.
+    let emu = Emulator::start(EmulatorConfig {
+        keys: vec![ApiKey::all_modules("key-a"), ApiKey::all_modules("key-b")],
+        rate_cap: Some(RateCap {
+            per_second: 0.05,
+            burst: 3,
+            refusal: Refusal::TooManyRequests,
+        }),
+        ..config(2)
+    })
+    .await
+    .unwrap();
+    let mut statuses = Vec::new();
+    for key in ["key-a", "key-b", "key-a", "key-b", "key-a"] {
+        statuses.push(get_with_key(&emu, key).await);
+    }
+    let ok = statuses[0].1.clone();
+    assert!(ok.starts_with(r#"{"response":"#), "{ok}");
+    let refused = (429, "Too Many Requests".to_string());
+    assert_eq!(
+        statuses,
+        [
+            (200, ok.clone()),
+            (200, ok.clone()),
+            (200, ok.clone()),
+            refused.clone(),
+            refused
+        ]
+    );
+    let r = client()
+        .get(url(&emu, "crm/account/list", "").replace(emu.api_key(), "key-a"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("retry-after").is_none(), "no Retry-After");
+
+    for (status, expected) in [(200, 200), (503, 503)] {
+        emu.set_rate_cap(Some(RateCap::new(0.05, Refusal::JsonError { status })));
+        assert_eq!(
+            get_with_key(&emu, "key-b").await,
+            (200, ok.clone()),
+            "the bucket starts full"
+        );
+        assert_eq!(
+            get_with_key(&emu, "key-a").await,
+            (
+                expected,
+                r#"{"error":"Request rate per second exceeded"}"#.to_string()
+            )
+        );
+    }
+    let stats = emu.stats();
+    assert_eq!((stats.refused, stats.total), (5, 10));
+    let path = "/api/v1/module/crm/account/list";
+    assert_eq!(
+        (
+            stats.count(path, 200),
+            stats.count(path, 429),
+            stats.count(path, 503)
+        ),
+        (6, 3, 1)
+    );
+
+    emu.set_rate_cap(None);
+    for _ in 0..5 {
+        assert_eq!(get_with_key(&emu, "key-a").await.0, 200, "no cap");
+    }
+    assert_eq!(emu.stats().refused, 5);
 }

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/../.."
 cargo build --quiet --locked -p connector-flowlu -p flowlu-emulator
 bin=target/debug/flowlu-connector
 work=$(mktemp -d)
-trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+capped_pid=
+trap 'kill $emu_pid $capped_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 target/debug/flowlu-emulator --listen 127.0.0.1:0 --seed 42 --records 300 > "$work/emu.out" &
 emu_pid=$!
@@ -49,4 +50,13 @@ for n in 1 2 3; do
 done > "$work/messages.jsonl"
 echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"crm_lead"},"stream_state":{"n":3}}}}' >> "$work/messages.jsonl"
 $bin write --config "$work/config.json" --catalog "$work/write_catalog.json" < "$work/messages.jsonl" | validate write --expect STATE=1
+
+# An account capped at 20 requests/s refusing with {"error":"Request rate per second exceeded"}
+# and HTTP 200: the waits are STREAM_STATUS lines with a RATE_LIMITED reason.
+target/debug/flowlu-emulator --listen 127.0.0.1:0 --seed 42 --records 300 --rate-cap 20 --refusal json > "$work/capped.out" &
+capped_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/capped.out" ] && break; sleep 0.1; done
+FLOWLU_BASE_URL=$(head -n1 "$work/capped.out") $bin read --config "$work/config.json" --catalog "$work/write_catalog.json" > "$work/capped.jsonl"
+validate read-capped --expect RECORD=300 TRACE_STREAM_STATUS=3 < "$work/capped.jsonl"
+grep -q '"type":"RATE_LIMITED"' "$work/capped.jsonl"
 echo "protocol oracle: every line valid"

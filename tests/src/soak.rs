@@ -165,18 +165,22 @@ fn credential(emu: &Emulator, advanced: Value) -> Result<FlowluCredential, Strin
         .map_err(|e| format!("config: {e}"))
 }
 
-/// Fast retries (the stand-in's faults are independent draws): up to 12 retries per request.
+/// Fast retries (the stand-in's faults are independent draws, so no pace is learnt from its
+/// 429s): up to 12 retries per request.
 fn limiter(concurrency: usize) -> Arc<Limiter> {
-    Arc::new(Limiter::new(LimiterConfig {
-        max_concurrency: concurrency,
-        requests_per_second: None,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(20),
-            max_retries: 12,
-            max_total: Duration::from_secs(30),
-        },
-    }))
+    Arc::new(
+        Limiter::new(LimiterConfig {
+            max_concurrency: concurrency,
+            requests_per_second: None,
+            retry: RetryPolicy {
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(20),
+                max_retries: 12,
+                max_total: Duration::from_secs(30),
+            },
+        })
+        .without_pace_learning(),
+    )
 }
 
 fn faulted(emu: &Emulator) -> u64 {

@@ -12,6 +12,7 @@ mod models;
 mod paging;
 mod probe;
 mod props;
+mod rate_limit;
 mod reliability;
 mod schemas;
 mod sink;
