@@ -1,7 +1,20 @@
 //! Streams and catalogs, in the shapes of the Airbyte protocol.
+//!
+//! Every optional field accepts an explicit `null` as "not set" (airbyte-cdk serialises every
+//! unset optional field as `null`); unknown fields (`generation_id`, `sync_id`,
+//! `is_resumable`, ...) are ignored.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// Reads an optional field whose `null` means "not set": the type's default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// How a stream can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,10 +27,11 @@ pub enum SyncMode {
 }
 
 /// How a destination applies records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DestinationSyncMode {
-    /// Add records.
+    /// Add records (the default when a catalog does not say).
+    #[default]
     Append,
     /// Replace what is there.
     Overwrite,
@@ -33,16 +47,24 @@ pub struct Stream {
     /// The JSON Schema of a record.
     pub json_schema: Value,
     /// The sync modes the stream supports.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub supported_sync_modes: Vec<SyncMode>,
     /// Whether the source decides the cursor.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub source_defined_cursor: bool,
     /// The cursor field path, if the stream has one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub default_cursor_field: Vec<String>,
     /// The primary key: a list of field paths.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub source_defined_primary_key: Vec<Vec<String>>,
     /// Optional namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,18 +86,22 @@ pub struct ConfiguredStream {
     /// How to read it.
     pub sync_mode: SyncMode,
     /// How to write it.
-    #[serde(default = "default_destination_sync_mode")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub destination_sync_mode: DestinationSyncMode,
     /// The user's cursor, if any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cursor_field: Vec<String>,
     /// The user's primary key, if any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub primary_key: Vec<Vec<String>>,
-}
-
-fn default_destination_sync_mode() -> DestinationSyncMode {
-    DestinationSyncMode::Append
 }
 
 /// What the user chose to sync (Airbyte `ConfiguredAirbyteCatalog`).
@@ -110,5 +136,79 @@ impl ConfiguredCatalog {
             })
             .collect();
         Self { streams }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A ConfiguredAirbyteCatalog as airbyte-cdk serialises one: every optional field present,
+    /// `null` when unset, and fields this crate does not model.
+    fn cdk_catalog() -> Value {
+        json!({"streams": [{
+            "stream": {
+                "name": "crm_account",
+                "json_schema": {"type": "object"},
+                "supported_sync_modes": ["full_refresh", "incremental"],
+                "source_defined_cursor": null,
+                "default_cursor_field": null,
+                "source_defined_primary_key": null,
+                "namespace": null,
+                "is_resumable": null,
+                "is_file_based": null
+            },
+            "sync_mode": "incremental",
+            "cursor_field": null,
+            "destination_sync_mode": null,
+            "primary_key": null,
+            "generation_id": null,
+            "minimum_generation_id": null,
+            "sync_id": null,
+            "include_files": null
+        }]})
+    }
+
+    #[test]
+    fn explicit_nulls_mean_not_set() {
+        let catalog: ConfiguredCatalog = serde_json::from_value(cdk_catalog()).unwrap();
+        let expected = ConfiguredCatalog {
+            streams: vec![ConfiguredStream {
+                stream: Stream {
+                    name: "crm_account".into(),
+                    json_schema: json!({"type": "object"}),
+                    supported_sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
+                    source_defined_cursor: false,
+                    default_cursor_field: Vec::new(),
+                    source_defined_primary_key: Vec::new(),
+                    namespace: None,
+                },
+                sync_mode: SyncMode::Incremental,
+                destination_sync_mode: DestinationSyncMode::Append,
+                cursor_field: Vec::new(),
+                primary_key: Vec::new(),
+            }],
+        };
+        assert_eq!(catalog, expected);
+    }
+
+    #[test]
+    fn set_fields_are_still_read_and_wrong_types_still_refused() {
+        let mut value = cdk_catalog();
+        value["streams"][0]["cursor_field"] = json!(["updated_date"]);
+        value["streams"][0]["primary_key"] = json!([["id"]]);
+        value["streams"][0]["destination_sync_mode"] = json!("append_dedup");
+        let catalog: ConfiguredCatalog = serde_json::from_value(value.clone()).unwrap();
+        let stream = &catalog.streams[0];
+        assert_eq!(stream.cursor_field, vec!["updated_date".to_string()]);
+        assert_eq!(stream.primary_key, vec![vec!["id".to_string()]]);
+        assert_eq!(stream.destination_sync_mode, DestinationSyncMode::AppendDedup);
+        value["streams"][0]["cursor_field"] = json!("updated_date");
+        let err = serde_json::from_value::<ConfiguredCatalog>(value).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid type: string \"updated_date\", expected a sequence"
+        );
     }
 }

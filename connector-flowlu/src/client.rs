@@ -505,21 +505,121 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
     }
 }
 
-/// Replaces every occurrence of the secret.
+/// Replaces every occurrence of the secret, in every encoding it takes on its way to a server
+/// and back in an echo: raw; percent-encoded (upper- or lower-case hex, a space as `+` or
+/// `%20`, `/` kept or encoded, and encoded twice); JSON-escaped (`\"`, `\\`, `\/`, `\u0026`);
+/// HTML-escaped; and these combined (a JSON-escaped URL).
 pub fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() || !text.contains(secret) {
-        text.to_string()
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let mut out = None::<String>;
+    for form in secret_forms(secret) {
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(form.as_str()) {
+            out = Some(current.replace(form.as_str(), "[REDACTED]"));
+        }
+    }
+    out.unwrap_or_else(|| text.to_string())
+}
+
+/// The secret in every form [`redact`] removes, longest first (so that a form containing
+/// another is removed whole).
+fn secret_forms(secret: &str) -> Vec<String> {
+    let encodings: [fn(&str) -> String; 10] = [
+        |s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
+        |s| percent(s, Space::Plus, false, b""),
+        |s| percent(s, Space::Percent, true, b""),
+        |s| percent(s, Space::Percent, false, b""),
+        |s| percent(s, Space::Percent, true, b"/:@!$'()*,;"),
+        |s| json_escaped(s, false),
+        |s| json_escaped(s, true),
+        |s| unicode_escaped(s, true),
+        |s| unicode_escaped(s, false),
+        html_escaped,
+    ];
+    let mut forms = vec![secret.to_string()];
+    for first in encodings {
+        let once = first(secret);
+        for second in encodings {
+            forms.push(second(&once));
+        }
+        forms.push(once);
+    }
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Space {
+    Plus,
+    Percent,
+}
+
+/// Percent-encodes every byte but ASCII letters, digits, `-._~` and `keep`.
+fn percent(s: &str, space: Space, upper: bool, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else if b == b' ' && space == Space::Plus {
+            out.push('+');
+        } else if upper {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The inside of a JSON string holding `s`; with `slash`, `/` escaped as PHP does.
+fn json_escaped(s: &str, slash: bool) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(&quoted);
+    if slash {
+        inner.replace('/', "\\/")
     } else {
-        text.replace(secret, "[REDACTED]")
+        inner.to_string()
     }
 }
 
-/// The start of a body for an error message, redacted.
+/// `s` with every ASCII character but letters and digits as a JSON `\u00XX` escape.
+fn unicode_escaped(s: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 6);
+    for c in s.chars() {
+        match u32::from(c) {
+            code if c.is_ascii() && !c.is_ascii_alphanumeric() && upper => {
+                out.push_str(&format!("\\u{code:04X}"));
+            }
+            code if c.is_ascii() && !c.is_ascii_alphanumeric() => {
+                out.push_str(&format!("\\u{code:04x}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+}
+
+/// The start of a body for an error message, redacted (before it is cut, so no part of the
+/// key survives at the cut).
 fn excerpt(body: &[u8], secret: &str) -> String {
-    let text = String::from_utf8_lossy(body);
+    let text = redact(&String::from_utf8_lossy(body), secret);
     let cut: String = text.chars().take(200).collect();
     let suffix = if text.chars().count() > 200 { "..." } else { "" };
-    format!("`{}{suffix}`", redact(&cut, secret))
+    format!("`{cut}{suffix}`")
 }
 
 #[cfg(test)]
@@ -566,6 +666,56 @@ mod tests {
         assert_eq!(p.items, vec![serde_json::json!({"id": 7})]);
         let p = ListPage::from_response(serde_json::json!({"total": 0})).unwrap();
         assert!(p.items.is_empty());
+    }
+
+    #[test]
+    fn redact_removes_every_encoding_of_the_key() {
+        let key = r#"k/+=& "\'<é"#;
+        let shown = [
+            (key.to_string(), "raw"),
+            (
+                "k%2F%2B%3D%26+%22%5C%27%3C%C3%A9".into(),
+                "form-encoded (reqwest's query)",
+            ),
+            ("k%2F%2B%3D%26%20%22%5C%27%3C%C3%A9".into(), "percent-encoded"),
+            (
+                "k%2f%2b%3d%26%20%22%5c%27%3c%c3%a9".into(),
+                "percent-encoded, lower case",
+            ),
+            (
+                "k/%2B%3D%26%20%22%5C'%3C%C3%A9".into(),
+                "percent-encoded, query set",
+            ),
+            (
+                "k%252F%252B%253D%2526%2B%2522%255C%2527%253C%25C3%25A9".into(),
+                "form-encoded twice",
+            ),
+            (r#"k/+=& \"\\'<é"#.into(), "JSON-escaped"),
+            (r#"k\/+=& \"\\'<é"#.into(), "JSON-escaped with \\/"),
+            (
+                r"k\u002F\u002B\u003D\u0026\u0020\u0022\u005C\u0027\u003Cé".into(),
+                "\\u escapes",
+            ),
+            ("k/+=&amp; &quot;\\&#39;&lt;é".into(), "HTML-escaped"),
+            (r#"k%2F%2B%3D%26+%22%5C%27%3C%C3%A9"#.into(), "JSON-escaped URL"),
+        ];
+        for (form, what) in shown {
+            let text = format!("GET /x?api_key={form}&page=1 failed");
+            assert_eq!(
+                redact(&text, key),
+                "GET /x?api_key=[REDACTED]&page=1 failed",
+                "{what}: {form}"
+            );
+        }
+        assert_eq!(redact("nothing here", key), "nothing here");
+        assert_eq!(redact("k", ""), "k");
+        // An excerpt is redacted before it is cut: no prefix of the key is left at the cut.
+        let body = format!("{}{key}", "x".repeat(198));
+        let err = decode(StatusCode::OK, &HeaderMap::new(), body.as_bytes(), key).unwrap_err();
+        assert!(
+            err.to_string().ends_with(&format!("`{}[R...`", "x".repeat(198))),
+            "{err}"
+        );
     }
 
     #[test]

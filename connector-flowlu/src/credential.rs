@@ -44,6 +44,7 @@ pub struct FlowluCredential {
         length(min = 1),
         extend("x-help" = "Portal Settings -> API Settings -> Create API key. The key is shown once: copy all of it.")
     )]
+    #[serde(deserialize_with = "trimmed_secret")]
     pub api_key: Secret,
 
     /// Advanced settings
@@ -56,6 +57,18 @@ pub struct FlowluCredential {
     #[serde(skip)]
     #[schemars(skip)]
     pub base_url: Option<String>,
+}
+
+/// Reads the key without the white space a paste adds around it (a newline, a space), as the
+/// account domain is read; white space inside the key is kept.
+fn trimmed_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    let secret = Secret::deserialize(d)?;
+    let trimmed = secret.expose().trim();
+    if trimmed.len() == secret.expose().len() {
+        Ok(secret)
+    } else {
+        Ok(Secret::new(trimmed))
+    }
 }
 
 /// The module probed first, and the others probed when the key may not read it.
@@ -243,4 +256,31 @@ pub fn internal_detail(err: &Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn white_space_around_a_pasted_key_is_trimmed_and_kept_inside() {
+        let cases = [
+            ("  key-123\n", "key-123"),
+            ("\tkey 123 \r\n", "key 123"),
+            ("key-123", "key-123"),
+        ];
+        for (pasted, kept) in cases {
+            let config = json!({"name": "n", "account_domain": " acme.flowlu.com \n", "api_key": pasted});
+            let credential = FlowluCredential::from_config(&config).unwrap();
+            assert_eq!(credential.api_key.expose(), kept, "{pasted:?}");
+            assert_eq!(credential.account_domain.account(), "acme");
+        }
+        let blank = json!({"name": "n", "account_domain": "acme", "api_key": " \n "});
+        let credential = FlowluCredential::from_config(&blank).unwrap();
+        assert_eq!(
+            credential.client().unwrap_err().to_string(),
+            "invalid `api_key`: the API key is empty; copy it from Flowlu: Portal Settings -> API Settings"
+        );
+    }
 }

@@ -5,12 +5,16 @@
 //! |---|---|
 //! | `true` / `false` | `field=1` / `field=0` |
 //! | number | `field=12.5` (its JSON text) |
-//! | string | `field=text` (as is; an empty string clears the field) |
-//! | `null` | `field=` (Flowlu reads an empty value as "no value": an update clears the field) |
+//! | string | `field=text` (as is) |
+//! | `null`, `""` | nothing (as every public Flowlu client: a record does not clear what it leaves empty) |
 //! | `[a, b]` | `field[]=a&field[]=b` |
 //! | `[{..}, {..}]` | `field[0][key]=v&field[1][key]=v` |
 //! | `{"k": v}` | `field[k]=v` (recursively) |
 //! | `[]` / `{}` | nothing (as PHP's `http_build_query`: an empty list cannot be sent) |
+//!
+//! Clearing a field is an explicit opt-in, per stream: with [`Empty::Clear`] (the write rule's
+//! `clear_empty_fields`), `null` and `""` are sent as `field=`, which Flowlu reads as "no
+//! value", so an update clears the field. Inside lists and objects they are dropped either way.
 //!
 //! Names are checked: a top-level field is a plain name (`[A-Za-z0-9_]`, e.g. `name`, `cf_12`),
 //! nested keys likewise, never `api_key` (which would shadow the key in the URL), and values
@@ -52,8 +56,37 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Encodes every field of `record` except `id`, in the record's order.
+/// What a top-level `null` or `""` becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Empty {
+    /// Not sent: the field keeps its value in Flowlu (the default).
+    #[default]
+    Drop,
+    /// Sent as `field=`: an update clears the field.
+    Clear,
+}
+
+/// Whether `value` is `null` or the empty string.
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Encodes every field of `record` except `id`, in the record's order, leaving out `null` and
+/// empty values.
 pub fn encode_record(record: &Map<String, Value>) -> Result<Vec<(String, String)>, EncodeError> {
+    encode_record_with(record, Empty::Drop)
+}
+
+/// Encodes every field of `record` except `id`; `empty` says what a top-level `null` or `""`
+/// becomes.
+pub fn encode_record_with(
+    record: &Map<String, Value>,
+    empty: Empty,
+) -> Result<Vec<(String, String)>, EncodeError> {
     let mut pairs = Vec::with_capacity(record.len());
     for (name, value) in record {
         if name == "id" {
@@ -64,6 +97,12 @@ pub fn encode_record(record: &Map<String, Value>) -> Result<Vec<(String, String)
             reason,
         };
         check_name(name).map_err(fail)?;
+        if is_empty_value(value) {
+            if empty == Empty::Clear {
+                pairs.push((name.clone(), String::new()));
+            }
+            continue;
+        }
         encode_value(name.clone(), value, 0, &mut pairs).map_err(fail)?;
     }
     Ok(pairs)
@@ -86,6 +125,9 @@ fn encode_value(
     depth: usize,
     out: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
+    if is_empty_value(value) {
+        return Ok(());
+    }
     if let Some(text) = scalar_text(value) {
         out.push((key, text));
         return Ok(());
@@ -140,7 +182,14 @@ mod tests {
             (json!({"id": 7, "name": "Acme"}), "name=Acme"),
             (json!({"active": true, "vip": false}), "active=1&vip=0"),
             (json!({"budget": 12.5, "n": -3}), "budget=12.5&n=-3"),
-            (json!({"description": null, "phone": ""}), "description=&phone="),
+            (json!({"description": null, "phone": "", "name": "x"}), "name=x"),
+            (json!({"note": " "}), "note=+"),
+            (json!({"tags": ["a", null, "", "b"]}), "tags%5B%5D=a&tags%5B%5D=b"),
+            (
+                json!({"address": {"city": null, "zip": "", "street": "Main"}}),
+                "address%5Bstreet%5D=Main",
+            ),
+            (json!({"rows": [{"q": null}, {"q": 2}]}), "rows%5B1%5D%5Bq%5D=2"),
             (json!({"tags": ["a", "b c"]}), "tags%5B%5D=a&tags%5B%5D=b+c"),
             (json!({"flags": [true, 2]}), "flags%5B%5D=1&flags%5B%5D=2"),
             (
@@ -160,6 +209,30 @@ mod tests {
         for (record, expected) in cases {
             assert_eq!(encode(record.clone()).unwrap(), expected, "{record}");
         }
+    }
+
+    #[test]
+    fn clearing_sends_top_level_nulls_and_empty_strings_as_empty_values() {
+        let record =
+            json!({"id": 3, "description": null, "phone": "", "name": "x", "tags": [null], "m": {"a": null}});
+        let Value::Object(map) = record else {
+            panic!("not an object")
+        };
+        let cleared = encode_record_with(&map, Empty::Clear).unwrap();
+        assert_eq!(
+            serde_urlencoded::to_string(cleared).unwrap(),
+            "description=&phone=&name=x"
+        );
+        let dropped = encode_record_with(&map, Empty::Drop).unwrap();
+        assert_eq!(serde_urlencoded::to_string(dropped).unwrap(), "name=x");
+        // Names are checked even when the value is not sent.
+        let Value::Object(bad) = json!({"api_key": null}) else {
+            panic!("not an object")
+        };
+        assert_eq!(
+            encode_record(&bad).unwrap_err().reason,
+            "`api_key` cannot be written as a field"
+        );
     }
 
     #[test]

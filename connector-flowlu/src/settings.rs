@@ -73,8 +73,9 @@ pub struct Settings {
     ///
     /// How the destination writes each stream, overriding the sync mode chosen in the
     /// catalog (append creates records, append with deduplication upserts on the primary
-    /// key). Leave empty to follow the catalog.
-    #[schemars(extend("examples" = [[{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]]))]
+    /// key). Leave empty to follow the catalog. Null and empty values are never sent unless
+    /// the stream's rule turns on clear_empty_fields.
+    #[schemars(extend("examples" = [[{"stream": "crm_account", "mode": "upsert", "match_field": "email", "clear_empty_fields": false}]]))]
     #[serde(default)]
     pub write_rules: Option<Vec<WriteRule>>,
 }
@@ -104,6 +105,13 @@ pub struct WriteRule {
     #[schemars(extend("examples" = ["email"]))]
     #[serde(default, deserialize_with = "blank_as_none")]
     pub match_field: Option<String>,
+
+    /// Clear empty fields
+    ///
+    /// Off (the default): fields that are null or empty in a record are not sent, so Flowlu
+    /// keeps their values. On: they are sent empty, so an update clears them in Flowlu.
+    #[serde(default)]
+    pub clear_empty_fields: bool,
 }
 
 /// How a stream is written.

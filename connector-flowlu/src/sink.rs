@@ -23,7 +23,10 @@
 //! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
 //! * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
 //!   fail at once with the reason (and after error 22, later records of that stream), instead
-//!   of each sending a request that cannot succeed.
+//!   of each sending a request that cannot succeed. No checkpoint after the first record such a
+//!   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
+//!   and no state that is not per stream), so the host sends those records again once the
+//!   credential is fixed; [`FlowluSink::write_watched`] tells the caller that it stopped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -40,7 +43,7 @@ use tokio::sync::oneshot;
 use crate::account::Account;
 use crate::client::Client;
 use crate::credential::{internal_detail, FlowluCredential};
-use crate::encode::{check_name, encode_record, scalar_text};
+use crate::encode::{check_name, encode_record_with, scalar_text, Empty};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
@@ -210,7 +213,13 @@ impl FlowluSink {
     }
 
     /// Writes one record and says what happened.
-    async fn write_record(&self, plan: &Result<WritePlan, String>, halt: &Halt, record: Record) -> Outcome {
+    async fn write_record(
+        &self,
+        plan: &Result<WritePlan, String>,
+        halt: &Halt,
+        sequence: u64,
+        record: Record,
+    ) -> Outcome {
         let plan = match plan {
             Ok(plan) => plan,
             Err(message) => return refused(FailureClass::Config, message.clone()),
@@ -224,29 +233,45 @@ impl FlowluSink {
         let Value::Object(data) = record.data else {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
-        if let Some(reason) = halt.reason(&stream.stream) {
+        if let Some(reason) = halt.reason(&stream.stream, sequence) {
             return refused(FailureClass::Config, reason);
         }
         Writer {
             sink: self,
             stream,
             halt,
+            sequence,
         }
         .apply(&data)
         .await
     }
 }
 
-#[async_trait]
-impl Sink for FlowluSink {
-    fn write<'a>(
+impl FlowluSink {
+    /// [`Sink::write`], and a [`WriteStop`] that tells, once the events have ended, whether a
+    /// fatal refusal (rejected key, unknown account, a module the key lacks) stopped the write.
+    pub fn write_watched<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         input: BoxStream<'a, SinkInput>,
+    ) -> (BoxStream<'a, SinkEvent>, WriteStop) {
+        let halt = Arc::new(Halt::default());
+        let events = self.write_halting(catalog, input, Arc::clone(&halt));
+        (events, WriteStop(halt))
+    }
+
+    fn write_halting<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        input: BoxStream<'a, SinkInput>,
+        halt: Arc<Halt>,
     ) -> BoxStream<'a, SinkEvent> {
         let plan = Arc::new(self.plan(catalog).map_err(|e| e.to_string()));
         let order = Arc::new(KeyedOrder::default());
-        let halt = Arc::new(Halt::default());
+        let acks = Acks {
+            halt: Some(Arc::clone(&halt)),
+            ..Acks::default()
+        };
         let first = plan.as_ref().as_ref().err().map(|message| SinkEvent::Log {
             level: LogLevel::Error,
             message: format!("nothing is written: {message}"),
@@ -267,7 +292,7 @@ impl Sink for FlowluSink {
                                 turn.wait_previous().await;
                             }
                             let stream = record.stream.clone();
-                            let outcome = self.write_record(&plan, &halt, record).await;
+                            let outcome = self.write_record(&plan, &halt, sequence, record).await;
                             drop(turn);
                             Done::Outcome(RecordOutcome {
                                 stream,
@@ -289,11 +314,45 @@ impl Sink for FlowluSink {
             })
             .buffer_unordered(self.record_concurrency());
         let events = done
-            .scan(Acks::default(), |acks, done| {
-                futures::future::ready(Some(acks.push(done)))
-            })
+            .scan(acks, |acks, done| futures::future::ready(Some(acks.push(done))))
             .flat_map(stream::iter);
         stream::iter(first).chain(events).boxed()
+    }
+}
+
+#[async_trait]
+impl Sink for FlowluSink {
+    fn write<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        input: BoxStream<'a, SinkInput>,
+    ) -> BoxStream<'a, SinkEvent> {
+        self.write_halting(catalog, input, Arc::new(Halt::default()))
+    }
+}
+
+/// Whether a write was stopped by a fatal refusal; see [`FlowluSink::write_watched`].
+#[derive(Debug, Clone)]
+pub struct WriteStop(Arc<Halt>);
+
+/// A fatal refusal that stopped a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The stream it stopped; `None` when it stopped every stream (a rejected key, an unknown
+    /// account).
+    pub stream: Option<String>,
+    /// What it means and what to do (free of the key).
+    pub failure: connector_core::Failure,
+}
+
+impl WriteStop {
+    /// The refusals that stopped the write or some of its streams, the account-wide one first,
+    /// then by stream name; empty when nothing stopped it.
+    pub fn stopped(&self) -> Vec<Stopped> {
+        let touched = lock(&self.0.touched);
+        let mut stopped: Vec<Stopped> = touched.failures.values().cloned().collect();
+        stopped.sort_by(|a, b| a.stream.cmp(&b.stream));
+        stopped
     }
 }
 
@@ -334,8 +393,11 @@ enum Done {
 }
 
 /// Holds checkpoints until every record before them has an outcome; releases them in order.
+/// A checkpoint covering a record a fatal refusal touched is withheld (see [`Halt`]).
 #[derive(Default)]
 struct Acks {
+    /// The write's fatal refusals, if it watches for them.
+    halt: Option<Arc<Halt>>,
     /// Every sequence below this has an outcome.
     watermark: u64,
     /// Sequences at or above the watermark with an outcome.
@@ -369,8 +431,11 @@ impl Acks {
             if *entry.key() != self.next || entry.get().0 > self.watermark {
                 break;
             }
-            let (_, state) = entry.remove();
+            let (before, state) = entry.remove();
             self.next += 1;
+            if self.halt.as_ref().is_some_and(|h| h.withholds(before, &state)) {
+                continue;
+            }
             events.push(SinkEvent::CheckpointAck(state));
         }
         events
@@ -439,58 +504,106 @@ struct Writer<'s> {
     sink: &'s FlowluSink,
     stream: &'s StreamPlan,
     halt: &'s Halt,
+    /// The record's position in the input.
+    sequence: u64,
 }
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
 /// stream, a key without the module stops that stream. Records after such a failure fail at
-/// once, without a request, instead of each meeting the same refusal.
+/// once, without a request, instead of each meeting the same refusal; the first record (in
+/// input order) each refusal touched decides which checkpoints are withheld.
 #[derive(Debug, Default)]
 struct Halt {
     account: Mutex<Option<String>>,
     streams: Mutex<HashMap<String, String>>,
+    touched: Mutex<Touched>,
+}
+
+/// The first record each fatal refusal touched, and the refusal.
+#[derive(Debug, Default)]
+struct Touched {
+    /// The smallest sequence touched by an account-wide refusal.
+    account: Option<u64>,
+    /// Per stream, the smallest sequence touched by a refusal of that stream.
+    streams: HashMap<String, u64>,
+    /// The refusals, by stream (`None`: every stream).
+    failures: BTreeMap<Option<String>, Stopped>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Halt {
-    /// Records `err` if it stops the account or `stream`.
-    fn note(&self, stream: &str, err: &Error) {
+    /// Records `err` of record `sequence` if it stops the account or `stream`.
+    fn note(&self, stream: &str, sequence: u64, err: &Error, domain: &crate::domain::AccountDomain) {
         let why = || {
             format!(
                 "not sent: an earlier request of this write failed with `{}`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again",
                 internal_detail(err)
             )
         };
-        match err {
+        let scope = match err {
             Error::Auth { .. } | Error::UnknownAccount { .. } => {
-                self.account
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get_or_insert_with(why);
+                lock(&self.account).get_or_insert_with(why);
+                None
             }
             Error::Permission { .. } => {
-                self.streams
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(stream.to_string())
-                    .or_insert_with(why);
+                lock(&self.streams).entry(stream.to_string()).or_insert_with(why);
+                Some(stream.to_string())
             }
-            _ => {}
-        }
+            _ => return,
+        };
+        let mut touched = lock(&self.touched);
+        touched.touch(scope.as_deref(), sequence);
+        touched.failures.entry(scope.clone()).or_insert_with(|| Stopped {
+            stream: scope,
+            failure: crate::credential::explain(err, domain).1,
+        });
     }
 
-    /// Why records of `stream` are no longer sent, if they are not.
-    fn reason(&self, stream: &str) -> Option<String> {
-        let account = self
-            .account
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        account.or_else(|| {
-            self.streams
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(stream)
-                .cloned()
-        })
+    /// Why record `sequence` of `stream` is no longer sent, if it is not (the record counts
+    /// as touched by that refusal).
+    fn reason(&self, stream: &str, sequence: u64) -> Option<String> {
+        let account = lock(&self.account).clone();
+        if let Some(why) = account {
+            lock(&self.touched).touch(None, sequence);
+            return Some(why);
+        }
+        let why = lock(&self.streams).get(stream).cloned()?;
+        lock(&self.touched).touch(Some(stream), sequence);
+        Some(why)
+    }
+
+    /// Whether the checkpoint after `before` records, holding `state`, covers a record a fatal
+    /// refusal touched (of every stream, or of the state's stream, or of any stream for a state
+    /// that is not per stream).
+    fn withholds(&self, before: u64, state: &Value) -> bool {
+        let touched = lock(&self.touched);
+        if touched.account.is_some_and(|first| first < before) {
+            return true;
+        }
+        let state_stream = (state.get("type").and_then(Value::as_str) == Some("STREAM"))
+            .then(|| {
+                state
+                    .pointer("/stream/stream_descriptor/name")
+                    .and_then(Value::as_str)
+            })
+            .flatten();
+        touched
+            .streams
+            .iter()
+            .any(|(stream, first)| *first < before && state_stream.is_none_or(|s| s == stream))
+    }
+}
+
+impl Touched {
+    fn touch(&mut self, stream: Option<&str>, sequence: u64) {
+        let first = match stream {
+            None => self.account.get_or_insert(sequence),
+            Some(stream) => self.streams.entry(stream.to_string()).or_insert(sequence),
+        };
+        *first = (*first).min(sequence);
     }
 }
 
@@ -503,7 +616,12 @@ enum Found {
 impl Writer<'_> {
     /// The failed outcome of `err`, noting it when it stops later records.
     fn fail(&self, err: &Error) -> Outcome {
-        self.halt.note(&self.stream.stream, err);
+        self.halt.note(
+            &self.stream.stream,
+            self.sequence,
+            err,
+            self.sink.account.client.domain(),
+        );
         failed(err)
     }
 
@@ -554,7 +672,13 @@ impl Writer<'_> {
                 ),
                 fields,
             })?;
-        encode_record(&fields).map_err(|e| Outcome::Failed {
+        let rule = self.sink.account.settings.write_rule(&self.stream.stream);
+        let empty = if rule.is_some_and(|r| r.clear_empty_fields) {
+            Empty::Clear
+        } else {
+            Empty::Drop
+        };
+        encode_record_with(&fields, empty).map_err(|e| Outcome::Failed {
             class: FailureClass::Config,
             code: None,
             message: "the record cannot be form-encoded; nothing was sent".into(),
@@ -917,6 +1041,59 @@ mod tests {
             seen.extend(names(acks.push(done)));
         }
         assert_eq!(seen, ["o1", "o2", "o3", "o0", "s0", "s1", "s2"]);
+    }
+
+    fn stream_checkpoint(ordinal: u64, before: u64, stream: &str) -> Done {
+        Done::Checkpoint {
+            ordinal,
+            before,
+            state: json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}}}),
+        }
+    }
+
+    #[test]
+    fn no_checkpoint_after_a_record_an_account_refusal_touched_is_acknowledged() {
+        let halt = Arc::new(Halt::default());
+        let mut acks = Acks {
+            halt: Some(Arc::clone(&halt)),
+            ..Acks::default()
+        };
+        // Input: r0 S0 r1 S1 r2 S2; record 1 meets the refusal (noted before its outcome).
+        let mut seen = names(acks.push(outcome(0)));
+        seen.extend(names(acks.push(checkpoint(0, 1))));
+        lock(&halt.touched).touch(None, 1);
+        for done in [outcome(1), checkpoint(1, 2), outcome(2), checkpoint(2, 3)] {
+            seen.extend(names(acks.push(done)));
+        }
+        assert_eq!(seen, ["o0", "s0", "o1", "o2"]);
+    }
+
+    #[test]
+    fn a_stream_refusal_withholds_that_streams_and_global_checkpoints_only() {
+        let halt = Arc::new(Halt::default());
+        let mut acks = Acks {
+            halt: Some(Arc::clone(&halt)),
+            ..Acks::default()
+        };
+        lock(&halt.touched).touch(Some("b"), 0);
+        let mut seen = Vec::new();
+        for done in [
+            outcome(0),
+            stream_checkpoint(0, 1, "a"),
+            stream_checkpoint(1, 1, "b"),
+            checkpoint(2, 1),
+            stream_checkpoint(3, 1, "a"),
+        ] {
+            for event in acks.push(done) {
+                seen.push(match event {
+                    SinkEvent::CheckpointAck(state) => state["stream"]["stream_descriptor"]["name"]
+                        .as_str()
+                        .map_or_else(|| state.to_string(), str::to_string),
+                    other => names(vec![other]).concat(),
+                });
+            }
+        }
+        assert_eq!(seen, ["o0", "a", "a"]);
     }
 
     #[test]

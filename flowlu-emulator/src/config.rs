@@ -216,4 +216,8 @@ pub struct Quirks {
     pub page_size_cap: Option<usize>,
     /// The shape of validation errors.
     pub validation_shape: ValidationShape,
+    /// Error answers echo the request, as some frameworks' debug pages do: the method, the
+    /// path and query as received (percent-encoded), the decoded query parameters as JSON, and
+    /// the body as received.
+    pub echo_request_in_errors: bool,
 }

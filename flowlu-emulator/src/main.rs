@@ -92,6 +92,9 @@ struct Args {
     /// Validation errors as `{"error":"validation",...}` instead of error 21.
     #[arg(long)]
     flat_validation: bool,
+    /// Error answers echo the request (path, query, parameters, body) into their message.
+    #[arg(long)]
+    echo_request_in_errors: bool,
 }
 
 fn parse_key(spec: &str) -> ApiKey {
@@ -150,6 +153,7 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
             } else {
                 ValidationShape::Code21
             },
+            echo_request_in_errors: args.echo_request_in_errors,
         },
         ..EmulatorConfig::default()
     };

@@ -256,9 +256,13 @@ async fn api_handler(
         ),
         Some(Fault::Error13) => json_response(
             StatusCode::OK,
-            ApiError::new(13, "Internal server error, try again later")
-                .body(false)
-                .to_string(),
+            echo(
+                &rt,
+                &incoming,
+                ApiError::new(13, "Internal server error, try again later"),
+            )
+            .body(false)
+            .to_string(),
         ),
         Some(Fault::HtmlLogin) => text_response(StatusCode::OK, "text/html; charset=utf-8", LOGIN_PAGE),
         Some(Fault::DropMidBody) => {
@@ -313,6 +317,7 @@ fn answer(shared: &Shared, rt: &Runtime, req: &Incoming<'_>) -> (StatusCode, Byt
     match dispatch(shared, rt, req) {
         Ok(bytes) => (StatusCode::OK, Bytes::from(bytes)),
         Err(e) => {
+            let e = echo(rt, req, e);
             let status = if e.code() == 11 {
                 StatusCode::from_u16(shared.config.bad_key_status).unwrap_or(StatusCode::OK)
             } else {
@@ -320,6 +325,37 @@ fn answer(shared: &Shared, rt: &Runtime, req: &Incoming<'_>) -> (StatusCode, Byt
             };
             let flat = rt.quirks.validation_shape == ValidationShape::Flat;
             (status, Bytes::from(e.body(flat).to_string()))
+        }
+    }
+}
+
+/// The error with the request echoed into its message (quirk `echo_request_in_errors`).
+fn echo(rt: &Runtime, req: &Incoming<'_>, error: ApiError) -> ApiError {
+    if !rt.quirks.echo_request_in_errors {
+        return error;
+    }
+    let params: serde_json::Map<String, Value> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+    let request = format!(
+        "request {} {}?{}; parameters {}; body {}",
+        req.method,
+        req.path,
+        req.query,
+        Value::Object(params),
+        String::from_utf8_lossy(req.body)
+    );
+    match error {
+        ApiError::Coded { code, msg } => ApiError::Coded {
+            code,
+            msg: format!("{msg} ({request})"),
+        },
+        ApiError::Validation(mut details) => {
+            details.insert("request".into(), Value::String(request));
+            ApiError::Validation(details)
         }
     }
 }

@@ -822,3 +822,42 @@ async fn binary_prints_its_base_url_first_and_serves() {
     let denied = fetch("task/tasks/list?api_key=k1").await;
     assert_eq!(error_code(&denied), 22);
 }
+
+#[tokio::test]
+async fn echo_request_in_errors_puts_the_request_into_error_answers() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 1,
+        quirks: Quirks {
+            echo_request_in_errors: true,
+            ..Quirks::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, body) = get(&emu, "crm/nope/list", "page=1").await;
+    assert_eq!(
+        body["error"]["error_msg"],
+        format!(
+            "Unknown model crm/nope (request GET /api/v1/module/crm/nope/list?api_key={key}&page=1; parameters {{\"api_key\":\"{key}\",\"page\":\"1\"}}; body )",
+            key = emu.api_key()
+        )
+    );
+    let wrong = client()
+        .post(format!(
+            "{}/api/v1/module/crm/account/create?api_key=a%2Fb+c",
+            emu.base_url()
+        ))
+        .form(&[("name", "x y")])
+        .send()
+        .await
+        .unwrap();
+    let body = parse(&wrong.bytes().await.unwrap());
+    assert_eq!(
+        body["error"]["error_msg"],
+        "Authorization failed: invalid or missing api_key (request POST /api/v1/module/crm/account/create?api_key=a%2Fb+c; parameters {\"api_key\":\"a/b c\"}; body name=x+y)"
+    );
+    // Successful answers are unchanged.
+    let (status, body) = get(&emu, "crm/account/list", "").await;
+    assert_eq!((status, body["response"]["count"].as_u64()), (200, Some(1)));
+}

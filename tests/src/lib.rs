@@ -49,11 +49,16 @@ pub struct Run {
 
 /// Runs the CLI in-process with `args`, `stdin` and an optional `FLOWLU_BASE_URL`.
 pub async fn run_cli(args: &[&str], base_url: Option<&str>, stdin: &str) -> Run {
+    run_cli_bytes(args, base_url, stdin.as_bytes()).await
+}
+
+/// [`run_cli`] with any bytes on stdin (not necessarily UTF-8).
+pub async fn run_cli_bytes(args: &[&str], base_url: Option<&str>, stdin: &[u8]) -> Run {
     let env = cli::Env {
         base_url: base_url.map(str::to_string),
         stdout_is_terminal: false,
     };
-    let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec()));
+    let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.to_vec()));
     let mut out = Vec::new();
     let code = cli::run(args.iter().map(OsString::from), &env, input, &mut out).await;
     let stdout = String::from_utf8(out).expect("stdout is UTF-8");

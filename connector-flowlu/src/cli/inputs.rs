@@ -43,7 +43,7 @@ fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
 pub fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
     let shape = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
     let value = load_json(path, "catalog", shape)?;
-    serde_path_to_error::deserialize(&value).map_err(|e| {
+    let catalog: ConfiguredCatalog = serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         config_error(
             format!(
@@ -52,7 +52,27 @@ pub fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
             ),
             format!("catalog at `{field}`: {}", e.inner()),
         )
-    })
+    })?;
+    refuse_repeated_streams(&catalog)?;
+    Ok(catalog)
+}
+
+/// A stream listed twice would be read twice (concurrently) or written under two plans: the
+/// catalog is refused, naming the stream and both places.
+fn refuse_repeated_streams(catalog: &ConfiguredCatalog) -> Result<(), Failure> {
+    let mut seen = std::collections::HashMap::new();
+    for (index, configured) in catalog.streams.iter().enumerate() {
+        let name = configured.stream.name.as_str();
+        if let Some(first) = seen.insert(name, index) {
+            return Err(config_error(
+                format!(
+                    "The catalog names the stream `{name}` twice (streams[{first}] and streams[{index}]). List each stream once, with the sync mode you want."
+                ),
+                format!("catalog stream `{name}` repeated at streams[{first}] and streams[{index}]"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a state file (`--state`) in any of the forms Airbyte hosts pass.

@@ -1,9 +1,15 @@
 //! `write --config C --catalog K [--reject-file R]`: Airbyte messages on stdin, written to
 //! Flowlu by the [`FlowluSink`].
 //!
-//! * `RECORD` and `STATE` lines are read; other message types are ignored. A line that is not
-//!   a message is reported (`LOG ERROR` naming its line number, and the reject file) and the
-//!   other lines go on; the run then ends with a `TRACE` error and exit code 1.
+//! * `RECORD` and `STATE` lines are read (as bytes: a line that is not UTF-8 is one bad line,
+//!   not the end of the input); other message types are ignored. A line that is not a message
+//!   is reported (`LOG ERROR` naming its line number, and the reject file) and every later line
+//!   is still read; the run then ends with a `TRACE` error saying how many records were read and
+//!   what became of them, and exit code 1.
+//! * A fatal refusal (a rejected key, an unknown account, a module the key lacks) stops the
+//!   write: no `STATE` after the first record it touched is echoed (see [`FlowluSink`]), and the
+//!   run ends with a `TRACE` `config_error` and exit code 1, so the host sends those records
+//!   again once the credential is fixed.
 //! * Each input `STATE` is echoed once every record before it has an outcome.
 //! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
 //!   logged; the run ends with a `LOG` count summary per stream.
@@ -17,11 +23,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::airbyte::{now_ms, Message};
 use connector_core::{
-    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, SinkEvent, SinkInput,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
+
+use crate::sink::Stopped;
 
 use super::inputs::{config_error, load_catalog};
 use super::progress::Progress;
@@ -46,7 +54,7 @@ pub(super) async fn run(
         Err(failure) => return output.fail(&failure),
     };
     let input = Arc::new(Mutex::new(InputLog::default()));
-    let mut events = sink.write(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
+    let (mut events, stop) = sink.write_watched(&catalog, read_input(stdin, Arc::clone(&input)).boxed());
     let mut run = WriteRun {
         output,
         progress,
@@ -61,7 +69,7 @@ pub(super) async fn run(
     }
     drop(events);
     run.drain_problems();
-    run.finish()
+    run.finish(&stop.stopped())
 }
 
 type Prepared = (FlowluSink, ConfiguredCatalog, RejectFile);
@@ -105,7 +113,8 @@ fn lock(log: &Mutex<InputLog>) -> std::sync::MutexGuard<'_, InputLog> {
 /// The sink's input: `RECORD` and `STATE` lines of `stdin`, in order.
 fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<Item = SinkInput> {
     let reader = InputReader {
-        lines: stdin.lines(),
+        stdin,
+        buffer: Vec::new(),
         line: 0,
         records: 0,
         log,
@@ -117,7 +126,8 @@ fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<I
 }
 
 struct InputReader {
-    lines: tokio::io::Lines<Stdin>,
+    stdin: Stdin,
+    buffer: Vec<u8>,
     line: usize,
     records: u64,
     log: Arc<Mutex<InputLog>>,
@@ -128,18 +138,36 @@ impl InputReader {
     async fn next(&mut self) -> Option<SinkInput> {
         loop {
             self.line += 1;
-            let text = match self.lines.next_line().await {
-                Ok(Some(text)) => text,
-                Ok(None) => return None,
+            self.buffer.clear();
+            match self.stdin.read_until(b'\n', &mut self.buffer).await {
+                Ok(0) => return None,
+                Ok(_) => {}
                 Err(e) => {
-                    self.problem(format!("standard input could not be read: {e}"), String::new());
+                    self.problem(
+                        format!("standard input could not be read after this line: {e}"),
+                        String::new(),
+                    );
                     return None;
+                }
+            }
+            let bytes = trim_line_end(&self.buffer);
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let message = format!(
+                        "line {} is not UTF-8 text (invalid byte at column {})",
+                        self.line,
+                        e.valid_up_to() + 1
+                    );
+                    let input = String::from_utf8_lossy(bytes).into_owned();
+                    self.problem(message, input);
+                    continue;
                 }
             };
             if text.trim().is_empty() {
                 continue;
             }
-            match Message::parse_line(&text, self.line) {
+            match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
                     lock(&self.log).pending.insert(self.records, record.data.clone());
                     self.records += 1;
@@ -150,7 +178,7 @@ impl InputReader {
                 }
                 Ok(Message::State { state }) => return Some(SinkInput::Checkpoint(state)),
                 Ok(_) => continue,
-                Err(e) => self.problem(e.to_string(), text),
+                Err(e) => self.problem(e.to_string(), text.to_string()),
             }
         }
     }
@@ -162,6 +190,12 @@ impl InputReader {
             input,
         });
     }
+}
+
+/// A line without its `\n` (or `\r\n`).
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// The reject file: one JSON line per failed or unknown record and per unreadable input line.
@@ -271,39 +305,73 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn finish(mut self) -> i32 {
+    fn finish(mut self, stopped: &[Stopped]) -> i32 {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
-        let reject_error = self.rejects.finish();
-        let failure = match (self.unreadable.as_slice(), reject_error) {
-            (_, Some(e)) => Some(Failure {
+        let mut failures: Vec<Failure> = stopped.iter().map(stop_failure).collect();
+        if let Some(e) = self.rejects.finish() {
+            failures.push(Failure {
                 class: FailureClass::System,
                 message: format!(
                     "The reject file could not be written ({e}); failed records are only in the log."
                 ),
                 internal: e,
-            }),
-            ([], None) => None,
-            (lines, None) => {
-                let numbers: Vec<String> = lines.iter().map(usize::to_string).collect();
-                Some(Failure {
-                    class: FailureClass::System,
-                    message: format!(
-                        "{} input line(s) could not be read (line {}); the other records were written.",
-                        lines.len(),
-                        numbers.join(", ")
-                    ),
-                    internal: "input lines that are not Airbyte messages".into(),
-                })
-            }
-        };
-        match failure {
-            Some(failure) => {
-                self.output.emit(&Message::error(&failure, None, now_ms()));
-                EXIT_FAILED
-            }
-            None => EXIT_OK,
+            });
         }
+        if !self.unreadable.is_empty() {
+            failures.push(self.unreadable_failure());
+        }
+        for failure in &failures {
+            let failure = Failure {
+                message: redact(&failure.message, &self.rejects.secret),
+                internal: redact(&failure.internal, &self.rejects.secret),
+                class: failure.class,
+            };
+            self.output.emit(&Message::error(&failure, None, now_ms()));
+        }
+        if failures.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        }
+    }
+
+    /// What became of the input when some lines could not be read: which lines, and the
+    /// outcomes of the records that were read.
+    fn unreadable_failure(&self) -> Failure {
+        let numbers: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
+        let kinds = ["created", "updated", "deleted", "skipped", "failed", "unknown"];
+        let outcomes: Vec<String> = kinds
+            .iter()
+            .map(|k| format!("{k} {}", self.summary.total(k)))
+            .collect();
+        let read: u64 = kinds.iter().map(|k| self.summary.total(k)).sum();
+        Failure {
+            class: FailureClass::System,
+            message: format!(
+                "{} input line(s) could not be read (line {}) and were skipped; every other line was read: {read} record(s), {}.",
+                numbers.len(),
+                numbers.join(", "),
+                outcomes.join(", ")
+            ),
+            internal: "input lines that are not Airbyte messages".into(),
+        }
+    }
+}
+
+/// The `TRACE` error of a write stopped by a fatal refusal.
+fn stop_failure(stopped: &Stopped) -> Failure {
+    let scope = match &stopped.stream {
+        None => "The write stopped".to_string(),
+        Some(stream) => format!("Writing {stream} stopped"),
+    };
+    Failure {
+        class: FailureClass::Config,
+        message: format!(
+            "{} {scope}: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.",
+            stopped.failure.message
+        ),
+        internal: stopped.failure.internal.clone(),
     }
 }

@@ -3,7 +3,10 @@
 //! subscriber records every tracing event and span at TRACE for every crate (reqwest's and
 //! hyper's `log` records included, through the `log` bridge). The canary must appear in no
 //! stdout line, no log line, no reject file and no error; and every public type that holds the
-//! key must redact it in `Debug`.
+//! key must redact it in `Debug`. A second canary holds the characters that change under
+//! encoding (`/ + = & " \` and a space), against stand-ins that echo each request (its
+//! percent-encoded URL, its decoded parameters as JSON, its form body) into their error
+//! answers: it must appear in no encoding (raw, percent-encoded, form-encoded, JSON-escaped).
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, Once};
@@ -12,7 +15,7 @@ use connector_core::{Credential, Secret};
 use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults};
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, Quirks};
 use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};
 use serde_json::{json, Value};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -51,8 +54,13 @@ fn bridge_log_records() {
     });
 }
 
+/// The canary with reserved characters. Its tail `r3s3rv3d9q` survives every encoding
+/// unchanged, so finding it anywhere means some encoding of the key leaked.
+const RESERVED_CANARY: &str = "canary/+=& \"\\ key-r3s3rv3d9q";
+const RESERVED_TAIL: &str = "r3s3rv3d9q";
+
 /// A stand-in on its own runtime (its server's logs are not the connector's).
-fn stand_in(runtime: &tokio::runtime::Runtime, key: &str, faults: Faults) -> Emulator {
+fn stand_in(runtime: &tokio::runtime::Runtime, key: &str, faults: Faults, quirks: Quirks) -> Emulator {
     let model_records = [("crm/account", 120), ("crm/pipeline", 60), ("task/tasks", 80)]
         .into_iter()
         .map(|(m, n)| (m.to_string(), n))
@@ -64,6 +72,7 @@ fn stand_in(runtime: &tokio::runtime::Runtime, key: &str, faults: Faults) -> Emu
             model_records,
             keys: vec![ApiKey::all_modules(key)],
             faults,
+            quirks,
             ..Default::default()
         }))
         .unwrap()
@@ -82,7 +91,12 @@ fn faults() -> Faults {
 }
 
 fn config() -> Value {
+    config_with(CANARY_KEY)
+}
+
+fn config_with(key: &str) -> Value {
     let mut config = config_json("acme");
+    config["api_key"] = json!(key);
     config["advanced"] = json!({"page_size": 25, "max_concurrency": 2});
     config
 }
@@ -101,11 +115,11 @@ fn catalog() -> Value {
 
 /// The write input: creates (two with a bad e-mail, so they fail with Flowlu's reasons), a
 /// record of a stream not in the catalog, a line that is not a message, and states.
-fn write_input() -> String {
+fn write_input(key: &str) -> String {
     let mut lines = Vec::new();
     for i in 0..30 {
         let email = if i % 15 == 3 {
-            format!("{CANARY_KEY}-not-an-email")
+            format!("{key}-not-an-email")
         } else {
             format!("c{i}@example.org")
         };
@@ -120,7 +134,7 @@ fn write_input() -> String {
         json!({"type": "RECORD", "record": {"stream": "nope", "emitted_at": 0, "data": {"name": "x"}}})
             .to_string(),
     );
-    lines.push(format!("{{\"type\": \"RECORD\", \"api_key\": \"{CANARY_KEY}\""));
+    lines.push(format!("{{\"type\": \"RECORD\", \"api_key\": {}", json!(key)));
     lines.join("\n")
 }
 
@@ -136,12 +150,23 @@ fn state_of(run: &Run) -> Value {
     Value::Array(last.into_values().collect())
 }
 
-fn assert_clean(what: &str, run: &Run, allowed_codes: &[i32]) {
-    assert!(
-        !run.stdout.contains(CANARY_KEY),
-        "{what}: the key is on stdout: {}",
-        run.stdout
-    );
+/// The forms of `key` no output may hold: raw, form-encoded (`+` for a space), percent-encoded
+/// (`%20`), JSON-escaped; and, for the reserved canary, its tail, which every encoding keeps.
+fn leaks(key: &str, text: &str) -> Option<String> {
+    let form: String = serde_urlencoded::to_string([("k", key)]).unwrap()[2..].to_string();
+    let percent = form.replace('+', "%20");
+    let json_escaped = json!(key).to_string().trim_matches('"').to_string();
+    let mut forms = vec![key.to_string(), form, percent, json_escaped];
+    if key == RESERVED_CANARY {
+        forms.push(RESERVED_TAIL.to_string());
+    }
+    forms.into_iter().find(|f| text.contains(f.as_str()))
+}
+
+fn assert_clean(what: &str, key: &str, run: &Run, allowed_codes: &[i32]) {
+    if let Some(form) = leaks(key, &run.stdout) {
+        panic!("{what}: the key is on stdout as `{form}`: {}", run.stdout);
+    }
     assert!(
         allowed_codes.contains(&run.code),
         "{what}: exit code {}: {}",
@@ -151,18 +176,18 @@ fn assert_clean(what: &str, run: &Run, allowed_codes: &[i32]) {
 }
 
 /// Every command against every stand-in; returns how many commands ran.
-async fn run_everything(good: &str, wrong_key: &str, login_page: &str, closed: &str) -> usize {
-    let config = temp_json(&config());
+async fn run_everything(key: &str, good: &str, wrong_key: &str, login_page: &str, closed: &str) -> usize {
+    let config = temp_json(&config_with(key));
     let catalog = temp_json(&catalog());
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let mut ran = 0;
     let run = run_cli(&["spec"], None, "").await;
-    assert_clean("spec", &run, &[0]);
+    assert_clean("spec", key, &run, &[0]);
     ran += 1;
     // Nothing listens there: check's one probe fails at once (a read or discover would retry
     // for minutes, as it should for a portal that is briefly unreachable).
     let run = run_cli(&["check", "--config", c], Some(closed), "").await;
-    assert_clean("check (closed port)", &run, &[0]);
+    assert_clean("check (closed port)", key, &run, &[0]);
     assert_eq!(run.messages[0]["connectionStatus"]["status"], "FAILED");
     ran += 1;
     for (name, url) in [
@@ -171,11 +196,11 @@ async fn run_everything(good: &str, wrong_key: &str, login_page: &str, closed: &
         ("login page", login_page),
     ] {
         let run = run_cli(&["check", "--config", c], Some(url), "").await;
-        assert_clean(&format!("check ({name})"), &run, &[0]);
+        assert_clean(&format!("check ({name})"), key, &run, &[0]);
         let run = run_cli(&["discover", "--config", c], Some(url), "").await;
-        assert_clean(&format!("discover ({name})"), &run, &[0, 1]);
+        assert_clean(&format!("discover ({name})"), key, &run, &[0, 1]);
         let first = run_cli(&["read", "--config", c, "--catalog", k], Some(url), "").await;
-        assert_clean(&format!("read ({name})"), &first, &[0, 1]);
+        assert_clean(&format!("read ({name})"), key, &first, &[0, 1]);
         let state = temp_json(&state_of(&first));
         let s = state.path().to_str().unwrap();
         let run = run_cli(
@@ -184,21 +209,20 @@ async fn run_everything(good: &str, wrong_key: &str, login_page: &str, closed: &
             "",
         )
         .await;
-        assert_clean(&format!("read with state ({name})"), &run, &[0, 1]);
+        assert_clean(&format!("read with state ({name})"), key, &run, &[0, 1]);
         let rejects = tempfile::NamedTempFile::new().unwrap();
         let r = rejects.path().to_str().unwrap();
         let run = run_cli(
             &["write", "--config", c, "--catalog", k, "--reject-file", r],
             Some(url),
-            &write_input(),
+            &write_input(key),
         )
         .await;
-        assert_clean(&format!("write ({name})"), &run, &[1]);
+        assert_clean(&format!("write ({name})"), key, &run, &[1]);
         let rejected = std::fs::read_to_string(rejects.path()).unwrap();
-        assert!(
-            !rejected.contains(CANARY_KEY),
-            "write ({name}): the key is in the reject file: {rejected}"
-        );
+        if let Some(form) = leaks(key, &rejected) {
+            panic!("write ({name}): the key is in the reject file as `{form}`: {rejected}");
+        }
         assert!(rejected.lines().count() >= 2, "write ({name}): {rejected}");
         ran += 5;
         if name == "good" {
@@ -210,23 +234,26 @@ async fn run_everything(good: &str, wrong_key: &str, login_page: &str, closed: &
     ran
 }
 
-#[test]
-fn no_command_shows_the_key_in_output_logs_rejects_or_errors_under_faults() {
+/// Runs every command with `key` against a good stand-in (faults on), one that rejects the key
+/// and one that answers a login page, all with `quirks`, while capturing every log line at
+/// TRACE; checks that no output holds the key in any encoding.
+fn every_command_keeps(key: &str, quirks: Quirks) {
     bridge_log_records();
     let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let good = stand_in(&servers, CANARY_KEY, faults());
-    let wrong_key = stand_in(&servers, "another-key", faults());
+    let good = stand_in(&servers, key, faults(), quirks);
+    let wrong_key = stand_in(&servers, "another-key", faults(), quirks);
     let login_page = stand_in(
         &servers,
-        CANARY_KEY,
+        key,
         Faults {
             html_login: 1.0,
             ..Faults::none()
         },
+        quirks,
     );
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -246,6 +273,7 @@ fn no_command_shows_the_key_in_output_logs_rejects_or_errors_under_faults() {
         .unwrap();
     let ran = tracing::subscriber::with_default(subscriber, || {
         client_side.block_on(run_everything(
+            key,
             &good.base_url(),
             &wrong_key.base_url(),
             &login_page.base_url(),
@@ -254,7 +282,11 @@ fn no_command_shows_the_key_in_output_logs_rejects_or_errors_under_faults() {
     });
     let logs = logs.text();
     let lines = logs.lines().count();
-    assert!(!logs.contains(CANARY_KEY), "the key is in the logs");
+    if let Some(form) = leaks(key, &logs) {
+        let at = logs.find(form.as_str()).unwrap_or(0);
+        let line = logs[..at].rsplit('\n').next().unwrap_or("");
+        panic!("the key is in the logs as `{form}`: {line}...");
+    }
     assert!(
         logs.contains("starting new connection"),
         "reqwest's log records reach the capture"
@@ -272,6 +304,20 @@ fn no_command_shows_the_key_in_output_logs_rejects_or_errors_under_faults() {
         "{ran} commands, {lines} log lines at TRACE, no key"
     );
     drop((good, wrong_key, login_page));
+}
+
+#[test]
+fn no_command_shows_the_key_in_output_logs_rejects_or_errors_under_faults() {
+    every_command_keeps(CANARY_KEY, Quirks::default());
+}
+
+#[test]
+fn a_key_with_reserved_characters_leaks_in_no_encoding_when_servers_echo_requests() {
+    let echo = Quirks {
+        echo_request_in_errors: true,
+        ..Quirks::default()
+    };
+    every_command_keeps(RESERVED_CANARY, echo);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! to Flowlu for a config, catalog or state problem (the stand-in counts no request).
 
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
-use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};
+use integration_tests::{config_json, run_cli, run_cli_bytes, temp_json, Run, CANARY_KEY};
 use serde_json::{json, Value};
 
 const CATALOG_SHAPE: &str = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
@@ -261,7 +261,7 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
             (
                 1,
                 "system_error".into(),
-                "1 input line(s) could not be read (line 2); the other records were written.".into()
+                "1 input line(s) could not be read (line 2) and were skipped; every other line was read: 2 record(s), created 2, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
             ),
             "{line}"
         );
@@ -281,4 +281,192 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
             "both good records were written"
         );
     }
+}
+
+#[tokio::test]
+async fn a_catalog_naming_a_stream_twice_fails_read_and_write_naming_it() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let c = config.path().to_str().unwrap();
+    let stream = |name: &str, mode: &str| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"});
+    let catalog = temp_json(&json!({"streams": [
+        stream("crm_account", "incremental"),
+        stream("task_tasks", "full_refresh"),
+        stream("crm_account", "full_refresh"),
+    ]}));
+    let k = catalog.path().to_str().unwrap();
+    let record = json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": "x"}}});
+    for command in ["read", "write"] {
+        let run = run_cli(
+            &[command, "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            &record.to_string(),
+        )
+        .await;
+        assert_eq!(
+            error(&run),
+            config_error("The catalog names the stream `crm_account` twice (streams[0] and streams[2]). List each stream once, with the sync mode you want.".into()),
+            "{command}"
+        );
+        assert_eq!(run.messages.len(), 1, "{command}: {}", run.stdout);
+    }
+    assert_eq!(emu.stats().total, 0, "nothing was sent");
+}
+
+/// A ConfiguredAirbyteCatalog exactly as airbyte-cdk serialises one (its standard tests write
+/// this): every unset optional field is an explicit `null`.
+fn cdk_catalog(stream: &str, sync_mode: &str, destination_sync_mode: Value) -> Value {
+    json!({"streams": [{
+        "stream": {
+            "name": stream,
+            "json_schema": {"type": "object", "properties": {}},
+            "supported_sync_modes": ["full_refresh", "incremental"],
+            "source_defined_cursor": null,
+            "default_cursor_field": null,
+            "source_defined_primary_key": null,
+            "namespace": null,
+            "is_resumable": null,
+            "is_file_based": null
+        },
+        "sync_mode": sync_mode,
+        "cursor_field": null,
+        "destination_sync_mode": destination_sync_mode,
+        "primary_key": null,
+        "generation_id": null,
+        "minimum_generation_id": null,
+        "sync_id": null,
+        "include_files": null
+    }]})
+}
+
+#[tokio::test]
+async fn catalogs_with_explicit_nulls_are_read_and_written() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let c = config.path().to_str().unwrap();
+    for sync_mode in ["incremental", "full_refresh"] {
+        let catalog = temp_json(&cdk_catalog("crm_account", sync_mode, json!("append")));
+        let k = catalog.path().to_str().unwrap();
+        let run = run_cli(
+            &["read", "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            "",
+        )
+        .await;
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        let records = run.messages.iter().filter(|m| m["type"] == "RECORD").count();
+        assert_eq!(records, 3, "{sync_mode}: {}", run.stdout);
+        let states = run.messages.iter().filter(|m| m["type"] == "STATE").count();
+        assert!(states >= 1, "{sync_mode}: {}", run.stdout);
+    }
+    let before = emu.count("crm", "account");
+    for destination_sync_mode in [json!(null), json!("append")] {
+        let catalog = temp_json(&cdk_catalog(
+            "crm_account",
+            "full_refresh",
+            destination_sync_mode.clone(),
+        ));
+        let k = catalog.path().to_str().unwrap();
+        let state = json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account", "namespace": null}, "stream_state": {"n": 1}}}});
+        let stdin = format!(
+            "{}\n{state}\n",
+            json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "namespace": null, "data": {"name": "From the CDK"}}})
+        );
+        let run = run_cli(
+            &["write", "--config", c, "--catalog", k],
+            Some(&emu.base_url()),
+            &stdin,
+        )
+        .await;
+        assert_eq!(run.code, 0, "{destination_sync_mode}: {}", run.stdout);
+        let acked: Vec<&Value> = run.messages.iter().filter(|m| m["type"] == "STATE").collect();
+        assert_eq!(acked, [&state], "{destination_sync_mode}");
+    }
+    assert_eq!(
+        emu.count("crm", "account"),
+        before + 2,
+        "both records were created"
+    );
+}
+
+/// One invalid UTF-8 byte is one unreadable line: every later record and STATE is still read,
+/// written and echoed, and the summary counts what really happened.
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_rejected_by_number_and_every_later_line_is_read() {
+    let emu = stand_in().await;
+    let config = temp_json(&config_json("acme"));
+    let catalog = temp_json(&catalog());
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let record = |name: &str| {
+        json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": name}}}).to_string()
+    };
+    let state = |n: u64| json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}}});
+    let mut stdin = Vec::new();
+    for line in [record("A"), state(1).to_string()] {
+        stdin.extend_from_slice(line.as_bytes());
+        stdin.push(b'\n');
+    }
+    stdin.extend_from_slice(b"{\"type\": \"RECORD\", \"record\": {\"stream\": \"crm_account\", \"data\": {\"name\": \"caf\xe9\"}}}\r\n");
+    for line in [
+        record("B"),
+        state(2).to_string(),
+        "{\"type\": \"RECORD\"".into(),
+        record("C"),
+    ] {
+        stdin.extend_from_slice(line.as_bytes());
+        stdin.push(b'\n');
+    }
+    stdin.extend_from_slice(state(3).to_string().as_bytes());
+    let rejects = tempfile::NamedTempFile::new().unwrap();
+    let r = rejects.path().to_str().unwrap();
+    let before = emu.count("crm", "account");
+    let run = run_cli_bytes(
+        &["write", "--config", c, "--catalog", k, "--reject-file", r],
+        Some(&emu.base_url()),
+        &stdin,
+    )
+    .await;
+    assert_eq!(
+        error(&run),
+        (
+            1,
+            "system_error".into(),
+            "2 input line(s) could not be read (line 3, 6) and were skipped; every other line was read: 3 record(s), created 3, updated 0, deleted 0, skipped 0, failed 0, unknown 0.".into()
+        )
+    );
+    let acked: Vec<Value> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "STATE")
+        .cloned()
+        .collect();
+    assert_eq!(acked, [state(1), state(2), state(3)]);
+    let logged: Vec<&str> = run
+        .messages
+        .iter()
+        .filter(|m| m["log"]["level"] == "ERROR")
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            "input line 3 skipped: line 3 is not UTF-8 text (invalid byte at column 77)",
+            "input line 6 skipped: invalid message on line 6: EOF while parsing an object at line 1 column 17",
+        ]
+    );
+    let rejected: Vec<Value> = std::fs::read_to_string(rejects.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            json!({"line": 3, "outcome": "unreadable", "message": "line 3 is not UTF-8 text (invalid byte at column 77)",
+                "input": "{\"type\": \"RECORD\", \"record\": {\"stream\": \"crm_account\", \"data\": {\"name\": \"caf\u{fffd}\"}}}"}),
+            json!({"line": 6, "outcome": "unreadable", "message": "invalid message on line 6: EOF while parsing an object at line 1 column 17",
+                "input": "{\"type\": \"RECORD\""}),
+        ]
+    );
+    assert_eq!(emu.count("crm", "account"), before + 3, "A, B and C were created");
 }

@@ -126,7 +126,7 @@ async fn create_sends_the_flowlu_form_encoding() {
     let create = post(
         &mut server,
         "create",
-        "name=Acme&active=1&tags%5B%5D=a&tags%5B%5D=b&address%5Bcity%5D=Oslo&description=",
+        "name=Acme&active=1&tags%5B%5D=a&tags%5B%5D=b&address%5Bcity%5D=Oslo",
     )
     .with_body(r#"{"response":{"id":42}}"#)
     .expect(1)
@@ -620,7 +620,7 @@ async fn write_command_echoes_states_after_their_records_and_rejects_to_a_file()
     let trace = &run.messages[run.messages.len() - 1]["trace"]["error"];
     assert_eq!(
         trace["message"],
-        "1 input line(s) could not be read (line 7); the other records were written."
+        "1 input line(s) could not be read (line 7) and were skipped; every other line was read: 10 record(s), created 8, updated 0, deleted 0, skipped 0, failed 2, unknown 0."
     );
     assert_eq!(trace["failure_type"], "system_error");
     let logs: Vec<&str> = run
@@ -748,4 +748,61 @@ async fn after_a_rejected_key_the_other_records_fail_without_requests() {
     assert!(outcomes.len() - sent >= 32, "the rest were not sent");
     create.assert_async().await;
     catch_all.assert().await;
+}
+
+/// Null and empty values are not sent (as every public Flowlu client): an update leaves those
+/// fields as they are. A write rule with `clear_empty_fields` sends them empty, which clears them.
+#[tokio::test]
+async fn null_and_empty_values_are_not_sent_unless_the_rule_clears_them() {
+    let mut server = Server::new_async().await;
+    let kept = post(&mut server, "update/7", "name=B")
+        .with_body(r#"{"response":{"id":7}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let cleared = post(&mut server, "update/8", "name=C&email=&description=")
+        .with_body(r#"{"response":{"id":8}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let create = post(&mut server, "create", "name=D&tags%5B%5D=x")
+        .with_body(r#"{"response":{"id":9}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let other = CatchAll::register(&mut server).await;
+    let record = |id: Option<u64>, name: &str| {
+        let mut data = json!({"name": name, "email": null, "description": "", "tags": ["x", null, ""]});
+        if let Some(id) = id {
+            data["id"] = json!(id);
+            data.as_object_mut().unwrap().remove("tags");
+        }
+        data
+    };
+    let outcomes = write(
+        &sink(&server.url(), None),
+        &catalog("append_dedup"),
+        records(&[record(Some(7), "B")]),
+    )
+    .await;
+    assert_eq!(outcomes, [updated(7)]);
+    let rule = json!({"stream": "crm_account", "mode": "update", "clear_empty_fields": true});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)),
+        &catalog("append"),
+        records(&[record(Some(8), "C")]),
+    )
+    .await;
+    assert_eq!(outcomes, [updated(8)]);
+    let outcomes = write(
+        &sink(&server.url(), None),
+        &catalog("append"),
+        records(&[record(None, "D")]),
+    )
+    .await;
+    assert_eq!(outcomes, [created(9)]);
+    for mock in [kept, cleared, create] {
+        mock.assert_async().await;
+    }
+    other.assert().await;
 }

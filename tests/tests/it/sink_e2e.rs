@@ -205,3 +205,149 @@ async fn states_are_acknowledged_after_their_records_under_concurrency() {
     assert_eq!(emu.count("crm", "account"), 65);
     emu.shutdown().await;
 }
+
+fn state_line(stream: &str, n: u64) -> Value {
+    json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": n}}}})
+}
+
+fn record_line(stream: &str, name: &str) -> String {
+    json!({"type": "RECORD", "record": {"stream": stream, "emitted_at": 0, "data": {"name": name}}})
+        .to_string()
+}
+
+fn trace_errors(run: &integration_tests::Run) -> Vec<(String, String)> {
+    run.messages
+        .iter()
+        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+        .map(|m| {
+            let e = &m["trace"]["error"];
+            (
+                e["failure_type"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn states(run: &integration_tests::Run) -> Vec<Value> {
+    run.messages
+        .iter()
+        .filter(|m| m["type"] == "STATE")
+        .cloned()
+        .collect()
+}
+
+/// A rejected key during `write`: a TRACE config_error, exit 1, no STATE after the first
+/// refused record (the host sends them again), every record in the reject file, and no more
+/// requests than were in flight when the first refusal came back.
+#[tokio::test]
+async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state() {
+    use integration_tests::{config_json, run_cli, temp_json};
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 1,
+        keys: vec![flowlu_emulator::ApiKey::all_modules("another-key")],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config = temp_json(&config_json("acme"));
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}),
+    );
+    let rejects = tempfile::NamedTempFile::new().unwrap();
+    let (c, k, r) = (
+        config.path().to_str().unwrap(),
+        catalog.path().to_str().unwrap(),
+        rejects.path().to_str().unwrap(),
+    );
+    let mut lines = vec![state_line("crm_account", 0).to_string()];
+    for i in 1..=200 {
+        lines.push(record_line("crm_account", &format!("Account {i}")));
+        if i % 50 == 0 {
+            lines.push(state_line("crm_account", i).to_string());
+        }
+    }
+    let run = run_cli(
+        &["write", "--config", c, "--catalog", k, "--reject-file", r],
+        Some(&emu.base_url()),
+        &lines.join("\n"),
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        trace_errors(&run),
+        [(
+            "config_error".to_string(),
+            "Flowlu rejected the API key for acme.flowlu.com. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account. The write stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.".to_string()
+        )]
+    );
+    assert_eq!(
+        states(&run),
+        [state_line("crm_account", 0)],
+        "only the state before every record"
+    );
+    let rejected = std::fs::read_to_string(rejects.path()).unwrap();
+    assert_eq!(rejected.lines().count(), 200);
+    assert!(run
+        .stdout
+        .contains("write summary: total: created 0, updated 0, deleted 0, skipped 0, failed 200, unknown 0"));
+    let sent = emu.stats().path_total("/api/v1/module/crm/account/create");
+    assert!((1..=8).contains(&sent), "{sent} creates were sent");
+}
+
+/// A key without the task module: task_tasks stops (a TRACE config_error naming the module,
+/// exit 1, none of its later states), crm_account goes on and its states are echoed; a state
+/// that is not per stream (LEGACY) after the refusal is withheld too.
+#[tokio::test]
+async fn a_module_the_key_lacks_stops_that_stream_and_keeps_the_others_states() {
+    use integration_tests::{config_json, run_cli, temp_json, CANARY_KEY};
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 1,
+        keys: vec![flowlu_emulator::ApiKey::limited(CANARY_KEY, ["crm"])],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let config = temp_json(&config_json("acme"));
+    let stream = |name: &str| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"});
+    let catalog = temp_json(&json!({"streams": [stream("crm_account"), stream("task_tasks")]}));
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let legacy = json!({"type": "STATE", "state": {"type": "LEGACY", "data": {"crm_account": {"n": 9}}}});
+    let input = [
+        state_line("crm_account", 0).to_string(),
+        record_line("crm_account", "A0"),
+        record_line("task_tasks", "T0"),
+        state_line("crm_account", 1).to_string(),
+        record_line("crm_account", "A1"),
+        record_line("task_tasks", "T1"),
+        state_line("task_tasks", 1).to_string(),
+        record_line("crm_account", "A2"),
+        state_line("crm_account", 2).to_string(),
+        legacy.to_string(),
+    ];
+    let before = emu.count("crm", "account");
+    let run = run_cli(
+        &["write", "--config", c, "--catalog", k],
+        Some(&emu.base_url()),
+        &input.join("\n"),
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        trace_errors(&run),
+        [(
+            "config_error".to_string(),
+            "The API key may not use the task module of acme.flowlu.com. Allow it for this key in Flowlu: Portal Settings -> API Settings. Writing task_tasks stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.".to_string()
+        )]
+    );
+    assert_eq!(
+        states(&run),
+        [
+            state_line("crm_account", 0),
+            state_line("crm_account", 1),
+            state_line("crm_account", 2)
+        ]
+    );
+    assert_eq!(emu.count("crm", "account"), before + 3);
+    assert!(emu.stats().path_total("/api/v1/module/task/tasks/create") <= 2);
+}
