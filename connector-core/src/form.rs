@@ -13,7 +13,22 @@
 //!
 //! Three extension keywords carry renderer hints in the Rust type and are moved out of the JSON
 //! Schema into the uiSchemas: `x-help` (help text under the field), `x-placeholder` and
-//! `x-widget` (an RJSF widget such as `textarea`).
+//! `x-widget` (an RJSF widget such as `textarea`, which also sets Airbyte's `multiline` and
+//! JSON Forms' `multi`). JSON Forms controls carry `showUnfocusedDescription`.
+//!
+//! A `pattern` never reaches a person as a regex: each one gets an ajv-errors `errorMessage`
+//! (from `x-pattern-message`, or "Enter <pattern_descriptor>."), and [`FormDescriptor`]'s
+//! `error_messages` carries the same text for an RJSF `transformErrors`:
+//!
+//! ```js
+//! const transformErrors = (errors) => errors.map((e) => {
+//!   const m = errorMessages[e.property]?.[e.name];
+//!   return m ? { ...e, message: m, stack: m } : e;
+//! });
+//! ```
+//!
+//! An optional field ordered before a required one gets Airbyte's `always_show`, so Airbyte's
+//! form keeps it in place instead of folding it under "Optional fields".
 //!
 //! ```
 //! use connector_core::{FormDescriptor, Secret};
@@ -95,6 +110,7 @@ const SECRET_MARKERS: &[(&str, MarkerCheck)] = &[
 const HELP: &str = "x-help";
 const WIDGET: &str = "x-widget";
 const PLACEHOLDER: &str = "x-placeholder";
+const PATTERN_MESSAGE: &str = "x-pattern-message";
 
 /// A credential form: the JSON Schema and the uiSchemas a host renders it with.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +121,12 @@ pub struct FormDescriptor {
     pub ui_schema: Value,
     /// The JSON Forms uischema.
     pub json_forms_ui_schema: Value,
+    /// The message a person reads for each failing keyword, keyed by the RJSF error
+    /// `property` (`.account_domain`, `.advanced.start_date`) then by the keyword
+    /// (`pattern`): what a react-jsonschema-form `transformErrors` needs to show it instead of
+    /// the regex. The same messages sit in the schema as `errorMessage` (ajv-errors), which
+    /// JSON Forms and RJSF's ajv8 validator show once `ajv-errors` is added to their Ajv.
+    pub error_messages: Value,
 }
 
 impl FormDescriptor {
@@ -142,10 +164,13 @@ impl FormDescriptor {
         if !violations.is_empty() {
             return Err(FormError::Profile(violations));
         }
+        let mut error_messages = Map::new();
+        collect_error_messages(&schema, "", &mut error_messages);
         Ok(Self {
             schema,
             ui_schema: Value::Object(ui_schema),
             json_forms_ui_schema: json!({ "type": "VerticalLayout", "elements": controls }),
+            error_messages: Value::Object(error_messages),
         })
     }
 }
@@ -193,6 +218,15 @@ fn normalize(node: &mut Value) {
     if let Some(Value::Array(values)) = obj.get_mut("enum") {
         values.retain(|v| !v.is_null());
     }
+    add_pattern_message(obj);
+    if obj.get(WIDGET) == Some(&json!("textarea")) {
+        // Airbyte's form shows a multi-line box on `multiline`.
+        obj.insert("multiline".into(), Value::Bool(true));
+    }
+    let required: Vec<String> = match obj.get("required") {
+        Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).map(String::from).collect(),
+        _ => Vec::new(),
+    };
     if let Some(Value::Object(props)) = obj.get_mut("properties") {
         for (index, (key, prop)) in props.iter_mut().enumerate() {
             normalize(prop);
@@ -204,6 +238,7 @@ fn normalize(node: &mut Value) {
                 }
             }
         }
+        keep_optional_fields_in_place(props, &required);
     }
     for key in ["items", "additionalProperties"] {
         if let Some(sub) = obj.get_mut(key) {
@@ -212,6 +247,58 @@ fn normalize(node: &mut Value) {
     }
     if let Some(Value::Array(options)) = obj.get_mut("oneOf") {
         options.iter_mut().for_each(normalize);
+    }
+}
+
+/// A `pattern` with a `pattern_descriptor` gets an ajv-errors `errorMessage` a person acts on
+/// (`x-pattern-message`, or "Enter ..." from the descriptor), so no renderer shows the regex.
+fn add_pattern_message(obj: &mut Map<String, Value>) {
+    let custom = obj.remove(PATTERN_MESSAGE);
+    if !obj.contains_key("pattern") || obj.contains_key("errorMessage") {
+        return;
+    }
+    let message = match (custom, obj.get("pattern_descriptor")) {
+        (Some(Value::String(m)), _) => m,
+        (_, Some(Value::String(d))) => format!("Enter {d}."),
+        _ => return,
+    };
+    obj.insert("errorMessage".into(), json!({ "pattern": message }));
+}
+
+/// Airbyte's form folds optional fields under "Optional fields" after the required ones; an
+/// optional scalar ordered before a required field gets `always_show` so the order holds.
+fn keep_optional_fields_in_place(props: &mut Map<String, Value>, required: &[String]) {
+    let last_required = props
+        .iter()
+        .filter(|(k, _)| required.contains(k))
+        .filter_map(|(_, p)| p.get("order").and_then(Value::as_i64))
+        .max();
+    let Some(last_required) = last_required else {
+        return;
+    };
+    for (key, prop) in props.iter_mut() {
+        let Some(p) = prop.as_object_mut() else { continue };
+        let before = p
+            .get("order")
+            .and_then(Value::as_i64)
+            .is_some_and(|o| o < last_required);
+        if before && !required.contains(key) && p.get("type") != Some(&json!("object")) {
+            p.insert("always_show".into(), Value::Bool(true));
+        }
+    }
+}
+
+/// The `errorMessage`s of the schema, keyed by RJSF error property then keyword.
+fn collect_error_messages(node: &Value, path: &str, out: &mut Map<String, Value>) {
+    let Some(Value::Object(props)) = node.get("properties") else {
+        return;
+    };
+    for (key, prop) in props {
+        let p = format!("{path}.{key}");
+        if let Some(Value::Object(messages)) = prop.get("errorMessage") {
+            out.insert(p.clone(), Value::Object(messages.clone()));
+        }
+        collect_error_messages(prop, &p, out);
     }
 }
 
@@ -318,6 +405,7 @@ fn extract_ui(node: &mut Value, scope: &str, ui: &mut Map<String, Value>, contro
         let prop_scope = format!("{scope}/properties/{key}");
         let mut field_ui = Map::new();
         let label = prop.get("title").cloned().unwrap_or(Value::Null);
+        let multi = prop.get("multiline") == Some(&Value::Bool(true));
         if let Some(obj) = prop.as_object_mut() {
             if let Some(help) = obj.remove(HELP) {
                 field_ui.insert("ui:help".into(), help);
@@ -341,10 +429,16 @@ fn extract_ui(node: &mut Value, scope: &str, ui: &mut Map<String, Value>, contro
             extract_ui(prop, &prop_scope, &mut field_ui, &mut nested_controls);
             controls.push(json!({ "type": "Group", "label": label, "elements": nested_controls }));
         } else {
-            let mut control = json!({ "type": "Control", "scope": prop_scope, "label": label });
+            // JSON Forms' vanilla renderers hide a description until the field has focus.
+            let mut options = json!({ "showUnfocusedDescription": true });
             if is_secret(prop) {
-                control["options"] = json!({ "format": "password" });
+                options["format"] = json!("password");
             }
+            if multi {
+                options["multi"] = json!(true);
+            }
+            let control =
+                json!({ "type": "Control", "scope": prop_scope, "label": label, "options": options });
             controls.push(control);
         }
         ui.insert(key.clone(), Value::Object(field_ui));
@@ -409,6 +503,27 @@ fn check_node(node: &Value, path: &str, out: &mut Vec<String>) {
         out.push(format!(
             "{at}: a `pattern` needs a human-readable `pattern_descriptor`"
         ));
+    } else if obj.contains_key("pattern")
+        && !obj
+            .get("errorMessage")
+            .and_then(|m| m.get("pattern"))
+            .is_some_and(Value::is_string)
+    {
+        out.push(format!(
+            "{at}: a `pattern` needs an `errorMessage.pattern` a person acts on (renderers show the regex otherwise)"
+        ));
+    }
+    if let Some(Value::String(format)) = obj.get("format") {
+        if ["date", "date-time", "time"].contains(&format.as_str())
+            && obj.get("type") != Some(&json!("string"))
+        {
+            out.push(format!("{at}: format `{format}` needs `type: string`"));
+        }
+    }
+    for flag in ["always_show", "multiline"] {
+        if obj.get(flag).is_some_and(|v| !v.is_boolean()) {
+            out.push(format!("{at}: `{flag}` must be a boolean"));
+        }
     }
     if let Some(Value::Object(props)) = obj.get("properties") {
         for (key, prop) in props {

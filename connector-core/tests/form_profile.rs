@@ -56,7 +56,16 @@ struct Everything {
     /// Notes
     ///
     /// Free text.
+    #[schemars(extend("x-widget" = "textarea"))]
     notes: Option<String>,
+    /// Since
+    ///
+    /// The first day to read.
+    #[schemars(
+        regex(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+        extend("format" = "date", "pattern_descriptor" = "YYYY-MM-DD", "x-pattern-message" = "Enter a date as YYYY-MM-DD.")
+    )]
+    since: Option<String>,
     region: Option<Region>,
     advanced: Option<Advanced>,
     /// API key
@@ -125,7 +134,7 @@ fn every_rule_of_the_profile_holds() {
     let keys: Vec<&str> = props.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["account", "retries", "timeout", "notes", "region", "advanced", "api_key"]
+        ["account", "retries", "timeout", "notes", "since", "region", "advanced", "api_key"]
     );
     for (i, (key, prop)) in props.iter().enumerate() {
         assert!(prop["title"].is_string(), "{key} title");
@@ -136,9 +145,30 @@ fn every_rule_of_the_profile_holds() {
     assert_eq!(props["notes"]["type"], "string");
     assert_eq!(
         props["region"],
-        json!({"title": "Region", "description": "Where the account is hosted.", "type": "string", "enum": ["eu", "global"], "order": 4})
+        json!({"title": "Region", "description": "Where the account is hosted.", "type": "string", "enum": ["eu", "global"], "order": 5, "always_show": true})
     );
     assert_eq!(props["account"]["pattern_descriptor"], "lowercase letters");
+    // A person reads a sentence, never the regex: from the descriptor, or the type's own text.
+    assert_eq!(
+        props["account"]["errorMessage"],
+        json!({"pattern": "Enter lowercase letters."})
+    );
+    assert_eq!(
+        props["since"]["errorMessage"],
+        json!({"pattern": "Enter a date as YYYY-MM-DD."})
+    );
+    assert_eq!(props["since"]["format"], "date");
+    assert!(props["since"].get("x-pattern-message").is_none());
+    // Airbyte: optional fields before the last required one stay in place; a textarea is
+    // multi-line; required fields and the optional group are left alone.
+    for key in ["timeout", "notes", "since", "region"] {
+        assert_eq!(props[key]["always_show"], true, "{key}");
+    }
+    for key in ["account", "retries", "advanced", "api_key"] {
+        assert!(props[key].get("always_show").is_none(), "{key}");
+    }
+    assert_eq!(props["notes"]["multiline"], true);
+    assert!(props["account"].get("multiline").is_none());
     let advanced = &props["advanced"];
     assert_eq!(advanced["type"], "object");
     assert_eq!(advanced["properties"]["page_size"]["type"], "integer");
@@ -159,8 +189,9 @@ fn ui_schemas_come_from_the_same_metadata() {
     let ui = &form.ui_schema;
     assert_eq!(
         ui["ui:order"],
-        json!(["account", "retries", "timeout", "notes", "region", "advanced", "api_key"])
+        json!(["account", "retries", "timeout", "notes", "since", "region", "advanced", "api_key"])
     );
+    assert_eq!(ui["notes"], json!({"ui:widget": "textarea"}));
     assert_eq!(
         ui["api_key"],
         json!({"ui:help": "Find it under Settings", "ui:widget": "password", "ui:autocomplete": "off"})
@@ -171,14 +202,28 @@ fn ui_schemas_come_from_the_same_metadata() {
     assert_eq!(jf["type"], "VerticalLayout");
     assert_eq!(
         jf["elements"][0],
-        json!({"type": "Control", "scope": "#/properties/account", "label": "Account"})
+        json!({"type": "Control", "scope": "#/properties/account", "label": "Account", "options": {"showUnfocusedDescription": true}})
     );
-    assert_eq!(jf["elements"][5]["type"], "Group");
     assert_eq!(
-        jf["elements"][5]["elements"][0]["scope"],
-        "#/properties/advanced/properties/page_size"
+        jf["elements"][3]["options"],
+        json!({"showUnfocusedDescription": true, "multi": true})
     );
-    assert_eq!(jf["elements"][6]["options"], json!({"format": "password"}));
+    assert_eq!(jf["elements"][6]["type"], "Group");
+    assert_eq!(
+        jf["elements"][6]["elements"][0],
+        json!({"type": "Control", "scope": "#/properties/advanced/properties/page_size", "label": "Page size", "options": {"showUnfocusedDescription": true}})
+    );
+    assert_eq!(
+        jf["elements"][7]["options"],
+        json!({"showUnfocusedDescription": true, "format": "password"})
+    );
+    assert_eq!(
+        form.error_messages,
+        json!({
+            ".account": {"pattern": "Enter lowercase letters."},
+            ".since": {"pattern": "Enter a date as YYYY-MM-DD."}
+        })
+    );
 }
 
 /// An undocumented field
@@ -215,7 +260,9 @@ fn hand_written_violations_are_all_reported() {
             "a": {"title": "A", "description": "d", "order": 0, "type": ["string", "null"], "format": "uint32"},
             "b": {"title": "B", "description": "d", "order": 1, "anyOf": [{"type": "string"}, {"type": "integer"}]},
             "c": {"title": "C", "description": "d", "order": 2, "type": "string", "writeOnly": true},
-            "d": {"title": "D", "description": "d", "order": 3, "type": "boolean"}
+            "d": {"title": "D", "description": "d", "order": 3, "type": "boolean"},
+            "e": {"title": "E", "description": "d", "order": 4, "type": "string", "pattern": "^x$", "pattern_descriptor": "x"},
+            "f": {"title": "F", "description": "d", "order": 5, "type": "integer", "format": "date", "always_show": "yes"}
         }
     });
     assert_eq!(
@@ -228,6 +275,9 @@ fn hand_written_violations_are_all_reported() {
             "b: `anyOf` is not portable",
             "c: a secret needs all of writeOnly, format: password, airbyte_secret and secret",
             "d: a boolean needs a `default`",
+            "e: a `pattern` needs an `errorMessage.pattern` a person acts on (renderers show the regex otherwise)",
+            "f: format `date` needs `type: string`",
+            "f: `always_show` must be a boolean",
         ]
     );
 }

@@ -36,13 +36,16 @@ async fn main() -> Result<()> {
     })
     .await?;
 
-    // 1. List the connector's form: JSON Schema + RJSF uiSchema (+ JSON Forms uischema).
+    // 1. List the connector's form: JSON Schema + RJSF uiSchema (+ JSON Forms uischema), and
+    //    the messages an RJSF `transformErrors` shows instead of a regex (JSON Forms reads the
+    //    same text from the schema's `errorMessage` with ajv-errors).
     let kinds = [ConnectorKind {
         name: "flowlu",
         form: FlowluCredential::form()?,
     }];
     for kind in &kinds {
         println!("{}: fields {:?}", kind.name, kind.form.ui_schema["ui:order"]);
+        println!("{}: error messages {}", kind.name, kind.form.error_messages);
     }
 
     // 2. A credential value as the form submits it; validate before saving it.

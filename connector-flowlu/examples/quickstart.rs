@@ -1,7 +1,7 @@
 //! The whole flow against the embedded local Flowlu stand-in, no account needed:
 //!
 //! ```sh
-//! cargo run --release -p connector-flowlu --example quickstart
+//! cargo run -p connector-flowlu --example quickstart
 //! ```
 //!
 //! form schema -> check a good and a bad credential -> discover -> incremental read of two

@@ -29,6 +29,7 @@ pub struct FlowluCredential {
         regex(pattern = r"^\s*([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[Ff][Ll][Oo][Ww][Ll][Uu]\.([Cc][Oo][Mm]|[Rr][Uu]))?/?\s*$"),
         extend(
             "pattern_descriptor" = "mycompany, or mycompany.flowlu.com",
+            "x-pattern-message" = "Enter only your account name, such as mycompany (the part before .flowlu.com in your Flowlu address): letters, digits and hyphens, no spaces.",
             "examples" = ["mycompany"],
             "x-help" = "Open Flowlu in your browser: the account domain is the part before .flowlu.com in the address bar."
         )

@@ -47,6 +47,10 @@ pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error>
             "schemas/flowlu/credential.jsonforms.uischema.json".into(),
             pretty(&form.json_forms_ui_schema),
         ),
+        (
+            "schemas/flowlu/credential.errors.json".into(),
+            pretty(&form.error_messages),
+        ),
         ("schemas/flowlu/spec.json".into(), pretty(&spec()?)),
     ]
     .into_iter()

@@ -34,7 +34,12 @@ pub struct Settings {
     /// (YYYY-MM-DD, in the portal's time zone). Leave empty to read everything.
     #[schemars(
         regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
-        extend("pattern_descriptor" = "YYYY-MM-DD", "examples" = ["2024-01-31"])
+        extend(
+            "format" = "date",
+            "pattern_descriptor" = "YYYY-MM-DD",
+            "x-pattern-message" = "Enter a date as YYYY-MM-DD, for example 2024-01-31, or leave it empty.",
+            "examples" = ["2024-01-31"]
+        )
     )]
     #[serde(default, deserialize_with = "empty_as_none")]
     pub start_date: Option<String>,

@@ -53,6 +53,10 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             bar.set_style(style);
             bar.set_prefix(name.to_string());
+            if self.enabled {
+                // The spinner moves while a page is awaited (waits and retries included).
+                bar.enable_steady_tick(Duration::from_millis(125));
+            }
             self.streams.insert(
                 name.to_string(),
                 (

@@ -66,6 +66,40 @@ fn the_form_is_valid_draft_07_in_the_portable_profile() {
         .contains("Portal Settings -> API Settings"));
 }
 
+#[test]
+fn every_pattern_has_a_message_a_person_acts_on_and_airbyte_keeps_the_order() {
+    let form = connector_flowlu::schemas::credential_form().unwrap();
+    let props = &form.schema["properties"];
+    let domain_message = "Enter only your account name, such as mycompany (the part before .flowlu.com in your Flowlu address): letters, digits and hyphens, no spaces.";
+    let date_message = "Enter a date as YYYY-MM-DD, for example 2024-01-31, or leave it empty.";
+    assert_eq!(
+        props["account_domain"]["errorMessage"],
+        json!({ "pattern": domain_message })
+    );
+    let start = &props["advanced"]["properties"]["start_date"];
+    assert_eq!(start["errorMessage"], json!({ "pattern": date_message }));
+    assert_eq!(start["format"], "date");
+    assert_eq!(
+        form.error_messages,
+        json!({
+            ".account_domain": { "pattern": domain_message },
+            ".advanced.start_date": { "pattern": date_message }
+        })
+    );
+    assert_eq!(props["description"]["always_show"], true);
+    assert_eq!(props["description"]["multiline"], true);
+    assert!(props["advanced"].get("always_show").is_none());
+    let jf = &form.json_forms_ui_schema["elements"];
+    assert_eq!(
+        jf[1]["options"],
+        json!({"showUnfocusedDescription": true, "multi": true})
+    );
+    assert_eq!(
+        jf[3]["options"],
+        json!({"showUnfocusedDescription": true, "format": "password"})
+    );
+}
+
 /// The instance paths where `config` fails the schema.
 fn failing_paths(config: &Value) -> Vec<String> {
     let schema = credential_schema();

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the Airbyte image airbyte/source-flowlu:<dockerImageTag of metadata.yaml> FROM scratch
+# with podman, from a built binary, and saves it as an OCI archive.
+#   packaging/source-flowlu/build-image.sh [BINARY] [OCI_ARCHIVE]
+# Defaults: target/release/flowlu-connector, target/source-flowlu-image.oci.tar.
+# Needs podman and runc (.ci/image.sh installs them). Podman runs with `PODMAN` (default: runc,
+# cgroupfs: what this sandbox supports; see README "An image").
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${1:-$root/target/release/flowlu-connector}
+archive=${2:-$root/target/source-flowlu-image.oci.tar}
+podman=(${PODMAN:-podman --runtime runc --cgroup-manager cgroupfs})
+version=$(sed -n 's/^ *dockerImageTag: *//p' "$here/metadata.yaml")
+image="airbyte/source-flowlu:$version"
+[ -x "$bin" ] || { echo "build-image.sh: no binary at $bin (cargo build --release -p connector-flowlu)"; exit 1; }
+
+ctx="$root/target/image-context"
+rm -rf "$ctx"
+mkdir -p "$ctx/rootfs/airbyte/bin" "$ctx/rootfs/tmp"
+chmod 1777 "$ctx/rootfs/tmp"
+cp "$bin" "$ctx/rootfs/airbyte/bin/flowlu-connector"
+# Symbols are not needed at run time (47 MB -> about 10 MB).
+if command -v strip >/dev/null; then strip "$ctx/rootfs/airbyte/bin/flowlu-connector"; fi
+# Every shared library and the loader, at the paths the binary asks for (symlinks resolved).
+for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+  cp -L --parents "$lib" "$ctx/rootfs/"
+done
+cp "$here/Containerfile" "$ctx/Containerfile"
+"${podman[@]}" build --quiet --network host --build-arg "VERSION=$version" -t "$image" -f "$ctx/Containerfile" "$ctx" >/dev/null
+rm -f "$archive"
+"${podman[@]}" save --quiet --format oci-archive -o "$archive" "$image"
+echo "built $image ($(du -sh "$ctx/rootfs" | cut -f1) unpacked), saved to $archive"
