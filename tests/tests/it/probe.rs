@@ -13,7 +13,7 @@ use connector_flowlu::cli::probe::{self as probe_cli, ProbeArgs};
 use connector_flowlu::cli::Env;
 use connector_flowlu::probe::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
 use connector_flowlu::streams::MODELS;
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, RateCap, Refusal, TotalField};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
 use serde_json::{json, Value};
 
@@ -204,7 +204,7 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
             unknown["status"], unknown["error_code"]
         ));
     }
-    if report["rate_limit"]["met"] == true {
+    if report["rate_limit"]["met"] == true && config.rate_cap.is_none() {
         out.push(format!(
             "rate cap: the portal refused {} requests, the stand-in has no cap in this configuration",
             report["rate_limit"]["refusals"].as_array().map_or(0, Vec::len)
@@ -737,6 +737,48 @@ async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
             .starts_with("rate cap met: json_error_string, HTTP 200, Retry-After not sent"),
         "{difference}"
     );
+}
+
+#[tokio::test]
+async fn a_rate_cap_of_the_stand_in_is_reported_in_both_refusal_forms_within_the_budget() {
+    // A cap of one request every 20 s with a burst of one: the first request passes, every
+    // later one of the run (well under 20 s at an interval of 0) is refused.
+    for (refusal, status, form) in [
+        (Refusal::TooManyRequests, 429, "http_429"),
+        (Refusal::JsonError { status: 200 }, 200, "json_error_string"),
+    ] {
+        let config = EmulatorConfig {
+            rate_cap: Some(RateCap {
+                per_second: 0.05,
+                burst: 1,
+                refusal,
+            }),
+            ..stand_in(Quirks::default())
+        };
+        let (probed, emu) = probe_stand_in(config).await;
+        let report = &probed.report;
+        let refusals = report["rate_limit"]["refusals"].as_array().unwrap();
+        assert_eq!(report["rate_limit"]["met"], json!(true), "{form}");
+        assert_eq!(
+            refusals.len() as u64,
+            emu.stats().refused,
+            "{form}: every refusal reported"
+        );
+        assert_eq!(
+            emu.stats().refused + 1,
+            emu.stats().total,
+            "{form}: all but the first request refused"
+        );
+        assert_eq!(refusals[0]["status"], json!(status), "{form}");
+        assert_eq!(refusals[0]["form"], json!(form), "{form}");
+        assert_eq!(refusals[0]["retry_after_sent"], json!(false), "{form}");
+        assert_eq!(
+            refusals[0]["connector_reads_it_as"],
+            json!("rate_limited"),
+            "{form}"
+        );
+        assert!(topics(report).contains("rate_limit"), "{form}");
+    }
 }
 
 #[tokio::test]
