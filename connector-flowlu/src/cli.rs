@@ -581,6 +581,26 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
+/// The whole program of a connector binary: logs on stderr (`RUST_LOG`, default `warn`), the
+/// process environment, stdin and a buffered stdout, SIGTERM and SIGINT stopping `read` and
+/// `write` between whole lines; returns the exit code. Both binaries (`flowlu-connector`, and
+/// `source-flowlu` for the Python wheel) are this call.
+pub async fn process_main() -> i32 {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let env = Env::from_process();
+    let stdin: Stdin = Box::new(tokio::io::BufReader::new(tokio::io::stdin()));
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let interrupt = Interrupt::from_signals();
+    let code = run_interruptible(std::env::args_os().skip(1), &env, stdin, &mut stdout, interrupt).await;
+    drop(stdout);
+    code
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
