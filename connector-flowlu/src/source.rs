@@ -602,12 +602,10 @@ impl Notices {
                 stream: Some(stream.to_string()),
                 wait_ms,
             },
-            WaitReason::Retry => SourceEvent::Log {
-                level: LogLevel::Warn,
-                message: format!(
-                    "{stream}: attempt {} failed with a temporary error; retrying in {wait_ms} ms",
-                    wait.attempt
-                ),
+            WaitReason::Retry => SourceEvent::Retrying {
+                stream: stream.to_string(),
+                attempt: wait.attempt,
+                wait_ms,
             },
         };
         let _ = self.0.send(event);
