@@ -194,6 +194,16 @@ impl Message {
                 stream: None,
                 wait_ms,
             } => Self::log(LogLevel::Info, format!("rate limited: waiting {wait_ms} ms")),
+            SourceEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+            } => Self::log(
+                LogLevel::Warn,
+                format!(
+                    "{stream}: attempt {attempt} failed with a temporary error; retrying in {wait_ms} ms"
+                ),
+            ),
             SourceEvent::Log { level, message } => Self::log(level, message),
             SourceEvent::Page { .. } => return None,
             SourceEvent::Error { stream, failure } => Self::error(&failure, stream.as_deref(), emitted_at),

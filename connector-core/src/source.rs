@@ -81,6 +81,16 @@ pub enum SourceEvent {
         /// How long, in milliseconds.
         wait_ms: u64,
     },
+    /// A request of `stream` failed with a temporary error and is tried again after a wait;
+    /// the read resumes by itself (shown live by progress displays, a warning in the log).
+    Retrying {
+        /// The stream whose request is retried.
+        stream: String,
+        /// The attempt that failed (1 for the first): the coming try is retry `attempt`.
+        attempt: usize,
+        /// How long until the next attempt, in milliseconds.
+        wait_ms: u64,
+    },
     /// A progress or diagnostic message.
     Log {
         /// Severity.

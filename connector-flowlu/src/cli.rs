@@ -402,7 +402,7 @@ async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i
             for warning in &warnings {
                 output.emit(&Message::log(connector_core::LogLevel::Warn, warning.clone()));
             }
-            let mut message = format!("Connected to {}.", credential.account_domain);
+            let mut message = format!("Connected to {}.", credential.host());
             if !warnings.is_empty() {
                 message.push(' ');
                 message.push_str(&warnings.join(" "));

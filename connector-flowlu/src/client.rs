@@ -146,15 +146,27 @@ impl ClientBuilder {
             .unwrap_or_else(|| Resolver(std::sync::Arc::new(SystemResolver)));
         http = http.dns_resolver(std::sync::Arc::new(resolver));
         let http = http.build().map_err(Error::transport)?;
+        let host = contacted_host(&base);
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
             http,
             base,
+            host,
             api_key: self.api_key,
             domain: self.domain,
             max_body: self.max_body.max(1),
             answered: Arc::new(AtomicBool::new(false)),
         })
+    }
+}
+
+/// The host (with its port, when the URL names one) a request to `url` contacts, as user
+/// messages name it: `acme.flowlu.com`, `127.0.0.1:8080`.
+pub fn contacted_host(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
@@ -262,6 +274,8 @@ impl ListPage {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The host of `base` (with its port), as messages name it.
+    host: String,
     api_key: Secret,
     domain: AccountDomain,
     max_body: usize,
@@ -292,6 +306,12 @@ impl Client {
     /// The base URL requests go to (without the key).
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The host requests go to, with its port when the base URL names one (`acme.flowlu.com`,
+    /// or `127.0.0.1:8080` under `FLOWLU_BASE_URL`): what user messages name.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// `GET .../{module}/{model}/list` with `params` (`page`, `limit`, `order_by[asc][]`,

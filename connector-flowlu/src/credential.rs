@@ -92,6 +92,18 @@ impl FlowluCredential {
         self
     }
 
+    /// The host requests go to: the base URL's (with its port) when one is set, else the
+    /// account's portal (`acme.flowlu.com`). User messages name this host.
+    pub fn host(&self) -> String {
+        self.base_url
+            .as_deref()
+            .and_then(|raw| url::Url::parse(raw.trim()).ok())
+            .map_or_else(
+                || self.account_domain.host(),
+                |u| crate::client::contacted_host(&u),
+            )
+    }
+
     /// The settings, or the defaults.
     pub fn settings(&self) -> Settings {
         self.advanced.clone().unwrap_or_default()
@@ -122,7 +134,7 @@ impl Credential for FlowluCredential {
     async fn validate(&self) -> Validation {
         match self.client() {
             Ok(client) => validate_with(&client).await,
-            Err(err) => invalid(&err, &self.account_domain),
+            Err(err) => invalid(&err, &self.host()),
         }
     }
 }
@@ -130,7 +142,7 @@ impl Credential for FlowluCredential {
 /// Validates with one cheap list call (`page=1&limit=1`); when the key may not read the probed
 /// module, probes the others before deciding and reports which the key can read.
 pub async fn validate_with(client: &Client) -> Validation {
-    let domain = client.domain();
+    let domain = client.host();
     let (first_module, first_model) = PROBES[0];
     match probe(client, first_module, first_model).await {
         Ok(()) => Validation::Valid {
@@ -177,14 +189,21 @@ async fn probe(client: &Client, module: &str, model: &str) -> Result<(), Error> 
     client.list(module, model, &params).await.map(|_| ())
 }
 
-fn invalid(err: &Error, domain: &AccountDomain) -> Validation {
-    let (reason, failure) = explain(err, domain);
+fn invalid(err: &Error, host: &str) -> Validation {
+    let (reason, failure) = explain_at(err, host);
     Validation::Invalid { reason, failure }
 }
 
-/// What an error means to a user of `domain`: the reason, a message saying what to do, and
-/// the internal detail. Neither text contains the API key.
+/// What an error means to a user of `domain`, naming the account's portal host; see
+/// [`explain_at`] to name the host actually contacted (a client's [`Client::host`]).
 pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) {
+    explain_at(err, &domain.host())
+}
+
+/// What an error means to a user whose requests went to `domain` (a host such as
+/// `acme.flowlu.com` or `127.0.0.1:8080`): the reason, a message saying what to do, and the
+/// internal detail. Neither text contains the API key.
+pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
     use FailureReason as R;
     let (reason, message) = match err {
         Error::Config { field, message } => (R::InvalidConfig, format!("The `{field}` setting is wrong: {message}.")),

@@ -590,7 +590,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Halt {
     /// Records `err` of record `sequence` if it stops the account or `stream`.
-    fn note(&self, stream: &str, sequence: u64, err: &Error, domain: &crate::domain::AccountDomain) {
+    fn note(&self, stream: &str, sequence: u64, err: &Error, host: &str) {
         let why = || {
             format!(
                 "not sent: an earlier request of this write failed with `{}`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again",
@@ -617,7 +617,7 @@ impl Halt {
         touched.touch(scope.as_deref(), sequence);
         touched.failures.entry(scope.clone()).or_insert_with(|| Stopped {
             stream: scope,
-            failure: crate::credential::explain(err, domain).1,
+            failure: crate::credential::explain_at(err, host).1,
         });
     }
 
@@ -694,7 +694,7 @@ impl Writer<'_> {
             &self.stream.stream,
             self.sequence,
             err,
-            self.sink.account.client.domain(),
+            self.sink.account.client.host(),
         );
         failed(err)
     }

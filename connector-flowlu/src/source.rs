@@ -47,7 +47,7 @@ use tokio::task::JoinHandle;
 
 use crate::account::Account;
 use crate::client::Client;
-use crate::credential::{explain, FlowluCredential};
+use crate::credential::{explain_at, FlowluCredential};
 use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait, WaitReason};
@@ -123,7 +123,7 @@ impl FlowluSource {
     }
 
     fn failure(&self, err: &Error) -> Failure {
-        explain(err, self.account.client.domain()).1
+        explain_at(err, self.account.client.host()).1
     }
 
     fn fetch_failure(&self, err: FetchError) -> Failure {
@@ -602,12 +602,10 @@ impl Notices {
                 stream: Some(stream.to_string()),
                 wait_ms,
             },
-            WaitReason::Retry => SourceEvent::Log {
-                level: LogLevel::Warn,
-                message: format!(
-                    "{stream}: attempt {} failed with a temporary error; retrying in {wait_ms} ms",
-                    wait.attempt
-                ),
+            WaitReason::Retry => SourceEvent::Retrying {
+                stream: stream.to_string(),
+                attempt: wait.attempt,
+                wait_ms,
             },
         };
         let _ = self.0.send(event);

@@ -1,5 +1,5 @@
-//! The terminal view of a run: a progress line per stream on stderr while it runs, and a summary
-//! table at the end. On when stdout is a terminal or with `--pretty`; protocol output on stdout
+//! The terminal view of a run: a progress line per stream on stderr while it runs (with a rate
+//! wait or a retry shown while it lasts), and a summary table at the end. On when stdout is a terminal or with `--pretty`; protocol output on stdout
 //! is the same either way.
 
 use std::collections::BTreeMap;
@@ -16,8 +16,12 @@ struct Counts {
     pages: u64,
     waits: u64,
     waited: Duration,
+    retries: u64,
     errors: u64,
     status: &'static str,
+    /// The wait under way ("waiting 2.0 s (rate limited)", "retry 2 in 1.0 s (temporary
+    /// error)"), shown instead of the status until the stream's next page, records or status.
+    waiting: Option<String>,
 }
 
 /// Progress bars and counters per stream.
@@ -78,7 +82,8 @@ impl Progress {
         let (bar, c) = self.stream(stream);
         let before = c.records / 1000;
         c.records += count as u64;
-        if c.records / 1000 != before {
+        // Records mean the wait is over: redraw at once then, else every thousand.
+        if c.waiting.take().is_some() || c.records / 1000 != before {
             bar.set_message(line(c, unit));
         }
     }
@@ -88,22 +93,43 @@ impl Progress {
         let unit = self.unit;
         match event {
             SourceEvent::Record(r) => self.records(&r.stream, 1),
-            SourceEvent::Page { stream, .. } => update(self.stream(stream), unit, |c| c.pages += 1),
+            SourceEvent::Page { stream, .. } => update(self.stream(stream), unit, |c| {
+                c.pages += 1;
+                c.waiting = None;
+            }),
             SourceEvent::RateLimited {
                 stream: Some(s),
                 wait_ms,
             } => update(self.stream(s), unit, |c| {
                 c.waits += 1;
                 c.waited += Duration::from_millis(*wait_ms);
+                c.waiting = Some(format!("waiting {} (rate limited)", seconds(*wait_ms)));
             }),
-            SourceEvent::Error { stream: Some(s), .. } => update(self.stream(s), unit, |c| c.errors += 1),
+            SourceEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+            } => update(self.stream(stream), unit, |c| {
+                c.retries += 1;
+                c.waiting = Some(format!(
+                    "retry {attempt} in {} (temporary error)",
+                    seconds(*wait_ms)
+                ));
+            }),
+            SourceEvent::Error { stream: Some(s), .. } => update(self.stream(s), unit, |c| {
+                c.errors += 1;
+                c.waiting = None;
+            }),
             SourceEvent::Status { stream, status } => {
                 let label = match status {
                     StreamStatus::Started | StreamStatus::Running => "running",
                     StreamStatus::Complete => "complete",
                     StreamStatus::Incomplete => "incomplete",
                 };
-                update(self.stream(stream), unit, |c| c.status = label);
+                update(self.stream(stream), unit, |c| {
+                    c.status = label;
+                    c.waiting = None;
+                });
             }
             _ => {}
         }
@@ -135,8 +161,8 @@ impl Progress {
     /// The summary table.
     fn table(&self) -> String {
         let mut text = format!(
-            "\n{:<28} {:<10} {:>12} {:>8} {:>14} {:>7}\n",
-            "stream", "status", self.unit, "pages", "rate waits", "errors"
+            "\n{:<28} {:<10} {:>12} {:>8} {:>14} {:>7} {:>7}\n",
+            "stream", "status", self.unit, "pages", "rate waits", "retries", "errors"
         );
         let mut total = Counts::default();
         for (name, (_, c)) in &self.streams {
@@ -145,6 +171,7 @@ impl Progress {
             total.pages += c.pages;
             total.waits += c.waits;
             total.waited += c.waited;
+            total.retries += c.retries;
             total.errors += c.errors;
         }
         let secs = self.started.elapsed().as_secs_f64();
@@ -164,23 +191,30 @@ fn update(entry: &mut (ProgressBar, Counts), unit: &str, change: impl FnOnce(&mu
     entry.0.set_message(line(&entry.1, unit));
 }
 
+/// `ms` as seconds with one decimal (`2.0 s`).
+fn seconds(ms: u64) -> String {
+    format!("{:.1} s", Duration::from_millis(ms).as_secs_f64())
+}
+
+/// A stream's progress line: its counts, then the wait under way or else its status.
 fn line(c: &Counts, unit: &str) -> String {
     format!(
-        "{} {unit}, {} pages, {} rate-limit waits ({:.1} s), {} errors, {}",
+        "{} {unit}, {} pages, {} rate-limit waits ({:.1} s), {} retries, {} errors, {}",
         c.records,
         c.pages,
         c.waits,
         c.waited.as_secs_f64(),
+        c.retries,
         c.errors,
-        c.status
+        c.waiting.as_deref().unwrap_or(c.status)
     )
 }
 
 fn row(name: &str, status: &str, c: &Counts) -> String {
     let waits = format!("{} ({:.1} s)", c.waits, c.waited.as_secs_f64());
     format!(
-        "{name:<28} {status:<10} {:>12} {:>8} {waits:>14} {:>7}\n",
-        c.records, c.pages, c.errors
+        "{name:<28} {status:<10} {:>12} {:>8} {waits:>14} {:>7} {:>7}\n",
+        c.records, c.pages, c.retries, c.errors
     )
 }
 
@@ -237,22 +271,122 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["stream", "status", "records", "pages", "rate", "waits", "errors"]
+            ["stream", "status", "records", "pages", "rate", "waits", "retries", "errors"]
         );
         assert_eq!(
             lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["crm_account", "complete", "2", "1", "1", "(1.5", "s)", "0"]
+            ["crm_account", "complete", "2", "1", "1", "(1.5", "s)", "0", "0"]
         );
         assert_eq!(
             lines[3].split_whitespace().collect::<Vec<_>>(),
-            ["task_tasks", "incomplete", "0", "0", "0", "(0.0", "s)", "1"]
+            ["task_tasks", "incomplete", "0", "0", "0", "(0.0", "s)", "0", "1"]
         );
         assert_eq!(
             lines[4].split_whitespace().collect::<Vec<_>>(),
-            ["total", "2", "1", "1", "(1.5", "s)", "1"]
+            ["total", "2", "1", "1", "(1.5", "s)", "0", "1"]
         );
         let mut hidden = Vec::new();
         p.finish(&mut hidden);
         assert!(hidden.is_empty(), "nothing is written when the view is off");
+    }
+
+    /// The line the view shows for `stream` now: the bar's message, and the line its counts
+    /// render to (the two must agree).
+    fn shown(p: &Progress, stream: &str) -> String {
+        let (bar, counts) = &p.streams[stream];
+        assert_eq!(bar.message(), line(counts, p.unit));
+        bar.message()
+    }
+
+    #[test]
+    fn waits_and_retries_show_while_they_last_and_counts_move_live() {
+        let mut p = Progress::new(false, "records");
+        let s = "crm_account";
+        let page = || SourceEvent::Page {
+            stream: s.into(),
+            records: 2,
+        };
+        let steps: Vec<(SourceEvent, &str)> = vec![
+            (
+                SourceEvent::Status {
+                    stream: s.into(),
+                    status: StreamStatus::Started,
+                },
+                "0 records, 0 pages, 0 rate-limit waits (0.0 s), 0 retries, 0 errors, running",
+            ),
+            (
+                SourceEvent::RateLimited {
+                    stream: Some(s.into()),
+                    wait_ms: 2000,
+                },
+                "0 records, 0 pages, 1 rate-limit waits (2.0 s), 0 retries, 0 errors, waiting 2.0 s (rate limited)",
+            ),
+            (
+                page(),
+                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 0 retries, 0 errors, running",
+            ),
+            (
+                SourceEvent::Retrying {
+                    stream: s.into(),
+                    attempt: 1,
+                    wait_ms: 500,
+                },
+                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (temporary error)",
+            ),
+            (
+                SourceEvent::Retrying {
+                    stream: s.into(),
+                    attempt: 2,
+                    wait_ms: 1000,
+                },
+                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, retry 2 in 1.0 s (temporary error)",
+            ),
+        ];
+        for (event, expected) in steps {
+            p.source_event(&event);
+            assert_eq!(shown(&p, s), expected, "after {event:?}");
+        }
+        // Records after a wait end it at once (not only every thousand records).
+        p.records(s, 3);
+        assert_eq!(
+            shown(&p, s),
+            "3 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, running"
+        );
+        // A wait that ends in a failure shows the failure's count and the final status.
+        p.source_event(&SourceEvent::Retrying {
+            stream: s.into(),
+            attempt: 1,
+            wait_ms: 250,
+        });
+        p.source_event(&SourceEvent::Error {
+            stream: Some(s.into()),
+            failure: Failure {
+                class: FailureClass::Transient,
+                message: "m".into(),
+                internal: "i".into(),
+            },
+        });
+        assert_eq!(
+            shown(&p, s),
+            "3 records, 1 pages, 1 rate-limit waits (2.0 s), 3 retries, 1 errors, running"
+        );
+        p.source_event(&SourceEvent::Status {
+            stream: s.into(),
+            status: StreamStatus::Incomplete,
+        });
+        assert_eq!(
+            shown(&p, s),
+            "3 records, 1 pages, 1 rate-limit waits (2.0 s), 3 retries, 1 errors, incomplete"
+        );
+        let table = p.table();
+        assert_eq!(
+            table
+                .lines()
+                .nth(2)
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["crm_account", "incomplete", "3", "1", "1", "(2.0", "s)", "3", "1"]
+        );
     }
 }

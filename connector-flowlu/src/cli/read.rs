@@ -140,5 +140,5 @@ fn source(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> Result<Flow
     let credential = load_config(config, env)?;
     output.redact(&credential.api_key);
     FlowluSource::from_credential(&credential)
-        .map_err(|e| crate::credential::explain(&e, &credential.account_domain).1)
+        .map_err(|e| crate::credential::explain_at(&e, &credential.host()).1)
 }

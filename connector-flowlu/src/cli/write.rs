@@ -38,7 +38,7 @@ use super::inputs::{config_error, load_catalog};
 use super::progress::Progress;
 use super::{load_config, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 use crate::client::redact;
-use crate::credential::explain;
+use crate::credential::explain_at;
 use crate::sink::{FlowluSink, WriteSummary};
 
 /// Runs `write`; returns the exit code.
@@ -92,8 +92,7 @@ fn prepare(
     let credential = load_config(config, env)?;
     output.redact(&credential.api_key);
     let catalog = load_catalog(catalog)?;
-    let sink =
-        FlowluSink::from_credential(&credential).map_err(|e| explain(&e, &credential.account_domain).1)?;
+    let sink = FlowluSink::from_credential(&credential).map_err(|e| explain_at(&e, &credential.host()).1)?;
     sink.plan(&catalog)
         .map_err(|e| config_error(format!("The catalog cannot be written: {e}."), e.to_string()))?;
     let rejects = RejectFile::open(reject_file, credential.api_key.expose().to_string())?;

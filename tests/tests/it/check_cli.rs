@@ -48,7 +48,13 @@ async fn check_succeeds_against_a_good_portal() {
     .await;
     assert_eq!(
         (run.code, status(&run)),
-        (0, ("SUCCEEDED", "Connected to acme.flowlu.com."))
+        (
+            0,
+            (
+                "SUCCEEDED",
+                format!("Connected to {}.", server.host_with_port()).as_str()
+            )
+        )
     );
     probe.assert_async().await;
     other.assert().await;
@@ -73,7 +79,10 @@ async fn check_reports_a_bad_key_as_failed_status() {
     let (s, message) = status(&run);
     assert_eq!((run.code, s), (0, "FAILED"));
     assert!(
-        message.starts_with("Flowlu rejected the API key for acme.flowlu.com."),
+        message.starts_with(&format!(
+            "Flowlu rejected the API key for {}.",
+            server.host_with_port()
+        )),
         "{message}"
     );
     assert!(!run.stdout.contains(CANARY_KEY));

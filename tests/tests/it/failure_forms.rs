@@ -280,7 +280,7 @@ async fn an_html_page_as_the_first_answer_is_a_wrong_account_and_not_retried() {
     assert_eq!(
         lines,
         failed(
-            "No Flowlu account answered at acme.flowlu.com. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany).",
+            &format!("No Flowlu account answered at {}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany).", server.host_with_port()),
             "no Flowlu portal answered: HTTP 200 with an HTML page instead of JSON",
             "config_error"
         )
@@ -446,7 +446,7 @@ async fn a_refused_connection_is_still_retried() {
         .port();
     let (lines, retries) =
         split_retries(read(&source(&format!("http://127.0.0.1:{port}"), json!({}), 2)).await);
-    let message = "Could not reach acme.flowlu.com. Check your network connection (and any proxy or firewall) and try again.";
+    let message = &format!("Could not reach 127.0.0.1:{port}. Check your network connection (and any proxy or firewall) and try again.");
     assert_eq!(lines.len(), 4, "{lines:#?}");
     let internal = lines[1]["trace"]["error"]["internal_message"].as_str().unwrap();
     assert!(internal.starts_with("request failed (Connect): "), "{internal}");

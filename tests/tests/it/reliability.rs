@@ -30,9 +30,10 @@ async fn discover_stops_at_the_first_fatal_probe() {
     let failure = source.discover().await.unwrap_err();
     assert_eq!(failure.class, FailureClass::Config, "{failure:?}");
     assert!(
-        failure
-            .message
-            .starts_with("Flowlu rejected the API key for acme.flowlu.com."),
+        failure.message.starts_with(&format!(
+            "Flowlu rejected the API key for {}.",
+            server.host_with_port()
+        )),
         "{}",
         failure.message
     );

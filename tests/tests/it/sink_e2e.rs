@@ -278,7 +278,7 @@ async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state()
         trace_errors(&run),
         [(
             "config_error".to_string(),
-            "Flowlu rejected the API key for acme.flowlu.com. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account. The write stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.".to_string()
+            format!("Flowlu rejected the API key for {}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account. The write stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.", emu.local_addr())
         )]
     );
     assert_eq!(
@@ -337,7 +337,7 @@ async fn a_module_the_key_lacks_stops_that_stream_and_keeps_the_others_states() 
         trace_errors(&run),
         [(
             "config_error".to_string(),
-            "The API key may not use the task module of acme.flowlu.com. Allow it for this key in Flowlu: Portal Settings -> API Settings. Writing task_tasks stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.".to_string()
+            format!("The API key may not use the task module of {}. Allow it for this key in Flowlu: Portal Settings -> API Settings. Writing task_tasks stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.", emu.local_addr())
         )]
     );
     assert_eq!(

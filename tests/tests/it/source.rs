@@ -515,7 +515,7 @@ async fn error_22_on_one_stream_does_not_stop_the_others() {
             m
         })
         .collect();
-    let message = "The API key may not use the crm module of acme.flowlu.com. Allow it for this key in Flowlu: Portal Settings -> API Settings.";
+    let message = &format!("The API key may not use the crm module of {}. Allow it for this key in Flowlu: Portal Settings -> API Settings.", server.host_with_port());
     let mut expected = vec![
         status("crm_account", "STARTED"),
         json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
@@ -698,7 +698,7 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
     assert_eq!(props["web"]["type"], json!(["string", "null"]));
     assert_eq!(
         stream("crm_lead")["json_schema"]["description"],
-        json!("Not readable with this API key: The API key may not use the crm module of acme.flowlu.com. Allow it for this key in Flowlu: Portal Settings -> API Settings. (crm/lead: error 22: Access denied)")
+        json!(format!("Not readable with this API key: The API key may not use the crm module of {}. Allow it for this key in Flowlu: Portal Settings -> API Settings. (crm/lead: error 22: Access denied)", server.host_with_port()))
     );
     assert_eq!(
         stream("crm_pipeline")["supported_sync_modes"],

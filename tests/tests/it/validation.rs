@@ -92,8 +92,14 @@ fn assert_invalid(
     }
 }
 
-const BAD_KEY: &str = "Flowlu rejected the API key for acme.flowlu.com. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account.";
-const UNKNOWN_ACCOUNT: &str = "No Flowlu account answered at acme.flowlu.com. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany).";
+/// The messages name the host contacted: `{host}` stands for it (mockito's `127.0.0.1:port`).
+const BAD_KEY: &str = "Flowlu rejected the API key for {host}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account.";
+const UNKNOWN_ACCOUNT: &str = "No Flowlu account answered at {host}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany).";
+/// `template` with `{host}` replaced by `host`.
+fn at(template: &str, host: &str) -> String {
+    template.replace("{host}", host)
+}
+
 const UNEXPECTED: &str = "Flowlu sent an answer this connector does not understand. This may be a change in Flowlu's API: please report it to the connector's maintainers with the details below.";
 
 #[tokio::test]
@@ -110,7 +116,7 @@ async fn success_makes_one_cheap_request() {
         outcome,
         Validation::Valid {
             warnings: vec![],
-            detail: "listed crm/account on acme.flowlu.com".into()
+            detail: format!("listed crm/account on {}", server.host_with_port())
         }
     );
     ok.assert_async().await;
@@ -285,7 +291,8 @@ async fn every_failure_has_its_class_and_message() {
         let mock = mock.expect(1).create_async().await;
         let other = catch_all(&mut server).await;
         let outcome = validate(&server.url()).await;
-        assert_invalid(&outcome, case.reason, case.class, case.message, case.internal);
+        let message = at(case.message, &server.host_with_port());
+        assert_invalid(&outcome, case.reason, case.class, &message, case.internal);
         mock.assert_async().await;
         other.assert().await;
         println!("ok: {}", case.name);
@@ -324,7 +331,7 @@ async fn a_key_without_the_probed_module_is_checked_on_the_others() {
         outcome,
         Validation::Valid {
             warnings: vec!["The API key may not read these modules: crm, st, fin, agile, timetracker, products, calendar, customfields. Their streams will be skipped. To sync them, allow them for this key in Flowlu: Portal Settings -> API Settings.".into()],
-            detail: "readable modules on acme.flowlu.com: task, core".into(),
+            detail: format!("readable modules on {}: task, core", server.host_with_port()),
         }
     );
     for mock in mocks {
@@ -352,7 +359,7 @@ async fn a_key_without_any_module_is_a_permission_failure() {
         &outcome,
         FailureReason::MissingPermission,
         FailureClass::Config,
-        "The API key is valid but may not read any module of acme.flowlu.com. In Flowlu, open Portal Settings -> API Settings, edit this key and allow the modules you want to sync (for example CRM and Tasks).",
+        &format!("The API key is valid but may not read any module of {}. In Flowlu, open Portal Settings -> API Settings, edit this key and allow the modules you want to sync (for example CRM and Tasks).", server.host_with_port()),
         "access denied on every probed module: crm, task, st, fin, agile, timetracker, products, calendar, customfields, core",
     );
     for mock in mocks {
@@ -376,7 +383,7 @@ async fn a_bad_key_found_while_probing_other_modules_wins() {
         &outcome,
         FailureReason::BadCredentials,
         FailureClass::Config,
-        BAD_KEY,
+        &at(BAD_KEY, &server.host_with_port()),
         "authorization failed (HTTP 401)",
     );
 }
@@ -384,14 +391,15 @@ async fn a_bad_key_found_while_probing_other_modules_wins() {
 #[tokio::test]
 async fn a_closed_port_is_a_network_failure() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let host = listener.local_addr().unwrap().to_string();
+    let url = format!("http://{host}");
     drop(listener);
     let outcome = validate(&url).await;
     let failure = outcome.failure().expect("a failure");
     assert_eq!(failure.class, FailureClass::Transient);
     assert_eq!(
         failure.message,
-        "Could not reach acme.flowlu.com. Check your network connection (and any proxy or firewall) and try again."
+        format!("Could not reach {host}. Check your network connection (and any proxy or firewall) and try again.")
     );
     assert!(
         failure
@@ -406,7 +414,8 @@ async fn a_closed_port_is_a_network_failure() {
 async fn a_silent_server_is_a_timeout() {
     // A server that accepts and never answers; the credential's timeout is 1 s.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let host = listener.local_addr().unwrap().to_string();
+    let url = format!("http://{host}");
     let hold = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
@@ -422,7 +431,7 @@ async fn a_silent_server_is_a_timeout() {
         &outcome,
         FailureReason::Timeout,
         FailureClass::Transient,
-        "Flowlu did not answer in time (acme.flowlu.com). Check your network connection and try again; if it persists, Flowlu may be slow right now.",
+        &format!("Flowlu did not answer in time ({host}). Check your network connection and try again; if it persists, Flowlu may be slow right now."),
         "request failed (Timeout): error sending request: operation timed out",
     );
     hold.abort();
@@ -493,4 +502,60 @@ async fn an_account_whose_name_does_not_resolve_is_unknown() {
         }
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+/// A resolver that sends every name to a closed loopback port: the connector contacts the
+/// account's portal by its name, without an override, and finds nobody there.
+struct ClosedPort(std::net::SocketAddr);
+
+impl reqwest::dns::Resolve for ClosedPort {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
+    }
+}
+
+#[tokio::test]
+async fn messages_name_the_portal_without_an_override_and_the_loopback_host_with_one() {
+    // Without an override: the portal's name, though the resolver led to a loopback port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    let portal = FlowluCredential::from_config(&config_json("acme")).unwrap();
+    assert_eq!(portal.host(), "acme.flowlu.com");
+    let client = connector_flowlu::Client::builder(portal.account_domain.clone(), portal.api_key.clone())
+        .dns_resolver(std::sync::Arc::new(ClosedPort(closed)))
+        .build()
+        .unwrap();
+    assert_eq!(client.host(), "acme.flowlu.com");
+    let (outcome, logs) = with_logs(connector_flowlu::credential::validate_with(&client)).await;
+    assert_no_canary(&outcome, &logs);
+    let failure = outcome.failure().expect("a failure");
+    assert_eq!(
+        (failure.class, failure.message.as_str()),
+        (
+            FailureClass::Transient,
+            "Could not reach acme.flowlu.com. Check your network connection (and any proxy or firewall) and try again."
+        )
+    );
+
+    // With an override: the loopback host and port actually contacted, never the portal.
+    let mut server = Server::new_async().await;
+    let _refused = probe(&mut server, "crm", "account")
+        .with_status(401)
+        .expect(1)
+        .create_async()
+        .await;
+    let overridden = credential(&server.url());
+    assert_eq!(overridden.host(), server.host_with_port());
+    assert_eq!(overridden.client().unwrap().host(), server.host_with_port());
+    let outcome = validate(&server.url()).await;
+    assert_invalid(
+        &outcome,
+        FailureReason::BadCredentials,
+        FailureClass::Config,
+        &format!("Flowlu rejected the API key for {}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account.", server.host_with_port()),
+        "authorization failed (HTTP 401)",
+    );
+    assert!(!failure.message.contains("127.0.0.1"));
 }
