@@ -4,25 +4,32 @@
 //!   each account at an unknown number of requests per second (about one on the portals seen)
 //!   and refuses the rest (HTTP 429, or `{"error":"Request rate per second exceeded"}` at any
 //!   status). Like TCP's congestion control:
-//!   - *slow start*: the next request goes as soon as the last one was answered clean, the rate
-//!     doubling with every clean answer (free without a cap), until the first refusal; then a
-//!     *paced start* from one request per second, doubling with every clean answer, until the
-//!     next;
-//!   - on a refusal (once per change: a refusal of a request sent before the last decrease does
-//!     not decrease again) the rate that was refused becomes the *ceiling* and the pace drops
-//!     to 85% of it (leaving the paced start: to the last clean rate);
+//!   - *slow start*: requests are not spaced; as many go at once as half the clean answers so
+//!     far, plus one (1, 1, 2, 2, 3 ...: free without a cap, and a cap is met by one request
+//!     at a time rather than by a burst), until the first refusal; then a *paced start* from
+//!     one request per second, doubling with every clean answer, until the next;
+//!   - that refusal puts the cap between the last clean rate and the refused one: the pace
+//!     *bisects* that interval, each try of the middle held for 20 clean answers in a row before
+//!     it counts as clean (a refusal makes it the new upper end), and holds at the lower end
+//!     while one more refusal would exceed 4% of the requests (those sent and the next 30 s
+//!     of them at that rate); once the ends are within 13%, the lower end is the *ceiling*;
+//!   - on a later refusal (once per change: a refusal of a request sent before the last
+//!     decrease does not decrease again) the rate that was refused becomes the ceiling and the
+//!     pace drops to 85% of it;
 //!   - below the ceiling the pace climbs back quickly (5% per clean answer) to 97% of it, then
 //!     slowly (0.05% per answer) up to it, then probes above it (0.2% per answer, times the
-//!     clean answers above it so far, up to 20), so that a raised cap is found again and a
-//!     refusal is rare (about one in 65 requests once settled).
+//!     clean answers above it so far, up to 20; 13% above it clean, that is the new ceiling),
+//!     so that a raised cap is found again and a refusal is rare (about one in 65 requests
+//!     once settled).
 //!   - a refusal with `Retry-After` pauses every request of the account until it has passed,
 //!     and does not change the pace (the portal said when to come back; both forms Flowlu is
 //!     known to send have none).
 //!   - when the pace was far above what the account answered clean over the last 2 s (a burst
-//!     allowance drained), it drops to that at once; a refusal soon after another also lowers
-//!     the ceiling; a refusal before any clean answer since the last one halves the pace.
-//!   - after the paced start, the pace holds at the last clean rate for 60 answers before
-//!     probing (a cap of exactly that rate costs a refusal per probe).
+//!     allowance drained), it drops to that at once (the bisection to between that and twice
+//!     that); a refusal soon after another also lowers the ceiling; a refusal before any
+//!     clean answer since the last one halves the pace.
+//!   - once the ceiling is found, the pace holds at it for 60 answers before probing (a cap of
+//!     exactly that rate costs a refusal per probe).
 //!
 //!   Requests are spaced by at least `1 / pace`: never a burst. Above 1,000 requests per second
 //!   the pace is not enforced (no cap of that size is known; timers are too coarse for it).
@@ -334,8 +341,8 @@ const PROBE: f64 = 0.002;
 const SOON: u32 = 20;
 /// See [`PROBE`].
 const PROBE_STEPS: u32 = 20;
-/// Clean answers held at the last clean rate of the paced start before probing above it (a
-/// cap of exactly that rate costs a refusal per probe: the fewer probes, the fewer refusals).
+/// Clean answers held at the ceiling the bisection found before probing above it (a cap of
+/// exactly that rate costs a refusal per probe: the fewer probes, the fewer refusals).
 const HOLD: u32 = 60;
 /// [`Phase::Bisect`]: clean answers in a row at a rate before it counts as clean.
 const BISECT_HOLD: u32 = 20;
