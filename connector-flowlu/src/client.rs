@@ -843,7 +843,7 @@ mod tests {
             // ... unless its code settles it.
             (500, r#"{"error":{"error_code":21,"error_msg":"Validation error"}}"#, "error 21: Validation error", System, false, false),
             (500, r#"{"error":{"error_code":11,"error_msg":"Authorization failed"}}"#, "authorization failed (HTTP 500, error 11: Authorization failed)", Config, false, false),
-            (429, r#"{"error":"boom"}"#, "rate limited (HTTP 429)", Transient, true, false),
+            (429, r#"{"error":"boom"}"#, "rate limited by Flowlu", Transient, true, false),
             // A string `error`, by its words and its status.
             (200, r#"{"error":"validation","details":{"name":"required"}}"#, "error 21: validation; name: required", System, false, false),
             (200, r#"{"error":"invalid_grant","error_descrption":"x"}"#, "authorization failed (HTTP 200, invalid_grant)", Config, false, false),
@@ -968,8 +968,13 @@ mod tests {
         for (status, headers, body, secs) in cases {
             let status = StatusCode::from_u16(status).unwrap();
             match decode(status, headers, body, "k") {
-                Err(Error::RateLimited { retry_after }) => {
-                    assert_eq!(retry_after, secs.map(Duration::from_secs), "{status}")
+                Err(err @ Error::RateLimited { retry_after }) => {
+                    assert_eq!(retry_after, secs.map(Duration::from_secs), "{status}");
+                    // No status claimed that was not sent (a JSON refusal comes at 200).
+                    let text = secs.map_or("rate limited by Flowlu".to_string(), |s| {
+                        format!("rate limited by Flowlu (retry after {s}s)")
+                    });
+                    assert_eq!(err.to_string(), text, "{status}");
                 }
                 other => panic!("{status}: {other:?}"),
             }

@@ -326,8 +326,9 @@ pub enum Error {
         /// Flowlu's error.
         api: ApiError,
     },
-    /// HTTP 429.
-    #[error("rate limited (HTTP 429{})", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    /// Refused for the account's rate limit: HTTP 429, or a rate-limit `error` text in a body
+    /// of any status (Flowlu answers `{"error":"Request rate per second exceeded"}` at 200).
+    #[error("rate limited by Flowlu{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
     RateLimited {
         /// The `Retry-After` delay, if sent.
         retry_after: Option<Duration>,

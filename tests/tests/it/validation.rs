@@ -214,7 +214,7 @@ const CASES: &[Case] = &[
         reason: FailureReason::RateLimited,
         class: FailureClass::Transient,
         message: "Flowlu is limiting requests from this key. Wait 30 seconds and try again.",
-        internal: "rate limited (HTTP 429, retry after 30s)",
+        internal: "rate limited by Flowlu (retry after 30s)",
     },
     Case {
         name: "HTTP 429 without Retry-After",
@@ -224,7 +224,7 @@ const CASES: &[Case] = &[
         reason: FailureReason::RateLimited,
         class: FailureClass::Transient,
         message: "Flowlu is limiting requests from this key. Wait a minute and try again.",
-        internal: "rate limited (HTTP 429)",
+        internal: "rate limited by Flowlu",
     },
     Case {
         name: "HTTP 502",
