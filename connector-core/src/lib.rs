@@ -12,8 +12,10 @@
 //!   acknowledging checkpoints;
 //! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
 //!   generated with `schemars` in a profile every common renderer accepts;
-//! * [`Secret`]: the only type that holds a secret;
-//! * [`airbyte`]: the protocol messages connector binaries speak.
+//! * [`Secret`]: the only type that holds a secret, and [`secret::redact`], which removes one
+//!   from a text in every encoding it can take.
+//!
+//! The Airbyte protocol (messages, `--state` forms, exit codes) lives in `connector-runner`.
 //!
 //! ```
 //! use connector_core::{Credential, CredentialMeta, FormDescriptor, Secret, Validation};
@@ -46,7 +48,6 @@
 //! assert_eq!(cred.api_key.expose(), "k");
 //! ```
 
-pub mod airbyte;
 pub mod catalog;
 pub mod credential;
 pub mod error;
@@ -61,6 +62,6 @@ pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Va
 pub use error::{Error, Failure, FailureClass, FormError};
 pub use form::FormDescriptor;
 pub use secret::Secret;
-pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput};
+pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput, WriteSummary};
 pub use source::{Checkpoint, LogLevel, Record, Source, SourceEvent, StreamStatus};
 pub use state::SourceState;

@@ -102,6 +102,65 @@ pub struct RecordOutcome {
     pub outcome: Outcome,
 }
 
+/// Counts of outcomes per stream, for the end-of-run summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl WriteSummary {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &RecordOutcome) {
+        *self
+            .counts
+            .entry(outcome.stream.clone())
+            .or_default()
+            .entry(outcome.outcome.kind())
+            .or_default() += 1;
+    }
+
+    /// The count of `kind` (`created`, `failed`, ...) in `stream`.
+    pub fn count(&self, stream: &str, kind: &str) -> u64 {
+        self.counts
+            .get(stream)
+            .and_then(|c| c.get(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The count of `kind` over every stream.
+    pub fn total(&self, kind: &str) -> u64 {
+        self.counts.values().filter_map(|c| c.get(kind)).sum()
+    }
+
+    /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
+    pub fn lines(&self) -> Vec<String> {
+        let kinds = [
+            "created",
+            "updated",
+            "unchanged",
+            "deleted",
+            "skipped",
+            "failed",
+            "unknown",
+        ];
+        let describe = |count: &dyn Fn(&str) -> u64| {
+            kinds
+                .iter()
+                .map(|k| format!("{k} {}", count(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut lines: Vec<String> = self
+            .counts
+            .keys()
+            .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
+            .collect();
+        lines.push(format!("total: {}", describe(&|k| self.total(k))));
+        lines
+    }
+}
+
 /// What a write produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkEvent {
