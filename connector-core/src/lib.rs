@@ -13,6 +13,9 @@
 //! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
 //!   generated with `schemars` in a profile every common renderer accepts;
 //! * [`Secret`]: the only type that holds a secret;
+//! * [`host`]: the host side of a credential: split a config into its public part and its
+//!   [`Secrets`], the masked view, merging an edit (the [`MASK`] keeps a stored secret, never
+//!   across a change of its `x-secret-scope`), and where a validation failure belongs;
 //! * [`airbyte`]: the protocol messages connector binaries speak.
 //!
 //! ```
@@ -51,6 +54,7 @@ pub mod catalog;
 pub mod credential;
 pub mod error;
 pub mod form;
+pub mod host;
 pub mod secret;
 pub mod sink;
 pub mod source;
@@ -60,6 +64,7 @@ pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncM
 pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
 pub use error::{Error, Failure, FailureClass, FormError};
 pub use form::FormDescriptor;
+pub use host::{HostError, HostSchema, Secrets, Target, MASK};
 pub use secret::Secret;
 pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput};
 pub use source::{Checkpoint, LogLevel, Record, Source, SourceEvent, StreamStatus};
