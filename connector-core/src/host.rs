@@ -315,7 +315,7 @@ impl HostSchema {
     fn refuse_pasted(&self, public: &Value, secrets: &Secrets) -> Result<(), HostError> {
         for (path, secret) in secrets.iter() {
             let value = secret.expose().trim();
-            if value.len() < 4 {
+            if value.chars().count() < 8 {
                 continue; // too short to tell a paste from a coincidence
             }
             if let Some(field) = find_text(public, "", value) {

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 
 const CANARY: &str = "canary-host-key-8c41d2e7";
 const ROTATED: &str = "canary-rotated-key-19fe03";
+const TASKS_ONLY: &str = "canary-tasks-only-77a0";
+const NO_MODULE: &str = "canary-no-module-5c3b";
 
 /// Every log line of the test, at debug level (the connector's too).
 #[derive(Clone, Default)]
@@ -46,7 +48,12 @@ impl Env {
         let emulator = Emulator::start(EmulatorConfig {
             seed: 7,
             records_per_model: 12,
-            keys: vec![ApiKey::all_modules(CANARY), ApiKey::all_modules(ROTATED)],
+            keys: vec![
+                ApiKey::all_modules(CANARY),
+                ApiKey::all_modules(ROTATED),
+                ApiKey::limited(TASKS_ONLY, ["task"]),
+                ApiKey::limited(NO_MODULE, Vec::<String>::new()),
+            ],
             ..Default::default()
         })
         .await
@@ -207,6 +214,46 @@ async fn a_credential_s_whole_life_over_http() {
     );
     assert_eq!(env.host.store().list().unwrap(), vec![]);
 
+    // A key that may read no module: on the whole credential, nothing saved.
+    let (status, body) = env
+        .call(
+            "POST",
+            "/api/credentials",
+            Some(json!({"name": "CRM", "account_domain": "demo", "api_key": NO_MODULE})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            refusal(
+                &format!("The API key is valid but may not read any module of {stand_in}. In Flowlu, open Portal Settings -> API Settings, edit this key and allow the modules you want to sync (for example CRM and Tasks)."),
+                None,
+                "missing_permission"
+            )
+        )
+    );
+    assert_eq!(env.host.store().list().unwrap(), vec![]);
+
+    // A key that lacks modules: saved, the warning on the tile.
+    let (status, body) = env
+        .call(
+            "POST",
+            "/api/credentials",
+            Some(json!({"name": "Tasks", "account_domain": "demo", "api_key": TASKS_ONLY})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["credential"]["status"], "warning");
+    assert_eq!(
+        body["credential"]["warnings"],
+        json!(["The API key may not read these modules: crm, st, fin, agile, timetracker, products, calendar, customfields, core. Their streams will be skipped. To sync them, allow them for this key in Flowlu: Portal Settings -> API Settings."])
+    );
+    assert_eq!(
+        env.call("DELETE", "/api/credentials/1", None).await,
+        (204, Value::Null)
+    );
+
     // A good credential becomes a tile.
     let (status, body) = env
         .call(
@@ -219,7 +266,7 @@ async fn a_credential_s_whole_life_over_http() {
     let validated = body["credential"]["last_validated"].as_str().unwrap().to_string();
     assert_eq!(validated.len(), "2026-12-01T22:40:00Z".len());
     let tile = json!({
-        "id": 1, "kind": "flowlu", "name": "Sales CRM", "description": "Owned by sales ops",
+        "id": 2, "kind": "flowlu", "name": "Sales CRM", "description": "Owned by sales ops",
         "account": "demo.flowlu.com", "status": "valid", "status_message": null, "warnings": [],
         "last_validated": validated,
     });
@@ -231,7 +278,7 @@ async fn a_credential_s_whole_life_over_http() {
     assert_eq!(env.host.store().secret_rows().unwrap(), 1);
 
     // Edit: the masked view; the mask keeps the key; a changed domain demands it again.
-    let (status, body) = env.call("GET", "/api/credentials/1", None).await;
+    let (status, body) = env.call("GET", "/api/credentials/2", None).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["form_data"],
@@ -240,7 +287,7 @@ async fn a_credential_s_whole_life_over_http() {
     let (status, body) = env
         .call(
             "PUT",
-            "/api/credentials/1",
+            "/api/credentials/2",
             Some(json!({"name": "Sales CRM", "account_domain": "other", "api_key": MASK})),
         )
         .await;
@@ -258,21 +305,21 @@ async fn a_credential_s_whole_life_over_http() {
     let (status, body) = env
         .call(
             "PUT",
-            "/api/credentials/1",
+            "/api/credentials/2",
             Some(json!({"name": "Sales CRM (EU)", "account_domain": "https://demo.flowlu.com/", "api_key": MASK})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["credential"]["name"], "Sales CRM (EU)");
     assert_eq!(body["credential"]["description"], Value::Null);
-    let (_, _, secrets) = env.host.store().get(1).unwrap().unwrap();
+    let (_, _, secrets) = env.host.store().get(2).unwrap().unwrap();
     assert_eq!(secrets.get("api_key").unwrap().expose(), CANARY);
 
     // Rotate: a wrong new key is refused at the key field and the saved one stays.
     let (status, body) = env
         .call(
             "POST",
-            "/api/credentials/1/rotate",
+            "/api/credentials/2/rotate",
             Some(json!({"api_key": "wrong-key"})),
         )
         .await;
@@ -283,7 +330,7 @@ async fn a_credential_s_whole_life_over_http() {
     let (status, body) = env
         .call(
             "POST",
-            "/api/credentials/1/rotate",
+            "/api/credentials/2/rotate",
             Some(json!({"api_key": MASK})),
         )
         .await;
@@ -297,18 +344,18 @@ async fn a_credential_s_whole_life_over_http() {
     let (status, body) = env
         .call(
             "POST",
-            "/api/credentials/1/rotate",
+            "/api/credentials/2/rotate",
             Some(json!({"api_key": ROTATED})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, _, secrets) = env.host.store().get(1).unwrap().unwrap();
+    let (_, _, secrets) = env.host.store().get(2).unwrap().unwrap();
     assert_eq!(secrets.get("api_key").unwrap().expose(), ROTATED);
-    let (status, body) = env.call("POST", "/api/credentials/1/validate", None).await;
+    let (status, body) = env.call("POST", "/api/credentials/2/validate", None).await;
     assert_eq!((status, &body["credential"]["status"]), (200, &json!("valid")));
 
     // Use for a source: discover, then the first records of a stream as the portal has them.
-    let (status, body) = env.call("POST", "/api/credentials/1/discover", None).await;
+    let (status, body) = env.call("POST", "/api/credentials/2/discover", None).await;
     assert_eq!(status, 200);
     let names: Vec<&str> = body["streams"]
         .as_array()
@@ -324,28 +371,17 @@ async fn a_credential_s_whole_life_over_http() {
     let (status, body) = env
         .call(
             "POST",
-            "/api/credentials/1/preview",
+            "/api/credentials/2/preview",
             Some(json!({"stream": "crm_account", "limit": 3})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let mut portal: Vec<Value> = env.emulator.records("crm", "account");
-    portal.sort_by_key(|r| r["id"].as_i64());
-    let first_ids: Vec<&Value> = body["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["id"])
-        .collect();
-    assert_eq!(body["records"].as_array().unwrap().len(), 3);
-    for record in body["records"].as_array().unwrap() {
-        assert!(portal.contains(record), "{record} is not a portal record");
-    }
-    assert_eq!(first_ids.len(), 3);
+    let portal: Vec<Value> = env.emulator.records("crm", "account");
+    assert_eq!(body, json!({"stream": "crm_account", "records": portal[..3]}));
     let (status, body) = env
         .call(
             "POST",
-            "/api/credentials/1/preview",
+            "/api/credentials/2/preview",
             Some(json!({"stream": "nope"})),
         )
         .await;
@@ -363,16 +399,16 @@ async fn a_credential_s_whole_life_over_http() {
 
     // Delete: the tile and its secret are gone.
     assert_eq!(
-        env.call("DELETE", "/api/credentials/1", None).await,
+        env.call("DELETE", "/api/credentials/2", None).await,
         (204, Value::Null)
     );
     assert_eq!(env.host.store().secret_rows().unwrap(), 0);
     assert_eq!(
-        env.call("GET", "/api/credentials/1", None).await,
+        env.call("GET", "/api/credentials/2", None).await,
         (
             404,
             refusal(
-                "No credential 1: it may have been deleted. Reload the page.",
+                "No credential 2: it may have been deleted. Reload the page.",
                 None,
                 "not_found"
             )
@@ -386,7 +422,9 @@ async fn a_credential_s_whole_life_over_http() {
     // The keys were never in an answer nor in a log line; the logs did record the requests.
     for text in &env.seen {
         assert!(
-            !text.contains(CANARY) && !text.contains(ROTATED),
+            [CANARY, ROTATED, TASKS_ONLY, NO_MODULE]
+                .iter()
+                .all(|k| !text.contains(k)),
             "an answer holds a key: {text}"
         );
     }
@@ -394,7 +432,9 @@ async fn a_credential_s_whole_life_over_http() {
     assert!(logged.contains("path=/api/credentials status=201"), "{logged}");
     assert!(logged.contains("credential deleted with its secrets"), "{logged}");
     assert!(
-        !logged.contains(CANARY) && !logged.contains(ROTATED),
+        [CANARY, ROTATED, TASKS_ONLY, NO_MODULE]
+            .iter()
+            .all(|k| !logged.contains(k)),
         "a log line holds a key"
     );
     env.emulator.shutdown().await;
