@@ -20,7 +20,7 @@ const ROTATED: &str = "canary-rotated-key-19fe03";
 const TASKS_ONLY: &str = "canary-tasks-only-77a0";
 const NO_MODULE: &str = "canary-no-module-5c3b";
 
-/// Every log line of the test, at debug level (the connector's too).
+/// Every log line of the test, at trace level (the connector's, hyper's and reqwest's too).
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<u8>>>);
 
@@ -117,7 +117,7 @@ async fn a_credential_s_whole_life_over_http() {
     let log = Log::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();

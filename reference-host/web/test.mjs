@@ -27,7 +27,7 @@ const data = fs.mkdtempSync(path.join(os.tmpdir(), "reference-host-"));
 const logFile = path.join(root, "target/host-screenshots/server.log");
 const log = fs.openSync(logFile, "w");
 const server = spawn(bin, ["--listen", "127.0.0.1:0", "--data-dir", data, "--assets", path.join(here, "dist"),
-  "--stand-in-key", CANARY, "--stand-in-key", ROTATED], { stdio: ["ignore", "pipe", log], env: { ...process.env, NO_COLOR: "1" } });
+  "--stand-in-key", CANARY, "--stand-in-key", ROTATED], { stdio: ["ignore", "pipe", log], env: { ...process.env, NO_COLOR: "1", RUST_LOG: "debug" } });
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("the server printed no URL within 60 s")), 60000);
   readline.createInterface({ input: server.stdout }).once("line", (l) => { clearTimeout(timer); resolve(l.trim()); });
