@@ -151,7 +151,7 @@ pub enum HostError {
         secret_title: String,
     },
     /// The mask was sent to keep a secret, but a field the secret is scoped to changed.
-    #[error("enter the {secret_title} again: the {scope_title} changed, and a saved secret is only sent where it was entered for")]
+    #[error("enter the {secret_title} again: the {scope_title} changed, and a saved {secret_title} is only used with the {scope_title} it was entered for")]
     ScopeChanged {
         /// The secret's dotted path.
         secret: String,
@@ -752,7 +752,7 @@ mod tests {
             assert_eq!(err.field(), "api_key");
             assert_eq!(
                 err.message(),
-                "Enter the API key again: the account domain changed, and a saved secret is only sent where it was entered for."
+                "Enter the API key again: the account domain changed, and a saved API key is only used with the account domain it was entered for."
             );
         }
         // With the key entered again the new domain is accepted.

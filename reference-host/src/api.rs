@@ -379,7 +379,8 @@ async fn edit(State(host): State<Arc<Host>>, Path(id): Path<i64>, body: Bytes) -
     save(&host, Some(id), &split).await
 }
 
-/// A new value for each secret named in the body; everything else as stored.
+/// A new value for each secret named in the body (by its path: the Flowlu form's secrets are
+/// top-level fields); everything else as stored.
 async fn rotate(State(host): State<Arc<Host>>, Path(id): Path<i64>, body: Bytes) -> Answer {
     let given = body_json(&body)?;
     let Some(given) = given.as_object() else {

@@ -31,6 +31,9 @@ struct Args {
     /// rotation); else REFERENCE_HOST_STAND_IN_KEY, else `demo-key`.
     #[arg(long = "stand-in-key")]
     stand_in_keys: Vec<String>,
+    /// A stand-in key allowed only some modules, as `KEY=crm,task` (to see a warning tile).
+    #[arg(long = "stand-in-limited-key", value_name = "KEY=MODULES")]
+    stand_in_limited_keys: Vec<String>,
     /// Folder of the page's built script (app.js).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist"))]
     assets: PathBuf,
@@ -60,10 +63,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         stand_in_keys
             .push(std::env::var("REFERENCE_HOST_STAND_IN_KEY").unwrap_or_else(|_| "demo-key".into()));
     }
+    let mut keys: Vec<ApiKey> = stand_in_keys.into_iter().map(ApiKey::all_modules).collect();
+    for limited in &args.stand_in_limited_keys {
+        let (key, modules) = limited
+            .split_once('=')
+            .ok_or("--stand-in-limited-key takes KEY=MODULES, such as mykey=crm,task")?;
+        keys.push(ApiKey::limited(
+            key,
+            modules.split(',').map(str::trim).filter(|m| !m.is_empty()),
+        ));
+    }
     let emulator = Emulator::start(EmulatorConfig {
         seed: 42,
         records_per_model: 50,
-        keys: stand_in_keys.into_iter().map(ApiKey::all_modules).collect(),
+        keys,
         ..Default::default()
     })
     .await?;

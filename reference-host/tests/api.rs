@@ -296,7 +296,7 @@ async fn a_credential_s_whole_life_over_http() {
         (
             422,
             refusal(
-                "Enter the API key again: the account domain changed, and a saved secret is only sent where it was entered for.",
+                "Enter the API key again: the account domain changed, and a saved API key is only used with the account domain it was entered for.",
                 Some("api_key"),
                 "invalid_config"
             )

@@ -19,6 +19,8 @@ fs.rmSync(shots, { recursive: true, force: true });
 fs.mkdirSync(shots, { recursive: true });
 const CANARY = "canary-browser-key-3e9a71c5";
 const ROTATED = "canary-rotated-key-b2d04f86";
+const TASKS_ONLY = "canary-tasks-only-key-6a1f";
+const KEYS = [CANARY, ROTATED, TASKS_ONLY];
 const MESSAGES = JSON.parse(fs.readFileSync(path.join(root, "schemas/flowlu/credential.errors.json"), "utf8"));
 
 // ---- the server
@@ -27,7 +29,7 @@ const data = fs.mkdtempSync(path.join(os.tmpdir(), "reference-host-"));
 const logFile = path.join(root, "target/host-screenshots/server.log");
 const log = fs.openSync(logFile, "w");
 const server = spawn(bin, ["--listen", "127.0.0.1:0", "--data-dir", data, "--assets", path.join(here, "dist"),
-  "--stand-in-key", CANARY, "--stand-in-key", ROTATED], { stdio: ["ignore", "pipe", log], env: { ...process.env, NO_COLOR: "1", RUST_LOG: "debug" } });
+  "--stand-in-key", CANARY, "--stand-in-key", ROTATED, "--stand-in-limited-key", `${TASKS_ONLY}=task`], { stdio: ["ignore", "pipe", log], env: { ...process.env, NO_COLOR: "1", RUST_LOG: "debug" } });
 const base = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("the server printed no URL within 60 s")), 60000);
   readline.createInterface({ input: server.stdout }).once("line", (l) => { clearTimeout(timer); resolve(l.trim()); });
@@ -67,7 +69,7 @@ try {
   };
   const noCanaryInPage = async (where) => {
     const html = await page.content();
-    check(`${where}: the page does not hold the key`, !html.includes(CANARY) && !html.includes(ROTATED), "key in the page");
+    check(`${where}: the page does not hold the key`, KEYS.every((k) => !html.includes(k)), "key in the page");
   };
   const submit = () => page.click("#credential-form button[type=submit], #rotate-form button[type=submit]");
 
@@ -163,7 +165,24 @@ try {
   await shot("source-preview");
   await page.click("#source-panel button:text('Close')");
 
-  // 8. Delete.
+  // 8. A key that lacks modules: saved, its warning on the whole credential (the tile).
+  await page.click("#add-credential");
+  await page.locator("#root_api_key").waitFor();
+  await page.fill("#root_name", "Tasks only");
+  await page.fill("#root_account_domain", "demo");
+  await page.fill("#root_api_key", TASKS_ONLY);
+  await submit();
+  const limited = page.locator(".tile", { hasText: "Tasks only" });
+  await limited.waitFor();
+  const limitedText = await limited.textContent();
+  check("a key lacking modules: a tile with its warning", limitedText.includes("Connected, with warnings") &&
+    limitedText.includes("The API key may not read these modules: crm,"), limitedText);
+  await shot("warning-tile");
+  await limited.locator("button", { hasText: "Delete" }).click();
+  await limited.locator("button.confirm-delete").click();
+  await limited.waitFor({ state: "detached" });
+
+  // 9. Delete.
   await page.locator(".tile", { hasText: "Sales CRM (EU)" }).locator("button", { hasText: "Delete" }).click();
   await page.click("button.confirm-delete");
   await page.locator("#no-credentials").waitFor();
@@ -177,13 +196,13 @@ try {
   server.kill("SIGINT");
   await new Promise((r) => server.once("exit", r));
 }
-const leaked = bodies.filter((b) => b.text.includes(CANARY) || b.text.includes(ROTATED)).map((b) => b.url);
+const leaked = bodies.filter((b) => KEYS.some((k) => b.text.includes(k))).map((b) => b.url);
 check(`no response body holds the key (${bodies.length} responses)`, bodies.length >= 15 && leaked.length === 0, leaked);
 const serverLog = fs.readFileSync(logFile, "utf8");
 check("the server's log recorded the requests", serverLog.includes("path=/api/credentials"), "no request lines");
-check("the server's log never holds the key", !serverLog.includes(CANARY) && !serverLog.includes(ROTATED), "key in the log");
+check("the server's log never holds the key", KEYS.every((k) => !serverLog.includes(k)), "key in the log");
 const db = fs.readFileSync(path.join(data, "host.sqlite3"));
-check("the database file never holds the key", !db.includes(CANARY) && !db.includes(ROTATED), "key in the database");
+check("the database file never holds the key", KEYS.every((k) => !db.includes(k)), "key in the database");
 fs.rmSync(data, { recursive: true, force: true });
 console.log(`reference host: ${passed} passed, ${failures.length} failed`);
 console.log(`screenshots and the server's log: ${shots}`);
