@@ -425,6 +425,38 @@ impl HostSchema {
     }
 }
 
+impl HostSchema {
+    /// Where a config error belongs (the `path` and `message` of [`Error::Config`], as a
+    /// connector's `from_config` gives them) and the sentence to show there: a missing field
+    /// at that field ("Enter the API key."), a wrong one at itself, anything else on the whole
+    /// credential naming the path.
+    pub fn config_error(&self, path: &str, message: &str) -> (Target, String) {
+        let path = path.trim_start_matches('.');
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            let full = if path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
+            if self.fields.iter().any(|(f, _)| *f == full) {
+                let message = format!("Enter the {}.", self.title(&full));
+                return (Target::Field(full), message);
+            }
+        }
+        match self.failure_target(FailureReason::InvalidConfig, Some(path)) {
+            Target::Field(f) => (Target::Field(f), sentence(message)),
+            Target::Credential if path.is_empty() => (Target::Credential, sentence(message)),
+            Target::Credential => (
+                Target::Credential,
+                sentence(&format!("the `{path}` field is wrong: {message}")),
+            ),
+        }
+    }
+}
+
 /// Messages placed at their fields as react-jsonschema-form's `extraErrors`
 /// (`{"api_key": {"__errors": ["..."]}}`, nested for dotted paths); messages on the whole
 /// credential go under the root's `__errors`.
@@ -837,6 +869,44 @@ mod tests {
             single.failure_target(FailureReason::UnknownAccount, None),
             at("domain")
         );
+    }
+
+    #[test]
+    fn config_errors_go_to_their_fields() {
+        let h = host();
+        let err = |config: Value| match crate::parse_config::<Cred>(&config) {
+            Err(Error::Config { path, message }) => (path, message),
+            other => panic!("{:?}", other.map(|_| ())),
+        };
+        let (path, message) = err(json!({"name": "n", "domain": "acme"}));
+        assert_eq!(
+            h.config_error(&path, &message),
+            (Target::Field("api_key".into()), "Enter the API key.".into())
+        );
+        let (path, message) = err(json!({"name": "n", "api_key": CANARY}));
+        assert_eq!(
+            h.config_error(&path, &message),
+            (Target::Field("domain".into()), "Enter the account domain.".into())
+        );
+        let (path, message) = err(json!({"name": "n", "domain": 5, "api_key": CANARY}));
+        assert_eq!(
+            h.config_error(&path, &message),
+            (
+                Target::Field("domain".into()),
+                "Invalid type: integer `5`, expected a string.".into()
+            )
+        );
+        let (path, message) =
+            err(json!({"name": "n", "domain": "d", "api_key": "k", "proxy": {"password": "p"}}));
+        assert_eq!(
+            h.config_error(&path, &message),
+            (Target::Field("proxy.user".into()), "Enter the proxy user.".into())
+        );
+        assert_eq!(
+            h.config_error("x.y", "bad"),
+            (Target::Credential, "The `x.y` field is wrong: bad.".into())
+        );
+        assert_eq!(h.config_error(".", "bad"), (Target::Credential, "Bad.".into()));
     }
 
     #[test]

@@ -243,18 +243,11 @@ fn credential(host: &Host, split: &Split) -> Result<FlowluCredential, Refusal> {
     let config = host.schema.join(&split.public, &split.secrets);
     let credential = FlowluCredential::from_config(&config).map_err(|e| match e {
         connector_core::Error::Config { path, message } => {
-            let target = host
-                .schema
-                .failure_target(FailureReason::InvalidConfig, Some(&path));
-            let label = if matches!(target, Target::Field(_)) {
-                sentence(&message)
-            } else {
-                format!("The `{path}` field is wrong: {message}.")
-            };
+            let (target, message) = host.schema.config_error(&path, &message);
             Refusal::at(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &target,
-                &label,
+                &message,
                 "invalid_config",
             )
         }

@@ -472,6 +472,38 @@ async fn bad_bodies_are_refused_plainly(env: &mut Env) {
             refusal("`api_key` must be a string.", Some("api_key"), "invalid_config")
         )
     );
+    let (status, body) = env
+        .call(
+            "POST",
+            "/api/credentials",
+            Some(json!({"name": "x", "account_domain": "demo", "api_key": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            refusal("Enter the API key.", Some("api_key"), "invalid_config")
+        )
+    );
+    let (status, body) = env
+        .call(
+            "POST",
+            "/api/credentials",
+            Some(json!({"name": "x", "api_key": CANARY})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            refusal(
+                "Enter the account domain.",
+                Some("account_domain"),
+                "invalid_config"
+            )
+        )
+    );
     let (status, body) = env.call("PUT", "/api/credentials/9", Some(json!({}))).await;
     assert_eq!(
         (status, body),
