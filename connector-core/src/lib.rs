@@ -17,7 +17,10 @@
 //! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
 //!   generated with `schemars` in a profile every common renderer accepts;
 //! * [`Secret`]: the only type that holds a secret, and [`secret::redact`], which removes one
-//!   from a text in every encoding it can take.
+//!   from a text in every encoding it can take;
+//! * [`host`]: the host side of a credential: split a config into its public part and its
+//!   [`Secrets`], the masked view, merging an edit (the [`MASK`] keeps a stored secret, never
+//!   across a change of its `x-secret-scope`), and where a validation failure belongs.
 //!
 //! The Airbyte protocol (messages, `--state` forms, exit codes) lives in `connector-runner`.
 //!
@@ -56,6 +59,7 @@ pub mod catalog;
 pub mod credential;
 pub mod error;
 pub mod form;
+pub mod host;
 pub mod order;
 pub mod secret;
 pub mod sink;
@@ -66,6 +70,7 @@ pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncM
 pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
 pub use error::{Error, Failure, FailureClass, FormError};
 pub use form::FormDescriptor;
+pub use host::{HostError, HostSchema, Secrets, Target, MASK};
 pub use secret::Secret;
 pub use sink::{Outcome, PreparedWrite, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary};
 pub use source::{Checkpoint, LogLevel, RawRecords, Record, Source, SourceEvent, StreamStatus};
