@@ -70,6 +70,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use connector_core::SourceEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -144,7 +145,7 @@ pub enum WaitReason {
 }
 
 /// A wait before the next attempt of a request, as reported to the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
     /// Why.
     pub reason: WaitReason,
@@ -152,6 +153,62 @@ pub struct Wait {
     pub delay: Duration,
     /// The attempt that failed (1 for the first).
     pub attempt: usize,
+    /// What the failed attempt met, in a few words for a person ([`cause`]): `rate limited`,
+    /// `HTTP 502`, `timeout`, `connection dropped`, `HTTP 200 with an HTML page`, ...
+    pub cause: String,
+}
+
+impl Wait {
+    /// The wait as the event a progress display and the log show for `stream`:
+    /// [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] (with [`Wait::cause`]).
+    pub fn event(&self, stream: &str) -> SourceEvent {
+        let wait_ms = u64::try_from(self.delay.as_millis()).unwrap_or(u64::MAX);
+        match self.reason {
+            WaitReason::RateLimited => SourceEvent::RateLimited {
+                stream: Some(stream.to_string()),
+                wait_ms,
+            },
+            WaitReason::Retry => SourceEvent::Retrying {
+                stream: stream.to_string(),
+                attempt: self.attempt,
+                wait_ms,
+                reason: self.cause.clone(),
+            },
+        }
+    }
+}
+
+/// What a retried request met, in a few words for a progress line or a log (never a body
+/// text, which may echo what was sent).
+pub fn cause(err: &Error) -> String {
+    use crate::error::TransportKind;
+    match err {
+        Error::RateLimited {
+            retry_after: Some(after),
+        } => format!("rate limited, Retry-After {} s", after.as_secs()),
+        Error::RateLimited { retry_after: None } => "rate limited".into(),
+        Error::Server { status } => format!("HTTP {status}"),
+        Error::Unavailable { status, detail } if detail.starts_with(crate::error::HTML_PAGE) => {
+            format!("HTTP {status} with an HTML page")
+        }
+        Error::Unavailable { status, .. } => format!("HTTP {status}"),
+        Error::Transport { kind, .. } => match kind {
+            TransportKind::Timeout => "timeout".into(),
+            TransportKind::Connect => "connection refused".into(),
+            TransportKind::Body => "connection dropped".into(),
+            TransportKind::Dns => "name did not resolve".into(),
+            TransportKind::Other => "request failed".into(),
+        },
+        Error::Malformed { detail, .. } if detail.starts_with(crate::error::TRUNCATED) => {
+            "connection dropped (body cut short)".into()
+        }
+        Error::Api(api) => match api.code {
+            Some(code) => format!("Flowlu error {code}"),
+            None => "a Flowlu error".into(),
+        },
+        Error::Malformed { status, .. } => format!("an answer not understood (HTTP {status})"),
+        _ => "temporary error".into(),
+    }
 }
 
 /// The per-account governor. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -241,6 +298,7 @@ impl Limiter {
                     reason,
                     delay,
                     attempt: count(),
+                    cause: cause(err),
                 });
             })
             .await
@@ -486,7 +544,8 @@ impl Pace {
     fn wait(&self) -> Duration {
         let state = self.lock();
         let now = Instant::now();
-        let gap = if state.rate < UNPACED {
+        // Slow start spaces nothing.
+        let gap = if state.rate < UNPACED && state.phase != Phase::Start {
             Duration::from_secs_f64(1.0 / state.rate)
         } else {
             Duration::ZERO
@@ -880,15 +939,91 @@ mod tests {
                         _ => Ok(7),
                     }
                 },
-                &|w| waits.lock().unwrap().push((w.reason, w.attempt)),
+                &|w| waits.lock().unwrap().push((w.reason, w.attempt, w.cause.clone())),
             )
             .await;
         assert_eq!(result.unwrap(), 7);
         assert_eq!(
             *waits.lock().unwrap(),
-            vec![(WaitReason::RateLimited, 1), (WaitReason::Retry, 2)]
+            vec![
+                (WaitReason::RateLimited, 1, "rate limited".to_string()),
+                (WaitReason::Retry, 2, "HTTP 502".to_string())
+            ]
         );
         assert_eq!(limiter.concurrency(), 2, "one 429 halves the limit");
+    }
+
+    #[test]
+    fn a_wait_names_what_the_attempt_met() {
+        let api = |code| {
+            Error::Api(crate::error::ApiError {
+                code,
+                message: "the body's words, canary".into(),
+                fields: Default::default(),
+            })
+        };
+        let cases = [
+            (Error::RateLimited { retry_after: None }, "rate limited"),
+            (
+                Error::RateLimited {
+                    retry_after: Some(Duration::from_secs(3)),
+                },
+                "rate limited, Retry-After 3 s",
+            ),
+            (Error::Server { status: 502 }, "HTTP 502"),
+            (
+                Error::Unavailable {
+                    status: 503,
+                    detail: "Service Unavailable canary".into(),
+                },
+                "HTTP 503",
+            ),
+            (
+                Error::Unavailable {
+                    status: 200,
+                    detail: format!("{}, after good answers", crate::error::HTML_PAGE),
+                },
+                "HTTP 200 with an HTML page",
+            ),
+            (
+                Error::Malformed {
+                    status: 200,
+                    detail: format!("{}: canary", crate::error::TRUNCATED),
+                },
+                "connection dropped (body cut short)",
+            ),
+            (api(Some(13)), "Flowlu error 13"),
+            (api(None), "a Flowlu error"),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(cause(&err), expected, "{err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_names_a_timeout_and_a_dropped_connection() {
+        // Real transport errors: a listener that never answers (timeout), and one that
+        // closes the connection at once (dropped before an answer).
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let urls =
+            [silent.local_addr().unwrap(), closing.local_addr().unwrap()].map(|a| format!("http://{a}/"));
+        let _keep = silent;
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = closing.accept().await {
+                drop(conn);
+            }
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let mut causes = Vec::new();
+        for url in urls {
+            let err = http.get(url).send().await.map(|_| ()).unwrap_err();
+            causes.push(cause(&Error::transport(err)));
+        }
+        assert_eq!(causes, ["timeout", "connection dropped"]);
     }
 
     #[tokio::test]
@@ -985,6 +1120,11 @@ mod tests {
         bucket: Mutex<(f64, Instant)>,
         refused: AtomicUsize,
         served: AtomicUsize,
+        /// Every `n`th request fails, not for the rate (a 503 or a body cut short, in turn),
+        /// before it reaches the bucket.
+        fail_every: Option<usize>,
+        seen: AtomicUsize,
+        failed: AtomicUsize,
     }
 
     impl Portal {
@@ -996,10 +1136,33 @@ mod tests {
                 bucket: Mutex::new((f64::from(burst), Instant::now())),
                 refused: AtomicUsize::new(0),
                 served: AtomicUsize::new(0),
+                fail_every: None,
+                seen: AtomicUsize::new(0),
+                failed: AtomicUsize::new(0),
             })
         }
 
+        /// [`Portal::new`] where every `every`th request fails with a 503 or a dropped body.
+        fn failing(per_second: f64, burst: u32, latency_ms: u64, every: usize) -> Arc<Self> {
+            let mut portal = Arc::into_inner(Self::new(per_second, burst, latency_ms)).unwrap();
+            portal.fail_every = Some(every);
+            Arc::new(portal)
+        }
+
         async fn request(&self) -> Result<(), Error> {
+            let n = self.seen.fetch_add(1, Ordering::SeqCst);
+            if let Some(every) = self.fail_every.filter(|every| n % every == every - 1) {
+                tokio::time::sleep(self.latency).await;
+                self.failed.fetch_add(1, Ordering::SeqCst);
+                return Err(if (n / every) % 2 == 0 {
+                    Error::Server { status: 503 }
+                } else {
+                    Error::Malformed {
+                        status: 200,
+                        detail: format!("{} (10 bytes)", crate::error::TRUNCATED),
+                    }
+                });
+            }
             tokio::time::sleep(self.latency / 2).await;
             let admitted = {
                 let mut bucket = self.bucket.lock().unwrap();
@@ -1106,6 +1269,67 @@ mod tests {
         }
         eprintln!("{}", report.join("\n"));
         assert!(ok, "{}", report.join("\n"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_that_are_not_rate_refusals_do_not_teach_the_pace() {
+        // No cap, one request in five failing (a 503 or a dropped body): retried after a
+        // backoff, never paced, every request still in flight.
+        let limiter = Arc::new(Limiter::new(paced()));
+        let portal = Portal::failing(1e9, 1_000_000, 4, 5);
+        let read = simulate(limiter.clone(), portal.clone(), 1_000, 4).await;
+        // 1,249 requests: 1,000 answered, every fifth failed.
+        assert_eq!(portal.failed.load(Ordering::SeqCst), 249, "{read:?}");
+        assert_eq!((read.refused, limiter.pace(), limiter.ceiling()), (0, None, None));
+        assert_eq!(limiter.concurrency(), 4);
+        // Capped, one request in seven failing: the pace finds the cap and holds it as it
+        // does without failures (the same read without them beside it).
+        for (cap, burst, latency_ms) in [(1.0, 1, 5), (2.0, 1, 5), (5.0, 1, 150), (3.0, 1, 80)] {
+            let pages = (cap * 60.0) as usize;
+            let clean = Arc::new(Limiter::new(paced()));
+            let baseline = simulate(clean.clone(), Portal::new(cap, burst, latency_ms), pages, 4).await;
+            let limiter = Arc::new(Limiter::new(paced()));
+            let portal = Portal::failing(cap, burst, latency_ms, 7);
+            let read = simulate(limiter.clone(), portal.clone(), pages, 4).await;
+            let failed = portal.failed.load(Ordering::SeqCst);
+            // A failed request takes its slot of the pace too: the ideal counts it.
+            let throughput = (pages + failed) as f64 / cap / read.seconds;
+            let (pace, ceiling) = (limiter.pace().unwrap(), limiter.ceiling().unwrap());
+            let report = format!(
+                "cap {cap}: {read:?}, throughput {throughput:.3}, pace {pace:.2}, ceiling {ceiling:.2}, failed {failed}; without failures: {baseline:?}, pace {:.2}",
+                clean.pace().unwrap()
+            );
+            assert!(failed >= pages / 7, "{report}");
+            assert!(throughput >= 0.9, "{report}");
+            assert!(read.refused <= baseline.refused + 1, "{report}");
+            assert!((pace - clean.pace().unwrap()).abs() <= cap * 0.1, "{report}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_leaves_a_learnt_pace_and_the_requests_in_flight_as_they_were() {
+        let limiter = Arc::new(Limiter::new(paced()));
+        simulate(limiter.clone(), Portal::new(3.0, 1, 5), 120, 4).await;
+        let before = (limiter.pace(), limiter.ceiling(), limiter.concurrency());
+        assert!(before.0.is_some() && before.1.is_some(), "{before:?}");
+        let failures: [fn() -> Error; 3] = [
+            || Error::Server { status: 500 },
+            || Error::Unavailable {
+                status: 502,
+                detail: "Bad gateway".into(),
+            },
+            || Error::Malformed {
+                status: 200,
+                detail: format!("{} (3 bytes)", crate::error::TRUNCATED),
+            },
+        ];
+        for failure in failures {
+            for _ in 0..10 {
+                let failed = limiter.run_once(async { Err::<(), _>(failure()) }).await;
+                assert!(failed.is_err());
+            }
+            assert_eq!((limiter.pace(), limiter.ceiling(), limiter.concurrency()), before);
+        }
     }
 
     #[tokio::test(start_paused = true)]
