@@ -53,6 +53,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::account::Account;
+use crate::account::WaitWatch;
 use crate::client::Client;
 use crate::compare::{record_unchanged, same, sent_fields};
 use crate::credential::{internal_detail, FlowluCredential};
@@ -211,6 +212,15 @@ impl FlowluSink {
     pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
         Self {
             account: self.account.with_limiter(limiter),
+            ..self
+        }
+    }
+
+    /// Tells every wait of this sink's requests (a rate wait, a retry) to `waits` as it starts,
+    /// for a progress display (the write's events come only as records get their outcomes).
+    pub fn with_waits(self, waits: WaitWatch) -> Self {
+        Self {
+            account: self.account.with_waits(waits),
             ..self
         }
     }
@@ -862,13 +872,19 @@ impl Writer<'_> {
         })
     }
 
+    fn waited(&self, wait: &Wait) {
+        self.sink.account.waited(&self.stream.stream, wait);
+    }
+
     async fn delete(&self, id: u64) -> Outcome {
         let (module, model) = (self.stream.module, self.stream.model);
         let result = self
             .sink
             .account
             .limiter
-            .run(|| self.sink.account.client.delete(module, model, id), &on_wait)
+            .run(|| self.sink.account.client.delete(module, model, id), &|w| {
+                self.waited(w)
+            })
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
@@ -888,7 +904,7 @@ impl Writer<'_> {
             .limiter
             .run(
                 || self.sink.account.client.update(module, model, id, &body),
-                &on_wait,
+                &|w| self.waited(w),
             )
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
@@ -1027,7 +1043,7 @@ impl Writer<'_> {
                 .run_when(
                     || self.sink.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
-                    &on_wait,
+                    &|w| self.waited(w),
                 )
                 .await;
             let err = match result {
@@ -1225,10 +1241,6 @@ fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
         }
     }
     compared > 0
-}
-
-fn on_wait(wait: &Wait) {
-    tracing::debug!(?wait.reason, delay_ms = wait.delay.as_millis() as u64, attempt = wait.attempt, "waiting before retrying a request");
 }
 
 fn mode_name(mode: WriteMode) -> &'static str {

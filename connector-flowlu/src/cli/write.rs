@@ -32,6 +32,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
+use crate::account::WaitWatch;
 use crate::sink::Stopped;
 
 use super::inputs::{config_error, load_catalog};
@@ -58,6 +59,11 @@ pub(super) async fn run(
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
+    // Rate waits and retries, shown by the progress view while they last.
+    let (wait_tx, mut waits) = tokio::sync::mpsc::unbounded_channel();
+    let sink = sink.with_waits(WaitWatch::new(move |event| {
+        let _ = wait_tx.send(event);
+    }));
     let input = Arc::new(Mutex::new(InputLog::default()));
     let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
     let (mut events, stop) = sink.write_watched(&catalog, lines.boxed());
@@ -70,9 +76,16 @@ pub(super) async fn run(
         unreadable: Vec::new(),
         acked: 0,
     };
-    while let Some(event) = events.next().await {
-        run.handle(event);
-        run.drain_problems();
+    loop {
+        tokio::select! {
+            biased;
+            Some(wait) = waits.recv() => run.progress.source_event(&wait),
+            event = events.next() => {
+                let Some(event) = event else { break };
+                run.handle(event);
+                run.drain_problems();
+            }
+        }
     }
     drop(events);
     run.drain_problems();

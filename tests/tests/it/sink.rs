@@ -3,8 +3,9 @@
 //! no outcome, no stdout line and no reject file.
 
 use connector_core::{
-    ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput, SourceEvent,
 };
+use connector_flowlu::account::WaitWatch;
 use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::FlowluCredential;
 use futures::StreamExt;
@@ -273,6 +274,94 @@ async fn delete_by_id_and_an_already_deleted_record() {
     );
     deleted.assert_async().await;
     gone.assert_async().await;
+    other.assert().await;
+}
+
+#[tokio::test]
+async fn the_waits_of_a_write_are_told_as_they_start_with_their_cause() {
+    let mut server = Server::new_async().await;
+    let path = |id: u64| format!("/api/v1/module/crm/account/delete/{id}");
+    let key = Matcher::Exact(format!("api_key={CANARY_KEY}"));
+    let mut mocks = Vec::new();
+    for (id, status, body) in [
+        (3, 502, "<html>Bad gateway</html>"),
+        (3, 200, r#"{"response":{"id":3}}"#),
+        (4, 429, "Too Many Requests"),
+        (4, 200, r#"{"response":{"id":4}}"#),
+    ] {
+        let mock = server
+            .mock("GET", path(id).as_str())
+            .match_query(key.clone())
+            .with_status(status)
+            .with_body(body)
+            .expect(1)
+            .create_async()
+            .await;
+        mocks.push(mock);
+    }
+    let other = CatchAll::register(&mut server).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watch = {
+        let seen = std::sync::Arc::clone(&seen);
+        WaitWatch::new(move |event| seen.lock().unwrap().push(event))
+    };
+    let rule = json!({"stream": "crm_account", "mode": "delete"});
+    let outcomes = write(
+        &sink(&server.url(), Some(rule)).with_waits(watch),
+        &catalog("append"),
+        records(&[json!({"id": 3}), json!({"id": 4})]),
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Deleted { id: "3".into() },
+            Outcome::Deleted { id: "4".into() }
+        ]
+    );
+    let mut seen: Vec<SourceEvent> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|event| match event.clone() {
+            // The backoff carries jitter (1-5 ms here).
+            SourceEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+                reason,
+            } => {
+                assert!((1..=5).contains(&wait_ms), "{wait_ms}");
+                SourceEvent::Retrying {
+                    stream,
+                    attempt,
+                    wait_ms: 0,
+                    reason,
+                }
+            }
+            other => other,
+        })
+        .collect();
+    seen.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(
+        seen,
+        [
+            // A first refusal without Retry-After goes again in the next slot: no wait here.
+            SourceEvent::RateLimited {
+                stream: Some("crm_account".into()),
+                wait_ms: 0
+            },
+            SourceEvent::Retrying {
+                stream: "crm_account".into(),
+                attempt: 1,
+                wait_ms: 0,
+                reason: "HTTP 502".into()
+            },
+        ]
+    );
+    for mock in mocks {
+        mock.assert_async().await;
+    }
     other.assert().await;
 }
 
