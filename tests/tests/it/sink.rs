@@ -293,6 +293,7 @@ async fn the_waits_of_a_write_are_told_as_they_start_with_their_cause() {
             .mock("GET", path(id).as_str())
             .match_query(key.clone())
             .with_status(status)
+            .with_header("Retry-After", "0")
             .with_body(body)
             .expect(1)
             .create_async()
@@ -346,7 +347,7 @@ async fn the_waits_of_a_write_are_told_as_they_start_with_their_cause() {
     assert_eq!(
         seen,
         [
-            // A first refusal without Retry-After goes again in the next slot: no wait here.
+            // `Retry-After: 0`: no wait.
             SourceEvent::RateLimited {
                 stream: Some("crm_account".into()),
                 wait_ms: 0
