@@ -177,6 +177,7 @@ mod tests {
                 SinkEvent::Outcome(o) => format!("o{}", o.sequence),
                 SinkEvent::CheckpointAck(s) => format!("s{s}"),
                 SinkEvent::Log { message, .. } => message,
+                wait => format!("{wait:?}"),
             })
             .collect()
     }

@@ -180,6 +180,26 @@ pub enum SinkEvent {
         /// The message (never a secret).
         message: String,
     },
+    /// The service asked a request of `stream` to wait; the write resumes by itself (for
+    /// progress displays, as it happens; no protocol message).
+    RateLimited {
+        /// The stream waiting (or `None` when the whole account waits).
+        stream: Option<String>,
+        /// How long, in milliseconds.
+        wait_ms: u64,
+    },
+    /// A request of `stream` failed with a temporary error and is tried again after a wait
+    /// (for progress displays, as it happens; no protocol message).
+    Retrying {
+        /// The stream whose request is retried.
+        stream: String,
+        /// The attempt that failed (1 for the first).
+        attempt: usize,
+        /// How long until the next attempt, in milliseconds.
+        wait_ms: u64,
+        /// What the failed attempt met, in a few words (`HTTP 502`, `timeout`).
+        reason: String,
+    },
 }
 
 /// A fatal refusal that stopped a write (a rejected key, an unknown account, a stream the

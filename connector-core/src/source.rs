@@ -151,6 +151,9 @@ pub enum SourceEvent {
         attempt: usize,
         /// How long until the next attempt, in milliseconds.
         wait_ms: u64,
+        /// What the failed attempt met, in a few words (`HTTP 502`, `timeout`, `connection
+        /// dropped`, `HTTP 200 with an HTML page`, ...; never a body text).
+        reason: String,
     },
     /// A progress or diagnostic message.
     Log {

@@ -117,6 +117,8 @@ async fn main() -> Result<()> {
             SinkEvent::Outcome(o) => println!("record {} -> {}", o.sequence, serde_json::to_string(&o)?),
             SinkEvent::CheckpointAck(state) => println!("checkpoint {state} is durable"),
             SinkEvent::Log { message, .. } => println!("log: {message}"),
+            SinkEvent::RateLimited { wait_ms, .. } => println!("rate limited: waiting {wait_ms} ms"),
+            SinkEvent::Retrying { reason, wait_ms, .. } => println!("retrying in {wait_ms} ms ({reason})"),
         }
     }
     emulator.shutdown().await;

@@ -2,11 +2,35 @@
 
 use std::sync::Arc;
 
+use connector_core::SourceEvent;
+
 use crate::client::Client;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
-use crate::limiter::{Limiter, LimiterConfig};
+use crate::limiter::{Limiter, LimiterConfig, Wait};
 use crate::settings::Settings;
+
+/// Where the waits of an account's requests are told as they start (a progress display),
+/// besides the log: a [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] per wait.
+#[derive(Clone, Default)]
+pub struct WaitWatch(Option<Arc<dyn Fn(SourceEvent) + Send + Sync>>);
+
+impl WaitWatch {
+    /// Tells every wait to `watch`.
+    pub fn new(watch: impl Fn(SourceEvent) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(watch)))
+    }
+}
+
+impl std::fmt::Debug for WaitWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "WaitWatch(on)"
+        } else {
+            "WaitWatch(off)"
+        })
+    }
+}
 
 /// A Flowlu account: its client, its request governor and the settings. A source and a sink
 /// of the same account can share one limiter ([`Account::with_limiter`]), so together they
@@ -16,6 +40,7 @@ pub struct Account {
     pub(crate) client: Client,
     pub(crate) limiter: Arc<Limiter>,
     pub(crate) settings: Settings,
+    pub(crate) waits: WaitWatch,
 }
 
 impl Account {
@@ -26,6 +51,7 @@ impl Account {
             client,
             limiter,
             settings,
+            waits: WaitWatch::default(),
         }
     }
 
@@ -38,6 +64,27 @@ impl Account {
     pub fn with_limiter(mut self, limiter: Arc<Limiter>) -> Self {
         self.limiter = limiter;
         self
+    }
+
+    /// Tells the waits of this account's requests to `waits` (besides the log).
+    pub fn with_waits(mut self, waits: WaitWatch) -> Self {
+        self.waits = waits;
+        self
+    }
+
+    /// A request of `stream` waits before its next attempt: logged, and told to the watch.
+    pub(crate) fn waited(&self, stream: &str, wait: &Wait) {
+        tracing::debug!(
+            stream,
+            ?wait.reason,
+            cause = %wait.cause,
+            delay_ms = wait.delay.as_millis() as u64,
+            attempt = wait.attempt,
+            "waiting before retrying a request"
+        );
+        if let Some(watch) = &self.waits.0 {
+            watch(wait.event(stream));
+        }
     }
 
     /// The account's limiter, to share with another source or sink.

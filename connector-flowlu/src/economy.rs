@@ -28,7 +28,6 @@ use crate::account::Account;
 use crate::client::ListPage;
 use crate::compare::sent_fields;
 use crate::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
-use crate::limiter::Wait;
 use crate::settings::WriteMode;
 use crate::sink::{StreamPlan, Tagged, WritePlan};
 
@@ -265,10 +264,6 @@ fn compared_fields(plan: &StreamPlan, held: &[Tagged]) -> Vec<String> {
     fields
 }
 
-fn on_wait(wait: &Wait) {
-    tracing::debug!(?wait.reason, delay_ms = wait.delay.as_millis() as u64, "waiting before retrying a request");
-}
-
 /// One list call through the account's limiter.
 pub(crate) async fn list(
     account: &Account,
@@ -277,7 +272,9 @@ pub(crate) async fn list(
 ) -> Result<ListPage, crate::error::Error> {
     account
         .limiter
-        .run(|| account.client.list(plan.module, plan.model, params), &on_wait)
+        .run(|| account.client.list(plan.module, plan.model, params), &|w| {
+            account.waited(&plan.stream, w)
+        })
         .await
 }
 

@@ -598,7 +598,30 @@ fn verdict(verdict: &str, why: &str) -> Value {
 }
 
 fn refused(refusal: &Refusal) -> Value {
+    if refusal.rate {
+        return json!({"verdict": "inconclusive", "why": RATE_REFUSED, "error": refusal.to_json()});
+    }
     json!({"verdict": "refused", "why": "the portal answered with an error", "error": refusal.to_json()})
+}
+
+/// Why an experiment answered by a rate refusal says nothing.
+const RATE_REFUSED: &str =
+    "refused for the account's rate limit: the answer says nothing about what was asked";
+
+/// The answer to the wrong key or the unknown method, as reported: a rate refusal is
+/// inconclusive (it says nothing of how the portal answers a wrong key or method).
+fn error_answer(answer: &Answer) -> Value {
+    match answer {
+        Answer::Refused(r) if r.rate => {
+            let mut out = r.to_json();
+            out["verdict"] = json!("inconclusive");
+            out["why"] = json!(RATE_REFUSED);
+            out
+        }
+        Answer::Refused(r) => r.to_json(),
+        Answer::Ok(_) => json!({"accepted": true}),
+        Answer::NotSent => json!(NOT_RUN),
+    }
 }
 
 const NOT_RUN: &str = "not_run";
@@ -754,11 +777,7 @@ impl Probe {
             params: vec![("page".into(), "1".into()), ("limit".into(), "1".into())],
             wrong_key: true,
         };
-        self.wrong_key = match session.send(&validation).await {
-            Answer::Refused(r) => r.to_json(),
-            Answer::Ok(_) => json!({"accepted": true}),
-            Answer::NotSent => json!(NOT_RUN),
-        };
+        self.wrong_key = error_answer(&session.send(&validation).await);
         let Some(model) = self.paging_model() else {
             self.unknown_method = json!(NOT_RUN);
             return;
@@ -770,11 +789,7 @@ impl Probe {
             params: Vec::new(),
             wrong_key: false,
         };
-        self.unknown_method = match session.send(&unknown).await {
-            Answer::Refused(r) => r.to_json(),
-            Answer::Ok(_) => json!({"accepted": true}),
-            Answer::NotSent => json!(NOT_RUN),
-        };
+        self.unknown_method = error_answer(&session.send(&unknown).await);
     }
 
     /// The readable model with a timestamp cursor and the most records seen.
@@ -944,7 +959,13 @@ impl Probe {
             ];
             match session.send(&Request::list(model, params)).await {
                 Answer::NotSent => break,
-                Answer::Refused(r) => asked.push(json!({"limit": limit, "error": r.to_json()})),
+                Answer::Refused(r) => {
+                    if r.rate {
+                        result["bound"] = json!("inconclusive");
+                        result["why"] = json!(RATE_REFUSED);
+                    }
+                    asked.push(json!({"limit": limit, "error": r.to_json()}));
+                }
                 Answer::Ok(response) => {
                     let Ok(page) = Page::read(response) else {
                         asked.push(json!({"limit": limit, "error": "malformed list answer"}));
@@ -1343,8 +1364,9 @@ fn verdict_difference(topic: &str, result: &Value, assumed: &str, action: &str, 
 }
 
 fn compare_errors(report: &Value, out: &mut Vec<Difference>) {
+    let conclusive = |v: &Value| v.is_object() && v["verdict"] != "inconclusive";
     let wrong = &report["wrong_key"];
-    if wrong.is_object() && wrong["connector_reads_it_as"] != "auth" {
+    if conclusive(wrong) && wrong["connector_reads_it_as"] != "auth" {
         out.push(Difference::new(
             "wrong_key",
             "a wrong key is answered with error 11 (HTTP 200) or HTTP 401/403",
@@ -1358,7 +1380,7 @@ fn compare_errors(report: &Value, out: &mut Vec<Difference>) {
         ));
     }
     let unknown = &report["unknown_method"];
-    if unknown.is_object() && unknown["error_code"] != json!(30) {
+    if conclusive(unknown) && unknown["error_code"] != json!(30) {
         out.push(Difference::new(
             "unknown_method",
             "an unknown method is answered with error 30",

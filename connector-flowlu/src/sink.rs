@@ -48,12 +48,13 @@ use async_trait::async_trait;
 use connector_core::order::{Acks, Finished, KeyedOrder};
 use connector_core::{
     ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Failure, FailureClass, Outcome, PreparedWrite,
-    Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
+    Record, RecordOutcome, Sink, SinkEvent, SinkInput, SourceEvent, Stopped,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 
 use crate::account::Account;
+use crate::account::WaitWatch;
 use crate::client::Client;
 use crate::compare::{record_unchanged, same, sent_fields};
 use crate::credential::{internal_detail, FlowluCredential};
@@ -216,6 +217,15 @@ impl FlowluSink {
         }
     }
 
+    /// Tells every wait of this sink's requests (a rate wait, a retry) to `waits` as it starts,
+    /// for a progress display (the write's events come only as records get their outcomes).
+    pub fn with_waits(self, waits: WaitWatch) -> Self {
+        Self {
+            account: self.account.with_waits(waits),
+            ..self
+        }
+    }
+
     /// Before a create decided by an index older than `age`, the records created since the
     /// index was read are read first (default [`DEFAULT_INDEX_MAX_AGE`]; zero: before every
     /// such create).
@@ -368,10 +378,17 @@ impl Sink for FlowluSink {
             message: e.to_string(),
             internal: e.to_string(),
         })?;
+        // Waits are told as they start (the write's own events come only as records get
+        // their outcomes), so a progress display shows them while they last.
+        let (tell, waits) = tokio::sync::mpsc::unbounded_channel();
+        let sink = self.clone().with_waits(WaitWatch::new(move |event| {
+            let _ = tell.send(event);
+        }));
         Ok(Box::new(FlowluWrite {
-            sink: self,
+            sink,
             plan: Arc::new(plan),
             halt: Arc::new(Halt::default()),
+            waits: Mutex::new(Some(waits)),
         }))
     }
 
@@ -396,16 +413,23 @@ impl Sink for FlowluSink {
 
 /// A planned write of a [`FlowluSink`]; [`PreparedWrite::stopped`] says whether a fatal
 /// refusal (rejected key, unknown account, a module the key lacks) stopped it.
-struct FlowluWrite<'a> {
-    sink: &'a FlowluSink,
+struct FlowluWrite {
+    sink: FlowluSink,
     plan: Arc<WritePlan>,
     halt: Arc<Halt>,
+    /// The waits of the sink's requests, merged into the first write's events.
+    waits: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SourceEvent>>>,
 }
 
-impl PreparedWrite for FlowluWrite<'_> {
+impl PreparedWrite for FlowluWrite {
     fn write<'b>(&'b self, input: BoxStream<'b, SinkInput>) -> BoxStream<'b, SinkEvent> {
-        self.sink
-            .write_planned(Arc::clone(&self.plan), input, Arc::clone(&self.halt))
+        let events = self
+            .sink
+            .write_planned(Arc::clone(&self.plan), input, Arc::clone(&self.halt));
+        match lock(&self.waits).take() {
+            Some(waits) => with_waits(events, waits).boxed(),
+            None => events,
+        }
     }
 
     fn stopped(&self) -> Vec<Stopped> {
@@ -414,6 +438,32 @@ impl PreparedWrite for FlowluWrite<'_> {
         stopped.sort_by(|a, b| a.stream.cmp(&b.stream));
         stopped
     }
+}
+
+/// `events`, with each wait told on `waits` as a [`SinkEvent`] as soon as it starts; ends with
+/// `events`.
+fn with_waits<'b>(
+    events: BoxStream<'b, SinkEvent>,
+    waits: tokio::sync::mpsc::UnboundedReceiver<SourceEvent>,
+) -> impl futures::Stream<Item = SinkEvent> + 'b {
+    futures::stream::unfold((events, waits), |(mut events, mut waits)| async move {
+        loop {
+            let event = tokio::select! {
+                biased;
+                Some(wait) = waits.recv() => match wait {
+                    SourceEvent::RateLimited { stream, wait_ms } => {
+                        SinkEvent::RateLimited { stream, wait_ms }
+                    }
+                    SourceEvent::Retrying { stream, attempt, wait_ms, reason } => {
+                        SinkEvent::Retrying { stream, attempt, wait_ms, reason }
+                    }
+                    _ => continue,
+                },
+                event = events.next() => event?,
+            };
+            return Some((event, (events, waits)));
+        }
+    })
 }
 
 /// An input item numbered: records by sequence, checkpoints by ordinal and the number of
@@ -780,13 +830,19 @@ impl Writer<'_> {
         })
     }
 
+    fn waited(&self, wait: &Wait) {
+        self.sink.account.waited(&self.stream.stream, wait);
+    }
+
     async fn delete(&self, id: u64) -> Outcome {
         let (module, model) = (self.stream.module, self.stream.model);
         let result = self
             .sink
             .account
             .limiter
-            .run(|| self.sink.account.client.delete(module, model, id), &on_wait)
+            .run(|| self.sink.account.client.delete(module, model, id), &|w| {
+                self.waited(w)
+            })
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
@@ -806,7 +862,7 @@ impl Writer<'_> {
             .limiter
             .run(
                 || self.sink.account.client.update(module, model, id, &body),
-                &on_wait,
+                &|w| self.waited(w),
             )
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
@@ -945,7 +1001,7 @@ impl Writer<'_> {
                 .run_when(
                     || self.sink.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
-                    &on_wait,
+                    &|w| self.waited(w),
                 )
                 .await;
             let err = match result {
@@ -1145,10 +1201,6 @@ fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
     compared > 0
 }
 
-fn on_wait(wait: &Wait) {
-    tracing::debug!(?wait.reason, delay_ms = wait.delay.as_millis() as u64, attempt = wait.attempt, "waiting before retrying a request");
-}
-
 fn mode_name(mode: WriteMode) -> &'static str {
     match mode {
         WriteMode::Create => "create",
@@ -1279,6 +1331,7 @@ mod tests {
                 SinkEvent::Outcome(o) => format!("o{}", o.sequence),
                 SinkEvent::CheckpointAck(s) => format!("s{s}"),
                 SinkEvent::Log { message, .. } => message,
+                wait => format!("{wait:?}"),
             })
             .collect()
     }

@@ -51,7 +51,7 @@ use crate::client::Client;
 use crate::credential::{explain_at, FlowluCredential};
 use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
-use crate::limiter::{Limiter, Wait, WaitReason};
+use crate::limiter::{Limiter, Wait};
 use crate::pager::{Next, Pager};
 use crate::raw_page::raw_key;
 use crate::settings::Settings;
@@ -551,19 +551,7 @@ struct Notices(mpsc::UnboundedSender<SourceEvent>);
 
 impl Notices {
     fn wait(&self, stream: &str, wait: &Wait) {
-        let wait_ms = u64::try_from(wait.delay.as_millis()).unwrap_or(u64::MAX);
-        let event = match wait.reason {
-            WaitReason::RateLimited => SourceEvent::RateLimited {
-                stream: Some(stream.to_string()),
-                wait_ms,
-            },
-            WaitReason::Retry => SourceEvent::Retrying {
-                stream: stream.to_string(),
-                attempt: wait.attempt,
-                wait_ms,
-            },
-        };
-        let _ = self.0.send(event);
+        let _ = self.0.send(wait.event(stream));
     }
 }
 

@@ -200,11 +200,10 @@ impl Message {
                 stream,
                 attempt,
                 wait_ms,
+                reason,
             } => Self::log(
                 LogLevel::Warn,
-                format!(
-                    "{stream}: attempt {attempt} failed with a temporary error; retrying in {wait_ms} ms"
-                ),
+                format!("{stream}: attempt {attempt} failed ({reason}); retrying in {wait_ms} ms"),
             ),
             SourceEvent::Log { level, message } => Self::log(level, message),
             SourceEvent::Page { .. } | SourceEvent::Records(_) => return None,

@@ -19,8 +19,8 @@ struct Counts {
     retries: u64,
     errors: u64,
     status: &'static str,
-    /// The wait under way ("waiting 2.0 s (rate limited)", "retry 2 in 1.0 s (temporary
-    /// error)"), shown instead of the status until the stream's next page, records or status.
+    /// The wait under way ("waiting 2.0 s (rate limited)", "retry 2 in 1.0 s (HTTP 502)"),
+    /// shown instead of the status until the stream's next page, records or status.
     waiting: Option<String>,
 }
 
@@ -109,12 +109,10 @@ impl Progress {
                 stream,
                 attempt,
                 wait_ms,
+                reason,
             } => update(self.stream(stream), unit, |c| {
                 c.retries += 1;
-                c.waiting = Some(format!(
-                    "retry {attempt} in {} (temporary error)",
-                    seconds(*wait_ms)
-                ));
+                c.waiting = Some(format!("retry {attempt} in {} ({reason})", seconds(*wait_ms)));
             }),
             SourceEvent::Error { stream: Some(s), .. } => update(self.stream(s), unit, |c| {
                 c.errors += 1;
@@ -142,6 +140,8 @@ impl Progress {
         update(self.stream(&outcome.stream), unit, |c| {
             c.records += 1;
             c.status = "written";
+            // An outcome means the wait before it is over.
+            c.waiting = None;
             if rejected {
                 c.errors += 1;
             }
@@ -299,6 +299,55 @@ mod tests {
     }
 
     #[test]
+    fn a_write_shows_waits_and_retries_while_they_last() {
+        let mut p = Progress::new(false, "written");
+        let s = "crm_account";
+        let outcome = |sequence: u64, outcome: connector_core::Outcome| RecordOutcome {
+            stream: s.into(),
+            sequence,
+            outcome,
+            record: None,
+        };
+        let created = |id: &str| connector_core::Outcome::Created { id: id.into() };
+        p.outcome(&outcome(0, created("1")));
+        assert_eq!(
+            shown(&p, s),
+            "1 written, 0 pages, 0 rate-limit waits (0.0 s), 0 retries, 0 errors, written"
+        );
+        p.source_event(&SourceEvent::RateLimited {
+            stream: Some(s.into()),
+            wait_ms: 1000,
+        });
+        assert_eq!(
+            shown(&p, s),
+            "1 written, 0 pages, 1 rate-limit waits (1.0 s), 0 retries, 0 errors, waiting 1.0 s (rate limited)"
+        );
+        p.outcome(&outcome(1, created("2")));
+        assert_eq!(
+            shown(&p, s),
+            "2 written, 0 pages, 1 rate-limit waits (1.0 s), 0 retries, 0 errors, written"
+        );
+        p.source_event(&SourceEvent::Retrying {
+            stream: s.into(),
+            attempt: 1,
+            wait_ms: 500,
+            reason: "HTTP 503".into(),
+        });
+        assert_eq!(
+            shown(&p, s),
+            "2 written, 0 pages, 1 rate-limit waits (1.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (HTTP 503)"
+        );
+        p.outcome(&outcome(
+            2,
+            connector_core::Outcome::Unknown { message: "m".into() },
+        ));
+        assert_eq!(
+            shown(&p, s),
+            "3 written, 0 pages, 1 rate-limit waits (1.0 s), 1 retries, 1 errors, written"
+        );
+    }
+
+    #[test]
     fn waits_and_retries_show_while_they_last_and_counts_move_live() {
         let mut p = Progress::new(false, "records");
         let s = "crm_account";
@@ -330,16 +379,18 @@ mod tests {
                     stream: s.into(),
                     attempt: 1,
                     wait_ms: 500,
+                    reason: "HTTP 502".into(),
                 },
-                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (temporary error)",
+                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (HTTP 502)",
             ),
             (
                 SourceEvent::Retrying {
                     stream: s.into(),
                     attempt: 2,
                     wait_ms: 1000,
+                    reason: "timeout".into(),
                 },
-                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, retry 2 in 1.0 s (temporary error)",
+                "0 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, retry 2 in 1.0 s (timeout)",
             ),
         ];
         for (event, expected) in steps {
@@ -357,6 +408,7 @@ mod tests {
             stream: s.into(),
             attempt: 1,
             wait_ms: 250,
+            reason: "connection dropped".into(),
         });
         p.source_event(&SourceEvent::Error {
             stream: Some(s.into()),

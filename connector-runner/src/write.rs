@@ -24,7 +24,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary,
+    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, SourceEvent, Stopped,
+    WriteSummary,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -270,6 +271,21 @@ impl WriteRun<'_, '_> {
                 self.output.emit(&Message::State { state });
             }
             SinkEvent::Log { level, message } => self.log(level, message),
+            SinkEvent::RateLimited { stream, wait_ms } => {
+                self.progress
+                    .source_event(&SourceEvent::RateLimited { stream, wait_ms });
+            }
+            SinkEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+                reason,
+            } => self.progress.source_event(&SourceEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+                reason,
+            }),
         }
     }
 

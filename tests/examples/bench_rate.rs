@@ -4,8 +4,11 @@
 //!
 //! ```text
 //! cargo build --release -p connector-flowlu --bin flowlu-connector
-//! cargo run --release -p integration-tests --example bench_rate [-- --quick]
+//! cargo run --release -p integration-tests --example bench_rate [-- --quick] [--cap 2] [--form json|429] [--runs 3]
 //! ```
+//!
+//! `--cap` and `--form` run only those rows (`--form json`: the JSON error at 200; `429`: the
+//! text 429); `--runs` repeats each row.
 //!
 //! One stream (`crm_account`, full refresh, 100 records per page, 4 requests in flight) of
 //! about a minute's worth of pages at the cap (`cap * 60 * 100` records, at most 30,000);
@@ -80,15 +83,31 @@ fn read(base_url: &str, api_key: &str) -> (f64, u64, u64) {
 
 #[tokio::main]
 async fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let only_cap: Option<f64> = value("--cap").map(|v| v.parse().expect("--cap takes a number"));
+    let only_form = value("--form");
+    let runs: usize = value("--runs").map_or(1, |v| v.parse().expect("--runs takes a number"));
     println!("| cap | refusal | records | pages | seconds | ideal | throughput | requests | refused | refused share | requests per record | RATE_LIMITED lines |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for &cap in CAPS {
+    for &cap in CAPS.iter().filter(|&&c| only_cap.is_none_or(|o| o == c)) {
         let mut records = ((cap * 60.0) as usize * PAGE_SIZE).min(30_000);
         if quick {
             records /= 10;
         }
-        for &(refusal, form) in FORMS {
+        let forms = FORMS.iter().filter(|(refusal, _)| match only_form.as_deref() {
+            None => true,
+            Some("json") => matches!(refusal, Refusal::JsonError { .. }),
+            Some("429") => matches!(refusal, Refusal::TooManyRequests),
+            Some(other) => panic!("--form is json or 429, not {other}"),
+        });
+        for &(refusal, form) in forms.flat_map(|f| std::iter::repeat_n(f, runs)) {
             let emu = Emulator::start(EmulatorConfig {
                 records_per_model: 0,
                 model_records: [("crm/account".to_string(), records)].into_iter().collect(),

@@ -10,27 +10,25 @@ use serde_json::Value;
 pub mod soak;
 
 /// A limiter whose retries wait 1-5 ms (tests must not sleep for real backoff), with up to
-/// `max_retries` retries per request and `concurrency` requests in flight; its pace is not
-/// learnt from refusals (the stand-in's injected 429s are random draws, not a cap).
+/// `max_retries` retries per request and `concurrency` requests in flight. Its pace is learnt
+/// as in production: failures that are not rate refusals (5xx, dropped connections) teach it
+/// nothing, and a 429 with `Retry-After` only pauses.
 pub fn fast_limiter(
     concurrency: usize,
     max_retries: usize,
 ) -> std::sync::Arc<connector_flowlu::limiter::Limiter> {
     use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
     use std::time::Duration;
-    std::sync::Arc::new(
-        Limiter::new(LimiterConfig {
-            max_concurrency: concurrency,
-            requests_per_second: None,
-            retry: RetryPolicy {
-                min_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(5),
-                max_retries,
-                max_total: Duration::from_secs(10),
-            },
-        })
-        .without_pace_learning(),
-    )
+    std::sync::Arc::new(Limiter::new(LimiterConfig {
+        max_concurrency: concurrency,
+        requests_per_second: None,
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retries,
+            max_total: Duration::from_secs(10),
+        },
+    }))
 }
 
 /// The API key every test uses: it must never appear in any output.

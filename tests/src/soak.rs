@@ -165,8 +165,11 @@ fn credential(emu: &Emulator, advanced: Value) -> Result<FlowluCredential, Strin
         .map_err(|e| format!("config: {e}"))
 }
 
-/// Fast retries (the stand-in's faults are independent draws, so no pace is learnt from its
-/// 429s): up to 12 retries per request.
+/// Fast retries, up to 12 per request. The pace is not learnt: the soak's 429s without
+/// `Retry-After` (2% of requests) are independent draws at any rate, not a cap, and a 429 is
+/// the form of a rate refusal, so learning from them would pace the soak down to a crawl.
+/// Its other faults (5xx, dropped and truncated bodies) teach the pace nothing anyway (the
+/// limiter's `failures_that_are_not_rate_refusals_do_not_teach_the_pace`).
 fn limiter(concurrency: usize) -> Arc<Limiter> {
     Arc::new(
         Limiter::new(LimiterConfig {
@@ -419,7 +422,7 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
                 }
             }
             SinkEvent::CheckpointAck(state) => acked.push(state["checkpoint"].as_u64()),
-            SinkEvent::Log { .. } => {}
+            SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
         }
     }
     let expected_acks: Vec<Option<u64>> = (0..checkpoints).map(Some).collect();

@@ -118,7 +118,7 @@ fn summary(text: &str) -> Value {
 }
 
 /// The lines minus retry warnings, and those warnings (their delays carry jitter, so only
-/// their start is kept: `crm_pipeline: attempt N failed`).
+/// their start is kept: `crm_pipeline: attempt N failed (what it met)`).
 fn split_retries(lines: Vec<Value>) -> (Vec<Value>, Vec<String>) {
     let (warns, rest): (Vec<Value>, Vec<Value>) = lines
         .into_iter()
@@ -127,8 +127,8 @@ fn split_retries(lines: Vec<Value>) -> (Vec<Value>, Vec<String>) {
         .iter()
         .map(|w| {
             let text = w["log"]["message"].as_str().unwrap();
-            assert!(text.contains(" with a temporary error; retrying in "), "{text}");
-            text.split(" with a temporary error").next().unwrap().to_string()
+            assert!(text.contains("; retrying in "), "{text}");
+            text.split("; retrying in ").next().unwrap().to_string()
         })
         .collect();
     (rest, warns)
@@ -163,19 +163,26 @@ fn failed(message: &str, internal: &str, failure_type: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_5xx_is_retried_whatever_its_body() {
-    let cases: [(usize, &str, &str); 5] = [
-        (500, "application/json", r#"{"error":"boom"}"#),
+    // The retry warning names what the attempt met.
+    let cases: [(usize, &str, &str, &str); 5] = [
+        (500, "application/json", r#"{"error":"boom"}"#, "HTTP 500"),
         (
             500,
             "application/json",
             r#"{"error":{"error_code":10,"error_msg":"Unknown error"}}"#,
+            "HTTP 500",
         ),
-        (500, "application/json", r#""boom""#),
-        (502, "text/html", "<html><body>Bad gateway</body></html>"),
-        (503, "text/plain", "Service Unavailable"),
+        (500, "application/json", r#""boom""#, "HTTP 500"),
+        (
+            502,
+            "text/html",
+            "<html><body>Bad gateway</body></html>",
+            "HTTP 502",
+        ),
+        (503, "text/plain", "Service Unavailable", "HTTP 503"),
     ];
     let items = ids(1..=2);
-    for (code, content_type, body) in cases {
+    for (code, content_type, body, reason) in cases {
         let mut server = Server::new_async().await;
         let failing = answer(&mut server, (1, 500), (code, content_type, body.into()), 1).await;
         let ok = answer(
@@ -188,7 +195,11 @@ async fn a_5xx_is_retried_whatever_its_body() {
         let other = CatchAll::register(&mut server).await;
         let (lines, retries) = split_retries(read(&source(&server.url(), json!({}), 3)).await);
         assert_eq!(lines, one_page(&items), "{code} {body}");
-        assert_eq!(retries, [format!("{STREAM}: attempt 1 failed")], "{code} {body}");
+        assert_eq!(
+            retries,
+            [format!("{STREAM}: attempt 1 failed ({reason})")],
+            "{code} {body}"
+        );
         failing.assert_async().await;
         ok.assert_async().await;
         other.assert().await;
@@ -213,8 +224,8 @@ async fn a_5xx_that_persists_fails_the_stream_as_transient_with_the_server_messa
     assert_eq!(
         retries,
         [
-            format!("{STREAM}: attempt 1 failed"),
-            format!("{STREAM}: attempt 2 failed")
+            format!("{STREAM}: attempt 1 failed (HTTP 500)"),
+            format!("{STREAM}: attempt 2 failed (HTTP 500)")
         ]
     );
     failing.assert_async().await;
@@ -263,7 +274,10 @@ async fn an_html_page_after_a_good_page_is_retried() {
         "1 complete, 0 failed; {STREAM}: 5 records in 3 pages"
     )));
     assert_eq!(lines, expected);
-    assert_eq!(retries, [format!("{STREAM}: attempt 1 failed")]);
+    assert_eq!(
+        retries,
+        [format!("{STREAM}: attempt 1 failed (HTTP 200 with an HTML page)")]
+    );
     for mock in [p1, proxy, p2, p3] {
         mock.assert_async().await;
     }
@@ -454,8 +468,8 @@ async fn a_refused_connection_is_still_retried() {
     assert_eq!(
         retries,
         [
-            format!("{STREAM}: attempt 1 failed"),
-            format!("{STREAM}: attempt 2 failed")
+            format!("{STREAM}: attempt 1 failed (connection refused)"),
+            format!("{STREAM}: attempt 2 failed (connection refused)")
         ]
     );
 }

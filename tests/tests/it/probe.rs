@@ -778,6 +778,99 @@ async fn a_rate_cap_of_the_stand_in_is_reported_in_both_refusal_forms_within_the
             "{form}"
         );
         assert!(topics(report).contains("rate_limit"), "{form}");
+        // The wrong key met the cap: no claim about how the portal answers a wrong key.
+        assert_eq!(report["wrong_key"]["verdict"], json!("inconclusive"), "{form}");
+        assert!(!topics(report).contains("wrong_key"), "{form}");
+    }
+}
+
+#[tokio::test]
+async fn answers_refused_for_the_rate_cap_are_inconclusive_not_portal_answers() {
+    // A burst of one request per model: the survey is answered, every later request of the
+    // run (well under 20 s) is refused for the cap, the wrong-key check included.
+    for (refusal, form) in [
+        (Refusal::TooManyRequests, "http_429"),
+        (Refusal::JsonError { status: 200 }, "json_error_string"),
+    ] {
+        let config = EmulatorConfig {
+            rate_cap: Some(RateCap {
+                per_second: 0.05,
+                burst: MODELS.len() as u32,
+                refusal,
+            }),
+            ..stand_in(Quirks::default())
+        };
+        let (probed, emu) = probe_stand_in(config).await;
+        let report = &probed.report;
+        let stats = emu.stats();
+        assert_eq!(stats.total - stats.refused, MODELS.len() as u64, "{form}");
+        assert!(
+            report["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["access"] == "readable"),
+            "{form}: {}",
+            report["models"]
+        );
+        // The wrong key and the unknown method met the cap, not the portal's answer to them.
+        for key in ["wrong_key", "unknown_method"] {
+            assert_eq!(report[key]["verdict"], json!("inconclusive"), "{form} {key}");
+            assert_eq!(
+                report[key]["why"],
+                json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+                "{form} {key}"
+            );
+            assert_eq!(
+                report[key]["connector_reads_it_as"],
+                json!("rate_limited"),
+                "{form} {key}"
+            );
+        }
+        // Every experiment sent was refused for the cap: inconclusive, none "refused"; the
+        // id filter and the get were not sent (no ids came back to build them from).
+        let expected: BTreeMap<String, String> = verdicts(report)
+            .into_keys()
+            .map(|k| (k, "inconclusive".to_string()))
+            .collect();
+        assert_eq!(verdicts(report), expected, "{form}");
+        assert_eq!(
+            report["paging"]["order_asc"]["why"],
+            json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+            "{form}"
+        );
+        assert_eq!(
+            report["paging"]["filter_id"]["why"],
+            json!("fewer than two records with numeric ids to filter between"),
+            "{form}"
+        );
+        assert_eq!(
+            report["paging"]["page_size"]["bound"],
+            json!("inconclusive"),
+            "{form}"
+        );
+        assert_eq!(
+            report["paging"]["page_size"]["largest_honoured"],
+            Value::Null,
+            "{form}"
+        );
+        assert_eq!(report["get_vs_list"]["verdict"], json!("inconclusive"), "{form}");
+        // The only differences reported are the rate refusals themselves.
+        assert_eq!(
+            topics(report),
+            BTreeSet::from(["rate_limit".to_string()]),
+            "{form}: {}",
+            report["differences"]
+        );
+        assert_eq!(
+            report["rate_limit"]["refusals"].as_array().unwrap().len() as u64,
+            stats.refused,
+            "{form}"
+        );
+        assert!(
+            stats.refused >= 2,
+            "{form}: the wrong key and the unknown method at least"
+        );
     }
 }
 

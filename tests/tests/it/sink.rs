@@ -276,6 +276,114 @@ async fn delete_by_id_and_an_already_deleted_record() {
     other.assert().await;
 }
 
+#[tokio::test]
+async fn the_waits_of_a_prepared_write_come_in_its_events_as_they_start_with_their_cause() {
+    let mut server = Server::new_async().await;
+    let path = |id: u64| format!("/api/v1/module/crm/account/delete/{id}");
+    let key = Matcher::Exact(format!("api_key={CANARY_KEY}"));
+    let mut mocks = Vec::new();
+    for (id, status, body) in [
+        (3, 502, "<html>Bad gateway</html>"),
+        (3, 200, r#"{"response":{"id":3}}"#),
+        (4, 429, "Too Many Requests"),
+        (4, 200, r#"{"response":{"id":4}}"#),
+    ] {
+        let mock = server
+            .mock("GET", path(id).as_str())
+            .match_query(key.clone())
+            .with_status(status)
+            .with_header("Retry-After", "0")
+            .with_body(body)
+            .expect(1)
+            .create_async()
+            .await;
+        mocks.push(mock);
+    }
+    let other = CatchAll::register(&mut server).await;
+    let rule = json!({"stream": "crm_account", "mode": "delete"});
+    let sink = sink(&server.url(), Some(rule));
+    let catalog = catalog("append");
+    let prepared = sink.prepare(&catalog).await.unwrap();
+    let input = records(&[json!({"id": 3}), json!({"id": 4})]);
+    let events: Vec<SinkEvent> = prepared
+        .write(futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let mut outcomes: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome.clone())),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|(sequence, _)| *sequence);
+    assert_eq!(
+        outcomes,
+        [
+            (0, Outcome::Deleted { id: "3".into() }),
+            (1, Outcome::Deleted { id: "4".into() })
+        ]
+    );
+    // Each wait comes as an event of the write's own stream, before the outcome it delays.
+    let first_outcome = events
+        .iter()
+        .position(|e| matches!(e, SinkEvent::Outcome(_)))
+        .unwrap();
+    let waits: Vec<usize> = (0..events.len())
+        .filter(|&i| {
+            matches!(
+                events[i],
+                SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. }
+            )
+        })
+        .collect();
+    assert_eq!(waits.len(), 2, "{events:?}");
+    assert!(waits[0] < first_outcome, "{events:?}");
+    let mut seen: Vec<SinkEvent> = events
+        .iter()
+        .filter_map(|event| match event.clone() {
+            // The backoff carries jitter (1-5 ms here).
+            SinkEvent::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+                reason,
+            } => {
+                assert!((1..=5).contains(&wait_ms), "{wait_ms}");
+                Some(SinkEvent::Retrying {
+                    stream,
+                    attempt,
+                    wait_ms: 0,
+                    reason,
+                })
+            }
+            wait @ SinkEvent::RateLimited { .. } => Some(wait),
+            _ => None,
+        })
+        .collect();
+    seen.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(
+        seen,
+        [
+            // `Retry-After: 0`: no wait.
+            SinkEvent::RateLimited {
+                stream: Some("crm_account".into()),
+                wait_ms: 0
+            },
+            SinkEvent::Retrying {
+                stream: "crm_account".into(),
+                attempt: 1,
+                wait_ms: 0,
+                reason: "HTTP 502".into()
+            },
+        ]
+    );
+    for mock in mocks {
+        mock.assert_async().await;
+    }
+    other.assert().await;
+}
+
 /// One failure answer of an update and the outcome it must give.
 struct FailureCase {
     status: usize,
