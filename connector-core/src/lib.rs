@@ -8,8 +8,12 @@
 //!   internal detail;
 //! * [`Source`]: discover a [`Catalog`], read records as an async stream of [`SourceEvent`]s
 //!   with per-stream checkpoints;
-//! * [`Sink`]: write a stream of [`SinkInput`]s, answering one [`Outcome`] per record and
-//!   acknowledging checkpoints;
+//! * [`Source`] records travel parsed ([`Record`]) or as the exact JSON text sent, a page at a
+//!   time ([`RawRecords`]);
+//! * [`Sink`]: prepare a write of a catalog (fallible, before any record: [`PreparedWrite`]),
+//!   then write a stream of [`SinkInput`]s, answering one [`Outcome`] per record and
+//!   acknowledging checkpoints; [`order`] holds the ordering every sink owes (checkpoints in
+//!   input order after the records before them, one key's records in input order);
 //! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
 //!   generated with `schemars` in a profile every common renderer accepts;
 //! * [`Secret`]: the only type that holds a secret, and [`secret::redact`], which removes one
@@ -52,6 +56,7 @@ pub mod catalog;
 pub mod credential;
 pub mod error;
 pub mod form;
+pub mod order;
 pub mod secret;
 pub mod sink;
 pub mod source;
@@ -62,6 +67,6 @@ pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Va
 pub use error::{Error, Failure, FailureClass, FormError};
 pub use form::FormDescriptor;
 pub use secret::Secret;
-pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput, WriteSummary};
-pub use source::{Checkpoint, LogLevel, Record, Source, SourceEvent, StreamStatus};
+pub use sink::{Outcome, PreparedWrite, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary};
+pub use source::{Checkpoint, LogLevel, RawRecords, Record, Source, SourceEvent, StreamStatus};
 pub use state::SourceState;

@@ -4,15 +4,13 @@
 use std::io::Write;
 
 use clap::Subcommand;
-use connector_core::{ConfiguredCatalog, Failure, FailureClass, SinkEvent, SinkInput, SourceState};
-use connector_runner::{Connector, Env, Page, StoppedBy};
-use futures::stream::BoxStream;
-use futures::StreamExt;
+use connector_core::{Failure, FailureClass};
+use connector_runner::{Connector, Env};
 use serde_json::Value;
 
 use crate::credential::{explain_at, FlowluCredential};
 use crate::sink::FlowluSink;
-use crate::source::{FlowluSource, ReadItem};
+use crate::source::FlowluSource;
 
 pub mod probe;
 
@@ -76,43 +74,6 @@ impl Connector for Flowlu {
 
     fn sink(credential: &FlowluCredential) -> Result<FlowluSink, Failure> {
         FlowluSink::from_credential(credential).map_err(|e| explain_at(&e, &credential.host()).1)
-    }
-
-    fn read_pages<'a>(
-        source: &'a FlowluSource,
-        catalog: &'a ConfiguredCatalog,
-        state: &'a SourceState,
-    ) -> BoxStream<'a, Page> {
-        source
-            .read_items(catalog, state)
-            .map(|item| match item {
-                ReadItem::Event(event) => Page::Event(event),
-                ReadItem::Records { stream, records } => Page::Records {
-                    stream: stream.to_string(),
-                    records,
-                },
-            })
-            .boxed()
-    }
-
-    fn write_watched<'a>(
-        sink: &'a FlowluSink,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> Result<(BoxStream<'a, SinkEvent>, StoppedBy<'a>), Failure> {
-        sink.plan(catalog).map_err(|e| Failure {
-            class: FailureClass::Config,
-            message: e.to_string(),
-            internal: e.to_string(),
-        })?;
-        let (events, stop) = sink.write_watched(catalog, input);
-        let stopped: StoppedBy<'a> = Box::new(move || {
-            stop.stopped()
-                .into_iter()
-                .map(|s| (s.stream, s.failure))
-                .collect()
-        });
-        Ok((events, stopped))
     }
 
     async fn run_command(command: FlowluCommand, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

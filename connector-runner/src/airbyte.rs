@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use connector_core::{Catalog, Error, Failure, FailureClass, LogLevel, SourceEvent, StreamStatus};
+use connector_core::{
+    Catalog, Error, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, StreamStatus,
+};
 
 /// One line of the protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,7 +163,8 @@ impl Message {
         }
     }
 
-    /// The protocol line(s) of a source event; `None` for events with no protocol form.
+    /// The protocol line of a source event; `None` for events with no protocol form and for
+    /// [`SourceEvent::Records`] (their lines: [`write_records`]).
     pub fn from_source_event(event: SourceEvent, emitted_at: i64) -> Option<Self> {
         Some(match event {
             SourceEvent::Record(r) => Self::Record {
@@ -204,7 +207,7 @@ impl Message {
                 ),
             ),
             SourceEvent::Log { level, message } => Self::log(level, message),
-            SourceEvent::Page { .. } => return None,
+            SourceEvent::Page { .. } | SourceEvent::Records(_) => return None,
             SourceEvent::Error { stream, failure } => Self::error(&failure, stream.as_deref(), emitted_at),
         })
     }
@@ -236,6 +239,13 @@ pub fn write_record_line(out: &mut Vec<u8>, stream: &str, record: &RawValue, emi
     out.extend_from_slice(br#","emitted_at":"#);
     out.extend_from_slice(emitted_at.to_string().as_bytes());
     out.extend_from_slice(b"}}\n");
+}
+
+/// Appends the `RECORD` lines of `records` to `out`, every one `emitted_at`.
+pub fn write_records(out: &mut Vec<u8>, records: &RawRecords, emitted_at: i64) {
+    for record in records.iter() {
+        write_record_line(out, records.stream(), record, emitted_at);
+    }
 }
 
 /// Airbyte's `failure_type` for a failure class.

@@ -4,13 +4,9 @@ use std::future::Future;
 use std::io::Write;
 
 use clap::{ArgMatches, FromArgMatches, Subcommand};
-use connector_core::{
-    ConfiguredCatalog, Credential, Failure, SinkEvent, SinkInput, SourceEvent, SourceState,
-};
-use futures::stream::BoxStream;
+use connector_core::{Credential, Failure};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::Env;
@@ -57,23 +53,6 @@ pub trait Connector: 'static {
     /// The sink of a credential.
     fn sink(credential: &Self::Credential) -> Result<Self::Sink, Failure>;
 
-    /// Reads like [`connector_core::Source::read`], each page's records as the exact JSON text
-    /// sent.
-    fn read_pages<'a>(
-        source: &'a Self::Source,
-        catalog: &'a ConfiguredCatalog,
-        state: &'a SourceState,
-    ) -> BoxStream<'a, Page>;
-
-    /// Checks that `catalog` can be written, then writes like [`connector_core::Sink::write`];
-    /// the second part tells, once the events have ended, which fatal refusals stopped the
-    /// write (`None`: every stream).
-    fn write_watched<'a>(
-        sink: &'a Self::Sink,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> Result<(BoxStream<'a, SinkEvent>, StoppedBy<'a>), Failure>;
-
     /// Runs one of [`Self::Commands`]: its output goes to `out` (protocol lines or one JSON
     /// document), what a person reads to `err`; returns the exit code.
     fn run_command(
@@ -83,23 +62,6 @@ pub trait Connector: 'static {
         err: &mut dyn Write,
     ) -> impl Future<Output = i32>;
 }
-
-/// What a read yields: an event, or the records of one page as the exact JSON text sent.
-#[derive(Debug)]
-pub enum Page {
-    /// An event (records come as [`Page::Records`]).
-    Event(SourceEvent),
-    /// Records of one stream, in order.
-    Records {
-        /// The stream.
-        stream: String,
-        /// The records.
-        records: Vec<Box<RawValue>>,
-    },
-}
-
-/// Tells, once a write's events have ended, which fatal refusals stopped it.
-pub type StoppedBy<'a> = Box<dyn FnOnce() -> Vec<(Option<String>, Failure)> + 'a>;
 
 /// No subcommands of a connector's own.
 #[derive(Debug, Clone, Copy)]

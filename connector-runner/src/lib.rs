@@ -41,7 +41,7 @@ mod progress;
 mod read;
 pub mod state;
 mod write;
-pub use connector::{Connector, NoCommands, Page, StoppedBy};
+pub use connector::{Connector, NoCommands};
 pub use inputs::{load_catalog, load_state};
 
 /// Exit code: the command ran.

@@ -6,8 +6,8 @@ use std::path::Path;
 use connector_core::{Failure, Source, SourceEvent};
 use futures::StreamExt;
 
-use crate::airbyte::{now_ms, write_record_line, Message};
-use crate::connector::{Connector, Page};
+use crate::airbyte::{now_ms, write_records, Message};
+use crate::connector::Connector;
 use crate::inputs::{load_catalog, load_state};
 use crate::progress::Progress;
 use crate::{load_config, Env, Interrupt, ProtocolOut, Signal, EXIT_FAILED, EXIT_OK};
@@ -46,7 +46,7 @@ pub(crate) async fn read<C: Connector>(
         Ok(inputs) => inputs,
         Err(failure) => return output.fail(&failure),
     };
-    let mut items = C::read_pages(&source, &catalog, &state);
+    let mut items = source.read(&catalog, &state);
     let mut code = EXIT_OK;
     let mut lines = Vec::new();
     let mut counts = Counts::default();
@@ -63,22 +63,21 @@ pub(crate) async fn read<C: Connector>(
         };
         let Some(item) = item else { break };
         let written = match item {
-            Page::Records { stream, records } => {
-                progress.records(&stream, records.len());
-                counts.records(&stream, records.len());
+            SourceEvent::Records(records) => {
+                progress.records(records.stream(), records.len());
+                counts.records(records.stream(), records.len());
                 lines.clear();
-                let emitted_at = now_ms();
-                for record in &records {
-                    write_record_line(&mut lines, &stream, record, emitted_at);
-                }
+                write_records(&mut lines, &records, now_ms());
                 output.emit_lines(&lines)
             }
-            Page::Event(event) => {
+            event => {
                 if matches!(event, SourceEvent::Error { .. }) {
                     code = EXIT_FAILED;
                 }
-                if let SourceEvent::Checkpoint(checkpoint) = &event {
-                    counts.checkpoint(&checkpoint.stream);
+                match &event {
+                    SourceEvent::Checkpoint(checkpoint) => counts.checkpoint(&checkpoint.stream),
+                    SourceEvent::Record(record) => counts.records(&record.stream, 1),
+                    _ => {}
                 }
                 progress.source_event(&event);
                 Message::from_source_event(event, now_ms()).map_or(EXIT_OK, |m| output.emit(&m))

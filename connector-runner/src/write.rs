@@ -19,13 +19,12 @@
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
 //!   anything is read. The config's secrets are redacted from every line written.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Failure, FailureClass, LogLevel, Record, RecordOutcome, SinkEvent, SinkInput, WriteSummary,
+    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -59,19 +58,20 @@ pub(crate) async fn run<C: Connector>(
         Ok(inputs) => inputs,
         Err(failure) => return output.fail(&failure),
     };
-    let input = Arc::new(Mutex::new(InputLog::default()));
-    let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
-    let written = C::write_watched(&sink, &catalog, lines.boxed()).map_err(|e| {
+    let prepared = sink.prepare(&catalog).await.map_err(|e| {
         config_error(
             format!("The catalog cannot be written: {}.", e.message),
             e.internal,
         )
     });
-    let prepared = written.and_then(|written| Ok((written, RejectFile::open(reject_file, secrets)?)));
-    let ((mut events, stopped), rejects) = match prepared {
+    let prepared = prepared.and_then(|write| Ok((write, RejectFile::open(reject_file, secrets)?)));
+    let (write, rejects) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
+    let input = Arc::new(Mutex::new(InputLog::default()));
+    let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
+    let mut events = write.write(lines.boxed());
     let mut run = WriteRun {
         program: C::NAME,
         output,
@@ -88,14 +88,13 @@ pub(crate) async fn run<C: Connector>(
     }
     drop(events);
     run.drain_problems();
-    run.finish(&stopped(), &interrupt)
+    run.finish(&write.stopped(), &interrupt)
 }
 
-/// What the input reader shares with the run: the data of records without an outcome yet (for
-/// the reject file) and lines that could not be read.
+/// What the input reader shares with the run: lines that could not be read, and how far it
+/// got.
 #[derive(Default)]
 struct InputLog {
-    pending: HashMap<u64, Value>,
     problems: Vec<LineProblem>,
     /// Records read so far, and the number of the last line read.
     records: u64,
@@ -172,11 +171,8 @@ impl InputReader {
             }
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    let mut log = lock(&self.log);
-                    log.pending.insert(self.records, record.data.clone());
                     self.records += 1;
-                    log.records = self.records;
-                    drop(log);
+                    lock(&self.log).records = self.records;
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -277,10 +273,10 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn outcome(&mut self, outcome: RecordOutcome) {
+    fn outcome(&mut self, mut outcome: RecordOutcome) {
         self.summary.add(&outcome);
         self.progress.outcome(&outcome);
-        let data = lock(&self.input).pending.remove(&outcome.sequence);
+        let data = outcome.record.take();
         if !outcome.outcome.is_rejected() {
             return;
         }
@@ -316,7 +312,7 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn finish(mut self, stopped: &[(Option<String>, Failure)], interrupt: &Interrupt) -> i32 {
+    fn finish(mut self, stopped: &[Stopped], interrupt: &Interrupt) -> i32 {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
@@ -398,7 +394,7 @@ impl WriteRun<'_, '_> {
 }
 
 /// The `TRACE` error of a write stopped by a fatal refusal.
-fn stop_failure((stream, failure): &(Option<String>, Failure)) -> Failure {
+fn stop_failure(Stopped { stream, failure }: &Stopped) -> Failure {
     let scope = match stream {
         None => "The write stopped".to_string(),
         Some(stream) => format!("Writing {stream} stopped"),

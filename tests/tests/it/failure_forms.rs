@@ -86,7 +86,7 @@ async fn read(source: &FlowluSource) -> Vec<Value> {
     let state = SourceState::default();
     let catalog = catalog();
     let lines: Vec<Value> = source
-        .read(&catalog, &state)
+        .read_parsed(&catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
         .map(|m| serde_json::to_value(m).unwrap())
         .collect()

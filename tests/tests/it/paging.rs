@@ -101,7 +101,7 @@ fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
 async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
     let state = connector_runner::state::source_state(&state).unwrap();
     let lines: Vec<Value> = source
-        .read(catalog, &state)
+        .read_parsed(catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
         .map(|m| serde_json::to_value(m).unwrap())
         .collect()
