@@ -26,10 +26,8 @@
 //! # }
 //! ```
 
-use connector_core::{ConfiguredCatalog, Credential, Failure, SinkEvent, SinkInput, SourceState};
-use connector_runner::{Connector, Env, NoCommands, Page, StoppedBy};
-use futures::stream::BoxStream;
-use futures::StreamExt;
+use connector_core::{Credential, Failure};
+use connector_runner::{Connector, Env, NoCommands};
 use serde_json::{json, Value};
 
 pub mod credential;
@@ -39,7 +37,7 @@ pub mod source;
 
 pub use credential::JsonlCredential;
 pub use sink::JsonlSink;
-pub use source::{JsonlSource, ReadItem};
+pub use source::JsonlSource;
 
 /// Where the file format is described.
 pub const DOCUMENTATION_URL: &str = "https://jsonlines.org/";
@@ -106,30 +104,6 @@ impl Connector for Jsonl {
 
     fn sink(credential: &JsonlCredential) -> Result<JsonlSink, Failure> {
         Ok(JsonlSink::new(credential))
-    }
-
-    fn read_pages<'a>(
-        source: &'a JsonlSource,
-        catalog: &'a ConfiguredCatalog,
-        state: &'a SourceState,
-    ) -> BoxStream<'a, Page> {
-        source
-            .read_items(catalog, state)
-            .map(|item| match item {
-                ReadItem::Event(event) => Page::Event(event),
-                ReadItem::Records { stream, records } => Page::Records { stream, records },
-            })
-            .boxed()
-    }
-
-    fn write_watched<'a>(
-        sink: &'a JsonlSink,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> Result<(BoxStream<'a, SinkEvent>, StoppedBy<'a>), Failure> {
-        sink.prepare(catalog)?;
-        let (events, stopped) = sink.write_watched(catalog, input);
-        Ok((events, Box::new(move || stopped.stopped())))
     }
 
     async fn run_command(

@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use connector_core::sink::refuse_all;
 use connector_core::{
-    ConfiguredCatalog, DestinationSyncMode, Failure, FailureClass, LogLevel, Outcome, Record, RecordOutcome,
-    Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, DestinationSyncMode, Failure, FailureClass, LogLevel, Outcome, PreparedWrite, Record,
+    RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
 };
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -44,22 +45,23 @@ pub struct JsonlSink {
 
 /// The streams a write stopped (a file that could not be written), shared with its events.
 #[derive(Debug, Clone, Default)]
-pub struct Stopped(Arc<Mutex<StopList>>);
+struct StopList(Arc<Mutex<Vec<Stopped>>>);
 
-/// The streams stopped, with why (`None`: every stream).
-pub type StopList = Vec<(Option<String>, Failure)>;
-
-impl Stopped {
-    /// Every stream stopped so far, with why.
-    pub fn stopped(&self) -> StopList {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+impl StopList {
+    fn get(&self) -> Vec<Stopped> {
+        let mut stopped = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        stopped.sort_by(|a, b| a.stream.cmp(&b.stream));
+        stopped
     }
 
     fn push(&self, stream: &str, failure: Failure) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((Some(stream.to_string()), failure));
+            .push(Stopped {
+                stream: Some(stream.to_string()),
+                failure,
+            });
     }
 }
 
@@ -73,7 +75,7 @@ impl JsonlSink {
 
     /// Checks that `catalog` can be written before any record: the directory exists, every
     /// stream is a file name and asks for `append` (the only mode: records are added).
-    pub fn prepare(&self, catalog: &ConfiguredCatalog) -> Result<(), Failure> {
+    fn check(&self, catalog: &ConfiguredCatalog) -> Result<(), Failure> {
         read_dir(&self.directory).map_err(|(_, failure)| failure)?;
         for configured in &catalog.streams {
             let name = &configured.stream.name;
@@ -91,72 +93,86 @@ impl JsonlSink {
         Ok(())
     }
 
-    /// Writes like [`Sink::write`] once [`Self::prepare`] passed; the second part tells which
-    /// streams stopped.
-    pub fn write_watched<'a>(
+    fn prepared<'a>(&'a self, catalog: &'a ConfiguredCatalog) -> Result<JsonlWrite<'a>, Failure> {
+        self.check(catalog)?;
+        Ok(JsonlWrite {
+            directory: &self.directory,
+            catalog,
+            stopped: StopList::default(),
+        })
+    }
+}
+
+#[async_trait]
+impl Sink for JsonlSink {
+    /// A config failure when the directory is missing, a stream name is not a file name or a
+    /// stream asks for another mode than `append`.
+    async fn prepare<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+    ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
+        Ok(Box::new(self.prepared(catalog)?))
+    }
+
+    fn write<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         input: BoxStream<'a, SinkInput>,
-    ) -> (BoxStream<'a, SinkEvent>, Stopped) {
-        let stopped = Stopped::default();
-        let run = WriteRun {
+    ) -> BoxStream<'a, SinkEvent> {
+        match self.prepared(catalog) {
+            Ok(prepared) => events(prepared.run(input)),
+            Err(failure) => refuse_all(failure, input),
+        }
+    }
+}
+
+/// A prepared write of a [`JsonlSink`]; [`PreparedWrite::stopped`] names the streams whose
+/// file could not be written.
+struct JsonlWrite<'a> {
+    directory: &'a Path,
+    catalog: &'a ConfiguredCatalog,
+    stopped: StopList,
+}
+
+impl<'a> JsonlWrite<'a> {
+    fn run<'i>(&self, input: BoxStream<'i, SinkInput>) -> WriteRun<'i>
+    where
+        'a: 'i,
+    {
+        WriteRun {
             input,
-            catalog,
-            directory: self.directory.clone(),
+            catalog: self.catalog,
+            directory: self.directory.to_path_buf(),
             files: None,
             batch: BTreeMap::new(),
             batch_bytes: 0,
             pending: Vec::new(),
             out: VecDeque::new(),
             sequence: 0,
-            stopped: stopped.clone(),
+            stopped: self.stopped.clone(),
             failed_streams: HashMap::new(),
             ended: false,
-        };
-        let events = futures::stream::unfold(run, |mut run| async move {
-            let event = run.next().await;
-            event.map(|e| (e, run))
-        });
-        (events.boxed(), stopped)
+        }
     }
 }
 
-#[async_trait]
-impl Sink for JsonlSink {
-    fn write<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> BoxStream<'a, SinkEvent> {
-        match self.prepare(catalog) {
-            Ok(()) => self.write_watched(catalog, input).0,
-            Err(failure) => {
-                // The contract has no step to refuse a catalog: every record fails with why.
-                let mut sequence = 0;
-                input
-                    .filter_map(move |item| {
-                        let event = match item {
-                            SinkInput::Record(record) => {
-                                sequence += 1;
-                                Some(SinkEvent::Outcome(RecordOutcome {
-                                    stream: record.stream,
-                                    sequence: sequence - 1,
-                                    outcome: Outcome::Failed {
-                                        class: failure.class,
-                                        code: None,
-                                        message: failure.message.clone(),
-                                        fields: BTreeMap::new(),
-                                    },
-                                }))
-                            }
-                            SinkInput::Checkpoint(_) => None,
-                        };
-                        futures::future::ready(event)
-                    })
-                    .boxed()
-            }
-        }
+impl PreparedWrite for JsonlWrite<'_> {
+    fn write<'a>(&'a self, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent> {
+        events(self.run(input))
     }
+
+    fn stopped(&self) -> Vec<Stopped> {
+        self.stopped.get()
+    }
+}
+
+/// The events of a write.
+fn events(run: WriteRun<'_>) -> BoxStream<'_, SinkEvent> {
+    futures::stream::unfold(run, |mut run| async move {
+        let event = run.next().await;
+        event.map(|e| (e, run))
+    })
+    .boxed()
 }
 
 /// A record waiting for its outcome, in input order.
@@ -180,7 +196,7 @@ struct WriteRun<'a> {
     pending: Vec<Pending>,
     out: VecDeque<SinkEvent>,
     sequence: u64,
-    stopped: Stopped,
+    stopped: StopList,
     /// Streams whose file failed, with what happened.
     failed_streams: HashMap<String, String>,
     ended: bool,
@@ -229,6 +245,7 @@ impl WriteRun<'_> {
                     message,
                     fields: BTreeMap::new(),
                 },
+                record: Some(record.data.clone()),
             })
         };
         let pending = if self.catalog.get(&record.stream).is_none() {
@@ -277,6 +294,7 @@ impl WriteRun<'_> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         let mut written = HashMap::new();
+        let mut unwritten = HashMap::new();
         if !batch.is_empty() {
             let writes: Vec<Write1> = batch
                 .into_iter()
@@ -288,12 +306,11 @@ impl WriteRun<'_> {
                     lines,
                 })
                 .collect();
-            let streams: Vec<String> = writes.iter().map(|w| w.stream.clone()).collect();
             let reply = match &mut self.files {
                 Some(files) => files.write(writes).await,
                 None => match FileThread::start(&self.directory) {
                     Ok(files) => self.files.insert(files).write(writes).await,
-                    Err(e) => Err(e),
+                    Err(e) => Err((e, writes)),
                 },
             };
             match reply {
@@ -305,10 +322,12 @@ impl WriteRun<'_> {
                         });
                     }
                     written = reply.streams;
+                    unwritten = reply.unwritten;
                 }
-                Err(e) => {
-                    for stream in streams {
-                        written.insert(stream, Err(Written::unknown(e.clone())));
+                Err((e, writes)) => {
+                    for write in writes {
+                        written.insert(write.stream.clone(), Err(Written::unknown(e.clone())));
+                        unwritten.insert(write.stream, write.lines);
                     }
                 }
             }
@@ -348,16 +367,30 @@ impl WriteRun<'_> {
                             message: format!("{stream}.jsonl: the file thread gave no answer"),
                         },
                     };
+                    let record = outcome.is_rejected().then(|| {
+                        unwritten
+                            .get(&stream)
+                            .and_then(|lines| line_at(lines, at))
+                            .unwrap_or(Value::Null)
+                    });
                     RecordOutcome {
                         stream,
                         sequence,
                         outcome,
+                        record,
                     }
                 }
             };
             self.out.push_back(SinkEvent::Outcome(outcome));
         }
     }
+}
+
+/// The record whose line starts at byte `at` of `lines`.
+fn line_at(lines: &[u8], at: u64) -> Option<Value> {
+    let rest = lines.get(usize::try_from(at).ok()?..)?;
+    let end = memchr::memchr(b'\n', rest)?;
+    serde_json::from_slice(&rest[..end]).ok()
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -399,6 +432,8 @@ impl Written {
 struct Reply {
     /// Per stream: the byte offset where its lines start, or why they were not written.
     streams: HashMap<String, Result<u64, Written>>,
+    /// The lines of the streams not written, given back (their records go with the outcomes).
+    unwritten: HashMap<String, Vec<u8>>,
     warnings: Vec<String>,
 }
 
@@ -428,12 +463,14 @@ impl FileThread {
         Ok(Self { requests })
     }
 
-    async fn write(&mut self, writes: Vec<Write1>) -> Result<Reply, String> {
+    /// The thread's reply; when it stopped, why, with the writes it did not take.
+    async fn write(&mut self, writes: Vec<Write1>) -> Result<Reply, (String, Vec<Write1>)> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.requests
-            .send((writes, tx))
-            .map_err(|_| "the file thread stopped".to_string())?;
-        rx.await.map_err(|_| "the file thread stopped".to_string())
+        let stopped = "the file thread stopped".to_string();
+        if let Err(std::sync::mpsc::SendError((writes, _))) = self.requests.send((writes, tx)) {
+            return Err((stopped, writes));
+        }
+        rx.await.map_err(|_| (stopped, Vec::new()))
     }
 }
 
@@ -452,6 +489,7 @@ impl Files {
     fn write(&mut self, writes: Vec<Write1>) -> Reply {
         let mut reply = Reply {
             streams: HashMap::new(),
+            unwritten: HashMap::new(),
             warnings: Vec::new(),
         };
         let mut created = false;

@@ -22,12 +22,11 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use connector_core::{
-    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, FailureReason, LogLevel, Record, Source,
-    SourceEvent, SourceState, Stream, StreamStatus, SyncMode,
+    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, FailureReason, LogLevel, RawRecords,
+    Source, SourceEvent, SourceState, Stream, StreamStatus, SyncMode,
 };
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::credential::{config_failure, read_dir, JsonlCredential};
@@ -45,20 +44,6 @@ pub struct JsonlSource {
     directory: PathBuf,
 }
 
-/// What a read yields: an event, or the records of one page as the exact text of their lines.
-#[derive(Debug)]
-pub enum ReadItem {
-    /// An event (records come as [`ReadItem::Records`]).
-    Event(SourceEvent),
-    /// Records of one stream, in file order.
-    Records {
-        /// The stream.
-        stream: String,
-        /// The records.
-        records: Vec<Box<RawValue>>,
-    },
-}
-
 impl JsonlSource {
     /// The source of `credential`'s directory.
     pub fn new(credential: &JsonlCredential) -> Self {
@@ -67,12 +52,13 @@ impl JsonlSource {
         }
     }
 
-    /// Reads like [`Source::read`], each page's records as the exact text of their lines.
-    pub fn read_items<'a>(
+    /// The configured streams of `catalog` read from `state` on a thread of their own, one
+    /// after the other.
+    fn read_on_thread<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
-    ) -> BoxStream<'a, ReadItem> {
+    ) -> BoxStream<'a, SourceEvent> {
         let plans: Vec<StreamPlan> = catalog
             .streams
             .iter()
@@ -101,15 +87,13 @@ impl JsonlSource {
                     }
                 }
             });
-        let failed = spawned.err().map(|e| {
-            ReadItem::Event(SourceEvent::Error {
-                stream: None,
-                failure: Failure {
-                    class: FailureClass::System,
-                    message: format!("The read could not start: no thread for reading files ({e})."),
-                    internal: e.to_string(),
-                },
-            })
+        let failed = spawned.err().map(|e| SourceEvent::Error {
+            stream: None,
+            failure: Failure {
+                class: FailureClass::System,
+                message: format!("The read could not start: no thread for reading files ({e})."),
+                internal: e.to_string(),
+            },
         });
         let received =
             futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
@@ -126,29 +110,14 @@ impl Source for JsonlSource {
         })
     }
 
+    /// Records come a page at a time as [`SourceEvent::Records`], each the exact text of its
+    /// line (without the line's `\r`).
     fn read<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
     ) -> BoxStream<'a, SourceEvent> {
-        self.read_items(catalog, state)
-            .flat_map(|item| {
-                let events: Vec<SourceEvent> = match item {
-                    ReadItem::Event(event) => vec![event],
-                    ReadItem::Records { stream, records } => records
-                        .iter()
-                        .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-                        .map(|data| {
-                            SourceEvent::Record(Record {
-                                stream: stream.clone(),
-                                data,
-                            })
-                        })
-                        .collect(),
-                };
-                futures::stream::iter(events)
-            })
-            .boxed()
+        self.read_on_thread(catalog, state)
     }
 }
 
@@ -233,9 +202,8 @@ struct StreamPlan {
 }
 
 /// Sends the items of one stream; `false` once the receiver is gone (stop reading).
-fn read_stream(plan: StreamPlan, tx: &tokio::sync::mpsc::Sender<ReadItem>) -> bool {
-    let send = |item: ReadItem| tx.blocking_send(item).is_ok();
-    let event = |event: SourceEvent| send(ReadItem::Event(event));
+fn read_stream(plan: StreamPlan, tx: &tokio::sync::mpsc::Sender<SourceEvent>) -> bool {
+    let event = |event: SourceEvent| tx.blocking_send(event).is_ok();
     let status = |status: StreamStatus| {
         event(SourceEvent::Status {
             stream: plan.name.clone(),
@@ -294,10 +262,10 @@ fn read_stream(plan: StreamPlan, tx: &tokio::sync::mpsc::Sender<ReadItem>) -> bo
             bad_lines.push(bad.line);
         }
         if !page.records.is_empty()
-            && !send(ReadItem::Records {
-                stream: plan.name.clone(),
-                records: page.records,
-            })
+            && !event(SourceEvent::Records(RawRecords::new(
+                plan.name.clone(),
+                page.records,
+            )))
         {
             return false;
         }
