@@ -576,7 +576,7 @@ async fn a_file_that_cannot_be_written_stops_its_stream_and_withholds_later_stat
     let stopped = format!("orders.jsonl could not be written: {cannot}. Writing orders stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.");
     assert_eq!(
         got.last().unwrap(),
-        &error(None, "config_error", &stopped, &cannot)
+        &error(None, "system_error", &stopped, &cannot)
     );
 }
 
