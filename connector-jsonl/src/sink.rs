@@ -583,3 +583,113 @@ fn open_for_append(path: &Path, created: &mut bool, warnings: &mut Vec<String>) 
     }
     Ok(OpenFile { file, len })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn catalog(streams: &[&str]) -> ConfiguredCatalog {
+        let streams: Vec<Value> = streams
+            .iter()
+            .map(|name| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "incremental", "destination_sync_mode": "append"}))
+            .collect();
+        serde_json::from_value(json!({ "streams": streams })).unwrap()
+    }
+
+    /// More records than a batch holds, two streams interleaved, no checkpoint: every record
+    /// gets its outcome in input order, each id the byte offset of its line, on any executor
+    /// (no Tokio runtime here).
+    #[test]
+    fn outcomes_come_in_input_order_across_batches_with_each_lines_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = JsonlSink::new(&JsonlCredential::new("t", dir.path()));
+        let catalog = catalog(&["a", "b"]);
+        let n = BATCH_RECORDS * 2 + 7;
+        let input: Vec<SinkInput> = (0..n)
+            .map(|i| {
+                SinkInput::Record(Record {
+                    stream: if i % 3 == 0 { "b" } else { "a" }.into(),
+                    data: json!({ "i": i }),
+                })
+            })
+            .collect();
+        let events: Vec<SinkEvent> = futures::executor::block_on(
+            sink.write(&catalog, futures::stream::iter(input).boxed())
+                .collect(),
+        );
+        assert_eq!(events.len(), n);
+        let mut offsets: HashMap<&str, u64> = HashMap::new();
+        for (i, event) in events.iter().enumerate() {
+            let stream = if i % 3 == 0 { "b" } else { "a" };
+            let at = offsets.entry(stream).or_default();
+            let expected = SinkEvent::Outcome(RecordOutcome {
+                stream: stream.into(),
+                sequence: i as u64,
+                outcome: Outcome::Created { id: at.to_string() },
+                record: None,
+            });
+            assert_eq!(event, &expected);
+            *at += format!("{{\"i\":{i}}}\n").len() as u64;
+        }
+        let a = std::fs::read_to_string(dir.path().join("a.jsonl")).unwrap();
+        let expected: String = (0..n)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("{{\"i\":{i}}}\n"))
+            .collect();
+        assert_eq!(a, expected);
+    }
+
+    #[test]
+    fn a_catalog_that_cannot_be_written_fails_every_record_through_the_one_call_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = JsonlSink::new(&JsonlCredential::new("t", dir.path()));
+        let catalog = catalog(&["a/b"]);
+        let input = vec![
+            SinkInput::Record(Record {
+                stream: "a/b".into(),
+                data: json!({}),
+            }),
+            SinkInput::Checkpoint(json!({"n": 1})),
+        ];
+        let events: Vec<SinkEvent> = futures::executor::block_on(
+            sink.write(&catalog, futures::stream::iter(input).boxed())
+                .collect(),
+        );
+        let message = format!(
+            "The stream name `a/b` cannot be a file name in {}: use a name without `/`, `\\` or NUL (a stream is the file <name>.jsonl).",
+            dir.path().display()
+        );
+        assert_eq!(
+            events,
+            [
+                SinkEvent::Log {
+                    level: LogLevel::Error,
+                    message: format!("nothing is written: {message}"),
+                },
+                SinkEvent::Outcome(RecordOutcome {
+                    stream: "a/b".into(),
+                    sequence: 0,
+                    outcome: Outcome::Failed {
+                        class: FailureClass::Config,
+                        code: None,
+                        message,
+                        fields: BTreeMap::new(),
+                    },
+                    record: Some(json!({})),
+                }),
+                SinkEvent::CheckpointAck(json!({"n": 1})),
+            ]
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file made");
+    }
+
+    #[test]
+    fn the_line_of_an_unwritten_record_is_found_by_its_offset() {
+        let lines = b"{\"a\":1}\n{\"b\":[2]}\n";
+        assert_eq!(line_at(lines, 0), Some(json!({"a": 1})));
+        assert_eq!(line_at(lines, 8), Some(json!({"b": [2]})));
+        assert_eq!(line_at(lines, 99), None);
+    }
+}

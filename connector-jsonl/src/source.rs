@@ -372,3 +372,89 @@ fn open_at(path: &Path, start: Position, stream: &str) -> Result<std::fs::File, 
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::value::RawValue;
+
+    fn catalog(mode: &str) -> ConfiguredCatalog {
+        serde_json::from_value(
+            json!({"streams": [{"stream": {"name": "s", "json_schema": {}}, "sync_mode": mode}]}),
+        )
+        .unwrap()
+    }
+
+    /// Pages, checkpoints and statuses in order, on any executor (no Tokio runtime here);
+    /// `full_refresh` starts over whatever the state, `incremental` goes on from it.
+    #[test]
+    fn full_refresh_reads_from_the_start_and_incremental_from_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.jsonl"), "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        let source = JsonlSource::new(&JsonlCredential::new("t", dir.path()));
+        let state = SourceState {
+            streams: [("s".to_string(), json!({"offset": 8, "line": 1}))].into(),
+        };
+        let raw = |texts: &[&str]| {
+            let records = texts
+                .iter()
+                .map(|t| RawValue::from_string((*t).to_string()).unwrap())
+                .collect();
+            SourceEvent::Records(RawRecords::new("s", records))
+        };
+        let checkpoint = |offset: u64, line: u64| {
+            SourceEvent::Checkpoint(Checkpoint {
+                stream: "s".into(),
+                state: json!({"offset": offset, "line": line}),
+            })
+        };
+        let status = |status| SourceEvent::Status {
+            stream: "s".into(),
+            status,
+        };
+        for (mode, expected) in [
+            ("full_refresh", raw(&["{\"a\":1}", "{\"a\":2}"])),
+            ("incremental", raw(&["{\"a\":2}"])),
+        ] {
+            let catalog = catalog(mode);
+            let events: Vec<SourceEvent> =
+                futures::executor::block_on(source.read(&catalog, &state).collect());
+            assert_eq!(
+                events,
+                [
+                    status(StreamStatus::Started),
+                    expected,
+                    checkpoint(16, 2),
+                    status(StreamStatus::Complete)
+                ],
+                "{mode}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_state_names_its_missing_or_wrong_field() {
+        let err = parse_state("s", &json!({"offset": 3})).unwrap_err();
+        assert_eq!(err.message, "The state of stream `s` is wrong: it has no `line` (expected {\"offset\": <bytes>, \"line\": <lines>}). Pass the state this connector emitted, or reset the stream.");
+        let err = parse_state("s", &json!({"offset": -1, "line": 0})).unwrap_err();
+        assert_eq!(err.message, "The state of stream `s` is wrong: `offset` is -1, not a whole number of bytes or lines. Pass the state this connector emitted, or reset the stream.");
+        assert_eq!(
+            parse_state("s", &json!({"offset": 3, "line": 1})).unwrap(),
+            Position { offset: 3, line: 1 }
+        );
+    }
+
+    #[test]
+    fn only_plain_file_names_are_streams() {
+        let dir = Path::new("/d");
+        assert_eq!(stream_path(dir, "orders").unwrap(), Path::new("/d/orders.jsonl"));
+        for name in ["", "a/b", "..\\x", "n\0ul", "/etc/passwd"] {
+            assert_eq!(
+                stream_path(dir, name).unwrap_err().class,
+                FailureClass::Config,
+                "{name:?}"
+            );
+        }
+    }
+}

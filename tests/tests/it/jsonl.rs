@@ -188,6 +188,10 @@ async fn check_names_a_missing_directory_a_file_and_a_blank_path() {
     let blank = temp_json(&json!({"name": "files", "directory": "  "}));
     let cases = [
         (
+            temp_json(&json!({"name": "files"})),
+            "The config is incomplete: missing field `directory`. Required fields: name, directory.".to_string(),
+        ),
+        (
             temp_json(&json!({"name": "files", "directory": missing})),
             format!("The directory {} does not exist. Create it, or correct the path in the config.", missing.display()),
         ),
