@@ -3,7 +3,7 @@
 # official Airbyte protocol models. Needs: pip install airbyte-protocol-models-pdv2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --quiet --locked -p connector-flowlu -p flowlu-emulator
+cargo build --quiet --locked -p connector-flowlu -p connector-jsonl -p flowlu-emulator
 bin=target/debug/flowlu-connector
 work=$(mktemp -d)
 capped_pid=
@@ -59,4 +59,33 @@ for _ in $(seq 1 100); do [ -s "$work/capped.out" ] && break; sleep 0.1; done
 FLOWLU_BASE_URL=$(head -n1 "$work/capped.out") $bin read --config "$work/config.json" --catalog "$work/write_catalog.json" > "$work/capped.jsonl"
 validate read-capped --expect RECORD=300 TRACE_STREAM_STATUS=3 < "$work/capped.jsonl"
 grep -q '"type":"RATE_LIMITED"' "$work/capped.jsonl"
+
+# The second connector, connector-jsonl (built only on connector-core and the runner), over
+# the same oracle: a directory of .jsonl files, read, appended to, read again from its state.
+jsonl=target/debug/jsonl-connector
+mkdir -p "$work/files"
+for n in 1 2 3; do echo "{\"id\":$n,\"name\":\"user $n\"}"; done > "$work/files/users.jsonl"
+echo "{\"name\": \"oracle\", \"directory\": \"$work/files\"}" > "$work/jsonl.json"
+$jsonl spec | validate jsonl-spec --expect SPEC=1
+$jsonl check --config "$work/jsonl.json" | validate jsonl-check --expect CONNECTION_STATUS=1
+$jsonl discover --config "$work/jsonl.json" > "$work/jsonl-catalog.jsonl"
+validate jsonl-discover --expect CATALOG=1 < "$work/jsonl-catalog.jsonl"
+python3 - "$work" <<'PY'
+import json, sys
+from airbyte_protocol.models import AirbyteMessage, ConfiguredAirbyteCatalog
+work = sys.argv[1]
+catalog = AirbyteMessage.model_validate_json(open(f"{work}/jsonl-catalog.jsonl").read().strip()).catalog
+streams = [{"stream": json.loads(s.model_dump_json(exclude_none=True)), "sync_mode": "incremental", "destination_sync_mode": "append"} for s in catalog.streams]
+open(f"{work}/jsonl-configured.json", "w").write(ConfiguredAirbyteCatalog.model_validate({"streams": streams}).model_dump_json(exclude_none=True))
+PY
+$jsonl read --config "$work/jsonl.json" --catalog "$work/jsonl-configured.json" > "$work/jsonl-read.jsonl"
+validate jsonl-read --expect RECORD=3 STATE=1 TRACE_STREAM_STATUS=2 < "$work/jsonl-read.jsonl"
+grep '"type":"STATE"' "$work/jsonl-read.jsonl" | python3 -c 'import sys, json; print(json.dumps([json.loads(l)["state"] for l in sys.stdin]))' > "$work/jsonl-state.json"
+{
+  for n in 4 5; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":$n},\"emitted_at\":1}}"; done
+  echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"n":5}}}}'
+} | $jsonl write --config "$work/jsonl.json" --catalog "$work/jsonl-configured.json" | validate jsonl-write --expect STATE=1
+$jsonl read --config "$work/jsonl.json" --catalog "$work/jsonl-configured.json" --state "$work/jsonl-state.json" > "$work/jsonl-resumed.jsonl"
+validate jsonl-read-from-state --expect RECORD=2 STATE=1 < "$work/jsonl-resumed.jsonl"
+[ "$(grep -c '"type":"RECORD"' "$work/jsonl-resumed.jsonl")" = 2 ]
 echo "protocol oracle: every line valid"
