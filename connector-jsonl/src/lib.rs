@@ -30,8 +30,8 @@ use connector_core::{Credential, Failure};
 use connector_runner::{Connector, Env, NoCommands};
 use serde_json::{json, Value};
 
-pub mod credential;
-pub mod lines;
+mod credential;
+mod lines;
 pub mod sink;
 pub mod source;
 

@@ -116,11 +116,6 @@ impl<R: Read> LineReader<R> {
         })
     }
 
-    /// The position after the last complete line.
-    pub fn position(&self) -> Position {
-        self.at
-    }
-
     /// Moves the complete lines of `pending` into `page`; whether there was one. `fresh` is
     /// where the bytes just read start: `pending` before it holds no `\n`.
     fn take_lines(&mut self, fresh: usize, page: &mut LinePage) -> bool {
@@ -241,7 +236,6 @@ mod tests {
             records.extend(page.records.iter().map(|r| r.get().to_string()));
             bad.extend(page.bad);
         }
-        assert_eq!(reader.position(), last);
         (records, bad, last, reader.tail())
     }
 
