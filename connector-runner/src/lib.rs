@@ -5,7 +5,7 @@
 //! credential type, name, spec, how it builds a source and a sink, a base-URL override, extra
 //! subcommands) and its `main` is one call:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::main]
 //! async fn main() {
 //!     std::process::exit(connector_runner::process_main::<MyConnector>().await);
@@ -501,7 +501,15 @@ pub fn load_config<C: Connector>(path: &Path, env: &Env) -> Result<Loaded<C::Cre
     if let Some(url) = &env.base_url {
         credential = C::with_base_url(credential, url)?;
     }
-    let secrets = connector_core::credential::secret_values::<C::Credential>(&value);
+    let mut secrets = connector_core::credential::secret_values::<C::Credential>(&value);
+    // A credential may trim what was pasted: its trimmed form is scrubbed too.
+    let trimmed: Vec<String> = secrets
+        .iter()
+        .map(|s| s.trim())
+        .filter(|t| !t.is_empty() && !secrets.iter().any(|s| s == t))
+        .map(str::to_string)
+        .collect();
+    secrets.extend(trimmed);
     Ok(Loaded { credential, secrets })
 }
 
