@@ -7,9 +7,11 @@
 //!   acknowledged checkpoint covers records that are on disk.
 //! * A record of a stream not in the catalog, or whose data is not a JSON object (the source
 //!   could not read it back), fails alone.
-//! * A file that cannot be opened, written or synced stops its stream: the records of that
-//!   batch are `unknown` (some may be in the file), later ones `failed`, and no checkpoint is
-//!   acknowledged after it, so the host sends them again.
+//! * A file that cannot be opened, written or synced stops the write: its records in that
+//!   batch are `unknown` (some may be in the file), every later record `failed` (of any
+//!   stream: appending what the host sends again would make it twice), and no checkpoint is
+//!   acknowledged after it, so the host sends them again. The other streams' records of that
+//!   same batch are written and synced; a resend appends them again.
 //! * A file whose last line has no `\n` (a write cut short) gets one before the first record
 //!   appended, with a warning: the cut line stays a bad line the source reports, and the new
 //!   records are whole lines.
@@ -263,6 +265,13 @@ impl WriteRun<'_> {
                     "not written: writing {}.jsonl failed earlier ({why})",
                     record.stream
                 ),
+            )
+        } else if let Some((stream, why)) = self.failed_streams.iter().next() {
+            // No checkpoint is acknowledged any more, so the host sends this record again:
+            // appending it now would make it twice.
+            failed(
+                FailureClass::System,
+                format!("not written: the write stopped when writing {stream}.jsonl failed ({why})"),
             )
         } else if !record.data.is_object() {
             failed(

@@ -536,18 +536,20 @@ async fn write_refuses_modes_other_than_append_before_reading_anything() {
 }
 
 #[tokio::test]
-async fn a_file_that_cannot_be_written_stops_its_stream_and_withholds_later_states() {
+async fn a_file_that_cannot_be_written_stops_the_write_and_withholds_later_states() {
     let dir = Dir::new();
     std::fs::create_dir(dir.path().join("orders.jsonl")).unwrap();
     let rejects = dir.path().join("rejects.out");
     let stdin = [
+        record_line("good", r#"{"g":0}"#),
         record_line("orders", r#"{"id":1}"#),
         state_line(1),
+        record_line("good", r#"{"g":1}"#),
         record_line("orders", r#"{"id":2}"#),
         state_line(2),
     ]
     .concat();
-    let run = dir.write(&["orders"], "append", &stdin, &rejects).await;
+    let run = dir.write(&["orders", "good"], "append", &stdin, &rejects).await;
     assert_eq!(run.code, 1);
     let path = dir.path().join("orders.jsonl");
     let cannot = format!(
@@ -559,23 +561,34 @@ async fn a_file_that_cannot_be_written_stops_its_stream_and_withholds_later_stat
         got.iter().all(|m| m["type"] != "STATE"),
         "no STATE is echoed: {got:?}"
     );
-    assert_eq!(
-        got[0],
+    let failed = |stream: &str, sequence: u64, message: &str| {
         log(
             "WARN",
             &format!(
-                r#"orders record 0: {{"outcome":"failed","class":"system","message":"not written: {cannot}"}}"#
-            )
+                r#"{stream} record {sequence}: {{"outcome":"failed","class":"system","message":"{message}"}}"#
+            ),
         )
+    };
+    assert_eq!(
+        got[..3],
+        [
+            failed("orders", 1, &format!("not written: {cannot}")),
+            failed(
+                "good",
+                2,
+                &format!("not written: the write stopped when writing orders.jsonl failed ({cannot})")
+            ),
+            failed(
+                "orders",
+                3,
+                &format!("not written: writing orders.jsonl failed earlier ({cannot})")
+            ),
+        ]
     );
     assert_eq!(
-        got[1],
-        log(
-            "WARN",
-            &format!(
-                r#"orders record 1: {{"outcome":"failed","class":"system","message":"not written: writing orders.jsonl failed earlier ({cannot})"}}"#
-            )
-        )
+        dir.contents("good.jsonl"),
+        "{\"g\":0}\n",
+        "the batch before the failure only"
     );
     let stopped = format!("orders.jsonl could not be written: {cannot}. Writing orders stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.");
     assert_eq!(
