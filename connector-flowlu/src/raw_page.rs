@@ -268,11 +268,6 @@ impl Visitor<'_> for FieldName<'_> {
     }
 }
 
-/// A raw record as a `Value` (for consumers of `SourceEvent::Record`).
-pub fn to_value(record: &RawValue) -> Value {
-    serde_json::from_str(record.get()).unwrap_or_else(|_| Value::String(record.get().to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -220,30 +220,53 @@ impl Message {
     }
 }
 
-/// Appends the `RECORD` line of a record to `out`, exactly as
-/// [`Message::Record`] serializes (a record whose JSON text spans
-/// lines is written compact).
+/// Appends the `RECORD` line of a record to `out`, exactly as [`Message::Record`] serializes
+/// (a record whose JSON text spans lines is written compact).
 pub fn write_record_line(out: &mut Vec<u8>, stream: &str, record: &RawValue, emitted_at: i64) {
-    out.extend_from_slice(br#"{"type":"RECORD","record":{"stream":"#);
-    // A stream name is a `{module}_{model}` identifier: nothing to escape, but stay exact.
-    let _ = serde_json::to_writer(&mut *out, stream);
-    out.extend_from_slice(br#","data":"#);
-    let text = record.get();
-    if text.contains(['\n', '\r']) {
-        let compact: Option<Value> = serde_json::from_str(text).ok();
-        let _ = serde_json::to_writer(&mut *out, &compact);
-    } else {
-        out.extend_from_slice(text.as_bytes());
-    }
-    out.extend_from_slice(br#","emitted_at":"#);
-    out.extend_from_slice(emitted_at.to_string().as_bytes());
-    out.extend_from_slice(b"}}\n");
+    let line = RecordLine::new(stream, emitted_at);
+    line.write(out, record);
 }
 
-/// Appends the `RECORD` lines of `records` to `out`, every one `emitted_at`.
+/// Appends the `RECORD` lines of `records` to `out`, every one `emitted_at`: the same bytes as
+/// [`write_record_line`] for each, with the parts they share built once.
 pub fn write_records(out: &mut Vec<u8>, records: &RawRecords, emitted_at: i64) {
+    let line = RecordLine::new(records.stream(), emitted_at);
+    let text: usize = records.iter().map(|r| r.get().len()).sum();
+    out.reserve(text + records.len() * (line.head.len() + line.tail.len()));
     for record in records.iter() {
-        write_record_line(out, records.stream(), record, emitted_at);
+        line.write(out, record);
+    }
+}
+
+/// What every `RECORD` line of one stream and instant shares: the text before the data and
+/// after it.
+struct RecordLine {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl RecordLine {
+    fn new(stream: &str, emitted_at: i64) -> Self {
+        let mut head = br#"{"type":"RECORD","record":{"stream":"#.to_vec();
+        // A stream name rarely needs escaping, but stay exact.
+        let _ = serde_json::to_writer(&mut head, stream);
+        head.extend_from_slice(br#","data":"#);
+        let tail = format!(",\"emitted_at\":{emitted_at}}}}}\n").into_bytes();
+        Self { head, tail }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, record: &RawValue) {
+        out.extend_from_slice(&self.head);
+        let text = record.get();
+        // A JSON text holds a raw line break only between tokens: written compact, the line
+        // stays one line. The scan is memchr's (word at a time), not a char-by-char search.
+        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some() {
+            let compact: Option<Value> = serde_json::from_str(text).ok();
+            let _ = serde_json::to_writer(&mut *out, &compact);
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(&self.tail);
     }
 }
 
@@ -342,5 +365,27 @@ mod tests {
             let expected = format!("{}\n", serde_json::to_string(&message).unwrap());
             assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
         }
+        let texts = [r#"{"id":1}"#, "{\"id\":\r\n2}", r#"{"id":"a\nb"}"#];
+        let raws: Vec<Box<RawValue>> = texts
+            .iter()
+            .map(|t| RawValue::from_string((*t).to_string()).unwrap())
+            .collect();
+        let mut page = Vec::new();
+        write_records(&mut page, &RawRecords::new("s\"x", raws), -7);
+        let expected: String = texts
+            .iter()
+            .map(|text| {
+                let message = Message::Record {
+                    record: RecordMessage {
+                        stream: "s\"x".into(),
+                        data: serde_json::from_str(text).unwrap(),
+                        emitted_at: -7,
+                        namespace: None,
+                    },
+                };
+                format!("{}\n", serde_json::to_string(&message).unwrap())
+            })
+            .collect();
+        assert_eq!(String::from_utf8(page).unwrap(), expected);
     }
 }

@@ -5,7 +5,7 @@
 //! credential type, name, spec, how it builds a source and a sink, a base-URL override, extra
 //! subcommands) and its `main` is one call:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::main]
 //! async fn main() {
 //!     std::process::exit(connector_runner::process_main::<MyConnector>().await);
@@ -501,7 +501,15 @@ pub fn load_config<C: Connector>(path: &Path, env: &Env) -> Result<Loaded<C::Cre
     if let Some(url) = &env.base_url {
         credential = C::with_base_url(credential, url)?;
     }
-    let secrets = connector_core::credential::secret_values::<C::Credential>(&value);
+    let mut secrets = connector_core::credential::secret_values::<C::Credential>(&value);
+    // A credential may trim what was pasted: its trimmed form is scrubbed too.
+    let trimmed: Vec<String> = secrets
+        .iter()
+        .map(|s| s.trim())
+        .filter(|t| !t.is_empty() && !secrets.iter().any(|s| s == t))
+        .map(str::to_string)
+        .collect();
+    secrets.extend(trimmed);
     Ok(Loaded { credential, secrets })
 }
 
@@ -771,5 +779,177 @@ mod tests {
         );
         let never = Interrupt::never();
         assert!(futures::FutureExt::now_or_never(never.wait()).is_none());
+    }
+
+    /// A connector whose credential has a secret and whose source fails by echoing it.
+    mod echo {
+        use connector_core::{
+            Catalog, ConfiguredCatalog, CredentialMeta, PreparedWrite, Secret, SinkEvent, SinkInput,
+            SourceEvent, SourceState,
+        };
+        use futures::stream::BoxStream;
+
+        use super::*;
+
+        /// Echo service
+        ///
+        /// A service that echoes its key.
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        pub struct EchoCredential {
+            #[serde(flatten)]
+            meta: CredentialMeta,
+            /// Token
+            ///
+            /// The token.
+            pub token: Secret,
+        }
+
+        #[async_trait::async_trait]
+        impl Credential for EchoCredential {
+            fn meta(&self) -> &CredentialMeta {
+                &self.meta
+            }
+            async fn validate(&self) -> Validation {
+                Validation::invalid(
+                    connector_core::FailureReason::BadCredentials,
+                    format!("the service refused {}", self.token.expose().trim()),
+                    "refused",
+                )
+            }
+        }
+
+        pub struct Echo(String);
+
+        #[async_trait::async_trait]
+        impl connector_core::Source for Echo {
+            async fn discover(&self) -> Result<Catalog, Failure> {
+                Err(Failure {
+                    class: FailureClass::Transient,
+                    message: format!("GET /?token={} failed", self.0),
+                    internal: format!("echo {}", self.0),
+                })
+            }
+            fn read<'a>(
+                &'a self,
+                _: &'a ConfiguredCatalog,
+                _: &'a SourceState,
+            ) -> BoxStream<'a, SourceEvent> {
+                Box::pin(futures::stream::empty())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl connector_core::Sink for Echo {
+            async fn prepare<'a>(
+                &'a self,
+                _: &'a ConfiguredCatalog,
+            ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
+                Err(Failure {
+                    class: FailureClass::Config,
+                    message: "nothing".into(),
+                    internal: "nothing".into(),
+                })
+            }
+            fn write<'a>(
+                &'a self,
+                _: &'a ConfiguredCatalog,
+                _: BoxStream<'a, SinkInput>,
+            ) -> BoxStream<'a, SinkEvent> {
+                Box::pin(futures::stream::empty())
+            }
+        }
+
+        pub struct EchoConnector;
+
+        impl Connector for EchoConnector {
+            type Credential = EchoCredential;
+            type Source = Echo;
+            type Sink = Echo;
+            type Commands = NoCommands;
+            const NAME: &'static str = "echo-connector";
+            const ABOUT: &'static str = "Echo.";
+            const CONFIG_EXAMPLE: &'static str = "{\"name\": \"n\", \"token\": \"...\"}";
+            const STREAM_EXAMPLE: &'static str = "echoes";
+
+            fn spec() -> Result<Value, connector_core::Error> {
+                Ok(serde_json::json!({"connectionSpecification": EchoCredential::form()?.schema}))
+            }
+            fn with_base_url(credential: EchoCredential, _: &str) -> Result<EchoCredential, Failure> {
+                Ok(credential)
+            }
+            fn connected(_: &EchoCredential) -> String {
+                "Connected.".into()
+            }
+            fn source(credential: &EchoCredential) -> Result<Echo, Failure> {
+                Ok(Echo(credential.token.expose().trim().to_string()))
+            }
+            fn sink(credential: &EchoCredential) -> Result<Echo, Failure> {
+                Self::source(credential)
+            }
+            async fn run_command(command: NoCommands, _: &Env, _: &mut dyn Write, _: &mut dyn Write) -> i32 {
+                match command {}
+            }
+        }
+    }
+
+    async fn run_echo(args: &[&str], config: &Value) -> (i32, String) {
+        let dir = std::env::temp_dir().join(format!("runner-echo-{}-{}", std::process::id(), args[0]));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        let mut argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+        if args[0] != "spec" && args[0] != "nope" {
+            argv.extend([OsString::from("--config"), path.clone().into_os_string()]);
+        }
+        let stdin: Stdin = Box::new(std::io::Cursor::new(Vec::new()));
+        let mut out = Vec::new();
+        let code = run::<echo::EchoConnector>(argv, &Env::default(), stdin, &mut out).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_secret_fields_of_the_spec_are_scrubbed_from_every_line_trimmed_too() {
+        let config = serde_json::json!({"name": "n", "token": "  t/k+n 1  "});
+        let (code, out) = run_echo(&["discover"], &config).await;
+        assert_eq!(code, EXIT_FAILED);
+        let line: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            (
+                &line["trace"]["error"]["message"],
+                &line["trace"]["error"]["internal_message"]
+            ),
+            (
+                &serde_json::json!("GET /?token=[REDACTED] failed"),
+                &serde_json::json!("echo [REDACTED]")
+            )
+        );
+        let (code, out) = run_echo(&["check"], &config).await;
+        assert_eq!(
+            (code, out.as_str()),
+            (
+                EXIT_OK,
+                "{\"type\":\"CONNECTION_STATUS\",\"connectionStatus\":{\"status\":\"FAILED\",\"message\":\"the service refused [REDACTED]\"}}\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connector_without_commands_has_the_protocol_commands_only() {
+        let config = serde_json::json!({"name": "n", "token": "k"});
+        let (code, out) = run_echo(&["nope"], &config).await;
+        assert_eq!((code, out.as_str()), (EXIT_USAGE, ""));
+        let (code, out) = run_echo(&["spec"], &config).await;
+        assert_eq!(code, EXIT_OK);
+        let line: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            line["spec"]["connectionSpecification"]["required"],
+            serde_json::json!(["name", "token"])
+        );
+        let names: Vec<String> = command::<echo::EchoConnector>()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(names, ["spec", "check", "discover", "read", "write"]);
     }
 }

@@ -416,7 +416,9 @@ fn stop_failure(Stopped { stream, failure }: &Stopped) -> Failure {
         Some(stream) => format!("Writing {stream} stopped"),
     };
     Failure {
-        class: FailureClass::Config,
+        // The stop's own class: a fatal refusal is a config failure, a file that cannot be
+        // written (a second connector's stop) a system one.
+        class: failure.class,
         message: format!(
             "{} {scope}: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.",
             failure.message

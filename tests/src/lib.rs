@@ -57,13 +57,18 @@ pub async fn run_cli(args: &[&str], base_url: Option<&str>, stdin: &str) -> Run 
 
 /// [`run_cli`] with any bytes on stdin (not necessarily UTF-8).
 pub async fn run_cli_bytes(args: &[&str], base_url: Option<&str>, stdin: &[u8]) -> Run {
+    run_connector::<Flowlu>(args, base_url, stdin).await
+}
+
+/// Runs connector `C`'s command line in-process with `args`, `stdin` and an optional base URL.
+pub async fn run_connector<C: cli::Connector>(args: &[&str], base_url: Option<&str>, stdin: &[u8]) -> Run {
     let env = cli::Env {
         base_url: base_url.map(str::to_string),
         stdout_is_terminal: false,
     };
     let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.to_vec()));
     let mut out = Vec::new();
-    let code = cli::run::<Flowlu>(args.iter().map(OsString::from), &env, input, &mut out).await;
+    let code = cli::run::<C>(args.iter().map(OsString::from), &env, input, &mut out).await;
     let stdout = String::from_utf8(out).expect("stdout is UTF-8");
     let messages = stdout
         .lines()

@@ -7,6 +7,7 @@ mod coverage;
 mod economy;
 mod failure_forms;
 mod hostile;
+mod jsonl;
 mod malformed;
 mod models;
 mod paging;
