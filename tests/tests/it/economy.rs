@@ -5,8 +5,12 @@
 
 use std::collections::HashMap;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{
+    ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
+    SourceState,
+};
 use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::source::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
 use futures::StreamExt;
@@ -163,6 +167,43 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
     let renamed = emu.records("crm", "account");
     assert!(renamed.iter().any(|r| r["id"].as_u64() == Some(changed[0])
         && r["name"].as_str().is_some_and(|n| n.ends_with("(renamed)"))));
+}
+
+#[tokio::test]
+async fn whole_records_read_and_written_back_are_unchanged() {
+    // Records as the source reads them send every field of the model (73 on the stand-in's
+    // accounts, custom ones included): each is compared, so nothing is sent.
+    let emu = stand_in(150).await;
+    let source = FlowluSource::from_credential(&credential(&emu)).unwrap();
+    let read_catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"
+    }]}))
+    .unwrap();
+    let read: Vec<Value> = source
+        .read(&read_catalog, &SourceState::default())
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    let with_email: Vec<Value> = read
+        .into_iter()
+        .filter(|r| r["email"].as_str().is_some_and(|e| !e.is_empty()))
+        .collect();
+    let fields = with_email
+        .iter()
+        .flat_map(|r| r.as_object().unwrap().keys())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(fields.len() > 64, "{} fields", fields.len());
+    let ids: Vec<u64> = with_email.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    emu.reset_stats();
+    let outcomes = write(&sink(&emu), with_email.into_iter().map(record).collect()).await;
+    assert_eq!(outcomes, ids.into_iter().map(unchanged).collect::<Vec<_>>());
+    // The probe and two index pages.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
 }
 
 #[tokio::test]
