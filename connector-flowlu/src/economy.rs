@@ -4,15 +4,27 @@
 //! * **Which streams**: upserts (by match field or by id) and updates. Creates and deletes are
 //!   sent as they come.
 //! * **Counts**: the records of the stream seen so far, and the model's size from one cheap
-//!   call (`list?page=1&limit=<page size>&order_by[desc][]=id`: its `total`, how many records a page really holds, and the newest id), made
-//!   once the stream has [`PROBE_AT`] records (for fewer, lookups are never dearer).
+//!   call (`list?page=1&limit=<page size>&order_by[desc][]=id`: its `total`, how many records
+//!   a page really holds, and the newest id), made once the stream has [`PROBE_AT`] (101)
+//!   records: from then on the probe adds at most 1% to the lookups it may spare. A stream
+//!   that ends (or meets a checkpoint) before that is looked up record by record without it:
+//!   an index could save such a stream at most 98 requests (into a model of one page), while
+//!   the probe would add one request to every write of up to 100 records into a large model.
+//! * **The probe serves**: when its page holds the whole model (a short page, `total` no
+//!   larger), it is the index, and nothing more is read.
 //! * **Rule**: reading the index costs `ceil(size / page size)` requests; a lookup costs one
 //!   per record. Records of the stream are held back (input keeps flowing, checkpoints wait
 //!   for them) until their count reaches that cost: then the index is read and serves them and
 //!   every later record of the stream. When the input ends, or a checkpoint arrives, first,
 //!   the held records are looked up one by one and counting goes on (so a long input split by
-//!   checkpoints still switches to the index once it has paid for it: never more than twice
-//!   the cheaper choice). At most [`MAX_HELD`] records are held per stream.
+//!   checkpoints still switches to the index once it has paid for it). At most [`MAX_HELD`]
+//!   records are held per stream.
+//! * **Staleness**: the planner reads ahead up to [`LOOKAHEAD`] input items that are already
+//!   there, and notes how many records each stream has taken ([`StreamShared::received`]).
+//!   Before a create decided by the index, the sink reads the records above the index's newest
+//!   id unless the portal was read after that record was taken ([`ModelIndex::fresh_for`]):
+//!   a record someone else created meanwhile with the same match value is found and updated,
+//!   and one read serves every record taken before it (a batch of creates costs one page).
 //! * **Unknown size** (no `total`), a model above [`MAX_INDEX_RECORDS`], or a failed probe or
 //!   read: lookups, as before.
 
@@ -22,6 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
+use futures::FutureExt;
 use serde_json::Value;
 
 use crate::account::Account;
@@ -31,15 +44,19 @@ use crate::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
 use crate::settings::WriteMode;
 use crate::sink::{StreamPlan, Tagged, WritePlan};
 
-/// The probe is made once a stream has this many records.
-pub const PROBE_AT: u64 = 3;
+/// Input items read ahead of the writers, when the input already holds them: a read of the
+/// portal before a create covers every record taken before it began.
+pub const LOOKAHEAD: usize = 200;
+
+/// The size probe is made once a stream has this many records: from then on it adds at most
+/// 1% to the lookups it may spare. A stream of fewer records is looked up without it.
+pub const PROBE_AT: u64 = 101;
 
 /// At most this many records of one stream are held back while the choice is open.
 pub const MAX_HELD: usize = 10_000;
 
 /// Default age after which the index is brought up to date (records created by others since
-/// it was read) before a create. Each refresh reads the records created since the last one,
-/// the write's own included: about one request per page of creates.
+/// it was read) before a create, even when the record was taken before the last read.
 pub const DEFAULT_INDEX_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// How a record is written.
@@ -61,6 +78,8 @@ pub(crate) struct StreamShared {
     pub fields: Mutex<Vec<String>>,
     /// The index, read by the first record that needs it; `None` when it could not be read.
     pub index: tokio::sync::OnceCell<Option<tokio::sync::Mutex<ModelIndex>>>,
+    /// One more than the highest sequence of the stream's records taken from the input.
+    pub received: AtomicU64,
 }
 
 impl StreamShared {
@@ -72,6 +91,11 @@ impl StreamShared {
     /// The highest id known to exist now.
     pub fn floor(&self) -> u64 {
         self.newest.load(Ordering::SeqCst)
+    }
+
+    /// Every record of the stream numbered below this was taken from the input.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
     }
 }
 
@@ -126,34 +150,49 @@ pub(crate) fn plan_input<'a>(
 impl Planner<'_> {
     async fn next(&mut self) -> Option<Planned> {
         loop {
+            if !self.ended && self.ready.len() < LOOKAHEAD {
+                // Wait for input only when nothing is ready; else take what is already there.
+                let item = if self.ready.is_empty() {
+                    Some(self.input.next().await)
+                } else {
+                    self.input.next().now_or_never()
+                };
+                match item {
+                    Some(None) => {
+                        self.ended = true;
+                        self.release_all();
+                        continue;
+                    }
+                    Some(Some(checkpoint @ Tagged::Checkpoint { .. })) => {
+                        self.release_all();
+                        self.ready.push_back(Planned {
+                            item: checkpoint,
+                            shared: None,
+                            strategy: Strategy::Lookup,
+                        });
+                        continue;
+                    }
+                    Some(Some(record @ Tagged::Record { .. })) => {
+                        self.record(record).await;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
             if let Some(planned) = self.ready.pop_front() {
                 return Some(planned);
             }
             if self.ended {
                 return None;
             }
-            match self.input.next().await {
-                None => {
-                    self.ended = true;
-                    self.release_all();
-                }
-                Some(checkpoint @ Tagged::Checkpoint { .. }) => {
-                    self.release_all();
-                    self.ready.push_back(Planned {
-                        item: checkpoint,
-                        shared: None,
-                        strategy: Strategy::Lookup,
-                    });
-                }
-                Some(record @ Tagged::Record { .. }) => self.record(record).await,
-            }
         }
     }
 
     async fn record(&mut self, item: Tagged) {
-        let Tagged::Record { record, .. } = &item else {
+        let Tagged::Record { record, sequence } = &item else {
             return;
         };
+        let sequence = *sequence;
         let stream_plan = self.plan.get(&record.stream).cloned();
         let Some(stream_plan) = stream_plan else {
             self.ready.push_back(Planned {
@@ -165,6 +204,7 @@ impl Planner<'_> {
         };
         let count = self.streams.entry(stream_plan.stream.clone()).or_default();
         count.seen += 1;
+        count.shared.received.fetch_max(sequence + 1, Ordering::SeqCst);
         let shared = Arc::clone(&count.shared);
         if !indexable(&stream_plan) || count.index || matches!(count.probe, Some(None)) {
             let strategy = if count.index {
@@ -180,11 +220,13 @@ impl Planner<'_> {
             return;
         }
         count.held.push(item);
+        let mut whole = None;
         if count.probe.is_none() && count.seen >= PROBE_AT {
-            let cost = probe(self.account, &stream_plan, &shared).await;
+            let probed = probe(self.account, &stream_plan, &shared).await;
+            whole = probed.whole;
             // The entry is still there: nothing else touched the map meanwhile.
             if let Some(count) = self.streams.get_mut(&stream_plan.stream) {
-                count.probe = Some(cost);
+                count.probe = Some(probed.cost);
             }
         }
         let Some(count) = self.streams.get_mut(&stream_plan.stream) else {
@@ -194,6 +236,15 @@ impl Planner<'_> {
             Some(Some(cost)) if count.seen >= cost => {
                 count.index = true;
                 let fields = compared_fields(&stream_plan, &count.held);
+                if let Some((items, received)) = whole {
+                    // The probe's page is the whole model: it is the index.
+                    let key = stream_plan.match_field.as_deref().unwrap_or("id");
+                    let mut index = ModelIndex::new(key, fields.clone());
+                    index.absorb(&items);
+                    index.covered(received);
+                    // Unset until now: only records planned for the index read it.
+                    let _ = shared.index.set(Some(tokio::sync::Mutex::new(index)));
+                }
                 *count.shared.fields.lock().unwrap_or_else(PoisonError::into_inner) = fields;
                 tracing::debug!(stream = %stream_plan.stream, seen = count.seen, cost, "write reads the model into an index");
                 let held = std::mem::take(&mut count.held);
@@ -282,42 +333,68 @@ fn pairs(items: &[(&str, String)]) -> Vec<(String, String)> {
     items.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
 }
 
+/// What the size probe found.
+struct Probed {
+    /// The requests an index read costs; `None` when it cannot be told or the model is too
+    /// large.
+    cost: Option<u64>,
+    /// The probe's records when they are the whole model, and the records taken from the
+    /// input when it was sent.
+    whole: Option<(Vec<Value>, u64)>,
+}
+
 /// The requests an index read of the model costs, from one list call of the newest records
 /// at the configured page size (its `total`, and how many records a page really holds: a
-/// portal that caps pages below what was asked makes the index cost more); `None` when it
-/// cannot be told or the model is too large. Notes the newest id.
-async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> Option<u64> {
+/// portal that caps pages below what was asked makes the index cost more). A short page whose
+/// `total` (if any) is no larger holds the whole model: the index costs nothing more. Notes
+/// the newest id.
+async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> Probed {
     let asked = u64::from(account.settings.page_size());
     let params = pairs(&[
         ("page", "1".into()),
         ("limit", asked.to_string()),
         ("order_by[desc][]", "id".into()),
     ]);
+    let received = shared.received();
     let page = match list(account, plan, &params).await {
         Ok(page) => page,
         Err(e) => {
             tracing::debug!(stream = %plan.stream, error = %e, "size probe failed; records are looked up");
-            return None;
+            return Probed {
+                cost: None,
+                whole: None,
+            };
         }
     };
-    if let Some(id) = page.items.first().and_then(|i| i.get("id")).and_then(id_of) {
+    if let Some(id) = page
+        .items
+        .iter()
+        .filter_map(|i| i.get("id").and_then(id_of))
+        .max()
+    {
         shared.saw(id);
     }
-    if page.items.is_empty() {
-        // An empty model: reading the index is one empty page.
-        return Some(1);
-    }
-    let total = page.total?;
-    if total > MAX_INDEX_RECORDS {
-        return None;
-    }
     let served = page.items.len() as u64;
-    let size = if total > served {
-        served.clamp(1, asked)
-    } else {
-        asked
-    };
-    Some(total.div_ceil(size))
+    // A short page is the whole model only when `total` says so (a portal may cap the page).
+    let whole = page.items.is_empty() || (served < asked && page.total.is_some_and(|t| t <= served));
+    if whole {
+        return Probed {
+            cost: Some(0),
+            whole: Some((page.items, received)),
+        };
+    }
+    let cost = page
+        .total
+        .filter(|total| *total <= MAX_INDEX_RECORDS)
+        .map(|total| {
+            let size = if total > served {
+                served.clamp(1, asked)
+            } else {
+                asked
+            };
+            total.div_ceil(size)
+        });
+    Probed { cost, whole: None }
 }
 
 fn id_of(value: &Value) -> Option<u64> {
@@ -328,7 +405,8 @@ fn id_of(value: &Value) -> Option<u64> {
     }
 }
 
-/// Reads every record above `index.newest_id()` into `index` (keyset pages ascending by id).
+/// Reads every record above `index.newest_id()` into `index` (keyset pages ascending by id);
+/// on success the index covers the records taken from the input before the read began.
 /// Fails, naming why, when the portal ignores the id filter or the order, or the model grows
 /// past [`MAX_INDEX_RECORDS`].
 pub(crate) async fn read_into(
@@ -338,6 +416,7 @@ pub(crate) async fn read_into(
     shared: &StreamShared,
 ) -> Result<u64, String> {
     let limit = account.settings.page_size();
+    let received = shared.received();
     let mut requests = 0;
     loop {
         let after = index.newest_id();
@@ -370,6 +449,7 @@ pub(crate) async fn read_into(
         }
         let rest_known_empty = page.total.is_some_and(|t| t <= page.items.len() as u64);
         if page.items.is_empty() || rest_known_empty {
+            index.covered(received);
             return Ok(requests);
         }
     }

@@ -22,8 +22,10 @@
 //!   whose sent fields already hold the portal's values ([`crate::compare`]) is `unchanged`,
 //!   with its id, and nothing is sent. A stale index loses nothing: an update answered "not
 //!   found" (deleted meanwhile) looks the record up again and creates it; before a create from
-//!   an index older than its maximum age the records created since are read (younger than
-//!   that, a record someone else created meanwhile with the same match value is not seen).
+//!   the index, the records created since it was last read are read, unless that read began
+//!   after the record was taken from the input (one read serves a batch of creates), so a
+//!   record someone else created meanwhile with the same match value is updated, not
+//!   duplicated.
 //! * **Order**: records run concurrently (bounded by the limiter), except that records with the
 //!   same id or match value run one after the other in input order (no duplicate from two
 //!   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
@@ -227,8 +229,8 @@ impl FlowluSink {
     }
 
     /// Before a create decided by an index older than `age`, the records created since the
-    /// index was read are read first (default [`DEFAULT_INDEX_MAX_AGE`]; zero: before every
-    /// such create).
+    /// index was read are read first, even when that read began after the record was taken
+    /// from the input (default [`DEFAULT_INDEX_MAX_AGE`]; zero: before every such create).
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
@@ -881,9 +883,10 @@ impl Writer<'_> {
         };
         let mut hit = index.lock().await.find(&value, &body);
         if hit == Hit::Absent {
-            // Before a create from an old index: read what others created since.
+            // Before a create: read what others created since, unless a read began after this
+            // record was taken from the input.
             let mut guard = index.lock().await;
-            if guard.refreshed().elapsed() >= self.sink.index_max_age {
+            if !guard.fresh_for(self.sequence, self.sink.index_max_age) {
                 let read = economy::read_into(&self.sink.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");

@@ -4,10 +4,13 @@
 //! ambiguous creates settled among the newest records.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{
+    ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
+    SourceState,
+};
 use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::source::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
 use futures::StreamExt;
@@ -167,8 +170,45 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
 }
 
 #[tokio::test]
+async fn whole_records_read_and_written_back_are_unchanged() {
+    // Records as the source reads them send every field of the model (73 on the stand-in's
+    // accounts, custom ones included): each is compared, so nothing is sent.
+    let emu = stand_in(150).await;
+    let source = FlowluSource::from_credential(&credential(&emu)).unwrap();
+    let read_catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"
+    }]}))
+    .unwrap();
+    let read: Vec<Value> = source
+        .read_parsed(&read_catalog, &SourceState::default())
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    let with_email: Vec<Value> = read
+        .into_iter()
+        .filter(|r| r["email"].as_str().is_some_and(|e| !e.is_empty()))
+        .collect();
+    let fields = with_email
+        .iter()
+        .flat_map(|r| r.as_object().unwrap().keys())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(fields.len() > 64, "{} fields", fields.len());
+    let ids: Vec<u64> = with_email.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    emu.reset_stats();
+    let outcomes = write(&sink(&emu), with_email.into_iter().map(record).collect()).await;
+    assert_eq!(outcomes, ids.into_iter().map(unchanged).collect::<Vec<_>>());
+    // The probe and two index pages.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+}
+
+#[tokio::test]
 async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_sent() {
-    // 1,000 accounts: the index would cost 10 pages; 3 records are cheaper looked up.
+    // 1,000 accounts: fewer records than a page holds are looked up without a size probe.
     let emu = stand_in(1000).await;
     let all = accounts(&emu);
     let (a, b) = (&all[0], &all[1]);
@@ -179,10 +219,10 @@ async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_s
     ];
     let outcomes = write(&sink(&emu), input).await;
     assert_eq!(outcomes, [unchanged(a.0), updated(b.0), created(1001)]);
-    // One probe and three lookups; one update, one create.
+    // Three lookups, one update, one create: nothing else.
     assert_eq!(
         by_path(&emu.stats()),
-        paths(&[(LIST, 4), (&update_path(b.0), 1), (CREATE, 1)])
+        paths(&[(LIST, 3), (&update_path(b.0), 1), (CREATE, 1)])
     );
 }
 
@@ -267,27 +307,43 @@ async fn next_outcomes(
     got
 }
 
-#[tokio::test]
-async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanwhile() {
-    let emu = stand_in(150).await;
-    let all = accounts(&emu);
-    let sink = sink(&emu).with_index_max_age(Duration::ZERO);
-    let catalog = catalog();
-    let (tx, mut events) = open_write(&sink, &catalog);
-    for (_, name, email) in &all[..3] {
+/// Writes every account of `emu` unchanged through a channel-fed write and waits for their
+/// outcomes: the write has read its index (a probe and the pages). Returns the accounts.
+async fn indexed(
+    emu: &Emulator,
+    tx: &futures::channel::mpsc::UnboundedSender<SinkInput>,
+    events: &mut futures::stream::BoxStream<'_, SinkEvent>,
+) -> Vec<(u64, String, String)> {
+    let all = accounts(emu);
+    for (_, name, email) in &all {
         tx.unbounded_send(record(json!({"name": name, "email": email})))
             .unwrap();
     }
-    let first = next_outcomes(&mut events, 3).await;
-    let ids: Vec<u64> = all[..3].iter().map(|a| a.0).collect();
-    assert_eq!(
-        first,
-        vec![
-            (0, unchanged(ids[0])),
-            (1, unchanged(ids[1])),
-            (2, unchanged(ids[2]))
-        ]
-    );
+    let first = next_outcomes(events, all.len()).await;
+    let expected: Vec<(u64, Outcome)> = (0u64..).zip(all.iter().map(|a| unchanged(a.0))).collect();
+    assert_eq!(first, expected);
+    all
+}
+
+fn with_email(emu: &Emulator, email: &str) -> Vec<(u64, String)> {
+    emu.records("crm", "account")
+        .into_iter()
+        .filter(|r| r["email"] == json!(email))
+        .map(|r| (r["id"].as_u64().unwrap(), r["name"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanwhile() {
+    // The index's maximum age (10 minutes) is far off: what keeps it current is the read
+    // before a create of what was created since.
+    let emu = stand_in(150).await;
+    let sink = sink(&emu);
+    let catalog = catalog();
+    let (tx, mut events) = open_write(&sink, &catalog);
+    let all = indexed(&emu, &tx, &mut events).await;
+    let n = all.len() as u64;
+    // One size probe and two index pages.
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
 
     // Meanwhile, in the CRM: one indexed account is deleted, another is created.
@@ -319,10 +375,10 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     assert!(events.next().await.is_none());
     // The deleted record: its update answers "not found", a fresh lookup finds nothing, it is
     // created again (id 152).
-    assert_eq!(recreated, vec![(3, created(152))]);
-    // The record created meanwhile: the index is older than its maximum age (zero here), so
-    // the records above the last id read are read first, and it is updated, not duplicated.
-    assert_eq!(matched, vec![(4, updated(theirs_id))]);
+    assert_eq!(recreated, vec![(n, created(152))]);
+    // The record created meanwhile: before the create, the records above the last id read
+    // are read (151 theirs, 152 ours), and it is updated, not duplicated.
+    assert_eq!(matched, vec![(n + 1, updated(theirs_id))]);
     assert_eq!(
         by_path(&emu.stats()),
         paths(&[
@@ -332,32 +388,25 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
             (&update_path(theirs_id), 1)
         ])
     );
-    let with = |email: &str| {
-        emu.records("crm", "account")
-            .into_iter()
-            .filter(|r| r["email"] == json!(email))
-            .map(|r| (r["id"].as_u64().unwrap(), r["name"].as_str().unwrap().to_string()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(with(&gone.2), [(152, "Back again".to_string())]);
-    assert_eq!(with("theirs@example.org"), [(theirs_id, "Ours".to_string())]);
+    assert_eq!(with_email(&emu, &gone.2), [(152, "Back again".to_string())]);
+    assert_eq!(
+        with_email(&emu, "theirs@example.org"),
+        [(theirs_id, "Ours".to_string())]
+    );
 }
 
 #[tokio::test]
-async fn within_its_maximum_age_an_index_misses_a_record_created_meanwhile() {
-    // The documented limit: before its maximum age (default 10 minutes) the index is trusted, so a
-    // record another user created after it was read is created a second time.
+async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
+    // After the index is read, another user creates twin@example.org. Then 40 new records and
+    // the twin arrive together: one read of the records above the index finds the twin, which
+    // is updated; the 40 others are created; nothing is read again between the creates.
     let emu = stand_in(150).await;
-    let all = accounts(&emu);
     let sink = sink(&emu);
     let catalog = catalog();
     let (tx, mut events) = open_write(&sink, &catalog);
-    for (_, name, email) in &all[..3] {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    assert_eq!(next_outcomes(&mut events, 3).await.len(), 3);
-    client(&emu)
+    let all = indexed(&emu, &tx, &mut events).await;
+    let n = all.len() as u64;
+    let theirs = client(&emu)
         .create(
             "crm",
             "account",
@@ -368,25 +417,46 @@ async fn within_its_maximum_age_an_index_misses_a_record_created_meanwhile() {
         )
         .await
         .unwrap();
+    assert_eq!(theirs["id"].as_u64(), Some(151));
     emu.reset_stats();
-    tx.unbounded_send(record(json!({"name": "Ours", "email": "twin@example.org"})))
-        .unwrap();
+    let fresh: Vec<String> = (0..40).map(|i| format!("new.{i}@example.org")).collect();
+    for (i, email) in fresh.iter().enumerate() {
+        tx.unbounded_send(record(json!({"name": format!("New {i}"), "email": email})))
+            .unwrap();
+        if i == 20 {
+            tx.unbounded_send(record(json!({"name": "Ours", "email": "twin@example.org"})))
+                .unwrap();
+        }
+    }
     drop(tx);
-    assert_eq!(next_outcomes(&mut events, 1).await, vec![(3, created(152))]);
-    assert_eq!(by_path(&emu.stats()), paths(&[(CREATE, 1)]));
-    let twins = emu
-        .records("crm", "account")
-        .into_iter()
-        .filter(|r| r["email"] == json!("twin@example.org"))
-        .count();
-    assert_eq!(twins, 2);
+    let outcomes = next_outcomes(&mut events, 41).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(outcomes[21], (n + 21, updated(151)));
+    let mut ids: Vec<u64> = outcomes
+        .iter()
+        .filter(|(s, _)| *s != n + 21)
+        .map(|(_, o)| match o {
+            Outcome::Created { id } => id.parse().unwrap(),
+            other => panic!("expected a create, got {other:?}"),
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (152..192).collect::<Vec<u64>>());
+    assert_eq!(
+        by_path(&emu.stats()),
+        paths(&[(LIST, 1), (CREATE, 40), (&update_path(151), 1)])
+    );
+    assert_eq!(with_email(&emu, "twin@example.org"), [(151, "Ours".to_string())]);
+    for (i, email) in fresh.iter().enumerate() {
+        assert_eq!(with_email(&emu, email).len(), 1, "{email} (record {i})");
+    }
 }
 
 #[tokio::test]
 async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups() {
-    // 1,000 accounts (index: 10 pages). 4 records, a checkpoint, then 8 more: the first 4 are
-    // looked up at the checkpoint; the 10th record reaches the index's cost, so it and the
-    // rest go through the index.
+    // 1,000 accounts (index: 10 pages). 4 records, a checkpoint, then 100 more: the first 4
+    // are looked up at the checkpoint, without a probe; at the 101st record of the stream the
+    // probe says the index costs 10 pages, so it and the rest go through the index.
     let emu = stand_in(1000).await;
     let all = accounts(&emu);
     let mut input: Vec<SinkInput> = all[..4]
@@ -395,15 +465,59 @@ async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups
         .collect();
     input.push(SinkInput::Checkpoint(json!({"n": 1})));
     input.extend(
-        all[4..12]
+        all[4..104]
             .iter()
             .map(|(_, n, e)| record(json!({"name": n, "email": e}))),
     );
     let outcomes = write(&sink(&emu), input).await;
-    let expected: Vec<Outcome> = all[..12].iter().map(|a| unchanged(a.0)).collect();
+    let expected: Vec<Outcome> = all[..104].iter().map(|a| unchanged(a.0)).collect();
     assert_eq!(outcomes, expected);
-    // 1 probe (at the 3rd record), 4 lookups (released by the checkpoint), 10 index pages.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1 + 4 + 10)]));
+    // 4 lookups (released by the checkpoint), 1 probe, 10 index pages.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 4 + 1 + 10)]));
+}
+
+#[tokio::test]
+async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
+    // 60 accounts: the probe's page holds every one with an e-mail, with a `total` no larger;
+    // nothing more is read, and 101 upserts (those accounts, one renamed, and new ones) cost
+    // the probe and the writes.
+    let emu = stand_in(60).await;
+    let all = accounts(&emu);
+    let mut input: Vec<SinkInput> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, n, e))| {
+            let name = if i == 5 {
+                format!("{n} (renamed)")
+            } else {
+                n.clone()
+            };
+            record(json!({"name": name, "email": e}))
+        })
+        .collect();
+    let new = 101 - all.len();
+    input.extend(
+        (0..new)
+            .map(|i| record(json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")}))),
+    );
+    let outcomes = write(&sink(&emu), input).await;
+    let mut expected_paths = vec![(LIST.to_string(), 1), (CREATE.to_string(), new as u64)];
+    expected_paths.push((update_path(all[5].0), 1));
+    expected_paths.sort();
+    for (i, (id, _, _)) in all.iter().enumerate() {
+        let want = if i == 5 { updated(*id) } else { unchanged(*id) };
+        assert_eq!(outcomes[i], want, "record {i}");
+    }
+    let mut ids: Vec<u64> = outcomes[all.len()..]
+        .iter()
+        .map(|o| match o {
+            Outcome::Created { id } => id.parse().unwrap(),
+            other => panic!("expected a create, got {other:?}"),
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (61..61 + new as u64).collect::<Vec<u64>>());
+    assert_eq!(by_path(&emu.stats()), expected_paths);
 }
 
 /// A create-only sink on mockito whose retries do not wait.
