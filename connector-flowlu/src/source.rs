@@ -52,7 +52,7 @@ use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait, WaitReason};
 use crate::pager::{Next, Pager};
-use crate::raw_page::{raw_key, to_value};
+use crate::raw_page::to_value;
 use crate::settings::Settings;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
@@ -238,7 +238,7 @@ impl FlowluSource {
     }
 
     /// Starts fetching a page on its own task, through the limiter; the task also checks the
-    /// records are JSON and reads their keys in `order`.
+    /// records are JSON and reads their keys in `order` (one pass over each record).
     fn fetch(
         &self,
         model: &'static Model,
@@ -252,7 +252,10 @@ impl FlowluSource {
         Fetch(tokio::spawn(async move {
             let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
             let page = limiter
-                .run(|| client.list_raw(model.module, model.model, &params), &on_wait)
+                .run(
+                    || client.list_raw(model.module, model.model, &params, &order),
+                    &on_wait,
+                )
                 .await
                 .map_err(|err| match err {
                     // Name the stream, as the user knows it, rather than the API path.
@@ -263,17 +266,9 @@ impl FlowluSource {
                     },
                     other => other,
                 })?;
-            let items = page
-                .items
-                .into_iter()
-                .map(|record| {
-                    let key = raw_key(&record, &order);
-                    (record, key)
-                })
-                .collect();
             Ok(KeyedPage {
                 total: page.total,
-                items,
+                items: page.items,
             })
         }))
     }
