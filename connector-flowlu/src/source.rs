@@ -58,8 +58,10 @@ use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
 
 /// Items (events, or pages of records) queued between the stream readers and the consumer
-/// (back-pressure beyond this).
-const EVENT_BUFFER: usize = 64;
+/// (back-pressure beyond this). A page of 500 wide records is about 0.75 MB: at 64 items a
+/// reader ahead of a slow consumer held up to 48 MB (peak memory grew from 26 to 44 MiB
+/// between 100k and 400k records, `bench_cpu`); 8 keep it flat at about 26 MiB.
+const EVENT_BUFFER: usize = 8;
 
 /// A state value for a log line, cut to a readable length.
 fn excerpt(value: &Value) -> String {
