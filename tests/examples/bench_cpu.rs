@@ -1,8 +1,8 @@
 //! CPU per record of the real `flowlu-connector read` binary against a floor: `read_floor`,
 //! a minimal client that fetches the same pages from the same in-process stand-in, parses each
 //! page once and writes one `RECORD` line per record. Both are child processes writing to a
-//! pipe this benchmark drains, measured the same way: CPU time (user + system) from
-//! `getrusage(RUSAGE_CHILDREN)` around each child's wait, peak memory (VmHWM) sampled from
+//! pipe this benchmark drains, measured the same way: CPU time (user + system) of the waited
+//! children (`/proc/self/stat`) around each child's wait, peak memory (VmHWM) sampled from
 //! `/proc` every 10 ms. Runs are paired (floor and connector back to back, their order
 //! alternating) and medians reported. Figures, not a timed test:
 //!
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flowlu_emulator::{Emulator, EmulatorConfig};
-use nix::sys::resource::{getrusage, UsageWho};
 use serde_json::json;
 
 const PAGE: usize = 500;
@@ -56,11 +55,21 @@ fn sibling(name: &str, env: &str) -> PathBuf {
     }
 }
 
-/// User + system CPU seconds of every waited-for child so far.
+/// User + system CPU seconds of every waited-for child so far: `cutime` and `cstime` of
+/// `/proc/self/stat` (what `getrusage(RUSAGE_CHILDREN)` gives, read without `unsafe`), in
+/// clock ticks of 10 ms (Linux's `USER_HZ`, 100 on every architecture it exports).
 fn children_cpu() -> f64 {
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
-    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    seconds(usage.user_time()) + seconds(usage.system_time())
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name (which may hold spaces), from field 3 (`state`) on.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |field: usize| -> f64 { fields[field - 3].parse().expect("a tick count") };
+    (ticks(16) + ticks(17)) / TICKS_PER_SECOND
 }
 
 /// The largest VmHWM seen while `pid` runs, sampled every 10 ms.
