@@ -593,6 +593,17 @@ mod tests {
             members(Some("3"), None),
             "no cursor column asked"
         );
+        for (text, id) in [
+            (r#"{"id": 1, "i\u0064": 2}"#, "2"),
+            (r#"{"id": 1, "x": {"id": 3}, "id": 2}"#, "2"),
+            (r#"{"id": 1, "x": "\"id\""}"#, "1"),
+        ] {
+            assert_eq!(
+                scan_record(text, None, 64).unwrap(),
+                members(Some(id), None),
+                "{text}"
+            );
+        }
         // Text that is not JSON ends the scan without a panic.
         for text in [
             r#"{"id": "3"#,
@@ -605,6 +616,77 @@ mod tests {
             let _ = scan(text);
         }
         assert_eq!(scan(r#"{"x": 1, "id": 3"#), members(Some("3"), None));
+    }
+
+    /// Every record built from these members, names (escaped, duplicated) and spacing: the
+    /// scan's key is the parsed record's, on the short path (at most `max` brackets) and on
+    /// the full walk (a bound of 3: most of these records have more brackets, none is deeper).
+    #[test]
+    fn the_scan_keys_generated_records_as_their_parse_does() {
+        let names = [
+            r#""id""#,
+            r#""i\u0064""#,
+            r#""updated_date""#,
+            r#""updated\u005fdate""#,
+            r#""name""#,
+            r#""\"id""#,
+            r#""owner""#,
+        ];
+        let values = [
+            "12",
+            r#""12""#,
+            r#"" 7 ""#,
+            r#""""#,
+            "null",
+            "-3",
+            "1.5e3",
+            "true",
+            r#""2024-01-01 10:00:00""#,
+            r#""0000-00-00 00:00:00""#,
+            r#"{"id": 99, "a": [1, "}"]}"#,
+            r#"[{"id": 5}, "id", []]"#,
+            r#""a\"b,\\""#,
+            r#""x\u0041""#,
+            "\"\u{fc}ber\"",
+        ];
+        let spaces = ["", " ", "\n  "];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..5000 {
+            let mut text = String::from("{");
+            for member in 0..next(7) {
+                if member > 0 {
+                    text.push(',');
+                }
+                let space = spaces[next(spaces.len())];
+                for part in [
+                    space,
+                    names[next(names.len())],
+                    space,
+                    ":",
+                    space,
+                    values[next(values.len())],
+                    space,
+                ] {
+                    text.push_str(part);
+                }
+            }
+            text.push('}');
+            let raw = RawValue::from_string(text.clone()).unwrap();
+            let parsed: Value = serde_json::from_str(&text).unwrap();
+            for order in [BY_ID, BY_DATE] {
+                let expected = order.key(&parsed);
+                assert_eq!(raw_key(&raw, &order), expected, "{text}");
+                let cursor = order.cursor.map(|(column, _)| column);
+                let walked = scan_record(&text, cursor, 3).unwrap().key(&order);
+                assert_eq!(walked, expected, "{text}");
+            }
+        }
     }
 
     #[test]
