@@ -158,8 +158,9 @@ pub fn parse_config<T: DeserializeOwned + JsonSchema>(value: &Value) -> Result<T
     })
 }
 
-/// The non-empty strings `value` holds at the secret properties of `T`'s schema.
-fn secret_values<T: JsonSchema>(value: &Value) -> Vec<String> {
+/// The non-empty strings `value` holds at the secret properties of `T`'s schema (`writeOnly`,
+/// as [`crate::Secret`] marks them): what a program scrubs from its output.
+pub fn secret_values<T: JsonSchema>(value: &Value) -> Vec<String> {
     let mut settings = schemars::generate::SchemaSettings::draft07();
     settings.inline_subschemas = true;
     let schema = settings.into_generator().into_root_schema_for::<T>().to_value();

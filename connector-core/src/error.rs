@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What the caller does next about a failure. Maps one to one onto Airbyte's `failure_type`.
+/// What the caller does next about a failure. Maps one to one onto Airbyte's `failure_type`
+/// (see `connector-runner`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
@@ -13,17 +14,6 @@ pub enum FailureClass {
     Transient,
     /// Something unexpected: a bug here or an API change; report it.
     System,
-}
-
-impl FailureClass {
-    /// Airbyte's `failure_type` for this class.
-    pub fn airbyte_failure_type(self) -> &'static str {
-        match self {
-            Self::Config => "config_error",
-            Self::Transient => "transient_error",
-            Self::System => "system_error",
-        }
-    }
 }
 
 /// A failure as shown to a user: a class, a message saying what to do, and an internal detail

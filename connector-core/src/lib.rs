@@ -8,12 +8,21 @@
 //!   internal detail;
 //! * [`Source`]: discover a [`Catalog`], read records as an async stream of [`SourceEvent`]s
 //!   with per-stream checkpoints;
-//! * [`Sink`]: write a stream of [`SinkInput`]s, answering one [`Outcome`] per record and
-//!   acknowledging checkpoints;
+//! * [`Source`] records travel parsed ([`Record`]) or as the exact JSON text sent, a page at a
+//!   time ([`RawRecords`]);
+//! * [`Sink`]: prepare a write of a catalog (fallible, before any record: [`PreparedWrite`]),
+//!   then write a stream of [`SinkInput`]s, answering one [`Outcome`] per record and
+//!   acknowledging checkpoints; [`order`] holds the ordering every sink owes (checkpoints in
+//!   input order after the records before them, one key's records in input order);
 //! * [`FormDescriptor`]: the JSON Schema and uiSchemas a host renders a credential form from,
 //!   generated with `schemars` in a profile every common renderer accepts;
-//! * [`Secret`]: the only type that holds a secret;
-//! * [`airbyte`]: the protocol messages connector binaries speak.
+//! * [`Secret`]: the only type that holds a secret, and [`secret::redact`], which removes one
+//!   from a text in every encoding it can take;
+//! * [`host`]: the host side of a credential: split a config into its public part and its
+//!   [`Secrets`], the masked view, merging an edit (the [`MASK`] keeps a stored secret, never
+//!   across a change of its `x-secret-scope`), and where a validation failure belongs.
+//!
+//! The Airbyte protocol (messages, `--state` forms, exit codes) lives in `connector-runner`.
 //!
 //! ```
 //! use connector_core::{Credential, CredentialMeta, FormDescriptor, Secret, Validation};
@@ -46,11 +55,12 @@
 //! assert_eq!(cred.api_key.expose(), "k");
 //! ```
 
-pub mod airbyte;
 pub mod catalog;
 pub mod credential;
 pub mod error;
 pub mod form;
+pub mod host;
+pub mod order;
 pub mod secret;
 pub mod sink;
 pub mod source;
@@ -60,7 +70,8 @@ pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncM
 pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
 pub use error::{Error, Failure, FailureClass, FormError};
 pub use form::FormDescriptor;
+pub use host::{HostError, HostSchema, Secrets, Target, MASK};
 pub use secret::Secret;
-pub use sink::{Outcome, RecordOutcome, Sink, SinkEvent, SinkInput};
-pub use source::{Checkpoint, LogLevel, Record, Source, SourceEvent, StreamStatus};
+pub use sink::{Outcome, PreparedWrite, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary};
+pub use source::{Checkpoint, LogLevel, RawRecords, Record, Source, SourceEvent, StreamStatus};
 pub use state::SourceState;

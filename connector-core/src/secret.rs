@@ -128,6 +128,114 @@ impl JsonSchema for Secret {
     }
 }
 
+/// Replaces every occurrence of the secret, in every encoding it takes on its way to a server
+/// and back in an echo: raw; percent-encoded (upper- or lower-case hex, a space as `+` or
+/// `%20`, `/` kept or encoded, and encoded twice); JSON-escaped (`\"`, `\\`, `\/`, `\u0026`);
+/// HTML-escaped; and these combined (a JSON-escaped URL).
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let mut out = None::<String>;
+    for form in secret_forms(secret) {
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(form.as_str()) {
+            out = Some(current.replace(form.as_str(), "[REDACTED]"));
+        }
+    }
+    out.unwrap_or_else(|| text.to_string())
+}
+
+/// The secret in every form [`redact`] removes, longest first (so that a form containing
+/// another is removed whole).
+fn secret_forms(secret: &str) -> Vec<String> {
+    let encodings: [fn(&str) -> String; 10] = [
+        |s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
+        |s| percent(s, Space::Plus, false, b""),
+        |s| percent(s, Space::Percent, true, b""),
+        |s| percent(s, Space::Percent, false, b""),
+        |s| percent(s, Space::Percent, true, b"/:@!$'()*,;"),
+        |s| json_escaped(s, false),
+        |s| json_escaped(s, true),
+        |s| unicode_escaped(s, true),
+        |s| unicode_escaped(s, false),
+        html_escaped,
+    ];
+    let mut forms = vec![secret.to_string()];
+    for first in encodings {
+        let once = first(secret);
+        for second in encodings {
+            forms.push(second(&once));
+        }
+        forms.push(once);
+    }
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Space {
+    Plus,
+    Percent,
+}
+
+/// Percent-encodes every byte but ASCII letters, digits, `-._~` and `keep`.
+fn percent(s: &str, space: Space, upper: bool, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else if b == b' ' && space == Space::Plus {
+            out.push('+');
+        } else if upper {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push_str(&format!("%{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The inside of a JSON string holding `s`; with `slash`, `/` escaped as PHP does.
+fn json_escaped(s: &str, slash: bool) -> String {
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(&quoted);
+    if slash {
+        inner.replace('/', "\\/")
+    } else {
+        inner.to_string()
+    }
+}
+
+/// `s` with every ASCII character but letters and digits as a JSON `\u00XX` escape.
+fn unicode_escaped(s: &str, upper: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 6);
+    for c in s.chars() {
+        match u32::from(c) {
+            code if c.is_ascii() && !c.is_ascii_alphanumeric() && upper => {
+                out.push_str(&format!("\\u{code:04X}"));
+            }
+            code if c.is_ascii() && !c.is_ascii_alphanumeric() => {
+                out.push_str(&format!("\\u{code:04x}"));
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

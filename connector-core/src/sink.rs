@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
+use futures::stream::{self, BoxStream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::ConfiguredCatalog;
-use crate::error::FailureClass;
+use crate::error::{Failure, FailureClass};
+use crate::order::{Acks, Finished};
 use crate::source::{LogLevel, Record};
 
 /// What a sink is given, in order.
@@ -100,6 +101,69 @@ pub struct RecordOutcome {
     /// What happened.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// The record's data, given back with a rejected outcome (failed or unknown) so the caller
+    /// can report it without keeping every record; `None` otherwise.
+    #[serde(skip)]
+    pub record: Option<Value>,
+}
+
+/// Counts of outcomes per stream, for the end-of-run summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+impl WriteSummary {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &RecordOutcome) {
+        *self
+            .counts
+            .entry(outcome.stream.clone())
+            .or_default()
+            .entry(outcome.outcome.kind())
+            .or_default() += 1;
+    }
+
+    /// The count of `kind` (`created`, `failed`, ...) in `stream`.
+    pub fn count(&self, stream: &str, kind: &str) -> u64 {
+        self.counts
+            .get(stream)
+            .and_then(|c| c.get(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The count of `kind` over every stream.
+    pub fn total(&self, kind: &str) -> u64 {
+        self.counts.values().filter_map(|c| c.get(kind)).sum()
+    }
+
+    /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
+    pub fn lines(&self) -> Vec<String> {
+        let kinds = [
+            "created",
+            "updated",
+            "unchanged",
+            "deleted",
+            "skipped",
+            "failed",
+            "unknown",
+        ];
+        let describe = |count: &dyn Fn(&str) -> u64| {
+            kinds
+                .iter()
+                .map(|k| format!("{k} {}", count(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut lines: Vec<String> = self
+            .counts
+            .keys()
+            .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
+            .collect();
+        lines.push(format!("total: {}", describe(&|k| self.total(k))));
+        lines
+    }
 }
 
 /// What a write produces.
@@ -118,17 +182,88 @@ pub enum SinkEvent {
     },
 }
 
+/// A fatal refusal that stopped a write (a rejected key, an unknown account, a stream the
+/// credential may not write): no checkpoint after the first record it touched was acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The stream it stopped; `None` when it stopped every stream.
+    pub stream: Option<String>,
+    /// What it means and what to do (never a secret).
+    pub failure: Failure,
+}
+
+/// A write of one catalog, prepared: every check that needs no record has passed.
+pub trait PreparedWrite: Send + Sync {
+    /// Writes `input`. Every input record gets exactly one [`SinkEvent::Outcome`]; every input
+    /// checkpoint is acknowledged, in input order, after the outcomes of every record before
+    /// it (unless a fatal refusal withholds it: see [`PreparedWrite::stopped`]).
+    fn write<'a>(&'a self, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent>;
+
+    /// Once the events of [`PreparedWrite::write`] have ended: the fatal refusals that stopped
+    /// the write or some of its streams, the write-wide one first, then by stream name.
+    fn stopped(&self) -> Vec<Stopped> {
+        Vec::new()
+    }
+}
+
 /// A destination of records.
 ///
 /// Object safe: a host holds `Box<dyn Sink>`.
 #[async_trait]
 pub trait Sink: Send + Sync {
-    /// Writes `input` to the streams of `catalog`. Every input record gets exactly one
-    /// [`SinkEvent::Outcome`]; every input checkpoint is acknowledged, in input order, after the
-    /// outcomes of every record before it.
+    /// Prepares a write of the streams of `catalog`: a config failure (a stream it cannot
+    /// write, a mode it does not support) before any record is read.
+    async fn prepare<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+    ) -> Result<Box<dyn PreparedWrite + 'a>, Failure>;
+
+    /// Prepares and writes `input` in one call (for hosts that need no failure before the
+    /// first record): when the preparation fails, the events are [`refuse_all`]'s.
     fn write<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         input: BoxStream<'a, SinkInput>,
     ) -> BoxStream<'a, SinkEvent>;
+}
+
+/// The events of a write that cannot start (its preparation failed): a `LOG ERROR` saying
+/// nothing is written, every record failed with `failure`'s class and message (nothing is
+/// sent), and every checkpoint acknowledged after the records before it.
+pub fn refuse_all<'a>(failure: Failure, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent> {
+    let first = SinkEvent::Log {
+        level: LogLevel::Error,
+        message: format!("nothing is written: {}", failure.message),
+    };
+    let events = input.scan(
+        (0u64, 0u64, Acks::default()),
+        move |(records, checkpoints, acks), item| {
+            let finished = match item {
+                SinkInput::Record(record) => {
+                    *records += 1;
+                    Finished::Outcome(RecordOutcome {
+                        stream: record.stream,
+                        sequence: *records - 1,
+                        outcome: Outcome::Failed {
+                            class: failure.class,
+                            code: None,
+                            message: failure.message.clone(),
+                            fields: BTreeMap::new(),
+                        },
+                        record: Some(record.data),
+                    })
+                }
+                SinkInput::Checkpoint(state) => {
+                    *checkpoints += 1;
+                    Finished::Checkpoint {
+                        ordinal: *checkpoints - 1,
+                        before: *records,
+                        state,
+                    }
+                }
+            };
+            futures::future::ready(Some(stream::iter(acks.push(finished))))
+        },
+    );
+    stream::iter([first]).chain(events.flatten()).boxed()
 }

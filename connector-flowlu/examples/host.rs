@@ -72,6 +72,9 @@ async fn main() -> Result<()> {
         let (mut records, mut last_state) = (0u64, Value::Null);
         while let Some(event) = rx.recv().await {
             match event {
+                // Records come a page at a time, as the exact JSON text Flowlu sent (no parse
+                // unless the host wants one: `page.to_records()`, or `source.read_parsed`).
+                SourceEvent::Records(page) => records += page.len() as u64,
                 SourceEvent::Record(_) => records += 1,
                 SourceEvent::Checkpoint(c) => last_state = c.state, // persist it: the next read resumes here
                 _ => {}

@@ -198,7 +198,7 @@ async fn read(source: &dyn Source, catalog: &ConfiguredCatalog, state: &SourceSt
         records: BTreeMap::new(),
         state: state.clone(),
     };
-    let mut events = source.read(catalog, state);
+    let mut events = source.read_parsed(catalog, state);
     while let Some(event) = events.next().await {
         match event {
             SourceEvent::Record(r) => *result.records.entry(r.stream).or_default() += 1,

@@ -1,177 +1,30 @@
-//! The `flowlu-connector` command line: the Airbyte protocol on stdout.
-//!
-//! Every command prints one JSON `AirbyteMessage` per line on stdout and nothing else; logs go
-//! to stderr. Exit codes: 0 when the command ran (a failed `check` included: its answer is a
-//! `CONNECTION_STATUS FAILED`), 1 when it failed (a `TRACE` error says why, with its
-//! `failure_type`), 2 for a command line that cannot be parsed, 130 / 143 when a `read` or
-//! `write` was interrupted by SIGINT / SIGTERM (it stops between whole lines, flushes them and
-//! says on stderr what the last STATE covers; a second signal exits at once).
-//!
-//! Every line but a `RECORD` is flushed as it is written (a `LOG` or `TRACE` reaches the host
-//! at once); `RECORD` lines are buffered and flushed with the `STATE` after them.
+//! The `flowlu-connector` program: Flowlu as a [`connector_runner::Connector`] (the runner
+//! speaks the Airbyte protocol), and its own `probe` command ([`probe`]).
 
-use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
-use connector_core::airbyte::{now_ms, Message};
-use connector_core::{Credential, Failure, FailureClass, Validation};
+use clap::Subcommand;
+use connector_core::{Failure, FailureClass};
+use connector_runner::{Connector, Env};
 use serde_json::Value;
 
-use crate::credential::FlowluCredential;
+use crate::credential::{explain_at, FlowluCredential};
+use crate::sink::FlowluSink;
+use crate::source::FlowluSource;
 
-mod inputs;
 pub mod probe;
-mod progress;
-mod read;
-mod write;
-pub use inputs::{load_catalog, load_state};
 
-/// Exit code: the command ran.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the command failed; a `TRACE` error on stdout says why.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: the command line could not be parsed.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: interrupted by SIGINT (128 + 2).
-pub const EXIT_SIGINT: i32 = 130;
-/// Exit code: interrupted by SIGTERM (128 + 15).
-pub const EXIT_SIGTERM: i32 = 143;
+/// Flowlu, for the runner.
+#[derive(Debug, Clone, Copy)]
+pub struct Flowlu;
 
-/// A signal asking the command to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGINT (Ctrl-C).
-    Interrupt,
-    /// SIGTERM (a host stopping the connector).
-    Terminate,
-}
-
-impl Signal {
-    /// `SIGINT` or `SIGTERM`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Interrupt => "SIGINT",
-            Self::Terminate => "SIGTERM",
-        }
-    }
-
-    /// The exit code after it: 128 + the signal number.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Self::Interrupt => EXIT_SIGINT,
-            Self::Terminate => EXIT_SIGTERM,
-        }
-    }
-}
-
-/// Whether (and by which signal) the command was asked to stop. `read` and `write` check it
-/// between lines; the other commands are short and ignore it.
-#[derive(Debug, Clone)]
-pub struct Interrupt(tokio::sync::watch::Receiver<Option<Signal>>);
-
-/// Fires an [`Interrupt`] (tests, or a host embedding the command line).
-#[derive(Debug)]
-pub struct InterruptTrigger(tokio::sync::watch::Sender<Option<Signal>>);
-
-impl InterruptTrigger {
-    /// Asks the command to stop as `signal` would.
-    pub fn fire(&self, signal: Signal) {
-        self.0.send_replace(Some(signal));
-    }
-}
-
-impl Interrupt {
-    /// An interrupt that never fires.
-    pub fn never() -> Self {
-        Self::manual().1
-    }
-
-    /// An interrupt fired by its trigger.
-    pub fn manual() -> (InterruptTrigger, Self) {
-        let (tx, rx) = tokio::sync::watch::channel(None);
-        (InterruptTrigger(tx), Self(rx))
-    }
-
-    /// An interrupt fired by SIGTERM or SIGINT; a second signal ends the process at once with
-    /// that signal's exit code. Call inside the Tokio runtime.
-    pub fn from_signals() -> Self {
-        let (trigger, interrupt) = Self::manual();
-        let Some(mut signals) = Signals::listen() else {
-            return interrupt;
-        };
-        tokio::spawn(async move {
-            let mut fired = false;
-            while let Some(signal) = signals.next().await {
-                if fired {
-                    eprintln!("flowlu-connector: {} again: exiting now", signal.name());
-                    std::process::exit(signal.exit_code());
-                }
-                fired = true;
-                trigger.fire(signal);
-            }
-        });
-        interrupt
-    }
-
-    /// The signal, once one came.
-    pub fn fired(&self) -> Option<Signal> {
-        *self.0.borrow()
-    }
-
-    /// Waits for a signal (forever when none can come).
-    pub async fn wait(mut self) -> Signal {
-        loop {
-            if let Some(signal) = *self.0.borrow_and_update() {
-                return signal;
-            }
-            if self.0.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
-/// SIGTERM and SIGINT, listened to from the start (so neither ends the process by itself).
-#[cfg(unix)]
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    fn listen() -> Option<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Some(Self {
-            term: signal(SignalKind::terminate()).ok()?,
-            int: signal(SignalKind::interrupt()).ok()?,
-        })
-    }
-
-    async fn next(&mut self) -> Option<Signal> {
-        tokio::select! {
-            s = self.term.recv() => s.map(|()| Signal::Terminate),
-            s = self.int.recv() => s.map(|()| Signal::Interrupt),
-        }
-    }
-}
-
-/// Ctrl-C, where there are no Unix signals.
-#[cfg(not(unix))]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn listen() -> Option<Self> {
-        Some(Self)
-    }
-
-    async fn next(&mut self) -> Option<Signal> {
-        tokio::signal::ctrl_c().await.ok()?;
-        Some(Signal::Interrupt)
-    }
+/// The commands of `flowlu-connector` beyond the protocol's.
+#[derive(Debug, Subcommand)]
+pub enum FlowluCommand {
+    /// Measure what the connector assumes about your portal with a fixed, small set of
+    /// read-only requests; prints a JSON report that holds none of your data.
+    #[command(after_help = probe::HELP)]
+    Probe(probe::ProbeArgs),
 }
 
 const EXAMPLES: &str = "Examples:
@@ -184,525 +37,54 @@ const EXAMPLES: &str = "Examples:
 config.json:
   {\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"<key from Portal Settings -> API Settings>\"}";
 
-/// A Flowlu connector speaking the Airbyte protocol.
-#[derive(Debug, Parser)]
-#[command(name = "flowlu-connector", version, after_help = EXAMPLES)]
-pub struct Cli {
-    /// Show progress per stream and a summary table on stderr (on by default when stdout is
-    /// a terminal). The protocol output on stdout is unchanged.
-    #[arg(long, global = true)]
-    pub pretty: bool,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
+impl Connector for Flowlu {
+    type Credential = FlowluCredential;
+    type Source = FlowluSource;
+    type Sink = FlowluSink;
+    type Commands = FlowluCommand;
 
-/// The protocol commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Print the connector specification (the credential form's JSON Schema).
-    #[command(after_help = "Example:\n  flowlu-connector spec")]
-    Spec,
-    /// Check a credential: prints CONNECTION_STATUS SUCCEEDED or FAILED with what to fix.
-    #[command(after_help = "Example:\n  flowlu-connector check --config config.json")]
-    Check {
-        /// The config file (JSON): name, description, account_domain, api_key.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
-    },
-    /// Discover the streams (one per Flowlu model, with the account's custom fields): prints
-    /// a CATALOG; streams the key may not read say so in their schema's description.
-    #[command(after_help = "Example:\n  flowlu-connector discover --config config.json")]
-    Discover {
-        /// The config file (JSON): name, description, account_domain, api_key, advanced.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
-    },
-    /// Read the streams of a configured catalog: prints RECORD, STATE (after every page) and
-    /// TRACE lines; exits 1 if any stream failed, after reading the others.
-    #[command(
-        after_help = "Example:\n  flowlu-connector read --config config.json --catalog configured_catalog.json --state state.json\n\nconfigured_catalog.json:\n  {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]}\n\nstate.json: the `state` objects of earlier STATE lines, as a JSON array (or [] to start over)."
-    )]
-    Read {
-        /// The config file (JSON): name, description, account_domain, api_key, advanced.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
-        /// The configured catalog (JSON): the streams to read and their sync modes.
-        #[arg(long, value_name = "FILE")]
-        catalog: PathBuf,
-        /// The state (JSON) of an earlier read, to continue from.
-        #[arg(long, value_name = "FILE")]
-        state: Option<PathBuf>,
-    },
-    /// Write Airbyte RECORD messages from stdin to Flowlu; echoes each STATE once every
-    /// record before it has an outcome.
-    #[command(
-        after_help = "Example:\n  flowlu-connector write --config config.json --catalog catalog.json --reject-file rejects.jsonl < messages.jsonl"
-    )]
-    Write {
-        /// The config file (JSON): name, description, account_domain, api_key, advanced.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
-        /// The configured catalog (JSON): the streams to write and their destination sync mode.
-        #[arg(long, value_name = "FILE")]
-        catalog: PathBuf,
-        /// Where failed and unknown records go, with their reasons (JSON lines).
-        #[arg(long, value_name = "FILE")]
-        reject_file: Option<PathBuf>,
-    },
-    /// Measure what the connector assumes about your portal with a fixed, small set of
-    /// read-only requests; prints a JSON report that holds none of your data.
-    #[command(after_help = probe::HELP)]
-    Probe(probe::ProbeArgs),
-}
+    const NAME: &'static str = "flowlu-connector";
+    const ABOUT: &'static str = "A Flowlu connector speaking the Airbyte protocol.";
+    const EXAMPLES: &'static str = EXAMPLES;
+    const CONFIG_EXAMPLE: &'static str =
+        "{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}";
+    const STREAM_EXAMPLE: &'static str = "crm_account";
+    const BASE_URL_ENV: Option<&'static str> = Some(crate::client::BASE_URL_ENV);
 
-/// What the command reads from its environment.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    /// `FLOWLU_BASE_URL`, if set.
-    pub base_url: Option<String>,
-    /// Whether stdout is a terminal (a person watching): turns the progress view on.
-    pub stdout_is_terminal: bool,
-}
+    fn spec() -> Result<Value, connector_core::Error> {
+        crate::schemas::spec()
+    }
 
-impl Env {
-    /// Reads the process environment.
-    pub fn from_process() -> Self {
-        use std::io::IsTerminal;
-        Self {
-            base_url: std::env::var(crate::client::BASE_URL_ENV)
-                .ok()
-                .filter(|v| !v.trim().is_empty()),
-            stdout_is_terminal: std::io::stdout().is_terminal(),
+    fn with_base_url(credential: FlowluCredential, base_url: &str) -> Result<FlowluCredential, Failure> {
+        crate::client::check_base_url(base_url).map_err(|e| Failure {
+            class: FailureClass::Config,
+            message: format!("{e}."),
+            internal: e.to_string(),
+        })?;
+        Ok(credential.with_base_url(base_url))
+    }
+
+    fn connected(credential: &FlowluCredential) -> String {
+        format!("Connected to {}.", credential.host())
+    }
+
+    fn source(credential: &FlowluCredential) -> Result<FlowluSource, Failure> {
+        FlowluSource::from_credential(credential).map_err(|e| explain_at(&e, &credential.host()).1)
+    }
+
+    fn sink(credential: &FlowluCredential) -> Result<FlowluSink, Failure> {
+        FlowluSink::from_credential(credential).map_err(|e| explain_at(&e, &credential.host()).1)
+    }
+
+    async fn run_command(command: FlowluCommand, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+        match command {
+            FlowluCommand::Probe(args) => probe::run(&args, env, out, err).await,
         }
     }
 }
 
-/// Standard input as the commands read it (`write` reads Airbyte messages from it).
-pub type Stdin = Box<dyn tokio::io::AsyncBufRead + Unpin + Send>;
-
-/// Runs the command line `args` (without the program name), reading `stdin`, writing protocol
-/// lines to `out`, and returning the exit code.
-pub async fn run(
-    args: impl IntoIterator<Item = OsString>,
-    env: &Env,
-    stdin: Stdin,
-    out: &mut dyn Write,
-) -> i32 {
-    run_interruptible(args, env, stdin, out, Interrupt::never()).await
-}
-
-/// [`run`], stopping `read` and `write` cleanly when `interrupt` fires (see the module
-/// documentation).
-pub async fn run_interruptible(
-    args: impl IntoIterator<Item = OsString>,
-    env: &Env,
-    stdin: Stdin,
-    out: &mut dyn Write,
-    interrupt: Interrupt,
-) -> i32 {
-    let argv = std::iter::once(OsString::from("flowlu-connector")).chain(args);
-    let cli = match Cli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() { EXIT_USAGE } else { EXIT_OK };
-            let _ = err.print();
-            return code;
-        }
-    };
-    let mut output = ProtocolOut::new(out);
-    let unit = if matches!(cli.command, Command::Write { .. }) {
-        "written"
-    } else {
-        "records"
-    };
-    let mut progress = progress::Progress::new(cli.pretty || env.stdout_is_terminal, unit);
-    let code = match cli.command {
-        Command::Spec => match crate::schemas::spec() {
-            Ok(spec) => output.emit(&Message::Spec { spec }),
-            Err(err) => output.fail(&Failure {
-                class: FailureClass::System,
-                message: "the connector specification could not be generated".into(),
-                internal: err.to_string(),
-            }),
-        },
-        Command::Check { config } => match load_config(&config, env) {
-            Err(failure) => output.emit(&Message::failed(failure.message)),
-            Ok(credential) => {
-                output.redact(&credential.api_key);
-                until_interrupted("check", &interrupt, check(&credential, &mut output)).await
-            }
-        },
-        Command::Discover { config } => {
-            until_interrupted("discover", &interrupt, read::discover(&config, env, &mut output)).await
-        }
-        Command::Read {
-            config,
-            catalog,
-            state,
-        } => {
-            read::read(
-                &config,
-                &catalog,
-                state.as_deref(),
-                env,
-                &mut output,
-                &mut progress,
-                interrupt,
-            )
-            .await
-        }
-        Command::Write {
-            config,
-            catalog,
-            reject_file,
-        } => {
-            write::run(
-                &config,
-                &catalog,
-                reject_file.as_deref(),
-                env,
-                stdin,
-                &mut output,
-                &mut progress,
-                interrupt,
-            )
-            .await
-        }
-        Command::Probe(args) => {
-            let mut report = Vec::new();
-            let code = probe::run(&args, env, &mut report, &mut std::io::stderr()).await;
-            code.max(output.emit_lines(&report))
-        }
-    };
-    let code = code.max(output.flush());
-    progress.finish(&mut std::io::stderr());
-    code
-}
-
-/// Runs a short command, abandoning it when `interrupt` fires (it has nothing to save): stderr
-/// says so and the exit code is the signal's.
-async fn until_interrupted(
-    command: &str,
-    interrupt: &Interrupt,
-    run: impl std::future::Future<Output = i32>,
-) -> i32 {
-    tokio::select! {
-        code = run => code,
-        signal = interrupt.clone().wait() => {
-            eprintln!("flowlu-connector: {command} interrupted by {}", signal.name());
-            signal.exit_code()
-        }
-    }
-}
-
-async fn check(credential: &FlowluCredential, output: &mut ProtocolOut<'_>) -> i32 {
-    match credential.validate().await {
-        Validation::Valid { warnings, detail } => {
-            for warning in &warnings {
-                output.emit(&Message::log(connector_core::LogLevel::Warn, warning.clone()));
-            }
-            let mut message = format!("Connected to {}.", credential.host());
-            if !warnings.is_empty() {
-                message.push(' ');
-                message.push_str(&warnings.join(" "));
-            }
-            tracing::info!(%detail, "check succeeded");
-            output.emit(&Message::succeeded(message))
-        }
-        Validation::Invalid { failure, .. } => {
-            tracing::info!(internal = %failure.internal, "check failed");
-            output.emit(&Message::failed(failure.message))
-        }
-    }
-}
-
-/// Reads and validates the config file, naming the field and the fix on failure.
-pub fn load_config(path: &Path, env: &Env) -> Result<FlowluCredential, Failure> {
-    let config_error = |message: String, internal: String| Failure {
-        class: FailureClass::Config,
-        message,
-        internal,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        config_error(
-            format!(
-                "The config file {} could not be read: {e}. Check the path given with --config.",
-                path.display()
-            ),
-            e.to_string(),
-        )
-    })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        config_error(
-            format!(
-                "The config file {} is not valid JSON (line {}, column {}). It should be an object such as {{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}}.",
-                path.display(),
-                e.line(),
-                e.column()
-            ),
-            e.classify_name().to_string(),
-        )
-    })?;
-    let mut credential = FlowluCredential::from_config(&value).map_err(|e| {
-        let message = match &e {
-            connector_core::Error::Config { path, message } if path == "." => {
-                format!(
-                    "The config is incomplete: {message}. Required fields: name, account_domain, api_key."
-                )
-            }
-            connector_core::Error::Config { path, message } => {
-                format!("The config field `{path}` is wrong: {message}.")
-            }
-            other => other.to_string(),
-        };
-        config_error(message.clone(), message)
-    })?;
-    if let Some(url) = &env.base_url {
-        if let Err(e) = crate::client::check_base_url(url) {
-            return Err(config_error(format!("{e}."), e.to_string()));
-        }
-        credential = credential.with_base_url(url.clone());
-    }
-    Ok(credential)
-}
-
-/// Writes protocol lines: one JSON message per line. Flushes after every line that is not a
-/// `RECORD` (a `STATE`, so a host sees a checkpoint with the records before it; a `LOG` or
-/// `TRACE`, so it is seen when it happens) and on [`ProtocolOut::flush`].
-pub struct ProtocolOut<'a> {
-    out: &'a mut dyn Write,
-    broken: bool,
-    /// The key, removed (in every encoding) from every LOG, TRACE and CONNECTION_STATUS line.
-    secret: Option<connector_core::Secret>,
-}
-
-impl<'a> ProtocolOut<'a> {
-    /// Wraps a writer (buffer it: this writes line by line).
-    pub fn new(out: &'a mut dyn Write) -> Self {
-        Self {
-            out,
-            broken: false,
-            secret: None,
-        }
-    }
-
-    /// From now on, removes `secret` from every line that can carry text from a server (LOG,
-    /// TRACE, CONNECTION_STATUS): a last line of defence behind the redacted errors.
-    pub fn redact(&mut self, secret: &connector_core::Secret) {
-        self.secret = Some(secret.clone());
-    }
-
-    /// Writes one message; returns the exit code so far (`EXIT_FAILED` once stdout broke).
-    pub fn emit(&mut self, message: &Message) -> i32 {
-        if self.broken {
-            return EXIT_FAILED;
-        }
-        // Only RECORD lines wait in the buffer (they are the bulk, and a STATE after them
-        // flushes them); every other line reaches the host at once.
-        let flush = !matches!(message, Message::Record { .. });
-        let shows_text = matches!(
-            message,
-            Message::Log { .. } | Message::Trace { .. } | Message::ConnectionStatus { .. }
-        );
-        let written = match (&self.secret, shows_text) {
-            (Some(secret), true) => serde_json::to_string(message)
-                .map_err(std::io::Error::from)
-                .and_then(|line| {
-                    let line = crate::client::redact(&line, secret.expose());
-                    self.out.write_all(line.as_bytes())
-                }),
-            _ => serde_json::to_writer(&mut *self.out, message).map_err(std::io::Error::from),
-        };
-        let written = written.and_then(|()| self.out.write_all(b"\n")).and_then(|()| {
-            if flush {
-                self.out.flush()
-            } else {
-                Ok(())
-            }
-        });
-        self.check(written)
-    }
-
-    /// Writes ready-made protocol lines, each ending in a newline (the RECORD lines of
-    /// records passed through as sent); returns the exit code so far.
-    pub fn emit_lines(&mut self, lines: &[u8]) -> i32 {
-        if self.broken {
-            return EXIT_FAILED;
-        }
-        let written = self.out.write_all(lines);
-        self.check(written)
-    }
-
-    /// Flushes buffered lines.
-    pub fn flush(&mut self) -> i32 {
-        let flushed = self.out.flush();
-        self.check(flushed)
-    }
-
-    /// Whether stdout broke (the host went away).
-    pub fn is_broken(&self) -> bool {
-        self.broken
-    }
-
-    /// Writes a `TRACE` error and returns [`EXIT_FAILED`].
-    pub fn fail(&mut self, failure: &Failure) -> i32 {
-        self.emit(&Message::error(failure, None, now_ms()));
-        self.flush();
-        EXIT_FAILED
-    }
-
-    fn check(&mut self, result: std::io::Result<()>) -> i32 {
-        match result {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                if !self.broken {
-                    tracing::error!(error = %e, "stdout closed");
-                }
-                self.broken = true;
-                EXIT_FAILED
-            }
-        }
-    }
-}
-
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io error",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "data error",
-            serde_json::error::Category::Eof => "unexpected end of file",
-        }
-    }
-}
-
-/// The whole program of a connector binary: logs on stderr (`RUST_LOG`, default `warn`), the
-/// process environment, stdin and a buffered stdout, SIGTERM and SIGINT stopping `read` and
-/// `write` between whole lines; returns the exit code. Both binaries (`flowlu-connector`, and
-/// `source-flowlu` for the Python wheel) are this call.
+/// The whole program of both binaries (`flowlu-connector`, and `source-flowlu` for the Python
+/// wheel): [`connector_runner::process_main`] for [`Flowlu`].
 pub async fn process_main() -> i32 {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    let env = Env::from_process();
-    let stdin: Stdin = Box::new(tokio::io::BufReader::new(tokio::io::stdin()));
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let interrupt = Interrupt::from_signals();
-    let code = run_interruptible(std::env::args_os().skip(1), &env, stdin, &mut stdout, interrupt).await;
-    drop(stdout);
-    code
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A writer that shows what has been flushed so far.
-    #[derive(Default)]
-    struct Pipe {
-        buffered: Vec<u8>,
-        flushed: Vec<u8>,
-    }
-
-    impl Write for Pipe {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.buffered.extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.flushed.append(&mut self.buffered);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn every_line_but_a_record_is_flushed_as_it_is_written() {
-        let mut pipe = Pipe::default();
-        let mut out = ProtocolOut::new(&mut pipe);
-        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
-        out.emit(&Message::log(connector_core::LogLevel::Warn, "retrying"));
-        let state = Message::State {
-            state: serde_json::json!({"type": "STREAM"}),
-        };
-        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
-        out.emit(&state);
-        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
-        let failure = Failure {
-            class: FailureClass::Transient,
-            message: "m".into(),
-            internal: "i".into(),
-        };
-        out.emit(&Message::error(&failure, None, 1));
-        out.emit_lines(b"{\"type\":\"RECORD\"}\n");
-        let flushed = String::from_utf8(pipe.flushed).unwrap();
-        let kinds: Vec<&str> = flushed
-            .lines()
-            .map(|l| {
-                if l.contains("RECORD") {
-                    "RECORD"
-                } else if l.contains("LOG") {
-                    "LOG"
-                } else if l.contains("STATE") {
-                    "STATE"
-                } else {
-                    "TRACE"
-                }
-            })
-            .collect();
-        assert_eq!(kinds, ["RECORD", "LOG", "RECORD", "STATE", "RECORD", "TRACE"]);
-        assert_eq!(
-            pipe.buffered, b"{\"type\":\"RECORD\"}\n",
-            "only the last record waits"
-        );
-    }
-
-    #[test]
-    fn text_lines_are_redacted_once_the_key_is_known() {
-        let key = connector_core::Secret::new("k/+ \"y");
-        let mut buf = Vec::new();
-        let mut out = ProtocolOut::new(&mut buf);
-        out.redact(&key);
-        out.emit(&Message::log(
-            connector_core::LogLevel::Warn,
-            "GET ?api_key=k%2F%2B+%22y and k/+ \"y",
-        ));
-        out.emit(&Message::failed("bad key k/+ \"y"));
-        let state = serde_json::json!({"type": "STREAM", "note": "k/+ \"y"});
-        out.emit(&Message::State { state });
-        let text = String::from_utf8(buf).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(
-            lines[0]["log"]["message"],
-            "GET ?api_key=[REDACTED] and [REDACTED]"
-        );
-        assert_eq!(lines[1]["connectionStatus"]["message"], "bad key [REDACTED]");
-        assert_eq!(
-            lines[2]["state"]["note"], "k/+ \"y",
-            "a STATE is passed on as given"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_interrupt_is_seen_by_every_clone_and_never_fires_by_itself() {
-        let (trigger, interrupt) = Interrupt::manual();
-        let waiting = interrupt.clone();
-        assert_eq!(interrupt.fired(), None);
-        trigger.fire(Signal::Terminate);
-        assert_eq!(waiting.wait().await, Signal::Terminate);
-        assert_eq!(interrupt.fired(), Some(Signal::Terminate));
-        assert_eq!(
-            (Signal::Terminate.exit_code(), Signal::Interrupt.exit_code()),
-            (143, 130)
-        );
-        let never = Interrupt::never();
-        assert!(futures::FutureExt::now_or_never(never.wait()).is_none());
-    }
+    connector_runner::process_main::<Flowlu>().await
 }

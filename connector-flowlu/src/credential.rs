@@ -40,9 +40,14 @@ pub struct FlowluCredential {
     ///
     /// A Flowlu API key. Create one in Flowlu under Portal Settings -> API Settings and give
     /// it access to the modules you want to sync.
+    // Scoped to the account domain (`x-secret-scope`): a host keeps a saved key only while the
+    // domain stays the same, so an edit never sends it to another account.
     #[schemars(
         length(min = 1),
-        extend("x-help" = "Portal Settings -> API Settings -> Create API key. The key is shown once: copy all of it.")
+        extend(
+            "x-help" = "Portal Settings -> API Settings -> Create API key. The key is shown once: copy all of it.",
+            "x-secret-scope" = ["account_domain"]
+        )
     )]
     #[serde(deserialize_with = "trimmed_secret")]
     pub api_key: Secret,

@@ -100,7 +100,7 @@ struct StreamCount {
 
 struct Planner<'a> {
     account: &'a Account,
-    plan: Arc<Result<WritePlan, String>>,
+    plan: Arc<WritePlan>,
     input: BoxStream<'a, Tagged>,
     ready: VecDeque<Planned>,
     streams: HashMap<String, StreamCount>,
@@ -110,7 +110,7 @@ struct Planner<'a> {
 /// Plans every input item: see the [module documentation](self).
 pub(crate) fn plan_input<'a>(
     account: &'a Account,
-    plan: Arc<Result<WritePlan, String>>,
+    plan: Arc<WritePlan>,
     input: BoxStream<'a, Tagged>,
 ) -> BoxStream<'a, Planned> {
     let planner = Planner {
@@ -155,10 +155,7 @@ impl Planner<'_> {
         let Tagged::Record { record, .. } = &item else {
             return;
         };
-        let stream_plan = match self.plan.as_ref() {
-            Ok(plan) => plan.get(&record.stream).cloned(),
-            Err(_) => None,
-        };
+        let stream_plan = self.plan.get(&record.stream).cloned();
         let Some(stream_plan) = stream_plan else {
             self.ready.push_back(Planned {
                 item,

@@ -58,6 +58,7 @@ pub use credential::FlowluCredential;
 pub use domain::AccountDomain;
 pub use error::Error;
 pub use settings::Settings;
+pub use source::FlowluSource;
 
 /// The README's Rust examples, compiled as doc tests.
 #[doc = include_str!("../../README.md")]

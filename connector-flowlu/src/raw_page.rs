@@ -392,26 +392,6 @@ fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot
     }
 }
 
-/// Appends the `RECORD` line of a record to `out`, exactly as
-/// `connector_core::airbyte::Message::Record` serializes (a record whose JSON text spans
-/// lines is written compact).
-pub fn write_record_line(out: &mut Vec<u8>, stream: &str, record: &RawValue, emitted_at: i64) {
-    out.extend_from_slice(br#"{"type":"RECORD","record":{"stream":"#);
-    // A stream name is a `{module}_{model}` identifier: nothing to escape, but stay exact.
-    let _ = serde_json::to_writer(&mut *out, stream);
-    out.extend_from_slice(br#","data":"#);
-    let text = record.get();
-    if text.contains(['\n', '\r']) {
-        let compact: Option<Value> = serde_json::from_str(text).ok();
-        let _ = serde_json::to_writer(&mut *out, &compact);
-    } else {
-        out.extend_from_slice(text.as_bytes());
-    }
-    out.extend_from_slice(br#","emitted_at":"#);
-    out.extend_from_slice(emitted_at.to_string().as_bytes());
-    out.extend_from_slice(b"}}\n");
-}
-
 /// A raw record as a `Value` (for consumers of `SourceEvent::Record`).
 pub fn to_value(record: &RawValue) -> Value {
     serde_json::from_str(record.get()).unwrap_or_else(|_| Value::String(record.get().to_string()))
@@ -423,7 +403,6 @@ mod tests {
     use super::*;
     use crate::cursor::{CursorValue, Id};
     use crate::streams::CursorKind;
-    use connector_core::airbyte::Message;
 
     const BY_ID: Order = Order { cursor: None };
     const BY_DATE: Order = Order {
@@ -763,25 +742,6 @@ mod tests {
             ),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn record_lines_are_the_protocol_lines() {
-        for text in [r#"{"id":1,"name":"a \"b\""}"#, "{\"id\": 2,\n \"x\": [1, 2]}"] {
-            let raw = RawValue::from_string(text.to_string()).unwrap();
-            let mut line = Vec::new();
-            write_record_line(&mut line, "crm_account", &raw, 42);
-            let message = Message::Record {
-                record: connector_core::airbyte::RecordMessage {
-                    stream: "crm_account".into(),
-                    data: serde_json::from_str(text).unwrap(),
-                    emitted_at: 42,
-                    namespace: None,
-                },
-            };
-            let expected = format!("{}\n", serde_json::to_string(&message).unwrap());
-            assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
-        }
     }
 
     #[test]

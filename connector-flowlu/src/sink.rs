@@ -37,20 +37,21 @@
 //!   of each sending a request that cannot succeed. No checkpoint after the first record such a
 //!   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
 //!   and no state that is not per stream), so the host sends those records again once the
-//!   credential is fixed; [`FlowluSink::write_watched`] tells the caller that it stopped.
+//!   credential is fixed; the prepared write's [`PreparedWrite::stopped`] tells the caller that it
+//!   stopped.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connector_core::order::{Acks, Finished, KeyedOrder};
 use connector_core::{
-    ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, FailureClass, LogLevel, Outcome, Record,
-    RecordOutcome, Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Failure, FailureClass, Outcome, PreparedWrite,
+    Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
 
 use crate::account::Account;
 use crate::client::Client;
@@ -241,27 +242,38 @@ impl FlowluSink {
         self.account.settings.concurrency() * 2
     }
 
-    /// Writes one record and says what happened.
+    /// Writes one record and says what happened; gives the record's data back.
     async fn write_record(
         &self,
-        plan: &Result<WritePlan, String>,
+        plan: &WritePlan,
         halt: &Halt,
         sequence: u64,
         record: Record,
         shared: &StreamShared,
         strategy: Strategy,
+    ) -> (Outcome, Value) {
+        let outcome = self
+            .record_outcome(plan, halt, sequence, &record, shared, strategy)
+            .await;
+        (outcome, record.data)
+    }
+
+    async fn record_outcome(
+        &self,
+        plan: &WritePlan,
+        halt: &Halt,
+        sequence: u64,
+        record: &Record,
+        shared: &StreamShared,
+        strategy: Strategy,
     ) -> Outcome {
-        let plan = match plan {
-            Ok(plan) => plan,
-            Err(message) => return refused(FailureClass::Config, message.clone()),
-        };
         let Some(stream) = plan.get(&record.stream) else {
             return refused(
                 FailureClass::Config,
                 format!("the stream `{}` is not in the configured catalog", record.stream),
             );
         };
-        let Value::Object(data) = record.data else {
+        let Value::Object(data) = &record.data else {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
         if let Some(reason) = halt.reason(&stream.stream, sequence) {
@@ -275,40 +287,21 @@ impl FlowluSink {
             shared,
             strategy,
         }
-        .apply(&data)
+        .apply(data)
         .await
     }
 }
 
 impl FlowluSink {
-    /// [`Sink::write`], and a [`WriteStop`] that tells, once the events have ended, whether a
-    /// fatal refusal (rejected key, unknown account, a module the key lacks) stopped the write.
-    pub fn write_watched<'a>(
+    fn write_planned<'a>(
         &'a self,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> (BoxStream<'a, SinkEvent>, WriteStop) {
-        let halt = Arc::new(Halt::default());
-        let events = self.write_halting(catalog, input, Arc::clone(&halt));
-        (events, WriteStop(halt))
-    }
-
-    fn write_halting<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
+        plan: Arc<WritePlan>,
         input: BoxStream<'a, SinkInput>,
         halt: Arc<Halt>,
     ) -> BoxStream<'a, SinkEvent> {
-        let plan = Arc::new(self.plan(catalog).map_err(|e| e.to_string()));
         let order = Arc::new(KeyedOrder::default());
-        let acks = Acks {
-            halt: Some(Arc::clone(&halt)),
-            ..Acks::default()
-        };
-        let first = plan.as_ref().as_ref().err().map(|message| SinkEvent::Log {
-            level: LogLevel::Error,
-            message: format!("nothing is written: {message}"),
-        });
+        let withheld = Arc::clone(&halt);
+        let acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
         let planned = crate::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
         let done = planned
             .map(move |planned| {
@@ -332,13 +325,14 @@ impl FlowluSink {
                             }
                             let stream = record.stream.clone();
                             let shared = shared.unwrap_or_default();
-                            let outcome = self
+                            let (outcome, data) = self
                                 .write_record(&plan, &halt, sequence, record, &shared, strategy)
                                 .await;
                             drop(turn);
-                            Done::Outcome(RecordOutcome {
+                            Finished::Outcome(RecordOutcome {
                                 stream,
                                 sequence,
+                                record: outcome.is_rejected().then_some(data),
                                 outcome,
                             })
                         }
@@ -346,7 +340,7 @@ impl FlowluSink {
                             ordinal,
                             before,
                             state,
-                        } => Done::Checkpoint {
+                        } => Finished::Checkpoint {
                             ordinal,
                             before,
                             state,
@@ -355,43 +349,67 @@ impl FlowluSink {
                 }
             })
             .buffer_unordered(self.record_concurrency());
-        let events = done
-            .scan(acks, |acks, done| futures::future::ready(Some(acks.push(done))))
-            .flat_map(stream::iter);
-        stream::iter(first).chain(events).boxed()
+        done.scan(acks, |acks, done| futures::future::ready(Some(acks.push(done))))
+            .flat_map(stream::iter)
+            .boxed()
     }
 }
 
 #[async_trait]
 impl Sink for FlowluSink {
+    /// Plans the write ([`WritePlan`]): a config failure for a stream that is not a Flowlu
+    /// model, `overwrite`, a composite primary key or a bad match field.
+    async fn prepare<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+    ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
+        let plan = self.plan(catalog).map_err(|e| Failure {
+            class: FailureClass::Config,
+            message: e.to_string(),
+            internal: e.to_string(),
+        })?;
+        Ok(Box::new(FlowluWrite {
+            sink: self,
+            plan: Arc::new(plan),
+            halt: Arc::new(Halt::default()),
+        }))
+    }
+
     fn write<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         input: BoxStream<'a, SinkInput>,
     ) -> BoxStream<'a, SinkEvent> {
-        self.write_halting(catalog, input, Arc::new(Halt::default()))
+        match self.plan(catalog) {
+            Ok(plan) => self.write_planned(Arc::new(plan), input, Arc::new(Halt::default())),
+            Err(e) => connector_core::sink::refuse_all(
+                Failure {
+                    class: FailureClass::Config,
+                    message: e.to_string(),
+                    internal: e.to_string(),
+                },
+                input,
+            ),
+        }
     }
 }
 
-/// Whether a write was stopped by a fatal refusal; see [`FlowluSink::write_watched`].
-#[derive(Debug, Clone)]
-pub struct WriteStop(Arc<Halt>);
-
-/// A fatal refusal that stopped a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stopped {
-    /// The stream it stopped; `None` when it stopped every stream (a rejected key, an unknown
-    /// account).
-    pub stream: Option<String>,
-    /// What it means and what to do (free of the key).
-    pub failure: connector_core::Failure,
+/// A planned write of a [`FlowluSink`]; [`PreparedWrite::stopped`] says whether a fatal
+/// refusal (rejected key, unknown account, a module the key lacks) stopped it.
+struct FlowluWrite<'a> {
+    sink: &'a FlowluSink,
+    plan: Arc<WritePlan>,
+    halt: Arc<Halt>,
 }
 
-impl WriteStop {
-    /// The refusals that stopped the write or some of its streams, the account-wide one first,
-    /// then by stream name; empty when nothing stopped it.
-    pub fn stopped(&self) -> Vec<Stopped> {
-        let touched = lock(&self.0.touched);
+impl PreparedWrite for FlowluWrite<'_> {
+    fn write<'b>(&'b self, input: BoxStream<'b, SinkInput>) -> BoxStream<'b, SinkEvent> {
+        self.sink
+            .write_planned(Arc::clone(&self.plan), input, Arc::clone(&self.halt))
+    }
+
+    fn stopped(&self) -> Vec<Stopped> {
+        let touched = lock(&self.halt.touched);
         let mut stopped: Vec<Stopped> = touched.failures.values().cloned().collect();
         stopped.sort_by(|a, b| a.stream.cmp(&b.stream));
         stopped
@@ -428,66 +446,10 @@ fn tag<'a>(input: BoxStream<'a, SinkInput>) -> impl futures::Stream<Item = Tagge
     })
 }
 
-/// A finished item, in completion order.
-enum Done {
-    Outcome(RecordOutcome),
-    Checkpoint { ordinal: u64, before: u64, state: Value },
-}
-
-/// Holds checkpoints until every record before them has an outcome; releases them in order.
-/// A checkpoint covering a record a fatal refusal touched is withheld (see [`Halt`]).
-#[derive(Default)]
-struct Acks {
-    /// The write's fatal refusals, if it watches for them.
-    halt: Option<Arc<Halt>>,
-    /// Every sequence below this has an outcome.
-    watermark: u64,
-    /// Sequences at or above the watermark with an outcome.
-    finished: BTreeSet<u64>,
-    /// Checkpoints not yet acknowledged, by ordinal: (records before, state).
-    held: BTreeMap<u64, (u64, Value)>,
-    /// The ordinal of the next checkpoint to acknowledge.
-    next: u64,
-}
-
-impl Acks {
-    fn push(&mut self, done: Done) -> Vec<SinkEvent> {
-        let mut events = Vec::new();
-        match done {
-            Done::Outcome(outcome) => {
-                self.finished.insert(outcome.sequence);
-                while self.finished.remove(&self.watermark) {
-                    self.watermark += 1;
-                }
-                events.push(SinkEvent::Outcome(outcome));
-            }
-            Done::Checkpoint {
-                ordinal,
-                before,
-                state,
-            } => {
-                self.held.insert(ordinal, (before, state));
-            }
-        }
-        while let Some(entry) = self.held.first_entry() {
-            if *entry.key() != self.next || entry.get().0 > self.watermark {
-                break;
-            }
-            let (before, state) = entry.remove();
-            self.next += 1;
-            if self.halt.as_ref().is_some_and(|h| h.withholds(before, &state)) {
-                continue;
-            }
-            events.push(SinkEvent::CheckpointAck(state));
-        }
-        events
-    }
-}
-
 /// The key that serializes records touching the same Flowlu record: the id, or the match
 /// value; for a record that creates without a match field, a hash of its content.
-fn order_key(plan: &Result<WritePlan, String>, record: &Record) -> Option<String> {
-    let stream = plan.as_ref().ok()?.get(&record.stream)?;
+fn order_key(plan: &WritePlan, record: &Record) -> Option<String> {
+    let stream = plan.get(&record.stream)?;
     let data = record.data.as_object()?;
     let by = match &stream.match_field {
         Some(field) => field.as_str(),
@@ -504,50 +466,6 @@ fn order_key(plan: &Result<WritePlan, String>, record: &Record) -> Option<String
             Some(format!("{}\u{0}#\u{0}{:016x}", record.stream, hasher.finish()))
         }
         None => None,
-    }
-}
-
-/// One place in a per-key queue: wait for the previous record of the key, and signal the next
-/// one when dropped.
-struct Turn {
-    previous: Option<oneshot::Receiver<()>>,
-    _done: oneshot::Sender<()>,
-}
-
-impl Turn {
-    /// Waits until the previous record of the key has its outcome. The next record of the key
-    /// waits until this turn is dropped.
-    async fn wait_previous(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // An error only means the previous turn was dropped: it is finished either way.
-            let _ = previous.await;
-        }
-    }
-}
-
-/// Per-key queues: the last turn of each key.
-#[derive(Default)]
-struct KeyedOrder {
-    last: Mutex<HashMap<String, oneshot::Receiver<()>>>,
-}
-
-/// Prune finished keys once the map holds this many.
-const PRUNE_AT: usize = 4096;
-
-impl KeyedOrder {
-    fn enter(&self, key: String) -> Turn {
-        let (done, next) = oneshot::channel();
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.len() >= PRUNE_AT {
-            last.retain(|_, rx| matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
-        }
-        Turn {
-            previous: last.insert(key, next),
-            _done: done,
-        }
     }
 }
 
@@ -1327,82 +1245,26 @@ fn outcome_message(outcome: &Outcome) -> String {
     }
 }
 
-/// Counts of outcomes per stream, for the end-of-run summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WriteSummary {
-    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
-}
-
-impl WriteSummary {
-    /// Counts one outcome.
-    pub fn add(&mut self, outcome: &RecordOutcome) {
-        *self
-            .counts
-            .entry(outcome.stream.clone())
-            .or_default()
-            .entry(outcome.outcome.kind())
-            .or_default() += 1;
-    }
-
-    /// The count of `kind` (`created`, `failed`, ...) in `stream`.
-    pub fn count(&self, stream: &str, kind: &str) -> u64 {
-        self.counts
-            .get(stream)
-            .and_then(|c| c.get(kind))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// The count of `kind` over every stream.
-    pub fn total(&self, kind: &str) -> u64 {
-        self.counts.values().filter_map(|c| c.get(kind)).sum()
-    }
-
-    /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
-    pub fn lines(&self) -> Vec<String> {
-        let kinds = [
-            "created",
-            "updated",
-            "unchanged",
-            "deleted",
-            "skipped",
-            "failed",
-            "unknown",
-        ];
-        let describe = |count: &dyn Fn(&str) -> u64| {
-            kinds
-                .iter()
-                .map(|k| format!("{k} {}", count(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut lines: Vec<String> = self
-            .counts
-            .keys()
-            .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
-            .collect();
-        lines.push(format!("total: {}", describe(&|k| self.total(k))));
-        lines
-    }
-}
+pub use connector_core::WriteSummary;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn outcome(sequence: u64) -> Done {
-        Done::Outcome(RecordOutcome {
+    fn outcome(sequence: u64) -> Finished {
+        Finished::Outcome(RecordOutcome {
             stream: "s".into(),
             sequence,
             outcome: Outcome::Deleted {
                 id: sequence.to_string(),
             },
+            record: None,
         })
     }
 
-    fn checkpoint(ordinal: u64, before: u64) -> Done {
-        Done::Checkpoint {
+    fn checkpoint(ordinal: u64, before: u64) -> Finished {
+        Finished::Checkpoint {
             ordinal,
             before,
             state: json!(ordinal),
@@ -1421,27 +1283,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn checkpoints_wait_for_every_earlier_record_and_keep_their_order() {
-        // Input: r0 r1 S0 r2 S1 S2 r3; completions arrive shuffled.
-        let mut acks = Acks::default();
-        let mut seen = Vec::new();
-        for done in [
-            checkpoint(1, 3),
-            outcome(1),
-            checkpoint(2, 3),
-            checkpoint(0, 2),
-            outcome(2),
-            outcome(3),
-            outcome(0),
-        ] {
-            seen.extend(names(acks.push(done)));
-        }
-        assert_eq!(seen, ["o1", "o2", "o3", "o0", "s0", "s1", "s2"]);
-    }
-
-    fn stream_checkpoint(ordinal: u64, before: u64, stream: &str) -> Done {
-        Done::Checkpoint {
+    fn stream_checkpoint(ordinal: u64, before: u64, stream: &str) -> Finished {
+        Finished::Checkpoint {
             ordinal,
             before,
             state: json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}}}),
@@ -1451,10 +1294,8 @@ mod tests {
     #[test]
     fn no_checkpoint_after_a_record_an_account_refusal_touched_is_acknowledged() {
         let halt = Arc::new(Halt::default());
-        let mut acks = Acks {
-            halt: Some(Arc::clone(&halt)),
-            ..Acks::default()
-        };
+        let withheld = Arc::clone(&halt);
+        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
         // Input: r0 S0 r1 S1 r2 S2; record 1 meets the refusal (noted before its outcome).
         let mut seen = names(acks.push(outcome(0)));
         seen.extend(names(acks.push(checkpoint(0, 1))));
@@ -1468,10 +1309,8 @@ mod tests {
     #[test]
     fn a_stream_refusal_withholds_that_streams_and_global_checkpoints_only() {
         let halt = Arc::new(Halt::default());
-        let mut acks = Acks {
-            halt: Some(Arc::clone(&halt)),
-            ..Acks::default()
-        };
+        let withheld = Arc::clone(&halt);
+        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
         lock(&halt.touched).touch(Some("b"), 0);
         let mut seen = Vec::new();
         for done in [
@@ -1494,26 +1333,6 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_before_any_record_is_acknowledged_at_once() {
-        let mut acks = Acks::default();
-        assert_eq!(names(acks.push(checkpoint(0, 0))), ["s0"]);
-    }
-
-    #[test]
-    fn records_of_one_key_take_turns() {
-        let order = KeyedOrder::default();
-        let mut first = order.enter("k".into());
-        let mut second = order.enter("k".into());
-        let mut other = order.enter("other".into());
-        let waiting = futures::FutureExt::now_or_never(Box::pin(second.wait_previous()));
-        assert!(waiting.is_none(), "the second turn waits for the first");
-        assert!(futures::FutureExt::now_or_never(first.wait_previous()).is_some());
-        assert!(futures::FutureExt::now_or_never(other.wait_previous()).is_some());
-        drop(first);
-        assert!(futures::FutureExt::now_or_never(second.wait_previous()).is_some());
-    }
-
-    #[test]
     fn the_summary_counts_unchanged_records() {
         let mut summary = WriteSummary::default();
         for (sequence, outcome) in [
@@ -1528,6 +1347,7 @@ mod tests {
                 stream: "crm_account".into(),
                 sequence: sequence as u64,
                 outcome,
+                record: None,
             });
         }
         assert_eq!(

@@ -4,8 +4,9 @@
 //! * Streams are read concurrently (as many as requests in flight are allowed), and pages of a
 //!   stream are asked ahead of the one being passed on; every request goes through the
 //!   account's [`Limiter`], which bounds requests in flight, retries and slows down on 429.
-//! * Records of a stream come out in order, each page followed by its checkpoint (see
-//!   [`crate::pager`]); pages are fetched and parsed on their own tasks and at most a few
+//! * Records of a stream come out in order, a page at a time as the exact JSON text Flowlu
+//!   sent (`SourceEvent::Records`; `Source::read_parsed` parses them), each page followed by
+//!   its checkpoint (see [`crate::pager`]); pages are fetched and parsed on their own tasks and at most a few
 //!   pages per stream are held, so memory does not grow with the number of records.
 //! * A stream that fails (for example a key without access to its module) ends with an
 //!   `Error` and `Incomplete`; the others go on. The read ends with a per-stream summary.
@@ -36,7 +37,7 @@ use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use connector_core::{
-    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, Source, SourceEvent,
+    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, Source, SourceEvent,
     SourceState, Stream, StreamStatus, SyncMode,
 };
 use futures::stream::{self, BoxStream, StreamExt};
@@ -52,7 +53,6 @@ use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
 use crate::limiter::{Limiter, Wait, WaitReason};
 use crate::pager::{Next, Pager};
-use crate::raw_page::to_value;
 use crate::settings::Settings;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
@@ -465,21 +465,6 @@ impl Source for FlowluSource {
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
     ) -> BoxStream<'a, SourceEvent> {
-        Box::pin(
-            self.read_items(catalog, state)
-                .flat_map(|item| stream::iter(item.into_events())),
-        )
-    }
-}
-
-impl FlowluSource {
-    /// Reads like [`Source::read`], but yields each page's records together, as the exact
-    /// JSON text Flowlu sent (what the binary writes to stdout without parsing them).
-    pub fn read_items<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
-        state: &'a SourceState,
-    ) -> BoxStream<'a, ReadItem> {
         let (events, events_rx) = mpsc::channel(EVENT_BUFFER);
         let (notices, notices_rx) = mpsc::unbounded_channel();
         let out = Out {
@@ -491,9 +476,10 @@ impl FlowluSource {
             events_rx,
             |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
         );
-        let notices = stream::unfold(notices_rx, |mut rx| async move {
-            rx.recv().await.map(|e| (ReadItem::Event(e), rx))
-        });
+        let notices = stream::unfold(
+            notices_rx,
+            |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+        );
         Box::pin(stream::select(stream::select(events, notices), driver))
     }
 }
@@ -519,38 +505,6 @@ fn refusal(err: &Error) -> Option<bool> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// What a read yields before it becomes events or protocol lines.
-#[derive(Debug)]
-pub enum ReadItem {
-    /// An event other than a record.
-    Event(SourceEvent),
-    /// The records of one page passed on, in order, each the exact JSON text Flowlu sent.
-    Records {
-        /// The stream.
-        stream: &'static str,
-        /// The records.
-        records: Vec<Box<RawValue>>,
-    },
-}
-
-impl ReadItem {
-    /// The events this item stands for (one `Record` per record).
-    pub fn into_events(self) -> Vec<SourceEvent> {
-        match self {
-            Self::Event(event) => vec![event],
-            Self::Records { stream, records } => records
-                .iter()
-                .map(|record| {
-                    SourceEvent::Record(Record {
-                        stream: stream.to_string(),
-                        data: to_value(record),
-                    })
-                })
-                .collect(),
-        }
     }
 }
 
@@ -612,14 +566,14 @@ impl Notices {
 /// Where a read's events go.
 #[derive(Debug, Clone)]
 struct Out {
-    events: mpsc::Sender<ReadItem>,
+    events: mpsc::Sender<SourceEvent>,
     notices: Notices,
 }
 
 impl Out {
     async fn send(&self, event: SourceEvent) {
         // The receiver lives as long as the read: a send fails only once the read is dropped.
-        let _ = self.events.send(ReadItem::Event(event)).await;
+        let _ = self.events.send(event).await;
     }
 
     async fn status(&self, stream: &str, status: StreamStatus) {
@@ -636,7 +590,10 @@ impl Out {
 
     async fn records(&self, stream: &'static str, records: Vec<Box<RawValue>>) {
         if !records.is_empty() {
-            let _ = self.events.send(ReadItem::Records { stream, records }).await;
+            let _ = self
+                .events
+                .send(SourceEvent::Records(RawRecords::new(stream, records)))
+                .await;
         }
     }
 

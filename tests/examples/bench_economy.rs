@@ -234,7 +234,7 @@ async fn round_trip(accounts: usize, cap: Option<u32>) {
     let started = Instant::now();
     let state = SourceState::default();
     let read: Vec<Value> = source
-        .read(&catalog, &state)
+        .read_parsed(&catalog, &state)
         .filter_map(|e| async move {
             match e {
                 SourceEvent::Record(r) => Some(r.data),

@@ -3,7 +3,8 @@
 
 use std::ffi::OsString;
 
-use connector_flowlu::cli;
+use connector_flowlu::cli::Flowlu;
+use connector_runner as cli;
 use serde_json::Value;
 
 pub mod soak;
@@ -64,7 +65,7 @@ pub async fn run_cli_bytes(args: &[&str], base_url: Option<&str>, stdin: &[u8]) 
     };
     let input: cli::Stdin = Box::new(std::io::Cursor::new(stdin.to_vec()));
     let mut out = Vec::new();
-    let code = cli::run(args.iter().map(OsString::from), &env, input, &mut out).await;
+    let code = cli::run::<Flowlu>(args.iter().map(OsString::from), &env, input, &mut out).await;
     let stdout = String::from_utf8(out).expect("stdout is UTF-8");
     let messages = stdout
         .lines()

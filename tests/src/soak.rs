@@ -214,7 +214,7 @@ async fn soak_read(emu: &Emulator, config: &SoakConfig) -> Result<ReadFigures, S
     let mut seen: Seen = HashMap::new();
     let mut complete = Vec::new();
     let consume = async {
-        let mut events = source.read(&catalog, &state);
+        let mut events = source.read_parsed(&catalog, &state);
         while let Some(event) = events.next().await {
             match event {
                 SourceEvent::Record(record) => {

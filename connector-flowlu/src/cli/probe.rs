@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::Value;
 
-use super::{load_config, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use connector_runner::{load_config, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+use super::Flowlu;
 use crate::probe::{self, Target, DEFAULT_INTERVAL, MIN_INTERVAL};
 
 /// The `--help` of `probe`.
@@ -50,8 +52,8 @@ pub async fn run(args: &ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn
         let _ = writeln!(err, "probe needs --config FILE (or --compare REPORT)");
         return EXIT_USAGE;
     };
-    let credential = match load_config(config, env) {
-        Ok(c) => c,
+    let credential = match load_config::<Flowlu>(config, env) {
+        Ok(loaded) => loaded.credential,
         Err(failure) => {
             let _ = writeln!(err, "{}", failure.message);
             return EXIT_FAILED;

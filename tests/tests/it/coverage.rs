@@ -51,7 +51,10 @@ async fn every_stream_declares_what_the_stand_in_sends_and_accepts_every_value()
         .map(|s| (s.name.clone(), s.json_schema.clone()))
         .collect();
     let configured = ConfiguredCatalog::from_catalog(&catalog);
-    let events: Vec<SourceEvent> = source.read(&configured, &SourceState::default()).collect().await;
+    let events: Vec<SourceEvent> = source
+        .read_parsed(&configured, &SourceState::default())
+        .collect()
+        .await;
 
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     let mut invalid = Vec::new();

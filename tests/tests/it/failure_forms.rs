@@ -7,13 +7,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use connector_core::airbyte::Message;
 use connector_core::{
     ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceState,
 };
 use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
+use connector_runner::airbyte::Message;
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
@@ -86,7 +86,7 @@ async fn read(source: &FlowluSource) -> Vec<Value> {
     let state = SourceState::default();
     let catalog = catalog();
     let lines: Vec<Value> = source
-        .read(&catalog, &state)
+        .read_parsed(&catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
         .map(|m| serde_json::to_value(m).unwrap())
         .collect()

@@ -130,7 +130,7 @@ async fn a_lead_written_with_its_real_fields_reads_back_and_links_to_its_account
         .streams
         .retain(|s| s.stream.name == "crm_lead_accounts");
     let events: Vec<SourceEvent> = source
-        .read(&read_catalog, &SourceState::default())
+        .read_parsed(&read_catalog, &SourceState::default())
         .collect()
         .await;
     let by_lead: BTreeMap<u64, Vec<u64>> = events

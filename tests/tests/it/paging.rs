@@ -4,10 +4,10 @@
 //! lines (a catch-all answering 500 "unexpected request" is defined last), the stand-in for
 //! request counts and quirks end to end.
 
-use connector_core::airbyte::Message;
-use connector_core::{ConfiguredCatalog, Credential, Source, SourceState};
+use connector_core::{ConfiguredCatalog, Credential, Source};
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_runner::airbyte::Message;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
@@ -99,9 +99,9 @@ fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
 }
 
 async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = SourceState::from_airbyte(&state).unwrap();
+    let state = connector_runner::state::source_state(&state).unwrap();
     let lines: Vec<Value> = source
-        .read(catalog, &state)
+        .read_parsed(catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
         .map(|m| serde_json::to_value(m).unwrap())
         .collect()

@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use connector_flowlu::cli::probe::{self as probe_cli, ProbeArgs};
-use connector_flowlu::cli::Env;
 use connector_flowlu::probe::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
 use connector_flowlu::streams::MODELS;
+use connector_runner::Env;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, RateCap, Refusal, TotalField};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
 use serde_json::{json, Value};

@@ -1,9 +1,9 @@
 //! Property tests (bounded, in CI): parsing outside input never panics and never echoes the key.
 
-use connector_core::airbyte::Message;
-use connector_core::{Credential, SourceState};
+use connector_core::Credential;
 use connector_flowlu::client::{decode, ListPage};
 use connector_flowlu::{AccountDomain, FlowluCredential};
+use connector_runner::airbyte::Message;
 use integration_tests::CANARY_KEY;
 use proptest::prelude::*;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -133,8 +133,8 @@ proptest! {
 
     #[test]
     fn state_input_never_panics(value in arb_json()) {
-        let _ = SourceState::from_airbyte(&value);
-        let _ = SourceState::from_airbyte(&json!([value.clone()]));
-        let _ = SourceState::from_airbyte(&json!({"type": "STREAM", "stream": value}));
+        let _ = connector_runner::state::source_state(&value);
+        let _ = connector_runner::state::source_state(&json!([value.clone()]));
+        let _ = connector_runner::state::source_state(&json!({"type": "STREAM", "stream": value}));
     }
 }

@@ -818,3 +818,95 @@ async fn null_and_empty_values_are_not_sent_unless_the_rule_clears_them() {
     }
     other.assert().await;
 }
+
+#[tokio::test]
+async fn prepare_refuses_a_catalog_it_cannot_write_once_and_write_fails_each_record_with_it() {
+    let mut server = Server::new_async().await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let sink = sink(&server.url(), None);
+    let overwrite = catalog("overwrite");
+    let message = "invalid `catalog stream crm_account`: overwrite is not supported: the destination never deletes records it was not given; use append or append_dedup, or a write rule";
+    let Err(failure) = sink.prepare(&overwrite).await else {
+        panic!("an overwrite catalog was prepared");
+    };
+    assert_eq!(
+        (failure.class, failure.message.as_str(), failure.internal.as_str()),
+        (FailureClass::Config, message, message)
+    );
+    // The one-call write: one LOG, then every record failed with it and the checkpoint after them.
+    let mut input = records(&[json!({"name": "A"}), json!({"name": "B"})]);
+    input.push(SinkInput::Checkpoint(json!({"type": "STREAM"})));
+    let events: Vec<SinkEvent> = sink
+        .write(&overwrite, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let failed = |sequence: u64, name: &str| {
+        SinkEvent::Outcome(connector_core::RecordOutcome {
+            stream: "crm_account".into(),
+            sequence,
+            outcome: Outcome::Failed {
+                class: FailureClass::Config,
+                code: None,
+                message: message.into(),
+                fields: Default::default(),
+            },
+            record: Some(json!({"name": name})),
+        })
+    };
+    assert_eq!(
+        events,
+        [
+            SinkEvent::Log {
+                level: connector_core::LogLevel::Error,
+                message: format!("nothing is written: {message}"),
+            },
+            failed(0, "A"),
+            failed(1, "B"),
+            SinkEvent::CheckpointAck(json!({"type": "STREAM"})),
+        ]
+    );
+    catch_all.assert().await;
+}
+
+#[tokio::test]
+async fn a_prepared_write_gives_rejected_records_back_with_their_outcome_and_nothing_else() {
+    let mut server = Server::new_async().await;
+    let created = server
+        .mock("POST", "/api/v1/module/crm/account/create")
+        .match_query(key_query(&[]))
+        .with_body(r#"{"response": {"id": 7}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let sink = sink(&server.url(), None);
+    let append = catalog("append");
+    let write = sink.prepare(&append).await.unwrap();
+    let input = records(&[json!({"name": "A"}), json!({"id": 5, "name": "B"}), json!([1])]);
+    let mut outcomes: Vec<connector_core::RecordOutcome> = write
+        .write(futures::stream::iter(input).boxed())
+        .filter_map(|e| async move {
+            match e {
+                SinkEvent::Outcome(o) => Some(o),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    outcomes.sort_by_key(|o| o.sequence);
+    let kinds: Vec<(&str, Option<Value>)> = outcomes
+        .iter()
+        .map(|o| (o.outcome.kind(), o.record.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", None),
+            ("failed", Some(json!({"id": 5, "name": "B"}))),
+            ("failed", Some(json!([1]))),
+        ]
+    );
+    assert_eq!(write.stopped(), []);
+    created.assert_async().await;
+    catch_all.assert().await;
+}

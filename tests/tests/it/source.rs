@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use connector_core::airbyte::Message;
-use connector_core::{ConfiguredCatalog, Credential, Source, SourceState};
+use connector_core::{ConfiguredCatalog, Credential, Source};
 use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_runner::airbyte::Message;
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
@@ -118,9 +118,9 @@ fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
 
 /// Reads and returns the protocol lines (with `emitted_at` 0), checking the canary is absent.
 async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = SourceState::from_airbyte(&state).unwrap();
+    let state = connector_runner::state::source_state(&state).unwrap();
     let lines: Vec<Value> = source
-        .read(catalog, &state)
+        .read_parsed(catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
         .map(|m| serde_json::to_value(m).unwrap())
         .collect()

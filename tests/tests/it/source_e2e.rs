@@ -63,7 +63,7 @@ async fn read(
     catalog: &ConfiguredCatalog,
     state: &SourceState,
 ) -> BTreeMap<String, Vec<Item>> {
-    let events: Vec<SourceEvent> = source.read(catalog, state).collect().await;
+    let events: Vec<SourceEvent> = source.read_parsed(catalog, state).collect().await;
     assert!(!format!("{events:?}").contains(CANARY_KEY), "the key leaked");
     let mut streams: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     for event in events {
@@ -259,7 +259,7 @@ async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() 
     let src = FlowluSource::from_credential(&credential).unwrap();
     let cat = catalog(&[("crm_account", "incremental")]);
     let state = SourceState::default();
-    let mut events = src.read(&cat, &state);
+    let mut events = src.read_parsed(&cat, &state);
     let (mut ids, mut checkpoints) = (Vec::new(), 0);
     while let Some(event) = events.next().await {
         match event {
@@ -303,7 +303,7 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
         streams: [("crm_account".to_string(), foreign)].into(),
     };
     let events: Vec<SourceEvent> = source
-        .read(&catalog(&[("crm_account", "incremental")]), &state)
+        .read_parsed(&catalog(&[("crm_account", "incremental")]), &state)
         .collect()
         .await;
     let warnings: Vec<&str> = events
@@ -338,7 +338,7 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
         streams: [("crm_account".to_string(), last)].into(),
     };
     let again: Vec<SourceEvent> = source
-        .read(&catalog(&[("crm_account", "incremental")]), &state)
+        .read_parsed(&catalog(&[("crm_account", "incremental")]), &state)
         .collect()
         .await;
     assert!(
@@ -351,4 +351,52 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
         )),
         "{again:?}"
     );
+}
+
+#[tokio::test]
+async fn read_passes_pages_of_records_as_sent_which_parse_to_what_read_parsed_gives() {
+    let emu = emulator().await;
+    let source = source(&emu, 100);
+    let cat = catalog(&[("crm_account", "full_refresh")]);
+    let state = SourceState::default();
+    let events: Vec<SourceEvent> = source.read(&cat, &state).collect().await;
+    assert!(
+        !events.iter().any(|e| matches!(e, SourceEvent::Record(_))),
+        "records come a page at a time"
+    );
+    let pages: Vec<&connector_core::RawRecords> = events
+        .iter()
+        .filter_map(|e| match e {
+            SourceEvent::Records(page) => Some(page),
+            _ => None,
+        })
+        .collect();
+    let sizes: Vec<(&str, usize)> = pages.iter().map(|p| (p.stream(), p.len())).collect();
+    assert_eq!(
+        sizes,
+        [("crm_account", 100), ("crm_account", 100), ("crm_account", 30)]
+    );
+    for page in &pages {
+        for text in page.iter() {
+            let compact = serde_json::to_string(&serde_json::from_str::<Value>(text.get()).unwrap()).unwrap();
+            assert_eq!(text.get(), compact, "one compact JSON text per record");
+        }
+    }
+    let raw: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p.to_records())
+        .map(|r| r.data)
+        .collect();
+    let parsed: Vec<Value> = source
+        .read_parsed(&cat, &state)
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    assert_eq!(raw.len(), ACCOUNTS);
+    assert_eq!(raw, parsed);
 }

@@ -3,19 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use connector_core::airbyte::{now_ms, Message};
 use connector_core::{Failure, Source, SourceEvent};
 use futures::StreamExt;
 
-use super::inputs::{load_catalog, load_state};
-use super::progress::Progress;
-use super::{load_config, Env, Interrupt, ProtocolOut, Signal, EXIT_FAILED, EXIT_OK};
-use crate::raw_page::write_record_line;
-use crate::source::{FlowluSource, ReadItem};
+use crate::airbyte::{now_ms, write_records, Message};
+use crate::connector::Connector;
+use crate::inputs::{load_catalog, load_state};
+use crate::progress::Progress;
+use crate::{load_config, Env, Interrupt, ProtocolOut, Signal, EXIT_FAILED, EXIT_OK};
 
 /// `discover --config C`: prints the CATALOG.
-pub(super) async fn discover(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {
-    let source = match source(config, env, output) {
+pub(crate) async fn discover<C: Connector>(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {
+    let source = match source::<C>(config, env, output) {
         Ok(source) => source,
         Err(failure) => return output.fail(&failure),
     };
@@ -29,7 +28,7 @@ pub(super) async fn discover(config: &Path, env: &Env, output: &mut ProtocolOut<
 /// (exit 1) when any stream failed, after every other stream was read. When `interrupt`
 /// fires, stops between two items (every line written is whole) and says what the last
 /// STATE of each stream covers.
-pub(super) async fn read(
+pub(crate) async fn read<C: Connector>(
     config: &Path,
     catalog: &Path,
     state: Option<&Path>,
@@ -38,8 +37,8 @@ pub(super) async fn read(
     progress: &mut Progress,
     interrupt: Interrupt,
 ) -> i32 {
-    let inputs = source(config, env, output).and_then(|source| {
-        let catalog = load_catalog(catalog)?;
+    let inputs = source::<C>(config, env, output).and_then(|source| {
+        let catalog = load_catalog(catalog, C::STREAM_EXAMPLE)?;
         let state = state.map(load_state).transpose()?.unwrap_or_default();
         Ok((source, catalog, state))
     });
@@ -47,7 +46,7 @@ pub(super) async fn read(
         Ok(inputs) => inputs,
         Err(failure) => return output.fail(&failure),
     };
-    let mut items = source.read_items(&catalog, &state);
+    let mut items = source.read(&catalog, &state);
     let mut code = EXIT_OK;
     let mut lines = Vec::new();
     let mut counts = Counts::default();
@@ -58,28 +57,27 @@ pub(super) async fn read(
             biased;
             signal = &mut stop => {
                 drop(items);
-                return counts.interrupted(signal, output);
+                return counts.interrupted(C::NAME, signal, output);
             }
             item = items.next() => item,
         };
         let Some(item) = item else { break };
         let written = match item {
-            ReadItem::Records { stream, records } => {
-                progress.records(stream, records.len());
-                counts.records(stream, records.len());
+            SourceEvent::Records(records) => {
+                progress.records(records.stream(), records.len());
+                counts.records(records.stream(), records.len());
                 lines.clear();
-                let emitted_at = now_ms();
-                for record in &records {
-                    write_record_line(&mut lines, stream, record, emitted_at);
-                }
+                write_records(&mut lines, &records, now_ms());
                 output.emit_lines(&lines)
             }
-            ReadItem::Event(event) => {
+            event => {
                 if matches!(event, SourceEvent::Error { .. }) {
                     code = EXIT_FAILED;
                 }
-                if let SourceEvent::Checkpoint(checkpoint) = &event {
-                    counts.checkpoint(&checkpoint.stream);
+                match &event {
+                    SourceEvent::Checkpoint(checkpoint) => counts.checkpoint(&checkpoint.stream),
+                    SourceEvent::Record(record) => counts.records(&record.stream, 1),
+                    _ => {}
                 }
                 progress.source_event(&event);
                 Message::from_source_event(event, now_ms()).map_or(EXIT_OK, |m| output.emit(&m))
@@ -110,7 +108,7 @@ impl Counts {
 
     /// Flushes, says what the last states cover (stderr and a `TRACE`), and returns the exit
     /// code of `signal`.
-    fn interrupted(&self, signal: Signal, output: &mut ProtocolOut<'_>) -> i32 {
+    fn interrupted(&self, program: &str, signal: Signal, output: &mut ProtocolOut<'_>) -> i32 {
         let total: usize = self.streams.values().map(|(n, _)| n).sum();
         let covered: Vec<String> = self
             .streams
@@ -131,14 +129,17 @@ impl Counts {
             message: format!("The read was {message}."),
             internal: format!("read {message}"),
         });
-        eprintln!("flowlu-connector: {message}");
+        eprintln!("{program}: {message}");
         signal.exit_code()
     }
 }
 
-fn source(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> Result<FlowluSource, Failure> {
-    let credential = load_config(config, env)?;
-    output.redact(&credential.api_key);
-    FlowluSource::from_credential(&credential)
-        .map_err(|e| crate::credential::explain_at(&e, &credential.host()).1)
+fn source<C: Connector>(
+    config: &Path,
+    env: &Env,
+    output: &mut ProtocolOut<'_>,
+) -> Result<C::Source, Failure> {
+    let loaded = load_config::<C>(config, env)?;
+    output.redact(loaded.secrets);
+    C::source(&loaded.credential)
 }

@@ -1,5 +1,5 @@
-//! `write --config C --catalog K [--reject-file R]`: Airbyte messages on stdin, written to
-//! Flowlu by the [`FlowluSink`].
+//! `write --config C --catalog K [--reject-file R]`: Airbyte messages on stdin, written by the
+//! connector's sink.
 //!
 //! * `RECORD` and `STATE` lines are read (as bytes: a line that is not UTF-8 is one bad line,
 //!   not the end of the input); other message types are ignored. A line that is not a message
@@ -7,7 +7,7 @@
 //!   is still read; the run then ends with a `TRACE` error saying how many records were read and
 //!   what became of them, and exit code 1.
 //! * A fatal refusal (a rejected key, an unknown account, a module the key lacks) stops the
-//!   write: no `STATE` after the first record it touched is echoed (see [`FlowluSink`]), and the
+//!   write: no `STATE` after the first record it touched is echoed (the sink withholds it), and the
 //!   run ends with a `TRACE` `config_error` and exit code 1, so the host sends those records
 //!   again once the credential is fixed.
 //! * Each input `STATE` is echoed once every record before it has an outcome.
@@ -17,33 +17,28 @@
 //!   and their STATEs, then the run ends with a `TRACE` error saying how far it got, the same on
 //!   stderr, and the signal's exit code (a second signal exits at once).
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
-//!   anything is read. The API key is redacted from every line written.
+//!   anything is read. The config's secrets are redacted from every line written.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use connector_core::airbyte::{now_ms, Message};
 use connector_core::{
-    ConfiguredCatalog, Failure, FailureClass, LogLevel, Record, RecordOutcome, SinkEvent, SinkInput,
+    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
-use crate::sink::Stopped;
-
-use super::inputs::{config_error, load_catalog};
-use super::progress::Progress;
-use super::{load_config, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
-use crate::client::redact;
-use crate::credential::explain_at;
-use crate::sink::{FlowluSink, WriteSummary};
+use crate::airbyte::{now_ms, Message};
+use crate::connector::Connector;
+use crate::inputs::{config_error, load_catalog};
+use crate::progress::Progress;
+use crate::{load_config, scrub, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 
 /// Runs `write`; returns the exit code.
 #[allow(clippy::too_many_arguments)] // the command's inputs and outputs, each used once
-pub(super) async fn run(
+pub(crate) async fn run<C: Connector>(
     config: &Path,
     catalog: &Path,
     reject_file: Option<&Path>,
@@ -53,15 +48,32 @@ pub(super) async fn run(
     progress: &mut Progress,
     interrupt: Interrupt,
 ) -> i32 {
-    let prepared = prepare(config, catalog, reject_file, env, output);
-    let (sink, catalog, rejects) = match prepared {
+    let inputs = load_config::<C>(config, env).and_then(|loaded| {
+        output.redact(loaded.secrets.clone());
+        let catalog = load_catalog(catalog, C::STREAM_EXAMPLE)?;
+        let sink = C::sink(&loaded.credential)?;
+        Ok((loaded.secrets, catalog, sink))
+    });
+    let (secrets, catalog, sink) = match inputs {
+        Ok(inputs) => inputs,
+        Err(failure) => return output.fail(&failure),
+    };
+    let prepared = sink.prepare(&catalog).await.map_err(|e| {
+        config_error(
+            format!("The catalog cannot be written: {}.", e.message),
+            e.internal,
+        )
+    });
+    let prepared = prepared.and_then(|write| Ok((write, RejectFile::open(reject_file, secrets)?)));
+    let (write, rejects) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
     let input = Arc::new(Mutex::new(InputLog::default()));
     let lines = read_input(stdin, Arc::clone(&input)).take_until(interrupt.clone().wait());
-    let (mut events, stop) = sink.write_watched(&catalog, lines.boxed());
+    let mut events = write.write(lines.boxed());
     let mut run = WriteRun {
+        program: C::NAME,
         output,
         progress,
         rejects,
@@ -76,34 +88,13 @@ pub(super) async fn run(
     }
     drop(events);
     run.drain_problems();
-    run.finish(&stop.stopped(), &interrupt)
+    run.finish(&write.stopped(), &interrupt)
 }
 
-type Prepared = (FlowluSink, ConfiguredCatalog, RejectFile);
-
-/// Loads the config and catalog, plans the write and opens the reject file.
-fn prepare(
-    config: &Path,
-    catalog: &Path,
-    reject_file: Option<&Path>,
-    env: &Env,
-    output: &mut ProtocolOut<'_>,
-) -> Result<Prepared, Failure> {
-    let credential = load_config(config, env)?;
-    output.redact(&credential.api_key);
-    let catalog = load_catalog(catalog)?;
-    let sink = FlowluSink::from_credential(&credential).map_err(|e| explain_at(&e, &credential.host()).1)?;
-    sink.plan(&catalog)
-        .map_err(|e| config_error(format!("The catalog cannot be written: {e}."), e.to_string()))?;
-    let rejects = RejectFile::open(reject_file, credential.api_key.expose().to_string())?;
-    Ok((sink, catalog, rejects))
-}
-
-/// What the input reader shares with the run: the data of records without an outcome yet (for
-/// the reject file) and lines that could not be read.
+/// What the input reader shares with the run: lines that could not be read, and how far it
+/// got.
 #[derive(Default)]
 struct InputLog {
-    pending: HashMap<u64, Value>,
     problems: Vec<LineProblem>,
     /// Records read so far, and the number of the last line read.
     records: u64,
@@ -180,11 +171,8 @@ impl InputReader {
             }
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    let mut log = lock(&self.log);
-                    log.pending.insert(self.records, record.data.clone());
                     self.records += 1;
-                    log.records = self.records;
-                    drop(log);
+                    lock(&self.log).records = self.records;
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -215,12 +203,12 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 /// The reject file: one JSON line per failed or unknown record and per unreadable input line.
 struct RejectFile {
     file: Option<std::io::BufWriter<std::fs::File>>,
-    secret: String,
+    secrets: Vec<String>,
     error: Option<String>,
 }
 
 impl RejectFile {
-    fn open(path: Option<&Path>, secret: String) -> Result<Self, Failure> {
+    fn open(path: Option<&Path>, secrets: Vec<String>) -> Result<Self, Failure> {
         let file = path
             .map(|p| {
                 std::fs::File::create(p).map_err(|e| {
@@ -234,14 +222,14 @@ impl RejectFile {
             .map(std::io::BufWriter::new);
         Ok(Self {
             file,
-            secret,
+            secrets,
             error: None,
         })
     }
 
     fn write(&mut self, line: &Value) {
         let Some(file) = &mut self.file else { return };
-        let text = redact(&line.to_string(), &self.secret);
+        let text = scrub(&line.to_string(), &self.secrets);
         if let Err(e) = writeln!(file, "{text}") {
             self.error.get_or_insert_with(|| e.to_string());
         }
@@ -260,6 +248,8 @@ impl RejectFile {
 
 /// The state of one `write` run.
 struct WriteRun<'o, 'w> {
+    /// The program's name, for stderr.
+    program: &'static str,
     output: &'o mut ProtocolOut<'w>,
     progress: &'o mut Progress,
     rejects: RejectFile,
@@ -283,10 +273,10 @@ impl WriteRun<'_, '_> {
         }
     }
 
-    fn outcome(&mut self, outcome: RecordOutcome) {
+    fn outcome(&mut self, mut outcome: RecordOutcome) {
         self.summary.add(&outcome);
         self.progress.outcome(&outcome);
-        let data = lock(&self.input).pending.remove(&outcome.sequence);
+        let data = outcome.record.take();
         if !outcome.outcome.is_rejected() {
             return;
         }
@@ -301,7 +291,7 @@ impl WriteRun<'_, '_> {
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
-        let message = redact(&message, &self.rejects.secret);
+        let message = scrub(&message, &self.rejects.secrets);
         self.output.emit(&Message::log(level, message));
     }
 
@@ -350,7 +340,7 @@ impl WriteRun<'_, '_> {
                 signal.name(),
                 self.acked
             );
-            eprintln!("flowlu-connector: write {message}");
+            eprintln!("{}: write {message}", self.program);
             failures.push(Failure {
                 class: FailureClass::Transient,
                 message: format!("The write was {message}."),
@@ -359,8 +349,8 @@ impl WriteRun<'_, '_> {
         }
         for failure in &failures {
             let failure = Failure {
-                message: redact(&failure.message, &self.rejects.secret),
-                internal: redact(&failure.internal, &self.rejects.secret),
+                message: scrub(&failure.message, &self.rejects.secrets),
+                internal: scrub(&failure.internal, &self.rejects.secrets),
                 class: failure.class,
             };
             self.output.emit(&Message::error(&failure, None, now_ms()));
@@ -404,8 +394,8 @@ impl WriteRun<'_, '_> {
 }
 
 /// The `TRACE` error of a write stopped by a fatal refusal.
-fn stop_failure(stopped: &Stopped) -> Failure {
-    let scope = match &stopped.stream {
+fn stop_failure(Stopped { stream, failure }: &Stopped) -> Failure {
+    let scope = match stream {
         None => "The write stopped".to_string(),
         Some(stream) => format!("Writing {stream} stopped"),
     };
@@ -413,8 +403,8 @@ fn stop_failure(stopped: &Stopped) -> Failure {
         class: FailureClass::Config,
         message: format!(
             "{} {scope}: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.",
-            stopped.failure.message
+            failure.message
         ),
-        internal: stopped.failure.internal.clone(),
+        internal: failure.internal.clone(),
     }
 }

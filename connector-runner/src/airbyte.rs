@@ -1,11 +1,12 @@
 //! The Airbyte protocol messages: what a connector binary prints on stdout and reads on stdin.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::catalog::Catalog;
-use crate::error::{Error, Failure};
-use crate::source::{LogLevel, SourceEvent, StreamStatus};
+use connector_core::{
+    Catalog, Error, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, StreamStatus,
+};
 
 /// One line of the protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,7 +126,7 @@ impl Message {
         let mut error = json!({
             "message": failure.message,
             "internal_message": failure.internal,
-            "failure_type": failure.class.airbyte_failure_type(),
+            "failure_type": failure_type(failure.class),
         });
         if let Some(name) = stream {
             error["stream_descriptor"] = json!({ "name": name });
@@ -162,7 +163,8 @@ impl Message {
         }
     }
 
-    /// The protocol line(s) of a source event; `None` for events with no protocol form.
+    /// The protocol line of a source event; `None` for events with no protocol form and for
+    /// [`SourceEvent::Records`] (their lines: [`write_records`]).
     pub fn from_source_event(event: SourceEvent, emitted_at: i64) -> Option<Self> {
         Some(match event {
             SourceEvent::Record(r) => Self::Record {
@@ -205,7 +207,7 @@ impl Message {
                 ),
             ),
             SourceEvent::Log { level, message } => Self::log(level, message),
-            SourceEvent::Page { .. } => return None,
+            SourceEvent::Page { .. } | SourceEvent::Records(_) => return None,
             SourceEvent::Error { stream, failure } => Self::error(&failure, stream.as_deref(), emitted_at),
         })
     }
@@ -216,6 +218,42 @@ impl Message {
             what: format!("message on line {line_number}"),
             message: e.to_string(),
         })
+    }
+}
+
+/// Appends the `RECORD` line of a record to `out`, exactly as
+/// [`Message::Record`] serializes (a record whose JSON text spans
+/// lines is written compact).
+pub fn write_record_line(out: &mut Vec<u8>, stream: &str, record: &RawValue, emitted_at: i64) {
+    out.extend_from_slice(br#"{"type":"RECORD","record":{"stream":"#);
+    // A stream name is a `{module}_{model}` identifier: nothing to escape, but stay exact.
+    let _ = serde_json::to_writer(&mut *out, stream);
+    out.extend_from_slice(br#","data":"#);
+    let text = record.get();
+    if text.contains(['\n', '\r']) {
+        let compact: Option<Value> = serde_json::from_str(text).ok();
+        let _ = serde_json::to_writer(&mut *out, &compact);
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(br#","emitted_at":"#);
+    out.extend_from_slice(emitted_at.to_string().as_bytes());
+    out.extend_from_slice(b"}}\n");
+}
+
+/// Appends the `RECORD` lines of `records` to `out`, every one `emitted_at`.
+pub fn write_records(out: &mut Vec<u8>, records: &RawRecords, emitted_at: i64) {
+    for record in records.iter() {
+        write_record_line(out, records.stream(), record, emitted_at);
+    }
+}
+
+/// Airbyte's `failure_type` for a failure class.
+pub fn failure_type(class: FailureClass) -> &'static str {
+    match class {
+        FailureClass::Config => "config_error",
+        FailureClass::Transient => "transient_error",
+        FailureClass::System => "system_error",
     }
 }
 
@@ -244,7 +282,7 @@ mod tests {
             json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "s"}, "stream_state": {"c": 1}}}})
         );
         let rec = Message::from_source_event(
-            SourceEvent::Record(crate::Record {
+            SourceEvent::Record(connector_core::Record {
                 stream: "s".into(),
                 data: json!({"id": 1}),
             }),
@@ -257,7 +295,7 @@ mod tests {
         );
         let err = Message::error(
             &Failure {
-                class: crate::FailureClass::Transient,
+                class: FailureClass::Transient,
                 message: "m".into(),
                 internal: "i".into(),
             },
@@ -286,5 +324,24 @@ mod tests {
                 .starts_with("invalid message on line 3: key must be a string"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn record_lines_are_the_protocol_lines() {
+        for text in [r#"{"id":1,"name":"a \"b\""}"#, "{\"id\": 2,\n \"x\": [1, 2]}"] {
+            let raw = RawValue::from_string(text.to_string()).unwrap();
+            let mut line = Vec::new();
+            write_record_line(&mut line, "crm_account", &raw, 42);
+            let message = Message::Record {
+                record: RecordMessage {
+                    stream: "crm_account".into(),
+                    data: serde_json::from_str(text).unwrap(),
+                    emitted_at: 42,
+                    namespace: None,
+                },
+            };
+            let expected = format!("{}\n", serde_json::to_string(&message).unwrap());
+            assert_eq!(String::from_utf8(line).unwrap(), expected, "{text}");
+        }
     }
 }

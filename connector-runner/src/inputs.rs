@@ -7,7 +7,7 @@ use connector_core::{ConfiguredCatalog, Failure, FailureClass, SourceState};
 use serde_json::Value;
 
 /// A configuration failure.
-pub(super) fn config_error(message: String, internal: String) -> Failure {
+pub(crate) fn config_error(message: String, internal: String) -> Failure {
     Failure {
         class: FailureClass::Config,
         message,
@@ -39,9 +39,11 @@ fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
     })
 }
 
-/// Reads a ConfiguredAirbyteCatalog file (`--catalog`).
-pub fn load_catalog(path: &Path) -> Result<ConfiguredCatalog, Failure> {
-    let shape = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
+/// Reads a ConfiguredAirbyteCatalog file (`--catalog`); `example_stream` names a stream in
+/// the example an error shows.
+pub fn load_catalog(path: &Path, example_stream: &str) -> Result<ConfiguredCatalog, Failure> {
+    let shape = format!("a configured catalog such as {{\"streams\": [{{\"stream\": {{\"name\": \"{example_stream}\", \"json_schema\": {{}}}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}}]}} (the output of discover, configured)");
+    let shape = shape.as_str();
     let value = load_json(path, "catalog", shape)?;
     let catalog: ConfiguredCatalog = serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
@@ -79,7 +81,7 @@ fn refuse_repeated_streams(catalog: &ConfiguredCatalog) -> Result<(), Failure> {
 pub fn load_state(path: &Path) -> Result<SourceState, Failure> {
     let shape = "a JSON array of the `state` objects of earlier STATE messages";
     let value = load_json(path, "state", shape)?;
-    SourceState::from_airbyte(&value).map_err(|e| {
+    crate::state::source_state(&value).map_err(|e| {
         config_error(
             format!("The state file is wrong: {e}. It should be {shape}, or [] to start over."),
             e.to_string(),

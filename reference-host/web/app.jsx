@@ -1,0 +1,211 @@
+// The reference host's page: credential tiles, "Add credential" (react-jsonschema-form over
+// the generated schema and uiSchema), Save running the validation call with each failure at
+// its field, edit with the masked key, rotate the key, delete, and "use for a source"
+// (discover, then a preview of a stream's first records). Everything comes from the host's API;
+// the page never receives a stored secret, only the mask.
+import React, { useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import Form from "@rjsf/core";
+import { customizeValidator } from "@rjsf/validator-ajv8";
+
+const validator = customizeValidator();
+
+async function call(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { ok: res.ok, status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+// The descriptor's messages replace Ajv's regex text.
+const transformErrorsFor = (kind) => (errors) =>
+  errors.map((e) => {
+    const m = kind.error_messages[e.property]?.[e.name];
+    return m ? { ...e, message: m, stack: m } : e;
+  });
+
+function Banner({ refusal }) {
+  if (!refusal || refusal.field) return null;
+  return <p className="banner-error" role="alert" id="form-error">{refusal.message}</p>;
+}
+
+// One RJSF form: add or edit. A refusal from the server is shown at its field (extraErrors).
+function CredentialForm({ kind, title, initial, submitLabel, onSubmit, onCancel }) {
+  const [formData, setFormData] = useState(initial);
+  const [refusal, setRefusal] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async ({ formData }) => {
+    setBusy(true);
+    setRefusal(null);
+    const res = await onSubmit(formData);
+    setBusy(false);
+    if (!res.ok) setRefusal(res.body);
+  };
+  return (
+    <div className="panel" id="credential-form">
+      <h2>{title}</h2>
+      <Banner refusal={refusal} />
+      <Form
+        schema={kind.schema}
+        uiSchema={{ ...kind.ui_schema, "ui:submitButtonOptions": { submitText: busy ? "Validating..." : submitLabel } }}
+        formData={formData}
+        onChange={(e) => setFormData(e.formData)}
+        validator={validator}
+        transformErrors={transformErrorsFor(kind)}
+        extraErrors={refusal?.extra_errors && refusal.field ? refusal.extra_errors : undefined}
+        showErrorList={false}
+        onSubmit={submit}
+        disabled={busy}
+      />
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </div>
+  );
+}
+
+function RotateForm({ kind, tile, onDone, onCancel }) {
+  const properties = Object.fromEntries(kind.secrets.map((p) => [p, kind.schema.properties[p]]));
+  const schema = { type: "object", required: kind.secrets, properties };
+  const uiSchema = Object.fromEntries(kind.secrets.map((p) => [p, kind.ui_schema[p]]));
+  const [refusal, setRefusal] = useState(null);
+  const [formData, setFormData] = useState({});
+  return (
+    <div className="panel" id="rotate-form">
+      <h2>Rotate the key of {tile.name}</h2>
+      <p className="muted">Enter the new key; it is validated before it replaces the saved one.</p>
+      <Banner refusal={refusal} />
+      <Form
+        schema={schema}
+        uiSchema={{ ...uiSchema, "ui:submitButtonOptions": { submitText: "Rotate key" } }}
+        formData={formData}
+        onChange={(e) => setFormData(e.formData)}
+        validator={validator}
+        extraErrors={refusal?.field ? refusal.extra_errors : undefined}
+        showErrorList={false}
+        onSubmit={async ({ formData }) => {
+          setRefusal(null);
+          const res = await call("POST", `/api/credentials/${tile.id}/rotate`, formData);
+          if (res.ok) onDone(); else setRefusal(res.body);
+        }}
+      />
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </div>
+  );
+}
+
+function UseForSource({ tile, onClose }) {
+  const [streams, setStreams] = useState(null);
+  const [preview, setPreview] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    call("POST", `/api/credentials/${tile.id}/discover`).then((res) =>
+      res.ok ? setStreams(res.body.streams) : setError(res.body.message));
+  }, [tile.id]);
+  const show = async (name) => {
+    setPreview({ stream: name, records: null });
+    const res = await call("POST", `/api/credentials/${tile.id}/preview`, { stream: name, limit: 5 });
+    if (res.ok) setPreview(res.body); else setError(res.body.message);
+  };
+  const columns = preview?.records?.length ? Object.keys(preview.records[0]).slice(0, 6) : [];
+  return (
+    <div className="panel" id="source-panel">
+      <h2>New source from {tile.name}</h2>
+      {error && <p className="banner-error" role="alert">{error}</p>}
+      {!streams && !error && <p>Discovering streams...</p>}
+      {streams && <p id="stream-count">{streams.length} streams. Pick one to preview its first records:</p>}
+      <div id="streams">
+        {streams?.map((s) => (
+          <button key={s.name} className="stream" data-stream={s.name} onClick={() => show(s.name)}>{s.name}</button>
+        ))}
+      </div>
+      {preview?.records && (
+        <div id="preview">
+          <h3>{preview.stream}: first {preview.records.length} records</h3>
+          <table>
+            <thead><tr>{columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
+            <tbody>
+              {preview.records.map((r, i) => (
+                <tr key={i}>{columns.map((c) => <td key={c}>{typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c])}</td>)}</tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <button type="button" onClick={onClose}>Close</button>
+    </div>
+  );
+}
+
+function Tile({ tile, onEdit, onRotate, onUse, onChanged }) {
+  const [confirming, setConfirming] = useState(false);
+  return (
+    <div className="tile" data-id={tile.id} data-name={tile.name}>
+      <h3 className="tile-name">{tile.name}</h3>
+      {tile.description && <p className="tile-description">{tile.description}</p>}
+      <p className="tile-account">Account: {tile.account}</p>
+      <p className={`tile-status status-${tile.status}`}>
+        {tile.status === "valid" ? "Connected" : tile.status === "warning" ? "Connected, with warnings" : "Not working"}
+      </p>
+      {tile.status_message && <p className="tile-message status-invalid">{tile.status_message}</p>}
+      {tile.warnings.map((w) => <p key={w} className="tile-warning status-warning">{w}</p>)}
+      <p className="tile-validated muted">Last validated: {tile.last_validated ?? "never"}</p>
+      <button onClick={() => onEdit(tile)}>Edit</button>
+      <button onClick={() => onRotate(tile)}>Rotate key</button>
+      <button onClick={async () => { await call("POST", `/api/credentials/${tile.id}/validate`); onChanged(); }}>Validate now</button>
+      <button onClick={() => onUse(tile)}>Use for a source</button>
+      {confirming
+        ? <button className="confirm-delete" onClick={async () => { await call("DELETE", `/api/credentials/${tile.id}`); onChanged(); }}>Confirm delete</button>
+        : <button onClick={() => setConfirming(true)}>Delete</button>}
+    </div>
+  );
+}
+
+function App() {
+  const [kind, setKind] = useState(null);
+  const [tiles, setTiles] = useState(null);
+  const [view, setView] = useState({ mode: "list" });
+  const reload = async () => setTiles((await call("GET", "/api/credentials")).body.credentials);
+  useEffect(() => {
+    call("GET", "/api/kinds/flowlu/form").then((res) => setKind(res.body));
+    reload();
+  }, []);
+  if (!kind || !tiles) return <p>Loading...</p>;
+  const back = async () => { await reload(); setView({ mode: "list" }); };
+  const edit = async (tile) => {
+    const res = await call("GET", `/api/credentials/${tile.id}`);
+    setView({ mode: "edit", tile, formData: res.body.form_data });
+  };
+  return (
+    <>
+      {view.mode === "list" && (
+        <>
+          <button id="add-credential" onClick={() => setView({ mode: "add" })}>Add credential</button>
+          <div className="tiles" id="tiles">
+            {tiles.length === 0 && <p className="muted" id="no-credentials">No credentials yet.</p>}
+            {tiles.map((t) => (
+              <Tile key={t.id} tile={t} onEdit={edit} onChanged={reload}
+                onRotate={(tile) => setView({ mode: "rotate", tile })}
+                onUse={(tile) => setView({ mode: "use", tile })} />
+            ))}
+          </div>
+        </>
+      )}
+      {view.mode === "add" && (
+        <CredentialForm kind={kind} title="Add a Flowlu credential" initial={{}} submitLabel="Save"
+          onSubmit={async (data) => { const r = await call("POST", "/api/credentials", data); if (r.ok) await back(); return r; }}
+          onCancel={back} />
+      )}
+      {view.mode === "edit" && (
+        <CredentialForm kind={kind} title={`Edit ${view.tile.name}`} initial={view.formData} submitLabel="Save changes"
+          onSubmit={async (data) => { const r = await call("PUT", `/api/credentials/${view.tile.id}`, data); if (r.ok) await back(); return r; }}
+          onCancel={back} />
+      )}
+      {view.mode === "rotate" && <RotateForm kind={kind} tile={view.tile} onDone={back} onCancel={back} />}
+      {view.mode === "use" && <UseForSource tile={view.tile} onClose={back} />}
+    </>
+  );
+}
+
+createRoot(document.getElementById("root")).render(<App />);

@@ -1,0 +1,209 @@
+// The reference host in headless Chromium: starts the server (REFERENCE_HOST_BIN) against
+// its embedded stand-in with a canary key, walks the page and asserts what a person sees:
+// a bad domain's readable message at the domain field, a bad key's at the key field, a good
+// credential as a tile, the masked key on edit, an edited domain demanding the key again,
+// rotation, use for a source (discover + preview) and delete. The canary key is never in the
+// page, in any response body or in the server's log. Screenshots: target/host-screenshots/.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const shots = path.join(root, "target/host-screenshots");
+fs.rmSync(shots, { recursive: true, force: true });
+fs.mkdirSync(shots, { recursive: true });
+const CANARY = "canary-browser-key-3e9a71c5";
+const ROTATED = "canary-rotated-key-b2d04f86";
+const TASKS_ONLY = "canary-tasks-only-key-6a1f";
+const KEYS = [CANARY, ROTATED, TASKS_ONLY];
+const MESSAGES = JSON.parse(fs.readFileSync(path.join(root, "schemas/flowlu/credential.errors.json"), "utf8"));
+
+// ---- the server
+const bin = process.env.REFERENCE_HOST_BIN || path.join(root, "target/debug/reference-host");
+const data = fs.mkdtempSync(path.join(os.tmpdir(), "reference-host-"));
+const logFile = path.join(root, "target/host-screenshots/server.log");
+const log = fs.openSync(logFile, "w");
+const server = spawn(bin, ["--listen", "127.0.0.1:0", "--data-dir", data, "--assets", path.join(here, "dist"),
+  "--stand-in-key", CANARY, "--stand-in-key", ROTATED, "--stand-in-limited-key", `${TASKS_ONLY}=task`], { stdio: ["ignore", "pipe", log], env: { ...process.env, NO_COLOR: "1", RUST_LOG: "debug" } });
+const base = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error("the server printed no URL within 60 s")), 60000);
+  readline.createInterface({ input: server.stdout }).once("line", (l) => { clearTimeout(timer); resolve(l.trim()); });
+  server.once("exit", (code) => reject(new Error(`the server exited (${code}); see ${logFile}`)));
+});
+console.log(`reference host at ${base}`);
+
+const failures = [];
+let passed = 0;
+function check(name, ok, detail) {
+  if (ok) { passed++; console.log(`ok   ${name}`); } else { failures.push(name); console.log(`FAIL ${name}: ${detail}`); }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const bodies = [];
+let step = 0;
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 1200 } });
+  page.setDefaultTimeout(15000);
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("response", async (r) => { try { bodies.push({ url: r.url(), text: await r.text() }); } catch { /* redirects have no body */ } });
+  const shot = async (name) => page.screenshot({ path: path.join(shots, `${String(++step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  // The error list RJSF shows under one field (its innermost form-group).
+  const fieldErrors = async (id) => {
+    const group = page.locator("div.form-group", { has: page.locator(`#${id}`) }).last();
+    return (await group.locator(".error-detail").allTextContents()).join(" ");
+  };
+  const waitFieldError = async (id, text) => {
+    await page.locator("div.form-group", { has: page.locator(`#${id}`) }).last()
+      .locator(".error-detail", { hasText: text }).waitFor();
+    return fieldErrors(id);
+  };
+  const noCanaryInPage = async (where) => {
+    const html = await page.content();
+    check(`${where}: the page does not hold the key`, KEYS.every((k) => !html.includes(k)), "key in the page");
+  };
+  const submit = () => page.click("#credential-form button[type=submit], #rotate-form button[type=submit]");
+
+  await page.goto(base);
+  await page.locator("#no-credentials").waitFor();
+  await shot("empty");
+
+  // 1. A malformed domain: the form's own readable message at the domain field (no request).
+  await page.click("#add-credential");
+  await page.locator("#root_api_key").waitFor();
+  check("the key field is masked", (await page.getAttribute("#root_api_key", "type")) === "password", "not type=password");
+  await page.fill("#root_name", "Sales CRM");
+  await page.fill("#root_description", "Owned by sales ops");
+  await page.fill("#root_account_domain", "my company!");
+  await page.fill("#root_api_key", "wrong-key");
+  await submit();
+  const malformed = await waitFieldError("root_account_domain", MESSAGES[".account_domain"].pattern);
+  check("a malformed domain: the readable message at the domain field", malformed.includes(MESSAGES[".account_domain"].pattern), malformed);
+  check("a malformed domain: no regex shown", !(await page.textContent("form")).includes("must match pattern"), "regex shown");
+  await shot("malformed-domain");
+
+  // 2. An account that does not exist: the validation call's message at the domain field.
+  await page.fill("#root_account_domain", "nosuch");
+  await submit();
+  const unknown = await waitFieldError("root_account_domain", "No Flowlu account answered");
+  check("an unknown account: the message at the domain field", unknown.includes("Check the account domain"), unknown);
+  check("an unknown account: nothing at the key field", (await fieldErrors("root_api_key")) === "", await fieldErrors("root_api_key"));
+  await shot("unknown-account");
+
+  // 3. A bad key: at the key field.
+  await page.fill("#root_account_domain", "demo");
+  await submit();
+  const badKey = await waitFieldError("root_api_key", "Flowlu rejected the API key");
+  check("a bad key: the message at the key field", badKey.includes("Check that you copied the whole key"), badKey);
+  check("a bad key: nothing at the domain field", (await fieldErrors("root_account_domain")) === "", await fieldErrors("root_account_domain"));
+  await shot("bad-key");
+
+  // 4. The good key: a tile.
+  await page.fill("#root_api_key", CANARY);
+  await submit();
+  const tile = page.locator(".tile", { hasText: "Sales CRM" });
+  await tile.waitFor();
+  const tileText = await tile.textContent();
+  check("a good credential becomes a tile", ["Sales CRM", "Owned by sales ops", "Account: demo.flowlu.com", "Connected", "Last validated: 20"]
+    .every((t) => tileText.includes(t)), tileText);
+  await noCanaryInPage("the tile");
+  await shot("tile");
+
+  // 5. Edit: the key comes back as the mask; changing the domain demands the key again.
+  await tile.locator("button", { hasText: "Edit" }).click();
+  await page.locator("#root_api_key").waitFor();
+  const masked = await page.inputValue("#root_api_key");
+  check("edit: the key field holds the mask, not the key", masked.length > 0 && masked !== CANARY, JSON.stringify(masked.length));
+  check("edit: the domain is as saved", (await page.inputValue("#root_account_domain")) === "demo", await page.inputValue("#root_account_domain"));
+  await noCanaryInPage("the edit form");
+  await shot("edit-masked");
+  await page.fill("#root_account_domain", "other");
+  await submit();
+  const again = await waitFieldError("root_api_key", "Enter the API key again");
+  check("edit: a changed domain demands the key again, at the key field", again.includes("the account domain changed"), again);
+  await shot("edit-domain-changed");
+  // Back to the saved domain, a new name: saved with the kept key.
+  await page.fill("#root_account_domain", "demo");
+  await page.fill("#root_name", "Sales CRM (EU)");
+  await submit();
+  const renamed = page.locator(".tile", { hasText: "Sales CRM (EU)" });
+  await renamed.waitFor();
+  check("edit: saved with the kept key", (await renamed.textContent()).includes("Connected"), await renamed.textContent());
+  await shot("edited");
+
+  // 6. Rotate: a wrong key is refused at the key field, the new one replaces the old.
+  await renamed.locator("button", { hasText: "Rotate key" }).click();
+  await page.locator("#rotate-form #root_api_key").waitFor();
+  await page.fill("#rotate-form #root_api_key", "wrong-again");
+  await submit();
+  const rotateBad = await waitFieldError("root_api_key", "Flowlu rejected the API key");
+  check("rotate: a wrong key at the key field", rotateBad.length > 0, rotateBad);
+  await page.fill("#rotate-form #root_api_key", ROTATED);
+  await submit();
+  await page.locator(".tile", { hasText: "Sales CRM (EU)" }).waitFor();
+  await noCanaryInPage("after rotation");
+  await shot("rotated");
+
+  // 7. Use for a source: discover, then the first records of a stream.
+  await page.locator(".tile", { hasText: "Sales CRM (EU)" }).locator("button", { hasText: "Use for a source" }).click();
+  await page.locator("#stream-count").waitFor();
+  const count = await page.textContent("#stream-count");
+  check("use for a source: streams discovered", /^\d+ streams/.test(count) && parseInt(count, 10) > 10, count);
+  await page.click('button.stream[data-stream="crm_account"]');
+  await page.locator("#preview tbody tr").first().waitFor();
+  const rows = await page.locator("#preview tbody tr").count();
+  check("use for a source: a preview of the first 5 records", rows === 5, rows);
+  await shot("source-preview");
+  await page.click("#source-panel button:text('Close')");
+
+  // 8. A key that lacks modules: saved, its warning on the whole credential (the tile).
+  await page.click("#add-credential");
+  await page.locator("#root_api_key").waitFor();
+  await page.fill("#root_name", "Tasks only");
+  await page.fill("#root_account_domain", "demo");
+  await page.fill("#root_api_key", TASKS_ONLY);
+  await submit();
+  const limited = page.locator(".tile", { hasText: "Tasks only" });
+  await limited.waitFor();
+  const limitedText = await limited.textContent();
+  check("a key lacking modules: a tile with its warning", limitedText.includes("Connected, with warnings") &&
+    limitedText.includes("The API key may not read these modules: crm,"), limitedText);
+  await shot("warning-tile");
+  await limited.locator("button", { hasText: "Delete" }).click();
+  await limited.locator("button.confirm-delete").click();
+  await limited.waitFor({ state: "detached" });
+
+  // 9. Delete.
+  await page.locator(".tile", { hasText: "Sales CRM (EU)" }).locator("button", { hasText: "Delete" }).click();
+  await page.click("button.confirm-delete");
+  await page.locator("#no-credentials").waitFor();
+  check("delete: the tile is gone", (await page.locator(".tile").count()) === 0, "tiles remain");
+  await shot("deleted");
+  check("no script error in the page", pageErrors.length === 0, pageErrors);
+} catch (e) {
+  check("the page could be driven", false, String(e).split("\n")[0]);
+} finally {
+  await browser.close();
+  server.kill("SIGINT");
+  await new Promise((r) => server.once("exit", r));
+}
+const leaked = bodies.filter((b) => KEYS.some((k) => b.text.includes(k))).map((b) => b.url);
+check(`no response body holds the key (${bodies.length} responses)`, bodies.length >= 15 && leaked.length === 0, leaked);
+const serverLog = fs.readFileSync(logFile, "utf8");
+check("the server's log recorded the requests", serverLog.includes("path=/api/credentials"), "no request lines");
+check("the server's log never holds the key", KEYS.every((k) => !serverLog.includes(k)), "key in the log");
+const db = fs.readFileSync(path.join(data, "host.sqlite3"));
+check("the database file never holds the key", KEYS.every((k) => !db.includes(k)), "key in the database");
+fs.rmSync(data, { recursive: true, force: true });
+console.log(`reference host: ${passed} passed, ${failures.length} failed`);
+console.log(`screenshots and the server's log: ${shots}`);
+process.exit(failures.length ? 1 : 0);
