@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::cursor::Order;
 use crate::domain::AccountDomain;
 use crate::error::{
     api_failure, is_rate_limit_text, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED,
@@ -352,17 +353,19 @@ impl Client {
         self.call(Call::new(module, model, "delete").id(id)).await
     }
 
-    /// `GET .../{module}/{model}/list`, keeping each record as the exact JSON Flowlu sent
-    /// (see [`RawListPage`]); errors are decoded exactly as [`Client::list`] decodes them.
+    /// `GET .../{module}/{model}/list`, keeping each record as the exact JSON Flowlu sent,
+    /// with its key in `order` (see [`RawListPage`]); errors are decoded exactly as
+    /// [`Client::list`] decodes them.
     pub async fn list_raw(
         &self,
         module: &str,
         model: &str,
         params: &[(String, String)],
+        order: &Order,
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose());
+        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose(), order);
         self.outcome(page, status, &call)
     }
 
@@ -885,7 +888,8 @@ mod tests {
                 }
                 other => panic!("{status}: {other:?}"),
             }
-            let page = crate::raw_page::RawListPage::decode(status, headers, body, "k");
+            let order = crate::cursor::Order { cursor: None };
+            let page = crate::raw_page::RawListPage::decode(status, headers, body, "k", &order);
             assert!(
                 matches!(page, Err(Error::RateLimited { .. })),
                 "list page, {status}"

@@ -7,7 +7,7 @@
 
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use crate::error::{Bound, Error};
 
 /// The deepest a record may nest (its own object is the first level). Far beyond any Flowlu
 /// record, and within what `serde_json` parses into a tree (128 levels): a [`RawValue`] is
-/// skipped over without that limit, so it is checked here ([`nests_deeper_than`]).
+/// skipped over without that limit, so it is checked here ([`scan_record`]).
 pub const MAX_RECORD_DEPTH: usize = 64;
 
 /// One page of a list call, its records kept as sent.
@@ -26,37 +26,49 @@ pub const MAX_RECORD_DEPTH: usize = 64;
 pub struct RawListPage {
     /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
-    /// The records, exactly as sent.
-    pub items: Vec<Box<RawValue>>,
+    /// The records, exactly as sent, each with its key in the order the page was decoded
+    /// for (`None`: no readable id).
+    pub items: Vec<(Box<RawValue>, Option<Key>)>,
 }
 
 impl RawListPage {
     /// Reads a list answer: the common shape (`{"response": {"total": N, "items": [...]}}`)
     /// directly, every other answer (errors, items keyed by id, ...) through
     /// [`crate::client::decode`], so both give the same records and the same errors.
-    /// A record nested deeper than [`MAX_RECORD_DEPTH`] fails the page ([`Error::Oversized`]).
-    pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Self, Error> {
-        let page = Self::decode_any_depth(status, headers, body, secret)?;
-        if page
-            .items
-            .iter()
-            .any(|record| nests_deeper_than(record.get().as_bytes(), MAX_RECORD_DEPTH))
-        {
-            return Err(Error::Oversized {
-                what: String::new(),
-                page: None,
-                bound: Bound::Depth(MAX_RECORD_DEPTH),
-            });
+    /// Each record's key in `order` is read in the same pass over its text that checks its
+    /// nesting ([`scan_record`]): a record nested deeper than [`MAX_RECORD_DEPTH`] fails the
+    /// page ([`Error::Oversized`]).
+    pub fn decode(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secret: &str,
+        order: &Order,
+    ) -> Result<Self, Error> {
+        let (total, records) = Self::decode_any_depth(status, headers, body, secret)?;
+        let cursor = order.cursor.map(|(column, _)| column);
+        let mut items = Vec::with_capacity(records.len());
+        for record in records {
+            let Ok(members) = scan_record(record.get(), cursor, MAX_RECORD_DEPTH) else {
+                return Err(Error::Oversized {
+                    what: String::new(),
+                    page: None,
+                    bound: Bound::Depth(MAX_RECORD_DEPTH),
+                });
+            };
+            let key = members.key(order);
+            items.push((record, key));
         }
-        Ok(page)
+        Ok(Self { total, items })
     }
 
+    /// The page's total and records, their nesting not checked.
     fn decode_any_depth(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
         secret: &str,
-    ) -> Result<Self, Error> {
+    ) -> Result<(Option<u64>, Vec<Box<RawValue>>), Error> {
         if status == StatusCode::OK {
             if let Some(page) = Self::common_shape(body) {
                 return Ok(page);
@@ -72,13 +84,10 @@ impl RawListPage {
                 status: status.as_u16(),
                 detail: e.to_string(),
             })?;
-        Ok(Self {
-            total: page.total,
-            items,
-        })
+        Ok((page.total, items))
     }
 
-    fn common_shape(body: &[u8]) -> Option<Self> {
+    fn common_shape(body: &[u8]) -> Option<(Option<u64>, Vec<Box<RawValue>>)> {
         #[derive(Deserialize)]
         struct Envelope {
             error: Option<IgnoredAny>,
@@ -99,10 +108,7 @@ impl RawListPage {
             |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
         // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
         let total = number(response.total_result).or_else(|| number(response.total));
-        Some(Self {
-            total,
-            items: response.items.unwrap_or_default(),
-        })
+        Some((total, response.items.unwrap_or_default()))
     }
 }
 
@@ -193,78 +199,196 @@ impl DepthScan {
 /// The key of a raw record in `order`, read without building the record.
 pub fn raw_key(record: &RawValue, order: &Order) -> Option<Key> {
     let cursor = order.cursor.map(|(column, _)| column);
-    let mut de = serde_json::Deserializer::from_str(record.get());
-    let (id, cursor_value) = KeyFields { cursor }.deserialize(&mut de).ok()?;
-    order.key_from(id.as_ref(), cursor_value.as_ref())
+    scan_record(record.get(), cursor, usize::MAX).ok()?.key(order)
 }
 
-/// Picks `id` and the cursor column out of a record.
-struct KeyFields<'c> {
-    cursor: Option<&'c str>,
+/// A record nests deeper than the bound [`scan_record`] was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+/// The JSON text of a record's top-level `id` and cursor members, as [`scan_record`] found
+/// them (the last of each, as a parser keeps).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Members<'a> {
+    /// The `id` member's value.
+    pub id: Option<&'a str>,
+    /// The cursor column's value.
+    pub cursor: Option<&'a str>,
 }
 
-impl<'de> DeserializeSeed<'de> for KeyFields<'_> {
-    type Value = (Option<Value>, Option<Value>);
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
+impl Members<'_> {
+    /// The record's key in `order` (`None` without a readable id), as
+    /// [`Order::key`] reads it from the parsed record.
+    pub fn key(&self, order: &Order) -> Option<Key> {
+        let value = |text: &str| serde_json::from_str::<Value>(text).ok();
+        let id = value(self.id?);
+        let cursor = self.cursor.and_then(value);
+        order.key_from(id.as_ref(), cursor.as_ref())
     }
 }
 
-impl<'de> Visitor<'de> for KeyFields<'_> {
-    type Value = (Option<Value>, Option<Value>);
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a record object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut id, mut cursor) = (None, None);
-        while let Some(field) = map.next_key_seed(FieldName { cursor: self.cursor })? {
-            match field {
-                Field::Id => id = Some(map.next_value()?),
-                Field::Cursor => cursor = Some(map.next_value()?),
-                Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
+/// One pass over a record's JSON text (a value already checked to be JSON, such as a
+/// [`RawValue`]): the text of its top-level `id` member and of its `cursor` member (the last
+/// of each, as a parser keeps; without building the record, and without allocating unless a
+/// member's name is escaped), and its nesting, `Err` once deeper than `max` levels (its own
+/// object is the first). A record that is not an object has no members.
+///
+/// Most records need only their first members read: when the record has at most `max`
+/// brackets (so it cannot nest deeper) and the rest after the wanted members holds neither
+/// `"id"`, nor the cursor's name, nor a `\u` escape (so no later member can name them), the
+/// rest is only searched (with `memchr`), not walked. Otherwise the whole record is walked:
+/// the bytes outside strings one by one (brackets, commas, numbers and literals: a few per
+/// member), strings skipped to their closing quote with `memchr`.
+pub fn scan_record<'a>(text: &'a str, cursor: Option<&str>, max: usize) -> Result<Members<'a>, TooDeep> {
+    let bytes = text.as_bytes();
+    let shallow = memchr::memchr2_iter(b'{', b'[', bytes)
+        .take(max.saturating_add(1))
+        .count()
+        <= max;
+    if shallow {
+        let (members, stopped) = walk(text, cursor, max, true)?;
+        let Some(at) = stopped else {
+            return Ok(members);
+        };
+        let rest = &bytes[at..];
+        let named_again = memchr::memmem::find(rest, br#""id""#).is_some()
+            || memchr::memmem::find(rest, br"\u").is_some()
+            || cursor.is_some_and(|c| memchr::memmem::find(rest, c.as_bytes()).is_some());
+        if !named_again {
+            return Ok(members);
         }
-        Ok((id, cursor))
+    }
+    walk(text, cursor, max, false).map(|(members, _)| members)
+}
+
+/// The walk of [`scan_record`]; with `stop`, it ends once every wanted member was read,
+/// with the offset it stopped at.
+fn walk<'a>(
+    text: &'a str,
+    cursor: Option<&str>,
+    max: usize,
+    stop: bool,
+) -> Result<(Members<'a>, Option<usize>), TooDeep> {
+    let bytes = text.as_bytes();
+    let mut members = Members::default();
+    let mut depth = 0usize;
+    // Whether the record is an object, and whether the next string at its level is a name.
+    let (mut object, mut name_next) = (false, false);
+    // A wanted member whose value starts at this offset (it ends at the next `,` or `}` of
+    // the record's level).
+    let mut pending: Option<(Slot, usize)> = None;
+    let settle = |members: &mut Members<'a>, pending: &mut Option<(Slot, usize)>, end: usize| {
+        if let Some((slot, start)) = pending.take() {
+            let value = text.get(start..end).map(str::trim_end);
+            match slot {
+                Slot::Id => members.id = value,
+                Slot::Cursor => members.cursor = value,
+            }
+            return stop && members.id.is_some() && (cursor.is_none() || members.cursor.is_some());
+        }
+        false
+    };
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'"' => {
+                // The closing quote: the next quote not escaped.
+                let Some((end, escaped)) = string_end(bytes, i + 1) else {
+                    // Not JSON (a string without its end): nothing more to find.
+                    settle(&mut members, &mut pending, bytes.len());
+                    return Ok((members, None));
+                };
+                if depth == 1 && name_next {
+                    name_next = false;
+                    let slot = member_slot(&text[i..=end], escaped, cursor);
+                    if let Some(slot) = slot {
+                        // The value starts after the `:` and any whitespace.
+                        let mut start = end + 1;
+                        while bytes
+                            .get(start)
+                            .is_some_and(|b| *b == b':' || b.is_ascii_whitespace())
+                        {
+                            start += 1;
+                        }
+                        pending = Some((slot, start));
+                        i = start;
+                        continue;
+                    }
+                }
+                i = end + 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Err(TooDeep);
+                }
+                if depth == 1 {
+                    object = byte == b'{';
+                    name_next = object;
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                if depth == 1 && settle(&mut members, &mut pending, i) {
+                    return Ok((members, Some(i)));
+                }
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b',' => {
+                if depth == 1 {
+                    if settle(&mut members, &mut pending, i) {
+                        return Ok((members, Some(i)));
+                    }
+                    name_next = object;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    settle(&mut members, &mut pending, bytes.len());
+    Ok((members, None))
+}
+
+/// Where the string whose text starts at `from` ends (its closing quote), and whether it holds
+/// an escape; `None` when it does not end.
+fn string_end(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut at = from;
+    let mut escaped = false;
+    loop {
+        at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+        if bytes[at] == b'"' {
+            return Some((at, escaped));
+        }
+        escaped = true;
+        at += 2;
     }
 }
 
-enum Field {
+/// A member [`scan_record`] looks for.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
     Id,
     Cursor,
-    Other,
 }
 
-/// Classifies a key without allocating it.
-struct FieldName<'c> {
-    cursor: Option<&'c str>,
-}
-
-impl<'de> DeserializeSeed<'de> for FieldName<'_> {
-    type Value = Field;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl Visitor<'_> for FieldName<'_> {
-    type Value = Field;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Field, E> {
-        Ok(match name {
-            "id" => Field::Id,
-            _ if Some(name) == self.cursor => Field::Cursor,
-            _ => Field::Other,
-        })
+/// Which wanted member a member name (its JSON text, quotes included) names: `id`, the
+/// cursor column, or neither. An escaped name (`"i\u0064"`) is unescaped first.
+fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot> {
+    let unescaped: String;
+    let name = if escaped {
+        unescaped = serde_json::from_str(quoted).ok()?;
+        unescaped.as_str()
+    } else {
+        quoted.get(1..quoted.len().saturating_sub(1))?
+    };
+    if name == "id" {
+        Some(Slot::Id)
+    } else if Some(name) == cursor {
+        Some(Slot::Cursor)
+    } else {
+        None
     }
 }
 
@@ -272,28 +396,48 @@ impl Visitor<'_> for FieldName<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::cursor::{CursorValue, Id};
     use crate::streams::CursorKind;
+
+    const BY_ID: Order = Order { cursor: None };
+    const BY_DATE: Order = Order {
+        cursor: Some(("updated_date", CursorKind::Timestamp)),
+    };
+
+    fn id_key(id: u64) -> Key {
+        Key {
+            cursor: None,
+            id: Some(Id::Num(id)),
+        }
+    }
 
     #[test]
     fn reads_the_common_shape_and_falls_back_for_the_others() {
         let body =
             br#"{"response": {"total_result": "2", "page": 1, "items": [{"id": 1, "a": "x" }, {"id":"2"}]}}"#;
-        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k").unwrap();
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k", &BY_ID).unwrap();
         assert_eq!(page.total, Some(2));
         assert_eq!(
-            page.items.iter().map(|r| r.get()).collect::<Vec<_>>(),
+            page.items.iter().map(|(r, _)| r.get()).collect::<Vec<_>>(),
             [r#"{"id": 1, "a": "x" }"#, r#"{"id":"2"}"#]
         );
+        assert_eq!(
+            page.items.iter().map(|(_, key)| key.clone()).collect::<Vec<_>>(),
+            [Some(id_key(1)), Some(id_key(2))]
+        );
         let keyed = br#"{"response": {"total": 1, "items": {"7": {"id": 7}}}}"#;
-        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), keyed, "k").unwrap();
-        assert_eq!(page.items[0].get(), r#"{"id":7}"#);
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), keyed, "k", &BY_ID).unwrap();
+        assert_eq!(page.items[0].0.get(), r#"{"id":7}"#);
+        assert_eq!(page.items[0].1, Some(id_key(7)));
         let error = br#"{"error": {"error_code": 22, "error_msg": "Access denied"}}"#;
-        let err = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), error, "k").unwrap_err();
+        let err = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), error, "k", &BY_ID).unwrap_err();
         assert!(matches!(err, Error::Permission { .. }), "{err:?}");
         let cut = br#"{"response": {"items": [{"id"#;
-        assert!(RawListPage::decode(StatusCode::OK, &HeaderMap::new(), cut, "k")
-            .unwrap_err()
-            .is_retryable());
+        assert!(
+            RawListPage::decode(StatusCode::OK, &HeaderMap::new(), cut, "k", &BY_ID)
+                .unwrap_err()
+                .is_retryable()
+        );
     }
 
     #[test]
@@ -359,9 +503,246 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_finds_the_top_level_id_and_cursor_texts() {
+        fn scan(text: &str) -> Members<'_> {
+            scan_record(text, Some("updated_date"), MAX_RECORD_DEPTH).unwrap()
+        }
+        let members = |id, cursor| Members { id, cursor };
+        let cases: [(&str, Members<'_>); 16] = [
+            // Read past the wanted members only when a later member could name them again.
+            (r#"{"id": 1, "i\u0064": 2}"#, members(Some("2"), None)),
+            (
+                r#"{"id": 1, "updated_date": "a", "n": "updated_date", "updated_date": "b"}"#,
+                members(Some("1"), Some(r#""b""#)),
+            ),
+            (
+                r#"{"id": 1, "updated_date": "a", "x": "\u0041", "v": [{"id": 5}]}"#,
+                members(Some("1"), Some(r#""a""#)),
+            ),
+            (
+                r#"{"name": "x", "updated_date": "a", "id": 7}"#,
+                members(Some("7"), Some(r#""a""#)),
+            ),
+            (
+                r#"{"id":12,"updated_date":"2024-01-01 10:00:00"}"#,
+                members(Some("12"), Some(r#""2024-01-01 10:00:00""#)),
+            ),
+            (
+                r#" { "id" : "12" , "name" : "a" } "#,
+                members(Some(r#""12""#), None),
+            ),
+            // Members named `id` inside values, strings holding structure, are not the record's.
+            (
+                r#"{"owner": {"id": 5, "tags": ["id", {"id": 6}]}, "note": "\"id\": 7, }", "id": 8}"#,
+                members(Some("8"), None),
+            ),
+            (r#"{"name": "id", "x": "updated_date"}"#, members(None, None)),
+            // A value that is an object or an array is its whole text.
+            (
+                r#"{"id": {"a": [1, "}"]}  ,"updated_date": [1,2]}"#,
+                members(Some(r#"{"a": [1, "}"]}"#), Some("[1,2]")),
+            ),
+            // The last of duplicated members, as a parser keeps.
+            (r#"{"id": 1, "id": 2}"#, members(Some("2"), None)),
+            // Escaped names are read unescaped; escapes in values are kept as sent.
+            (
+                r#"{"i\u0064": 4, "updated\u005fdate": "a\"b\\"}"#,
+                members(Some("4"), Some(r#""a\"b\\""#)),
+            ),
+            (r#"{"id\"": 1, "\\id": 2}"#, members(None, None)),
+            ("{\"id\":\n 9\n}", members(Some("9"), None)),
+            (
+                r#"{"id": null, "updated_date": ""}"#,
+                members(Some("null"), Some(r#""""#)),
+            ),
+            // Not objects: no members.
+            (r#"[{"id": 1}, "id", 2]"#, members(None, None)),
+            (r#""id""#, members(None, None)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(scan(text), expected, "{text}");
+        }
+        assert_eq!(
+            scan_record(r#"{"id": 3, "updated_date": "x"}"#, None, 64).unwrap(),
+            members(Some("3"), None),
+            "no cursor column asked"
+        );
+        for (text, id) in [
+            (r#"{"id": 1, "i\u0064": 2}"#, "2"),
+            (r#"{"id": 1, "x": {"id": 3}, "id": 2}"#, "2"),
+            (r#"{"id": 1, "x": "\"id\""}"#, "1"),
+        ] {
+            assert_eq!(
+                scan_record(text, None, 64).unwrap(),
+                members(Some(id), None),
+                "{text}"
+            );
+        }
+        // Text that is not JSON ends the scan without a panic.
+        for text in [
+            r#"{"id": "3"#,
+            r#"{"id": 3, "a": "\"#,
+            r#"{"id"#,
+            "",
+            "}}]]",
+            r#"{"id":"#,
+        ] {
+            let _ = scan(text);
+        }
+        assert_eq!(scan(r#"{"x": 1, "id": 3"#), members(Some("3"), None));
+    }
+
+    /// Every record built from these members, names (escaped, duplicated) and spacing: the
+    /// scan's key is the parsed record's, on the short path (at most `max` brackets) and on
+    /// the full walk (a bound of 3: most of these records have more brackets, none is deeper).
+    #[test]
+    fn the_scan_keys_generated_records_as_their_parse_does() {
+        let names = [
+            r#""id""#,
+            r#""i\u0064""#,
+            r#""updated_date""#,
+            r#""updated\u005fdate""#,
+            r#""name""#,
+            r#""\"id""#,
+            r#""owner""#,
+        ];
+        let values = [
+            "12",
+            r#""12""#,
+            r#"" 7 ""#,
+            r#""""#,
+            "null",
+            "-3",
+            "1.5e3",
+            "true",
+            r#""2024-01-01 10:00:00""#,
+            r#""0000-00-00 00:00:00""#,
+            r#"{"id": 99, "a": [1, "}"]}"#,
+            r#"[{"id": 5}, "id", []]"#,
+            r#""a\"b,\\""#,
+            r#""x\u0041""#,
+            "\"\u{fc}ber\"",
+        ];
+        let spaces = ["", " ", "\n  "];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..5000 {
+            let mut text = String::from("{");
+            for member in 0..next(7) {
+                if member > 0 {
+                    text.push(',');
+                }
+                let space = spaces[next(spaces.len())];
+                for part in [
+                    space,
+                    names[next(names.len())],
+                    space,
+                    ":",
+                    space,
+                    values[next(values.len())],
+                    space,
+                ] {
+                    text.push_str(part);
+                }
+            }
+            text.push('}');
+            let raw = RawValue::from_string(text.clone()).unwrap();
+            let parsed: Value = serde_json::from_str(&text).unwrap();
+            for order in [BY_ID, BY_DATE] {
+                let expected = order.key(&parsed);
+                assert_eq!(raw_key(&raw, &order), expected, "{text}");
+                let cursor = order.cursor.map(|(column, _)| column);
+                let walked = scan_record(&text, cursor, 3).unwrap().key(&order);
+                assert_eq!(walked, expected, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_bounds_nesting_outside_strings() {
+        let nested = |n: usize| format!(r#"{{"id": 1, "a": {}1{}}}"#, "[".repeat(n - 1), "]".repeat(n - 1));
+        assert_eq!(scan_record(&nested(64), None, 64).map(|m| m.id), Ok(Some("1")));
+        assert_eq!(scan_record(&nested(65), None, 64), Err(TooDeep));
+        let wide = format!(r#"{{"id": 2, "a": [{}]}}"#, vec!["[{}]"; 500].join(","));
+        assert_eq!(
+            scan_record(&wide, None, 64).map(|m| m.id),
+            Ok(Some("2")),
+            "many brackets, little depth"
+        );
+        let in_strings = format!(r#"{{"a": "{}", "id": 3}}"#, "[{".repeat(100));
+        assert_eq!(
+            scan_record(&in_strings, None, 64).map(|m| m.id),
+            Ok(Some("3")),
+            "brackets inside a string"
+        );
+        assert_eq!(
+            scan_record(r#"{"a": "\\", "b": [[1]]}"#, None, 3).map(|m| m.id),
+            Ok(None)
+        );
+        assert_eq!(scan_record(r#"{"a": "\\", "b": [[[1]]]}"#, None, 3), Err(TooDeep));
+        assert_eq!(
+            scan_record("]]]]{[[", None, 3),
+            Ok(Members::default()),
+            "closing more than opened does not underflow"
+        );
+    }
+
+    #[test]
+    fn a_page_gives_each_record_its_key_and_names_a_record_too_deep() {
+        let body = br#"{"response": {"total": 3, "items": [
+            {"id": "10", "updated_date": "2024-02-01 00:00:00", "owner": {"id": 1}},
+            {"updated_date": "2024-02-02 00:00:00", "name": "no id"},
+            {"id": 12, "updated_date": "0000-00-00 00:00:00"}
+        ]}}"#;
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k", &BY_DATE).unwrap();
+        let keys: Vec<_> = page.items.iter().map(|(_, key)| key.clone()).collect();
+        assert_eq!(
+            keys,
+            [
+                Some(Key {
+                    cursor: Some(CursorValue::Text("2024-02-01 00:00:00".into())),
+                    id: Some(Id::Num(10)),
+                }),
+                None,
+                Some(Key {
+                    cursor: None,
+                    id: Some(Id::Num(12)),
+                }),
+            ]
+        );
+        assert_eq!(
+            page.items[1].0.get(),
+            r#"{"updated_date": "2024-02-02 00:00:00", "name": "no id"}"#
+        );
+
+        let deep = format!(
+            r#"{{"response": {{"items": [{{"id": 1}}, {{"id": 2, "x": {}{}}}]}}}}"#,
+            "[".repeat(64),
+            "]".repeat(64)
+        );
+        let err =
+            RawListPage::decode(StatusCode::OK, &HeaderMap::new(), deep.as_bytes(), "k", &BY_ID).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Oversized {
+                    bound: Bound::Depth(MAX_RECORD_DEPTH),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn total_result_is_preferred_and_empty_lists_in_every_form_are_empty() {
         let both = br#"{"response": {"total": 99999, "total_result": 5, "items": [{"id": 1}]}}"#;
-        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), both, "k").unwrap();
+        let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), both, "k", &BY_ID).unwrap();
         assert_eq!(page.total, Some(5));
         let parsed =
             ListPage::from_response(serde_json::from_slice::<Value>(both).unwrap()["response"].clone())
@@ -372,7 +753,7 @@ mod tests {
             br#"{"response": {"total": 0, "items": []}}"#,
             br#"{"response": {"total": "0", "items": {}}}"#,
         ] {
-            let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k").unwrap();
+            let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), body, "k", &BY_ID).unwrap();
             assert!(page.items.is_empty(), "{}", String::from_utf8_lossy(body));
         }
     }
