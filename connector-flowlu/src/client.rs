@@ -17,8 +17,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::credential::domain::AccountDomain;
 use crate::cursor::Order;
-use crate::domain::AccountDomain;
 use crate::error::{
     api_failure, is_rate_limit_text, ApiError, Bound, DnsFailure, Error, HTML_PAGE, TRUNCATED,
 };
@@ -32,8 +32,9 @@ pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default largest answer body, in bytes (see [`crate::settings::DEFAULT_PAGE_MEGABYTES`]).
-pub const DEFAULT_MAX_BODY: usize = crate::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::settings::MIB;
+/// Default largest answer body, in bytes (see [`crate::credential::settings::DEFAULT_PAGE_MEGABYTES`]).
+pub const DEFAULT_MAX_BODY: usize =
+    crate::credential::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::credential::settings::MIB;
 
 /// The user agent: the connector and its version.
 pub const USER_AGENT: &str = concat!(

@@ -37,11 +37,11 @@ use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
 use serde_json::Value;
 
-use crate::account::Account;
 use crate::client::ListPage;
 use crate::compare::sent_fields;
+use crate::credential::account::Account;
+use crate::credential::settings::WriteMode;
 use crate::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
-use crate::settings::WriteMode;
 use crate::sink::{StreamPlan, Tagged, WritePlan};
 
 /// Input items read ahead of the writers, when the input already holds them: a read of the

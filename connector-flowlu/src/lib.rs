@@ -30,13 +30,12 @@
 //! # Ok(()) }
 //! ```
 
-pub mod account;
 pub mod cli;
 pub mod client;
 pub mod compare;
 pub mod credential;
 pub mod cursor;
-pub mod domain;
+mod dates;
 pub mod economy;
 pub mod encode;
 pub mod error;
@@ -47,17 +46,16 @@ pub mod precheck;
 pub mod probe;
 pub mod raw_page;
 pub mod schemas;
-pub mod settings;
 pub mod sink;
 pub mod source;
 pub mod stream_schema;
 pub mod streams;
 
 pub use client::{Client, ClientBuilder};
+pub use credential::domain::AccountDomain;
+pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
-pub use domain::AccountDomain;
 pub use error::Error;
-pub use settings::Settings;
 pub use source::FlowluSource;
 
 /// The README's Rust examples, compiled as doc tests.

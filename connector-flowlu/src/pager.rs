@@ -36,8 +36,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
+use crate::credential::settings::SAFE_PAGE_SIZE;
 use crate::cursor::{Horizon, Key, Order};
-use crate::settings::SAFE_PAGE_SIZE;
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -871,7 +871,7 @@ mod tests {
     fn records_in_the_future_are_passed_on_but_not_checkpointed() {
         // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
         let horizon = Horizon {
-            latest: crate::cursor::naive_seconds("2024-01-01 00:00:05").unwrap(),
+            latest: crate::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
         };
         let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
         let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);

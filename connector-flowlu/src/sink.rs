@@ -55,10 +55,11 @@ use connector_core::{
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 
-use crate::account::Account;
-use crate::account::WaitWatch;
 use crate::client::Client;
 use crate::compare::{record_unchanged, same, sent_fields};
+use crate::credential::account::Account;
+use crate::credential::account::WaitWatch;
+use crate::credential::settings::{Settings, WriteMode};
 use crate::credential::{internal_detail, FlowluCredential};
 use crate::economy::{self, Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AGE};
 use crate::encode::{check_name, encode_record_with, scalar_text, Empty};
@@ -66,7 +67,6 @@ use crate::error::Error;
 use crate::index::{Hit, ModelIndex};
 use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
-use crate::settings::{Settings, WriteMode};
 use crate::streams;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
