@@ -8,7 +8,7 @@
 //!   refresh and incremental, resumable from any checkpoint, concurrent, constant memory;
 //! * [`sink::FlowluSink`]: a [`connector_core::Sink`] that creates, updates, upserts and
 //!   deletes records, with one outcome per record;
-//! * [`limiter::Limiter`]: the per-account request governor both share (bounded and adaptive
+//! * [`client::limiter::Limiter`]: the per-account request governor both share (bounded and adaptive
 //!   requests in flight, optional rate cap, safe retries);
 //! * [`Client`]: the REST client (key in the query string, never shown; no redirects;
 //!   timeouts always set);
@@ -40,17 +40,16 @@ pub mod economy;
 pub mod encode;
 pub mod error;
 pub mod index;
-pub mod limiter;
 pub mod pager;
 pub mod precheck;
 pub mod probe;
-pub mod raw_page;
 pub mod schemas;
 pub mod sink;
 pub mod source;
 pub mod stream_schema;
 pub mod streams;
 
+pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
 pub use client::{Client, ClientBuilder};
 pub use credential::domain::AccountDomain;
 pub use credential::settings::Settings;

@@ -55,6 +55,7 @@ use connector_core::{
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 
+use crate::client::limiter::{Limiter, Wait};
 use crate::client::Client;
 use crate::compare::{record_unchanged, same, sent_fields};
 use crate::credential::account::Account;
@@ -65,7 +66,6 @@ use crate::economy::{self, Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AG
 use crate::encode::{check_name, encode_record_with, scalar_text, Empty};
 use crate::error::Error;
 use crate::index::{Hit, ModelIndex};
-use crate::limiter::{Limiter, Wait};
 use crate::precheck::{is_blank, SchemaFacts};
 use crate::streams;
 

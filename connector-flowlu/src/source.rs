@@ -46,13 +46,13 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::client::limiter::{Limiter, Wait};
 use crate::client::Client;
 use crate::credential::account::Account;
 use crate::credential::settings::Settings;
 use crate::credential::{explain_at, FlowluCredential};
 use crate::cursor::{refuse_start, Horizon, Key, Order};
 use crate::error::Error;
-use crate::limiter::{Limiter, Wait};
 use crate::pager::{Next, Pager};
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};

@@ -54,7 +54,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: connector_flowlu::Client) -> Result<(), connector_flowlu::Error> {
-//! use connector_flowlu::limiter::{Limiter, LimiterConfig};
+//! use connector_flowlu::{Limiter, LimiterConfig};
 //!
 //! let limiter = Limiter::new(LimiterConfig::default());
 //! let params = [("page".to_string(), "1".to_string())];
