@@ -287,7 +287,7 @@ mod tests {
                 }
                 other => panic!("{status}: {other:?}"),
             }
-            let order = crate::cursor::Order { cursor: None };
+            let order = crate::source::cursor::Order { cursor: None };
             let page = crate::client::page::RawListPage::decode(status, headers, body, "k", &order);
             assert!(
                 matches!(page, Err(Error::RateLimited { .. })),

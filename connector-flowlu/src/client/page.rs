@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::client::decode::decode;
-use crate::cursor::{Key, Order};
 use crate::error::{Bound, Error};
+use crate::source::cursor::{Key, Order};
 
 /// One page of a list call.
 #[derive(Debug, Clone, PartialEq)]
@@ -457,7 +457,7 @@ fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::cursor::{CursorValue, Id};
+    use crate::source::cursor::{CursorValue, Id};
     use crate::streams::CursorKind;
 
     const BY_ID: Order = Order { cursor: None };

@@ -14,8 +14,8 @@ use url::Url;
 use crate::client::decode::decode;
 use crate::client::page::{ListPage, RawListPage};
 use crate::credential::domain::AccountDomain;
-use crate::cursor::Order;
 use crate::error::{Bound, DnsFailure, Error, HTML_PAGE};
+use crate::source::cursor::Order;
 
 /// The environment variable the binary reads to point the client at another base URL (a
 /// local stand-in). Only loopback `http` URLs and `https` Flowlu hosts are accepted.

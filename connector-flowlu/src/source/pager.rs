@@ -37,7 +37,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use serde_json::{json, Value};
 
 use crate::credential::settings::SAFE_PAGE_SIZE;
-use crate::cursor::{Horizon, Key, Order};
+use crate::source::cursor::{Horizon, Key, Order};
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -460,7 +460,11 @@ impl Pager {
         let (Some(_), Some(emitted)) = (&self.horizon, &self.emitted) else {
             return;
         };
-        let Some(cursor) = emitted.cursor.as_ref().map(crate::cursor::CursorValue::to_json) else {
+        let Some(cursor) = emitted
+            .cursor
+            .as_ref()
+            .map(crate::source::cursor::CursorValue::to_json)
+        else {
             return;
         };
         self.future_warned = true;
@@ -468,7 +472,7 @@ impl Pager {
         let id = emitted
             .id
             .as_ref()
-            .map_or(Value::Null, crate::cursor::Id::to_json);
+            .map_or(Value::Null, crate::source::cursor::Id::to_json);
         warnings.push(format!(
             "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
             Horizon::TOLERANCE_SECS / 86_400
