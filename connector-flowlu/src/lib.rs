@@ -32,14 +32,9 @@
 
 pub mod cli;
 pub mod client;
-pub mod compare;
 pub mod credential;
 mod dates;
-pub mod economy;
-pub mod encode;
 pub mod error;
-pub mod index;
-pub mod precheck;
 pub mod probe;
 pub mod schemas;
 pub mod sink;

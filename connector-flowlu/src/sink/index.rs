@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::compare::{fingerprint, sent_fields};
-use crate::encode::scalar_text;
+use crate::sink::compare::{fingerprint, sent_fields};
+use crate::sink::encode::scalar_text;
 
 /// Models larger than this are never indexed.
 pub const MAX_INDEX_RECORDS: u64 = 1_000_000;
