@@ -214,6 +214,7 @@ impl Session {
     }
 
     /// Requests sent so far.
+    #[cfg(test)]
     pub fn sent(&self) -> usize {
         self.sent
     }

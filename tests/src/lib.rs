@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use connector_flowlu::cli::Flowlu;
+use connector_flowlu::Flowlu;
 use connector_runner as cli;
 use serde_json::Value;
 

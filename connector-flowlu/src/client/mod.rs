@@ -15,9 +15,9 @@ pub mod limiter;
 pub(crate) mod page;
 pub(crate) mod transport;
 
-pub use decode::{decode, redact};
-pub use page::{ListPage, RawListPage};
+pub use decode::decode;
+pub use page::ListPage;
 pub use transport::{
-    check_base_url, contacted_host, Call, Client, ClientBuilder, Resolver, BASE_URL_ENV,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, USER_AGENT,
+    check_base_url, contacted_host, Client, ClientBuilder, BASE_URL_ENV, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT, USER_AGENT,
 };

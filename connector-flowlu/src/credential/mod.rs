@@ -203,12 +203,6 @@ fn invalid(err: &Error, host: &str) -> Validation {
     Validation::Invalid { reason, failure }
 }
 
-/// What an error means to a user of `domain`, naming the account's portal host; see
-/// [`explain_at`] to name the host actually contacted (a client's [`Client::host`]).
-pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) {
-    explain_at(err, &domain.host())
-}
-
 /// What an error means to a user whose requests went to `domain` (a host such as
 /// `acme.flowlu.com` or `127.0.0.1:8080`): the reason, a message saying what to do, and the
 /// internal detail. Neither text contains the API key.

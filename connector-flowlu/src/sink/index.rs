@@ -108,11 +108,6 @@ impl ModelIndex {
         self.entries.len()
     }
 
-    /// Whether nothing is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The index holds every record with an id up to this one: read from the portal, or
     /// created by this write with ids that follow the last one read without a gap.
     pub fn newest_id(&self) -> u64 {
@@ -140,16 +135,6 @@ impl ModelIndex {
             }
             self.newest_id = next;
         }
-    }
-
-    /// When the portal was last read.
-    pub fn refreshed(&self) -> Instant {
-        self.refreshed
-    }
-
-    /// The compared fields.
-    pub fn fields(&self) -> &[String] {
-        &self.fields
     }
 
     /// Adds the records of one page read from the portal (a later page wins for an id already

@@ -14,7 +14,7 @@
 //!   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
 //!   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
 //!   before it was sent, matching the values sent). Found: `created` with its id; surely
-//!   absent: sent again (at most [`MAX_CREATE_ATTEMPTS`] times); `unknown` only when the
+//!   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 //!   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 //!   id of the stream was known, a record with the same values exists).
 //! * **Request economy** ([`economy`]): per stream, a lookup per record or one read of
@@ -52,7 +52,6 @@ pub mod precheck;
 mod writer;
 
 pub use plan::{StreamPlan, WritePlan};
-pub use writer::MAX_CREATE_ATTEMPTS;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -386,12 +385,11 @@ fn order_key(plan: &WritePlan, record: &Record) -> Option<String> {
     }
 }
 
-pub use connector_core::WriteSummary;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::credential::settings::WriteMode;
+    use connector_core::WriteSummary;
     use serde_json::json;
 
     fn outcome(sequence: u64) -> Finished {

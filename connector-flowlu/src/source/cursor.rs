@@ -104,11 +104,6 @@ impl Horizon {
             CursorValue::Text(text) => lenient_seconds(text).is_none_or(|secs| secs <= self.latest),
         }
     }
-
-    /// The latest accepted value, as a naive timestamp (for messages).
-    pub fn latest_text(&self) -> String {
-        format_naive(self.latest)
-    }
 }
 
 /// [`parse_naive`], or of the date alone when only the time part is in another form (a real

@@ -14,7 +14,7 @@
 //! ```no_run
 //! # async fn demo(credential: connector_flowlu::FlowluCredential) -> Result<(), connector_flowlu::Error> {
 //! use connector_core::{ConfiguredCatalog, Source, SourceState};
-//! use connector_flowlu::source::FlowluSource;
+//! use connector_flowlu::FlowluSource;
 //! use futures::StreamExt;
 //!
 //! let source = FlowluSource::from_credential(&credential)?;

@@ -173,11 +173,6 @@ impl Pager {
         self
     }
 
-    /// The `limit` pages are asked with now.
-    pub fn limit(&self) -> u32 {
-        self.limit
-    }
-
     /// The page size this stream showed the account honours, below the one asked first (a
     /// refused larger `limit`, or a cap), for the account's other streams to ask directly.
     pub fn learned_limit(&self) -> Option<u32> {
@@ -307,11 +302,6 @@ impl Pager {
             }
             _ => true,
         }
-    }
-
-    /// The order the stream is read in (to compute the keys of a page's records).
-    pub fn order(&self) -> Order {
-        self.order
     }
 
     /// [`Pager::absorb`] for records parsed as `Value`s.
@@ -643,6 +633,7 @@ impl Pager {
     }
 
     /// Whether pages of the current query may be asked ahead of the one being absorbed.
+    #[cfg(test)]
     pub fn is_keyset(&self) -> bool {
         self.mode == Mode::Keyset
     }
