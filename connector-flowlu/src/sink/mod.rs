@@ -186,7 +186,8 @@ impl FlowluSink {
             return refused(FailureClass::Config, reason);
         }
         Writer {
-            sink: self,
+            account: &self.account,
+            index_max_age: self.index_max_age,
             stream,
             halt,
             sequence,

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
+use std::time::Duration;
 
 use connector_core::{FailureClass, Outcome};
 use serde_json::{Map, Value};
 
 use crate::client::limiter::Wait;
+use crate::credential::account::Account;
 use crate::credential::internal_detail;
 use crate::credential::settings::WriteMode;
 use crate::error::Error;
@@ -19,7 +21,6 @@ use crate::sink::precheck::is_blank;
 
 use super::halt::Halt;
 use super::plan::StreamPlan;
-use super::FlowluSink;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
@@ -30,7 +31,10 @@ pub(super) const NOT_FOUND: i64 = 20;
 
 /// Writes the records of one stream.
 pub(super) struct Writer<'s> {
-    pub(super) sink: &'s FlowluSink,
+    /// The account written to.
+    pub(super) account: &'s Account,
+    /// How old an index may be before a create from it reads what was created since.
+    pub(super) index_max_age: Duration,
     pub(super) stream: &'s StreamPlan,
     pub(super) halt: &'s Halt,
     /// The record's position in the input.
@@ -67,7 +71,7 @@ impl Writer<'_> {
             &self.stream.stream,
             self.sequence,
             err,
-            self.sink.account.client.host(),
+            self.account.client.host(),
         );
         failed(err)
     }
@@ -83,7 +87,6 @@ impl Writer<'_> {
     /// as values, so a field to clear is always sent).
     pub(super) fn may_be_unchanged(&self, data: &Map<String, Value>) -> bool {
         let clears = self
-            .sink
             .account
             .settings
             .write_rule(&self.stream.stream)
@@ -108,7 +111,7 @@ impl Writer<'_> {
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
                 let mut index = ModelIndex::new(key, fields);
-                match economy::read_into(&self.sink.account, self.stream, &mut index, shared).await {
+                match economy::read_into(self.account, self.stream, &mut index, shared).await {
                     Ok(requests) => {
                         tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
                         Some(tokio::sync::Mutex::new(index))
@@ -225,7 +228,7 @@ impl Writer<'_> {
                 ),
                 fields,
             })?;
-        let rule = self.sink.account.settings.write_rule(&self.stream.stream);
+        let rule = self.account.settings.write_rule(&self.stream.stream);
         let empty = if rule.is_some_and(|r| r.clear_empty_fields) {
             Empty::Clear
         } else {
@@ -240,16 +243,15 @@ impl Writer<'_> {
     }
 
     pub(super) fn waited(&self, wait: &Wait) {
-        self.sink.account.waited(&self.stream.stream, wait);
+        self.account.waited(&self.stream.stream, wait);
     }
 
     pub(super) async fn delete(&self, id: u64) -> Outcome {
         let (module, model) = (self.stream.module, self.stream.model);
         let result = self
-            .sink
             .account
             .limiter
-            .run(|| self.sink.account.client.delete(module, model, id), &|w| {
+            .run(|| self.account.client.delete(module, model, id), &|w| {
                 self.waited(w)
             })
             .await;
@@ -266,13 +268,11 @@ impl Writer<'_> {
     pub(super) async fn update(&self, id: u64, data: &Map<String, Value>) -> Result<Outcome, Outcome> {
         let body = self.body(data, false)?;
         let (module, model) = (self.stream.module, self.stream.model);
-        self.sink
-            .account
+        self.account
             .limiter
-            .run(
-                || self.sink.account.client.update(module, model, id, &body),
-                &|w| self.waited(w),
-            )
+            .run(|| self.account.client.update(module, model, id, &body), &|w| {
+                self.waited(w)
+            })
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
             .map_err(|e| self.fail(&e))
@@ -293,8 +293,8 @@ impl Writer<'_> {
             // Before a create: read what others created since, unless a read began after this
             // record was taken from the input.
             let mut guard = index.lock().await;
-            if !guard.fresh_for(self.sequence, self.sink.index_max_age) {
-                let read = economy::read_into(&self.sink.account, self.stream, &mut guard, self.shared).await;
+            if !guard.fresh_for(self.sequence, self.index_max_age) {
+                let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
                     drop(guard);
@@ -405,11 +405,10 @@ impl Writer<'_> {
         for attempt in 1..=MAX_CREATE_ATTEMPTS {
             let floor = self.shared.floor();
             let result = self
-                .sink
                 .account
                 .limiter
                 .run_when(
-                    || self.sink.account.client.create(module, model, &body),
+                    || self.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
                     &|w| self.waited(w),
                 )
@@ -488,7 +487,7 @@ impl Writer<'_> {
                     .into(),
             ),
         };
-        let limit = self.sink.account.settings.page_size();
+        let limit = self.account.settings.page_size();
         let mut previous = u64::MAX;
         for page in 1..=RESOLVE_PAGES {
             let mut params = vec![
@@ -502,7 +501,7 @@ impl Writer<'_> {
                     format!(r#"{{"type":"more","value":{floor}}}"#),
                 ));
             }
-            let answer = match economy::list(&self.sink.account, self.stream, &params).await {
+            let answer = match economy::list(self.account, self.stream, &params).await {
                 Ok(answer) => answer,
                 Err(e) => {
                     return Resolution::Unknown(format!(
@@ -553,7 +552,7 @@ impl Writer<'_> {
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "2".to_string()),
         ];
-        let page = economy::list(&self.sink.account, self.stream, &params)
+        let page = economy::list(self.account, self.stream, &params)
             .await
             .map_err(|e| self.fail(&e))?;
         let matches = |item: &Value| {
