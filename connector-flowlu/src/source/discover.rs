@@ -9,13 +9,12 @@ use serde_json::Value;
 
 use super::cursor::Order;
 use super::pager::{Next, Pager};
-use super::read::refusal;
-use super::FlowluSource;
+use super::session::{refusal, Session};
 use crate::error::Error;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{Model, MODELS};
 
-impl FlowluSource {
+impl Session {
     /// The catalog: every model a stream, those the key may not read marked so.
     pub(super) async fn catalog(&self) -> Result<Catalog, Failure> {
         let probes: Vec<_> = MODELS.iter().map(|model| self.probed(model)).collect();

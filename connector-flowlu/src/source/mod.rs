@@ -32,10 +32,12 @@ pub mod cursor;
 mod discover;
 pub mod pager;
 mod read;
+mod session;
 
 pub use read::StreamSummary;
 
-use std::sync::atomic::AtomicU32;
+use session::Session;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -46,16 +48,13 @@ use crate::client::limiter::Limiter;
 use crate::client::Client;
 use crate::credential::account::Account;
 use crate::credential::settings::Settings;
-use crate::credential::{explain_at, FlowluCredential};
+use crate::credential::FlowluCredential;
 use crate::error::Error;
 
 /// The Flowlu source for one account.
 #[derive(Debug, Clone)]
 pub struct FlowluSource {
-    account: Account,
-    /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
-    /// stream shows the account refuses it or caps pages below it.
-    page_limit: Arc<AtomicU32>,
+    session: Session,
 }
 
 impl FlowluSource {
@@ -65,8 +64,9 @@ impl FlowluSource {
     }
 
     fn of(account: Account) -> Self {
-        let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
-        Self { account, page_limit }
+        Self {
+            session: Session::new(account),
+        }
     }
 
     /// A source for a credential, with its advanced settings.
@@ -76,26 +76,22 @@ impl FlowluSource {
 
     /// Replaces the limiter (for example a shared one, or faster retries in tests).
     pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
+        let account = self.session.account.clone().with_limiter(limiter);
         Self {
-            account: self.account.with_limiter(limiter),
-            page_limit: self.page_limit,
+            session: self.session.with_account(account),
         }
     }
 
     /// The account (client, limiter, settings) this reads or writes.
     pub fn account(&self) -> &Account {
-        &self.account
-    }
-
-    fn failure(&self, err: &Error) -> Failure {
-        explain_at(err, self.account.client.host()).1
+        &self.session.account
     }
 }
 
 #[async_trait]
 impl Source for FlowluSource {
     async fn discover(&self) -> Result<Catalog, Failure> {
-        self.catalog().await
+        self.session.catalog().await
     }
 
     fn read<'a>(
@@ -103,6 +99,6 @@ impl Source for FlowluSource {
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
     ) -> BoxStream<'a, SourceEvent> {
-        self.events(catalog, state)
+        self.session.events(catalog, state)
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -24,7 +23,7 @@ use crate::source::cursor::{refuse_start, Horizon, Key, Order};
 use crate::source::pager::{Next, Pager};
 use crate::streams::{CursorKind, Model};
 
-use super::FlowluSource;
+use super::session::{refusal, Session};
 
 /// Items (events, or pages of records) queued between the stream readers and the consumer
 /// (back-pressure beyond this). A page of 500 wide records is about 0.75 MB: at 64 items a
@@ -55,7 +54,7 @@ pub struct StreamSummary {
     pub failure: Option<String>,
 }
 
-impl FlowluSource {
+impl Session {
     fn fetch_failure(&self, err: FetchError) -> Failure {
         match err {
             FetchError::Api(err) => self.failure(&err),
@@ -64,18 +63,6 @@ impl FlowluSource {
                 message: "A request task of the connector stopped unexpectedly. Please report this to the connector's maintainers.".into(),
                 internal: detail,
             },
-        }
-    }
-
-    /// The `limit` a stream asks first.
-    pub(super) fn first_limit(&self) -> u32 {
-        self.page_limit.load(Ordering::Relaxed)
-    }
-
-    /// Keeps for the account's later streams a page size a stream showed it honours.
-    pub(super) fn learn(&self, pager: &Pager) {
-        if let Some(limit) = pager.learned_limit() {
-            self.page_limit.fetch_min(limit, Ordering::Relaxed);
         }
     }
 
@@ -297,21 +284,6 @@ struct Plan {
     order: Order,
     start: Option<crate::source::cursor::Key>,
     horizon: Horizon,
-}
-
-/// Whether an error answer to a list request may refuse how the page was asked (its `limit`
-/// or its filter: Flowlu's error 10 (unknown), 12 (invalid request) or 21 (validation), never
-/// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
-/// filter answers).
-pub(super) fn refusal(err: &Error) -> Option<bool> {
-    match err {
-        Error::Api(api) => match api.code {
-            Some(12 | 21) => Some(true),
-            Some(10) => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// A fetched page: the total it announced, and its records as sent with their keys.
