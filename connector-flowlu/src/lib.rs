@@ -46,12 +46,12 @@ mod streams;
 
 pub use cli::{process_main, Flowlu};
 pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
-pub use client::{Client, ClientBuilder, BASE_URL_ENV};
+pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
 pub use credential::account::Account;
 pub use credential::domain::AccountDomain;
 pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
-pub use error::Error;
+pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
 pub use sink::{FlowluSink, StreamPlan, WritePlan};
 pub use source::{FlowluSource, StreamSummary};
 

@@ -89,9 +89,9 @@ pub struct RawListPage {
 impl RawListPage {
     /// Reads a list answer: the common shape (`{"response": {"total": N, "items": [...]}}`)
     /// directly, every other answer (errors, items keyed by id, ...) through
-    /// [`crate::client::decode`], so both give the same records and the same errors.
+    /// `decode`, so both give the same records and the same errors.
     /// Each record's key in `order` is read in the same pass over its text that checks its
-    /// nesting ([`scan_record`]): a record nested deeper than [`MAX_RECORD_DEPTH`] fails the
+    /// nesting (`scan_record`): a record nested deeper than `MAX_RECORD_DEPTH` fails the
     /// page ([`Error::Oversized`]).
     pub fn decode(
         status: StatusCode,

@@ -1,46 +1,4 @@
-//! The Flowlu sink: create, update, upsert and delete records, with exactly one outcome for
-//! every input record.
-//!
-//! * **Modes**, per stream ([`WritePlan`]): an explicit write rule of the settings wins;
-//!   otherwise the catalog's `append` creates and `append_dedup` upserts on the primary key
-//!   (`id`, or a single other field used as a match field). `overwrite` is refused: the sink
-//!   never deletes records it was not given.
-//! * **Checks before any request**: the record is an object, its `id` fits the mode, its fields
-//!   fit the stream schema ([`crate::precheck`]) and encode ([`crate::encode`]); otherwise it
-//!   fails with a per-field reason and nothing is sent.
-//! * **Safe retries only**, through the account's [`Limiter`]: get/list, update and delete are
-//!   retried on transient failures; a create is retried only when it surely did not reach
-//!   Flowlu (429, no connection). After an ambiguous failure (sent, no answer: a dropped
-//!   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
-//!   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
-//!   before it was sent, matching the values sent). Found: `created` with its id; surely
-//!   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
-//!   portal cannot tell (the look failed, more records appeared than it reads, or, before any
-//!   id of the stream was known, a record with the same values exists).
-//! * **Request economy** ([`economy`]): per stream, a lookup per record or one read of
-//!   the model into an index ([`crate::index`]), whichever costs fewer requests. A record
-//!   whose sent fields already hold the portal's values ([`crate::compare`]) is `unchanged`,
-//!   with its id, and nothing is sent. A stale index loses nothing: an update answered "not
-//!   found" (deleted meanwhile) looks the record up again and creates it; before a create from
-//!   the index, the records created since it was last read are read, unless that read began
-//!   after the record was taken from the input (one read serves a batch of creates), so a
-//!   record someone else created meanwhile with the same match value is updated, not
-//!   duplicated.
-//! * **Order**: records run concurrently (bounded by the limiter), except that records with the
-//!   same id or match value run one after the other in input order (no duplicate from two
-//!   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
-//!   has an outcome, and checkpoints are acknowledged in input order.
-//! * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
-//!   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
-//!   match) fails the record rather than risk a duplicate.
-//! * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
-//! * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
-//!   fail at once with the reason (and after error 22, later records of that stream), instead
-//!   of each sending a request that cannot succeed. No checkpoint after the first record such a
-//!   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
-//!   and no state that is not per stream), so the host sends those records again once the
-//!   credential is fixed; the prepared write's [`PreparedWrite::stopped`] tells the caller that it
-//!   stopped.
+//! The Flowlu sink, [`FlowluSink`] (its documentation says what it does).
 
 pub mod compare;
 pub mod economy;
@@ -81,7 +39,51 @@ use plan::{tag, Tagged};
 use writer::refused;
 use writer::Writer;
 
-/// A Flowlu destination of records. See the [module documentation](self).
+/// A Flowlu destination of records.
+///
+/// The Flowlu sink: create, update, upsert and delete records, with exactly one outcome for
+/// every input record.
+///
+/// * **Modes**, per stream ([`WritePlan`]): an explicit write rule of the settings wins;
+///   otherwise the catalog's `append` creates and `append_dedup` upserts on the primary key
+///   (`id`, or a single other field used as a match field). `overwrite` is refused: the sink
+///   never deletes records it was not given.
+/// * **Checks before any request**: the record is an object, its `id` fits the mode, its fields
+///   fit the stream schema (`precheck`) and encode (`encode`); otherwise it
+///   fails with a per-field reason and nothing is sent.
+/// * **Safe retries only**, through the account's [`Limiter`]: get/list, update and delete are
+///   retried on transient failures; a create is retried only when it surely did not reach
+///   Flowlu (429, no connection). After an ambiguous failure (sent, no answer: a dropped
+///   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
+///   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
+///   before it was sent, matching the values sent). Found: `created` with its id; surely
+///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
+///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
+///   id of the stream was known, a record with the same values exists).
+/// * **Request economy** (`economy`): per stream, a lookup per record or one read of
+///   the model into an index (`index`), whichever costs fewer requests. A record
+///   whose sent fields already hold the portal's values (`compare`) is `unchanged`,
+///   with its id, and nothing is sent. A stale index loses nothing: an update answered "not
+///   found" (deleted meanwhile) looks the record up again and creates it; before a create from
+///   the index, the records created since it was last read are read, unless that read began
+///   after the record was taken from the input (one read serves a batch of creates), so a
+///   record someone else created meanwhile with the same match value is updated, not
+///   duplicated.
+/// * **Order**: records run concurrently (bounded by the limiter), except that records with the
+///   same id or match value run one after the other in input order (no duplicate from two
+///   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
+///   has an outcome, and checkpoints are acknowledged in input order.
+/// * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
+///   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
+///   match) fails the record rather than risk a duplicate.
+/// * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
+/// * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
+///   fail at once with the reason (and after error 22, later records of that stream), instead
+///   of each sending a request that cannot succeed. No checkpoint after the first record such a
+///   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
+///   and no state that is not per stream), so the host sends those records again once the
+///   credential is fixed; the prepared write's [`PreparedWrite::stopped`] tells the caller that it
+///   stopped.
 #[derive(Debug, Clone)]
 pub struct FlowluSink {
     account: Account,
@@ -124,7 +126,7 @@ impl FlowluSink {
 
     /// Before a create decided by an index older than `age`, the records created since the
     /// index was read are read first, even when that read began after the record was taken
-    /// from the input (default [`DEFAULT_INDEX_MAX_AGE`]; zero: before every such create).
+    /// from the input (default `DEFAULT_INDEX_MAX_AGE`; zero: before every such create).
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
