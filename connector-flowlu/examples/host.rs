@@ -11,9 +11,9 @@ use connector_core::{
     ConfiguredCatalog, Credential, FormDescriptor, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
     SourceState, Validation,
 };
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt;
 use serde_json::{json, Value};

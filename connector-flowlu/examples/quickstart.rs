@@ -15,9 +15,9 @@ use connector_core::{
     ConfiguredCatalog, Credential, DestinationSyncMode, Outcome, Record, Sink, SinkEvent, SinkInput, Source,
     SourceEvent, SourceState, SyncMode, Validation,
 };
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use flowlu_emulator::{Emulator, EmulatorConfig, MutationPlan};
 use futures::StreamExt;
 use serde_json::{json, Value};

@@ -279,7 +279,7 @@ impl std::fmt::Display for Bound {
             Self::Bytes(limit) => write!(
                 f,
                 "the answer is larger than {} MiB (advanced.max_page_megabytes)",
-                limit / crate::settings::MIB
+                limit / crate::credential::settings::MIB
             ),
             Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
         }

@@ -4,15 +4,15 @@
 //!
 //! * [`FlowluCredential`]: name, description, account domain and API key, with a validation
 //!   call that tells the user exactly what is wrong;
-//! * [`source::FlowluSource`]: a [`connector_core::Source`] over every Flowlu model, full
+//! * [`FlowluSource`]: a [`connector_core::Source`] over every Flowlu model, full
 //!   refresh and incremental, resumable from any checkpoint, concurrent, constant memory;
-//! * [`sink::FlowluSink`]: a [`connector_core::Sink`] that creates, updates, upserts and
+//! * [`FlowluSink`]: a [`connector_core::Sink`] that creates, updates, upserts and
 //!   deletes records, with one outcome per record;
-//! * [`limiter::Limiter`]: the per-account request governor both share (bounded and adaptive
+//! * [`Limiter`]: the per-account request governor both share (bounded and adaptive
 //!   requests in flight, optional rate cap, safe retries);
 //! * [`Client`]: the REST client (key in the query string, never shown; no redirects;
 //!   timeouts always set);
-//! * [`cli`]: the `flowlu-connector` binary's Airbyte-protocol commands.
+//! * [`Flowlu`]: the `flowlu-connector` binary's Airbyte-protocol program ([`process_main`]).
 //!
 //! `examples/quickstart.rs` runs the whole flow against the local stand-in;
 //! `examples/host.rs` shows how a host platform links the crates.
@@ -30,35 +30,42 @@
 //! # Ok(()) }
 //! ```
 
-pub mod account;
-pub mod cli;
-pub mod client;
-pub mod compare;
-pub mod credential;
-pub mod cursor;
-pub mod domain;
-pub mod economy;
-pub mod encode;
-pub mod error;
-pub mod index;
-pub mod limiter;
-pub mod pager;
-pub mod precheck;
-pub mod probe;
-pub mod raw_page;
-pub mod schemas;
-pub mod settings;
-pub mod sink;
-pub mod source;
-pub mod stream_schema;
-pub mod streams;
+// The rooms, bottom up (see ARCHITECTURE.md): values and tables first, then the client, then
+// the credential's account, then the source and the sink, then the binary's program.
+mod cli;
+mod client;
+mod credential;
+mod dates;
+mod error;
+mod probe;
+mod schemas;
+mod sink;
+mod source;
+mod stream_schema;
+mod streams;
 
-pub use client::{Client, ClientBuilder};
+pub use cli::{process_main, Flowlu};
+pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
+pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
+pub use credential::account::Account;
+pub use credential::domain::AccountDomain;
+pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
-pub use domain::AccountDomain;
-pub use error::Error;
-pub use settings::Settings;
-pub use source::FlowluSource;
+pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
+pub use sink::{FlowluSink, StreamPlan, WritePlan};
+pub use source::{FlowluSource, StreamSummary};
+
+/// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
+/// stability promised).
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
+    pub use crate::client::{decode, ListPage};
+    pub use crate::credential::{validate_with, PROBES};
+    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, PAGE_SIZES, WRONG_KEY};
+    pub use crate::schemas::{credential_form, generated_files};
+    pub use crate::streams::{model, MODELS};
+}
 
 /// The README's Rust examples, compiled as doc tests.
 #[doc = include_str!("../../README.md")]

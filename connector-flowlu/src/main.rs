@@ -1,7 +1,7 @@
 //! `flowlu-connector`: the Flowlu connector binary, speaking the Airbyte protocol.
-//! See [`connector_flowlu::cli`].
+//! See [`connector_flowlu::Flowlu`].
 
 #[tokio::main]
 async fn main() {
-    std::process::exit(connector_flowlu::cli::process_main().await);
+    std::process::exit(connector_flowlu::process_main().await);
 }

@@ -44,8 +44,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::client::{decode, ListPage, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT};
-use crate::cursor::CursorValue;
 use crate::error::{CodeClass, Error};
+use crate::source::cursor::CursorValue;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
 
@@ -214,6 +214,7 @@ impl Session {
     }
 
     /// Requests sent so far.
+    #[cfg(test)]
     pub fn sent(&self) -> usize {
         self.sent
     }

@@ -574,7 +574,7 @@ impl CustomField {
             return None;
         }
         let alias = match text("api_use_alias").as_deref() {
-            Some("1") | Some("true") => text("alias").filter(|a| crate::encode::check_name(a).is_ok()),
+            Some("1") | Some("true") => text("alias").filter(|a| crate::sink::encode::check_name(a).is_ok()),
             _ => None,
         };
         let field = Self {

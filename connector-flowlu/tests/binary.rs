@@ -10,9 +10,9 @@ fn run(args: &[&str], base_url: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlu-connector"));
     cmd.args(args)
         .env("RUST_LOG", "trace")
-        .env_remove(connector_flowlu::client::BASE_URL_ENV);
+        .env_remove(connector_flowlu::BASE_URL_ENV);
     if let Some(url) = base_url {
-        cmd.env(connector_flowlu::client::BASE_URL_ENV, url);
+        cmd.env(connector_flowlu::BASE_URL_ENV, url);
     }
     cmd.output().unwrap()
 }
@@ -227,7 +227,7 @@ mod signals {
             .arg(dir.join("config.json"))
             .arg("--catalog")
             .arg(dir.join("catalog.json"))
-            .env(connector_flowlu::client::BASE_URL_ENV, base_url)
+            .env(connector_flowlu::BASE_URL_ENV, base_url)
             .env_remove("RUST_LOG")
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -349,7 +349,7 @@ mod signals {
             .arg(dir.path().join("catalog.json"))
             .arg("--state")
             .arg(dir.path().join("state.json"))
-            .env(connector_flowlu::client::BASE_URL_ENV, emu.base_url())
+            .env(connector_flowlu::BASE_URL_ENV, emu.base_url())
             .output()
             .unwrap();
         assert_eq!(resumed.status.code(), Some(0));
@@ -435,7 +435,7 @@ mod signals {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowlu-connector"))
             .args(["discover", "--config"])
             .arg(dir.path().join("config.json"))
-            .env(connector_flowlu::client::BASE_URL_ENV, &base_url)
+            .env(connector_flowlu::BASE_URL_ENV, &base_url)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

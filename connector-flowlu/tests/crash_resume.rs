@@ -66,7 +66,7 @@ fn read(dir: &std::path::Path, base_url: &str, state: &Value, kill_after: Option
         .arg(dir.join("catalog.json"))
         .arg("--state")
         .arg(&state_file)
-        .env(connector_flowlu::client::BASE_URL_ENV, base_url)
+        .env(connector_flowlu::BASE_URL_ENV, base_url)
         .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

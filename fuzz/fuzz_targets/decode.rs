@@ -1,6 +1,6 @@
 #![no_main]
 //! Decoding any Flowlu answer: never panics, never echoes the key.
-use connector_flowlu::client::{decode, ListPage};
+use connector_flowlu::testing::{decode, ListPage};
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;

@@ -9,8 +9,8 @@
 use std::time::{Duration, Instant};
 
 use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
-use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
 use futures::StreamExt;
 use serde_json::json;

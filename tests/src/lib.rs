@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 
-use connector_flowlu::cli::Flowlu;
+use connector_flowlu::Flowlu;
 use connector_runner as cli;
 use serde_json::Value;
 
@@ -13,11 +13,8 @@ pub mod soak;
 /// `max_retries` retries per request and `concurrency` requests in flight. Its pace is learnt
 /// as in production: failures that are not rate refusals (5xx, dropped connections) teach it
 /// nothing, and a 429 with `Retry-After` only pauses.
-pub fn fast_limiter(
-    concurrency: usize,
-    max_retries: usize,
-) -> std::sync::Arc<connector_flowlu::limiter::Limiter> {
-    use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
+pub fn fast_limiter(concurrency: usize, max_retries: usize) -> std::sync::Arc<connector_flowlu::Limiter> {
+    use connector_flowlu::{Limiter, LimiterConfig, RetryPolicy};
     use std::time::Duration;
     std::sync::Arc::new(Limiter::new(LimiterConfig {
         max_concurrency: concurrency,

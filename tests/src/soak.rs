@@ -23,10 +23,10 @@ use connector_core::{
     ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
     SourceState, StreamStatus,
 };
-use connector_flowlu::limiter::{Limiter, LimiterConfig, RetryPolicy};
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
+use connector_flowlu::{Limiter, LimiterConfig, RetryPolicy};
 use flowlu_emulator::{Emulator, EmulatorConfig, Faults, Latency};
 use futures::StreamExt;
 use serde_json::{json, Value};

@@ -12,8 +12,8 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex, Once};
 
 use connector_core::{Credential, Secret};
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, Quirks};
 use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};

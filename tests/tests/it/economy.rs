@@ -9,8 +9,8 @@ use connector_core::{
     ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
     SourceState,
 };
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
 use futures::StreamExt;

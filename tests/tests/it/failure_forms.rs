@@ -10,8 +10,8 @@ use std::sync::Arc;
 use connector_core::{
     ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceState,
 };
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use connector_runner::airbyte::Message;
 use futures::StreamExt;

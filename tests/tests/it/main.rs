@@ -8,6 +8,7 @@ mod economy;
 mod failure_forms;
 mod hostile;
 mod jsonl;
+mod layout;
 mod malformed;
 mod models;
 mod paging;

@@ -8,9 +8,9 @@ use connector_core::{
     ConfiguredCatalog, Credential, DestinationSyncMode, Outcome, Record, Sink, SinkEvent, SinkInput, Source,
     SourceEvent, SourceState,
 };
-use connector_flowlu::sink::FlowluSink;
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
+use connector_flowlu::FlowluSource;
 use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt;
 use integration_tests::fast_limiter;

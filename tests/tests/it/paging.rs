@@ -5,8 +5,8 @@
 //! request counts and quirks end to end.
 
 use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSource;
 use connector_runner::airbyte::Message;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
 use futures::StreamExt;

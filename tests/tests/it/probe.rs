@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use connector_flowlu::cli::probe::{self as probe_cli, ProbeArgs};
-use connector_flowlu::probe::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
-use connector_flowlu::streams::MODELS;
+use connector_flowlu::testing::MODELS;
+use connector_flowlu::testing::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
+use connector_flowlu::testing::{run_probe, ProbeArgs, PROBE_HELP};
 use connector_runner::Env;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, RateCap, Refusal, TotalField};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
@@ -39,7 +39,7 @@ async fn probe_at(base_url: &str, config: Value, include_domain: bool) -> Probed
         stdout_is_terminal: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = probe_cli::run(&args, &env, &mut out, &mut err).await;
+    let code = run_probe(&args, &env, &mut out, &mut err).await;
     let stdout = String::from_utf8(out).unwrap();
     let report =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"));
@@ -88,7 +88,7 @@ async fn probe_stand_in(config: EmulatorConfig) -> (Probed, Emulator) {
 
 /// The requests of a probe whose first page size (1000) is answered.
 fn all_but_smaller_page_sizes() -> usize {
-    plan_budget(MODELS.len()) - (connector_flowlu::probe::PAGE_SIZES.len() - 1)
+    plan_budget(MODELS.len()) - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
 }
 
 /// Every experiment's verdict: `page`, ..., `order_cursor:updated_date`, `filter_cursor:updated`.
@@ -215,7 +215,7 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
     for entry in report["models"].as_array().into_iter().flatten() {
         let Some(model) = entry["stream"]
             .as_str()
-            .and_then(connector_flowlu::streams::model)
+            .and_then(connector_flowlu::testing::model)
         else {
             continue;
         };
@@ -337,7 +337,7 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
         "the stand-in names select fields by alias"
     );
     for entry in readable {
-        let model = connector_flowlu::streams::model(entry["stream"].as_str().unwrap()).unwrap();
+        let model = connector_flowlu::testing::model(entry["stream"].as_str().unwrap()).unwrap();
         let records = emu.records(model.module, model.model);
         let served = entry["served"].as_u64().unwrap() as usize;
         assert_eq!(served, records.len().min(100), "{}", model.stream);
@@ -604,7 +604,7 @@ async fn modules_the_key_cannot_read_are_listed() {
         .collect();
     assert_eq!(report["denied_modules"], json!(denied));
     for entry in report["models"].as_array().unwrap() {
-        let model = connector_flowlu::streams::model(entry["stream"].as_str().unwrap()).unwrap();
+        let model = connector_flowlu::testing::model(entry["stream"].as_str().unwrap()).unwrap();
         if denied.contains(model.module) {
             assert_eq!(entry["access"], json!("denied"), "{entry}");
             assert_eq!(entry["error"]["error_code"], json!(22));
@@ -1059,7 +1059,7 @@ async fn the_announcement_states_the_requests_and_the_time_before_the_first_requ
         stdout_is_terminal: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = probe_cli::run(&args, &env, &mut out, &mut err).await;
+    let code = run_probe(&args, &env, &mut out, &mut err).await;
     let err = String::from_utf8(err).unwrap();
     let budget = plan_budget(MODELS.len());
     let secs = (budget - 1) * 2;
@@ -1088,11 +1088,11 @@ async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_
     );
     let run = integration_tests::run_cli(&["probe", "--help"], None, "").await;
     assert_eq!(run.code, 0);
-    assert!(probe_cli::HELP.contains(&format!(
+    assert!(PROBE_HELP.contains(&format!(
         "at most {} read-only GET requests",
         plan_budget(MODELS.len())
     )));
-    assert!(probe_cli::HELP.contains(&format!("each cursor column ({}),", CURSOR_COLUMNS.join(", "))));
+    assert!(PROBE_HELP.contains(&format!("each cursor column ({}),", CURSOR_COLUMNS.join(", "))));
     // The README's section for users says the same.
     let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
     assert!(readme.contains(&format!("at most {} GET requests", plan_budget(MODELS.len()))));

@@ -1,7 +1,7 @@
 //! Property tests (bounded, in CI): parsing outside input never panics and never echoes the key.
 
 use connector_core::Credential;
-use connector_flowlu::client::{decode, ListPage};
+use connector_flowlu::testing::{decode, ListPage};
 use connector_flowlu::{AccountDomain, FlowluCredential};
 use connector_runner::airbyte::Message;
 use integration_tests::CANARY_KEY;

@@ -1,8 +1,8 @@
 //! Regressions found by the reliability suite (see RELIABILITY.md).
 
 use connector_core::{Credential, FailureClass, Source};
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSource;
 use integration_tests::{config_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::json;

@@ -18,7 +18,7 @@ fn workspace_root() -> PathBuf {
 fn generated_files_match_the_code() {
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
     let mut drifted = Vec::new();
-    for (path, content) in connector_flowlu::schemas::generated_files().unwrap() {
+    for (path, content) in connector_flowlu::testing::generated_files().unwrap() {
         let file = workspace_root().join(&path);
         if update {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -34,7 +34,7 @@ fn generated_files_match_the_code() {
 }
 
 fn credential_schema() -> Value {
-    connector_flowlu::schemas::credential_form().unwrap().schema
+    connector_flowlu::testing::credential_form().unwrap().schema
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn the_form_is_valid_draft_07_in_the_portable_profile() {
         ["name", "description", "account_domain", "api_key", "advanced"]
     );
     assert_eq!(schema["required"], json!(["name", "account_domain", "api_key"]));
-    let ui = connector_flowlu::schemas::credential_form().unwrap().ui_schema;
+    let ui = connector_flowlu::testing::credential_form().unwrap().ui_schema;
     assert_eq!(
         ui["ui:order"],
         json!(["name", "description", "account_domain", "api_key", "advanced"])
@@ -68,7 +68,7 @@ fn the_form_is_valid_draft_07_in_the_portable_profile() {
 
 #[test]
 fn every_pattern_has_a_message_a_person_acts_on_and_airbyte_keeps_the_order() {
-    let form = connector_flowlu::schemas::credential_form().unwrap();
+    let form = connector_flowlu::testing::credential_form().unwrap();
     let props = &form.schema["properties"];
     let domain_message = "Enter only your account name, such as mycompany (the part before .flowlu.com in your Flowlu address): letters, digits and hyphens, no spaces.";
     let date_message = "Enter a date as YYYY-MM-DD, for example 2024-01-31, or leave it empty.";

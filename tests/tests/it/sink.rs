@@ -5,8 +5,8 @@
 use connector_core::{
     ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput,
 };
-use connector_flowlu::sink::FlowluSink;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSink;
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
-use connector_flowlu::sink::FlowluSink;
+use connector_flowlu::FlowluSink;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
 use futures::StreamExt;

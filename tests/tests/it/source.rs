@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSource;
 use connector_runner::airbyte::Message;
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use connector_core::{ConfiguredCatalog, Credential, Source, SourceEvent, SourceState};
-use connector_flowlu::source::FlowluSource;
 use connector_flowlu::FlowluCredential;
+use connector_flowlu::FlowluSource;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, MutationPlan, Quirks, TotalField};
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, CANARY_KEY};

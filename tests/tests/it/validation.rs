@@ -311,7 +311,7 @@ async fn a_key_without_the_probed_module_is_checked_on_the_others() {
             .create_async()
             .await,
     ];
-    for (module, model) in &connector_flowlu::credential::PROBES[1..] {
+    for (module, model) in &connector_flowlu::testing::PROBES[1..] {
         let body = match *module {
             "task" | "core" => ACCOUNT_PAGE,
             "agile" => unknown_module,
@@ -345,7 +345,7 @@ async fn a_key_without_any_module_is_a_permission_failure() {
     let mut server = Server::new_async().await;
     let denied = r#"{"error":{"error_code":22,"error_msg":"Access denied"}}"#;
     let mut mocks = Vec::new();
-    for (module, model) in connector_flowlu::credential::PROBES {
+    for (module, model) in connector_flowlu::testing::PROBES {
         mocks.push(
             probe(&mut server, module, model)
                 .with_body(denied)
@@ -482,7 +482,7 @@ async fn an_account_whose_name_does_not_resolve_is_unknown() {
             .dns_resolver(std::sync::Arc::new(NoSuchHost))
             .build()
             .unwrap();
-    let (outcome, logs) = with_logs(connector_flowlu::credential::validate_with(&client)).await;
+    let (outcome, logs) = with_logs(connector_flowlu::testing::validate_with(&client)).await;
     assert_no_canary(&outcome, &logs);
     match &outcome {
         Validation::Invalid { reason, failure } => {
@@ -528,7 +528,7 @@ async fn messages_name_the_portal_without_an_override_and_the_loopback_host_with
         .build()
         .unwrap();
     assert_eq!(client.host(), "acme.flowlu.com");
-    let (outcome, logs) = with_logs(connector_flowlu::credential::validate_with(&client)).await;
+    let (outcome, logs) = with_logs(connector_flowlu::testing::validate_with(&client)).await;
     assert_no_canary(&outcome, &logs);
     let failure = outcome.failure().expect("a failure");
     assert_eq!(

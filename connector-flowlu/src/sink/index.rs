@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::compare::{fingerprint, sent_fields};
-use crate::encode::scalar_text;
+use crate::sink::compare::{fingerprint, sent_fields};
+use crate::sink::encode::scalar_text;
 
 /// Models larger than this are never indexed.
 pub const MAX_INDEX_RECORDS: u64 = 1_000_000;
@@ -108,11 +108,6 @@ impl ModelIndex {
         self.entries.len()
     }
 
-    /// Whether nothing is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The index holds every record with an id up to this one: read from the portal, or
     /// created by this write with ids that follow the last one read without a gap.
     pub fn newest_id(&self) -> u64 {
@@ -140,16 +135,6 @@ impl ModelIndex {
             }
             self.newest_id = next;
         }
-    }
-
-    /// When the portal was last read.
-    pub fn refreshed(&self) -> Instant {
-        self.refreshed
-    }
-
-    /// The compared fields.
-    pub fn fields(&self) -> &[String] {
-        &self.fields
     }
 
     /// Adds the records of one page read from the portal (a later page wins for an id already

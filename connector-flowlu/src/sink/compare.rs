@@ -19,7 +19,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
-use crate::encode::encode_record;
+use crate::sink::encode::encode_record;
 
 /// A value as compared.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -37,12 +37,12 @@ use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
 use serde_json::Value;
 
-use crate::account::Account;
 use crate::client::ListPage;
-use crate::compare::sent_fields;
-use crate::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
-use crate::settings::WriteMode;
-use crate::sink::{StreamPlan, Tagged, WritePlan};
+use crate::credential::account::Account;
+use crate::credential::settings::WriteMode;
+use crate::sink::compare::sent_fields;
+use crate::sink::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
+use crate::sink::plan::{StreamPlan, Tagged, WritePlan};
 
 /// Input items read ahead of the writers, when the input already holds them: a read of the
 /// portal before a create covers every record taken before it began.

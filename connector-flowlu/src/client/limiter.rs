@@ -54,7 +54,7 @@
 //!
 //! ```no_run
 //! # async fn demo(client: connector_flowlu::Client) -> Result<(), connector_flowlu::Error> {
-//! use connector_flowlu::limiter::{Limiter, LimiterConfig};
+//! use connector_flowlu::{Limiter, LimiterConfig};
 //!
 //! let limiter = Limiter::new(LimiterConfig::default());
 //! let params = [("page".to_string(), "1".to_string())];
@@ -76,8 +76,8 @@ use connector_core::SourceEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::credential::settings::Settings;
 use crate::error::Error;
-use crate::settings::Settings;
 
 /// How retries are paced and bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub struct LimiterConfig {
 impl Default for LimiterConfig {
     fn default() -> Self {
         Self {
-            max_concurrency: crate::settings::DEFAULT_CONCURRENCY as usize,
+            max_concurrency: crate::credential::settings::DEFAULT_CONCURRENCY as usize,
             requests_per_second: None,
             retry: RetryPolicy::default(),
         }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use connector_core::SourceEvent;
 
+use crate::client::limiter::{Limiter, LimiterConfig, Wait};
 use crate::client::Client;
+use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
-use crate::limiter::{Limiter, LimiterConfig, Wait};
-use crate::settings::Settings;
 
 /// Where the waits of an account's requests are told as they start (a progress display),
 /// besides the log: a [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] per wait.

@@ -7,13 +7,13 @@
 //! * On a create, every field of `required` (but `id`) must carry a value.
 //! * Each value must fit a type the schema allows, loosely as Flowlu itself reads them: `"12"`
 //!   fits an integer, `true` fits an integer (sent as 1), `null` always fits (it clears).
-//! * Field names are plain and never `api_key` ([`crate::encode::check_name`]).
+//! * Field names are plain and never `api_key` ([`crate::sink::encode::check_name`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::encode::check_name;
+use crate::sink::encode::check_name;
 
 /// What a stream's JSON Schema says about its records.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,4 +1,5 @@
-//! List pages whose records stay the exact JSON text Flowlu sent.
+//! List pages: parsed ([`ListPage`]) or with records that stay the exact JSON text Flowlu
+//! sent ([`RawListPage`]).
 //!
 //! Reading a record into a `serde_json::Value` and writing it back costs most of a read's
 //! time (allocations for every key and string). The source keeps each record as a
@@ -12,9 +13,63 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::client::{decode, ListPage};
-use crate::cursor::{Key, Order};
+use crate::client::decode::decode;
 use crate::error::{Bound, Error};
+use crate::source::cursor::{Key, Order};
+
+/// One page of a list call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    /// `total_result`, else `total`, if sent (a cross-check only).
+    pub total: Option<u64>,
+    /// `page`, if sent.
+    pub page: Option<u64>,
+    /// `count`, if sent.
+    pub count: Option<u64>,
+    /// The records, exactly as sent.
+    pub items: Vec<Value>,
+}
+
+impl ListPage {
+    /// Reads the `response` of a list call. Items may be an array or an object keyed by id;
+    /// numbers may come as strings.
+    pub fn from_response(response: Value) -> Result<Self, Error> {
+        let malformed = |detail: &str| Error::Malformed {
+            status: 200,
+            detail: detail.into(),
+        };
+        let mut obj = match response {
+            Value::Object(obj) => obj,
+            Value::Array(items) => {
+                return Ok(Self {
+                    total: None,
+                    page: None,
+                    count: None,
+                    items,
+                })
+            }
+            _ => return Err(malformed("a list answer without an object `response`")),
+        };
+        let number =
+            |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+        let total = number(obj.get("total_result")).or_else(|| number(obj.get("total")));
+        let page = number(obj.get("page"));
+        let count = number(obj.get("count"));
+        let items = match obj.remove("items") {
+            Some(Value::Array(items)) => items,
+            Some(Value::Object(map)) => map.into_iter().map(|(_, v)| v).collect(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err(malformed("`items` is neither a list nor an object")),
+        };
+        Ok(Self {
+            total,
+            page,
+            count,
+            items,
+        })
+    }
+}
 
 /// The deepest a record may nest (its own object is the first level). Far beyond any Flowlu
 /// record, and within what `serde_json` parses into a tree (128 levels): a [`RawValue`] is
@@ -34,9 +89,9 @@ pub struct RawListPage {
 impl RawListPage {
     /// Reads a list answer: the common shape (`{"response": {"total": N, "items": [...]}}`)
     /// directly, every other answer (errors, items keyed by id, ...) through
-    /// [`crate::client::decode`], so both give the same records and the same errors.
+    /// `decode`, so both give the same records and the same errors.
     /// Each record's key in `order` is read in the same pass over its text that checks its
-    /// nesting ([`scan_record`]): a record nested deeper than [`MAX_RECORD_DEPTH`] fails the
+    /// nesting (`scan_record`): a record nested deeper than `MAX_RECORD_DEPTH` fails the
     /// page ([`Error::Oversized`]).
     pub fn decode(
         status: StatusCode,
@@ -114,14 +169,17 @@ impl RawListPage {
 
 /// Whether `json` (one JSON value) nests deeper than `max`. Cheap for what Flowlu sends: the
 /// depth cannot exceed the number of `{` and `[` bytes, counted first (a record has a few);
-/// only past `max` of them are the brackets outside strings followed.
-pub fn nests_deeper_than(json: &[u8], max: usize) -> bool {
+/// only past `max` of them are the brackets outside strings followed. The tests' reference for
+/// [`scan_record`]'s depth bound (nothing else uses it since the scan reads keys and depth in one pass).
+#[cfg(test)]
+fn nests_deeper_than(json: &[u8], max: usize) -> bool {
     let opening = memchr::memchr2_iter(b'{', b'[', json).take(max + 1).count();
     opening > max && !DepthScan::new(max).feed(json)
 }
 
 /// Follows the nesting of a JSON body as it arrives, chunk by chunk: brackets outside strings.
 /// A body that does not start with `{` or `[` is not JSON nesting and is not followed.
+#[cfg(test)]
 #[derive(Debug)]
 struct DepthScan {
     max: usize,
@@ -132,6 +190,7 @@ struct DepthScan {
     escaped: bool,
 }
 
+#[cfg(test)]
 impl DepthScan {
     fn new(max: usize) -> Self {
         Self {
@@ -196,8 +255,10 @@ impl DepthScan {
     }
 }
 
-/// The key of a raw record in `order`, read without building the record.
-pub fn raw_key(record: &RawValue, order: &Order) -> Option<Key> {
+/// The key of a raw record in `order`, read without building the record (the tests' view of
+/// [`scan_record`]'s keys).
+#[cfg(test)]
+fn raw_key(record: &RawValue, order: &Order) -> Option<Key> {
     let cursor = order.cursor.map(|(column, _)| column);
     scan_record(record.get(), cursor, usize::MAX).ok()?.key(order)
 }
@@ -396,7 +457,7 @@ fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::cursor::{CursorValue, Id};
+    use crate::source::cursor::{CursorValue, Id};
     use crate::streams::CursorKind;
 
     const BY_ID: Order = Order { cursor: None };
@@ -409,6 +470,22 @@ mod tests {
             cursor: None,
             id: Some(Id::Num(id)),
         }
+    }
+
+    #[test]
+    fn list_page_accepts_every_observed_form() {
+        let p = ListPage::from_response(
+            serde_json::json!({"total_result": "3", "page": 1, "count": "1", "items": [{"id": 1}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.total, p.page, p.count, p.items.len()),
+            (Some(3), Some(1), Some(1), 1)
+        );
+        let p = ListPage::from_response(serde_json::json!({"total": 0, "items": {"7": {"id": 7}}})).unwrap();
+        assert_eq!(p.items, vec![serde_json::json!({"id": 7})]);
+        let p = ListPage::from_response(serde_json::json!({"total": 0})).unwrap();
+        assert!(p.items.is_empty());
     }
 
     #[test]

@@ -1,44 +1,15 @@
-//! The Flowlu source: one stream per model, discovered with the account's custom fields, read
-//! in full or incrementally with a checkpoint after every page.
-//!
-//! * Streams are read concurrently (as many as requests in flight are allowed), and pages of a
-//!   stream are asked ahead of the one being passed on; every request goes through the
-//!   account's [`Limiter`], which bounds requests in flight, retries and slows down on 429.
-//! * Records of a stream come out in order, a page at a time as the exact JSON text Flowlu
-//!   sent (`SourceEvent::Records`; `Source::read_parsed` parses them), each page followed by
-//!   its checkpoint (see [`crate::pager`]); pages are fetched and parsed on their own tasks and at most a few
-//!   pages per stream are held, so memory does not grow with the number of records.
-//! * A stream that fails (for example a key without access to its module) ends with an
-//!   `Error` and `Incomplete`; the others go on. The read ends with a per-stream summary.
-//!
-//! ```no_run
-//! # async fn demo(credential: connector_flowlu::FlowluCredential) -> Result<(), connector_flowlu::Error> {
-//! use connector_core::{ConfiguredCatalog, Source, SourceState};
-//! use connector_flowlu::source::FlowluSource;
-//! use futures::StreamExt;
-//!
-//! let source = FlowluSource::from_credential(&credential)?;
-//! let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::Config { field: "discover".into(), message: f.message })?;
-//! let configured = ConfiguredCatalog::from_catalog(&catalog);
-//! let state = SourceState::default();
-//! let mut events = source.read(&configured, &state);
-//! while let Some(event) = events.next().await {
-//!     println!("{event:?}");
-//! }
-//! # Ok(()) }
-//! ```
+//! Read: streams and pages fetched concurrently on their own tasks, passed on in order, each
+//! page followed by its checkpoint; the page size an account honours is learned once per run.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_trait::async_trait;
 use connector_core::{
-    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, Source, SourceEvent,
-    SourceState, Stream, StreamStatus, SyncMode,
+    Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, SourceState,
+    StreamStatus, SyncMode,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::value::RawValue;
@@ -46,16 +17,13 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::account::Account;
-use crate::client::Client;
-use crate::credential::{explain_at, FlowluCredential};
-use crate::cursor::{refuse_start, Horizon, Key, Order};
+use crate::client::limiter::Wait;
 use crate::error::Error;
-use crate::limiter::{Limiter, Wait};
-use crate::pager::{Next, Pager};
-use crate::settings::Settings;
-use crate::stream_schema::{schema_with, CustomField};
-use crate::streams::{CursorKind, Model, MODELS};
+use crate::source::cursor::{refuse_start, Horizon, Key, Order};
+use crate::source::pager::{Next, Pager};
+use crate::streams::{CursorKind, Model};
+
+use super::session::{refusal, Session};
 
 /// Items (events, or pages of records) queued between the stream readers and the consumer
 /// (back-pressure beyond this). A page of 500 wide records is about 0.75 MB: at 64 items a
@@ -73,15 +41,6 @@ fn excerpt(value: &Value) -> String {
     }
 }
 
-/// The Flowlu source for one account.
-#[derive(Debug, Clone)]
-pub struct FlowluSource {
-    account: Account,
-    /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
-    /// stream shows the account refuses it or caps pages below it.
-    page_limit: Arc<AtomicU32>,
-}
-
 /// How one stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSummary {
@@ -95,39 +54,7 @@ pub struct StreamSummary {
     pub failure: Option<String>,
 }
 
-impl FlowluSource {
-    /// A source over `client` with `settings` (and the limits they set).
-    pub fn new(client: Client, settings: Settings) -> Self {
-        Self::of(Account::new(client, settings))
-    }
-
-    fn of(account: Account) -> Self {
-        let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
-        Self { account, page_limit }
-    }
-
-    /// A source for a credential, with its advanced settings.
-    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::of(Account::from_credential(credential)?))
-    }
-
-    /// Replaces the limiter (for example a shared one, or faster retries in tests).
-    pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
-        Self {
-            account: self.account.with_limiter(limiter),
-            page_limit: self.page_limit,
-        }
-    }
-
-    /// The account (client, limiter, settings) this reads or writes.
-    pub fn account(&self) -> &Account {
-        &self.account
-    }
-
-    fn failure(&self, err: &Error) -> Failure {
-        explain_at(err, self.account.client.host()).1
-    }
-
+impl Session {
     fn fetch_failure(&self, err: FetchError) -> Failure {
         match err {
             FetchError::Api(err) => self.failure(&err),
@@ -136,106 +63,6 @@ impl FlowluSource {
                 message: "A request task of the connector stopped unexpectedly. Please report this to the connector's maintainers.".into(),
                 internal: detail,
             },
-        }
-    }
-
-    /// Lists page 1 of a model with one record: `Ok` when the key may read it.
-    async fn probe(&self, model: &Model) -> Result<(), Error> {
-        let params = [
-            ("page".to_string(), "1".to_string()),
-            ("limit".to_string(), "1".to_string()),
-        ];
-        self.account
-            .limiter
-            .run(
-                || self.account.client.list(model.module, model.model, &params),
-                &|_| {},
-            )
-            .await
-            .map(|_| ())
-    }
-
-    async fn probed(&self, model: &'static Model) -> (&'static Model, Result<(), Error>) {
-        (model, self.probe(model).await)
-    }
-
-    /// The account's custom fields, by stream name.
-    async fn custom_fields(&self) -> Result<BTreeMap<&'static str, Vec<CustomField>>, Error> {
-        let Some(model) = crate::streams::model("customfields_fields") else {
-            return Ok(BTreeMap::new());
-        };
-        let mut pager = Pager::new(Order::of(model, false), self.first_limit(), None);
-        let mut fields: BTreeMap<&'static str, Vec<CustomField>> = BTreeMap::new();
-        let mut page = 1;
-        loop {
-            let params = pager.request(page);
-            let result = self
-                .account
-                .limiter
-                .run(
-                    || self.account.client.list(model.module, model.model, &params),
-                    &|_| {},
-                )
-                .await;
-            let list = match result {
-                Ok(list) => list,
-                Err(err) => match refusal(&err).and_then(|code| pager.on_refusal(code)) {
-                    Some(warning) => {
-                        tracing::warn!("{}: {warning}", model.stream);
-                        page = 1;
-                        continue;
-                    }
-                    None => return Err(err),
-                },
-            };
-            let absorbed = pager.absorb_values(list.items, list.total);
-            self.learn(&pager);
-            for (streams, field) in absorbed.records.iter().filter_map(CustomField::from_record) {
-                for stream in streams {
-                    fields.entry(stream).or_default().push(field.clone());
-                }
-            }
-            match absorbed.next {
-                Next::Continue => page += 1,
-                Next::Restart => page = 1,
-                Next::Done | Next::Stuck(_) => return Ok(fields),
-            }
-        }
-    }
-
-    fn stream_of(&self, model: &Model, custom: &[CustomField], unreadable: Option<&Failure>) -> Stream {
-        let mut json_schema = schema_with(model, custom);
-        if let Some(failure) = unreadable {
-            json_schema["description"] = Value::String(format!(
-                "Not readable with this API key: {} ({})",
-                failure.message, failure.internal
-            ));
-        }
-        let incremental = model.cursor.is_some();
-        Stream {
-            name: model.stream.to_string(),
-            json_schema,
-            supported_sync_modes: if incremental {
-                vec![SyncMode::FullRefresh, SyncMode::Incremental]
-            } else {
-                vec![SyncMode::FullRefresh]
-            },
-            source_defined_cursor: incremental,
-            default_cursor_field: model.cursor.map(|(c, _)| vec![c.to_string()]).unwrap_or_default(),
-            source_defined_primary_key: vec![vec!["id".to_string()]],
-            namespace: None,
-        }
-    }
-
-    /// The `limit` a stream asks first.
-    fn first_limit(&self) -> u32 {
-        self.page_limit.load(Ordering::Relaxed)
-    }
-
-    /// Keeps for the account's later streams a page size a stream showed it honours.
-    fn learn(&self, pager: &Pager) {
-        if let Some(limit) = pager.learned_limit() {
-            self.page_limit.fetch_min(limit, Ordering::Relaxed);
         }
     }
 
@@ -424,43 +251,9 @@ impl FlowluSource {
             .await;
         out.log(LogLevel::Info, summary_text(&summaries)).await;
     }
-}
 
-#[async_trait]
-impl Source for FlowluSource {
-    async fn discover(&self) -> Result<Catalog, Failure> {
-        let probes: Vec<_> = MODELS.iter().map(|model| self.probed(model)).collect();
-        let mut probes = stream::iter(probes).buffered(self.account.settings.concurrency());
-        let mut unreadable = BTreeMap::new();
-        while let Some((model, result)) = probes.next().await {
-            match result {
-                Ok(()) => {}
-                Err(err @ Error::Permission { .. }) => {
-                    unreadable.insert(model.stream, self.failure(&err));
-                }
-                // The first other failure (a bad key, a portal that does not answer) ends
-                // discover at once: the probes not yet answered are cancelled, not retried.
-                Err(err) => return Err(self.failure(&err)),
-            }
-        }
-        drop(probes);
-        let custom = if unreadable.contains_key("customfields_fields") {
-            BTreeMap::new()
-        } else {
-            self.custom_fields().await.map_err(|e| self.failure(&e))?
-        };
-        let none = Vec::new();
-        let streams = MODELS
-            .iter()
-            .map(|m| {
-                let fields = custom.get(m.stream).unwrap_or(&none);
-                self.stream_of(m, fields, unreadable.get(m.stream))
-            })
-            .collect();
-        Ok(Catalog { streams })
-    }
-
-    fn read<'a>(
+    /// The events of a read: records a page at a time, checkpoints, logs and a summary.
+    pub(super) fn events<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
@@ -489,23 +282,8 @@ impl Source for FlowluSource {
 struct Plan {
     model: &'static Model,
     order: Order,
-    start: Option<crate::cursor::Key>,
+    start: Option<crate::source::cursor::Key>,
     horizon: Horizon,
-}
-
-/// Whether an error answer to a list request may refuse how the page was asked (its `limit`
-/// or its filter: Flowlu's error 10 (unknown), 12 (invalid request) or 21 (validation), never
-/// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
-/// filter answers).
-fn refusal(err: &Error) -> Option<bool> {
-    match err {
-        Error::Api(api) => match api.code {
-            Some(12 | 21) => Some(true),
-            Some(10) => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// A fetched page: the total it announced, and its records as sent with their keys.

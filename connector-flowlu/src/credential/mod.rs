@@ -1,15 +1,19 @@
 //! The Flowlu credential: its form, parsing and the validation call.
 
+pub mod account;
+pub mod domain;
+pub mod settings;
+
 use async_trait::async_trait;
 use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::time::Duration;
 
+use self::domain::AccountDomain;
+use self::settings::Settings;
 use crate::client::Client;
-use crate::domain::AccountDomain;
 use crate::error::{Bound, Error, TransportKind};
-use crate::settings::Settings;
 
 /// Flowlu
 ///
@@ -199,12 +203,6 @@ fn invalid(err: &Error, host: &str) -> Validation {
     Validation::Invalid { reason, failure }
 }
 
-/// What an error means to a user of `domain`, naming the account's portal host; see
-/// [`explain_at`] to name the host actually contacted (a client's [`Client::host`]).
-pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) {
-    explain_at(err, &domain.host())
-}
-
 /// What an error means to a user whose requests went to `domain` (a host such as
 /// `acme.flowlu.com` or `127.0.0.1:8080`): the reason, a message saying what to do, and the
 /// internal detail. Neither text contains the API key.
@@ -259,8 +257,8 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
             format!(
                 "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
                 page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                limit / crate::settings::MIB,
-                crate::settings::PAGE_MEGABYTES_RANGE.1,
+                limit / crate::credential::settings::MIB,
+                crate::credential::settings::PAGE_MEGABYTES_RANGE.1,
             ),
         ),
         Error::Oversized {

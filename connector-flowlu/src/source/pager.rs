@@ -36,8 +36,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
-use crate::cursor::{Horizon, Key, Order};
-use crate::settings::SAFE_PAGE_SIZE;
+use crate::credential::settings::SAFE_PAGE_SIZE;
+use crate::source::cursor::{Horizon, Key, Order};
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,11 +173,6 @@ impl Pager {
         self
     }
 
-    /// The `limit` pages are asked with now.
-    pub fn limit(&self) -> u32 {
-        self.limit
-    }
-
     /// The page size this stream showed the account honours, below the one asked first (a
     /// refused larger `limit`, or a cap), for the account's other streams to ask directly.
     pub fn learned_limit(&self) -> Option<u32> {
@@ -307,11 +302,6 @@ impl Pager {
             }
             _ => true,
         }
-    }
-
-    /// The order the stream is read in (to compute the keys of a page's records).
-    pub fn order(&self) -> Order {
-        self.order
     }
 
     /// [`Pager::absorb`] for records parsed as `Value`s.
@@ -460,7 +450,11 @@ impl Pager {
         let (Some(_), Some(emitted)) = (&self.horizon, &self.emitted) else {
             return;
         };
-        let Some(cursor) = emitted.cursor.as_ref().map(crate::cursor::CursorValue::to_json) else {
+        let Some(cursor) = emitted
+            .cursor
+            .as_ref()
+            .map(crate::source::cursor::CursorValue::to_json)
+        else {
             return;
         };
         self.future_warned = true;
@@ -468,7 +462,7 @@ impl Pager {
         let id = emitted
             .id
             .as_ref()
-            .map_or(Value::Null, crate::cursor::Id::to_json);
+            .map_or(Value::Null, crate::source::cursor::Id::to_json);
         warnings.push(format!(
             "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
             Horizon::TOLERANCE_SECS / 86_400
@@ -639,6 +633,7 @@ impl Pager {
     }
 
     /// Whether pages of the current query may be asked ahead of the one being absorbed.
+    #[cfg(test)]
     pub fn is_keyset(&self) -> bool {
         self.mode == Mode::Keyset
     }
@@ -871,7 +866,7 @@ mod tests {
     fn records_in_the_future_are_passed_on_but_not_checkpointed() {
         // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
         let horizon = Horizon {
-            latest: crate::cursor::naive_seconds("2024-01-01 00:00:05").unwrap(),
+            latest: crate::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
         };
         let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
         let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);

@@ -1,0 +1,155 @@
+//! The write plan: per stream, the mode, the match field and the schema facts, from the
+//! catalog and the settings' write rules; the input numbered for the plan.
+
+use std::collections::HashMap;
+
+use connector_core::{ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Record, SinkInput};
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::Value;
+
+use crate::credential::settings::{Settings, WriteMode};
+use crate::error::Error;
+use crate::sink::encode::check_name;
+use crate::sink::precheck::SchemaFacts;
+use crate::streams;
+
+/// How one stream is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamPlan {
+    /// The stream name.
+    pub stream: String,
+    /// The Flowlu module.
+    pub module: &'static str,
+    /// The Flowlu model.
+    pub model: &'static str,
+    /// The write mode.
+    pub mode: WriteMode,
+    /// The field identifying a record besides `id`, if any.
+    pub match_field: Option<String>,
+    /// What the stream schema says about records.
+    pub schema: SchemaFacts,
+}
+
+/// How every stream of a catalog is written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WritePlan {
+    streams: HashMap<String, StreamPlan>,
+}
+
+impl WritePlan {
+    /// Decides the mode of every stream of `catalog`: the stream's write rule in `settings`
+    /// wins, else the catalog's destination sync mode. Fails (a config error) on a stream that
+    /// is not a Flowlu model, on `overwrite`, on a composite primary key and on a bad match
+    /// field.
+    pub fn from_catalog(catalog: &ConfiguredCatalog, settings: &Settings) -> Result<Self, Error> {
+        let streams = catalog
+            .streams
+            .iter()
+            .map(|configured| {
+                let plan = stream_plan(configured, settings)?;
+                Ok((plan.stream.clone(), plan))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Self { streams })
+    }
+
+    /// The plan of `stream`.
+    pub fn get(&self, stream: &str) -> Option<&StreamPlan> {
+        self.streams.get(stream)
+    }
+}
+
+fn plan_error(stream: &str, message: String) -> Error {
+    Error::Config {
+        field: format!("catalog stream {stream}"),
+        message,
+    }
+}
+
+fn stream_plan(configured: &ConfiguredStream, settings: &Settings) -> Result<StreamPlan, Error> {
+    let name = configured.stream.name.as_str();
+    let model = streams::model(name).ok_or_else(|| {
+        plan_error(
+            name,
+            "not a Flowlu stream; use a stream name such as crm_account (see discover)".into(),
+        )
+    })?;
+    let (mode, match_field) = match settings.write_rule(name) {
+        Some(rule) => (rule.mode, rule.match_field.clone()),
+        None => catalog_mode(configured)?,
+    };
+    let match_field = match_field.filter(|f| f != "id");
+    if let Some(field) = &match_field {
+        check_name(field).map_err(|why| plan_error(name, format!("match field `{field}`: {why}")))?;
+        if matches!(mode, WriteMode::Update | WriteMode::Delete) {
+            return Err(plan_error(
+                name,
+                format!("a match field (`{field}`) applies to create and upsert only; update and delete use the record's id"),
+            ));
+        }
+    }
+    Ok(StreamPlan {
+        stream: name.to_string(),
+        module: model.module,
+        model: model.model,
+        mode,
+        match_field,
+        schema: SchemaFacts::from_schema(&configured.stream.json_schema),
+    })
+}
+
+fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<String>), Error> {
+    let name = &configured.stream.name;
+    match configured.destination_sync_mode {
+        DestinationSyncMode::Append => Ok((WriteMode::Create, None)),
+        DestinationSyncMode::AppendDedup => {
+            let key = if configured.primary_key.is_empty() {
+                &configured.stream.source_defined_primary_key
+            } else {
+                &configured.primary_key
+            };
+            match key.as_slice() {
+                [] => Ok((WriteMode::Upsert, None)),
+                [path] if path.len() == 1 => Ok((WriteMode::Upsert, Some(path[0].clone()))),
+                _ => Err(plan_error(
+                    name,
+                    "append_dedup needs a primary key of one top-level field (such as id or email); set a write rule with a match field instead".into(),
+                )),
+            }
+        }
+        DestinationSyncMode::Overwrite => Err(plan_error(
+            name,
+            "overwrite is not supported: the destination never deletes records it was not given; use append or append_dedup, or a write rule".into(),
+        )),
+    }
+}
+
+/// An input item numbered: records by sequence, checkpoints by ordinal and the number of
+/// records before them.
+pub(crate) enum Tagged {
+    Record { sequence: u64, record: Record },
+    Checkpoint { ordinal: u64, before: u64, state: Value },
+}
+
+pub(super) fn tag<'a>(input: BoxStream<'a, SinkInput>) -> impl futures::Stream<Item = Tagged> + 'a {
+    input.scan((0u64, 0u64), |(records, checkpoints), item| {
+        let tagged = match item {
+            SinkInput::Record(record) => {
+                *records += 1;
+                Tagged::Record {
+                    sequence: *records - 1,
+                    record,
+                }
+            }
+            SinkInput::Checkpoint(state) => {
+                *checkpoints += 1;
+                Tagged::Checkpoint {
+                    ordinal: *checkpoints - 1,
+                    before: *records,
+                    state,
+                }
+            }
+        };
+        futures::future::ready(Some(tagged))
+    })
+}

@@ -1,0 +1,707 @@
+//! One record's write: checks, the lookup or the index, create/update/delete, safe retries
+//! and settling ambiguous creates; one outcome.
+
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use connector_core::{FailureClass, Outcome};
+use serde_json::{Map, Value};
+
+use crate::client::limiter::Wait;
+use crate::credential::account::Account;
+use crate::credential::internal_detail;
+use crate::credential::settings::WriteMode;
+use crate::error::Error;
+use crate::sink::compare::{record_unchanged, same, sent_fields};
+use crate::sink::economy::{self, Strategy, StreamShared};
+use crate::sink::encode::{encode_record_with, scalar_text, Empty};
+use crate::sink::index::{Hit, ModelIndex};
+use crate::sink::precheck::is_blank;
+
+use super::halt::Halt;
+use super::plan::StreamPlan;
+
+/// How many times a create is sent when each attempt ends ambiguously and a lookup by the
+/// match field shows it was not applied.
+pub const MAX_CREATE_ATTEMPTS: usize = 5;
+
+/// Flowlu's "not found" error code.
+pub(super) const NOT_FOUND: i64 = 20;
+
+/// Writes the records of one stream.
+pub(super) struct Writer<'s> {
+    /// The account written to.
+    pub(super) account: &'s Account,
+    /// How old an index may be before a create from it reads what was created since.
+    pub(super) index_max_age: Duration,
+    pub(super) stream: &'s StreamPlan,
+    pub(super) halt: &'s Halt,
+    /// The record's position in the input.
+    pub(super) sequence: u64,
+    pub(super) shared: &'s StreamShared,
+    pub(super) strategy: Strategy,
+}
+
+/// What a lookup by match field found: the record's id and its values.
+pub(super) enum Found {
+    None,
+    One(u64, Map<String, Value>),
+}
+
+/// What a look at the newest records found after an ambiguous create.
+pub(super) enum Resolution {
+    /// A record newer than every id known before the create holds the values sent.
+    Created(u64),
+    /// Every record that could be the create's was seen, and none is.
+    Absent,
+    /// The portal cannot tell (why).
+    Unknown(String),
+}
+
+/// Pages of newest records read to settle one ambiguous create.
+pub(super) const RESOLVE_PAGES: u32 = 3;
+
+pub(super) type IndexLock = tokio::sync::Mutex<ModelIndex>;
+
+impl Writer<'_> {
+    /// The failed outcome of `err`, noting it when it stops later records.
+    pub(super) fn fail(&self, err: &Error) -> Outcome {
+        self.halt.note(
+            &self.stream.stream,
+            self.sequence,
+            err,
+            self.account.client.host(),
+        );
+        failed(err)
+    }
+
+    /// The fields of `data` that would be sent (`None` when the record does not fit the schema:
+    /// it then fails when its body is built).
+    pub(super) fn checked(&self, data: &Map<String, Value>) -> Option<Map<String, Value>> {
+        self.stream.schema.check(data, false).ok()
+    }
+
+    /// Whether a record may be found `unchanged`: not when its stream's rule clears empty
+    /// fields and it has one to clear (the comparison and the index hold only the fields sent
+    /// as values, so a field to clear is always sent).
+    pub(super) fn may_be_unchanged(&self, data: &Map<String, Value>) -> bool {
+        let clears = self
+            .account
+            .settings
+            .write_rule(&self.stream.stream)
+            .is_some_and(|r| r.clear_empty_fields);
+        !clears || !data.iter().any(|(name, value)| name != "id" && is_blank(value))
+    }
+
+    /// The stream's index, read by the first record that needs it; `None` when it cannot be
+    /// read (the record is then looked up).
+    pub(super) async fn index(&self) -> Option<&IndexLock> {
+        if self.strategy != Strategy::Index {
+            return None;
+        }
+        let shared = self.shared;
+        let cell = shared
+            .index
+            .get_or_init(|| async {
+                let key = self.stream.match_field.as_deref().unwrap_or("id");
+                let fields = shared
+                    .fields
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let mut index = ModelIndex::new(key, fields);
+                match economy::read_into(self.account, self.stream, &mut index, shared).await {
+                    Ok(requests) => {
+                        tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
+                        Some(tokio::sync::Mutex::new(index))
+                    }
+                    Err(why) => {
+                        tracing::warn!(stream = %self.stream.stream, %why, "the index could not be read; records are looked up one by one");
+                        None
+                    }
+                }
+            })
+            .await;
+        cell.as_ref()
+    }
+
+    pub(super) async fn apply(&self, data: &Map<String, Value>) -> Outcome {
+        let id = match record_id(data) {
+            Ok(id) => id,
+            Err(outcome) => return outcome,
+        };
+        let mode = self.stream.mode;
+        match (mode, id, &self.stream.match_field) {
+            (WriteMode::Delete, Some(id), _) => self.delete(id).await,
+            (WriteMode::Update, Some(id), _) => match self.index().await {
+                Some(index) => self.update_indexed(index, id, data, false).await,
+                None => self.update(id, data).await.unwrap_or_else(|o| o),
+            },
+            (WriteMode::Delete | WriteMode::Update, None, _) => refused(
+                FailureClass::Config,
+                format!("the record has no `id`; {} needs the id of the Flowlu record", mode_name(mode)),
+            ),
+            (WriteMode::Create, Some(_), _) => refused(
+                FailureClass::Config,
+                "the record has an `id`, but this stream creates records (a create cannot choose the id); remove the id, or write the stream with upsert or update".into(),
+            ),
+            (WriteMode::Create, None, field) => {
+                let check = field.as_deref().and_then(|f| match_value(data, f).map(|v| (f, v)));
+                self.create(data, check).await
+            }
+            (WriteMode::Upsert, _, Some(field)) => self.upsert_by_match(data, field).await,
+            (WriteMode::Upsert, Some(id), None) => match self.index().await {
+                Some(index) => self.update_indexed(index, id, data, true).await,
+                None => self.upsert_by_id(id, data).await,
+            },
+            (WriteMode::Upsert, None, None) => self.create(data, None).await,
+        }
+    }
+
+    pub(super) async fn upsert_by_id(&self, id: u64, data: &Map<String, Value>) -> Outcome {
+        match self.update(id, data).await {
+            Err(Outcome::Failed {
+                code: Some(NOT_FOUND),
+                ..
+            }) => self.create(data, None).await,
+            other => other.unwrap_or_else(|o| o),
+        }
+    }
+
+    /// Update (or upsert, `upsert`) by id through the index: an unchanged record is not sent;
+    /// an upsert of an id the model did not hold when read creates at once.
+    pub(super) async fn update_indexed(
+        &self,
+        index: &IndexLock,
+        id: u64,
+        data: &Map<String, Value>,
+        upsert: bool,
+    ) -> Outcome {
+        let key = id.to_string();
+        let Some(body) = self.checked(data) else {
+            return self.update(id, data).await.unwrap_or_else(|o| o);
+        };
+        let (hit, read_through) = {
+            let index = index.lock().await;
+            (index.find(&key, &body), index.newest_id())
+        };
+        match hit {
+            Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
+                return Outcome::Unchanged { id: key }
+            }
+            Hit::Absent if upsert && id <= read_through => return self.create(data, None).await,
+            _ => {}
+        }
+        match self.update(id, data).await {
+            Ok(outcome) => {
+                index.lock().await.wrote(&key, id, &body, false);
+                outcome
+            }
+            Err(Outcome::Failed {
+                code: Some(NOT_FOUND),
+                ..
+            }) if upsert => {
+                index.lock().await.remove(&key);
+                self.create(data, None).await
+            }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The form body, or the failed outcome of a record that cannot succeed.
+    pub(super) fn body(
+        &self,
+        data: &Map<String, Value>,
+        creating: bool,
+    ) -> Result<Vec<(String, String)>, Outcome> {
+        let fields = self
+            .stream
+            .schema
+            .check(data, creating)
+            .map_err(|fields| Outcome::Failed {
+                class: FailureClass::Config,
+                code: None,
+                message: format!(
+                    "the record does not fit the {} schema; nothing was sent",
+                    self.stream.stream
+                ),
+                fields,
+            })?;
+        let rule = self.account.settings.write_rule(&self.stream.stream);
+        let empty = if rule.is_some_and(|r| r.clear_empty_fields) {
+            Empty::Clear
+        } else {
+            Empty::Drop
+        };
+        encode_record_with(&fields, empty).map_err(|e| Outcome::Failed {
+            class: FailureClass::Config,
+            code: None,
+            message: "the record cannot be form-encoded; nothing was sent".into(),
+            fields: [(e.field, e.reason)].into(),
+        })
+    }
+
+    pub(super) fn waited(&self, wait: &Wait) {
+        self.account.waited(&self.stream.stream, wait);
+    }
+
+    pub(super) async fn delete(&self, id: u64) -> Outcome {
+        let (module, model) = (self.stream.module, self.stream.model);
+        let result = self
+            .account
+            .limiter
+            .run(|| self.account.client.delete(module, model, id), &|w| {
+                self.waited(w)
+            })
+            .await;
+        match result {
+            Ok(_) => Outcome::Deleted { id: id.to_string() },
+            Err(e) if api_code(&e) == Some(NOT_FOUND) => Outcome::Skipped {
+                reason: format!("record {id} does not exist (already deleted)"),
+            },
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    /// Updates record `id`; `Err` holds the failed outcome (checked by upsert for not-found).
+    pub(super) async fn update(&self, id: u64, data: &Map<String, Value>) -> Result<Outcome, Outcome> {
+        let body = self.body(data, false)?;
+        let (module, model) = (self.stream.module, self.stream.model);
+        self.account
+            .limiter
+            .run(|| self.account.client.update(module, model, id, &body), &|w| {
+                self.waited(w)
+            })
+            .await
+            .map(|_| Outcome::Updated { id: id.to_string() })
+            .map_err(|e| self.fail(&e))
+    }
+
+    pub(super) async fn upsert_by_match(&self, data: &Map<String, Value>, field: &str) -> Outcome {
+        let Some(value) = match_value(data, field) else {
+            return refused(
+                FailureClass::Config,
+                format!("the record has no value in `{field}`, the field upsert matches on"),
+            );
+        };
+        let (Some(index), Some(body)) = (self.index().await, self.checked(data)) else {
+            return self.upsert_by_lookup(data, field, &value, None).await;
+        };
+        let mut hit = index.lock().await.find(&value, &body);
+        if hit == Hit::Absent {
+            // Before a create: read what others created since, unless a read began after this
+            // record was taken from the input.
+            let mut guard = index.lock().await;
+            if !guard.fresh_for(self.sequence, self.index_max_age) {
+                let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
+                if let Err(why) = read {
+                    tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
+                    drop(guard);
+                    return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                }
+            }
+            hit = guard.find(&value, &body);
+        }
+        match hit {
+            Hit::One { id, unchanged: true } if self.may_be_unchanged(data) => {
+                Outcome::Unchanged { id: id.to_string() }
+            }
+            Hit::One { id, .. } => match self.update(id, data).await {
+                Ok(outcome) => {
+                    index.lock().await.wrote(&value, id, &body, false);
+                    outcome
+                }
+                Err(Outcome::Failed {
+                    code: Some(NOT_FOUND),
+                    ..
+                }) => {
+                    // Deleted since the index was read: look again, then create.
+                    index.lock().await.remove(&value);
+                    self.upsert_by_lookup(data, field, &value, Some(index)).await
+                }
+                Err(outcome) => outcome,
+            },
+            Hit::Several => several(field, &value),
+            Hit::Stale => self.upsert_by_lookup(data, field, &value, Some(index)).await,
+            Hit::Absent => {
+                self.create_noting(data, Some((field, value.clone())), Some((index, &value)))
+                    .await
+            }
+        }
+    }
+
+    /// Upsert by match field with a lookup: an unchanged record is not sent.
+    pub(super) async fn upsert_by_lookup(
+        &self,
+        data: &Map<String, Value>,
+        field: &str,
+        value: &str,
+        index: Option<&IndexLock>,
+    ) -> Outcome {
+        match self.lookup(field, value).await {
+            Ok(Found::One(id, current)) => {
+                let body = self.checked(data);
+                if self.may_be_unchanged(data) && body.as_ref().is_some_and(|b| record_unchanged(b, &current))
+                {
+                    return Outcome::Unchanged { id: id.to_string() };
+                }
+                let outcome = self.update(id, data).await.unwrap_or_else(|o| o);
+                if let (Some(index), Some(body), Outcome::Updated { .. }) = (index, &body, &outcome) {
+                    index.lock().await.wrote(value, id, body, false);
+                }
+                outcome
+            }
+            Ok(Found::None) => {
+                self.create_noting(data, Some((field, value.to_string())), index.map(|i| (i, value)))
+                    .await
+            }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Creates the record and notes the result in the index under `key`: created, or unknown
+    /// (the next record of the key is looked up).
+    pub(super) async fn create_noting(
+        &self,
+        data: &Map<String, Value>,
+        check: Option<(&str, String)>,
+        index: Option<(&IndexLock, &str)>,
+    ) -> Outcome {
+        let outcome = self.create(data, check).await;
+        if let Some((index, key)) = index {
+            let mut index = index.lock().await;
+            match (&outcome, self.checked(data)) {
+                (Outcome::Created { id }, Some(body)) => match id.parse() {
+                    Ok(id) => index.wrote(key, id, &body, true),
+                    Err(_) => index.mark_stale(key),
+                },
+                (Outcome::Unknown { .. } | Outcome::Created { .. }, _) => index.mark_stale(key),
+                _ => {}
+            }
+        }
+        outcome
+    }
+
+    /// Creates the record. After an ambiguous failure (sent, no answer) it is looked for: by
+    /// `check` (a match field and value) when there is one, else among the records newer than
+    /// every id known before it was sent ([`Writer::resolve`]). Found: `created` with its id;
+    /// surely absent: sent again (at most [`MAX_CREATE_ATTEMPTS`] times); else `unknown`.
+    pub(super) async fn create(&self, data: &Map<String, Value>, check: Option<(&str, String)>) -> Outcome {
+        let body = match self.body(data, true) {
+            Ok(body) => body,
+            Err(outcome) => return outcome,
+        };
+        let (module, model) = (self.stream.module, self.stream.model);
+        let unknown = |err: &Error, why: String| {
+            Outcome::Unknown {
+            message: format!(
+                "the create was sent but its result is unknown ({}), and {why}; check {} in Flowlu before sending this record again",
+                internal_detail(err),
+                self.stream.stream
+            ),
+        }
+        };
+        for attempt in 1..=MAX_CREATE_ATTEMPTS {
+            let floor = self.shared.floor();
+            let result = self
+                .account
+                .limiter
+                .run_when(
+                    || self.account.client.create(module, model, &body),
+                    |e| e.is_retryable() && !e.may_have_been_applied(),
+                    &|w| self.waited(w),
+                )
+                .await;
+            let err = match result {
+                Ok(response) => return self.created(&response),
+                Err(e) if !e.may_have_been_applied() => return self.fail(&e),
+                Err(e) => e,
+            };
+            match &check {
+                Some((field, value)) => match self.lookup(field, value).await {
+                    Ok(Found::One(id, _)) => {
+                        self.shared.saw(id);
+                        return Outcome::Created { id: id.to_string() };
+                    }
+                    Ok(Found::None) => {}
+                    Err(lookup) => {
+                        return unknown(
+                            &err,
+                            format!("looking it up by {field} failed: {}", outcome_message(&lookup)),
+                        )
+                    }
+                },
+                None => match self.resolve(data, floor).await {
+                    Resolution::Created(id) => {
+                        self.shared.saw(id);
+                        return Outcome::Created { id: id.to_string() };
+                    }
+                    Resolution::Absent => {}
+                    Resolution::Unknown(why) => return unknown(&err, why),
+                },
+            }
+            if attempt == MAX_CREATE_ATTEMPTS {
+                let absent = match &check {
+                    Some((field, value)) => format!("no record with {field} = {value} exists yet"),
+                    None => "no record with its values exists yet".into(),
+                };
+                return Outcome::Unknown {
+                    message: format!(
+                        "{MAX_CREATE_ATTEMPTS} creates were sent and none could be confirmed (last: {}); {absent}",
+                        internal_detail(&err)
+                    ),
+                };
+            }
+            tracing::debug!(attempt, "ambiguous create not applied; sending it again");
+        }
+        Outcome::Unknown {
+            message: "the create could not be confirmed".into(),
+        }
+    }
+
+    /// The outcome of a create's answer; notes its id.
+    pub(super) fn created(&self, response: &Value) -> Outcome {
+        let outcome = created(response);
+        if let Outcome::Created { id } = &outcome {
+            if let Ok(id) = id.parse() {
+                self.shared.saw(id);
+            }
+        }
+        outcome
+    }
+
+    /// Looks for an ambiguous create among the newest records (`order_by[desc][]=id`, above
+    /// `floor`, the highest id known before it was sent): a record above the floor holding
+    /// every sent value it has is the create's. Without a floor (nothing known of the stream's
+    /// ids yet) a matching record may be older than the create, so it cannot tell; no match on
+    /// the newest page means absent.
+    pub(super) async fn resolve(&self, data: &Map<String, Value>, floor: u64) -> Resolution {
+        let Some(body) = self.checked(data) else {
+            return Resolution::Unknown("its values cannot be checked".into());
+        };
+        let sent = match sent_fields(&body) {
+            Some(sent) if !sent.is_empty() => sent,
+            _ => return Resolution::Unknown(
+                "a record with list or object values (or none) cannot be recognised among the newest records"
+                    .into(),
+            ),
+        };
+        let limit = self.account.settings.page_size();
+        let mut previous = u64::MAX;
+        for page in 1..=RESOLVE_PAGES {
+            let mut params = vec![
+                ("order_by[desc][]".to_string(), "id".to_string()),
+                ("page".to_string(), page.to_string()),
+                ("limit".to_string(), limit.to_string()),
+            ];
+            if floor > 0 {
+                params.push((
+                    "filter[id]".to_string(),
+                    format!(r#"{{"type":"more","value":{floor}}}"#),
+                ));
+            }
+            let answer = match economy::list(self.account, self.stream, &params).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    return Resolution::Unknown(format!(
+                        "reading the newest records failed: {}",
+                        internal_detail(&e)
+                    ))
+                }
+            };
+            let mut covered = answer.items.len() < limit as usize;
+            let mut found: Option<u64> = None;
+            for item in &answer.items {
+                let Some(id) = item.get("id").and_then(as_id) else {
+                    return Resolution::Unknown("a newest record has no id".into());
+                };
+                if id >= previous {
+                    return Resolution::Unknown("Flowlu did not answer the newest records first".into());
+                }
+                previous = id;
+                if floor > 0 && id <= floor {
+                    covered = true;
+                    continue;
+                }
+                if matches_sent(&sent, item) {
+                    found = Some(id);
+                }
+            }
+            match found {
+                Some(id) if floor > 0 => return Resolution::Created(id),
+                Some(id) => {
+                    return Resolution::Unknown(format!(
+                        "record {id} holds the same values, but whether it is this create's cannot be told (no id of the stream was known before it was sent)"
+                    ))
+                }
+                None if covered || floor == 0 => return Resolution::Absent,
+                None => {}
+            }
+        }
+        Resolution::Unknown(format!(
+            "more than {} records were created since it was sent, so it could not be looked for",
+            u64::from(RESOLVE_PAGES) * u64::from(limit)
+        ))
+    }
+
+    /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
+    pub(super) async fn lookup(&self, field: &str, value: &str) -> Result<Found, Outcome> {
+        let params = [
+            (format!("filter[{field}]"), value.to_string()),
+            ("page".to_string(), "1".to_string()),
+            ("limit".to_string(), "2".to_string()),
+        ];
+        let page = economy::list(self.account, self.stream, &params)
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let matches = |item: &Value| {
+            item.get(field)
+                .and_then(scalar_text)
+                .is_some_and(|v| v.trim() == value)
+        };
+        if !page.items.iter().all(matches) {
+            return Err(refused(
+                FailureClass::System,
+                format!(
+                    "Flowlu ignored the filter on `{field}` (it answered records that do not match), so the record was not written, to avoid a duplicate"
+                ),
+            ));
+        }
+        match page.items.as_slice() {
+            [] => Ok(Found::None),
+            [Value::Object(item)] => {
+                let id = item
+                    .get("id")
+                    .and_then(as_id)
+                    .ok_or_else(|| refused(FailureClass::System, "the matching record has no id".into()))?;
+                Ok(Found::One(id, item.clone()))
+            }
+            [_] => Err(refused(
+                FailureClass::System,
+                "the matching record is not an object".into(),
+            )),
+            _ => Err(several(field, value)),
+        }
+    }
+}
+
+pub(super) fn several(field: &str, value: &str) -> Outcome {
+    refused(
+        FailureClass::Config,
+        format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+    )
+}
+
+/// Whether a portal record holds every sent value it has (at least one).
+pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
+    let Some(record) = item.as_object() else {
+        return false;
+    };
+    let mut compared = 0;
+    for (name, value) in sent {
+        if let Some(current) = record.get(*name) {
+            if !same(value, current) {
+                return false;
+            }
+            compared += 1;
+        }
+    }
+    compared > 0
+}
+
+pub(super) fn mode_name(mode: WriteMode) -> &'static str {
+    match mode {
+        WriteMode::Create => "create",
+        WriteMode::Update => "update",
+        WriteMode::Upsert => "upsert",
+        WriteMode::Delete => "delete",
+    }
+}
+
+/// The record's id: absent, null or empty is `None`; a positive integer (number or digits).
+pub(super) fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcome> {
+    match data.get("id") {
+        None => Ok(None),
+        Some(v) if is_blank(v) => Ok(None),
+        Some(v) => as_id(v).map(Some).ok_or_else(|| {
+            refused(
+                FailureClass::Config,
+                format!("`id` must be a positive integer, got {v}"),
+            )
+        }),
+    }
+}
+
+/// A positive integer id, sent as a number or as digits.
+pub(super) fn as_id(value: &Value) -> Option<u64> {
+    let id = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    (id > 0).then_some(id)
+}
+
+/// The non-empty scalar value of `field`, as sent.
+pub(super) fn match_value(data: &Map<String, Value>, field: &str) -> Option<String> {
+    data.get(field)
+        .filter(|v| !is_blank(v))
+        .and_then(scalar_text)
+        .map(|v| v.trim().to_string())
+}
+
+pub(super) fn created(response: &Value) -> Outcome {
+    match response.get("id").and_then(as_id) {
+        Some(id) => Outcome::Created { id: id.to_string() },
+        None => Outcome::Unknown {
+            message: "Flowlu accepted the create but its answer carries no id; check the stream in Flowlu"
+                .into(),
+        },
+    }
+}
+
+pub(super) fn api_code(err: &Error) -> Option<i64> {
+    err.api().and_then(|api| api.code)
+}
+
+pub(super) fn refused(class: FailureClass, message: String) -> Outcome {
+    Outcome::Failed {
+        class,
+        code: None,
+        message,
+        fields: BTreeMap::new(),
+    }
+}
+
+/// The failed outcome of an error: a record-level error (not found, validation) is the
+/// input's to fix; other errors keep their class.
+pub(super) fn failed(err: &Error) -> Outcome {
+    let class = if err.is_record_level() {
+        FailureClass::Config
+    } else {
+        err.failure_class()
+    };
+    let (code, message, fields) = match err {
+        Error::Api(api) => (api.code, api.message.clone(), api.fields.clone()),
+        other => (
+            api_code(other),
+            internal_detail(other),
+            other.api().map(|a| a.fields.clone()).unwrap_or_default(),
+        ),
+    };
+    Outcome::Failed {
+        class,
+        code,
+        message,
+        fields,
+    }
+}
+
+pub(super) fn outcome_message(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Failed { message, .. } | Outcome::Unknown { message } => message.clone(),
+        Outcome::Skipped { reason } => reason.clone(),
+        other => other.kind().to_string(),
+    }
+}

@@ -1,0 +1,106 @@
+//! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
+
+pub mod cursor;
+mod discover;
+pub mod pager;
+mod read;
+mod session;
+
+pub use read::StreamSummary;
+
+use session::Session;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::{Catalog, ConfiguredCatalog, Failure, Source, SourceEvent, SourceState};
+use futures::stream::BoxStream;
+
+use crate::client::limiter::Limiter;
+use crate::client::Client;
+use crate::credential::account::Account;
+use crate::credential::settings::Settings;
+use crate::credential::FlowluCredential;
+use crate::error::Error;
+
+/// The Flowlu source for one account.
+///
+/// The Flowlu source: one stream per model, discovered with the account's custom fields, read
+/// in full or incrementally with a checkpoint after every page.
+///
+/// * Streams are read concurrently (as many as requests in flight are allowed), and pages of a
+///   stream are asked ahead of the one being passed on; every request goes through the
+///   account's [`Limiter`], which bounds requests in flight, retries and slows down on 429.
+/// * Records of a stream come out in order, a page at a time as the exact JSON text Flowlu
+///   sent (`SourceEvent::Records`; `Source::read_parsed` parses them), each page followed by
+///   its checkpoint (see `pager`); pages are fetched and parsed on their own tasks and at most a few
+///   pages per stream are held, so memory does not grow with the number of records.
+/// * A stream that fails (for example a key without access to its module) ends with an
+///   `Error` and `Incomplete`; the others go on. The read ends with a per-stream summary.
+///
+/// ```no_run
+/// # async fn demo(credential: connector_flowlu::FlowluCredential) -> Result<(), connector_flowlu::Error> {
+/// use connector_core::{ConfiguredCatalog, Source, SourceState};
+/// use connector_flowlu::FlowluSource;
+/// use futures::StreamExt;
+///
+/// let source = FlowluSource::from_credential(&credential)?;
+/// let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::Config { field: "discover".into(), message: f.message })?;
+/// let configured = ConfiguredCatalog::from_catalog(&catalog);
+/// let state = SourceState::default();
+/// let mut events = source.read(&configured, &state);
+/// while let Some(event) = events.next().await {
+///     println!("{event:?}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FlowluSource {
+    session: Session,
+}
+
+impl FlowluSource {
+    /// A source over `client` with `settings` (and the limits they set).
+    pub fn new(client: Client, settings: Settings) -> Self {
+        Self::of(Account::new(client, settings))
+    }
+
+    fn of(account: Account) -> Self {
+        Self {
+            session: Session::new(account),
+        }
+    }
+
+    /// A source for a credential, with its advanced settings.
+    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::of(Account::from_credential(credential)?))
+    }
+
+    /// Replaces the limiter (for example a shared one, or faster retries in tests).
+    pub fn with_limiter(self, limiter: Arc<Limiter>) -> Self {
+        let account = self.session.account.clone().with_limiter(limiter);
+        Self {
+            session: self.session.with_account(account),
+        }
+    }
+
+    /// The account (client, limiter, settings) this reads or writes.
+    pub fn account(&self) -> &Account {
+        &self.session.account
+    }
+}
+
+#[async_trait]
+impl Source for FlowluSource {
+    async fn discover(&self) -> Result<Catalog, Failure> {
+        self.session.catalog().await
+    }
+
+    fn read<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        state: &'a SourceState,
+    ) -> BoxStream<'a, SourceEvent> {
+        self.session.events(catalog, state)
+    }
+}

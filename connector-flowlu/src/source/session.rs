@@ -1,0 +1,68 @@
+//! What every read and discover of one source holds: the account, and the page size the
+//! account showed it honours (learned once per run, shared by its streams).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use connector_core::Failure;
+
+use crate::credential::account::Account;
+use crate::credential::explain_at;
+use crate::error::Error;
+use crate::source::pager::Pager;
+
+/// The account and the page size its streams ask first.
+#[derive(Debug, Clone)]
+pub(super) struct Session {
+    pub(super) account: Account,
+    /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
+    /// stream shows the account refuses it or caps pages below it.
+    page_limit: Arc<AtomicU32>,
+}
+
+impl Session {
+    pub(super) fn new(account: Account) -> Self {
+        let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
+        Self { account, page_limit }
+    }
+
+    /// The same page size learned, over another account (another limiter).
+    pub(super) fn with_account(self, account: Account) -> Self {
+        Self {
+            account,
+            page_limit: self.page_limit,
+        }
+    }
+
+    /// A user-facing failure of `err`.
+    pub(super) fn failure(&self, err: &Error) -> Failure {
+        explain_at(err, self.account.client.host()).1
+    }
+
+    /// The `limit` a stream asks first.
+    pub(super) fn first_limit(&self) -> u32 {
+        self.page_limit.load(Ordering::Relaxed)
+    }
+
+    /// Keeps for the account's later streams a page size a stream showed it honours.
+    pub(super) fn learn(&self, pager: &Pager) {
+        if let Some(limit) = pager.learned_limit() {
+            self.page_limit.fetch_min(limit, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether an error answer to a list request may refuse how the page was asked (its `limit`
+/// or its filter: Flowlu's error 10 (unknown), 12 (invalid request) or 21 (validation), never
+/// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
+/// filter answers).
+pub(super) fn refusal(err: &Error) -> Option<bool> {
+    match err {
+        Error::Api(api) => match api.code {
+            Some(12 | 21) => Some(true),
+            Some(10) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
