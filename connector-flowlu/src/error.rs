@@ -164,6 +164,7 @@ pub fn api_failure(status: u16, api: ApiError) -> Error {
             None => {
                 return Error::Unavailable {
                     status,
+                    kind: UnavailableKind::Message,
                     detail: cut(&api.to_string()),
                 }
             }
@@ -264,6 +265,38 @@ pub enum TransportKind {
     Other,
 }
 
+/// What answered where a Flowlu portal was expected ([`Error::UnknownAccount`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    /// A redirect to another page.
+    Redirect,
+    /// HTTP 404.
+    NotFound,
+    /// An HTML page instead of JSON (a wrong host's login page).
+    HtmlPage,
+}
+
+/// What a temporarily unavailable answer held ([`Error::Unavailable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnavailableKind {
+    /// A 5xx whose body said something (a JSON error, a text).
+    Message,
+    /// An HTML page in the middle of a read, after this account's answers were good (a
+    /// proxy's or a maintenance page).
+    HtmlPage,
+}
+
+/// What was wrong with an answer that could not be understood ([`Error::Malformed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// The body ended early: a broken connection in disguise (retried).
+    Truncated,
+    /// The body is not JSON.
+    NotJson,
+    /// JSON of a shape Flowlu does not send (no `response`, a list answer that is not a list).
+    Unexpected,
+}
+
 /// A bound the connector keeps on what one answer can make it hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -312,6 +345,8 @@ pub enum Error {
     /// The portal does not exist (DNS failure, 404, an HTML page, a redirect).
     #[error("no Flowlu portal answered: {detail}")]
     UnknownAccount {
+        /// What was seen, by kind.
+        kind: AccountKind,
         /// What was seen.
         detail: String,
     },
@@ -347,6 +382,8 @@ pub enum Error {
     Unavailable {
         /// The status.
         status: u16,
+        /// What the body was, by kind.
+        kind: UnavailableKind,
         /// What the body said (redacted, cut).
         detail: String,
     },
@@ -377,6 +414,8 @@ pub enum Error {
     Malformed {
         /// The status.
         status: u16,
+        /// What was wrong, by kind.
+        kind: MalformedKind,
         /// What was wrong, with the start of the body (redacted).
         detail: String,
     },
@@ -450,7 +489,7 @@ impl Error {
             | Self::Transport { .. } => true,
             Self::Api(api) => api.class() == CodeClass::Transient,
             // A truncated body is a broken connection in disguise.
-            Self::Malformed { detail, .. } => detail.starts_with(TRUNCATED),
+            Self::Malformed { kind, .. } => *kind == MalformedKind::Truncated,
             _ => false,
         }
     }
@@ -475,7 +514,13 @@ impl Error {
     /// Whether this is an HTML page where JSON was expected (a wrong host's login page, or a
     /// proxy's page).
     pub fn is_html_page(&self) -> bool {
-        matches!(self, Self::UnknownAccount { detail } if detail.ends_with(HTML_PAGE))
+        matches!(
+            self,
+            Self::UnknownAccount {
+                kind: AccountKind::HtmlPage,
+                ..
+            }
+        )
     }
 
     /// Flowlu's error, if the body held one.
@@ -496,10 +541,12 @@ impl Error {
     }
 }
 
-/// The prefix of a [`Error::Malformed`] detail for a body that ended early.
+/// The words of a [`Error::Malformed`] detail for a body that ended early
+/// ([`MalformedKind::Truncated`]).
 pub(crate) const TRUNCATED: &str = "the body ended early";
 
-/// The end of an [`Error::UnknownAccount`] detail for an HTML page.
+/// The words of a detail for an HTML page ([`AccountKind::HtmlPage`],
+/// [`UnavailableKind::HtmlPage`]).
 pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
 
 /// A failed name lookup, as the client's resolver reports it (every lookup goes through
@@ -616,6 +663,35 @@ mod tests {
         assert_eq!((b.code, b.message.as_str()), (Some(21), "Invalid data"));
         assert_eq!(b.fields, [("name".to_string(), "required".to_string())].into());
         assert!(ApiError::from_body(&json!({"response": {}})).is_none());
+    }
+
+    #[test]
+    fn decisions_read_the_kind_never_the_detail() {
+        let malformed = |kind| Error::Malformed {
+            status: 200,
+            kind,
+            detail: format!("{TRUNCATED} (3 bytes)"),
+        };
+        assert!(malformed(MalformedKind::Truncated).is_retryable());
+        for kind in [MalformedKind::NotJson, MalformedKind::Unexpected] {
+            assert!(!malformed(kind).is_retryable(), "{kind:?}");
+        }
+        assert_eq!(
+            malformed(MalformedKind::NotJson).to_string(),
+            "unexpected answer (HTTP 200): the body ended early (3 bytes)"
+        );
+        let account = |kind| Error::UnknownAccount {
+            kind,
+            detail: format!("HTTP 200 with {HTML_PAGE}"),
+        };
+        assert!(account(AccountKind::HtmlPage).is_html_page());
+        for kind in [AccountKind::NotFound, AccountKind::Redirect] {
+            assert!(!account(kind).is_html_page(), "{kind:?}");
+        }
+        assert_eq!(
+            account(AccountKind::NotFound).to_string(),
+            "no Flowlu portal answered: HTTP 200 with an HTML page instead of JSON"
+        );
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl RawListPage {
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Malformed {
                 status: status.as_u16(),
+                kind: crate::error::MalformedKind::Unexpected,
                 detail: e.to_string(),
             })?;
         Ok((page.total, items))
