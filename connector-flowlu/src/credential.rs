@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use std::time::Duration;
 
 use crate::client::Client;
 use crate::domain::AccountDomain;
@@ -123,8 +122,8 @@ impl FlowluCredential {
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url.clone());
         }
-        if let Some(secs) = self.settings().timeout_seconds {
-            builder = builder.timeout(Duration::from_secs(u64::from(secs.clamp(1, 600))));
+        if let Some(timeout) = self.settings().timeout() {
+            builder = builder.timeout(timeout);
         }
         builder.max_body_bytes(self.settings().max_page_bytes()).build()
     }
@@ -260,7 +259,7 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
                 page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
                 limit / crate::settings::MIB,
-                crate::settings::PAGE_MEGABYTES_RANGE.1,
+                crate::settings::PAGE_MEGABYTES_RANGE.end(),
             ),
         ),
         Error::Oversized {
