@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::client::Client;
 use crate::domain::AccountDomain;
-use crate::error::{Bound, Error, TransportKind};
+use crate::error::{Bound, Error, Oversize, TransportKind};
 use crate::settings::Settings;
 
 /// Flowlu
@@ -117,7 +117,7 @@ impl FlowluCredential {
     pub fn client(&self) -> Result<Client, Error> {
         self.settings()
             .check()
-            .map_err(|(field, message)| Error::Config { field, message })?;
+            .map_err(|(field, message)| Error::config(field, message))?;
         let mut builder = Client::builder(self.account_domain.clone(), self.api_key.clone());
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url.clone());
@@ -210,7 +210,10 @@ pub fn explain(err: &Error, domain: &AccountDomain) -> (FailureReason, Failure) 
 pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
     use FailureReason as R;
     let (reason, message) = match err {
-        Error::Config { field, message } => (R::InvalidConfig, format!("The `{field}` setting is wrong: {message}.")),
+        Error::Config(invalid) => (
+            R::InvalidConfig,
+            format!("The `{}` setting is wrong: {}.", invalid.field, invalid.message),
+        ),
         Error::Auth { .. } => (
             R::BadCredentials,
             format!(
@@ -224,10 +227,11 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 "No Flowlu account answered at {domain}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany)."
             ),
         ),
-        Error::Permission { module, .. } => (
+        Error::Permission(denied) => (
             R::MissingPermission,
             format!(
-                "The API key may not use the {module} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings."
+                "The API key may not use the {} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings.",
+                denied.module
             ),
         ),
         Error::RateLimited { retry_after } => (
@@ -249,11 +253,9 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
             R::ServerError,
             format!("{domain} answered with a web page instead of data after earlier answers were good (a proxy's or a maintenance page). This is usually temporary: try again in a few minutes."),
         ),
-        Error::Oversized {
-            what,
-            page,
-            bound: Bound::Bytes(limit),
-        } => (
+        Error::Oversized(over) if matches!(over.bound, Bound::Bytes(_)) => {
+            let Oversize { what, page, bound: Bound::Bytes(limit) | Bound::Depth(limit) } = &**over;
+            (
             R::InvalidConfig,
             format!(
                 "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
@@ -261,18 +263,18 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 limit / crate::settings::MIB,
                 crate::settings::PAGE_MEGABYTES_RANGE.end(),
             ),
-        ),
-        Error::Oversized {
-            what,
-            page,
-            bound: Bound::Depth(limit),
-        } => (
+        )
+        }
+        Error::Oversized(over) => {
+            let Oversize { what, page, bound: Bound::Bytes(limit) | Bound::Depth(limit) } = &**over;
+            (
             R::Unexpected,
             format!(
                 "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
                 page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
             ),
-        ),
+        )
+        }
         Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
             R::ServerError,
             "Flowlu reported an internal error and asked to retry later (error 13). Try again in a few minutes.".to_string(),

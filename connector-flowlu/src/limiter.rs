@@ -978,11 +978,11 @@ mod tests {
     #[test]
     fn a_wait_names_what_the_attempt_met() {
         let api = |code| {
-            Error::Api(crate::error::ApiError {
+            Error::Api(Box::new(crate::error::ApiError {
                 code,
                 message: "the body's words, canary".into(),
                 fields: Default::default(),
-            })
+            }))
         };
         let cases = [
             (Error::RateLimited { retry_after: None }, "rate limited"),
@@ -1087,10 +1087,7 @@ mod tests {
             .run(
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Err(Error::Config {
-                        field: "f".into(),
-                        message: "m".into(),
-                    })
+                    Err(Error::config("f", "m"))
                 },
                 &|_| {},
             )

@@ -50,11 +50,11 @@ impl RawListPage {
         let mut items = Vec::with_capacity(records.len());
         for record in records {
             let Ok(members) = scan_record(record.get(), cursor, MAX_RECORD_DEPTH) else {
-                return Err(Error::Oversized {
-                    what: String::new(),
-                    page: None,
-                    bound: Bound::Depth(MAX_RECORD_DEPTH),
-                });
+                return Err(Error::oversized(
+                    String::new(),
+                    None,
+                    Bound::Depth(MAX_RECORD_DEPTH),
+                ));
             };
             let key = members.key(order);
             items.push((record, key));
@@ -731,10 +731,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::Oversized {
-                    bound: Bound::Depth(MAX_RECORD_DEPTH),
-                    ..
-                }
+                Error::Oversized(ref over) if over.bound == Bound::Depth(MAX_RECORD_DEPTH)
             ),
             "{err:?}"
         );

@@ -18,7 +18,7 @@
 //! use futures::StreamExt;
 //!
 //! let source = FlowluSource::from_credential(&credential)?;
-//! let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::Config { field: "discover".into(), message: f.message })?;
+//! let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::config("discover", f.message))?;
 //! let configured = ConfiguredCatalog::from_catalog(&catalog);
 //! let state = SourceState::default();
 //! let mut events = source.read(&configured, &state);
@@ -261,11 +261,7 @@ impl FlowluSource {
                 .await
                 .map_err(|err| match err {
                     // Name the stream, as the user knows it, rather than the API path.
-                    Error::Oversized { page, bound, .. } => Error::Oversized {
-                        what: model.stream.to_string(),
-                        page,
-                        bound,
-                    },
+                    Error::Oversized(over) => Error::oversized(model.stream, over.page, over.bound),
                     other => other,
                 })?;
             Ok(KeyedPage {
