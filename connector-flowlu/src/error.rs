@@ -733,6 +733,7 @@ mod tests {
             "{} bytes",
             std::mem::size_of::<Error>()
         );
+        assert!(std::mem::size_of::<Result<(), Error>>() <= 32);
     }
 
     #[test]
