@@ -164,6 +164,7 @@ pub fn api_failure(status: u16, api: ApiError) -> Error {
             None => {
                 return Error::Unavailable {
                     status,
+                    kind: UnavailableKind::Message,
                     detail: cut(&api.to_string()),
                 }
             }
@@ -181,14 +182,10 @@ pub fn api_failure(status: u16, api: ApiError) -> Error {
     match class {
         CodeClass::Auth => Error::Auth {
             status,
-            api: Some(api),
+            api: Some(Box::new(api)),
         },
-        CodeClass::Permission | CodeClass::Unsupported => Error::Permission {
-            module: String::new(),
-            model: String::new(),
-            api,
-        },
-        CodeClass::Transient | CodeClass::Record | CodeClass::System => Error::Api(api),
+        CodeClass::Permission | CodeClass::Unsupported => Error::permission("", "", api),
+        CodeClass::Transient | CodeClass::Record | CodeClass::System => Error::Api(Box::new(api)),
     }
 }
 
@@ -264,6 +261,38 @@ pub enum TransportKind {
     Other,
 }
 
+/// What answered where a Flowlu portal was expected ([`Error::UnknownAccount`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    /// A redirect to another page.
+    Redirect,
+    /// HTTP 404.
+    NotFound,
+    /// An HTML page instead of JSON (a wrong host's login page).
+    HtmlPage,
+}
+
+/// What a temporarily unavailable answer held ([`Error::Unavailable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnavailableKind {
+    /// A 5xx whose body said something (a JSON error, a text).
+    Message,
+    /// An HTML page in the middle of a read, after this account's answers were good (a
+    /// proxy's or a maintenance page).
+    HtmlPage,
+}
+
+/// What was wrong with an answer that could not be understood ([`Error::Malformed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// The body ended early: a broken connection in disguise (retried).
+    Truncated,
+    /// The body is not JSON.
+    NotJson,
+    /// JSON of a shape Flowlu does not send (no `response`, a list answer that is not a list).
+    Unexpected,
+}
+
 /// A bound the connector keeps on what one answer can make it hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -294,38 +323,28 @@ impl std::fmt::Display for Bound {
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is wrong (fix the config).
-    #[error("invalid `{field}`: {message}")]
-    Config {
-        /// The field.
-        field: String,
-        /// What is wrong and what to do.
-        message: String,
-    },
+    #[error("invalid `{}`: {}", .0.field, .0.message)]
+    Config(Box<Invalid>),
     /// Flowlu rejected the key (HTTP 401/403 or error 11).
     #[error("authorization failed (HTTP {status}{})", api.as_ref().map(|a| format!(", {a}")).unwrap_or_default())]
     Auth {
         /// The HTTP status.
         status: u16,
         /// The body's error, if any.
-        api: Option<ApiError>,
+        api: Option<Box<ApiError>>,
     },
     /// The portal does not exist (DNS failure, 404, an HTML page, a redirect).
     #[error("no Flowlu portal answered: {detail}")]
     UnknownAccount {
+        /// What was seen, by kind.
+        kind: AccountKind,
         /// What was seen.
         detail: String,
     },
     /// The key may not use this module (error 22), or the module/method does not exist here
     /// (30/31).
-    #[error("{module}/{model}: {api}")]
-    Permission {
-        /// The module.
-        module: String,
-        /// The model.
-        model: String,
-        /// Flowlu's error.
-        api: ApiError,
-    },
+    #[error("{}/{}: {}", .0.module, .0.model, .0.api)]
+    Permission(Box<Denied>),
     /// Refused for the account's rate limit: HTTP 429, or a rate-limit `error` text in a body
     /// of any status (Flowlu answers `{"error":"Request rate per second exceeded"}` at 200).
     #[error("rate limited by Flowlu{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
@@ -347,19 +366,14 @@ pub enum Error {
     Unavailable {
         /// The status.
         status: u16,
+        /// What the body was, by kind.
+        kind: UnavailableKind,
         /// What the body said (redacted, cut).
         detail: String,
     },
     /// An answer went beyond a bound the connector keeps ([`Bound`]): reading it stopped there.
-    #[error("{what}{}: {bound}", page.map(|p| format!(" page {p}")).unwrap_or_default())]
-    Oversized {
-        /// What was read: `crm/account/list` (the client), or the stream (the source).
-        what: String,
-        /// The page number, for a list page.
-        page: Option<u64>,
-        /// The bound.
-        bound: Bound,
-    },
+    #[error("{}{}: {}", .0.what, .0.page.map(|p| format!(" page {p}")).unwrap_or_default(), .0.bound)]
+    Oversized(Box<Oversize>),
     /// The request failed before an answer arrived.
     #[error("request failed ({kind:?})")]
     Transport {
@@ -371,18 +385,77 @@ pub enum Error {
     },
     /// Flowlu answered with an error in its body (other than auth and permission).
     #[error("{0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The answer could not be understood.
     #[error("unexpected answer (HTTP {status}): {detail}")]
     Malformed {
         /// The status.
         status: u16,
+        /// What was wrong, by kind.
+        kind: MalformedKind,
         /// What was wrong, with the start of the body (redacted).
         detail: String,
     },
 }
 
+/// A wrong configuration value ([`Error::Config`]).
+#[derive(Debug)]
+pub struct Invalid {
+    /// The field.
+    pub field: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A module the key may not use, or one that does not exist here ([`Error::Permission`]).
+#[derive(Debug)]
+pub struct Denied {
+    /// The module.
+    pub module: String,
+    /// The model.
+    pub model: String,
+    /// Flowlu's error.
+    pub api: ApiError,
+}
+
+/// An answer beyond a bound the connector keeps ([`Error::Oversized`]).
+#[derive(Debug)]
+pub struct Oversize {
+    /// What was read: `crm/account/list` (the client), or the stream (the source).
+    pub what: String,
+    /// The page number, for a list page.
+    pub page: Option<u64>,
+    /// The bound.
+    pub bound: Bound,
+}
+
 impl Error {
+    /// A wrong configuration value: its `field` and what is wrong and what to do.
+    pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Config(Box::new(Invalid {
+            field: field.into(),
+            message: message.into(),
+        }))
+    }
+
+    /// A module or method the key may not use (or that does not exist here).
+    pub fn permission(module: impl Into<String>, model: impl Into<String>, api: ApiError) -> Self {
+        Self::Permission(Box::new(Denied {
+            module: module.into(),
+            model: model.into(),
+            api,
+        }))
+    }
+
+    /// An answer beyond `bound`, reading `what` (and its `page`, for a list page).
+    pub fn oversized(what: impl Into<String>, page: Option<u64>, bound: Bound) -> Self {
+        Self::Oversized(Box::new(Oversize {
+            what: what.into(),
+            page,
+            bound,
+        }))
+    }
+
     /// Wraps a transport error, removing its URL (which carries the API key).
     pub fn transport(err: reqwest::Error) -> Self {
         let kind = if err.is_timeout() {
@@ -420,14 +493,10 @@ impl Error {
             | Self::Server { .. }
             | Self::Unavailable { .. }
             | Self::Transport { .. } => FailureClass::Transient,
-            Self::Oversized {
-                bound: Bound::Bytes(_),
-                ..
-            } => FailureClass::Config,
-            Self::Oversized {
-                bound: Bound::Depth(_),
-                ..
-            } => FailureClass::System,
+            Self::Oversized(over) => match over.bound {
+                Bound::Bytes(_) => FailureClass::Config,
+                Bound::Depth(_) => FailureClass::System,
+            },
             Self::Api(api) => match api.class() {
                 CodeClass::Transient => FailureClass::Transient,
                 CodeClass::Auth | CodeClass::Permission | CodeClass::Unsupported => FailureClass::Config,
@@ -450,7 +519,7 @@ impl Error {
             | Self::Transport { .. } => true,
             Self::Api(api) => api.class() == CodeClass::Transient,
             // A truncated body is a broken connection in disguise.
-            Self::Malformed { detail, .. } => detail.starts_with(TRUNCATED),
+            Self::Malformed { kind, .. } => *kind == MalformedKind::Truncated,
             _ => false,
         }
     }
@@ -475,14 +544,21 @@ impl Error {
     /// Whether this is an HTML page where JSON was expected (a wrong host's login page, or a
     /// proxy's page).
     pub fn is_html_page(&self) -> bool {
-        matches!(self, Self::UnknownAccount { detail } if detail.ends_with(HTML_PAGE))
+        matches!(
+            self,
+            Self::UnknownAccount {
+                kind: AccountKind::HtmlPage,
+                ..
+            }
+        )
     }
 
     /// Flowlu's error, if the body held one.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Self::Api(api) | Self::Permission { api, .. } => Some(api),
-            Self::Auth { api, .. } => api.as_ref(),
+            Self::Api(api) => Some(api),
+            Self::Permission(denied) => Some(&denied.api),
+            Self::Auth { api, .. } => api.as_deref(),
             _ => None,
         }
     }
@@ -496,10 +572,12 @@ impl Error {
     }
 }
 
-/// The prefix of a [`Error::Malformed`] detail for a body that ended early.
+/// The words of a [`Error::Malformed`] detail for a body that ended early
+/// ([`MalformedKind::Truncated`]).
 pub(crate) const TRUNCATED: &str = "the body ended early";
 
-/// The end of an [`Error::UnknownAccount`] detail for an HTML page.
+/// The words of a detail for an HTML page ([`AccountKind::HtmlPage`],
+/// [`UnavailableKind::HtmlPage`]).
 pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
 
 /// A failed name lookup, as the client's resolver reports it (every lookup goes through
@@ -616,6 +694,46 @@ mod tests {
         assert_eq!((b.code, b.message.as_str()), (Some(21), "Invalid data"));
         assert_eq!(b.fields, [("name".to_string(), "required".to_string())].into());
         assert!(ApiError::from_body(&json!({"response": {}})).is_none());
+    }
+
+    #[test]
+    fn decisions_read_the_kind_never_the_detail() {
+        let malformed = |kind| Error::Malformed {
+            status: 200,
+            kind,
+            detail: format!("{TRUNCATED} (3 bytes)"),
+        };
+        assert!(malformed(MalformedKind::Truncated).is_retryable());
+        for kind in [MalformedKind::NotJson, MalformedKind::Unexpected] {
+            assert!(!malformed(kind).is_retryable(), "{kind:?}");
+        }
+        assert_eq!(
+            malformed(MalformedKind::NotJson).to_string(),
+            "unexpected answer (HTTP 200): the body ended early (3 bytes)"
+        );
+        let account = |kind| Error::UnknownAccount {
+            kind,
+            detail: format!("HTTP 200 with {HTML_PAGE}"),
+        };
+        assert!(account(AccountKind::HtmlPage).is_html_page());
+        for kind in [AccountKind::NotFound, AccountKind::Redirect] {
+            assert!(!account(kind).is_html_page(), "{kind:?}");
+        }
+        assert_eq!(
+            account(AccountKind::NotFound).to_string(),
+            "no Flowlu portal answered: HTTP 200 with an HTML page instead of JSON"
+        );
+    }
+
+    #[test]
+    fn an_error_is_small() {
+        // Every `Result<_, Error>` carries this much: the large variants are boxed.
+        assert!(
+            std::mem::size_of::<Error>() <= 32,
+            "{} bytes",
+            std::mem::size_of::<Error>()
+        );
+        assert!(std::mem::size_of::<Result<(), Error>>() <= 32);
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn class_of(err: &Error) -> &'static str {
         Error::Config { .. } => "config",
         Error::Auth { .. } => "auth",
         Error::UnknownAccount { .. } => "unknown_account",
-        Error::Permission { api, .. } if api.code == Some(22) => "permission",
+        Error::Permission(denied) if denied.api.code == Some(22) => "permission",
         Error::Permission { .. } => "unsupported",
         Error::RateLimited { .. } => "rate_limited",
         Error::Server { .. } => "server",

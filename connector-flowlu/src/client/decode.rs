@@ -8,7 +8,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{api_failure, is_rate_limit_text, ApiError, Error, HTML_PAGE, TRUNCATED};
+use crate::error::{
+    api_failure, is_rate_limit_text, AccountKind, ApiError, Error, MalformedKind, UnavailableKind, HTML_PAGE,
+    TRUNCATED,
+};
 
 /// Decodes an answer: the `response` member on success, else the error it means.
 ///
@@ -23,6 +26,7 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "another page".into());
         return Err(Error::UnknownAccount {
+            kind: AccountKind::Redirect,
             detail: format!("HTTP {code} redirect to {}", redact(&target, secret)),
         });
     }
@@ -79,17 +83,20 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
         } else {
             Error::Unavailable {
                 status: code,
+                kind: UnavailableKind::Message,
                 detail: excerpt(body, secret),
             }
         });
     }
     if code == 404 {
         return Err(Error::UnknownAccount {
+            kind: AccountKind::NotFound,
             detail: "HTTP 404 (no such portal or path)".into(),
         });
     }
     if looks_html {
         return Err(Error::UnknownAccount {
+            kind: AccountKind::HtmlPage,
             detail: format!("HTTP {code} with {HTML_PAGE}"),
         });
     }
@@ -98,19 +105,23 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             Some(response) => Ok(response),
             None => Err(Error::Malformed {
                 status: code,
+                kind: MalformedKind::Unexpected,
                 detail: format!("no `response` in {}", excerpt(body, secret)),
             }),
         },
         Ok(_) => Err(Error::Malformed {
             status: code,
+            kind: MalformedKind::Unexpected,
             detail: format!("unexpected answer {}", excerpt(body, secret)),
         }),
         Err(e) if e.is_eof() => Err(Error::Malformed {
             status: code,
+            kind: MalformedKind::Truncated,
             detail: format!("{TRUNCATED} ({} bytes)", body.len()),
         }),
         Err(e) => Err(Error::Malformed {
             status: code,
+            kind: MalformedKind::NotJson,
             detail: format!("not JSON ({e}): {}", excerpt(body, secret)),
         }),
     }
@@ -130,6 +141,46 @@ fn excerpt(body: &[u8], secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_gives_each_failure_its_kind() {
+        let kind = |status: u16, headers: HeaderMap, body: &[u8]| {
+            let status = StatusCode::from_u16(status).unwrap();
+            match decode(status, &headers, body, "k").unwrap_err() {
+                Error::Malformed { kind, .. } => format!("malformed {kind:?}"),
+                Error::UnknownAccount { kind, .. } => format!("account {kind:?}"),
+                Error::Unavailable { kind, .. } => format!("unavailable {kind:?}"),
+                other => format!("other {other}"),
+            }
+        };
+        let mut redirect = HeaderMap::new();
+        redirect.insert(
+            reqwest::header::LOCATION,
+            "https://elsewhere.example/login".parse().unwrap(),
+        );
+        let cases: [(u16, HeaderMap, &[u8], &str); 7] = [
+            (
+                200,
+                HeaderMap::new(),
+                br#"{"response": {"id"#,
+                "malformed Truncated",
+            ),
+            (200, HeaderMap::new(), b"oops", "malformed NotJson"),
+            (200, HeaderMap::new(), br#"{"answer": 1}"#, "malformed Unexpected"),
+            (200, HeaderMap::new(), b"<html>login</html>", "account HtmlPage"),
+            (404, HeaderMap::new(), b"", "account NotFound"),
+            (302, redirect, b"", "account Redirect"),
+            (
+                503,
+                HeaderMap::new(),
+                b"Service Unavailable",
+                "unavailable Message",
+            ),
+        ];
+        for (status, headers, body, expected) in cases {
+            assert_eq!(kind(status, headers, body), expected, "{status} {body:?}");
+        }
+    }
 
     /// Every failure form: what it decodes to, its class, whether it is retried, whether a
     /// create that got it may have been applied.

@@ -183,14 +183,18 @@ impl Wait {
 /// What a retried request met, in a few words for a progress line or a log (never a body
 /// text, which may echo what was sent).
 pub fn cause(err: &Error) -> String {
-    use crate::error::TransportKind;
+    use crate::error::{MalformedKind, TransportKind, UnavailableKind};
     match err {
         Error::RateLimited {
             retry_after: Some(after),
         } => format!("rate limited, Retry-After {} s", after.as_secs()),
         Error::RateLimited { retry_after: None } => "rate limited".into(),
         Error::Server { status } => format!("HTTP {status}"),
-        Error::Unavailable { status, detail } if detail.starts_with(crate::error::HTML_PAGE) => {
+        Error::Unavailable {
+            status,
+            kind: UnavailableKind::HtmlPage,
+            ..
+        } => {
             format!("HTTP {status} with an HTML page")
         }
         Error::Unavailable { status, .. } => format!("HTTP {status}"),
@@ -201,9 +205,10 @@ pub fn cause(err: &Error) -> String {
             TransportKind::Dns => "name did not resolve".into(),
             TransportKind::Other => "request failed".into(),
         },
-        Error::Malformed { detail, .. } if detail.starts_with(crate::error::TRUNCATED) => {
-            "connection dropped (body cut short)".into()
-        }
+        Error::Malformed {
+            kind: MalformedKind::Truncated,
+            ..
+        } => "connection dropped (body cut short)".into(),
         Error::Api(api) => match api.code {
             Some(code) => format!("Flowlu error {code}"),
             None => "a Flowlu error".into(),
@@ -925,6 +930,7 @@ impl Drop for Permit<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::error::{MalformedKind, UnavailableKind};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -972,11 +978,11 @@ mod tests {
     #[test]
     fn a_wait_names_what_the_attempt_met() {
         let api = |code| {
-            Error::Api(crate::error::ApiError {
+            Error::Api(Box::new(crate::error::ApiError {
                 code,
                 message: "the body's words, canary".into(),
                 fields: Default::default(),
-            })
+            }))
         };
         let cases = [
             (Error::RateLimited { retry_after: None }, "rate limited"),
@@ -990,6 +996,7 @@ mod tests {
             (
                 Error::Unavailable {
                     status: 503,
+                    kind: UnavailableKind::Message,
                     detail: "Service Unavailable canary".into(),
                 },
                 "HTTP 503",
@@ -997,16 +1004,35 @@ mod tests {
             (
                 Error::Unavailable {
                     status: 200,
+                    kind: UnavailableKind::HtmlPage,
                     detail: format!("{}, after good answers", crate::error::HTML_PAGE),
                 },
                 "HTTP 200 with an HTML page",
             ),
             (
+                // The kind decides, not the words of the detail.
+                Error::Unavailable {
+                    status: 503,
+                    kind: UnavailableKind::Message,
+                    detail: format!("{}, canary", crate::error::HTML_PAGE),
+                },
+                "HTTP 503",
+            ),
+            (
                 Error::Malformed {
                     status: 200,
+                    kind: MalformedKind::Truncated,
                     detail: format!("{}: canary", crate::error::TRUNCATED),
                 },
                 "connection dropped (body cut short)",
+            ),
+            (
+                Error::Malformed {
+                    status: 200,
+                    kind: MalformedKind::NotJson,
+                    detail: format!("{}: canary", crate::error::TRUNCATED),
+                },
+                "an answer not understood (HTTP 200)",
             ),
             (api(Some(13)), "Flowlu error 13"),
             (api(None), "a Flowlu error"),
@@ -1061,10 +1087,7 @@ mod tests {
             .run(
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Err(Error::Config {
-                        field: "f".into(),
-                        message: "m".into(),
-                    })
+                    Err(Error::config("f", "m"))
                 },
                 &|_| {},
             )
@@ -1186,6 +1209,7 @@ mod tests {
                 } else {
                     Error::Malformed {
                         status: 200,
+                        kind: crate::error::MalformedKind::Truncated,
                         detail: format!("{} (10 bytes)", crate::error::TRUNCATED),
                     }
                 });
@@ -1347,10 +1371,12 @@ mod tests {
             || Error::Server { status: 500 },
             || Error::Unavailable {
                 status: 502,
+                kind: UnavailableKind::Message,
                 detail: "Bad gateway".into(),
             },
             || Error::Malformed {
                 status: 200,
+                kind: MalformedKind::Truncated,
                 detail: format!("{} (3 bytes)", crate::error::TRUNCATED),
             },
         ];

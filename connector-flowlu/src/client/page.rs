@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::client::decode::decode;
-use crate::error::{Bound, Error};
+use crate::error::{Bound, Error, MalformedKind};
 use crate::source::cursor::{Key, Order};
 
 /// One page of a list call.
@@ -36,6 +36,7 @@ impl ListPage {
     pub fn from_response(response: Value) -> Result<Self, Error> {
         let malformed = |detail: &str| Error::Malformed {
             status: 200,
+            kind: MalformedKind::Unexpected,
             detail: detail.into(),
         };
         let mut obj = match response {
@@ -105,11 +106,11 @@ impl RawListPage {
         let mut items = Vec::with_capacity(records.len());
         for record in records {
             let Ok(members) = scan_record(record.get(), cursor, MAX_RECORD_DEPTH) else {
-                return Err(Error::Oversized {
-                    what: String::new(),
-                    page: None,
-                    bound: Bound::Depth(MAX_RECORD_DEPTH),
-                });
+                return Err(Error::oversized(
+                    String::new(),
+                    None,
+                    Bound::Depth(MAX_RECORD_DEPTH),
+                ));
             };
             let key = members.key(order);
             items.push((record, key));
@@ -137,6 +138,7 @@ impl RawListPage {
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Malformed {
                 status: status.as_u16(),
+                kind: crate::error::MalformedKind::Unexpected,
                 detail: e.to_string(),
             })?;
         Ok((page.total, items))
@@ -807,10 +809,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                Error::Oversized {
-                    bound: Bound::Depth(MAX_RECORD_DEPTH),
-                    ..
-                }
+                Error::Oversized(ref over) if over.bound == Bound::Depth(MAX_RECORD_DEPTH)
             ),
             "{err:?}"
         );

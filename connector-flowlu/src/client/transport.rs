@@ -14,7 +14,7 @@ use url::Url;
 use crate::client::decode::decode;
 use crate::client::page::{ListPage, RawListPage};
 use crate::credential::domain::AccountDomain;
-use crate::error::{Bound, DnsFailure, Error, HTML_PAGE};
+use crate::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
 use crate::source::cursor::Order;
 
 /// The environment variable the binary reads to point the client at another base URL (a
@@ -118,17 +118,15 @@ impl ClientBuilder {
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         if self.api_key.is_blank() {
-            return Err(Error::Config {
-                field: "api_key".into(),
-                message: "the API key is empty; copy it from Flowlu: Portal Settings -> API Settings".into(),
-            });
+            return Err(Error::config(
+                "api_key",
+                "the API key is empty; copy it from Flowlu: Portal Settings -> API Settings",
+            ));
         }
         let base = match &self.base_url {
             Some(url) => check_base_url(url)?,
-            None => Url::parse(&self.domain.base_url()).map_err(|e| Error::Config {
-                field: "account_domain".into(),
-                message: e.to_string(),
-            })?,
+            None => Url::parse(&self.domain.base_url())
+                .map_err(|e| Error::config("account_domain", e.to_string()))?,
         };
         let mut http = reqwest::Client::builder()
             .redirect(Policy::none())
@@ -168,12 +166,9 @@ pub fn contacted_host(url: &Url) -> String {
 /// Accepts `http` URLs on a loopback host and `https` URLs on a Flowlu host; nothing else.
 pub fn check_base_url(raw: &str) -> Result<Url, Error> {
     let bad = |why: &str| {
-        Error::Config {
-        field: BASE_URL_ENV.into(),
-        message: format!(
+        Error::config(BASE_URL_ENV, format!(
             "{why}; use a loopback http URL such as http://127.0.0.1:8080 or an https Flowlu address such as https://acme.flowlu.com"
-        ),
-    }
+        ))
     };
     let url = Url::parse(raw.trim()).map_err(|_| bad("not a URL"))?;
     if !url.username().is_empty()
@@ -341,6 +336,7 @@ impl Client {
             Err(err) if err.is_html_page() && self.answered.load(Ordering::Relaxed) => Err(failed(
                 Error::Unavailable {
                     status: status.as_u16(),
+                    kind: UnavailableKind::HtmlPage,
                     detail: format!(
                         "{HTML_PAGE}, after good answers from this account (a proxy's or a maintenance page)"
                     ),
@@ -365,10 +361,8 @@ impl Client {
             .query(&[("api_key", self.api_key.expose())])
             .query(call.params);
         if let Some(form) = call.form {
-            let body = serde_urlencoded::to_string(form).map_err(|e| Error::Config {
-                field: "record".into(),
-                message: e.to_string(),
-            })?;
+            let body =
+                serde_urlencoded::to_string(form).map_err(|e| Error::config("record", e.to_string()))?;
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body);
@@ -376,11 +370,7 @@ impl Client {
         let mut response = request.send().await.map_err(Error::transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let oversized = |bound| Error::Oversized {
-            what: call.what(),
-            page: call.page(),
-            bound,
-        };
+        let oversized = |bound| Error::oversized(call.what(), call.page(), bound);
         let limit = self.max_body;
         let announced = response.content_length().unwrap_or(0);
         if announced > limit as u64 {
@@ -495,16 +485,8 @@ fn failed(err: Error, status: StatusCode, call: &Call<'_>) -> Error {
     let (module, model, method) = (call.module, call.model, call.method);
     tracing::debug!(module, model, method, status = status.as_u16(), error = %err, "flowlu request failed");
     match err {
-        Error::Permission { api, .. } => Error::Permission {
-            module: module.into(),
-            model: model.into(),
-            api,
-        },
-        Error::Oversized { bound, .. } => Error::Oversized {
-            what: call.what(),
-            page: call.page(),
-            bound,
-        },
+        Error::Permission(denied) => Error::permission(module, model, denied.api),
+        Error::Oversized(over) => Error::oversized(call.what(), call.page(), over.bound),
         other => other,
     }
 }

@@ -8,12 +8,11 @@ use async_trait::async_trait;
 use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use std::time::Duration;
 
 use self::domain::AccountDomain;
 use self::settings::Settings;
 use crate::client::Client;
-use crate::error::{Bound, Error, TransportKind};
+use crate::error::{Bound, Error, Oversize, TransportKind};
 
 /// Flowlu
 ///
@@ -122,13 +121,13 @@ impl FlowluCredential {
     pub fn client(&self) -> Result<Client, Error> {
         self.settings()
             .check()
-            .map_err(|(field, message)| Error::Config { field, message })?;
+            .map_err(|(field, message)| Error::config(field, message))?;
         let mut builder = Client::builder(self.account_domain.clone(), self.api_key.clone());
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url.clone());
         }
-        if let Some(secs) = self.settings().timeout_seconds {
-            builder = builder.timeout(Duration::from_secs(u64::from(secs.clamp(1, 600))));
+        if let Some(timeout) = self.settings().timeout() {
+            builder = builder.timeout(timeout);
         }
         builder.max_body_bytes(self.settings().max_page_bytes()).build()
     }
@@ -209,7 +208,10 @@ fn invalid(err: &Error, host: &str) -> Validation {
 pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
     use FailureReason as R;
     let (reason, message) = match err {
-        Error::Config { field, message } => (R::InvalidConfig, format!("The `{field}` setting is wrong: {message}.")),
+        Error::Config(invalid) => (
+            R::InvalidConfig,
+            format!("The `{}` setting is wrong: {}.", invalid.field, invalid.message),
+        ),
         Error::Auth { .. } => (
             R::BadCredentials,
             format!(
@@ -223,10 +225,11 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 "No Flowlu account answered at {domain}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany)."
             ),
         ),
-        Error::Permission { module, .. } => (
+        Error::Permission(denied) => (
             R::MissingPermission,
             format!(
-                "The API key may not use the {module} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings."
+                "The API key may not use the {} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings.",
+                denied.module
             ),
         ),
         Error::RateLimited { retry_after } => (
@@ -248,30 +251,32 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
             R::ServerError,
             format!("{domain} answered with a web page instead of data after earlier answers were good (a proxy's or a maintenance page). This is usually temporary: try again in a few minutes."),
         ),
-        Error::Oversized {
-            what,
-            page,
-            bound: Bound::Bytes(limit),
-        } => (
-            R::InvalidConfig,
-            format!(
-                "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
-                page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                limit / crate::credential::settings::MIB,
-                crate::credential::settings::PAGE_MEGABYTES_RANGE.1,
+        Error::Oversized(over) => match &**over {
+            Oversize {
+                what,
+                page,
+                bound: Bound::Bytes(limit),
+            } => (
+                R::InvalidConfig,
+                format!(
+                    "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                    limit / crate::credential::settings::MIB,
+                    crate::credential::settings::PAGE_MEGABYTES_RANGE.end(),
+                ),
             ),
-        ),
-        Error::Oversized {
-            what,
-            page,
-            bound: Bound::Depth(limit),
-        } => (
-            R::Unexpected,
-            format!(
-                "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
-                page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Depth(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
             ),
-        ),
+        },
         Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
             R::ServerError,
             "Flowlu reported an internal error and asked to retry later (error 13). Try again in a few minutes.".to_string(),

@@ -3,22 +3,37 @@
 //! They live in the same generated form as the credential, in its `advanced` section, and all
 //! have defaults, so a credential alone is a complete configuration.
 
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+// Each setting's range is stated once, here: the form's `minimum`/`maximum`, the getter's
+// clamp and [`Settings::check`] all read it.
+
+/// The range of `max_concurrency`.
+pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
+/// The range of `requests_per_second`.
+pub const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
+/// The range of `page_size` (issue 15: reads ask 500 a page, a portal may allow up to 1000).
+pub const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
+/// The range of `timeout_seconds`.
+pub const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
+/// The range of `max_page_megabytes`.
+pub const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
+
 /// Default requests in flight per account.
 pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Default `timeout_seconds` (the client's own default, [`crate::client::DEFAULT_TIMEOUT`]).
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
 /// Default page size: the first page of a stream asks for this many records; a portal that
 /// refuses it is read [`SAFE_PAGE_SIZE`] a page, one that caps it is read at its cap.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// The page size every public client uses (the fallback when a portal refuses a larger one).
 pub const SAFE_PAGE_SIZE: u32 = 100;
-/// The range of `page_size` (the form, [`Settings::check`] and [`Settings::page_size`]).
-pub const PAGE_SIZE_RANGE: (u32, u32) = (1, 1000);
 /// Bytes in a MiB.
 pub const MIB: usize = 1024 * 1024;
-/// The range of `max_page_megabytes` (the form and [`Settings::check`] both use it).
-pub const PAGE_MEGABYTES_RANGE: (u32, u32) = (1, 1024);
 /// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
 /// what a host's memory notices.
 pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
@@ -48,14 +63,17 @@ pub struct Settings {
     ///
     /// The most requests sent to Flowlu at the same time. Lower it if Flowlu answers with rate
     /// limits; the connector also slows down by itself when that happens.
-    #[schemars(range(min = 1, max = 32), extend("default" = 4))]
+    #[schemars(
+        range(min = *CONCURRENCY_RANGE.start(), max = *CONCURRENCY_RANGE.end()),
+        extend("default" = DEFAULT_CONCURRENCY)
+    )]
     #[serde(default)]
     pub max_concurrency: Option<u32>,
 
     /// Requests per second
     ///
     /// An optional fixed cap on requests per second for this account. Leave empty for no cap.
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = *REQUESTS_PER_SECOND_RANGE.start(), max = *REQUESTS_PER_SECOND_RANGE.end()))]
     #[serde(default)]
     pub requests_per_second: Option<u32>,
 
@@ -63,7 +81,10 @@ pub struct Settings {
     ///
     /// Records requested per page. Flowlu may return fewer, or refuse more than 100; the
     /// connector adapts.
-    #[schemars(range(min = PAGE_SIZE_RANGE.0, max = PAGE_SIZE_RANGE.1), extend("default" = DEFAULT_PAGE_SIZE))]
+    #[schemars(
+        range(min = *PAGE_SIZE_RANGE.start(), max = *PAGE_SIZE_RANGE.end()),
+        extend("default" = DEFAULT_PAGE_SIZE)
+    )]
     #[serde(default)]
     pub page_size: Option<u32>,
 
@@ -78,7 +99,10 @@ pub struct Settings {
     /// Request timeout
     ///
     /// Seconds to wait for one answer from Flowlu before retrying.
-    #[schemars(range(min = 1, max = 600), extend("default" = 30))]
+    #[schemars(
+        range(min = *TIMEOUT_SECONDS_RANGE.start(), max = *TIMEOUT_SECONDS_RANGE.end()),
+        extend("default" = DEFAULT_TIMEOUT_SECONDS)
+    )]
     #[serde(default)]
     pub timeout_seconds: Option<u32>,
 
@@ -88,7 +112,7 @@ pub struct Settings {
     /// (lower the page size, or raise this if the records really are that large); it guards
     /// the memory of the machine running the connector.
     #[schemars(
-        range(min = PAGE_MEGABYTES_RANGE.0, max = PAGE_MEGABYTES_RANGE.1),
+        range(min = *PAGE_MEGABYTES_RANGE.start(), max = *PAGE_MEGABYTES_RANGE.end()),
         extend("default" = DEFAULT_PAGE_MEGABYTES)
     )]
     #[serde(default)]
@@ -161,22 +185,29 @@ fn blank_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 impl Settings {
     /// Requests in flight per account.
     pub fn concurrency(&self) -> usize {
-        self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY).clamp(1, 32) as usize
+        clamp(
+            self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+            &CONCURRENCY_RANGE,
+        ) as usize
     }
 
     /// Records per page.
     pub fn page_size(&self) -> u32 {
-        self.page_size
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .clamp(PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1)
+        clamp(self.page_size.unwrap_or(DEFAULT_PAGE_SIZE), &PAGE_SIZE_RANGE)
+    }
+
+    /// The time to wait for one answer, if set.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout_seconds
+            .map(|secs| Duration::from_secs(u64::from(clamp(secs, &TIMEOUT_SECONDS_RANGE))))
     }
 
     /// The most bytes one answer may have.
     pub fn max_page_bytes(&self) -> usize {
-        let (min, max) = PAGE_MEGABYTES_RANGE;
-        self.max_page_megabytes
-            .unwrap_or(DEFAULT_PAGE_MEGABYTES)
-            .clamp(min, max) as usize
+        clamp(
+            self.max_page_megabytes.unwrap_or(DEFAULT_PAGE_MEGABYTES),
+            &PAGE_MEGABYTES_RANGE,
+        ) as usize
             * MIB
     }
 
@@ -184,19 +215,23 @@ impl Settings {
     /// (`advanced.page_size`) and the allowed range.
     pub fn check(&self) -> Result<(), (String, String)> {
         let ranges = [
-            ("max_concurrency", self.max_concurrency, 1, 32),
-            ("requests_per_second", self.requests_per_second, 1, 1000),
-            ("page_size", self.page_size, PAGE_SIZE_RANGE.0, PAGE_SIZE_RANGE.1),
-            ("timeout_seconds", self.timeout_seconds, 1, 600),
+            ("max_concurrency", self.max_concurrency, CONCURRENCY_RANGE),
+            (
+                "requests_per_second",
+                self.requests_per_second,
+                REQUESTS_PER_SECOND_RANGE,
+            ),
+            ("page_size", self.page_size, PAGE_SIZE_RANGE),
+            ("timeout_seconds", self.timeout_seconds, TIMEOUT_SECONDS_RANGE),
             (
                 "max_page_megabytes",
                 self.max_page_megabytes,
-                PAGE_MEGABYTES_RANGE.0,
-                PAGE_MEGABYTES_RANGE.1,
+                PAGE_MEGABYTES_RANGE,
             ),
         ];
-        for (field, value, min, max) in ranges {
-            if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
+        for (field, value, range) in ranges {
+            if let Some(v) = value.filter(|v| !range.contains(v)) {
+                let (min, max) = (range.start(), range.end());
                 return Err((
                     format!("advanced.{field}"),
                     format!("{v} is out of range; use a whole number from {min} to {max}, or leave it empty for the default"),
@@ -210,6 +245,10 @@ impl Settings {
     pub fn write_rule(&self, stream: &str) -> Option<&WriteRule> {
         self.write_rules.as_deref()?.iter().find(|r| r.stream == stream)
     }
+}
+
+fn clamp(value: u32, range: &RangeInclusive<u32>) -> u32 {
+    value.clamp(*range.start(), *range.end())
 }
 
 fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -244,6 +283,55 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_range_is_the_forms_the_getters_and_the_checks() {
+        let schema = serde_json::to_value(schemars::schema_for!(Settings)).unwrap();
+        let cases = [
+            ("max_concurrency", CONCURRENCY_RANGE),
+            ("requests_per_second", REQUESTS_PER_SECOND_RANGE),
+            ("page_size", PAGE_SIZE_RANGE),
+            ("timeout_seconds", TIMEOUT_SECONDS_RANGE),
+            ("max_page_megabytes", PAGE_MEGABYTES_RANGE),
+        ];
+        for (field, range) in cases {
+            let property = &schema["properties"][field];
+            assert_eq!(
+                (property["minimum"].as_u64(), property["maximum"].as_u64()),
+                (Some(u64::from(*range.start())), Some(u64::from(*range.end()))),
+                "{field}: {property}"
+            );
+            let with = |v: u32| {
+                let settings: Settings = serde_json::from_value(serde_json::json!({ field: v })).unwrap();
+                settings
+            };
+            assert_eq!(with(*range.start()).check(), Ok(()), "{field}");
+            assert_eq!(with(*range.end()).check(), Ok(()), "{field}");
+            for bad in [*range.start() - 1, *range.end() + 1] {
+                let (at, _) = with(bad).check().unwrap_err();
+                assert_eq!(at, format!("advanced.{field}"));
+            }
+        }
+        assert_eq!(PAGE_SIZE_RANGE, 1..=1000, "issue 15: up to 1000 a page");
+        let big = Settings {
+            page_size: Some(5000),
+            max_concurrency: Some(99),
+            timeout_seconds: Some(9999),
+            ..Settings::default()
+        };
+        assert_eq!(
+            (big.page_size(), big.concurrency(), big.timeout()),
+            (1000, 32, Some(Duration::from_secs(600)))
+        );
+        assert_eq!(
+            (
+                Settings::default().page_size(),
+                Settings::default().concurrency(),
+                Settings::default().timeout()
+            ),
+            (DEFAULT_PAGE_SIZE, DEFAULT_CONCURRENCY as usize, None)
+        );
+    }
 
     #[test]
     fn the_page_cap_has_a_default_and_a_checked_range() {

@@ -60,10 +60,7 @@ impl WritePlan {
 }
 
 fn plan_error(stream: &str, message: String) -> Error {
-    Error::Config {
-        field: format!("catalog stream {stream}"),
-        message,
-    }
+    Error::config(format!("catalog stream {stream}"), message)
 }
 
 fn stream_plan(configured: &ConfiguredStream, settings: &Settings) -> Result<StreamPlan, Error> {

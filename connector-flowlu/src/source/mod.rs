@@ -45,7 +45,7 @@ use crate::error::Error;
 /// use futures::StreamExt;
 ///
 /// let source = FlowluSource::from_credential(&credential)?;
-/// let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::Config { field: "discover".into(), message: f.message })?;
+/// let catalog = source.discover().await.map_err(|f| connector_flowlu::Error::config("discover", f.message))?;
 /// let configured = ConfiguredCatalog::from_catalog(&catalog);
 /// let state = SourceState::default();
 /// let mut events = source.read(&configured, &state);

@@ -88,11 +88,7 @@ impl Session {
                 .await
                 .map_err(|err| match err {
                     // Name the stream, as the user knows it, rather than the API path.
-                    Error::Oversized { page, bound, .. } => Error::Oversized {
-                        what: model.stream.to_string(),
-                        page,
-                        bound,
-                    },
+                    Error::Oversized(over) => Error::oversized(model.stream, over.page, over.bound),
                     other => other,
                 })?;
             Ok(KeyedPage {
