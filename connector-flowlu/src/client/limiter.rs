@@ -317,9 +317,24 @@ impl Limiter {
     where
         Fut: Future<Output = Result<T, Error>>,
     {
+        let asked = Instant::now();
         let permit = self.gate.acquire().await;
+        let admitted = Instant::now();
         let ticket = self.pace.acquire().await;
+        let sent = Instant::now();
         let result = request.await;
+        tracing::debug!(
+            gate_ms = (admitted - asked).as_millis() as u64,
+            pace_ms = (sent - admitted).as_millis() as u64,
+            answer_ms = sent.elapsed().as_millis() as u64,
+            rate = ticket.rate,
+            outcome = match &result {
+                Ok(_) => "ok",
+                Err(Error::RateLimited { .. }) => "rate limited",
+                Err(_) => "failed",
+            },
+            "request"
+        );
         match &result {
             Err(Error::RateLimited { retry_after }) => {
                 ticket.refused(*retry_after);

@@ -25,6 +25,8 @@
 //!   id unless the portal was read after that record was taken ([`ModelIndex::fresh_for`]):
 //!   a record someone else created meanwhile with the same match value is found and updated,
 //!   and one read serves every record taken before it (a batch of creates costs one page).
+//!   When the index holds dated records, the same staleness read also asks for the records
+//!   others edited since (one more page, usually empty; see [`ModelIndex`]).
 //! * **Unknown size** (no `total`), a model above [`MAX_INDEX_RECORDS`], or a failed probe or
 //!   read: lookups, as before.
 
@@ -239,7 +241,7 @@ impl Planner<'_> {
                 if let Some((items, received)) = whole {
                     // The probe's page is the whole model: it is the index.
                     let key = stream_plan.match_field.as_deref().unwrap_or("id");
-                    let mut index = ModelIndex::new(key, fields.clone());
+                    let mut index = ModelIndex::new(key, fields.clone()).with_cursor(stream_plan.cursor);
                     index.absorb(&items);
                     index.covered(received);
                     // Unset until now: only records planned for the index read it.
@@ -417,6 +419,9 @@ pub(crate) async fn read_into(
 ) -> Result<u64, String> {
     let limit = account.settings.page_size();
     let received = shared.received();
+    // Taken before the read by id: the first read of the index has nothing to ask for, and
+    // records others created meanwhile are read by id, not again as edited.
+    let edited = index.edited_query();
     let mut requests = 0;
     loop {
         let after = index.newest_id();
@@ -449,8 +454,83 @@ pub(crate) async fn read_into(
         }
         let rest_known_empty = page.total.is_some_and(|t| t <= page.items.len() as u64);
         if page.items.is_empty() || rest_known_empty {
-            index.covered(received);
-            return Ok(requests);
+            break;
         }
     }
+    if let Some(query) = edited {
+        requests += read_edited(account, plan, index, &query).await?;
+    }
+    index.covered(received);
+    Ok(requests)
+}
+
+/// Reads the records others edited since the index was last read (their updated time at
+/// least the newest one read, their id at most the highest one read), pages ascending by id,
+/// into `index`: a record given a match value the write is about to create is updated, not
+/// duplicated. A portal that refuses the filter (Flowlu errors 12 and 21) or ignores it (a
+/// record older, or newer by id, than asked) makes the index give edits up: creates are then
+/// looked up first.
+async fn read_edited(
+    account: &Account,
+    plan: &StreamPlan,
+    index: &mut ModelIndex,
+    query: &crate::sink::index::EditedQuery,
+) -> Result<u64, String> {
+    let limit = account.settings.page_size();
+    let mut requests = 0;
+    let mut seen = 0u64;
+    let mut last = 0u64;
+    let floor = crate::dates::parse_naive(&query.after).unwrap_or(i64::MIN);
+    for page_no in 1u64.. {
+        let params = pairs(&[
+            (
+                &format!("filter[{}]", query.column),
+                serde_json::json!({"type": "more", "value": query.after}).to_string(),
+            ),
+            (
+                "filter[id]",
+                format!(r#"{{"type":"less","value":{}}}"#, query.below),
+            ),
+            ("order_by[asc][]", "id".into()),
+            ("page", page_no.to_string()),
+            ("limit", limit.to_string()),
+        ]);
+        let page = match list(account, plan, &params).await {
+            Ok(page) => page,
+            Err(e) => {
+                let why = e.to_string();
+                if matches!(&e, crate::error::Error::Api(api) if matches!(api.code, Some(12 | 21))) {
+                    tracing::warn!(stream = %plan.stream, column = %query.column, "Flowlu refused the filter on the updated time: records others edit during this write are not seen; each create is looked up first");
+                    index.give_up_edits(format!("Flowlu refused filter[{}]", query.column));
+                }
+                return Err(why);
+            }
+        };
+        requests += 1;
+        // Ids ascend within and across pages; none beyond the bound, none older than asked.
+        let ignored = page.items.iter().any(|item| {
+            let id = item.get("id").and_then(id_of);
+            let at = item
+                .get(&query.column)
+                .and_then(Value::as_str)
+                .and_then(crate::dates::parse_naive);
+            let ascending = id.is_some_and(|id| id > last && id < query.below);
+            if let Some(id) = id {
+                last = last.max(id);
+            }
+            !ascending || at.is_some_and(|at| at <= floor)
+        });
+        if ignored {
+            tracing::warn!(stream = %plan.stream, column = %query.column, "Flowlu ignored the filter on the updated time: records others edit during this write are not seen; each create is looked up first");
+            index.give_up_edits(format!("Flowlu ignored filter[{}]", query.column));
+            return Err(format!("Flowlu ignored filter[{}]", query.column));
+        }
+        index.absorb_edited(&page.items);
+        seen += page.items.len() as u64;
+        // A short page ends the read only when `total` agrees (a portal may cap the page).
+        if page.items.is_empty() || page.total.is_some_and(|t| t <= seen) {
+            break;
+        }
+    }
+    Ok(requests)
 }

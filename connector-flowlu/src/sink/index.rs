@@ -23,8 +23,17 @@
 //!   record taken from the input before it began, so a batch of creates costs one page, not
 //!   one lookup each. The write's own creates move [`ModelIndex::newest_id`] on while their ids
 //!   follow it without a gap (a gap is an id someone else may hold: it is read), so such a
-//!   read does not read the write's own records back. An entry the write could not settle (an
-//!   unknown create) is [`Hit::Stale`]: the next record of that match value is looked up.
+//!   read does not read the write's own records back. The same staleness read then asks for
+//!   the records others *edited* since ([`ModelIndex::edited_query`]: the model's updated
+//!   time from one second before the newest one read, ids up to the highest one read, so
+//!   neither the new records nor the write's own creates come back): a record given a match
+//!   value the write is about to create is updated instead, and its old value no longer
+//!   answers ([`ModelIndex::absorb_edited`]). Where edits cannot be read (a model without an
+//!   updated time, records that hold none, a portal that refuses or ignores the filter) a
+//!   create is looked up first ([`ModelIndex::edits_unseen`]). An entry the write could not
+//!   settle (an unknown create) is [`Hit::Stale`]: the next record of that match value is
+//!   looked up. Not seen: an edit by others, during the write, of a record the write itself
+//!   created into a model that was empty when it was read (no portal time is known for it).
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
@@ -84,6 +93,29 @@ pub struct ModelIndex {
     /// Records of the write numbered below this were taken from the input before the portal
     /// was last read.
     covers: u64,
+    /// The model's updated-time column, if it has one.
+    cursor: Option<String>,
+    /// The newest updated time (portal seconds) read from the portal: records edited later
+    /// hold at least this one.
+    edited_after: Option<i64>,
+    /// The highest id read from the portal (not the write's own).
+    read_id: u64,
+    /// Records others edit cannot be read (no updated-time column, or the portal refused or
+    /// ignored the filter on it): a create is looked up first.
+    edits_unseen: Option<String>,
+}
+
+/// What a read of the records others edited since the index was read asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditedQuery {
+    /// The updated-time column.
+    pub column: String,
+    /// `filter[column]={"type":"more","value":after}`: one second before the newest updated
+    /// time read, so that an edit within that same second is not missed.
+    pub after: String,
+    /// Only records up to this id (`filter[id]={"type":"less","value":below}`): newer ones are
+    /// read by id, and the write's own creates are not read back.
+    pub below: u64,
 }
 
 impl ModelIndex {
@@ -100,7 +132,52 @@ impl ModelIndex {
             own: BTreeSet::new(),
             refreshed: Instant::now(),
             covers: 0,
+            cursor: None,
+            edited_after: None,
+            read_id: 0,
+            edits_unseen: None,
         }
+    }
+
+    /// The model's updated-time column (`None`: edits by others cannot be read, and a create
+    /// is looked up first).
+    pub fn with_cursor(mut self, cursor: Option<&str>) -> Self {
+        self.cursor = cursor.map(str::to_string);
+        if cursor.is_none() {
+            self.edits_unseen = Some("the model has no updated-time column".into());
+        }
+        self
+    }
+
+    /// The read of the records others edited since the portal was last read, when there is
+    /// one to make: the index holds records with an updated time, and edits can be read.
+    pub fn edited_query(&self) -> Option<EditedQuery> {
+        if self.edits_unseen.is_some() {
+            return None;
+        }
+        Some(EditedQuery {
+            column: self.cursor.clone()?,
+            after: crate::dates::format_naive(self.edited_after? - 1),
+            below: self.read_id.saturating_add(1),
+        })
+    }
+
+    /// Why records others edited since the index was read cannot be seen, if they cannot:
+    /// a create is then looked up first. (An index of an empty model has nothing others could
+    /// edit but the records created since, which are read by id with their updated time.)
+    pub fn edits_unseen(&self) -> Option<&str> {
+        match &self.edits_unseen {
+            Some(why) => Some(why),
+            None if self.read_id > 0 && self.edited_after.is_none() => {
+                Some("no record read holds an updated time")
+            }
+            None => None,
+        }
+    }
+
+    /// Gives up reading edits (`why`: the portal refused or ignored the filter).
+    pub fn give_up_edits(&mut self, why: String) {
+        self.edits_unseen = Some(why);
     }
 
     /// Records indexed (match values).
@@ -148,6 +225,16 @@ impl ModelIndex {
                 continue;
             };
             self.newest_id = self.newest_id.max(id);
+            self.read_id = self.read_id.max(id);
+            if let Some(at) = self
+                .cursor
+                .as_ref()
+                .and_then(|c| record.get(c))
+                .and_then(Value::as_str)
+                .and_then(crate::dates::parse_naive)
+            {
+                self.edited_after = Some(self.edited_after.map_or(at, |a| a.max(at)));
+            }
             let Some(key) = key_text(record.get(&self.key_field)) else {
                 continue;
             };
@@ -173,6 +260,29 @@ impl ModelIndex {
         }
         self.advance();
         self.refreshed = Instant::now();
+    }
+
+    /// Adds records others edited since the index was read: a record whose match value
+    /// changed no longer answers to its old one.
+    pub fn absorb_edited(&mut self, items: &[Value]) {
+        let moved: std::collections::HashSet<u64> = items
+            .iter()
+            .filter_map(|item| {
+                let record = item.as_object()?;
+                let id = record.get("id").and_then(id_of)?;
+                let key = key_text(record.get(&self.key_field));
+                let same = key
+                    .as_deref()
+                    .and_then(|k| self.entries.get(k))
+                    .is_some_and(|e| matches!(e, Entry::One { id: old, .. } if *old == id));
+                (!same).then_some(id)
+            })
+            .collect();
+        if !moved.is_empty() {
+            self.entries
+                .retain(|_, e| !matches!(e, Entry::One { id, .. } if moved.contains(id)));
+        }
+        self.absorb(items);
     }
 
     /// What the index knows about `key` for a record sending `body` (checked fields).
@@ -253,6 +363,94 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn edits_are_read_from_a_second_before_the_newest_updated_time_up_to_the_highest_id() {
+        let mut index = ModelIndex::new("email", vec!["name".into()]).with_cursor(Some("updated_date"));
+        assert_eq!(index.edited_query(), None, "nothing read yet");
+        assert_eq!(index.edits_unseen(), None);
+        index.absorb(&[
+            json!({"id": 3, "email": "a@x.io", "name": "A", "updated_date": "2024-03-01 10:00:00"}),
+            json!({"id": 8, "email": "b@x.io", "name": "B", "updated_date": "2024-02-01 00:00:00"}),
+            json!({"id": 9, "email": "c@x.io", "name": "C", "updated_date": "0000-00-00 00:00:00"}),
+        ]);
+        let query = EditedQuery {
+            column: "updated_date".into(),
+            after: "2024-03-01 09:59:59".into(),
+            below: 10,
+        };
+        assert_eq!(index.edited_query(), Some(query));
+        // The write's own creates do not move the bound.
+        index.wrote("d@x.io", 10, &obj(json!({"name": "D"})), true);
+        assert_eq!(index.edited_query().map(|q| q.below), Some(10));
+        index.give_up_edits("Flowlu refused filter[updated_date]".into());
+        assert_eq!(
+            (index.edited_query(), index.edits_unseen()),
+            (None, Some("Flowlu refused filter[updated_date]"))
+        );
+    }
+
+    #[test]
+    fn edits_cannot_be_read_without_an_updated_time() {
+        let no_column = ModelIndex::new("email", vec![]).with_cursor(None);
+        assert_eq!(
+            no_column.edits_unseen(),
+            Some("the model has no updated-time column")
+        );
+        let mut undated = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
+        undated.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": ""})]);
+        assert_eq!(
+            undated.edits_unseen(),
+            Some("no record read holds an updated time")
+        );
+        let mut empty = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
+        empty.absorb(&[]);
+        assert_eq!((empty.edits_unseen(), empty.edited_query()), (None, None));
+    }
+
+    #[test]
+    fn an_edited_record_answers_to_its_new_match_value_only() {
+        let mut index = ModelIndex::new("email", vec!["name".into()]).with_cursor(Some("updated_date"));
+        index.absorb(&[
+            json!({"id": 1, "email": "a@x.io", "name": "A", "updated_date": "2024-01-01 00:00:00"}),
+            json!({"id": 2, "email": "b@x.io", "name": "B", "updated_date": "2024-01-01 00:00:00"}),
+        ]);
+        index.absorb_edited(&[
+            json!({"id": 1, "email": "new@x.io", "name": "A", "updated_date": "2024-01-02 00:00:00"}),
+            json!({"id": 2, "email": "b@x.io", "name": "B2", "updated_date": "2024-01-02 00:00:00"}),
+        ]);
+        let name = |n: &str| obj(json!({"name": n}));
+        assert_eq!(index.find("a@x.io", &name("A")), Hit::Absent);
+        assert_eq!(
+            index.find("new@x.io", &name("A")),
+            Hit::One {
+                id: 1,
+                unchanged: true
+            }
+        );
+        assert_eq!(
+            index.find("b@x.io", &name("B")),
+            Hit::One {
+                id: 2,
+                unchanged: false
+            }
+        );
+        assert_eq!(
+            index.find("b@x.io", &name("B2")),
+            Hit::One {
+                id: 2,
+                unchanged: true
+            }
+        );
+        // An edit giving a second record an indexed value: several.
+        index.absorb_edited(&[json!({"id": 2, "email": "new@x.io", "updated_date": "2024-01-03 00:00:00"})]);
+        assert_eq!(index.find("new@x.io", &name("A")), Hit::Several);
+        assert_eq!(index.find("b@x.io", &name("B2")), Hit::Absent);
+        assert_eq!(
+            index.edited_query().map(|q| q.after),
+            Some("2024-01-02 23:59:59".into())
+        );
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct StreamPlan {
     pub mode: WriteMode,
     /// The field identifying a record besides `id`, if any.
     pub match_field: Option<String>,
+    /// The model's updated-time column (`updated_date`, `updated`), if it has one: what the
+    /// index's staleness read filters on to see records others edited.
+    pub cursor: Option<&'static str>,
     /// What the stream schema says about records.
     pub schema: SchemaFacts,
 }
@@ -91,6 +94,7 @@ fn stream_plan(configured: &ConfiguredStream, settings: &Settings) -> Result<Str
         model: model.model,
         mode,
         match_field,
+        cursor: model.cursor.map(|(column, _)| column),
         schema: SchemaFacts::from_schema(&configured.stream.json_schema),
     })
 }

@@ -110,7 +110,7 @@ impl Writer<'_> {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                let mut index = ModelIndex::new(key, fields);
+                let mut index = ModelIndex::new(key, fields).with_cursor(self.stream.cursor);
                 match economy::read_into(self.account, self.stream, &mut index, shared).await {
                     Ok(requests) => {
                         tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
@@ -293,6 +293,12 @@ impl Writer<'_> {
             // Before a create: read what others created since, unless a read began after this
             // record was taken from the input.
             let mut guard = index.lock().await;
+            if let Some(why) = guard.edits_unseen() {
+                // Records others edit meanwhile cannot be read: a lookup tells.
+                tracing::trace!(%why, "looking the record up before a create");
+                drop(guard);
+                return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+            }
             if !guard.fresh_for(self.sequence, self.index_max_age) {
                 let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {

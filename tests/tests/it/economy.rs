@@ -377,12 +377,13 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     // created again (id 152).
     assert_eq!(recreated, vec![(n, created(152))]);
     // The record created meanwhile: before the create, the records above the last id read
-    // are read (151 theirs, 152 ours), and it is updated, not duplicated.
+    // are read (151 theirs, 152 ours), and it is updated, not duplicated. The lookup of the
+    // deleted record's e-mail, then that read by id and the read of what others edited.
     assert_eq!(matched, vec![(n + 1, updated(theirs_id))]);
     assert_eq!(
         by_path(&emu.stats()),
         paths(&[
-            (LIST, 2),
+            (LIST, 3),
             (&update_path(gone.0), 1),
             (CREATE, 1),
             (&update_path(theirs_id), 1)
@@ -392,6 +393,52 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     assert_eq!(
         with_email(&emu, "theirs@example.org"),
         [(theirs_id, "Ours".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() {
+    // After the index is read, another user changes one account's e-mail to the one the next
+    // record sends, and another's to another: before the create, the read of what others
+    // edited (updated since the newest updated time read, ids up to the highest read) finds
+    // both. The record updates the first; a record sending the second's old e-mail is
+    // created, not written onto it.
+    let emu = stand_in(150).await;
+    let sink = sink(&emu);
+    let catalog = catalog();
+    let (tx, mut events) = open_write(&sink, &catalog);
+    let all = indexed(&emu, &tx, &mut events).await;
+    let n = all.len() as u64;
+    let (seven, nine) = (&all[6], &all[8]);
+    let crm = client(&emu);
+    for (id, email) in [(seven.0, "moved@example.org"), (nine.0, "elsewhere@example.org")] {
+        crm.update("crm", "account", id, &[("email".into(), email.into())])
+            .await
+            .unwrap();
+    }
+    emu.reset_stats();
+    tx.unbounded_send(record(json!({"name": "Moved", "email": "moved@example.org"})))
+        .unwrap();
+    tx.unbounded_send(record(json!({"name": "Left behind", "email": nine.2})))
+        .unwrap();
+    drop(tx);
+    let outcomes = next_outcomes(&mut events, 2).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(outcomes, vec![(n, updated(seven.0)), (n + 1, created(151))]);
+    // The read by id (nothing new) and the read of the edits; the update; the create (read
+    // before it: the index is fresh for the second record).
+    assert_eq!(
+        by_path(&emu.stats()),
+        paths(&[(LIST, 2), (&update_path(seven.0), 1), (CREATE, 1)])
+    );
+    assert_eq!(
+        with_email(&emu, "moved@example.org"),
+        [(seven.0, "Moved".to_string())]
+    );
+    assert_eq!(with_email(&emu, &nine.2), [(151, "Left behind".to_string())]);
+    assert_eq!(
+        with_email(&emu, "elsewhere@example.org"),
+        [(nine.0, nine.1.clone())]
     );
 }
 
@@ -442,9 +489,10 @@ async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, (152..192).collect::<Vec<u64>>());
+    // One read by id above the index (the twin) and one of what others edited (nothing).
     assert_eq!(
         by_path(&emu.stats()),
-        paths(&[(LIST, 1), (CREATE, 40), (&update_path(151), 1)])
+        paths(&[(LIST, 2), (CREATE, 40), (&update_path(151), 1)])
     );
     assert_eq!(with_email(&emu, "twin@example.org"), [(151, "Ours".to_string())]);
     for (i, email) in fresh.iter().enumerate() {
