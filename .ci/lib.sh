@@ -11,13 +11,14 @@ apt_install() {
 }
 
 # The release binaries every packaging script uses: built once (a no-op when up to date).
-# CI_PROFILE=dev uses the debug build instead (for trying a script locally).
+# CI_PROFILE=dev uses the debug build instead (for trying a script locally). A set
+# CARGO_TARGET_DIR (a worktree sharing another checkout's build) is where the binaries are.
 release_build() {
   local profile=${CI_PROFILE:-release} dir=release
   [ "$profile" = dev ] && dir=debug
   cargo build --profile "$profile" --locked --quiet -p connector-flowlu -p flowlu-emulator
-  BIN=$PWD/target/$dir/flowlu-connector
-  EMULATOR=$PWD/target/$dir/flowlu-emulator
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/$dir/flowlu-connector
+  EMULATOR=${CARGO_TARGET_DIR:-$PWD/target}/$dir/flowlu-emulator
 }
 
 # Starts the stand-in on a loopback port; exports FLOWLU_BASE_URL; stops it on exit.
