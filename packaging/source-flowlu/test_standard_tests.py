@@ -2,8 +2,9 @@
 
 The suite runs a connector in process: it calls a Python `Source` object's spec/check/discover/
 read through `AirbyteEntrypoint` (the connector's `main`), with the scenarios of
-`acceptance-test-config.yml`. Its image tests need a Docker engine and are deselected here (the
-image is exercised by .ci/image.sh through podman instead).
+`acceptance-test-config.yml`. Its image tests (`-m image_tests`) run the same scenarios in the
+image instead (`docker run`, answered by podman in CI; `--connector-image` names the image):
+.ci/standard-tests.sh runs both. `BinarySource` is not used by them.
 
 `BinarySource` is that object for a non-Python connector: each call runs the real binary
 (`FLOWLU_CONNECTOR_BIN`) as a subprocess with the same command line Airbyte would give it, the
