@@ -13,6 +13,8 @@
 # Offline, test_docker_image_spec_backward_compatibility skips cleanly: it fetches the published
 # spec from connectors.airbyte.com, and an unreachable registry is a skip (with a warning) in
 # airbyte-cdk, not a failure; a connector never published skips too. Nothing is deselected.
+# So that it cannot leave loopback on a machine that has a network, the image run's HTTP(S)
+# proxy is a closed loopback port (the stand-in, on 127.0.0.1, is exempt through NO_PROXY).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,7 +45,8 @@ FLOWLU_CONNECTOR_BIN=$BIN "${pytest[@]}" -m "not image_tests" | tee "$log/binary
   || fail "Airbyte standard tests against the binary (packaging/source-flowlu), see above"
 
 echo "== standard image tests against $image (docker is podman)"
-PATH=$shim:$PATH FLOWLU_CONNECTOR_BIN=$BIN "${pytest[@]}" -m image_tests \
+PATH=$shim:$PATH FLOWLU_CONNECTOR_BIN=$BIN HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
+  NO_PROXY=127.0.0.1,localhost "${pytest[@]}" -m image_tests \
   --connector-image "$image" --read-from-streams=all | tee "$log/image.txt" \
   || fail "Airbyte standard image tests against $image (packaging/source-flowlu), see above"
 grep -q ' passed' <(summary "$log/image.txt") || fail "no image test passed"

@@ -14,8 +14,10 @@
 //!     while one more refusal would exceed 4% of the requests (those sent and the next 30 s
 //!     of them at that rate); once the ends are within 13%, the lower end is the *ceiling*;
 //!   - on a later refusal (once per change: a refusal of a request sent before the last
-//!     decrease does not decrease again) the rate that was refused becomes the ceiling and the
-//!     pace drops to 85% of it;
+//!     decrease does not decrease again) the last rate answered clean becomes the ceiling and
+//!     the pace drops to 85% of the refused one; when that refusal found the cap where the
+//!     ceiling already was, the hold before the next probe doubles (60 answers, then 120, ...
+//!     up to 1,920), so that a cap that does not move costs fewer and fewer refusals;
 //!   - below the ceiling the pace climbs back quickly (5% per clean answer) to 97% of it, then
 //!     slowly (0.05% per answer) up to it, then probes above it (0.2% per answer, times the
 //!     clean answers above it so far, up to 20; 13% above it clean, that is the new ceiling),
@@ -26,8 +28,9 @@
 //!     known to send have none).
 //!   - when the pace was far above what the account answered clean over the last 2 s (a burst
 //!     allowance drained), it drops to that at once (the bisection to between that and twice
-//!     that); a refusal soon after another also lowers the ceiling; a refusal before any
-//!     clean answer since the last one halves the pace.
+//!     that), given at least 4 clean answers in those 2 s (fewer measure how little was
+//!     asked, not the account); a refusal soon after another also lowers the ceiling; a
+//!     refusal before any clean answer since the last one halves the pace.
 //!   - once the ceiling is found, the pace holds at it for 60 answers before probing (a cap of
 //!     exactly that rate costs a refusal per probe).
 //!
@@ -47,7 +50,8 @@
 //!   honouring `Retry-After` (also beyond `max_delay`, as long as the request stays within
 //!   [`RetryPolicy::max_total`]; a longer one ends the retries, and a warning says so), bounded
 //!   in attempts and total time. A request refused for the first time is sent again in the
-//!   next slot of the (lowered) pace, without a backoff of its own. The slot in flight is
+//!   next slot of the (lowered) pace, without a backoff of its own, up to its third refusal
+//!   (the other pages of a read wait for it: a backoff would stop the read). The slot in flight is
 //!   released while waiting, so a backing-off request does not block others.
 //! * Every wait is **reported** through a callback ([`Wait`]), so a source can emit
 //!   `RateLimited` events and a sink can log.
@@ -361,7 +365,8 @@ impl Limiter {
     }
 
     /// The delay before the next attempt (`attempts` made so far): `Retry-After` when sent;
-    /// none after a first refusal without one (the lowered pace spaces the retry); else the
+    /// none after the first [`PACED_RETRIES`] refusals without one (the lowered pace spaces the
+    /// retry); else the
     /// backoff, at most [`RetryPolicy::max_delay`]. `None` once the attempts or the total time
     /// are used up.
     fn next_delay(
@@ -376,7 +381,9 @@ impl Limiter {
             Error::RateLimited {
                 retry_after: Some(after),
             } => *after,
-            Error::RateLimited { retry_after: None } if attempts <= 1 => Duration::ZERO,
+            // The lowered pace spaces the retry: a backoff of its own would stop the read,
+            // whose other pages wait for this one, and empty the pace's window of evidence.
+            Error::RateLimited { retry_after: None } if attempts <= PACED_RETRIES => Duration::ZERO,
             _ => backoff,
         };
         if elapsed + delay > self.retry.max_total {
@@ -424,6 +431,15 @@ const PROBE_STEPS: u32 = 20;
 /// Clean answers held at the ceiling the bisection found before probing above it (a cap of
 /// exactly that rate costs a refusal per probe: the fewer probes, the fewer refusals).
 const HOLD: u32 = 60;
+/// Refusals of one request (without `Retry-After`) sent again in the pace's next slot, before
+/// backing off.
+const PACED_RETRIES: usize = 3;
+/// Clean answers in [`WINDOW`] before what they deliver may bound the pace after a refusal.
+const EVIDENCE: usize = 4;
+/// A refused probe whose last clean rate is unknown puts the ceiling this factor below it.
+const PROBE_FLOOR: f64 = 1.02;
+/// At most this many doublings of [`HOLD`] (60 answers to 60 x 32).
+const MAX_CONFIRMED: u32 = 5;
 /// [`Phase::Bisect`]: clean answers in a row at a rate before it counts as clean.
 const BISECT_HOLD: u32 = 20;
 /// [`Phase::Bisect`]: the share of requests the search may have refused.
@@ -510,6 +526,11 @@ struct PaceState {
     epoch: u64,
     /// Whether refusals lower the pace.
     learning: bool,
+    /// The rate of the last request answered clean.
+    clean_rate: f64,
+    /// [`Phase::Steady`]: refusals in a row that found the cap where the ceiling said (each
+    /// doubles the hold before the next probe above it).
+    confirmed: u32,
 }
 
 impl Pace {
@@ -535,6 +556,8 @@ impl Pace {
                 in_flight: 0,
                 epoch: 0,
                 learning: true,
+                clean_rate: 0.0,
+                confirmed: 0,
             }),
             changed: Notify::new(),
         }
@@ -597,7 +620,7 @@ impl Pace {
         let mut state = self.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
         match outcome {
-            PaceOutcome::Clean => state.clean(sent),
+            PaceOutcome::Clean => state.clean(rate, sent),
             PaceOutcome::Refused(retry_after) => {
                 state.refusals += 1;
                 match retry_after {
@@ -644,8 +667,9 @@ impl PaceState {
         }
     }
 
-    fn clean(&mut self, sent: Instant) {
+    fn clean(&mut self, rate: f64, sent: Instant) {
         self.clean_since = self.clean_since.saturating_add(1);
+        self.clean_rate = rate;
         self.delivered.push_back(sent);
         while self.delivered.len() > 1 && self.delivered.front().is_some_and(|t| *t + WINDOW < sent) {
             self.delivered.pop_front();
@@ -664,6 +688,7 @@ impl PaceState {
             (Phase::Steady, Some(c)) if self.rate >= c * CLOSE => {
                 self.ceiling = Some(self.rate);
                 self.above = 0;
+                self.confirmed = 0;
                 self.rate
             }
             (Phase::Steady, Some(_)) => {
@@ -737,15 +762,40 @@ impl PaceState {
             // Refused again soon after the last refusal: still above the cap (a burst
             // allowance draining), step down faster.
             Phase::Steady if self.clean_since < SOON => (Some(rate * 0.9), rate * 0.75),
-            Phase::Steady => (Some(rate), rate * BACKOFF),
+            // A probe above the ceiling refused: the cap lies between the last rate answered
+            // clean and this one. That clean rate is the ceiling (approached again without a
+            // refusal); when the cap is found where the ceiling was, the next probe waits
+            // twice as long (a cap that does not move costs fewer and fewer refusals).
+            Phase::Steady => {
+                let clean = if self.clean_rate > 0.0 && self.clean_rate < rate {
+                    self.clean_rate
+                } else {
+                    rate / PROBE_FLOOR
+                };
+                let same = self
+                    .ceiling
+                    .is_some_and(|c| rate <= c * CLOSE && rate >= c / CLOSE);
+                self.confirmed = if same {
+                    (self.confirmed + 1).min(MAX_CONFIRMED)
+                } else {
+                    0
+                };
+                self.hold = HOLD << self.confirmed;
+                (Some(clean), rate * BACKOFF)
+            }
         };
         // Far above what the account answered clean over the last window (a burst allowance
         // was drained): down to that at once rather than by one refusal per step.
         while self.delivered.front().is_some_and(|t| *t + WINDOW < now) {
             self.delivered.pop_front();
         }
+        // Fewer clean answers than [`EVIDENCE`] in the window say how little was asked (the
+        // paced start, a pause), not how little the account answers: without this bound, a
+        // refusal early in the search once pulled the pace to 0.5/s and a read of a minute at
+        // a cap of 5/s took six.
+        let evidence = self.delivered.len() >= EVIDENCE;
         let delivered = self.delivered.len() as f64 / WINDOW.as_secs_f64();
-        let next = if self.phase != Phase::Start && delivered > 0.0 && next > 4.0 * delivered {
+        let next = if self.phase != Phase::Start && evidence && next > 4.0 * delivered {
             // The cap is near what was delivered: bisect around that.
             self.low = self.low.min(delivered);
             self.high = self.high.min(2.0 * delivered);
@@ -1317,6 +1367,45 @@ mod tests {
     ];
 
     #[tokio::test(start_paused = true)]
+    async fn a_pause_in_asking_does_not_pull_the_pace_down_to_what_was_asked() {
+        // The search tries 6/s between 4 (clean) and 8 (refused); one clean answer in the last
+        // 2 s, because the read asked for nothing while a page waited. The refusal of 6 says
+        // the cap lies below 6, not that the account answers 0.5/s: the pace holds at 4.
+        // (It once dropped to 0.5/s, and a read of a minute at a cap of 5/s took six.)
+        let pace = Pace::new(None);
+        {
+            let mut state = pace.lock();
+            state.phase = Phase::Bisect;
+            (state.rate, state.low, state.high, state.trying) = (6.0, 4.0, 8.0, true);
+            state.delivered.push_back(Instant::now());
+        }
+        tokio::time::advance(Duration::from_millis(1900)).await;
+        let mut state = pace.lock();
+        state.refused(6.0, Instant::now());
+        assert_eq!((state.rate, state.low, state.high), (4.0, 4.0, 6.0));
+        // With the evidence of a full window (8 clean answers in 2 s, 4/s), a refusal far
+        // above what was answered (a burst allowance drained) still bounds the pace by it.
+        state.phase = Phase::Steady;
+        (state.rate, state.ceiling, state.clean_since) = (20.0, Some(20.0), 100);
+        let now = Instant::now();
+        state.delivered = (0..8u32).map(|i| now - Duration::from_millis(250) * i).collect();
+        state.refused(20.0, now);
+        assert_eq!(state.rate, 4.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_refused_again_is_sent_in_the_next_slot_before_backing_off() {
+        let limiter = Limiter::new(LimiterConfig::default());
+        let err = Error::RateLimited { retry_after: None };
+        let backoff = Some(Duration::from_millis(700));
+        let delays: Vec<_> = (1..=5)
+            .map(|attempts| limiter.next_delay(&err, backoff, Duration::ZERO, attempts))
+            .collect();
+        let zero = Some(Duration::ZERO);
+        assert_eq!(delays, [zero, zero, zero, backoff, backoff]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn converges_on_the_cap_of_the_account() {
         let mut report = Vec::new();
         let mut ok = true;
@@ -1572,12 +1661,15 @@ mod tests {
             limiter.next_delay(&after(90), backoff, Duration::from_secs(211), 2),
             None
         );
-        // A first refusal without Retry-After waits for the pace only; a second backs off.
+        // The first refusals without Retry-After wait for the pace only; a fourth backs off.
         let bare = Error::RateLimited { retry_after: None };
         assert_eq!(
-            limiter.next_delay(&bare, backoff, Duration::ZERO, 1),
+            limiter.next_delay(&bare, backoff, Duration::ZERO, PACED_RETRIES),
             Some(Duration::ZERO)
         );
-        assert_eq!(limiter.next_delay(&bare, backoff, Duration::ZERO, 2), backoff);
+        assert_eq!(
+            limiter.next_delay(&bare, backoff, Duration::ZERO, PACED_RETRIES + 1),
+            backoff
+        );
     }
 }
