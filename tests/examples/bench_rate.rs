@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `--cap` and `--form` run only those rows (`--form json`: the JSON error at 200; `429`: the
-//! text 429); `--runs` repeats each row.
+//! text 429); `--runs` repeats each row; `--records` reads that many instead (at 10/s the
+//! default 30,000 is 30 s of pages: `--cap 10 --records 60000` reads for a minute).
 //!
 //! One stream (`crm_account`, full refresh, 100 records per page, 4 requests in flight) of
 //! about a minute's worth of pages at the cap (`cap * 60 * 100` records, at most 30,000);
@@ -94,10 +95,12 @@ async fn main() {
     let only_cap: Option<f64> = value("--cap").map(|v| v.parse().expect("--cap takes a number"));
     let only_form = value("--form");
     let runs: usize = value("--runs").map_or(1, |v| v.parse().expect("--runs takes a number"));
+    let only_records: Option<usize> =
+        value("--records").map(|v| v.parse().expect("--records takes a number"));
     println!("| cap | refusal | records | pages | seconds | ideal | throughput | requests | refused | refused share | requests per record | RATE_LIMITED lines |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &cap in CAPS.iter().filter(|&&c| only_cap.is_none_or(|o| o == c)) {
-        let mut records = ((cap * 60.0) as usize * PAGE_SIZE).min(30_000);
+        let mut records = only_records.unwrap_or(((cap * 60.0) as usize * PAGE_SIZE).min(30_000));
         if quick {
             records /= 10;
         }
