@@ -6,6 +6,7 @@
 //! cargo run --release -p integration-tests --example bench_economy -- --capped-only
 //! cargo run --release -p integration-tests --example bench_economy -- --only b
 //! cargo run --release -p integration-tests --example bench_economy -- --only b --capped-only --capped-full
+//! cargo run --release -p integration-tests --example bench_economy -- --uncapped-only
 //! ```
 //!
 //! `--only` takes the letters of the cases to run (`abcd`; `c` includes `c'`).
@@ -161,6 +162,7 @@ async fn main() {
     let capped_only = args.iter().any(|a| a == "--capped-only");
     // The capped runs at the full size too ((b): 10,000 creates at 2 requests/s, 84 minutes).
     let capped_full = args.iter().any(|a| a == "--capped-full");
+    let uncapped_only = args.iter().any(|a| a == "--uncapped-only");
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -217,6 +219,9 @@ async fn main() {
             row(case.name, case.full, "none", figures);
         }
         drop(emu);
+        if uncapped_only {
+            continue;
+        }
         let capped = if capped_full { case.full } else { case.capped };
         let emu = stand_in(case.model).await;
         let accounts = if case.model > 1_000 && capped <= 100 {
@@ -232,7 +237,10 @@ async fn main() {
         row(case.name, capped, "2 req/s", figures);
     }
     if runs("(d)") {
-        for cap in [None, Some(2)] {
+        for cap in [None, Some(2)]
+            .into_iter()
+            .take(if uncapped_only { 1 } else { 2 })
+        {
             round_trip(1_739, cap).await;
         }
     }
