@@ -465,7 +465,7 @@ pub(crate) async fn read_into(
 }
 
 /// Reads the records others edited since the index was last read (their updated time at
-/// least the newest one read, their id at most the highest one read), pages ascending by id,
+/// least the newest one read, their id at most the highest the first read found), pages ascending by id,
 /// into `index`: a record given a match value the write is about to create is updated, not
 /// duplicated. A portal that refuses the filter (Flowlu errors 12 and 21) or ignores it (a
 /// record older, or newer by id, than asked) makes the index give edits up: creates are then

@@ -25,15 +25,16 @@
 //!   follow it without a gap (a gap is an id someone else may hold: it is read), so such a
 //!   read does not read the write's own records back. The same staleness read then asks for
 //!   the records others *edited* since ([`ModelIndex::edited_query`]: the model's updated
-//!   time from one second before the newest one read, ids up to the highest one read, so
-//!   neither the new records nor the write's own creates come back): a record given a match
+//!   time from one second before the newest one read, ids up to the highest the first read
+//!   found, so neither the new records nor the write's own creates come back): a record given a match
 //!   value the write is about to create is updated instead, and its old value no longer
 //!   answers ([`ModelIndex::absorb_edited`]). Where edits cannot be read (a model without an
 //!   updated time, records that hold none, a portal that refuses or ignores the filter) a
 //!   create is looked up first ([`ModelIndex::edits_unseen`]). An entry the write could not
 //!   settle (an unknown create) is [`Hit::Stale`]: the next record of that match value is
-//!   looked up. Not seen: an edit by others, during the write, of a record the write itself
-//!   created into a model that was empty when it was read (no portal time is known for it).
+//!   looked up. Not seen: an edit by others, during the write, of a record created during
+//!   the write (by it or by others): reading those back would cost a page per batch of creates
+//!   into an empty model, where there is nothing else to read.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
@@ -98,8 +99,9 @@ pub struct ModelIndex {
     /// The newest updated time (portal seconds) read from the portal: records edited later
     /// hold at least this one.
     edited_after: Option<i64>,
-    /// The highest id read from the portal (not the write's own).
-    read_id: u64,
+    /// The highest id the first read of the portal found (`None` until it is done): edits are
+    /// read for the records up to it, those the model held when the write began.
+    base: Option<u64>,
     /// Records others edit cannot be read (no updated-time column, or the portal refused or
     /// ignored the filter on it): a create is looked up first.
     edits_unseen: Option<String>,
@@ -113,8 +115,9 @@ pub struct EditedQuery {
     /// `filter[column]={"type":"more","value":after}`: one second before the newest updated
     /// time read, so that an edit within that same second is not missed.
     pub after: String,
-    /// Only records up to this id (`filter[id]={"type":"less","value":below}`): newer ones are
-    /// read by id, and the write's own creates are not read back.
+    /// Only records up to this id (`filter[id]={"type":"less","value":below}`): those the model
+    /// held when the write began (newer ones are read by id, and the write's own creates are
+    /// not read back).
     pub below: u64,
 }
 
@@ -134,7 +137,7 @@ impl ModelIndex {
             covers: 0,
             cursor: None,
             edited_after: None,
-            read_id: 0,
+            base: None,
             edits_unseen: None,
         }
     }
@@ -158,7 +161,7 @@ impl ModelIndex {
         Some(EditedQuery {
             column: self.cursor.clone()?,
             after: crate::dates::format_naive(self.edited_after? - 1),
-            below: self.read_id.saturating_add(1),
+            below: self.base.filter(|b| *b > 0)?.saturating_add(1),
         })
     }
 
@@ -168,7 +171,7 @@ impl ModelIndex {
     pub fn edits_unseen(&self) -> Option<&str> {
         match &self.edits_unseen {
             Some(why) => Some(why),
-            None if self.read_id > 0 && self.edited_after.is_none() => {
+            None if self.base.is_some_and(|b| b > 0) && self.edited_after.is_none() => {
                 Some("no record read holds an updated time")
             }
             None => None,
@@ -201,6 +204,8 @@ impl ModelIndex {
     /// from its input (see [`ModelIndex::fresh_for`]).
     pub fn covered(&mut self, received: u64) {
         self.covers = self.covers.max(received);
+        // The first read is done: the records up to its newest id are those whose edits are read.
+        self.base.get_or_insert(self.newest_id);
     }
 
     /// Joins the write's own ids that follow `newest_id` without a gap to it.
@@ -225,10 +230,12 @@ impl ModelIndex {
                 continue;
             };
             self.newest_id = self.newest_id.max(id);
-            self.read_id = self.read_id.max(id);
+            // Only the records the model held when the write began date its edits.
+            let held_at_start = self.base.is_none_or(|b| id <= b);
             if let Some(at) = self
                 .cursor
                 .as_ref()
+                .filter(|_| held_at_start)
                 .and_then(|c| record.get(c))
                 .and_then(Value::as_str)
                 .and_then(crate::dates::parse_naive)
@@ -375,15 +382,18 @@ mod tests {
             json!({"id": 8, "email": "b@x.io", "name": "B", "updated_date": "2024-02-01 00:00:00"}),
             json!({"id": 9, "email": "c@x.io", "name": "C", "updated_date": "0000-00-00 00:00:00"}),
         ]);
+        assert_eq!(index.edited_query(), None, "the first read is not done");
+        index.covered(0);
         let query = EditedQuery {
             column: "updated_date".into(),
             after: "2024-03-01 09:59:59".into(),
             below: 10,
         };
-        assert_eq!(index.edited_query(), Some(query));
-        // The write's own creates do not move the bound.
+        assert_eq!(index.edited_query(), Some(query.clone()));
+        // Neither the write's own creates nor records others created since move the bound.
         index.wrote("d@x.io", 10, &obj(json!({"name": "D"})), true);
-        assert_eq!(index.edited_query().map(|q| q.below), Some(10));
+        index.absorb(&[json!({"id": 11, "email": "e@x.io", "updated_date": "2024-04-01 00:00:00"})]);
+        assert_eq!(index.edited_query(), Some(query));
         index.give_up_edits("Flowlu refused filter[updated_date]".into());
         assert_eq!(
             (index.edited_query(), index.edits_unseen()),
@@ -400,12 +410,16 @@ mod tests {
         );
         let mut undated = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
         undated.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": ""})]);
+        undated.covered(0);
         assert_eq!(
             undated.edits_unseen(),
             Some("no record read holds an updated time")
         );
         let mut empty = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
         empty.absorb(&[]);
+        empty.covered(0);
+        // Records created during the write (by anyone) are not read for edits.
+        empty.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": "2024-01-01 00:00:00"})]);
         assert_eq!((empty.edits_unseen(), empty.edited_query()), (None, None));
     }
 
@@ -416,6 +430,7 @@ mod tests {
             json!({"id": 1, "email": "a@x.io", "name": "A", "updated_date": "2024-01-01 00:00:00"}),
             json!({"id": 2, "email": "b@x.io", "name": "B", "updated_date": "2024-01-01 00:00:00"}),
         ]);
+        index.covered(0);
         index.absorb_edited(&[
             json!({"id": 1, "email": "new@x.io", "name": "A", "updated_date": "2024-01-02 00:00:00"}),
             json!({"id": 2, "email": "b@x.io", "name": "B2", "updated_date": "2024-01-02 00:00:00"}),
