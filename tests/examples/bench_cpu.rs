@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flowlu_emulator::{Emulator, EmulatorConfig};
+use integration_tests::bench::read_command;
 use serde_json::json;
 
 const PAGE: usize = 500;
@@ -43,16 +44,15 @@ struct Measured {
     peak_kib: u64,
 }
 
-fn sibling(name: &str, env: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(env) {
+/// `READ_FLOOR_BIN`, else the `read_floor` example beside this one.
+fn floor_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("READ_FLOOR_BIN") {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the example's path");
-    let examples = exe.parent().expect("target/<profile>/examples");
-    match name {
-        "read_floor" => examples.join(name),
-        _ => examples.parent().expect("target/<profile>").join(name),
-    }
+    exe.parent()
+        .expect("target/<profile>/examples")
+        .join("read_floor")
 }
 
 /// User + system CPU seconds of every waited-for child so far: `cutime` and `cstime` of
@@ -150,34 +150,11 @@ fn measure(mut command: Command) -> Measured {
 }
 
 fn connector(dir: &Path, base_url: &str, api_key: &str) -> Command {
-    let config = dir.join("config.json");
-    let catalog = dir.join("catalog.json");
-    std::fs::write(
-        &config,
-        json!({"name": "bench", "account_domain": "bench", "api_key": api_key,
-            "advanced": {"page_size": PAGE}})
-        .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        &catalog,
-        json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
-            "sync_mode": "full_refresh", "destination_sync_mode": "append"}]})
-        .to_string(),
-    )
-    .unwrap();
-    let mut command = Command::new(sibling("flowlu-connector", "FLOWLU_CONNECTOR_BIN"));
-    command
-        .args(["read", "--config"])
-        .arg(&config)
-        .arg("--catalog")
-        .arg(&catalog)
-        .env("FLOWLU_BASE_URL", base_url);
-    command
+    read_command(dir, base_url, api_key, &json!({"page_size": PAGE}))
 }
 
 fn floor(base_url: &str, api_key: &str) -> Command {
-    let mut command = Command::new(sibling("read_floor", "READ_FLOOR_BIN"));
+    let mut command = Command::new(floor_binary());
     command
         .args([base_url, "crm/account", "crm_account", &PAGE.to_string()])
         .env("FLOWLU_API_KEY", api_key);

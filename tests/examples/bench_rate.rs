@@ -18,11 +18,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use flowlu_emulator::{Emulator, EmulatorConfig, RateCap, Refusal};
+use integration_tests::bench::read_command;
 use serde_json::json;
 
 const CAPS: &[f64] = &[1.0, 2.0, 5.0, 10.0];
@@ -32,41 +32,12 @@ const FORMS: &[(Refusal, &str)] = &[
 ];
 const PAGE_SIZE: usize = 100;
 
-fn connector_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FLOWLU_CONNECTOR_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("the example's path");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target/<profile>");
-    dir.join("flowlu-connector")
-}
-
 /// Seconds, RECORD lines and `RATE_LIMITED` lines of one read.
 fn read(base_url: &str, api_key: &str) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    let catalog = dir.path().join("catalog.json");
     let advanced = json!({"max_concurrency": 4, "page_size": PAGE_SIZE});
-    std::fs::write(
-        &config,
-        json!({"name": "bench", "account_domain": "bench", "api_key": api_key, "advanced": advanced})
-            .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        &catalog,
-        json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
-            "sync_mode": "full_refresh", "destination_sync_mode": "append"}]})
-        .to_string(),
-    )
-    .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(connector_binary())
-        .args(["read", "--config"])
-        .arg(&config)
-        .arg("--catalog")
-        .arg(&catalog)
-        .env("FLOWLU_BASE_URL", base_url)
+    let mut child = read_command(dir.path(), base_url, api_key, &advanced)
         .stdout(Stdio::piped())
         .spawn()
         .expect("build the binary first: cargo build --release -p connector-flowlu --bin flowlu-connector");

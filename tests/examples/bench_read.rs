@@ -19,13 +19,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
+use integration_tests::bench::read_command;
 use serde_json::json;
 
 /// `(records, added latency in ms, requests in flight)`.
@@ -50,15 +50,6 @@ struct Measured {
     lines: u64,
     records: u64,
     peak_kib: u64,
-}
-
-fn connector_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FLOWLU_CONNECTOR_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("the example's path");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target/<profile>");
-    dir.join("flowlu-connector")
 }
 
 /// The largest VmHWM seen while `pid` runs, sampled every 10 ms.
@@ -86,28 +77,8 @@ fn run(base_url: &str, api_key: &str, concurrency: u32) -> Measured {
 
 fn run_with(base_url: &str, api_key: &str, advanced: &serde_json::Value) -> Measured {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    let catalog = dir.path().join("catalog.json");
-    std::fs::write(
-        &config,
-        json!({"name": "bench", "account_domain": "bench", "api_key": api_key, "advanced": advanced})
-            .to_string(),
-    )
-    .unwrap();
-    std::fs::write(
-        &catalog,
-        json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
-            "sync_mode": "full_refresh", "destination_sync_mode": "append"}]})
-        .to_string(),
-    )
-    .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(connector_binary())
-        .args(["read", "--config"])
-        .arg(&config)
-        .arg("--catalog")
-        .arg(&catalog)
-        .env("FLOWLU_BASE_URL", base_url)
+    let mut child = read_command(dir.path(), base_url, api_key, advanced)
         .stdout(Stdio::piped())
         .spawn()
         .expect("build the binary first: cargo build --release -p connector-flowlu --bin flowlu-connector");

@@ -7,6 +7,7 @@ use connector_flowlu::Flowlu;
 use connector_runner as cli;
 use serde_json::Value;
 
+pub mod bench;
 pub mod soak;
 
 /// A limiter whose retries wait 1-5 ms (tests must not sleep for real backoff), with up to
