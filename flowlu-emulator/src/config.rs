@@ -264,6 +264,9 @@ pub struct Quirks {
     /// A list request carrying any `filter[...]` is answered with this error code (12 or 21)
     /// instead of a page.
     pub refuse_filters: Option<u16>,
+    /// A list request carrying a `filter[...]` on any field but `id` is answered with this
+    /// error code (12 or 21) instead of a page (a portal that filters by id only).
+    pub refuse_filters_but_id: Option<u16>,
     /// A list request whose `limit` is above this is answered with error 12 instead of a page
     /// (a portal refusing large pages outright, rather than capping them).
     pub refuse_limit_above: Option<usize>,

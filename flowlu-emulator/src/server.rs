@@ -620,6 +620,11 @@ fn list_query(shared: &Shared, rt: &Runtime, params: &[(String, String)]) -> Res
             return Err(ApiError::new(code, format!("Invalid filter on {field}")));
         }
     }
+    if let Some(code) = rt.quirks.refuse_filters_but_id {
+        if let Some(field) = filters.iter().map(|f| &f.field).find(|f| *f != "id") {
+            return Err(ApiError::new(code, format!("Invalid filter on {field}")));
+        }
+    }
     if rt.quirks.ignore_order_by {
         order.clear();
     }

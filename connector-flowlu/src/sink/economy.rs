@@ -458,7 +458,13 @@ pub(crate) async fn read_into(
         }
     }
     if let Some(query) = edited {
-        requests += read_edited(account, plan, index, &query).await?;
+        match read_edited(account, plan, index, &query).await {
+            Ok(read) => requests += read,
+            // The portal refused or ignored the filter: edits are given up (creates are looked
+            // up instead); what others created was read.
+            Err(_) if index.edits_unseen().is_some() => requests += 1,
+            Err(why) => return Err(why),
+        }
     }
     index.covered(received);
     Ok(requests)

@@ -105,6 +105,10 @@ pub struct ModelIndex {
     /// Records others edit cannot be read (no updated-time column, or the portal refused or
     /// ignored the filter on it): a create is looked up first.
     edits_unseen: Option<String>,
+    /// The portal refused or ignored a lookup by the match field: creates follow the index.
+    lookups_refused: bool,
+    /// A lookup by the match field has answered.
+    lookups_answered: bool,
 }
 
 /// What a read of the records others edited since the index was read asks for.
@@ -139,6 +143,8 @@ impl ModelIndex {
             edited_after: None,
             base: None,
             edits_unseen: None,
+            lookups_refused: false,
+            lookups_answered: false,
         }
     }
 
@@ -176,6 +182,27 @@ impl ModelIndex {
             }
             None => None,
         }
+    }
+
+    /// Whether a create the index decided, when edits cannot be read, may be looked up first.
+    pub fn lookups_work(&self) -> bool {
+        !self.lookups_refused
+    }
+
+    /// Whether a lookup by the match field has answered (then they may go side by side).
+    pub fn lookups_answered(&self) -> bool {
+        self.lookups_answered
+    }
+
+    /// Notes that a lookup by the match field answered.
+    pub fn lookup_answered(&mut self) {
+        self.lookups_answered = true;
+    }
+
+    /// Gives up looking creates up (the portal refused or ignored the filter on the match
+    /// field): creates follow the index, as they would without a way to see edits.
+    pub fn give_up_lookups(&mut self) {
+        self.lookups_refused = true;
     }
 
     /// Gives up reading edits (`why`: the portal refused or ignored the filter).

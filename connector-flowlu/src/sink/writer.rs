@@ -49,6 +49,14 @@ pub(super) enum Found {
     One(u64, Map<String, Value>),
 }
 
+/// What a lookup by match field came to.
+pub(super) enum Lookup {
+    Found(Found),
+    /// The portal refused or ignored the filter (the outcome says which).
+    Unfiltered(Outcome),
+    Failed(Outcome),
+}
+
 /// What a look at the newest records found after an ambiguous create.
 pub(super) enum Resolution {
     /// A record newer than every id known before the create holds the values sent.
@@ -290,21 +298,52 @@ impl Writer<'_> {
         };
         let mut hit = index.lock().await.find(&value, &body);
         if hit == Hit::Absent {
-            // Before a create: read what others created since, unless a read began after this
-            // record was taken from the input.
+            // Before a create: read what others created and edited since, unless a read began
+            // after this record was taken from the input; where edits cannot be read, look
+            // the record up instead.
             let mut guard = index.lock().await;
-            if let Some(why) = guard.edits_unseen() {
-                // Records others edit meanwhile cannot be read: a lookup tells.
-                tracing::trace!(%why, "looking the record up before a create");
-                drop(guard);
-                return self.upsert_by_lookup(data, field, &value, Some(index)).await;
-            }
-            if !guard.fresh_for(self.sequence, self.index_max_age) {
+            let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
+            if !looks_up(&guard) && !guard.fresh_for(self.sequence, self.index_max_age) {
                 let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
                     drop(guard);
                     return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                }
+            }
+            if looks_up(&guard) {
+                let lookup = if guard.lookups_answered() {
+                    drop(guard);
+                    let lookup = self.try_lookup(field, &value).await;
+                    guard = index.lock().await;
+                    lookup
+                } else {
+                    // Until a lookup has answered, one at a time (the index held): a portal that
+                    // refuses them is asked once.
+                    self.try_lookup(field, &value).await
+                };
+                match lookup {
+                    Lookup::Found(found) => {
+                        guard.lookup_answered();
+                        drop(guard);
+                        return self.settle(found, data, field, &value, Some(index)).await;
+                    }
+                    Lookup::Failed(outcome) => return outcome,
+                    Lookup::Unfiltered(_) => {
+                        let why = guard.edits_unseen().unwrap_or_default().to_string();
+                        tracing::warn!(stream = %self.stream.stream, %field, %why, "Flowlu refused or ignored the filter on the match field as well: creates follow the index, and a record someone else gave a match value since the index was read may be duplicated");
+                        guard.give_up_lookups();
+                    }
+                }
+                if !guard.fresh_for(self.sequence, self.index_max_age) {
+                    if let Err(why) =
+                        economy::read_into(self.account, self.stream, &mut guard, self.shared).await
+                    {
+                        return refused(
+                            FailureClass::System,
+                            format!("not created: what others created since the index was read could not be read ({why}), and Flowlu refuses lookups by `{field}`; write the record again"),
+                        );
+                    }
                 }
             }
             hit = guard.find(&value, &body);
@@ -346,7 +385,22 @@ impl Writer<'_> {
         index: Option<&IndexLock>,
     ) -> Outcome {
         match self.lookup(field, value).await {
-            Ok(Found::One(id, current)) => {
+            Ok(found) => self.settle(found, data, field, value, index).await,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Updates (or reports unchanged) the record a lookup found, or creates it when none was.
+    async fn settle(
+        &self,
+        found: Found,
+        data: &Map<String, Value>,
+        field: &str,
+        value: &str,
+        index: Option<&IndexLock>,
+    ) -> Outcome {
+        match found {
+            Found::One(id, current) => {
                 let body = self.checked(data);
                 if self.may_be_unchanged(data) && body.as_ref().is_some_and(|b| record_unchanged(b, &current))
                 {
@@ -358,11 +412,10 @@ impl Writer<'_> {
                 }
                 outcome
             }
-            Ok(Found::None) => {
+            Found::None => {
                 self.create_noting(data, Some((field, value.to_string())), index.map(|i| (i, value)))
                     .await
             }
-            Err(outcome) => outcome,
         }
     }
 
@@ -553,41 +606,58 @@ impl Writer<'_> {
 
     /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
     pub(super) async fn lookup(&self, field: &str, value: &str) -> Result<Found, Outcome> {
+        match self.try_lookup(field, value).await {
+            Lookup::Found(found) => Ok(found),
+            Lookup::Failed(outcome) | Lookup::Unfiltered(outcome) => Err(outcome),
+        }
+    }
+
+    /// [`Self::lookup`], telling a portal that refuses the filter on `field` (Flowlu errors 12
+    /// and 21) or ignores it apart from other failures.
+    pub(super) async fn try_lookup(&self, field: &str, value: &str) -> Lookup {
         let params = [
             (format!("filter[{field}]"), value.to_string()),
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "2".to_string()),
         ];
-        let page = economy::list(self.account, self.stream, &params)
-            .await
-            .map_err(|e| self.fail(&e))?;
+        let page = match economy::list(self.account, self.stream, &params).await {
+            Ok(page) => page,
+            Err(Error::Api(api)) if matches!(api.code, Some(12 | 21)) => {
+                return Lookup::Unfiltered(self.fail(&Error::Api(api)));
+            }
+            Err(e) => return Lookup::Failed(self.fail(&e)),
+        };
         let matches = |item: &Value| {
             item.get(field)
                 .and_then(scalar_text)
                 .is_some_and(|v| v.trim() == value)
         };
         if !page.items.iter().all(matches) {
-            return Err(refused(
+            return Lookup::Unfiltered(refused(
                 FailureClass::System,
                 format!(
                     "Flowlu ignored the filter on `{field}` (it answered records that do not match), so the record was not written, to avoid a duplicate"
                 ),
             ));
         }
-        match page.items.as_slice() {
+        let found = match page.items.as_slice() {
             [] => Ok(Found::None),
-            [Value::Object(item)] => {
-                let id = item
-                    .get("id")
-                    .and_then(as_id)
-                    .ok_or_else(|| refused(FailureClass::System, "the matching record has no id".into()))?;
-                Ok(Found::One(id, item.clone()))
-            }
+            [Value::Object(item)] => match item.get("id").and_then(as_id) {
+                Some(id) => Ok(Found::One(id, item.clone())),
+                None => Err(refused(
+                    FailureClass::System,
+                    "the matching record has no id".into(),
+                )),
+            },
             [_] => Err(refused(
                 FailureClass::System,
                 "the matching record is not an object".into(),
             )),
             _ => Err(several(field, value)),
+        };
+        match found {
+            Ok(found) => Lookup::Found(found),
+            Err(outcome) => Lookup::Failed(outcome),
         }
     }
 }

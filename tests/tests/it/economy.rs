@@ -12,7 +12,7 @@ use connector_core::{
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
+use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
 use futures::StreamExt;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
@@ -440,6 +440,44 @@ async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() 
         with_email(&emu, "elsewhere@example.org"),
         [(nine.0, nine.1.clone())]
     );
+}
+
+#[tokio::test]
+async fn a_portal_that_filters_by_id_only_still_takes_creates_through_the_index() {
+    // After the index is read, the portal answers error 12 to a filter on any field but id.
+    // Before the first create, the read by id works, the read of what others edited is
+    // refused (edits are given up: creates are to be looked up), and the lookup by e-mail is
+    // refused too (lookups are given up): the creates follow the index, as they did before
+    // edits were read. Nothing fails, and no filter is tried again.
+    let emu = stand_in(150).await;
+    let sink = sink(&emu);
+    let catalog = catalog();
+    let (tx, mut events) = open_write(&sink, &catalog);
+    let all = indexed(&emu, &tx, &mut events).await;
+    let n = all.len() as u64;
+    emu.set_quirks(Quirks {
+        refuse_filters_but_id: Some(12),
+        ..Quirks::default()
+    });
+    emu.reset_stats();
+    let fresh: Vec<String> = (0..3).map(|i| format!("only.{i}@example.org")).collect();
+    for (i, email) in fresh.iter().enumerate() {
+        tx.unbounded_send(record(json!({"name": format!("Only {i}"), "email": email})))
+            .unwrap();
+    }
+    drop(tx);
+    let outcomes = next_outcomes(&mut events, 3).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(
+        outcomes,
+        vec![(n, created(151)), (n + 1, created(152)), (n + 2, created(153))]
+    );
+    // The read by id, the refused read of edits, the refused lookup; the three creates.
+    let stats = emu.stats();
+    assert_eq!(by_path(&stats), paths(&[(LIST, 3), (CREATE, 3)]));
+    for email in &fresh {
+        assert_eq!(with_email(&emu, email).len(), 1, "{email}");
+    }
 }
 
 #[tokio::test]
