@@ -30,7 +30,8 @@
 //!   value the write is about to create is updated instead, and its old value no longer
 //!   answers ([`ModelIndex::absorb_edited`]). Where edits cannot be read (a model without an
 //!   updated time, records that hold none, a portal that refuses or ignores the filter) a
-//!   create is looked up first ([`ModelIndex::edits_unseen`]). An entry the write could not
+//!   create is looked up first ([`ModelIndex::edits_unseen`]; where the portal refuses or
+//!   ignores that lookup too, creates follow the index: [`ModelIndex::lookups_work`]). An entry the write could not
 //!   settle (an unknown create) is [`Hit::Stale`]: the next record of that match value is
 //!   looked up. Not seen: an edit by others, during the write, of a record created during
 //!   the write (by it or by others): reading those back would cost a page per batch of creates
