@@ -400,7 +400,7 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
 async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() {
     // After the index is read, another user changes one account's e-mail to the one the next
     // record sends, and another's to another: before the create, the read of what others
-    // edited (updated since the newest updated time read, ids up to the highest read) finds
+    // edited (updated since the newest updated time read, ids up to the first read's newest) finds
     // both. The record updates the first; a record sending the second's old e-mail is
     // created, not written onto it.
     let emu = stand_in(150).await;
