@@ -570,6 +570,12 @@ impl Error {
             _ => None,
         }
     }
+
+    /// Whether this answer to a list request is what a refused filter answers: Flowlu's error
+    /// 12 (invalid request) or 21 (validation).
+    pub fn refuses_filter(&self) -> bool {
+        matches!(self, Self::Api(api) if matches!(api.code, Some(12 | 21)))
+    }
 }
 
 /// The words of a [`Error::Malformed`] detail for a body that ended early

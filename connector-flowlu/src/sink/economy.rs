@@ -505,7 +505,7 @@ async fn read_edited(
             Ok(page) => page,
             Err(e) => {
                 let why = e.to_string();
-                if matches!(&e, crate::error::Error::Api(api) if matches!(api.code, Some(12 | 21))) {
+                if e.refuses_filter() {
                     tracing::warn!(stream = %plan.stream, column = %query.column, "Flowlu refused the filter on the updated time: records others edit during this write are not seen; each create is looked up first");
                     index.give_up_edits(format!("Flowlu refused filter[{}]", query.column));
                 }

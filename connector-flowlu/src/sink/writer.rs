@@ -622,9 +622,7 @@ impl Writer<'_> {
         ];
         let page = match economy::list(self.account, self.stream, &params).await {
             Ok(page) => page,
-            Err(Error::Api(api)) if matches!(api.code, Some(12 | 21)) => {
-                return Lookup::Unfiltered(self.fail(&Error::Api(api)));
-            }
+            Err(e) if e.refuses_filter() => return Lookup::Unfiltered(self.fail(&e)),
             Err(e) => return Lookup::Failed(self.fail(&e)),
         };
         let matches = |item: &Value| {

@@ -58,11 +58,8 @@ impl Session {
 /// filter answers).
 pub(super) fn refusal(err: &Error) -> Option<bool> {
     match err {
-        Error::Api(api) => match api.code {
-            Some(12 | 21) => Some(true),
-            Some(10) => Some(false),
-            _ => None,
-        },
+        _ if err.refuses_filter() => Some(true),
+        Error::Api(api) if api.code == Some(10) => Some(false),
         _ => None,
     }
 }
