@@ -23,7 +23,7 @@ pub enum CodeClass {
     System,
 }
 
-/// Flowlu's documented error codes and what each means (shared/flowlu-api.md).
+/// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
 pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),
     (11, "authorization failed", CodeClass::Auth),
