@@ -11,11 +11,16 @@ import { customizeValidator } from "@rjsf/validator-ajv8";
 const validator = customizeValidator();
 const defaults = getDefaultRegistry().templates;
 
-// The advanced settings stay folded until the user opens them.
+// Whether an RJSF error schema holds a message anywhere.
+const hasErrors = (es) => !!es && typeof es === "object" &&
+  Object.entries(es).some(([k, v]) => (k === "__errors" ? Array.isArray(v) && v.length > 0 : hasErrors(v)));
+
+// The advanced settings stay folded until the user opens them (or one of them is wrong).
 function ObjectFieldTemplate(props) {
   if (props.idSchema.$id !== "root_advanced") return <defaults.ObjectFieldTemplate {...props} />;
+  const wrong = hasErrors(props.errorSchema);
   return (
-    <details className="advanced" id="advanced-settings">
+    <details className="advanced" id="advanced-settings" {...(wrong ? { open: true } : {})}>
       <summary>{props.title}</summary>
       {props.description && <p className="muted">{props.description}</p>}
       {props.properties.map((p) => p.content)}
@@ -86,6 +91,7 @@ function CredentialForm({ kind, title, initial, submitLabel, onSubmit, onCancel 
         onChange={(e) => setFormData(e.formData)}
         validator={validator}
         templates={templates}
+        noHtml5Validate
         transformErrors={transformErrorsFor(kind)}
         extraErrors={refusal?.extra_errors && refusal.field ? refusal.extra_errors : undefined}
         showErrorList={false}

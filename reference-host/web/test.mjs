@@ -262,6 +262,7 @@ try {
   check("no script error in the page", pageErrors.length === 0, pageErrors);
 } catch (e) {
   check("the page could be driven", false, String(e).split("\n")[0]);
+  try { await browser.contexts()[0]?.pages()[0]?.screenshot({ path: path.join(shots, "failed.png"), fullPage: true }); } catch { /* no page */ }
 } finally {
   await browser.close();
   server.kill("SIGINT");
