@@ -23,6 +23,8 @@ pub struct FlowluCredential {
     #[serde(flatten)]
     pub meta: CredentialMeta,
 
+    // The doc comment is the form's title and description, shown as plain text: no link markup.
+    #[allow(rustdoc::bare_urls)]
     /// Account domain
     ///
     /// The first part of your Flowlu address: for https://mycompany.flowlu.com enter
