@@ -9,6 +9,8 @@ pub(crate) mod plan;
 pub mod precheck;
 mod writer;
 
+pub use compare::{FieldKinds, ValueKind};
+pub use index::StalenessClock;
 pub use plan::{StreamPlan, WritePlan};
 
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,7 @@ use crate::credential::account::WaitWatch;
 use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
-use crate::sink::economy::{Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AGE};
+use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::encode::scalar_text;
 use crate::sink::precheck::is_blank;
 
@@ -88,22 +90,26 @@ use writer::Writer;
 pub struct FlowluSink {
     account: Account,
     index_max_age: Duration,
+    clock: StalenessClock,
 }
 
 impl FlowluSink {
     /// A sink writing with `client`, limited as `settings` say.
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
+            index_max_age: settings.staleness(),
             account: Account::new(client, settings),
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            clock: StalenessClock::system(),
         }
     }
 
     /// A sink for `credential` (its client and settings).
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        let account = Account::from_credential(credential)?;
         Ok(Self {
-            account: Account::from_credential(credential)?,
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            index_max_age: account.settings.staleness(),
+            account,
+            clock: StalenessClock::system(),
         })
     }
 
@@ -124,14 +130,21 @@ impl FlowluSink {
         }
     }
 
-    /// Before a create decided by an index older than `age`, the records created since the
-    /// index was read are read first, even when that read began after the record was taken
-    /// from the input (default `DEFAULT_INDEX_MAX_AGE`; zero: before every such create).
+    /// The staleness bound: an `unchanged` or a create decided from an index whose last read
+    /// of the portal began more than `age` before is preceded by a read of what others created
+    /// and edited since (default: the settings' `staleness_seconds`; zero: before every such
+    /// decision).
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
             ..self
         }
+    }
+
+    /// Measures the staleness bound on `clock` (tests move a [`StalenessClock::manual`] one
+    /// by hand).
+    pub fn with_staleness_clock(self, clock: StalenessClock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The account (client, limiter, settings) this reads or writes.
@@ -211,7 +224,12 @@ impl FlowluSink {
         let order = Arc::new(KeyedOrder::default());
         let withheld = Arc::clone(&halt);
         let acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        let planned = crate::sink::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
+        let planned = crate::sink::economy::plan_input(
+            &self.account,
+            self.clock.clone(),
+            Arc::clone(&plan),
+            tag(input).boxed(),
+        );
         let done = planned
             .map(move |planned| {
                 let plan = Arc::clone(&plan);

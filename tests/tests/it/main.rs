@@ -22,4 +22,5 @@ mod sink_e2e;
 mod soak;
 mod source;
 mod source_e2e;
+mod staleness;
 mod validation;
