@@ -171,7 +171,7 @@ pub fn record_unchanged(body: &Map<String, Value>, current: &Map<String, Value>,
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 

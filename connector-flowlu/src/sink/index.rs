@@ -700,6 +700,47 @@ mod tests {
     }
 
     #[test]
+    fn every_value_form_compares_by_its_type_on_the_index_and_the_lookup_path() {
+        use crate::sink::compare::{record_unchanged, tests::value_forms, FieldKinds};
+        for (kind, sent, current, same) in value_forms() {
+            let kinds = FieldKinds::new(std::collections::HashMap::from([("f".to_string(), kind)]));
+            let portal = json!({"id": 1, "email": "a@x.io", "f": current});
+            let body = obj(json!({"f": sent}));
+            // A value the encoder drops (null, "") is not sent: nothing to differ.
+            let sends = sent_fields(&body).is_none_or(|f| !f.is_empty());
+            let expected = same || !sends;
+            // The lookup path: the record a lookup answered.
+            assert_eq!(
+                record_unchanged(&body, &obj(portal.clone()), &kinds),
+                expected,
+                "lookup, {kind:?}: {sent} vs {current}"
+            );
+            // The index path: the record read into the index, the sent value fingerprinted.
+            let mut index = ModelIndex::new("email", vec!["f".into()]).with_kinds(&kinds);
+            index.absorb(&[portal]);
+            assert_eq!(
+                index.find("a@x.io", &body),
+                Hit::One {
+                    id: 1,
+                    unchanged: expected
+                },
+                "index, {kind:?}: {sent} vs {current}"
+            );
+            // What the write sent is what the index then holds.
+            index.wrote("a@x.io", 1, &body, false);
+            assert_eq!(
+                index.find("a@x.io", &body),
+                Hit::One {
+                    id: 1,
+                    // Lists and objects are never comparable.
+                    unchanged: sent_fields(&body).is_some()
+                },
+                "index after the write, {kind:?}: {sent}"
+            );
+        }
+    }
+
+    #[test]
     fn a_decision_trusts_the_index_within_the_staleness_bound_only() {
         let (minute, clock) = (Duration::from_secs(60), StalenessClock::manual());
         let mut index = ModelIndex::new("email", vec![]);

@@ -23,4 +23,5 @@ mod soak;
 mod source;
 mod source_e2e;
 mod staleness;
+mod typed_compare;
 mod validation;
