@@ -36,6 +36,10 @@
 //! Besides the API, `GET /_emulator/stats` answers the request statistics and record counts,
 //! `POST /_emulator/reset_stats` clears the statistics, and `POST /_emulator/mutate` takes
 //! `{"module":..,"model":..,"seed":..,"updates":..,"deletes":..,"inserts":..}`.
+//!
+//! A second client of the account ([`Emulator::second_client`]) creates and edits records as
+//! another CRM user would, during a write; [`Emulator::schedule`] has it act after an exact
+//! number of API requests, so tests place a concurrent change without waiting.
 
 mod catalog;
 mod config;

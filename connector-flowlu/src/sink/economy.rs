@@ -26,7 +26,10 @@
 //!   a record someone else created meanwhile with the same match value is found and updated,
 //!   and one read serves every record taken before it (a batch of creates costs one page).
 //!   When the index holds dated records, the same staleness read also asks for the records
-//!   others edited since (one more page, usually empty; see [`ModelIndex`]).
+//!   others edited since (one more page, usually empty; see [`ModelIndex`]). Besides, every
+//!   `unchanged` and create decision through the index needs a read begun at most
+//!   `staleness_seconds` before it (see [`ModelIndex::recent`]): one refresh then serves every
+//!   decision for that long.
 //! * **Unknown size** (no `total`), a model above [`MAX_INDEX_RECORDS`], or a failed probe or
 //!   read: lookups, as before.
 

@@ -33,9 +33,14 @@
 //!   create is looked up first ([`ModelIndex::edits_unseen`]; where the portal refuses or
 //!   ignores that lookup too, creates follow the index: [`ModelIndex::lookups_work`]). An entry the write could not
 //!   settle (an unknown create) is [`Hit::Stale`]: the next record of that match value is
-//!   looked up. Not seen: an edit by others, during the write, of a record created during
-//!   the write (by it or by others): reading those back would cost a page per batch of creates
-//!   into an empty model, where there is nothing else to read.
+//!   looked up. The read of edits covers every id known, records created during the write
+//!   (by it or by others) included: the write's own creates since the last read come back in
+//!   it (a page per read at most, in practice).
+//! * **Staleness bound**: every `unchanged` and every create decided from the index rests on
+//!   a read of the portal begun at most `staleness_seconds` before the decision
+//!   ([`ModelIndex::recent`], measured on the write's [`StalenessClock`]); an older one is
+//!   refreshed first (what others created and edited since), or the record looked up where
+//!   edits cannot be read. A deletion by others is not seen by these reads.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 

@@ -70,7 +70,9 @@ use writer::Writer;
 ///   the index, the records created since it was last read are read, unless that read began
 ///   after the record was taken from the input (one read serves a batch of creates), so a
 ///   record someone else created meanwhile with the same match value is updated, not
-///   duplicated.
+///   duplicated. Every `unchanged` and create decided from the index rests on a read of the
+///   portal begun at most `staleness_seconds` before (the settings; `with_index_max_age`), so
+///   a record others created, took or edited longer ago than that is seen.
 /// * **Order**: records run concurrently (bounded by the limiter), except that records with the
 ///   same id or match value run one after the other in input order (no duplicate from two
 ///   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
