@@ -360,3 +360,62 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
     // The read by id (nothing new), the refused read of edits, the refused lookup, the update.
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3), (&update_path(id), 1)]));
 }
+
+#[tokio::test]
+async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
+    // Update mode (by id), through the index: the same rule for `unchanged`.
+    let emu = stand_in(150).await;
+    let clock = StalenessClock::manual();
+    let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
+        "advanced": {"staleness_seconds": W,
+            "write_rules": [{"stream": "crm_account", "mode": "update"}]}});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    let sink = FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+        .with_staleness_clock(clock.clone());
+    let catalog = catalog();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let all: Vec<(u64, String)> = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter_map(|r| Some((r["id"].as_u64()?, r["name"].as_str()?.to_string())))
+        .collect();
+    for (id, name) in &all {
+        tx.unbounded_send(record(json!({"id": id, "name": name})))
+            .unwrap();
+    }
+    let first = next_outcomes(&mut events, all.len()).await;
+    assert!(first.iter().all(|(_, o)| matches!(o, Outcome::Unchanged { .. })));
+    let n = all.len() as u64;
+    for (id, _) in &all[..5] {
+        emu.second_client()
+            .edit_record("crm", "account", *id, &[("name", json!("Theirs"))])
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(W + 1));
+    emu.reset_stats();
+    for (id, name) in &all[..5] {
+        tx.unbounded_send(record(json!({"id": id, "name": name})))
+            .unwrap();
+    }
+    drop(tx);
+    let got = next_outcomes(&mut events, 5).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(
+        got,
+        (n..)
+            .zip(all[..5].iter().map(|a| updated(a.0)))
+            .collect::<Vec<_>>()
+    );
+    let updates: Vec<String> = all[..5].iter().map(|a| update_path(a.0)).collect();
+    let mut expected = vec![(LIST, 2)];
+    expected.extend(updates.iter().map(|p| (p.as_str(), 1)));
+    assert_eq!(by_path(&emu.stats()), paths(&expected));
+    for (id, name) in &all[..5] {
+        assert_eq!(&name_of(&emu, *id), name);
+    }
+}
