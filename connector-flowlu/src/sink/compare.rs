@@ -170,75 +170,79 @@ pub fn record_unchanged(body: &Map<String, Value>, current: &Map<String, Value>,
     }
 }
 
+/// Every value form of Flowlu's API notes, as (kind, sent, portal, same?): the table the
+/// comparison's tests and the index's tests both run.
 #[cfg(test)]
-pub(crate) mod tests {
+pub(crate) fn value_forms() -> Vec<(ValueKind, Value, Value, bool)> {
+    use serde_json::json;
+    use ValueKind::{Number, Text};
+    vec![
+        // Money and other numbers: a number, or a decimal string.
+        (Number, json!("12.50"), json!(12.5), true),
+        (Number, json!(12.5), json!("12.50"), true),
+        (Number, json!("12.5"), json!("12.50"), true),
+        (Number, json!(12), json!("12.0"), true),
+        (Number, json!("-0.0"), json!(0), true),
+        (Number, json!("-0"), json!("0"), true),
+        (Number, json!("100.0"), json!(100), true),
+        (Number, json!("007"), json!(7), true),
+        (Number, json!(12.5), json!(12.51), false),
+        (Number, json!("1e5"), json!(100000), false),
+        (Number, json!("+5"), json!(5), false),
+        (Number, json!("5."), json!(5), false),
+        (Number, json!(0), json!(null), false),
+        // Ids as numbers or strings.
+        (Number, json!("7"), json!(7), true),
+        (Number, json!(7), json!("7"), true),
+        // Booleans as 0/1.
+        (Number, json!(true), json!(1), true),
+        (Number, json!(false), json!(0), true),
+        (Number, json!(true), json!("1"), true),
+        (Number, json!(false), json!(1), false),
+        // Not set: null, "", zero dates, in any field.
+        (Text, json!(""), json!(null), true),
+        (Text, json!(null), json!("0000-00-00"), true),
+        (Text, json!(""), json!("0000-00-00 00:00:00"), true),
+        (Number, json!(null), json!(""), true),
+        // Dates (text until typed dates exist).
+        (Text, json!("2024-01-05"), json!("0000-00-00"), false),
+        (Text, json!("2024-01-05"), json!("2024-01-05"), true),
+        (
+            Text,
+            json!("2024-01-05 10:00:00"),
+            json!("2024-01-05 10:00:00"),
+            true,
+        ),
+        (
+            Text,
+            json!("2024-01-05 10:00:00"),
+            json!("2024-01-05 10:00:01"),
+            false,
+        ),
+        // Text is exact: case, spacing, digits.
+        (Text, json!("Acme"), json!("Acme"), true),
+        (Text, json!(" Acme "), json!("Acme"), false),
+        (Text, json!("acme"), json!("Acme"), false),
+        (Text, json!("  "), json!(""), false),
+        (Text, json!("1.1"), json!("1.10"), false),
+        (Text, json!("-0"), json!("0"), false),
+        (Text, json!("100.0"), json!("100"), false),
+        (Text, json!("007"), json!(7), false),
+        (Text, json!("7"), json!(7), true),
+        (Text, json!(100.0), json!("100.0"), true),
+        (Text, json!(true), json!("1"), true),
+        // Lists and objects never compare.
+        (Text, json!(["a"]), json!(["a"]), false),
+        (Number, json!({"a": 1}), json!({"a": 1}), false),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
     use super::*;
     use serde_json::json;
 
     use ValueKind::{Number, Text};
-
-    /// Every value form of Flowlu's API notes, as (kind, sent, portal, same?).
-    pub(crate) fn value_forms() -> Vec<(ValueKind, Value, Value, bool)> {
-        vec![
-            // Money and other numbers: a number, or a decimal string.
-            (Number, json!("12.50"), json!(12.5), true),
-            (Number, json!(12.5), json!("12.50"), true),
-            (Number, json!("12.5"), json!("12.50"), true),
-            (Number, json!(12), json!("12.0"), true),
-            (Number, json!("-0.0"), json!(0), true),
-            (Number, json!("-0"), json!("0"), true),
-            (Number, json!("100.0"), json!(100), true),
-            (Number, json!("007"), json!(7), true),
-            (Number, json!(12.5), json!(12.51), false),
-            (Number, json!("1e5"), json!(100000), false),
-            (Number, json!("+5"), json!(5), false),
-            (Number, json!("5."), json!(5), false),
-            (Number, json!(0), json!(null), false),
-            // Ids as numbers or strings.
-            (Number, json!("7"), json!(7), true),
-            (Number, json!(7), json!("7"), true),
-            // Booleans as 0/1.
-            (Number, json!(true), json!(1), true),
-            (Number, json!(false), json!(0), true),
-            (Number, json!(true), json!("1"), true),
-            (Number, json!(false), json!(1), false),
-            // Not set: null, "", zero dates, in any field.
-            (Text, json!(""), json!(null), true),
-            (Text, json!(null), json!("0000-00-00"), true),
-            (Text, json!(""), json!("0000-00-00 00:00:00"), true),
-            (Number, json!(null), json!(""), true),
-            // Dates (text until typed dates exist).
-            (Text, json!("2024-01-05"), json!("0000-00-00"), false),
-            (Text, json!("2024-01-05"), json!("2024-01-05"), true),
-            (
-                Text,
-                json!("2024-01-05 10:00:00"),
-                json!("2024-01-05 10:00:00"),
-                true,
-            ),
-            (
-                Text,
-                json!("2024-01-05 10:00:00"),
-                json!("2024-01-05 10:00:01"),
-                false,
-            ),
-            // Text is exact: case, spacing, digits.
-            (Text, json!("Acme"), json!("Acme"), true),
-            (Text, json!(" Acme "), json!("Acme"), false),
-            (Text, json!("acme"), json!("Acme"), false),
-            (Text, json!("  "), json!(""), false),
-            (Text, json!("1.1"), json!("1.10"), false),
-            (Text, json!("-0"), json!("0"), false),
-            (Text, json!("100.0"), json!("100"), false),
-            (Text, json!("007"), json!(7), false),
-            (Text, json!("7"), json!(7), true),
-            (Text, json!(100.0), json!("100.0"), true),
-            (Text, json!(true), json!("1"), true),
-            // Lists and objects never compare.
-            (Text, json!(["a"]), json!(["a"]), false),
-            (Number, json!({"a": 1}), json!({"a": 1}), false),
-        ]
-    }
 
     #[test]
     fn values_compare_by_the_declared_type() {

@@ -706,7 +706,7 @@ mod tests {
 
     #[test]
     fn every_value_form_compares_by_its_type_on_the_index_and_the_lookup_path() {
-        use crate::sink::compare::{record_unchanged, tests::value_forms, FieldKinds};
+        use crate::sink::compare::{record_unchanged, value_forms, FieldKinds};
         for (kind, sent, current, same) in value_forms() {
             let kinds = FieldKinds::new(std::collections::HashMap::from([("f".to_string(), kind)]));
             let portal = json!({"id": 1, "email": "a@x.io", "f": current});
