@@ -325,6 +325,10 @@ pub enum Error {
     /// A configuration value is wrong (fix the config).
     #[error("invalid `{}`: {}", .0.field, .0.message)]
     Config(Box<Invalid>),
+    /// The request was not sent: the write stopped first (a signal, or a refusal that
+    /// concerns the whole portal). Nothing reached Flowlu.
+    #[error("not sent: the write stopped")]
+    Stopped,
     /// Flowlu rejected the key (HTTP 401/403 or error 11).
     #[error("authorization failed (HTTP {status}{})", api.as_ref().map(|a| format!(", {a}")).unwrap_or_default())]
     Auth {
@@ -503,6 +507,7 @@ impl Error {
                 CodeClass::Record | CodeClass::System => FailureClass::System,
             },
             Self::Malformed { .. } => FailureClass::System,
+            Self::Stopped => FailureClass::Transient,
         }
     }
 

@@ -82,8 +82,29 @@ pub(crate) async fn run<C: Connector>(
         input,
         unreadable: Vec::new(),
         acked: 0,
+        resend: std::collections::BTreeMap::new(),
     };
-    while let Some(event) = events.next().await {
+    // On a signal the sink stops sending at once; the events still end with every record's
+    // outcome (`not sent` for those it did not send).
+    let mut signalled = Box::pin(interrupt.clone().wait());
+    let mut told = false;
+    loop {
+        let event = if told {
+            events.next().await
+        } else {
+            tokio::select! {
+                event = events.next() => event,
+                signal = &mut signalled => {
+                    told = true;
+                    write.interrupt(&format!(
+                        "the write was interrupted by {} before this record was sent",
+                        signal.name()
+                    ));
+                    continue;
+                }
+            }
+        };
+        let Some(event) = event else { break };
         run.handle(event);
         run.drain_problems();
     }
@@ -260,6 +281,9 @@ struct WriteRun<'o, 'w> {
     unreadable: Vec<usize>,
     /// STATEs echoed.
     acked: usize,
+    /// Records the host must send again, by class (`transient`, `system`, `unknown`, `not
+    /// sent`).
+    resend: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl WriteRun<'_, '_> {
@@ -292,6 +316,9 @@ impl WriteRun<'_, '_> {
     fn outcome(&mut self, mut outcome: RecordOutcome) {
         self.summary.add(&outcome);
         self.progress.outcome(&outcome);
+        if let Some(class) = outcome.outcome.resend_class() {
+            *self.resend.entry(class).or_default() += 1;
+        }
         let data = outcome.record.take();
         if !outcome.outcome.is_rejected() {
             return;
@@ -345,6 +372,9 @@ impl WriteRun<'_, '_> {
         if !self.unreadable.is_empty() {
             failures.push(self.unreadable_failure());
         }
+        if let Some(failure) = self.resend_failure() {
+            failures.push(failure);
+        }
         let signal = interrupt.fired();
         if let Some(signal) = signal {
             let (records, line) = {
@@ -376,6 +406,50 @@ impl WriteRun<'_, '_> {
             (None, true) => EXIT_OK,
             (None, false) => EXIT_FAILED,
         }
+    }
+
+    /// The records the host must send again, counted by class, and what to do; `None` when
+    /// every record ended for good.
+    fn resend_failure(&self) -> Option<Failure> {
+        let total: u64 = self.resend.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let count = |class: &str| self.resend.get(class).copied().unwrap_or(0);
+        let mut parts = Vec::new();
+        for (class, label) in [
+            ("transient", "failed for a temporary reason (transient)"),
+            ("system", "failed for a reason outside the record (system)"),
+            ("unknown", "unknown (sent, result not known)"),
+            ("not sent", "not sent"),
+        ] {
+            if count(class) > 0 {
+                parts.push(format!("{} {label}", count(class)));
+            }
+        }
+        let mut message = format!(
+            "{total} record(s) did not end for their own sake and must be sent again: {}. No STATE after the first of them was echoed (for a per-stream STATE: the first of its stream), so the host sends them again from the last STATE it received: run the sync again once Flowlu answers.",
+            parts.join(", ")
+        );
+        if count("unknown") > 0 {
+            message.push_str(" For an `unknown` record, check Flowlu first (the reject file names it): its create may have been applied.");
+        }
+        let class = if count("system") + count("unknown") > 0 {
+            FailureClass::System
+        } else {
+            FailureClass::Transient
+        };
+        Some(Failure {
+            class,
+            message,
+            internal: format!(
+                "records to send again: transient {}, system {}, unknown {}, not sent {}",
+                count("transient"),
+                count("system"),
+                count("unknown"),
+                count("not sent")
+            ),
+        })
     }
 
     /// What became of the input when some lines could not be read: which lines, and the

@@ -79,6 +79,7 @@ use backon::{ExponentialBuilder, Retryable};
 use connector_core::SourceEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::credential::settings::Settings;
 use crate::error::Error;
@@ -279,6 +280,24 @@ impl Limiter {
     /// connection failures for a create); `on_wait` hears of every wait.
     pub async fn run_when<T, F, Fut>(
         &self,
+        request: F,
+        retry_if: impl Fn(&Error) -> bool,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.run_until(&CancellationToken::new(), request, retry_if, on_wait)
+            .await
+    }
+
+    /// [`Limiter::run_when`] until `stop` is cancelled: from then on no attempt is sent (a wait
+    /// for a slot, for the pace or before a retry ends at once with [`Error::Stopped`]); an
+    /// attempt already sent runs to its answer or its timeout.
+    pub async fn run_until<T, F, Fut>(
+        &self,
+        stop: &CancellationToken,
         mut request: F,
         retry_if: impl Fn(&Error) -> bool,
         on_wait: &(dyn Fn(&Wait) + Sync),
@@ -287,15 +306,31 @@ impl Limiter {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
+        if stop.is_cancelled() {
+            return Err(Error::Stopped);
+        }
         let started = Instant::now();
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let count = || attempts.load(std::sync::atomic::Ordering::Relaxed);
         let attempt = || {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.run_once(request())
+            self.run_once_until(stop, request())
+        };
+        let sleeper = {
+            let stop = stop.clone();
+            move |delay: Duration| {
+                let stop = stop.clone();
+                async move {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+            }
         };
         attempt
             .retry(self.backoff())
+            .sleep(sleeper)
             .when(|e| retry_if(e))
             .adjust(|err, next| self.next_delay(err, next, started.elapsed(), count()))
             .notify(|err, delay| {
@@ -321,10 +356,30 @@ impl Limiter {
     where
         Fut: Future<Output = Result<T, Error>>,
     {
+        self.run_once_until(&CancellationToken::new(), request).await
+    }
+
+    /// [`Limiter::run_once`], not sent once `stop` is cancelled (a wait for a slot or for the
+    /// pace then ends at once with [`Error::Stopped`]).
+    async fn run_once_until<T, Fut>(&self, stop: &CancellationToken, request: Fut) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
         let asked = Instant::now();
-        let permit = self.gate.acquire().await;
+        let permit = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Err(Error::Stopped),
+            permit = self.gate.acquire() => permit,
+        };
         let admitted = Instant::now();
-        let ticket = self.pace.acquire().await;
+        let ticket = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Err(Error::Stopped),
+            ticket = self.pace.acquire() => ticket,
+        };
+        if stop.is_cancelled() {
+            return Err(Error::Stopped);
+        }
         let sent = Instant::now();
         let result = request.await;
         tracing::debug!(

@@ -185,7 +185,7 @@ impl FlowluSink {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
         if let Some(reason) = halt.reason(&stream.stream, sequence) {
-            return refused(FailureClass::Config, reason);
+            return Outcome::NotSent { reason };
         }
         Writer {
             account: &self.account,
@@ -280,13 +280,15 @@ impl Sink for FlowluSink {
         // Waits are told as they start (the write's own events come only as records get
         // their outcomes), so a progress display shows them while they last.
         let (tell, waits) = tokio::sync::mpsc::unbounded_channel();
-        let sink = self.clone().with_waits(WaitWatch::new(move |event| {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut sink = self.clone().with_waits(WaitWatch::new(move |event| {
             let _ = tell.send(event);
         }));
+        sink.account = sink.account.with_stop(stop.clone());
         Ok(Box::new(FlowluWrite {
             sink,
             plan: Arc::new(plan),
-            halt: Arc::new(Halt::default()),
+            halt: Arc::new(Halt::new(stop)),
             waits: Mutex::new(Some(waits)),
         }))
     }
@@ -297,7 +299,10 @@ impl Sink for FlowluSink {
         input: BoxStream<'a, SinkInput>,
     ) -> BoxStream<'a, SinkEvent> {
         match self.plan(catalog) {
-            Ok(plan) => self.write_planned(Arc::new(plan), input, Arc::new(Halt::default())),
+            Ok(plan) => {
+                let halt = Halt::new(self.account.stop.child_token());
+                self.write_planned(Arc::new(plan), input, Arc::new(halt))
+            }
             Err(e) => connector_core::sink::refuse_all(
                 Failure {
                     class: FailureClass::Config,
@@ -329,6 +334,10 @@ impl PreparedWrite for FlowluWrite {
             Some(waits) => with_waits(events, waits).boxed(),
             None => events,
         }
+    }
+
+    fn interrupt(&self, why: &str) {
+        self.halt.interrupt(why.to_string());
     }
 
     fn stopped(&self) -> Vec<Stopped> {
