@@ -37,12 +37,20 @@ use crate::inputs::{config_error, load_catalog};
 use crate::progress::Progress;
 use crate::{load_config, scrub, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 
+/// The files a write reports to besides stdout.
+pub(crate) struct Files<'p> {
+    /// `--reject-file`: failed, unknown and not sent records, and unreadable lines.
+    pub(crate) rejects: Option<&'p Path>,
+    /// `--outcomes-file`: every record's outcome.
+    pub(crate) outcomes: Option<&'p Path>,
+}
+
 /// Runs `write`; returns the exit code.
 #[allow(clippy::too_many_arguments)] // the command's inputs and outputs, each used once
 pub(crate) async fn run<C: Connector>(
     config: &Path,
     catalog: &Path,
-    reject_file: Option<&Path>,
+    files: Files<'_>,
     env: &Env,
     stdin: Stdin,
     output: &mut ProtocolOut<'_>,
@@ -65,8 +73,12 @@ pub(crate) async fn run<C: Connector>(
             e.internal,
         )
     });
-    let prepared = prepared.and_then(|write| Ok((write, RejectFile::open(reject_file, secrets)?)));
-    let (write, rejects) = match prepared {
+    let prepared = prepared.and_then(|write| {
+        let rejects = RejectFile::open(files.rejects, secrets.clone(), "--reject-file")?;
+        let outcomes = RejectFile::open(files.outcomes, secrets, "--outcomes-file")?;
+        Ok((write, rejects, outcomes))
+    });
+    let (write, rejects, outcomes) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
@@ -78,6 +90,7 @@ pub(crate) async fn run<C: Connector>(
         output,
         progress,
         rejects,
+        outcomes,
         summary: WriteSummary::default(),
         input,
         unreadable: Vec::new(),
@@ -121,6 +134,8 @@ struct InputLog {
     /// Records read so far, and the number of the last line read.
     records: u64,
     line: usize,
+    /// The input line of each record read and not yet given its outcome, by sequence.
+    record_lines: std::collections::HashMap<u64, usize>,
 }
 
 /// An input line that is not a message.
@@ -194,7 +209,11 @@ impl InputReader {
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
                     self.records += 1;
-                    lock(&self.log).records = self.records;
+                    {
+                        let mut log = lock(&self.log);
+                        log.records = self.records;
+                        log.record_lines.insert(self.records - 1, self.line);
+                    }
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -230,12 +249,15 @@ struct RejectFile {
 }
 
 impl RejectFile {
-    fn open(path: Option<&Path>, secrets: Vec<String>) -> Result<Self, Failure> {
+    fn open(path: Option<&Path>, secrets: Vec<String>, flag: &str) -> Result<Self, Failure> {
         let file = path
             .map(|p| {
                 std::fs::File::create(p).map_err(|e| {
                     config_error(
-                        format!("The reject file {} could not be created: {e}. Check the path given with --reject-file.", p.display()),
+                        format!(
+                            "The file {} could not be created: {e}. Check the path given with {flag}.",
+                            p.display()
+                        ),
                         e.to_string(),
                     )
                 })
@@ -275,6 +297,8 @@ struct WriteRun<'o, 'w> {
     output: &'o mut ProtocolOut<'w>,
     progress: &'o mut Progress,
     rejects: RejectFile,
+    /// `--outcomes-file`: one line per record.
+    outcomes: RejectFile,
     summary: WriteSummary,
     input: Arc<Mutex<InputLog>>,
     /// Line numbers that could not be read.
@@ -319,6 +343,8 @@ impl WriteRun<'_, '_> {
         if let Some(class) = outcome.outcome.resend_class() {
             *self.resend.entry(class).or_default() += 1;
         }
+        let line = lock(&self.input).record_lines.remove(&outcome.sequence);
+        self.outcomes.write(&outcome_line(line, &outcome));
         let data = outcome.record.take();
         if !outcome.outcome.is_rejected() {
             return;
@@ -359,7 +385,9 @@ impl WriteRun<'_, '_> {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
-        let mut failures: Vec<Failure> = stopped.iter().map(stop_failure).collect();
+        // First what became of the records, then why.
+        let mut failures: Vec<Failure> = self.resend_failure().into_iter().collect();
+        failures.extend(stopped.iter().map(stop_failure));
         if let Some(e) = self.rejects.finish() {
             failures.push(Failure {
                 class: FailureClass::System,
@@ -369,12 +397,19 @@ impl WriteRun<'_, '_> {
                 internal: e,
             });
         }
+        if let Some(e) = self.outcomes.finish() {
+            failures.push(Failure {
+                class: FailureClass::System,
+                message: format!(
+                    "The outcomes file could not be written ({e}); the outcomes are incomplete."
+                ),
+                internal: e,
+            });
+        }
         if !self.unreadable.is_empty() {
             failures.push(self.unreadable_failure());
         }
-        if let Some(failure) = self.resend_failure() {
-            failures.push(failure);
-        }
+
         let signal = interrupt.fired();
         if let Some(signal) = signal {
             let (records, line) = {
@@ -428,7 +463,7 @@ impl WriteRun<'_, '_> {
             }
         }
         let mut message = format!(
-            "{total} record(s) did not end for their own sake and must be sent again: {}. No STATE after the first of them was echoed (for a per-stream STATE: the first of its stream), so the host sends them again from the last STATE it received: run the sync again once Flowlu answers.",
+            "{total} record(s) did not end for their own sake and must be sent again: {}. No STATE after the first of them was echoed (for a per-stream STATE: the first of its stream), so the host sends them again from the last STATE it received: run the sync again once the cause is fixed.",
             parts.join(", ")
         );
         if count("unknown") > 0 {
@@ -481,6 +516,27 @@ impl WriteRun<'_, '_> {
             internal: "input lines that are not Airbyte messages".into(),
         }
     }
+}
+
+/// One line of the outcomes file: the record's input line, stream, outcome, the id the
+/// service gave or found (`null` when none) and the message (`null` when none).
+fn outcome_line(line: Option<usize>, outcome: &RecordOutcome) -> Value {
+    use connector_core::Outcome;
+    let (id, message) = match &outcome.outcome {
+        Outcome::Created { id }
+        | Outcome::Updated { id }
+        | Outcome::Unchanged { id }
+        | Outcome::Deleted { id } => (Some(id.as_str()), None),
+        Outcome::Skipped { reason } | Outcome::NotSent { reason } => (None, Some(reason.as_str())),
+        Outcome::Failed { message, .. } | Outcome::Unknown { message } => (None, Some(message.as_str())),
+    };
+    json!({
+        "line": line,
+        "stream": outcome.stream,
+        "outcome": outcome.outcome.kind(),
+        "id": id,
+        "message": message,
+    })
 }
 
 /// The `TRACE` error of a write stopped by a fatal refusal.
