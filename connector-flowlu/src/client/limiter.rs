@@ -381,7 +381,17 @@ impl Limiter {
             return Err(Error::Stopped);
         }
         let sent = Instant::now();
-        let result = request.await;
+        // Once stopped, a request on the wire gets its answer or, after a grace, is abandoned
+        // (so a signalled process ends in time whatever the request timeout).
+        let abandon = async {
+            stop.cancelled().await;
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        };
+        let result = tokio::select! {
+            biased;
+            result = request => result,
+            () = abandon => Err(Error::Abandoned),
+        };
         tracing::debug!(
             gate_ms = (admitted - asked).as_millis() as u64,
             pace_ms = (sent - admitted).as_millis() as u64,
@@ -460,6 +470,11 @@ impl Limiter {
         Some(delay)
     }
 }
+
+/// How long a request already sent when its write stops may still wait for its answer before
+/// it is abandoned ([`Error::Abandoned`]): within the 10 s a container runtime grants after
+/// SIGTERM (Docker's default), with room to report.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Above this pace (requests per second) requests are not spaced.
 const UNPACED: f64 = 1000.0;
@@ -1065,6 +1080,52 @@ mod tests {
                 max_total: Duration::from_secs(5),
             },
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_write_sends_nothing_new_and_abandons_an_answer_that_does_not_come() {
+        let limiter = Limiter::new(LimiterConfig {
+            max_concurrency: 1,
+            requests_per_second: None,
+            retry: RetryPolicy::default(),
+        });
+        let stop = CancellationToken::new();
+        let sent = AtomicUsize::new(0);
+        // Stopped before: nothing is sent.
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let result: Result<(), Error> = limiter
+            .run_until(
+                &stopped,
+                || async {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                },
+                Error::is_retryable,
+                &|_| {},
+            )
+            .await;
+        assert!(matches!(result, Err(Error::Stopped)), "{result:?}");
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
+        // On the wire when the stop comes, no answer: abandoned after the grace.
+        let started = Instant::now();
+        let hanging = limiter.run_until(
+            &stop,
+            || async {
+                sent.fetch_add(1, Ordering::SeqCst);
+                futures::future::pending::<Result<(), Error>>().await
+            },
+            Error::is_retryable,
+            &|_| {},
+        );
+        let (result, ()) = tokio::join!(hanging, async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        });
+        assert!(matches!(result, Err(Error::Abandoned)), "{result:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(1) + IN_FLIGHT_GRACE);
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+        assert!(Error::Abandoned.may_have_been_applied() && !Error::Abandoned.is_retryable());
     }
 
     #[tokio::test]

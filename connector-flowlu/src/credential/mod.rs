@@ -289,6 +289,10 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
             R::Network,
             format!("Could not reach {domain}. Check your network connection (and any proxy or firewall) and try again."),
         ),
+        Error::Abandoned => (
+            R::Timeout,
+            "The write was interrupted while this request waited for Flowlu's answer, so whether it was applied is not known. Check Flowlu, then run the write again.".to_string(),
+        ),
         Error::Stopped => (
             R::Network,
             "The request was not sent: the write stopped first (it was interrupted, or an earlier answer concerned the whole portal). Run the write again.".to_string(),
