@@ -143,8 +143,9 @@ pub struct WriteRule {
     /// Mode
     ///
     /// create adds every record; update changes the record with the record's id; upsert
-    /// updates the record found by id or by the match field and creates it when none exists;
-    /// delete removes the record with the record's id.
+    /// updates the record found by the match field and creates it when none exists (by id, it
+    /// updates that record, and an id Flowlu does not hold fails); delete removes the record
+    /// with the record's id.
     pub mode: WriteMode,
 
     /// Match field

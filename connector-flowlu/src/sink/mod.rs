@@ -77,13 +77,18 @@ use writer::Writer;
 ///   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
 ///   match) fails the record rather than risk a duplicate.
 /// * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
+/// * **Upsert by id** of an id Flowlu does not hold fails the record (never creates).
 /// * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
-///   fail at once with the reason (and after error 22, later records of that stream), instead
-///   of each sending a request that cannot succeed. No checkpoint after the first record such a
+///   are `not_sent` at once with the reason (and after error 22, or a filter on the match field
+///   the portal ignores or refuses, later records of that stream), instead of each sending a
+///   request that cannot succeed; requests of the stream waiting for a slot are not sent. No checkpoint after the first record such a
 ///   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
 ///   and no state that is not per stream), so the host sends those records again once the
 ///   credential is fixed; the prepared write's [`PreparedWrite::stopped`] tells the caller that it
 ///   stopped.
+/// * **Interrupted** ([`PreparedWrite::interrupt`]): no new request (waits for a slot, the
+///   pace or a retry end at once); a request on the wire gets its answer or is abandoned after
+///   `client::limiter::IN_FLIGHT_GRACE`; every record not sent is `not_sent`.
 #[derive(Debug, Clone)]
 pub struct FlowluSink {
     account: Account,
