@@ -10,12 +10,20 @@
 //!   write: no `STATE` after the first record it touched is echoed (the sink withholds it), and the
 //!   run ends with a `TRACE` `config_error` and exit code 1, so the host sends those records
 //!   again once the credential is fixed.
-//! * Each input `STATE` is echoed once every record before it has an outcome.
+//! * Each input `STATE` is echoed once every record before it has an outcome, and only when
+//!   none of them (of its stream, or of any stream for a state that is not per stream) must be
+//!   sent again (failed `transient` or `system`, `unknown`, `not_sent`); the run then ends with
+//!   a `TRACE` error counting those records by class and saying what the host does, and exit
+//!   code 1.
+//! * `--outcomes-file`: one JSON line per input record (its input line, stream, outcome, Flowlu
+//!   id, message).
 //! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
 //!   logged; the run ends with a `LOG` count summary per stream.
-//! * On SIGTERM or SIGINT no further line is read: the records already read get their outcomes
-//!   and their STATEs, then the run ends with a `TRACE` error saying how far it got, the same on
-//!   stderr, and the signal's exit code (a second signal exits at once).
+//! * On SIGTERM or SIGINT no further line is read and the sink is told
+//!   (`PreparedWrite::interrupt`): no new request; the records already read get their outcomes
+//!   (`not_sent` for those not sent) and the STATEs they allow, then the run ends with a
+//!   `TRACE` error saying how far it got, the same on stderr, and the signal's exit code (a
+//!   second signal exits at once).
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
 //!   anything is read. The config's secrets are redacted from every line written.
 

@@ -1,21 +1,21 @@
 //! Fatal refusals: a rejected key or an unknown account stops every stream, a key without
 //! the module or a filter the portal ignores or refuses stops its stream; a signal stops every
-//! stream; which checkpoints they withhold, and which requests they stop.
+//! stream; which records they mark for the checkpoint rule, and which requests they stop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use connector_core::{Failure, FailureClass, Stopped};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::credential::internal_detail;
 use crate::error::Error;
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
-/// stream, a key without the module stops that stream. Records after such a failure fail at
-/// once, without a request, instead of each meeting the same refusal; the first record (in
-/// input order) each refusal touched decides which checkpoints are withheld.
+/// stream, a key without the module or a filter the portal ignores stops that stream, and so
+/// does a signal. Records after such a failure are `not_sent` at once, without a request,
+/// instead of each meeting the same refusal; the record whose own request met a refusal is
+/// marked to be sent again ([`Halt::refused`]). The checkpoint rule itself is `Acks`'s.
 #[derive(Debug, Default)]
 pub(super) struct Halt {
     pub(super) account: Mutex<Option<String>>,
@@ -30,13 +30,12 @@ pub(super) struct Halt {
     interrupted: Mutex<Option<String>>,
 }
 
-/// The first record each fatal refusal touched, and the refusal.
+/// The records that met a fatal refusal, and the refusals.
 #[derive(Debug, Default)]
 pub(super) struct Touched {
-    /// The smallest sequence touched by an account-wide refusal.
-    pub(super) account: Option<u64>,
-    /// Per stream, the smallest sequence touched by a refusal of that stream.
-    pub(super) streams: HashMap<String, u64>,
+    /// The records (by sequence) whose own request met a fatal refusal: the host sends them
+    /// again, so the checkpoint rule is told ([`connector_core::order::Acks::resend`]).
+    pub(super) records: BTreeSet<u64>,
     /// The refusals, by stream (`None`: every stream).
     pub(super) failures: BTreeMap<Option<String>, Stopped>,
 }
@@ -130,52 +129,27 @@ impl Halt {
             _ => return,
         };
         let mut touched = lock(&self.touched);
-        touched.touch(scope.as_deref(), sequence);
+        touched.records.insert(sequence);
         touched.failures.entry(scope.clone()).or_insert_with(|| Stopped {
             stream: scope,
             failure: crate::credential::explain_at(err, host).1,
         });
     }
 
-    /// Why record `sequence` of `stream` is no longer sent, if it is not (the record counts
-    /// as touched by that refusal).
-    pub(super) fn reason(&self, stream: &str, sequence: u64) -> Option<String> {
+    /// Why a record of `stream` is no longer sent, if it is not (it ends `not_sent`,
+    /// which withholds the checkpoints after it by the checkpoint rule).
+    pub(super) fn reason(&self, stream: &str) -> Option<String> {
         if let Some(why) = lock(&self.interrupted).clone() {
-            // A `not sent` outcome withholds the checkpoints after it by itself.
             return Some(why);
         }
-        let account = lock(&self.account).clone();
-        if let Some(why) = account {
-            lock(&self.touched).touch(None, sequence);
+        if let Some(why) = lock(&self.account).clone() {
             return Some(why);
         }
-        let why = lock(&self.streams).get(stream).cloned()?;
-        lock(&self.touched).touch(Some(stream), sequence);
-        Some(why)
+        lock(&self.streams).get(stream).cloned()
     }
 
-    /// Whether the checkpoint after `before` records, holding `state`, covers a record a fatal
-    /// refusal touched (of every stream, or of the state's stream, or of any stream for a state
-    /// that is not per stream).
-    pub(super) fn withholds(&self, before: u64, state: &Value) -> bool {
-        let touched = lock(&self.touched);
-        if touched.account.is_some_and(|first| first < before) {
-            return true;
-        }
-        let state_stream = connector_core::order::state_stream(state);
-        touched
-            .streams
-            .iter()
-            .any(|(stream, first)| *first < before && state_stream.is_none_or(|s| s == stream))
-    }
-}
-
-impl Touched {
-    pub(super) fn touch(&mut self, stream: Option<&str>, sequence: u64) {
-        let first = match stream {
-            None => self.account.get_or_insert(sequence),
-            Some(stream) => self.streams.entry(stream.to_string()).or_insert(sequence),
-        };
-        *first = (*first).min(sequence);
+    /// Whether record `sequence`'s own request met a fatal refusal.
+    pub(super) fn refused(&self, sequence: u64) -> bool {
+        lock(&self.touched).records.contains(&sequence)
     }
 }

@@ -189,7 +189,7 @@ impl FlowluSink {
         let Value::Object(data) = &record.data else {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
-        if let Some(reason) = halt.reason(&stream.stream, sequence) {
+        if let Some(reason) = halt.reason(&stream.stream) {
             return Outcome::NotSent { reason };
         }
         Writer {
@@ -214,8 +214,7 @@ impl FlowluSink {
         halt: Arc<Halt>,
     ) -> BoxStream<'a, SinkEvent> {
         let order = Arc::new(KeyedOrder::default());
-        let withheld = Arc::clone(&halt);
-        let acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
+        let refusals = Arc::clone(&halt);
         let planned = crate::sink::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
         let done = planned
             .map(move |planned| {
@@ -263,9 +262,11 @@ impl FlowluSink {
                 }
             })
             .buffer_unordered(self.record_concurrency());
-        done.scan(acks, |acks, done| futures::future::ready(Some(acks.push(done))))
-            .flat_map(stream::iter)
-            .boxed()
+        done.scan(Acks::default(), move |acks, done| {
+            futures::future::ready(Some(acknowledge(acks, &refusals, done)))
+        })
+        .flat_map(stream::iter)
+        .boxed()
     }
 }
 
@@ -379,6 +380,18 @@ fn with_waits<'b>(
     })
 }
 
+/// Pushes a finished item through the checkpoint rule ([`Acks`]); a record whose own request
+/// met a fatal refusal (a config failure by class, yet no fault of the record) is marked to be
+/// sent again first.
+fn acknowledge(acks: &mut Acks, halt: &Halt, done: Finished) -> Vec<SinkEvent> {
+    if let Finished::Outcome(outcome) = &done {
+        if halt.refused(outcome.sequence) {
+            acks.resend(&outcome.stream, outcome.sequence);
+        }
+    }
+    acks.push(done)
+}
+
 /// The key that serializes records touching the same Flowlu record: the id, or the match
 /// value; for a record that creates without a match field, a hash of its content.
 fn order_key(plan: &WritePlan, record: &Record) -> Option<String> {
@@ -449,36 +462,71 @@ mod tests {
         }
     }
 
-    #[test]
-    fn no_checkpoint_after_a_record_an_account_refusal_touched_is_acknowledged() {
-        let halt = Arc::new(Halt::default());
-        let withheld = Arc::clone(&halt);
-        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        // Input: r0 S0 r1 S1 r2 S2; record 1 meets the refusal (noted before its outcome).
-        let mut seen = names(acks.push(outcome(0)));
-        seen.extend(names(acks.push(checkpoint(0, 1))));
-        lock(&halt.touched).touch(None, 1);
-        for done in [outcome(1), checkpoint(1, 2), outcome(2), checkpoint(2, 3)] {
-            seen.extend(names(acks.push(done)));
-        }
-        assert_eq!(seen, ["o0", "s0", "o1", "o2"]);
+    fn refused_outcome(stream: &str, sequence: u64) -> Finished {
+        Finished::Outcome(RecordOutcome {
+            stream: stream.into(),
+            sequence,
+            outcome: Outcome::Failed {
+                class: FailureClass::Config,
+                code: None,
+                message: "authorization failed (HTTP 401)".into(),
+                fields: Default::default(),
+            },
+            record: None,
+        })
     }
 
     #[test]
-    fn a_stream_refusal_withholds_that_streams_and_global_checkpoints_only() {
-        let halt = Arc::new(Halt::default());
-        let withheld = Arc::clone(&halt);
-        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        lock(&halt.touched).touch(Some("b"), 0);
+    fn no_checkpoint_after_a_record_a_fatal_refusal_met_is_acknowledged() {
+        let halt = Halt::default();
+        let mut acks = Acks::default();
+        // Input: r0 S0 r1 S1 r2 S2; record 1's own request meets the refusal (noted before its
+        // outcome), record 2 is then not sent.
+        let mut seen = names(acknowledge(&mut acks, &halt, outcome(0)));
+        seen.extend(names(acknowledge(&mut acks, &halt, checkpoint(0, 1))));
+        halt.note(
+            "s",
+            1,
+            &Error::Auth {
+                status: 401,
+                api: None,
+            },
+            "h",
+        );
+        for done in [
+            refused_outcome("s", 1),
+            checkpoint(1, 2),
+            outcome(2),
+            checkpoint(2, 3),
+        ] {
+            seen.extend(names(acknowledge(&mut acks, &halt, done)));
+        }
+        assert_eq!(seen, ["o0", "s0", "o1", "o2"]);
+        assert_eq!(halt.reason("other").as_deref(), Some("an earlier request of this write failed with `authorization failed (HTTP 401)`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again"));
+    }
+
+    #[test]
+    fn a_refusal_in_one_stream_withholds_that_streams_and_global_checkpoints_only() {
+        let halt = Halt::default();
+        let mut acks = Acks::default();
+        halt.note(
+            "b",
+            0,
+            &Error::Auth {
+                status: 401,
+                api: None,
+            },
+            "h",
+        );
         let mut seen = Vec::new();
         for done in [
-            outcome(0),
+            refused_outcome("b", 0),
             stream_checkpoint(0, 1, "a"),
             stream_checkpoint(1, 1, "b"),
             checkpoint(2, 1),
             stream_checkpoint(3, 1, "a"),
         ] {
-            for event in acks.push(done) {
+            for event in acknowledge(&mut acks, &halt, done) {
                 seen.push(match event {
                     SinkEvent::CheckpointAck(state) => state["stream"]["stream_descriptor"]["name"]
                         .as_str()
