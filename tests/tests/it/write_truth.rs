@@ -495,3 +495,116 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
         slipped.len()
     );
 }
+
+/// A portal that refuses the filter on the match field (error 21 for any field but `id`): the
+/// lookup that met it fails the record (system: no fault of the record) and the stream stops.
+#[tokio::test]
+async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 2,
+        model_records: [("crm/account".to_string(), 2000)].into(),
+        quirks: Quirks {
+            refuse_filters_but_id: Some(21),
+            ..Quirks::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append_dedup", "email")).unwrap();
+    let mut input = vec![SinkInput::Checkpoint(state(0))];
+    for i in 0..20u64 {
+        input.push(SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data: json!({"name": format!("R{i}"), "email": format!("r{i}@example.com")}),
+        }));
+        if i % 5 == 4 {
+            input.push(SinkInput::Checkpoint(state(i + 1)));
+        }
+    }
+    emu.reset_stats();
+    let write = sink.prepare(&catalog).await.unwrap();
+    let events: Vec<SinkEvent> = write.write(futures::stream::iter(input).boxed()).collect().await;
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut acked = Vec::new();
+    for event in &events {
+        match event {
+            SinkEvent::Outcome(o) => {
+                *kinds
+                    .entry(o.outcome.resend_class().unwrap_or("final"))
+                    .or_insert(0) += 1
+            }
+            SinkEvent::CheckpointAck(s) => acked.extend(s["stream"]["stream_state"]["n"].as_u64()),
+            _ => {}
+        }
+    }
+    assert_eq!(acked, [0]);
+    assert_eq!(kinds, [("not sent", 19), ("system", 1)].into());
+    let stats = emu.stats();
+    assert_eq!(stats.total, 1, "{stats:?}");
+    let stopped = write.stopped();
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(
+        stopped[0].failure.message,
+        "Flowlu refuses the filter on `email` (error 21) (record 0 showed it), so the stream's records were not written, to avoid duplicates."
+    );
+}
+
+/// Creates applied before their answers were lost (every answer cut mid-body): each create is
+/// in the stand-in once, looked for rather than sent again, and a record whose result cannot
+/// be told is `unknown`, which holds back the STATE after it.
+#[tokio::test]
+async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_states() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 3,
+        faults: Faults {
+            drop_mid_body: 1.0,
+            ..Faults::none()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+    let before = emu.count("crm", "account");
+    let input = vec![
+        SinkInput::Checkpoint(state(0)),
+        SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data: json!({"name": "Lost answer 1"}),
+        }),
+        SinkInput::Checkpoint(state(1)),
+        SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data: json!({"name": "Lost answer 2"}),
+        }),
+        SinkInput::Checkpoint(state(2)),
+    ];
+    emu.reset_stats();
+    let write = sink.prepare(&catalog).await.unwrap();
+    let events: Vec<SinkEvent> = write.write(futures::stream::iter(input).boxed()).collect().await;
+    let mut seen = Vec::new();
+    for event in &events {
+        match event {
+            SinkEvent::Outcome(o) => seen.push(format!("{} {}", o.sequence, o.outcome.kind())),
+            SinkEvent::CheckpointAck(s) => seen.push(format!("STATE {}", s["stream"]["stream_state"]["n"])),
+            _ => {}
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["0 unknown", "1 unknown", "STATE 0"]);
+    // Each create applied once: never sent again while its result is unknown.
+    assert_eq!(emu.count("crm", "account"), before + 2);
+    let stats = emu.stats();
+    assert_eq!(
+        stats.path_total("/api/v1/module/crm/account/create"),
+        2,
+        "{stats:?}"
+    );
+}
