@@ -183,8 +183,20 @@ pub enum WriteMode {
 /// refused with a sentence.
 fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     use serde::de::Error as _;
-    let Some(value) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
+    let value = match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n,
+        Some(other) => {
+            let what = match other {
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Array(_) => "a list",
+                _ => "an object",
+            };
+            return Err(D::Error::custom(format!(
+                "must be a whole number, like 5, but is {what}"
+            )));
+        }
     };
     let whole = match (value.as_u64(), value.as_f64()) {
         (Some(n), _) => Some(n),

@@ -75,7 +75,8 @@ use writer::Writer;
 ///   has an outcome, and checkpoints are acknowledged in input order.
 /// * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
 ///   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
-///   match) fails the record rather than risk a duplicate.
+///   match) or refuses it fails the record rather than risk a duplicate, and on the lookup path
+///   stops the stream (its later records are `not_sent`, without a request).
 /// * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
 /// * **Upsert by id** of an id Flowlu does not hold fails the record (never creates).
 /// * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
