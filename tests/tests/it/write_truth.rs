@@ -348,13 +348,13 @@ async fn write_signalled(
 /// SIGTERM mid-write at a 2 requests/s cap, in each mode: no request starts after it, the
 /// records not sent are `not_sent` (in the reject file) and hold back every later STATE, the
 /// run ends within 10 s with the signal's exit code; resuming from the last STATE echoed
-/// duplicates nothing in update and upsert modes. In create mode, what slips through is the
+/// duplicates nothing in update and upsert modes, and deletes every record in delete mode. In create mode, what slips through is the
 /// records created after the last STATE echoed: counted here.
 #[tokio::test]
 async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicates_nothing() {
     const RECORDS: u64 = 30;
     let mut slipped = Vec::new();
-    for mode in ["update", "upsert", "create"] {
+    for mode in ["update", "upsert", "delete", "create"] {
         let emu = Emulator::start(EmulatorConfig {
             records_per_model: 2,
             model_records: [("crm/account".to_string(), RECORDS as usize)].into(),
@@ -374,17 +374,18 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
             .collect();
         let data = |i: u64| match mode {
             "update" => json!({"id": ids[i as usize], "name": format!("Signal {i}")}),
+            "delete" => json!({"id": ids[i as usize]}),
             "upsert" => json!({"email": format!("signal{i}@example.com"), "name": format!("Signal {i}")}),
             _ => json!({"name": format!("Signal {i}")}),
         };
         let catalog = match mode {
-            "update" => catalog_json("append_dedup", "id"),
+            "update" | "delete" => catalog_json("append_dedup", "id"),
             "upsert" => catalog_json("append_dedup", "email"),
             _ => catalog_json("append", "id"),
         };
         let advanced = match mode {
-            "update" => {
-                json!({"requests_per_second": 2, "write_rules": [{"stream": "crm_account", "mode": "update"}]})
+            "update" | "delete" => {
+                json!({"requests_per_second": 2, "write_rules": [{"stream": "crm_account", "mode": mode}]})
             }
             _ => json!({"requests_per_second": 2}),
         };
@@ -474,6 +475,10 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
         .await;
         assert_eq!(resumed.code, 0, "{mode}: {}", resumed.stdout);
         let records = emu.records("crm", "account");
+        if mode == "delete" {
+            assert!(records.is_empty(), "{mode}: {records:?}");
+            continue;
+        }
         for i in 0..RECORDS {
             let name = format!("Signal {i}");
             let holding = records.iter().filter(|r| r["name"] == name.as_str()).count();
