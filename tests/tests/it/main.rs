@@ -25,3 +25,4 @@ mod source_e2e;
 mod staleness;
 mod typed_compare;
 mod validation;
+mod write_truth;
