@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::client::decode::decode;
+use crate::client::decode::decode_within;
 use crate::error::{Bound, Error, MalformedKind};
 use crate::source::cursor::{Key, Order};
 
@@ -101,7 +101,26 @@ impl RawListPage {
         secret: &str,
         order: &Order,
     ) -> Result<Self, Error> {
-        let (total, records) = Self::decode_any_depth(status, headers, body, secret)?;
+        let values = crate::client::decode::answer_values(crate::client::transport::DEFAULT_MAX_BODY);
+        Self::decode_at_most(status, headers, body, secret, order, None, values)
+    }
+
+    /// [`RawListPage::decode`] of a page asked for at most `max_records` records: a page
+    /// holding more is refused ([`Error::Oversized`], [`Bound::Records`]) as soon as its
+    /// record past the limit is reached, before the records are held (a 30 MB page of ten
+    /// million `{}` is never ten million records in memory). An answer in another shape is
+    /// read as a tree of at most `max_values` JSON values ([`crate::client::decode::decode_within`]).
+    pub fn decode_at_most(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secret: &str,
+        order: &Order,
+        max_records: Option<usize>,
+        max_values: usize,
+    ) -> Result<Self, Error> {
+        let (total, records) =
+            Self::decode_any_depth(status, headers, body, secret, max_records, max_values)?;
         let cursor = order.cursor.map(|(column, _)| column);
         let mut items = Vec::with_capacity(records.len());
         for record in records {
@@ -124,13 +143,21 @@ impl RawListPage {
         headers: &HeaderMap,
         body: &[u8],
         secret: &str,
+        max_records: Option<usize>,
+        max_values: usize,
     ) -> Result<(Option<u64>, Vec<Box<RawValue>>), Error> {
+        let too_many = |max| Error::oversized(String::new(), None, Bound::Records(max));
         if status == StatusCode::OK {
-            if let Some(page) = Self::common_shape(body) {
-                return Ok(page);
+            match Self::common_shape(body, max_records) {
+                Ok(Some(page)) => return Ok(page),
+                Ok(None) => {}
+                Err(TooMany(max)) => return Err(too_many(max)),
             }
         }
-        let page = ListPage::from_response(decode(status, headers, body, secret)?)?;
+        let page = ListPage::from_response(decode_within(status, headers, body, secret, max_values)?)?;
+        if let Some(max) = max_records.filter(|max| page.items.len() > *max) {
+            return Err(too_many(max));
+        }
         let items = page
             .items
             .iter()
@@ -144,28 +171,116 @@ impl RawListPage {
         Ok((page.total, items))
     }
 
-    fn common_shape(body: &[u8]) -> Option<(Option<u64>, Vec<Box<RawValue>>)> {
+    /// The common shapes of a good page (`items` a list, or an object keyed by id, or
+    /// `response` itself a list), read without building a tree; `Ok(None)` for any other
+    /// answer (an error, ...), `Err` as soon as a record past `max_records` is met.
+    #[allow(clippy::type_complexity)]
+    fn common_shape(
+        body: &[u8],
+        max_records: Option<usize>,
+    ) -> Result<Option<(Option<u64>, Vec<Box<RawValue>>)>, TooMany> {
         #[derive(Deserialize)]
-        struct Envelope {
+        struct Envelope<'a> {
             error: Option<IgnoredAny>,
-            response: Option<Response>,
+            #[serde(borrow)]
+            response: Option<&'a RawValue>,
         }
         #[derive(Deserialize)]
-        struct Response {
+        struct Response<'a> {
             total: Option<Value>,
             total_result: Option<Value>,
-            items: Option<Vec<Box<RawValue>>>,
+            #[serde(borrow)]
+            items: Option<&'a RawValue>,
         }
-        let envelope: Envelope = serde_json::from_slice(body).ok()?;
+        let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(body) else {
+            return Ok(None);
+        };
         if envelope.error.is_some() {
-            return None;
+            return Ok(None);
         }
-        let response = envelope.response?;
-        let number =
-            |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
-        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
-        let total = number(response.total_result).or_else(|| number(response.total));
-        Some((total, response.items.unwrap_or_default()))
+        let Some(response) = envelope.response else {
+            return Ok(None);
+        };
+        let (total, items) = if response.get().starts_with('[') {
+            (None, Some(response))
+        } else {
+            let Ok(response) = serde_json::from_str::<Response<'_>>(response.get()) else {
+                return Ok(None);
+            };
+            let number =
+                |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+            // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+            let total = number(response.total_result).or_else(|| number(response.total));
+            (total, response.items)
+        };
+        let Some(items) = items else {
+            return Ok(Some((total, Vec::new())));
+        };
+        let seed = Records {
+            max: max_records.unwrap_or(usize::MAX),
+        };
+        let mut de = serde_json::Deserializer::from_str(items.get());
+        match serde::de::DeserializeSeed::deserialize(seed, &mut de) {
+            Ok(records) => Ok(Some((total, records))),
+            Err(e) if e.to_string().starts_with(TOO_MANY) => Err(TooMany(seed.max)),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// A page held more records than the `limit` asked (the limit).
+#[derive(Debug)]
+struct TooMany(usize);
+
+/// The start of the error [`Records`] stops with.
+const TOO_MANY: &str = "more records than asked";
+
+/// Reads `items` (a list, an object keyed by id, or `null`) into at most `max` records, each
+/// as sent; stops at the record past `max`, holding none of the rest.
+#[derive(Debug, Clone, Copy)]
+struct Records {
+    max: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records {
+    type Value = Vec<Box<RawValue>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Records {
+    type Value = Vec<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of records or an object of records")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(record) = seq.next_element::<Box<RawValue>>()? {
+            if out.len() == self.max {
+                return Err(serde::de::Error::custom(TOO_MANY));
+            }
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some((_, record)) = map.next_entry::<IgnoredAny, Box<RawValue>>()? {
+            if out.len() == self.max {
+                return Err(serde::de::Error::custom(TOO_MANY));
+            }
+            out.push(record);
+        }
+        Ok(out)
     }
 }
 
@@ -506,7 +621,11 @@ mod tests {
         );
         let keyed = br#"{"response": {"total": 1, "items": {"7": {"id": 7}}}}"#;
         let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), keyed, "k", &BY_ID).unwrap();
-        assert_eq!(page.items[0].0.get(), r#"{"id":7}"#);
+        assert_eq!(
+            page.items[0].0.get(),
+            r#"{"id": 7}"#,
+            "kept as sent, keyed by id too"
+        );
         assert_eq!(page.items[0].1, Some(id_key(7)));
         let error = br#"{"error": {"error_code": 22, "error_msg": "Access denied"}}"#;
         let err = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), error, "k", &BY_ID).unwrap_err();
@@ -517,6 +636,78 @@ mod tests {
                 .unwrap_err()
                 .is_retryable()
         );
+    }
+
+    /// A page holding more records than its `limit` is refused by name, as a list, keyed by
+    /// id or as a bare list, and in the tree fallback (a string `total`... not in the common
+    /// shape); one holding the limit exactly is read.
+    #[test]
+    fn a_page_holding_more_records_than_asked_is_refused() {
+        let decode_as = |status: u16, body: &str, max: usize| {
+            RawListPage::decode_at_most(
+                StatusCode::from_u16(status).unwrap(),
+                &HeaderMap::new(),
+                body.as_bytes(),
+                "k",
+                &BY_ID,
+                Some(max),
+                1_000,
+            )
+        };
+        let decode = |body: &str, max: usize| decode_as(200, body, max);
+        let list = r#"{"response": {"items": [{"id": 1}, {"id": 2}, {"id": 3}]}}"#;
+        for (status, body) in [
+            (200, list),
+            (
+                200,
+                r#"{"response": {"items": {"1": {"id": 1}, "2": {"id": 2}, "3": {"id": 3}}}}"#,
+            ),
+            (200, r#"{"response": [{"id": 1}, {"id": 2}, {"id": 3}]}"#),
+            // Another success status is read through the tree: it counts too.
+            (203, list),
+        ] {
+            let err = decode_as(status, body, 2).unwrap_err();
+            assert!(
+                matches!(err, Error::Oversized(ref over) if over.bound == Bound::Records(2)),
+                "{body}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                ": the page holds more than the 2 records asked for",
+                "{body}"
+            );
+            assert_eq!(decode_as(status, body, 3).unwrap().items.len(), 3, "{body}");
+        }
+        // A million `{}` (3 MB) for a limit of 500: refused at the 501st, at once.
+        let hostile = format!(
+            r#"{{"response": {{"items": [{}{{}}]}}}}"#,
+            "{},".repeat(1_000_000 - 1)
+        );
+        let started = std::time::Instant::now();
+        let err = decode(&hostile, 500).unwrap_err();
+        assert!(matches!(err, Error::Oversized(ref over) if over.bound == Bound::Records(500)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// An answer read as a tree stops at its value budget.
+    #[test]
+    fn an_answer_read_as_a_tree_stops_at_its_value_budget() {
+        let body = r#"{"response": {"items": {"1": {"id": 1, "x": [1, 2, 3]}}, "total": {"a": 1}}}"#;
+        let tree = |max| {
+            crate::client::decode::decode_within(StatusCode::OK, &HeaderMap::new(), body.as_bytes(), "k", max)
+        };
+        // 1 envelope + response + items + record + id + x + 3 + total + a = 11 values.
+        assert!(tree(11).is_ok());
+        let err = tree(10).unwrap_err();
+        assert!(
+            matches!(err, Error::Oversized(ref over) if over.bound == Bound::Values(10)),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), ": the answer holds more than 10 JSON values");
+        // Not JSON stays not JSON.
+        let err = crate::client::decode::decode_within(StatusCode::OK, &HeaderMap::new(), b"[1, 2", "k", 100)
+            .unwrap_err();
+        assert!(err.is_retryable(), "cut short: {err:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::client::decode::decode;
+use crate::client::decode::{answer_values, decode_within};
 use crate::client::page::{ListPage, RawListPage};
 use crate::credential::domain::AccountDomain;
 use crate::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
@@ -300,7 +300,15 @@ impl Client {
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose(), order);
+        let page = RawListPage::decode_at_most(
+            status,
+            &headers,
+            body.as_ref(),
+            self.api_key.expose(),
+            order,
+            call.limit(),
+            answer_values(self.max_body),
+        );
         self.outcome(page, status, &call)
     }
 
@@ -317,7 +325,13 @@ impl Client {
         tracing::Instrument::instrument(
             async {
                 let (status, headers, body) = self.send(&call).await?;
-                let response = decode(status, &headers, body.as_ref(), self.api_key.expose());
+                let response = decode_within(
+                    status,
+                    &headers,
+                    body.as_ref(),
+                    self.api_key.expose(),
+                    answer_values(self.max_body),
+                );
                 self.outcome(response, status, &call)
             },
             span,
@@ -455,6 +469,14 @@ impl<'a> Call<'a> {
     /// `module/model/method`, for messages.
     fn what(&self) -> String {
         format!("{}/{}/{}", self.module, self.model, self.method)
+    }
+
+    /// The `limit` parameter, if any: the most records a list page may hold.
+    fn limit(&self) -> Option<usize> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == "limit")
+            .and_then(|(_, v)| v.parse().ok())
     }
 
     /// The `page` parameter, if any.

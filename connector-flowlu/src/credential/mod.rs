@@ -276,6 +276,28 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                     page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
                 ),
             ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Records(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than the {limit} records asked for: the portal (or something between it and the connector) does not page as Flowlu does, so the page was refused before its records were read. Please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Values(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than {limit} JSON values, more than the connector holds for one answer. Lower advanced.page_size, or raise advanced.max_page_megabytes if the records really are that large; otherwise please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
         },
         Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
             R::ServerError,
