@@ -59,7 +59,7 @@ pub fn decode_within(
             .unwrap_or_else(|| "another page".into());
         return Err(Error::UnknownAccount {
             kind: AccountKind::Redirect,
-            detail: format!("HTTP {code} redirect to {}", redact(&target, secret)),
+            detail: format!("HTTP {code} redirect to {}", redact_echo(&target, secret)),
         });
     }
     let retry_after = || {
@@ -94,11 +94,11 @@ pub fn decode_within(
         }
         if let Some(api) = ApiError::from_body(value) {
             let api = ApiError {
-                message: redact(&api.message, secret),
+                message: redact_echo(&api.message, secret),
                 fields: api
                     .fields
                     .into_iter()
-                    .map(|(k, v)| (redact(&k, secret), redact(&v, secret)))
+                    .map(|(k, v)| (redact_echo(&k, secret), redact_echo(&v, secret)))
                     .collect(),
                 ..api
             };
@@ -165,7 +165,7 @@ pub fn decode_within(
     }
 }
 
-pub use connector_core::secret::redact;
+pub use connector_core::secret::redact_echo;
 
 /// Why [`parse_bounded`] gave up.
 #[derive(Debug)]
@@ -295,17 +295,26 @@ impl<'de> serde::de::Visitor<'de> for Tree<'_> {
 }
 
 /// The start of a body for an error message, redacted (before it is cut, so no part of the
-/// key survives at the cut).
+/// key survives at the cut; a key the server itself cut short is removed by
+/// [`redact_echo`]). Only the start is redacted: enough that a key in any encoding (at most
+/// 18 characters a key character) beginning within the excerpt is seen whole.
 fn excerpt(body: &[u8], secret: &str) -> String {
-    let text = redact(&String::from_utf8_lossy(body), secret);
-    let cut: String = text.chars().take(200).collect();
-    let suffix = if text.chars().count() > 200 { "..." } else { "" };
+    const SHOWN: usize = 200;
+    let head = &body[..body.len().min(4 * (SHOWN + 18 * secret.chars().count()))];
+    let text = redact_echo(&String::from_utf8_lossy(head), secret);
+    let cut: String = text.chars().take(SHOWN).collect();
+    let suffix = if head.len() < body.len() || text.chars().count() > SHOWN {
+        "..."
+    } else {
+        ""
+    };
     format!("`{cut}{suffix}`")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector_core::secret::redact;
 
     #[test]
     fn decode_gives_each_failure_its_kind() {
