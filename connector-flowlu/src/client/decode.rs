@@ -31,13 +31,13 @@ pub fn answer_values(max_body: usize) -> usize {
 /// `secret` is redacted from every text taken from the body. The body is read into a tree of
 /// at most [`answer_values`] of the default body cap; see [`decode_within`].
 pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Value, Error> {
-    decode_within(
-        status,
-        headers,
-        body,
-        secret,
-        answer_values(crate::client::transport::DEFAULT_MAX_BODY),
-    )
+    decode_within(status, headers, body, secret, default_answer_values())
+}
+
+/// [`answer_values`] of the default body cap (`max_page_megabytes` unset).
+pub fn default_answer_values() -> usize {
+    use crate::credential::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
+    answer_values(DEFAULT_PAGE_MEGABYTES as usize * MIB)
 }
 
 /// [`decode`], the body read into a tree of at most `max_values` JSON values: past that, the

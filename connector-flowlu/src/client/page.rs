@@ -101,7 +101,7 @@ impl RawListPage {
         secret: &str,
         order: &Order,
     ) -> Result<Self, Error> {
-        let values = crate::client::decode::answer_values(crate::client::transport::DEFAULT_MAX_BODY);
+        let values = crate::client::decode::default_answer_values();
         Self::decode_at_most(status, headers, body, secret, order, None, values)
     }
 

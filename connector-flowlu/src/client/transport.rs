@@ -250,6 +250,38 @@ impl Client {
         &self.host
     }
 
+    /// This client with another key (the probe's deliberately wrong one): the same transport,
+    /// body cap and resolver.
+    pub(crate) fn with_api_key(&self, api_key: Secret) -> Self {
+        Self {
+            api_key,
+            answered: Arc::new(AtomicBool::new(false)),
+            ..self.clone()
+        }
+    }
+
+    /// The key requests carry, to redact answers read outside [`Client::call`].
+    pub(crate) fn api_key(&self) -> &Secret {
+        &self.api_key
+    }
+
+    /// The most JSON values an answer of this client is read into ([`answer_values`] of its
+    /// body cap).
+    pub(crate) fn answer_values(&self) -> usize {
+        answer_values(self.max_body)
+    }
+
+    /// Sends one call and returns its answer undecoded: the status, the headers and the body
+    /// (read up to the body cap), for the probe, which reports what [`Client::call`] hides.
+    /// Transport errors are stripped of their URL; a name that does not resolve is
+    /// [`crate::error::TransportKind::Dns`].
+    pub(crate) async fn send_raw(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
+        self.send(call).await
+    }
+
     /// `GET .../{module}/{model}/list` with `params` (`page`, `limit`, `order_by[asc][]`,
     /// `filter[...]`, ...).
     pub async fn list(
