@@ -140,6 +140,23 @@ impl Credential for FlowluCredential {
     }
 
     async fn validate(&self) -> Validation {
+        // What every incremental read would refuse, refused here with the same sentence.
+        let horizon = crate::source::cursor::Horizon::now();
+        let start_date = self.settings().start_date;
+        if let Some(sentence) = start_date
+            .as_deref()
+            .and_then(|date| crate::source::cursor::refuse_start_date(date, &horizon))
+        {
+            let mut message = sentence.clone();
+            if let Some(first) = message.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            return Validation::invalid(
+                FailureReason::InvalidConfig,
+                message,
+                format!("unusable start date: {sentence}"),
+            );
+        }
         match self.client() {
             Ok(client) => validate_with(&client).await,
             Err(err) => invalid(&err, &self.host()),
