@@ -422,20 +422,31 @@ impl Client {
         if announced > limit as u64 {
             return Err(oversized(Bound::Bytes(limit)));
         }
-        let (mut chunks, mut read) = (Vec::new(), 0);
+        // One chunk (the common case) is kept as it came; from the second on, chunks are
+        // copied into one buffer as they arrive (sized by the announced length), so a body is
+        // held about once, not as its chunks and their join.
+        let mut body = Body::Joined(Vec::new());
+        let mut read = 0;
         while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
             read += chunk.len();
             if read > limit {
                 return Err(oversized(Bound::Bytes(limit)));
             }
-            chunks.push(chunk);
+            body = match body {
+                Body::Joined(joined) if joined.is_empty() && read == chunk.len() => Body::One(chunk),
+                Body::One(first) => {
+                    let size = usize::try_from(announced).unwrap_or(0).max(read);
+                    let mut joined = Vec::with_capacity(size);
+                    joined.extend_from_slice(&first);
+                    joined.extend_from_slice(&chunk);
+                    Body::Joined(joined)
+                }
+                Body::Joined(mut joined) => {
+                    joined.extend_from_slice(&chunk);
+                    Body::Joined(joined)
+                }
+            };
         }
-        // One chunk (the common case) is kept as it came; several are joined once.
-        let body = if chunks.len() == 1 {
-            Body::One(chunks.swap_remove(0))
-        } else {
-            Body::Joined(chunks.concat())
-        };
         Ok((status, headers, body))
     }
 }
