@@ -290,7 +290,16 @@ impl Client {
         model: &str,
         params: &[(String, String)],
     ) -> Result<ListPage, Error> {
-        ListPage::from_response(self.call(Call::new(module, model, "list").params(params)).await?)
+        let call = Call::new(module, model, "list").params(params);
+        let page = ListPage::from_response(self.call(call).await?)?;
+        // Read as a tree within the value budget; a page holding more records than asked is
+        // refused as `list_raw` refuses it.
+        match call.limit() {
+            Some(limit) if page.items.len() > limit => {
+                Err(Error::oversized(call.what(), call.page(), Bound::Records(limit)))
+            }
+            _ => Ok(page),
+        }
     }
 
     /// `GET .../{module}/{model}/get/{id}`.

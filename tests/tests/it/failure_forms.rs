@@ -339,6 +339,32 @@ async fn a_page_holding_more_records_than_asked_fails_the_stream_by_name() {
     other.assert().await;
 }
 
+/// The client's parsed list (the sink's lookups and index reads) refuses such a page too.
+#[tokio::test]
+async fn a_parsed_list_holding_more_records_than_asked_is_refused() {
+    let mut server = Server::new_async().await;
+    let body = page_body(&[json!({"id": 1}), json!({"id": 2}), json!({"id": 3})], 3);
+    let page = answer(&mut server, (1, 2), (200, "application/json", body), 1).await;
+    let other = CatchAll::register(&mut server).await;
+    let credential = FlowluCredential::from_config(&config_json("acme"))
+        .unwrap()
+        .with_base_url(server.url());
+    let params = [("page", "1"), ("limit", "2"), ("order_by[asc][]", "id")]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let err = credential
+        .client()
+        .unwrap()
+        .list("crm", "pipeline", &params)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "crm/pipeline/list page 1: the page holds more than the 2 records asked for"
+    );
+    page.assert_async().await;
+    other.assert().await;
+}
+
 /// A record without an `id` (the primary key of every stream) fails the stream naming it:
 /// neither it nor its page is passed on, and no state is saved (a read never ends COMPLETE
 /// with a state that covers nothing).
