@@ -9,7 +9,6 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -172,57 +171,24 @@ impl RawListPage {
     }
 
     /// The common shapes of a good page (`items` a list, or an object keyed by id, or
-    /// `response` itself a list), read without building a tree; `Ok(None)` for any other
-    /// answer (an error, ...), `Err` as soon as a record past `max_records` is met.
+    /// `response` itself a list), read in one pass without building a tree; `Ok(None)` for any
+    /// other answer (an error, ...), `Err` as soon as a record past `max_records` is met.
     #[allow(clippy::type_complexity)]
     fn common_shape(
         body: &[u8],
         max_records: Option<usize>,
     ) -> Result<Option<(Option<u64>, Vec<Box<RawValue>>)>, TooMany> {
-        #[derive(Deserialize)]
-        struct Envelope<'a> {
-            error: Option<IgnoredAny>,
-            #[serde(borrow)]
-            response: Option<&'a RawValue>,
-        }
-        #[derive(Deserialize)]
-        struct Response<'a> {
-            total: Option<Value>,
-            total_result: Option<Value>,
-            #[serde(borrow)]
-            items: Option<&'a RawValue>,
-        }
-        let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(body) else {
-            return Ok(None);
+        let max = max_records.unwrap_or(usize::MAX);
+        let over = std::cell::Cell::new(false);
+        let seed = Envelope {
+            records: Records { max, over: &over },
         };
-        if envelope.error.is_some() {
-            return Ok(None);
-        }
-        let Some(response) = envelope.response else {
-            return Ok(None);
-        };
-        let (total, items) = if response.get().starts_with('[') {
-            (None, Some(response))
-        } else {
-            let Ok(response) = serde_json::from_str::<Response<'_>>(response.get()) else {
-                return Ok(None);
-            };
-            let number =
-                |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
-            // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
-            let total = number(response.total_result).or_else(|| number(response.total));
-            (total, response.items)
-        };
-        let Some(items) = items else {
-            return Ok(Some((total, Vec::new())));
-        };
-        let seed = Records {
-            max: max_records.unwrap_or(usize::MAX),
-        };
-        let mut de = serde_json::Deserializer::from_str(items.get());
-        match serde::de::DeserializeSeed::deserialize(seed, &mut de) {
-            Ok(records) => Ok(Some((total, records))),
-            Err(e) if e.to_string().starts_with(TOO_MANY) => Err(TooMany(seed.max)),
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed =
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|page| de.end().map(|()| page));
+        match parsed {
+            Ok(page) => Ok(page),
+            Err(_) if over.get() => Err(TooMany(max)),
             Err(_) => Ok(None),
         }
     }
@@ -232,17 +198,143 @@ impl RawListPage {
 #[derive(Debug)]
 struct TooMany(usize);
 
-/// The start of the error [`Records`] stops with.
-const TOO_MANY: &str = "more records than asked";
-
-/// Reads `items` (a list, an object keyed by id, or `null`) into at most `max` records, each
-/// as sent; stops at the record past `max`, holding none of the rest.
-#[derive(Debug, Clone, Copy)]
-struct Records {
-    max: usize,
+/// The envelope of a list answer, `{"response": ..., "error": ...}`: the page when it has no
+/// `error` and its `response` is a page ([`PageSeed`]).
+#[derive(Clone, Copy)]
+struct Envelope<'a> {
+    records: Records<'a>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Records {
+/// A page read from `response`: its total and its records.
+type Common = Option<(Option<u64>, Vec<Box<RawValue>>)>;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Envelope<'_> {
+    type Value = Common;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Common, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Envelope<'_> {
+    type Value = Common;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list answer")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Common, A::Error> {
+        let (mut error, mut page) = (false, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "error" => error |= map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                "response" => {
+                    page = map.next_value_seed(PageSeed {
+                        records: self.records,
+                    })?
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(page.filter(|_| !error))
+    }
+}
+
+/// `response`: a list of records, or `{"total": .., "total_result": .., "items": ..}`;
+/// `None` for anything else.
+#[derive(Clone, Copy)]
+struct PageSeed<'a> {
+    records: Records<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PageSeed<'_> {
+    type Value = Common;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Common, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
+    type Value = Common;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a page")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Common, A::Error> {
+        serde::de::Visitor::visit_seq(self.records, seq).map(|items| Some((None, items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Common, A::Error> {
+        let (mut total, mut total_result, mut items) = (None, None, Vec::new());
+        let number =
+            |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "total" => total = number(map.next_value()?),
+                "total_result" => total_result = number(map.next_value()?),
+                "items" => items = map.next_value_seed(self.records)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
+        Ok(Some((total_result.or(total), items)))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Common, E> {
+        Ok(None)
+    }
+}
+
+/// Reads `items` (a list, an object keyed by id, or `null`) into at most `max` records, each
+/// as sent; stops at the record past `max` (setting `over`), holding none of the rest.
+#[derive(Debug, Clone, Copy)]
+struct Records<'a> {
+    max: usize,
+    over: &'a std::cell::Cell<bool>,
+}
+
+impl Records<'_> {
+    fn push<E: serde::de::Error>(
+        &self,
+        out: &mut Vec<Box<RawValue>>,
+        record: Box<RawValue>,
+    ) -> Result<(), E> {
+        if out.len() == self.max {
+            self.over.set(true);
+            return Err(E::custom("more records than asked"));
+        }
+        out.push(record);
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records<'_> {
     type Value = Vec<Box<RawValue>>;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -250,7 +342,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for Records {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Records {
+impl<'de> serde::de::Visitor<'de> for Records<'_> {
     type Value = Vec<Box<RawValue>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -264,10 +356,7 @@ impl<'de> serde::de::Visitor<'de> for Records {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         while let Some(record) = seq.next_element::<Box<RawValue>>()? {
-            if out.len() == self.max {
-                return Err(serde::de::Error::custom(TOO_MANY));
-            }
-            out.push(record);
+            self.push(&mut out, record)?;
         }
         Ok(out)
     }
@@ -275,10 +364,7 @@ impl<'de> serde::de::Visitor<'de> for Records {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         while let Some((_, record)) = map.next_entry::<IgnoredAny, Box<RawValue>>()? {
-            if out.len() == self.max {
-                return Err(serde::de::Error::custom(TOO_MANY));
-            }
-            out.push(record);
+            self.push(&mut out, record)?;
         }
         Ok(out)
     }
