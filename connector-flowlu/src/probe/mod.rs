@@ -19,8 +19,8 @@
 //!   customer-chosen text and are never reported: a record key equal to an alias is reported
 //!   as `alias_of_cf_<id>` (a select field's `<alias>_value` as `alias_of_cf_<id>_value`).
 //!   Every page of custom field rows is read first (up to [`CUSTOM_FIELD_PAGES`]), so every
-//!   alias is known; on a portal with more rows than that, a record key is named only when
-//!   the stream schema declares it or it is a `cf_<id>` key. Record keys that are not plain
+//!   alias is known; when they cannot all be read (more rows than that, or a refusal), a
+//!   record key is named only when the stream schema declares it or it is a `cf_<id>` key. Record keys that are not plain
 //!   identifiers (and those) are only counted. Rate headers are reported as numbers or as one
 //!   of [`session::HEADER_FORMS`], never as their text. Each custom field row says
 //!   which streams it joins as the connector's `discover` joins it (module and singular model,
