@@ -270,12 +270,10 @@ impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Common, A::Error> {
         let (mut total, mut total_result, mut items) = (None, None, Vec::new());
-        let number =
-            |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
-                "total" => total = number(map.next_value()?),
-                "total_result" => total_result = number(map.next_value()?),
+                "total" => total = map.next_value::<Total>()?.0,
+                "total_result" => total_result = map.next_value::<Total>()?.0,
                 "items" => items = map.next_value_seed(self.records)?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -308,6 +306,60 @@ impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
 
     fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Common, E> {
         Ok(None)
+    }
+}
+
+/// A total: a number, or a number in a string; anything else is skipped without being held
+/// (a hostile `total` holding a tree is never built).
+struct Total(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for Total {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TotalVisitor)
+    }
+}
+
+struct TotalVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TotalVisitor {
+    type Value = Total;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a total")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Total, E> {
+        Ok(Total(Some(v)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Total, E> {
+        Ok(Total(u64::try_from(v).ok()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Total, E> {
+        Ok(Total(v.trim().parse().ok()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Total, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Total(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Total, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Total(None))
     }
 }
 
@@ -764,6 +816,15 @@ mod tests {
             );
             assert_eq!(decode_as(status, body, 3).unwrap().items.len(), 3, "{body}");
         }
+        // A total holding a tree is skipped, not built.
+        let tree_total = format!(
+            r#"{{"response": {{"total": [{}{{}}], "items": [{{"id": 1}}]}}}}"#,
+            "{},".repeat(100_000)
+        );
+        let page = decode(&tree_total, 500).unwrap();
+        assert_eq!((page.total, page.items.len()), (None, 1));
+        let page = decode(r#"{"response": {"total": " 7 ", "items": []}}"#, 5).unwrap();
+        assert_eq!(page.total, Some(7));
         // A million `{}` (3 MB) for a limit of 500: refused at the 501st, at once.
         let hostile = format!(
             r#"{{"response": {{"items": [{}{{}}]}}}}"#,
