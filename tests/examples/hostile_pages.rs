@@ -1,7 +1,8 @@
 //! Peak memory of `flowlu-connector read` against hostile pages, each served to every request
 //! (RELIABILITY.md, "Hostile pages"): a 30 MB page of ten million `{}` records for a `limit`
-//! of 500, the same records keyed by id, and the same page under another success status (read
-//! as a tree, within its value budget).
+//! of 500, the same records keyed by id, the same page under another success status (read
+//! as a tree, within its value budget), and a page of 500 records of 60 KB (as many as asked,
+//! large ones) answered to every request, so pages are read concurrently.
 //!
 //! ```text
 //! cargo build -p connector-flowlu && cargo run -p integration-tests --example hostile_pages
@@ -93,7 +94,25 @@ fn cases() -> Vec<Case> {
             status: "203 Non-Authoritative Information",
             body: list.into_bytes(),
         },
+        Case {
+            name: "500 records of 60 KB, a full page to every request",
+            status: "200 OK",
+            body: wide_page().into_bytes(),
+        },
     ]
+}
+
+/// A page that is not hostile by its count: 500 records (the `limit`) of 60,000 characters,
+/// ids 1-500, dated; served to every request, so the reader meets the same full page again.
+fn wide_page() -> String {
+    let text = "a".repeat(60_000);
+    let items: Vec<String> = (1..=500)
+        .map(|id| format!(r#"{{"id":{id},"updated_date":"2024-01-01 00:00:00","x":"{text}"}}"#))
+        .collect();
+    format!(
+        r#"{{"response":{{"total":100000,"items":[{}]}}}}"#,
+        items.join(",")
+    )
 }
 
 fn main() {
