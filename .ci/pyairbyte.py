@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 import airbyte as ab
-import duckdb
+import sqlalchemy
 
 NOTICE = "Could not determine airbyte type"
 NUMERIC = ("DOUBLE", "DECIMAL", "FLOAT", "REAL", "NUMERIC", "BIGINT", "INTEGER", "HUGEINT")
@@ -52,13 +52,18 @@ def main() -> int:
     text = captured.getvalue()
     notices = text.count(NOTICE)
 
-    db = duckdb.connect(str(cache.db_path), read_only=True)
-    rows = db.execute(
-        "select table_name, column_name, data_type from information_schema.columns where table_schema = ?",
-        [cache.schema_name],
-    ).fetchall()
-    columns = {(t, c): d for t, c, d in rows}
-    counts = {t: db.execute(f'select count(*) from "{cache.schema_name}"."{t}"').fetchone()[0] for t in {t for t, _ in columns}}
+    with cache.get_sql_engine().connect() as db:
+        rows = db.execute(
+            sqlalchemy.text(
+                "select table_name, column_name, data_type from information_schema.columns where table_schema = :schema"
+            ),
+            {"schema": cache.schema_name},
+        ).fetchall()
+        columns = {(t, c): d for t, c, d in rows}
+        counts = {
+            t: db.execute(sqlalchemy.text(f'select count(*) from "{cache.schema_name}"."{t}"')).scalar()
+            for t in {t for t, _ in columns}
+        }
 
     problems, dates, numbers, named = [], 0, 0, 0
     for stream, schema in schemas.items():

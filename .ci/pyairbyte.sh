@@ -4,6 +4,8 @@
 # dates typed, number custom fields numeric, custom field columns by name, no "Could not
 # determine airbyte type" notice, the second read incremental).
 set -euo pipefail
+# No telemetry, no registry: PyAirbyte runs the local executable only.
+export DO_NOT_TRACK=1 AIRBYTE_OFFLINE_MODE=1
 cd "$(dirname "$0")/.."
 source .ci/lib.sh
 release_build

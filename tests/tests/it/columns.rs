@@ -137,3 +137,65 @@ async fn custom_field_columns_are_named_by_their_names_unless_by_key_is_asked() 
         }
     }
 }
+
+#[tokio::test]
+async fn a_field_renamed_in_flowlu_keeps_its_column_until_a_new_discover() {
+    use connector_core::{ConfiguredCatalog, SourceEvent, SourceState};
+    use futures::StreamExt;
+
+    let emu = Emulator::start(EmulatorConfig {
+        seed: 5,
+        records_per_model: 4,
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let credential = FlowluCredential::from_config(&config_json("acme"))
+        .unwrap()
+        .with_base_url(emu.base_url());
+    let source = FlowluSource::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 10));
+    let column_of = |catalog: &connector_core::Catalog, key: &str| -> String {
+        let account = catalog.streams.iter().find(|s| s.name == "crm_account").unwrap();
+        account.json_schema["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, p)| p["x-flowlu-field"]["key"] == key)
+            .map(|(name, _)| name.clone())
+            .unwrap()
+    };
+    let before = source.discover().await.unwrap();
+    let accepted = column_of(&before, "cf_7");
+    // The field (a number on accounts) is renamed in Flowlu.
+    let client = credential.client().unwrap();
+    let form = [("name".to_string(), "Renamed Budget".to_string())];
+    client.update("customfields", "fields", 7, &form).await.unwrap();
+
+    // A read with the catalog the host accepted: the accepted column, still typed.
+    let mut configured = ConfiguredCatalog::from_catalog(&before);
+    configured.streams.retain(|s| s.stream.name == "crm_account");
+    let records: Vec<Value> = source
+        .read_parsed(&configured, &SourceState::default())
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    assert_eq!(records.len(), 4);
+    for record in &records {
+        let object = record.as_object().unwrap();
+        assert!(object.contains_key(&accepted), "{record}");
+        assert!(!object.contains_key("renamed_budget") && !object.contains_key("cf_7"));
+        assert!(record[&accepted].is_number() || record[&accepted].is_null());
+    }
+    // Only a new discover proposes the new name, for the same key.
+    let after = source.discover().await.unwrap();
+    assert_ne!(accepted, "renamed_budget");
+    assert_eq!(column_of(&after, "cf_7"), "renamed_budget");
+}
