@@ -95,8 +95,9 @@ struct Target {
 #[derive(Debug)]
 pub struct Shape {
     checked: Vec<Checked>,
-    by_name: HashMap<&'static str, Kind>,
     custom: HashMap<String, Target>,
+    /// Finds what makes a record's text other than Flowlu's compact form.
+    unusual: [Finder<'static>; 3],
     /// `crm_account`'s `vat`, passed on as `VAT`.
     vat: Option<Finder<'static>>,
 }
@@ -128,7 +129,6 @@ impl Shape {
                 })
             })
             .collect();
-        let by_name = checked.iter().map(|c| (c.name, c.kind)).collect();
         let mut custom = HashMap::new();
         let properties = schema.get("properties").and_then(Value::as_object);
         for (column, property) in properties.into_iter().flatten() {
@@ -159,8 +159,9 @@ impl Shape {
         let vat = (stream == "crm_account").then(|| Finder::new(b"\"vat\":").into_owned());
         Self {
             checked,
-            by_name,
             custom,
+            unusual: [Finder::new(b"\\u"), Finder::new(b"\": "), Finder::new(b"\" :")]
+                .map(Finder::into_owned),
             vat,
         }
     }
@@ -177,62 +178,79 @@ impl Shape {
             return shaped;
         }
         for (record, _) in items.iter_mut() {
-            if !self.may_change(record.get()) {
-                continue;
-            }
-            if let Some(text) = self.rewrite(record.get(), &mut shaped) {
-                if let Ok(raw) = RawValue::from_string(text) {
-                    *record = raw;
-                }
+            let rewritten = match self.needs(record.get()) {
+                Need::Nothing => None,
+                Need::Nulls(spans) => nulled(record.get(), &spans),
+                Need::Parse => self.rewrite(record.get(), &mut shaped),
+            };
+            if let Some(raw) = rewritten {
+                *record = raw;
             }
         }
         shaped
     }
 
-    /// Whether `text` may need a change: `false` only when it surely does not.
-    fn may_change(&self, text: &str) -> bool {
+    /// What `text` needs: nothing, only Flowlu's "not set" dates replaced by `null` (the
+    /// spans of their values), or a parse.
+    fn needs(&self, text: &str) -> Need {
         if !self.custom.is_empty() {
-            return true;
+            return Need::Parse;
         }
         let bytes = text.as_bytes();
         // Another form than Flowlu's compact one (white space between members, escaped names,
         // nested objects whose members could share a name): parse it.
         let unusual = memchr::memchr3(b'\n', b'\r', b'\t', bytes).is_some()
-            || memchr::memmem::find(bytes, b"\\u").is_some()
-            || memchr::memmem::find(bytes, b"\": ").is_some()
-            || memchr::memmem::find(bytes, b"\" :").is_some()
+            || self.unusual.iter().any(|f| f.find(bytes).is_some())
             || bytes
                 .get(1..)
                 .is_some_and(|rest| memchr::memchr(b'{', rest).is_some());
-        if unusual {
-            return true;
+        if unusual || self.vat.as_ref().is_some_and(|f| f.find(bytes).is_some()) {
+            return Need::Parse;
         }
-        if self.vat.as_ref().is_some_and(|f| f.find(bytes).is_some()) {
-            return true;
-        }
-        self.checked.iter().any(|c| {
+        let mut unset = Vec::new();
+        for c in &self.checked {
             let Some(at) = c.finder.find(bytes) else {
-                return false;
+                continue;
             };
             let value_at = at + c.finder.needle().len();
             let escaped_quote = at > 0 && bytes[at - 1] == b'\\';
-            let again = c.finder.find(&bytes[value_at..]).is_some();
-            escaped_quote || again || !fits_as_sent(c.kind, &bytes[value_at..])
-        })
+            if escaped_quote || c.finder.find(&bytes[value_at..]).is_some() {
+                return Need::Parse;
+            }
+            let rest = &bytes[value_at..];
+            if fits_as_sent(c.kind, rest) {
+                continue;
+            }
+            match unset_date_len(c.kind, rest) {
+                Some(len) => unset.push((value_at, value_at + len)),
+                None => return Need::Parse,
+            }
+        }
+        if unset.is_empty() {
+            Need::Nothing
+        } else {
+            unset.sort_unstable();
+            Need::Nulls(unset)
+        }
     }
 
     /// The record rewritten, or `None` when nothing changes (or it is not an object).
-    fn rewrite(&self, text: &str, shaped: &mut Shaped) -> Option<String> {
+    fn rewrite(&self, text: &str, shaped: &mut Shaped) -> Option<Box<RawValue>> {
         let Members(members) = serde_json::from_str::<Members<'_>>(text).ok()?;
         let mut changed = false;
         let mut out: Vec<(Cow<'_, str>, Slot<'_>)> = Vec::with_capacity(members.len());
         let mut misfits = Map::new();
         let has_upper_vat = members.iter().any(|(k, _)| k == "VAT");
         for (key, raw) in &members {
-            let (column, kind) = if let Some(target) = self.custom.get(key.as_ref()) {
+            let target = if self.custom.is_empty() {
+                None
+            } else {
+                self.custom.get(key.as_ref())
+            };
+            let (column, kind) = if let Some(target) = target {
                 (Cow::Borrowed(target.column.as_str()), target.kind)
-            } else if let Some(kind) = self.by_name.get(key.as_ref()) {
-                (key.clone(), *kind)
+            } else if let Some(checked) = self.checked.iter().find(|c| c.name == key.as_ref()) {
+                (key.clone(), checked.kind)
             } else if self.vat.is_some() && key == "vat" {
                 let same_as_upper = members
                     .iter()
@@ -270,30 +288,70 @@ impl Shape {
         if !changed {
             return None;
         }
-        let mut text_out = String::with_capacity(text.len() + 32);
-        text_out.push('{');
-        let mut first = true;
-        let mut member = |name: &str, value: &str| {
-            if !first {
-                text_out.push(',');
-            }
-            first = false;
-            text_out.push_str(&Value::String(name.to_string()).to_string());
-            text_out.push(':');
-            text_out.push_str(value);
-        };
-        for (name, slot) in &out {
-            match slot {
-                Slot::Raw(raw) => member(name, raw.get()),
-                Slot::Value(value) => member(name, &value.to_string()),
-            }
-        }
-        if !misfits.is_empty() {
-            member(RAW_VALUES, &Value::Object(misfits).to_string());
-        }
-        text_out.push('}');
-        Some(text_out)
+        let misfits = (!misfits.is_empty()).then_some(Value::Object(misfits));
+        // Serialised straight into the record's text: raw members verbatim, no second parse.
+        serde_json::value::to_raw_value(&Rewritten {
+            members: &out,
+            misfits: misfits.as_ref(),
+        })
+        .ok()
     }
+}
+
+/// A rewritten record: its members in order, then the values that fit no type.
+struct Rewritten<'a, 'b> {
+    members: &'a [(Cow<'b, str>, Slot<'b>)],
+    misfits: Option<&'a Value>,
+}
+
+impl serde::Serialize for Rewritten<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.members.len() + 1))?;
+        for (name, slot) in self.members {
+            match slot {
+                Slot::Raw(raw) => map.serialize_entry(name.as_ref(), raw)?,
+                Slot::Value(value) => map.serialize_entry(name.as_ref(), value)?,
+            }
+        }
+        if let Some(misfits) = self.misfits {
+            map.serialize_entry(RAW_VALUES, misfits)?;
+        }
+        map.end()
+    }
+}
+
+/// What a record needs.
+enum Need {
+    Nothing,
+    /// These value spans are Flowlu's "not set" dates.
+    Nulls(Vec<(usize, usize)>),
+    Parse,
+}
+
+/// The length of a date value's JSON text that is Flowlu's "not set" (`""`, `"0000-00-00"`,
+/// `"0000-00-00 00:00:00"`), from its first byte; `None` for anything else.
+fn unset_date_len(kind: Kind, rest: &[u8]) -> Option<usize> {
+    if !matches!(kind, Kind::Date | Kind::DateTime) {
+        return None;
+    }
+    [&b"\"\""[..], b"\"0000-00-00\"", b"\"0000-00-00 00:00:00\""]
+        .iter()
+        .find(|t| rest.starts_with(t))
+        .map(|t| t.len())
+}
+
+/// `text` with each span replaced by `null` (spans sorted, not overlapping).
+fn nulled(text: &str, spans: &[(usize, usize)]) -> Option<Box<RawValue>> {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for &(start, end) in spans {
+        out.push_str(text.get(from..start)?);
+        out.push_str("null");
+        from = end;
+    }
+    out.push_str(text.get(from..)?);
+    RawValue::from_string(out).ok()
 }
 
 /// A member's value in a rewritten record.
@@ -317,9 +375,7 @@ fn fits_as_sent(kind: Kind, rest: &[u8]) -> bool {
             let Some(body) = rest.get(1..=len) else {
                 return false;
             };
-            rest.first() == Some(&b'"')
-                && rest.get(len + 1) == Some(&b'"')
-                && std::str::from_utf8(body).is_ok_and(|t| canonical_date(kind, t).as_deref() == Some(t))
+            rest.first() == Some(&b'"') && rest.get(len + 1) == Some(&b'"') && is_canonical_date(kind, body)
         }
         Kind::Integer | Kind::Number => {
             let end = rest
@@ -337,6 +393,21 @@ fn fits_as_sent(kind: Kind, rest: &[u8]) -> bool {
     }
 }
 
+/// Whether `text` is already a real date in `kind`'s canonical form (`YYYY-MM-DD`,
+/// `YYYY-MM-DD HH:mm:ss`), checked without building a text.
+fn is_canonical_date(kind: Kind, text: &[u8]) -> bool {
+    let shape: &[u8] = match kind {
+        Kind::Date => b"dddd-dd-dd",
+        _ => b"dddd-dd-dd dd:dd:dd",
+    };
+    text.len() == shape.len()
+        && text
+            .iter()
+            .zip(shape)
+            .all(|(b, s)| if *s == b'd' { b.is_ascii_digit() } else { b == s })
+        && std::str::from_utf8(text).is_ok_and(|t| parse_naive(t).is_some())
+}
+
 /// A date's canonical text for `kind` (`YYYY-MM-DD` or `YYYY-MM-DD HH:mm:ss`); `None` when it
 /// is not a real date (a date field holding a time of day other than midnight is not a date).
 fn canonical_date(kind: Kind, text: &str) -> Option<String> {
@@ -352,6 +423,9 @@ fn canonical_date(kind: Kind, text: &str) -> Option<String> {
 fn fate(kind: Kind, raw: &RawValue) -> Fate {
     let text = raw.get();
     if text == "null" || kind == Kind::Text {
+        return Fate::Keep;
+    }
+    if matches!(kind, Kind::Date | Kind::DateTime) && fits_as_sent(kind, text.as_bytes()) {
         return Fate::Keep;
     }
     let value = parse(raw);
