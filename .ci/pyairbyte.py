@@ -74,16 +74,18 @@ def main() -> int:
                 problems.append(f"{stream}.{name}: no column in the cache")
                 continue
             fmt = prop.get("format")
-            if fmt in ("date", "date-time"):
+            description = prop.get("description") or ""
+            # A date by its description (the format Flowlu sends it in) or its declared format.
+            if fmt in ("date", "date-time") or "YYYY-MM-DD" in description:
                 dates += 1
                 if not (kind == "DATE" or kind.startswith("TIMESTAMP")):
-                    problems.append(f"{stream}.{name}: declared {fmt}, a {kind} column")
+                    problems.append(f"{stream}.{name}: a date ({fmt or 'no format'}), a {kind} column")
             field = prop.get("x-flowlu-field")
-            if field:
+            if field or description.startswith("Custom field"):
                 named += 1
-                if name.startswith("cf_"):
-                    problems.append(f"{stream}.{name}: a custom field column named by its key")
-                if field.get("type") == "number" and field.get("part") == "value":
+                if not field or name.startswith("cf_"):
+                    problems.append(f"{stream}.{name}: a custom field column not named by its field's name")
+                if description.startswith("Custom field (number)") and "label" not in description:
                     numbers += 1
                     if not kind.startswith(NUMERIC):
                         problems.append(f"{stream}.{name}: a number custom field, a {kind} column")
