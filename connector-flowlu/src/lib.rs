@@ -34,6 +34,7 @@
 // the credential's account, then the source and the sink, then the binary's program.
 mod cli;
 mod client;
+mod columns;
 mod credential;
 mod dates;
 mod error;

@@ -4,20 +4,25 @@
 //! The fields and their JSON types come from public material (the schemas of Airbyte's
 //! declarative Flowlu source, imported from real responses, the output schemas of Activepieces'
 //! Flowlu piece, and the facts gathered in docs/flowlu-api.md): ids and foreign keys are
-//! integers, money is a number, flags are 0/1 integers. The stamps Flowlu sets on every record
-//! (`created_date`, `updated_date`; products' `created`, `updated`) are naive timestamps,
-//! declared `date-time` / `timestamp_without_timezone`. Every other date is text: Flowlu sends
-//! a date that is not set as `""` or as a zero date (`0000-00-00[ 00:00:00]`), records are
-//! passed on exactly as sent, and a typed host refuses those values in a timestamp or date
-//! column (PyAirbyte's DuckDB cache fails the whole stream on the first one); each such field's
-//! description gives its format. Every field but `id` may be `null`. A union of two types is
-//! declared only where public responses show both. Unknown columns still pass
-//! (`additionalProperties: true`). `discover` adds the
-//! account's custom fields ([`CustomField`]).
+//! integers, money is a number, flags are 0/1 integers. Every date is declared with its
+//! format: dates `date`, dates and times `date-time` / `timestamp_without_timezone` (naive,
+//! in the portal's time zone). Flowlu sends a date that is not set as `""` or as a zero date
+//! (`0000-00-00[ 00:00:00]`); the source passes those on as `null`, which is what they mean
+//! (see [`crate::source`]'s record shaping). Every field but `id` may be `null`. Fields public
+//! responses show in two types (`task_tasks.is_archive`, `fin_invoice_contacts.contact_id`,
+//! `fin_invoice_item.discount`) are declared in one, and their values normalised to it. A
+//! value that fits no declared type is `null` in its column and kept as sent in
+//! [`RAW_VALUES`]. Unknown columns still pass (`additionalProperties: true`). `discover` adds
+//! the account's custom fields ([`CustomField`]), named and typed (see [`crate::columns`]).
 
 use serde_json::{json, Map, Value};
 
+use crate::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
 use crate::streams::{Model, MODELS};
+
+/// The column holding, by field, the values as Flowlu sent them that fit no declared type
+/// (a date that is no date, text in a number field): their own column is `null`.
+pub const RAW_VALUES: &str = "_flowlu_raw_values";
 
 /// Every standard field of every model as `name:type` pairs, in Flowlu's names. Types: `i`
 /// integer (ids, foreign keys, counts, enumerations), `n` number (money, rates, quantities),
@@ -28,7 +33,7 @@ const FIELDS: &[(&str, &str)] = &[
         "crm_account",
         "type:i name:s first_name:s middle_name:s last_name:s honorific_title_id:i owner_id:i \
          active:b account_category_id:i industry_id:i description:s email:s email_personal:s \
-         phone:s phone2:s phone3:s web:s skype:s telegram:s timezone:s VAT:s VAT1:s VAT2:s vat:s \
+         phone:s phone2:s phone3:s web:s skype:s telegram:s timezone:s VAT:s VAT1:s VAT2:s \
          address:s address_legal:s bank_details:s name_legal:s name_legal_full:s \
          billing_address_line_1:s billing_address_line_2:s billing_address_line_3:s billing_city:s \
          billing_country:s billing_state:s billing_zip:s shipping_address_line_1:s \
@@ -460,7 +465,7 @@ pub fn standard_fields(stream: &str) -> impl Iterator<Item = (&'static str, &'st
 
 /// The creation and change stamps Flowlu sets on every record: never blank, so declared as
 /// naive timestamps.
-fn is_stamp(name: &str) -> bool {
+pub(crate) fn is_stamp(name: &str) -> bool {
     matches!(name, "created_date" | "updated_date" | "created" | "updated")
 }
 
@@ -476,17 +481,25 @@ fn property(stream: &str, name: &str, code: &str) -> Value {
         ),
         "t" => (
             json!(["string", "null"]),
-            None,
-            "YYYY-MM-DD HH:mm:ss in the portal's time zone (no offset); \"\" or 0000-00-00 00:00:00 when not set, so declared as text: a typed host refuses those in a timestamp column",
+            Some("date-time"),
+            "YYYY-MM-DD HH:mm:ss in the portal's time zone (no offset); null when not set (Flowlu's \"\" and 0000-00-00 00:00:00)",
         ),
         "d" => (
             json!(["string", "null"]),
-            None,
-            "YYYY-MM-DD; \"\" or 0000-00-00 when not set, so declared as text: a typed host refuses those in a date column",
+            Some("date"),
+            "YYYY-MM-DD; null when not set (Flowlu's \"\" and 0000-00-00)",
         ),
         "u" => (json!(["integer", "null"]), None, "Unix seconds"),
-        "is" => (json!(["integer", "string", "null"]), None, "an integer, sometimes sent as a string"),
-        "ns" => (json!(["number", "string", "null"]), None, "a number, sometimes sent as a string"),
+        "is" => (
+            json!(["integer", "null"]),
+            None,
+            "an integer; Flowlu sends it as a number or as a string, passed on as the integer",
+        ),
+        "ns" => (
+            json!(["number", "null"]),
+            None,
+            "a number; Flowlu sends it as a number or as a string, passed on as the number",
+        ),
         _ => (json!(["string", "null"]), None, "text"),
     };
     let note = NOTES
@@ -511,9 +524,21 @@ fn property(stream: &str, name: &str, code: &str) -> Value {
     schema
 }
 
+/// Whether the source turns a value of JSON type `seen` into the declared type of `property`
+/// (`name` of `stream`): text in a custom field column (`x-flowlu-field`), in a date, or in
+/// a field public responses show in two types.
+pub(crate) fn shaped_from_text(stream: &str, name: &str, property: &Value, seen: &str) -> bool {
+    seen == "string"
+        && (property.get(FIELD_KEYWORD).is_some()
+            || property.get("format").is_some()
+            || standard_fields(stream).any(|(n, code)| n == name && matches!(code, "is" | "ns")))
+}
+
 /// One custom field of an account, from `customfields/fields`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomField {
+    /// The field's id in Flowlu.
+    pub id: String,
     /// The column name, `cf_<id>`.
     pub column: String,
     /// The column's name by alias, when the portal names it so (`api_use_alias` = 1).
@@ -577,8 +602,11 @@ impl CustomField {
             Some("1") | Some("true") => text("alias").filter(|a| crate::sink::encode::check_name(a).is_ok()),
             _ => None,
         };
+        let id = text("id")?;
+        crate::sink::encode::check_name(&id).ok()?;
         let field = Self {
-            column: format!("cf_{}", text("id")?),
+            column: format!("cf_{id}"),
+            id,
             alias,
             title: text("name").unwrap_or_default(),
             kind: text("type").unwrap_or_default(),
@@ -586,39 +614,82 @@ impl CustomField {
         Some((streams, field))
     }
 
-    /// The columns of this field: `(name, schema)`.
-    fn columns(&self) -> Vec<(String, Value)> {
-        let mut names = vec![self.column.clone()];
-        names.extend(self.alias.clone());
+    /// The key Flowlu's records carry the value under: the alias where the portal names the
+    /// field so, else `cf_<id>`.
+    pub fn key(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.column)
+    }
+
+    /// Whether a select field (its records also carry the chosen option's label).
+    pub fn is_select(&self) -> bool {
+        is_select(&self.kind)
+    }
+
+    /// The column schema of this field's `part`, with its `x-flowlu-field` mapping.
+    fn column_schema(&self, part: Part) -> Value {
         let what = if self.title.is_empty() {
             format!("Custom field ({})", self.kind)
         } else {
             format!("Custom field ({}): {}", self.kind, self.title)
         };
-        // Real responses send every custom column as text (Airbyte's schemas, imported from
-        // them, type `cf_<id>` and `cf_<id>_value` as strings), whatever the field's type: the
-        // type says what the text holds. A date may be blank, so it carries no format.
-        let holds = match self.kind.as_str() {
-            "number" | "numeric" | "decimal" | "float" | "money" => "a number, sent as text",
-            "checkbox" | "boolean" | "bool" => "0 or 1, sent as text",
-            "date" => "YYYY-MM-DD, sent as text; \"\" when not set",
-            "datetime" => "YYYY-MM-DD HH:mm:ss, sent as text; \"\" when not set",
-            kind if is_select(kind) => "the chosen option's id, sent as text",
-            _ => "text",
+        let (key, mut schema) = match part {
+            Part::Label => (
+                format!("{}_value", self.key()),
+                json!({"type": ["string", "null"], "readOnly": true,
+                       "description": format!("{what}; the chosen option's label (read only: write the option id)")}),
+            ),
+            Part::Value => (self.key().to_string(), custom_value_schema(&self.kind, &what)),
         };
-        let value = json!({"type": ["string", "null"], "description": format!("{what}; {holds}")});
+        let mapping = Mapping {
+            key,
+            kind: self.kind.clone(),
+            part,
+        };
+        schema[FIELD_KEYWORD] = mapping.to_json(&self.id, &self.title);
+        schema
+    }
+
+    /// The columns of this field: `(name, schema)`, the name from `base` (a select field's
+    /// label column is `<base>_label`, or `<key>_value` by key).
+    fn columns(&self, base: &str, naming: Naming) -> Vec<(String, Value)> {
         let mut out = Vec::new();
-        for name in names {
-            if is_select(&self.kind) {
-                out.push((
-                    format!("{name}_value"),
-                    json!({"type": ["string", "null"], "description": format!("{what}; the chosen option's label")}),
-                ));
-            }
-            out.push((name, value.clone()));
+        if self.is_select() {
+            let label = match naming {
+                Naming::ByName => format!("{base}_label"),
+                Naming::ByKey => format!("{base}_value"),
+            };
+            out.push((label, self.column_schema(Part::Label)));
         }
+        out.push((base.to_string(), self.column_schema(Part::Value)));
         out
     }
+}
+
+/// The schema of a custom field's value column, typed from its Flowlu type (Flowlu sends every
+/// custom value as text; the source passes it on in this type).
+fn custom_value_schema(kind: &str, what: &str) -> Value {
+    let (types, format, holds) = match kind {
+        "number" | "numeric" | "decimal" | "float" | "money" | "integer" => {
+            (json!(["number", "null"]), None, "a number")
+        }
+        "checkbox" | "boolean" | "bool" => (json!(["integer", "null"]), None, "1 checked, 0 not"),
+        "date" => (json!(["string", "null"]), Some("date"), "YYYY-MM-DD"),
+        "datetime" => (
+            json!(["string", "null"]),
+            Some("date-time"),
+            "YYYY-MM-DD HH:mm:ss in the portal's time zone",
+        ),
+        kind if is_select(kind) => (json!(["string", "null"]), None, "the chosen option's id"),
+        _ => (json!(["string", "null"]), None, "text"),
+    };
+    let mut schema = json!({"type": types, "description": format!("{what}; {holds}, null when not set")});
+    if let Some(format) = format {
+        schema["format"] = json!(format);
+        if format == "date-time" {
+            schema["airbyte_type"] = json!("timestamp_without_timezone");
+        }
+    }
+    schema
 }
 
 /// The schema of a model's records, without custom fields.
@@ -631,22 +702,63 @@ pub fn base_schema(model: &Model) -> Value {
     for (name, code) in standard_fields(model.stream) {
         properties.insert(name.into(), property(model.stream, name, code));
     }
+    properties.insert(
+        RAW_VALUES.into(),
+        json!({
+            "type": ["object", "null"],
+            "readOnly": true,
+            "additionalProperties": true,
+            "description": "Values Flowlu sent that fit no declared type (a date that is no date, text in a number field), by field, exactly as sent: their own column is null. Null when every value fits",
+        }),
+    );
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "title": model.stream,
-        "description": format!("Records of Flowlu's {}/{} model, exactly as Flowlu sends them", model.module, model.model),
+        "description": format!("Records of Flowlu's {}/{} model as Flowlu sends them (dates not set as null)", model.module, model.model),
         "additionalProperties": true,
         "properties": properties,
     })
 }
 
-/// The schema of a model's records with the account's custom fields.
+/// The schema of a model's records with the account's custom fields named by their keys
+/// (`cf_<id>`, as Flowlu sends them).
 pub fn schema_with(model: &Model, custom: &[CustomField]) -> Value {
+    schema_named(model, custom, Naming::ByKey)
+}
+
+/// The schema of a model's records with the account's custom fields, their columns named as
+/// `naming` says (see [`crate::columns`]): in field id order, unique case-insensitively,
+/// never a standard field's name.
+pub fn schema_named(model: &Model, custom: &[CustomField], naming: Naming) -> Value {
     let mut schema = base_schema(model);
+    let mut fields: Vec<&CustomField> = custom.iter().collect();
+    fields.sort_by(|a, b| {
+        let n = |f: &CustomField| f.id.parse::<u64>().unwrap_or(u64::MAX);
+        n(a).cmp(&n(b)).then_with(|| a.id.cmp(&b.id))
+    });
+    fields.dedup_by(|a, b| a.id == b.id);
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        for field in custom {
-            for (name, column) in field.columns() {
+        let mut names = Names::reserving(properties.keys().map(String::as_str));
+        for field in fields {
+            let base = match naming {
+                Naming::ByName => {
+                    let suffixes: &[&str] = if field.is_select() { &["", "_label"] } else { &[""] };
+                    names.name_field(&field.id, &field.title, suffixes)
+                }
+                Naming::ByKey => {
+                    // As Flowlu names them; a key that is already a standard field (an alias
+                    // such as `name`) keeps the standard column.
+                    let key = field.key().to_string();
+                    if !names.is_free(&key) {
+                        continue;
+                    }
+                    names.take(&key);
+                    names.take(&format!("{key}_value"));
+                    key
+                }
+            };
+            for (name, column) in field.columns(&base, naming) {
                 properties.entry(name).or_insert(column);
             }
         }
@@ -665,29 +777,60 @@ mod tests {
         let (streams, field) = CustomField::from_record(&record).unwrap();
         assert_eq!((streams, field.column.as_str()), (vec!["st_projects"], "cf_7"));
         let m = crate::streams::model("st_projects").unwrap();
-        let schema = schema_with(m, &[field]);
-        assert_eq!(schema["properties"]["cf_7"]["type"], json!(["string", "null"]));
+        let schema = schema_with(m, std::slice::from_ref(&field));
         assert_eq!(
-            schema["properties"]["cf_7"]["description"],
-            json!("Custom field (number): Budget; a number, sent as text")
+            schema["properties"]["cf_7"],
+            json!({"type": ["number", "null"],
+                   "description": "Custom field (number): Budget; a number, null when not set",
+                   "x-flowlu-field": {"id": "7", "key": "cf_7", "name": "Budget", "type": "number", "part": "value"}})
         );
         assert_eq!(schema["additionalProperties"], json!(true));
+        let named = schema_named(m, &[field], Naming::ByName);
+        assert_eq!(
+            named["properties"]["budget"]["x-flowlu-field"]["key"],
+            json!("cf_7")
+        );
+        assert!(named["properties"].get("cf_7").is_none());
 
-        let by_set =
-            json!({"id": 9, "type": "select", "fieldset_id": 6, "alias": "tier", "api_use_alias": 1});
+        let by_set = json!({"id": 9, "name": "Tier", "type": "select", "fieldset_id": 6, "alias": "tier", "api_use_alias": 1});
         let (streams, field) = CustomField::from_record(&by_set).unwrap();
         assert_eq!(streams, vec!["crm_account"]);
         let m = crate::streams::model("crm_account").unwrap();
-        let props = schema_with(m, &[field])["properties"].clone();
-        for col in ["cf_9", "cf_9_value", "tier", "tier_value"] {
+        let props = schema_with(m, std::slice::from_ref(&field))["properties"].clone();
+        for col in ["tier", "tier_value"] {
             assert!(props.get(col).is_some(), "{col} missing");
         }
-        assert_eq!(props["cf_9_value"]["type"], json!(["string", "null"]));
+        assert_eq!(props["tier_value"]["readOnly"], json!(true));
+        let props = schema_named(m, &[field], Naming::ByName)["properties"].clone();
+        assert_eq!(props["tier"]["x-flowlu-field"]["key"], json!("tier"));
+        assert_eq!(props["tier_label"]["x-flowlu-field"]["key"], json!("tier_value"));
         assert!(CustomField::from_record(&json!({"id": 1})).is_none());
         let task = json!({"id": 2, "module": "task", "model": "task", "fieldset_id": 3});
         assert_eq!(CustomField::from_record(&task).unwrap().0, vec!["task_tasks"]);
         let issue = json!({"id": 3, "module": "agile", "model": "issue"});
         assert_eq!(CustomField::from_record(&issue).unwrap().0, vec!["agile_issues"]);
+    }
+
+    #[test]
+    fn a_custom_field_never_takes_a_standard_fields_name() {
+        let m = crate::streams::model("crm_lead").unwrap();
+        let field = |id: u64, name: &str, kind: &str| {
+            CustomField::from_record(
+                &json!({"id": id, "name": name, "type": kind, "module": "crm", "model": "lead"}),
+            )
+            .unwrap()
+            .1
+        };
+        let fields = [
+            field(3, "Budget", "number"),
+            field(1, "Deadline", "date"),
+            field(2, "deadline", "text"),
+        ];
+        let props = schema_named(m, &fields, Naming::ByName)["properties"].clone();
+        assert_eq!(props["budget_3"]["type"], json!(["number", "null"]));
+        assert_eq!(props["deadline_1"]["format"], json!("date"));
+        assert_eq!(props["deadline_2"]["type"], json!(["string", "null"]));
+        assert_eq!(props["budget"]["type"], json!(["number", "null"]));
     }
 
     #[test]
@@ -707,7 +850,11 @@ mod tests {
             lead["properties"]["closing_date"]["type"],
             json!(["string", "null"])
         );
-        assert!(lead["properties"]["closing_date"].get("format").is_none());
+        assert_eq!(lead["properties"]["closing_date"]["format"], json!("date"));
+        assert_eq!(
+            lead["properties"]["last_activity_time"]["airbyte_type"],
+            json!("timestamp_without_timezone")
+        );
         assert_eq!(lead["properties"]["created_date"]["format"], json!("date-time"));
         assert_eq!(
             lead["properties"]["updated_date"]["airbyte_type"],

@@ -120,3 +120,45 @@ impl CatchAll {
         }
     }
 }
+
+/// A stand-in record as the source passes it on, from the committed stream schema
+/// (`schemas/flowlu/streams/{stream}.json`), written apart from the connector's shaping: a
+/// date or date-time that is blank or zero (`""`, `0000-00-00...`) is `null`, and text in an
+/// integer or number column is that integer or number (`""` is `null`). Every other value as
+/// sent.
+pub fn as_passed_on(stream: &str, record: &Value) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/flowlu/streams")
+        .join(format!("{stream}.json"));
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("a committed stream schema"))
+            .expect("a stream schema");
+    let mut out = record.clone();
+    let Some(map) = out.as_object_mut() else {
+        return out;
+    };
+    for (name, value) in map.iter_mut() {
+        let property = &schema["properties"][name.as_str()];
+        let Value::String(text) = value else {
+            continue;
+        };
+        let types = property["type"].as_array().cloned().unwrap_or_default();
+        if property.get("format").is_some() {
+            if text.is_empty() || text.starts_with("0000-00-00") {
+                *value = Value::Null;
+            }
+        } else if types.contains(&Value::from("integer")) || types.contains(&Value::from("number")) {
+            *value = if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(text).expect("a number sent as text")
+            };
+        }
+    }
+    out
+}
+
+/// [`as_passed_on`] of every record.
+pub fn all_passed_on(stream: &str, records: Vec<Value>) -> Vec<Value> {
+    records.iter().map(|r| as_passed_on(stream, r)).collect()
+}

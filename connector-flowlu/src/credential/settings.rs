@@ -148,6 +148,25 @@ pub struct Settings {
     #[schemars(extend("examples" = [[{"stream": "crm_account", "mode": "upsert", "match_field": "email", "clear_empty_fields": false}]]))]
     #[serde(default)]
     pub write_rules: Option<Vec<WriteRule>>,
+
+    /// Custom field columns
+    ///
+    /// How discover names custom field columns: by the field's name in Flowlu (open_budget,
+    /// the default), or by Flowlu's key (cf_12) as earlier versions did. Reads and writes
+    /// follow the names in the catalog, so a field renamed in Flowlu keeps its column until
+    /// the next discover.
+    #[serde(default)]
+    pub custom_field_columns: Option<CustomFieldColumns>,
+}
+
+/// Custom field column names
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomFieldColumns {
+    /// By the field's name in Flowlu (open_budget).
+    ByName,
+    /// By Flowlu's key (cf_12), as earlier versions.
+    ByKey,
 }
 
 /// Write rule
@@ -308,6 +327,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// How discover names custom field columns.
+    pub fn naming(&self) -> crate::columns::Naming {
+        match self.custom_field_columns {
+            Some(CustomFieldColumns::ByKey) => crate::columns::Naming::ByKey,
+            Some(CustomFieldColumns::ByName) | None => crate::columns::Naming::ByName,
+        }
     }
 
     /// The write rule of `stream`, if one is set.

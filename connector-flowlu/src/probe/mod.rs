@@ -1264,7 +1264,10 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
             let bad: Vec<&str> = seen
                 .iter()
                 .filter_map(Value::as_str)
-                .filter(|t| !allows(property, t))
+                .filter(|t| {
+                    !allows(property, t)
+                        && !crate::stream_schema::shaped_from_text(model.stream, name, property, t)
+                })
                 .collect();
             if !bad.is_empty() {
                 out.push(Difference::new(
@@ -1274,8 +1277,8 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                     "passes records on as sent; a destination validating against the schema may refuse them: report this",
                 ));
             }
-            // Only the stamps Flowlu always sets are declared with a date format; a date that
-            // can be blank or zero is declared as text, and may hold any shape.
+            // Every date is declared with its format; a blank or zero date is passed on as
+            // null, so only the stamps Flowlu always sets (the cursors) must never be one.
             let want = match property["format"].as_str() {
                 Some("date-time") => Some("datetime"),
                 Some("date") => Some("date"),
@@ -1288,6 +1291,10 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                     .flatten()
                     .filter_map(Value::as_str)
                     .filter(|s| *s != want)
+                    .filter(|s| {
+                        crate::stream_schema::is_stamp(name)
+                            || !matches!(*s, "blank" | "zero_date" | "zero_datetime")
+                    })
                     .collect();
                 if !odd.is_empty() {
                     out.push(Difference::new(

@@ -8,6 +8,11 @@
 //! * Each value must fit a type the schema allows, loosely as Flowlu itself reads them: `"12"`
 //!   fits an integer, `true` fits an integer (sent as 1), `null` always fits (it clears).
 //! * Field names are plain and never `api_key` ([`crate::sink::encode::check_name`]).
+//! * A custom field column the schema maps (`x-flowlu-field`, as `discover` names them by the
+//!   field's name) is sent under Flowlu's key (`cf_<id>` or the alias); a select's label
+//!   column and the source's `_flowlu_raw_values` are read only (left out).
+//! * A date in another form a host may give back (`2024-01-05T10:00:00`, a date-time sent for
+//!   a date at midnight) is sent in Flowlu's (`2024-01-05 10:00:00`, `2024-01-05`).
 
 use std::collections::BTreeMap;
 
@@ -33,6 +38,10 @@ struct FieldFacts {
     types: Vec<String>,
     /// `readOnly: true`.
     read_only: bool,
+    /// The key Flowlu knows the field by, when the column is named otherwise.
+    key: Option<String>,
+    /// `format`: `date` or `date-time`.
+    format: Option<String>,
 }
 
 /// Per-field reasons a record cannot be written.
@@ -78,7 +87,13 @@ impl SchemaFacts {
             }
             match self.check_field(name, value) {
                 Ok(true) => {
-                    body.insert(name.clone(), value.clone());
+                    let facts = self.fields.as_ref().and_then(|f| f.get(name));
+                    let key = facts.and_then(|f| f.key.clone()).unwrap_or_else(|| name.clone());
+                    let value = match facts.and_then(|f| f.format.as_deref()) {
+                        Some(format) => flowlu_date(format, value),
+                        None => value.clone(),
+                    };
+                    body.insert(key, value);
                 }
                 Ok(false) => {}
                 Err(problem) => {
@@ -122,9 +137,19 @@ impl FieldFacts {
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
             _ => Vec::new(),
         };
+        let mapping = crate::columns::Mapping::of_property(prop);
+        let label = mapping
+            .as_ref()
+            .is_some_and(|m| m.part == crate::columns::Part::Label);
         Self {
             types,
-            read_only: prop.get("readOnly") == Some(&Value::Bool(true)),
+            read_only: prop.get("readOnly") == Some(&Value::Bool(true)) || label,
+            key: mapping.map(|m| m.key),
+            format: prop
+                .get("format")
+                .and_then(Value::as_str)
+                .filter(|f| matches!(*f, "date" | "date-time"))
+                .map(str::to_string),
         }
     }
 
@@ -139,6 +164,22 @@ impl FieldFacts {
             ))
         }
     }
+}
+
+/// A date or date-time as Flowlu writes it (`YYYY-MM-DD`, `YYYY-MM-DD HH:mm:ss`), from the
+/// forms a host may give back (`T` between date and time, no seconds); anything else as given.
+fn flowlu_date(format: &str, value: &Value) -> Value {
+    let Some(text) = value.as_str() else {
+        return value.clone();
+    };
+    let Some(full) = crate::dates::naive_seconds(text).map(crate::dates::format_naive) else {
+        return value.clone();
+    };
+    let wanted = match format {
+        "date" => full.strip_suffix(" 00:00:00").map(str::to_string),
+        _ => Some(full),
+    };
+    wanted.map_or_else(|| value.clone(), Value::String)
 }
 
 /// Whether `value` can be sent to a field of JSON type `ty`, as Flowlu reads form values.

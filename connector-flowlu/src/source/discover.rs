@@ -11,7 +11,7 @@ use super::cursor::Order;
 use super::pager::{Next, Pager};
 use super::session::{refusal, Session};
 use crate::error::Error;
-use crate::stream_schema::{schema_with, CustomField};
+use crate::stream_schema::{schema_named, CustomField};
 use crate::streams::{Model, MODELS};
 
 impl Session {
@@ -113,7 +113,7 @@ impl Session {
     }
 
     fn stream_of(&self, model: &Model, custom: &[CustomField], unreadable: Option<&Failure>) -> Stream {
-        let mut json_schema = schema_with(model, custom);
+        let mut json_schema = schema_named(model, custom, self.account.settings.naming());
         if let Some(failure) = unreadable {
             json_schema["description"] = Value::String(format!(
                 "Not readable with this API key: {} ({})",

@@ -5,6 +5,7 @@ mod discover;
 pub mod pager;
 mod read;
 mod session;
+pub mod shape;
 
 pub use read::StreamSummary;
 

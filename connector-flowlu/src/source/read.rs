@@ -21,6 +21,8 @@ use crate::client::limiter::Wait;
 use crate::error::Error;
 use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
 use crate::source::pager::{Next, Pager};
+use crate::source::shape::Shape;
+use crate::stream_schema::RAW_VALUES;
 use crate::streams::{CursorKind, Model};
 
 use super::session::{refusal, Session};
@@ -68,11 +70,13 @@ impl Session {
         model: &'static Model,
         order: Order,
         params: Vec<(String, String)>,
+        shape: &Arc<Shape>,
         notices: &Notices,
     ) -> Fetch {
         let client = self.account.client.clone();
         let limiter = Arc::clone(&self.account.limiter);
         let notices = notices.clone();
+        let shape = Arc::clone(shape);
         Fetch(tokio::spawn(async move {
             let on_wait = |wait: &Wait| notices.wait(model.stream, wait);
             let page = limiter
@@ -86,9 +90,12 @@ impl Session {
                     Error::Oversized(over) => Error::oversized(model.stream, over.page, over.bound),
                     other => other,
                 })?;
+            let mut items = page.items;
+            let shaped = shape.page(&mut items);
             Ok(KeyedPage {
                 total: page.total,
-                items: page.items,
+                items,
+                misfits: shaped.misfits,
             })
         }))
     }
@@ -134,6 +141,7 @@ impl Session {
             }
             plans.push(Plan {
                 model,
+                shape: Arc::new(Shape::new(model.stream, &configured.stream.json_schema)),
                 order,
                 start,
                 horizon,
@@ -165,6 +173,7 @@ impl Session {
                     plan.model,
                     plan.order,
                     pager.request(next_page),
+                    &plan.shape,
                     &out.notices,
                 ));
                 next_page += 1;
@@ -187,6 +196,14 @@ impl Session {
                 Err(err) => return out.failed(summary, self.fetch_failure(err)).await,
             };
             let fetched = page.items.len();
+            if !page.misfits.is_empty() {
+                let fields: Vec<String> = page.misfits.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+                let message = format!(
+                    "{stream}: values that fit no declared type are null in their columns and kept as sent in {RAW_VALUES}: {}",
+                    fields.join(", ")
+                );
+                out.log(LogLevel::Warn, message).await;
+            }
             let absorbed = pager.absorb(page.items, page.total);
             self.learn(&pager);
             summary.pages += 1;
@@ -272,6 +289,7 @@ impl Session {
 #[derive(Debug)]
 struct Plan {
     model: &'static Model,
+    shape: Arc<Shape>,
     order: Order,
     start: Option<crate::source::cursor::Key>,
     horizon: Horizon,
@@ -281,6 +299,8 @@ struct Plan {
 struct KeyedPage {
     total: Option<u64>,
     items: Vec<(Box<RawValue>, Option<Key>)>,
+    /// Values that fit no declared type, by field (see `shape`).
+    misfits: std::collections::BTreeMap<String, u64>,
 }
 
 /// A page being fetched on its own task; dropping it cancels the request.

@@ -789,3 +789,98 @@ async fn a_field_to_clear_is_sent_even_when_every_value_sent_matches() {
     update.assert_async().await;
     other.assert().await;
 }
+
+/// The column of the discovered `schema` that holds Flowlu's `key`.
+fn column_of(schema: &Value, key: &str) -> String {
+    schema["properties"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, p)| p["x-flowlu-field"]["key"] == key)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| panic!("no column for {key}"))
+}
+
+#[tokio::test]
+async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_go_in_flowlus_form() {
+    // The catalog a host accepted from discover: dates typed, custom fields named and typed.
+    let emu = stand_in(150).await;
+    let source = FlowluSource::from_credential(&credential(&emu))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let discovered = source.discover().await.unwrap();
+    let mut configured = ConfiguredCatalog::from_catalog(&discovered);
+    configured.streams.retain(|s| s.stream.name == "crm_account");
+    configured.streams[0].sync_mode = connector_core::SyncMode::FullRefresh;
+    let schema = configured.streams[0].stream.json_schema.clone();
+    // The stand-in's account fields 7 (number) and 13 (date).
+    let (number, date) = (column_of(&schema, "cf_7"), column_of(&schema, "cf_13"));
+    assert!(
+        !number.starts_with("cf_") && !date.starts_with("cf_"),
+        "{number} {date}"
+    );
+    assert_eq!(schema["properties"][&number]["type"], json!(["number", "null"]));
+    assert_eq!(schema["properties"][&date]["format"], json!("date"));
+    let read: Vec<Value> = source
+        .read_parsed(&configured, &SourceState::default())
+        .filter_map(|e| async move {
+            match e {
+                SourceEvent::Record(r) => Some(r.data),
+                _ => None,
+            }
+        })
+        .collect()
+        .await;
+    let with_email: Vec<Value> = read
+        .into_iter()
+        .filter(|r| r["email"].as_str().is_some_and(|e| !e.is_empty()))
+        .collect();
+    // What the records hold: nulls for the stand-in's blank and zero dates, numbers for the
+    // number field's text, no `cf_` key.
+    let nulls = with_email
+        .iter()
+        .filter(|r| r["organization_registration_date"].is_null())
+        .count();
+    assert!(nulls > 0, "no blank registration date");
+    assert!(with_email.iter().any(|r| r[&number].is_number()));
+    assert!(with_email
+        .iter()
+        .all(|r| r.as_object().unwrap().keys().all(|k| !k.starts_with("cf_"))));
+    let ids: Vec<u64> = with_email.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    let sink = sink(&emu);
+    let write_with = |input: Vec<SinkInput>| {
+        let sink = &sink;
+        let configured = &configured;
+        async move {
+            outcomes_of(
+                sink.write(configured, futures::stream::iter(input).boxed())
+                    .collect()
+                    .await,
+            )
+        }
+    };
+    emu.reset_stats();
+    let outcomes = write_with(with_email.iter().cloned().map(record).collect()).await;
+    assert_eq!(outcomes, ids.iter().copied().map(unchanged).collect::<Vec<_>>());
+    // The probe and two index pages: no record sent.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+
+    // An edit in the forms a host gives back (a number, a date with a time of midnight) is
+    // sent under Flowlu's key, in Flowlu's form.
+    let mut edited = with_email[0].clone();
+    edited[&number] = json!(1234.5);
+    edited[&date] = json!("2024-05-06T00:00:00");
+    let id = ids[0];
+    emu.reset_stats();
+    assert_eq!(write_with(vec![record(edited)]).await, [updated(id)]);
+    let stored = emu
+        .records("crm", "account")
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap();
+    assert_eq!(
+        (&stored["cf_7"], &stored["cf_13"]),
+        (&json!("1234.5"), &json!("2024-05-06"))
+    );
+    assert!(stored.get(number.as_str()).is_none() && stored.get(date.as_str()).is_none());
+}

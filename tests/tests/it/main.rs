@@ -3,6 +3,7 @@
 
 mod canary;
 mod check_cli;
+mod columns;
 mod coverage;
 mod economy;
 mod failure_forms;

@@ -678,22 +678,30 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
     );
     assert_eq!(account["default_cursor_field"], json!(["updated_date"]));
     assert_eq!(account["source_defined_primary_key"], json!([["id"]]));
+    // Each custom field a column named from its Flowlu name, typed from its Flowlu type,
+    // its Flowlu key in `x-flowlu-field`.
     assert_eq!(
-        stream("st_projects")["json_schema"]["properties"]["cf_1"],
-        json!({"type": ["string", "null"], "description": "Custom field (number): Budget; a number, sent as text"})
+        stream("st_projects")["json_schema"]["properties"]["budget"],
+        json!({"type": ["number", "null"], "description": "Custom field (number): Budget; a number, null when not set",
+               "x-flowlu-field": {"id": "1", "key": "cf_1", "name": "Budget", "type": "number", "part": "value"}})
     );
     let props = &account["json_schema"]["properties"];
     assert_eq!(
-        props["cf_2"]["description"],
-        json!("Custom field (checkbox): Vip; 0 or 1, sent as text")
+        props["vip"],
+        json!({"type": ["integer", "null"], "description": "Custom field (checkbox): Vip; 1 checked, 0 not, null when not set",
+               "x-flowlu-field": {"id": "2", "key": "cf_2", "name": "Vip", "type": "checkbox", "part": "value"}})
     );
-    assert_eq!(props["cf_3"]["type"], json!(["string", "null"]));
-    assert_eq!(props["tier"], props["cf_3"]);
+    assert_eq!(props["tier"]["x-flowlu-field"]["key"], json!("tier"));
+    assert_eq!(props["tier"]["type"], json!(["string", "null"]));
     assert_eq!(
-        props["tier_value"],
-        json!({"type": ["string", "null"], "description": "Custom field (select): Tier; the chosen option's label"})
+        props["tier_label"],
+        json!({"type": ["string", "null"], "readOnly": true,
+               "description": "Custom field (select): Tier; the chosen option's label (read only: write the option id)",
+               "x-flowlu-field": {"id": "3", "key": "tier_value", "name": "Tier", "type": "select", "part": "label"}})
     );
-    assert!(props.get("cf_1").is_none());
+    for key in ["cf_1", "cf_2", "cf_3", "tier_value", "budget"] {
+        assert!(props.get(key).is_none(), "{key}");
+    }
     assert_eq!(props["id"]["type"], json!("integer"));
     assert_eq!(props["web"]["type"], json!(["string", "null"]));
     assert_eq!(
