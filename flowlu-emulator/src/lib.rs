@@ -241,7 +241,7 @@ impl Drop for Emulator {
     }
 }
 
-/// A second client of the account (see [`Emulator::second_client`]): its creates and edits
+/// A second client of the account (see [`Emulator::second_client`]): its creates, edits and deletes
 /// go straight into the store with the same validation and timestamps as the API's `create`
 /// and `update`, without a request (nothing counted in [`Emulator::stats`], no fault applies).
 pub struct SecondClient<'a> {
@@ -287,6 +287,14 @@ impl SecondClient<'_> {
             .write_store()
             .update(&format!("{module}/{model}"), id, &form(fields))
             .map(|_| ())
+            .map_err(|e| Error::Refused(format!("{e:?}")))
+    }
+
+    /// Deletes record `id` of `module/model` (permanently, as the API's `delete`).
+    pub fn delete_record(&self, module: &str, model: &str, id: u64) -> Result<(), Error> {
+        self.shared
+            .write_store()
+            .delete(&format!("{module}/{model}"), id)
             .map_err(|e| Error::Refused(format!("{e:?}")))
     }
 }

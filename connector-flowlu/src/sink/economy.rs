@@ -454,13 +454,36 @@ pub(crate) async fn read_into(
     index: &mut ModelIndex,
     shared: &StreamShared,
 ) -> Result<u64, String> {
+    read_counting(account, plan, index, shared, false).await
+}
+
+/// [`read_into`], which first (when `count` and the index was read before) asks for the
+/// model's size (`page=1&limit=1`: its `total_result`, else `total`) and, once every record
+/// created since is read, compares it with the records the index knows
+/// ([`ModelIndex::counted`]): a record others deleted since it was read shows as a shortfall.
+/// The count comes first so that every record it counts is then known (ids of new records
+/// ascend above the newest one read).
+pub(crate) async fn read_counting(
+    account: &Account,
+    plan: &StreamPlan,
+    index: &mut ModelIndex,
+    shared: &StreamShared,
+    count: bool,
+) -> Result<u64, String> {
     let limit = account.settings.page_size();
     let received = shared.received();
     let began = shared.clock.now();
+    let mut total = None;
+    let mut requests = 0;
+    if count && index.counts() {
+        let params = pairs(&[("page", "1".into()), ("limit", "1".into())]);
+        let page = list(account, plan, &params).await.map_err(|e| e.to_string())?;
+        requests += 1;
+        total = Some(page.total);
+    }
     // Taken before the read by id: the first read of the index has nothing to ask for, and
     // records others created meanwhile are read by id, not again as edited.
     let edited = index.edited_query();
-    let mut requests = 0;
     loop {
         let after = index.newest_id();
         let params = pairs(&[
@@ -503,6 +526,9 @@ pub(crate) async fn read_into(
             Err(_) if index.edits_unseen().is_some() => requests += 1,
             Err(why) => return Err(why),
         }
+    }
+    if let Some(total) = total {
+        index.counted(total, began);
     }
     index.covered(received, began);
     Ok(requests)

@@ -40,11 +40,20 @@
 //!   a read of the portal begun at most `staleness_seconds` before the decision
 //!   ([`ModelIndex::recent`], measured on the write's [`StalenessClock`]); an older one is
 //!   refreshed first (what others created and edited since), or the record looked up where
-//!   edits cannot be read. A deletion by others is not seen by these reads.
+//!   edits cannot be read.
+//! * **Deletions by others**: no read shows a deleted record, so an `unchanged` also rests on
+//!   a count: the refresh that serves it first asks for the model's size (one `limit=1`
+//!   page's total) and then reads what others created since. Every record the portal held at
+//!   the count is then known (read, or created by this write: the index keeps their ids), so the
+//!   count equals the records known exactly when none of them was deleted; a record deleted
+//!   and another created leaves the count as it was, but the created one is read, and the
+//!   index knows one more than the count. A shortfall, a count above what is known (a total
+//!   not to trust), or no count at all ([`ModelIndex::deletions_unseen`]) makes each record
+//!   the index finds unchanged verified (looked up, or its update sent) until the next count.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -168,6 +177,15 @@ pub struct ModelIndex {
     lookups_refused: bool,
     /// A lookup by the match field has answered.
     lookups_answered: bool,
+    /// The ids of every record known to the index: read from the portal, or created by this
+    /// write (less those found deleted).
+    alive: HashSet<u64>,
+    /// When the read that last compared the model's size with [`ModelIndex::alive`] began (the
+    /// first complete read counts: it knows every record).
+    counted_at: Option<Duration>,
+    /// Why records others deleted may be held by the index, if they may: the last count fell
+    /// short of the records known, or could not be trusted.
+    deletions_unseen: Option<String>,
 }
 
 /// What a read of the records others edited since the index was read asks for.
@@ -205,6 +223,9 @@ impl ModelIndex {
             edits_unseen: None,
             lookups_refused: false,
             lookups_answered: false,
+            alive: HashSet::new(),
+            counted_at: None,
+            deletions_unseen: None,
         }
     }
 
@@ -296,6 +317,55 @@ impl ModelIndex {
         self.read_at.is_some_and(|at| now.saturating_sub(at) <= max_age)
     }
 
+    /// Whether an `unchanged` at `now` may rest on the index: a read begun at most `max_age`
+    /// before counted the model and found no record known to it deleted.
+    pub fn unchanged_trusted(&self, now: Duration, max_age: Duration) -> bool {
+        self.counted_recently(now, max_age) && self.deletions_unseen.is_none()
+    }
+
+    /// Whether a read begun at most `max_age` before `now` counted the model.
+    pub fn counted_recently(&self, now: Duration, max_age: Duration) -> bool {
+        self.recent(now, max_age)
+            && self
+                .counted_at
+                .is_some_and(|at| now.saturating_sub(at) <= max_age)
+    }
+
+    /// Whether the next read of the portal is to count the model first (the first read
+    /// knows every record without a count).
+    pub fn counts(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// How many records the index knows to be on the portal.
+    #[cfg(test)]
+    pub fn alive(&self) -> usize {
+        self.alive.len()
+    }
+
+    /// Notes the model's size as counted at the start of the read begun at `began`, once that
+    /// read has taken in every record created since (`None`: the portal sent no total).
+    pub fn counted(&mut self, total: Option<u64>, began: Duration) {
+        let known = self.alive.len() as u64;
+        self.deletions_unseen = match total {
+            Some(total) if total == known => None,
+            Some(total) if total < known => Some(format!(
+                "the portal holds {total} records, {} fewer than the index knows: some were deleted",
+                known - total
+            )),
+            Some(total) => Some(format!(
+                "the portal's total ({total}) exceeds the {known} records the index knows: not a count to trust"
+            )),
+            None => Some("the portal sent no total".into()),
+        };
+        self.counted_at = Some(self.counted_at.map_or(began, |at| at.max(began)));
+    }
+
+    /// Why records others deleted may still be in the index, if they may.
+    pub fn deletions_unseen(&self) -> Option<&str> {
+        self.deletions_unseen.as_deref()
+    }
+
     /// Whether a create of the write's record number `sequence` may trust the index at `now`:
     /// the portal was read after that record was taken from the input, and that read began at
     /// most `max_age` before.
@@ -309,7 +379,11 @@ impl ModelIndex {
     pub fn covered(&mut self, received: u64, began: Duration) {
         self.covers = self.covers.max(received);
         self.read_at = Some(self.read_at.map_or(began, |at| at.max(began)));
-        // The first read is done: the records up to its newest id are those whose edits are read.
+        // The first read is done: the records up to its newest id are those whose edits are
+        // read, and it knows every record the portal held (as good as a count).
+        if self.base.is_none() {
+            self.counted_at = Some(began);
+        }
         self.base.get_or_insert(self.newest_id);
     }
 
@@ -335,6 +409,7 @@ impl ModelIndex {
                 continue;
             };
             self.newest_id = self.newest_id.max(id);
+            self.alive.insert(id);
             // A read of what others edited since follows every read by id: the newest updated
             // time read bounds the next one.
             if let Some(at) = self
@@ -431,6 +506,9 @@ impl ModelIndex {
     /// an update); fields not sent keep what was known (nothing, after a create). A created id
     /// that follows [`ModelIndex::newest_id`] without a gap moves it on.
     pub fn wrote(&mut self, key: &str, id: u64, body: &Map<String, Value>, created: bool) {
+        if created {
+            self.alive.insert(id);
+        }
         if created && id > self.newest_id {
             self.own.insert(id);
             self.advance();
@@ -450,7 +528,9 @@ impl ModelIndex {
 
     /// Forgets `key` (its record was deleted meanwhile).
     pub fn remove(&mut self, key: &str) {
-        self.entries.remove(key);
+        if let Some(Entry::One { id, .. }) = self.entries.remove(key) {
+            self.alive.remove(&id);
+        }
     }
 
     /// Marks `key` as unknown: the next record with it is looked up.
@@ -773,5 +853,47 @@ mod tests {
         let system = StalenessClock::system();
         system.advance(Duration::from_secs(3600));
         assert!(system.now() < Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn an_unchanged_needs_a_count_within_the_bound_that_matches_every_record_known() {
+        let (w, clock) = (Duration::from_secs(30), StalenessClock::manual());
+        let mut index = ModelIndex::new("email", vec!["name".into()]);
+        index.absorb(&[
+            json!({"id": 1, "email": "a@x.io"}),
+            json!({"id": 2, "email": "b@x.io"}),
+            json!({"id": 3, "email": ""}),
+        ]);
+        assert!(!index.counts(), "the first read knows every record");
+        index.covered(0, clock.now());
+        assert_eq!(index.alive(), 3, "records without a match value are counted too");
+        assert!(index.unchanged_trusted(clock.now(), w));
+        clock.advance(w + Duration::from_secs(1));
+        assert!(!index.unchanged_trusted(clock.now(), w));
+        assert!(index.counts());
+        // A create of the write and one of others read since: 5 known.
+        index.wrote("c@x.io", 4, &obj(json!({"email": "c@x.io"})), true);
+        index.absorb(&[json!({"id": 5, "email": "d@x.io"})]);
+        let now = clock.now();
+        index.counted(Some(5), now);
+        index.covered(0, now);
+        assert!(index.unchanged_trusted(now, w));
+        // One deleted and one created by others: the count stays 5, the created one is read.
+        index.absorb(&[json!({"id": 6, "email": "e@x.io"})]);
+        index.counted(Some(5), now);
+        assert!(!index.unchanged_trusted(now, w));
+        assert!(index.counted_recently(now, w));
+        assert!(index.deletions_unseen().is_some_and(|w| w.contains("1 fewer")));
+        // A total above what is known (99999), or none: not trusted either.
+        index.counted(Some(99_999), now);
+        assert!(index
+            .deletions_unseen()
+            .is_some_and(|w| w.contains("not a count to trust")));
+        index.counted(None, now);
+        assert!(!index.unchanged_trusted(now, w));
+        // A record found deleted leaves the known set: the count matches again.
+        index.remove("e@x.io");
+        index.counted(Some(5), now);
+        assert!(index.unchanged_trusted(now, w));
     }
 }

@@ -213,10 +213,11 @@ impl Writer<'_> {
             let mut index = index.lock().await;
             let mut hit = index.find(&key, &body);
             if matches!(hit, Hit::One { unchanged: true, .. })
-                && !index.recent(self.shared.clock.now(), self.index_max_age)
+                && !index.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
             {
                 // `unchanged` only from what the portal held within the staleness bound; where
-                // edits cannot be read, the update is sent (as costly as a lookup by id).
+                // edits or deletions cannot be ruled out, the update is sent (as costly as a
+                // lookup by id; a deleted id fails as such).
                 hit = match self.refresh(&mut index).await {
                     Refresh::Done => index.find(&key, &body),
                     Refresh::LookUp | Refresh::Send => Hit::Stale,
@@ -341,7 +342,9 @@ impl Writer<'_> {
         if let Hit::One { id, unchanged: true } = hit {
             // `unchanged` only from what the portal held within the staleness bound.
             let mut guard = index.lock().await;
-            if self.may_be_unchanged(data) && !guard.recent(self.shared.clock.now(), self.index_max_age) {
+            if self.may_be_unchanged(data)
+                && !guard.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
+            {
                 match self.refresh(&mut guard).await {
                     Refresh::Done => hit = guard.find(&value, &body),
                     Refresh::LookUp => {
@@ -445,18 +448,31 @@ impl Writer<'_> {
         }
     }
 
-    /// Brings the index up to date (what others created and edited since its last read), so
-    /// that a decision rests on what the portal held within the staleness bound; where edits
-    /// cannot be read, says how the record is to be verified instead.
+    /// Brings the index up to date (what others created and edited since its last read, and
+    /// whether any record it knows was deleted: a count first), so that an `unchanged` rests
+    /// on what the portal held within the staleness bound; where edits or deletions cannot be
+    /// ruled out, says how the record is to be verified instead.
     async fn refresh(&self, index: &mut ModelIndex) -> Refresh {
-        if index.edits_unseen().is_some() {
-            return if index.lookups_work() {
+        let verify = |index: &ModelIndex| {
+            if index.lookups_work() {
                 Refresh::LookUp
             } else {
                 Refresh::Send
+            }
+        };
+        if index.edits_unseen().is_some() {
+            return verify(index);
+        }
+        if index.counted_recently(self.shared.clock.now(), self.index_max_age) {
+            // Counted within the bound, and a record it knows may have been deleted since its
+            // read: each record is verified until the next count.
+            return if index.deletions_unseen().is_some() {
+                verify(index)
+            } else {
+                Refresh::Done
             };
         }
-        match economy::read_into(self.account, self.stream, index, self.shared).await {
+        match economy::read_counting(self.account, self.stream, index, self.shared, true).await {
             // The read of edits was refused or ignored just now: what others created was
             // read, what they edited was not.
             Ok(_) if index.edits_unseen().is_some() => {
@@ -466,10 +482,16 @@ impl Writer<'_> {
                     Refresh::Send
                 }
             }
-            Ok(requests) => {
-                tracing::debug!(stream = %self.stream.stream, requests, "index brought up to date");
-                Refresh::Done
-            }
+            Ok(requests) => match index.deletions_unseen() {
+                Some(why) => {
+                    tracing::debug!(stream = %self.stream.stream, requests, %why, "index brought up to date; records it finds unchanged are verified");
+                    verify(index)
+                }
+                None => {
+                    tracing::debug!(stream = %self.stream.stream, requests, "index brought up to date");
+                    Refresh::Done
+                }
+            },
             Err(why) => {
                 tracing::debug!(%why, "the index could not be brought up to date; the record is verified another way");
                 if index.edits_unseen().is_none() || index.lookups_work() {
