@@ -123,10 +123,13 @@ pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The newest usable pace among stream states (each may carry one under [`STATE_KEY`]); the
-/// others are logged and ignored. A state without one is not looked at.
-pub fn newest_in_states<'a>(states: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Option<PaceSnapshot> {
+/// The newest usable pace among stream states (each may carry one under [`STATE_KEY`]), and
+/// why each other one cannot be used, by stream. A state without one is not looked at.
+pub fn newest_in_states<'a>(
+    states: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> (Option<PaceSnapshot>, Vec<(&'a str, Rejected)>) {
     let mut newest: Option<PaceSnapshot> = None;
+    let mut rejected = Vec::new();
     for (stream, state) in states {
         let Some(value) = state.get(STATE_KEY) else {
             continue;
@@ -137,10 +140,10 @@ pub fn newest_in_states<'a>(states: impl IntoIterator<Item = (&'a str, &'a Value
                     newest = Some(snapshot);
                 }
             }
-            Err(why) => tracing::warn!(stream, "the saved state's account pace is {why}"),
+            Err(why) => rejected.push((stream, why)),
         }
     }
-    newest
+    (newest, rejected)
 }
 
 /// `state` without the remembered pace: the stream's own position.
@@ -204,7 +207,9 @@ mod tests {
             ),
             ("j", json!({"account_pace": [1, 2]})),
         ];
-        let newest = newest_in_states(states.iter().map(|(s, v)| (*s, v)));
+        let (newest, rejected) = newest_in_states(states.iter().map(|(s, v)| (*s, v)));
+        let rejected: Vec<&str> = rejected.iter().map(|(stream, _)| *stream).collect();
+        assert_eq!(rejected, ["d", "e", "f", "g", "h", "i", "j"]);
         assert_eq!(
             newest,
             Some(PaceSnapshot {

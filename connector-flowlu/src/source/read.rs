@@ -251,7 +251,12 @@ impl Session {
     /// streams' states without it (their positions).
     async fn remembered_pace(&self, state: &SourceState, out: &Out) -> SourceState {
         let streams = state.streams.iter().map(|(name, saved)| (name.as_str(), saved));
-        if let Some(snapshot) = pace_memory::newest_in_states(streams) {
+        let (newest, rejected) = pace_memory::newest_in_states(streams);
+        for (stream, why) in rejected {
+            let message = format!("{stream}: the account's pace remembered in the state is {why}");
+            out.log(LogLevel::Warn, message).await;
+        }
+        if let Some(snapshot) = newest {
             match self.account.restore_pace(&snapshot) {
                 Ok(()) => {
                     let message = format!(
