@@ -2072,6 +2072,25 @@ mod shared {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn requests_per_second_bounds_its_own_job_only() {
+        // No cap at the portal: the job bounded at 2/s sends 11 requests in 5 s (0.5 s apart,
+        // no burst) while the other, unbounded, is not held back by it.
+        let pace = Arc::new(Pace::shared());
+        let bounded = Arc::new(Limiter::sharing(
+            LimiterConfig {
+                requests_per_second: Some(2),
+                ..paced()
+            },
+            pace.clone(),
+        ));
+        let free = Arc::new(Limiter::sharing(paced(), pace));
+        let portal = Portal::new(1e9, 1_000_000, 4);
+        let (slow, fast) = tokio::join!(job(bounded, portal.clone(), 11, 4), job(free, portal, 400, 4));
+        assert!((5.0..5.01).contains(slow.last().unwrap()), "{slow:?}");
+        assert!(*fast.last().unwrap() < 0.5, "{:?}", fast.last());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_read_and_a_write_of_one_account_share_its_cap() {
         // A read (4 in flight) and a write (4, or 1 in flight) of the same account at once,
         // capped at 2 requests/s, each with a limiter of its own on the account's one pace.

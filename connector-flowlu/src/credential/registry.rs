@@ -137,6 +137,33 @@ mod tests {
     }
 
     #[test]
+    fn a_source_and_a_sink_of_two_credential_objects_share_the_account_s_pace() {
+        use connector_core::Credential;
+        let credential = |key: &str, concurrency: u32| {
+            let config = serde_json::json!({"name": "n", "account_domain": "shared-acme", "api_key": key,
+                "advanced": {"max_concurrency": concurrency, "requests_per_second": 3}});
+            FlowluCredential::from_config(&config).unwrap()
+        };
+        let source = crate::FlowluSource::from_credential(&credential("k1", 2)).unwrap();
+        let sink = crate::FlowluSink::from_credential(&credential("k2", 8)).unwrap();
+        let (read, write) = (source.account().limiter(), sink.account().limiter());
+        assert!(read.shares_pace_with(&write));
+        assert_eq!(
+            (read.concurrency(), write.concurrency()),
+            (2, 8),
+            "each job's own"
+        );
+        let other = crate::FlowluSource::from_credential(
+            &FlowluCredential::from_config(
+                &serde_json::json!({"name": "n", "account_domain": "another", "api_key": "k1"}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(!other.account().limiter().shares_pace_with(&read));
+    }
+
+    #[test]
     fn a_restored_pace_is_every_job_s_and_goes_with_the_last_user() {
         let snapshot = PaceSnapshot {
             version: 1,
