@@ -55,6 +55,13 @@
 //!   released while waiting, so a backing-off request does not block others.
 //! * Every wait is **reported** through a callback ([`Wait`]), so a source can emit
 //!   `RateLimited` events and a sink can log.
+//! * The pace is **remembered** ([`Limiter::snapshot`], [`Limiter::restore`], the form in
+//!   `pace_memory`): a run restored from what an earlier one learned starts at that rate and
+//!   holds it for 15 s of requests before probing above it; a refusal at or below it before
+//!   any other (the cap was lowered) searches again from half the refused rate.
+//! * The pace is **shared** by the jobs of one account in a process (`AccountBudget`): each
+//!   limiter is a job with its own requests in flight, retries and `requests_per_second`;
+//!   a free slot goes to the waiting job served longest ago.
 //!
 //! ```no_run
 //! # async fn demo(client: connector_flowlu::Client) -> Result<(), connector_flowlu::Error> {
@@ -226,7 +233,7 @@ pub fn cause(err: &Error) -> String {
 /// The per-account governor. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
 /// A limiter built with [`Limiter::new`] learns its pace alone; the limiters of an
-/// [`Account`](crate::Account) share one pace per portal (see [`crate::accounts`]), each with
+/// [`Account`](crate::Account) share one pace per portal (see [`AccountBudget`](crate::AccountBudget)), each with
 /// its own requests in flight, retries and `requests_per_second`.
 #[derive(Debug)]
 pub struct Limiter {

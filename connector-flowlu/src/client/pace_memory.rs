@@ -31,7 +31,7 @@ const FUTURE_TOLERANCE: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaceSnapshot {
-    /// The form's version ([`VERSION`]).
+    /// The form's version (1).
     pub version: u32,
     /// The highest rate (requests per second) the account answered without refusals.
     pub clean: f64,
@@ -45,7 +45,7 @@ pub struct PaceSnapshot {
 /// Why a snapshot was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejected {
-    /// Older than [`MAX_AGE`]: learned again.
+    /// Older than 7 days: learned again.
     Stale {
         /// Its age in seconds.
         age_s: u64,
