@@ -242,3 +242,55 @@ async fn a_corrupt_or_stale_remembered_pace_is_ignored_with_a_warning() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_carries_when_the_portal_said_to_come_back() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 0,
+        model_records: [("crm/account".to_string(), 30)].into(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        faults: flowlu_emulator::Faults {
+            rate_limit: 0.4,
+            retry_after_secs: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": PAGE_SIZE, "max_concurrency": 1});
+    let config = temp_json(&config);
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}),
+    );
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let run = run_cli(
+        &["read", "--config", c, "--catalog", k],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let resets: Vec<i64> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "STREAM_STATUS")
+        .map(|m| &m["trace"])
+        .filter(|t| t["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .map(|t| {
+            t["stream_status"]["reasons"][0]["rate_limited"]["quota_reset"]
+                .as_i64()
+                .unwrap()
+                - t["emitted_at"].as_i64().unwrap()
+        })
+        .collect();
+    // Every refusal said `Retry-After: 2`: the status says when, 2 s after it.
+    assert_eq!(
+        resets.len() as u64,
+        emu.stats().count("/api/v1/module/crm/account/list", 429)
+    );
+    assert!(!resets.is_empty());
+    assert!(resets.iter().all(|r| *r == 2000), "{resets:?}");
+}
