@@ -105,7 +105,9 @@ impl PaceSnapshot {
                 )));
             }
         }
-        let learned = UNIX_EPOCH + Duration::from_secs(self.learned_at);
+        let Some(learned) = UNIX_EPOCH.checked_add(Duration::from_secs(self.learned_at)) else {
+            return Err(Rejected::Invalid(format!("learned at {}", self.learned_at)));
+        };
         match now.duration_since(learned) {
             Ok(age) if age > MAX_AGE => Err(Rejected::Stale { age_s: age.as_secs() }),
             Ok(_) => Ok(()),
@@ -243,6 +245,12 @@ mod tests {
         assert_eq!(
             check(json!({"version": 7, "clean": 2.0, "learned_at": at})),
             "not a remembered pace (version 7): ignored"
+        );
+        let never = check(json!({"version": 1, "clean": 2.0, "learned_at": u64::MAX}));
+        assert!(never.starts_with("not a remembered pace ("), "{never}");
+        assert_eq!(
+            check(json!({"version": 1, "clean": 2.0, "learned_at": -1})),
+            "not a remembered pace (invalid value: integer `-1`, expected u64): ignored"
         );
         assert_eq!(
             check(json!({"version": 1, "clean": 2.0, "learned_at": at + 100_000})),
