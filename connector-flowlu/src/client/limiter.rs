@@ -732,8 +732,6 @@ impl Pace {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for the next slot: `1 / rate` after the last request (in slow start, also as soon
-    /// as the last request was answered clean), and not before a `Retry-After` has passed.
     /// Waits for the next slot of `job` (whose own requests are at least `gap` apart): `1 /
     /// rate` after the last request (in slow start, also as soon as the last request was
     /// answered clean), not before a `Retry-After` has passed, and in turn with the other jobs
@@ -773,8 +771,12 @@ impl Pace {
                     self.changed.notify_waiters();
                     return ticket;
                 }
-                // Another job's turn: woken when it takes the slot.
-                at.max(now + Duration::from_secs(3600) * u32::from(at <= now))
+                if at <= now {
+                    // Another job's turn: woken when it takes the slot.
+                    now + Duration::from_secs(3600)
+                } else {
+                    at
+                }
             };
             tokio::select! {
                 () = tokio::time::sleep_until(at) => {}
