@@ -13,10 +13,16 @@ use integration_tests::{config_json, run_cli, temp_json, CANARY_KEY};
 use serde_json::{json, Value};
 
 const RECORDS: usize = 30;
+/// The full-refresh streams' pages at 300 records a model (measured; some models hold fewer).
+const FULL_AT_300: u64 = 70;
 
 async fn portal() -> Emulator {
+    portal_of(RECORDS).await
+}
+
+async fn portal_of(records: usize) -> Emulator {
     Emulator::start(EmulatorConfig {
-        records_per_model: RECORDS,
+        records_per_model: records,
         keys: vec![ApiKey::all_modules(CANARY_KEY)],
         ..Default::default()
     })
@@ -38,7 +44,21 @@ fn lists(emu: &Emulator, before: &flowlu_emulator::Stats) -> BTreeMap<&'static s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_where_nothing_changed_reads_one_page_per_incremental_stream() {
-    let emu = portal().await;
+    no_change_sync(RECORDS, 19).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_300_records_a_stream_the_full_refresh_streams_cost_their_pages() {
+    // The stand-in answers at most 100 records a page: 3 full pages and the empty one for
+    // the models of 300 records.
+    no_change_sync(300, FULL_AT_300).await;
+}
+
+/// Reads every stream twice, the second time from the first's states, and checks the second
+/// read's list requests: one per incremental stream, each full-refresh stream's pages
+/// (`expected_full_requests` together).
+async fn no_change_sync(records_per_model: usize, expected_full_requests: u64) {
+    let emu = portal_of(records_per_model).await;
     let config = temp_json(&config_json("acme"));
     let c = config.path().to_str().unwrap();
     let discovered = run_cli(&["discover", "--config", c], Some(&emu.base_url()), "").await;
@@ -91,25 +111,8 @@ async fn a_sync_where_nothing_changed_reads_one_page_per_incremental_stream() {
         requests.values().sum::<u64>(),
         "list requests only"
     );
-    let (mut incremental, mut full) = (0, 0);
-    for model in MODELS {
-        let n = requests[model.stream];
-        if model.cursor.is_some() {
-            // The page after the saved cursor (the second before it and on, so that a
-            // record saved within that second is not missed): the saved position's records
-            // only, and nothing after it.
-            assert_eq!(n, 1, "{}: one page from the saved cursor", model.stream);
-            incremental += 1;
-        } else {
-            // No change time: the stream is read in full (30 records, one page).
-            assert_eq!(n, 1, "{}: read in full", model.stream);
-            full += 1;
-        }
-    }
-    assert_eq!((incremental, full), (30, 19), "stream kinds");
-    // The full-refresh streams' records again, as the first read sent them.
     let per_stream = |run: &integration_tests::Run| {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for m in run.messages.iter().filter(|m| m["type"] == "RECORD") {
             *counts
                 .entry(m["record"]["stream"].as_str().unwrap().to_string())
@@ -118,9 +121,30 @@ async fn a_sync_where_nothing_changed_reads_one_page_per_incremental_stream() {
         counts
     };
     let (was, now) = (per_stream(&first), per_stream(&second));
-    for model in MODELS.iter().filter(|m| m.cursor.is_none()) {
-        assert_eq!(now.get(model.stream), was.get(model.stream), "{}", model.stream);
+    let (mut incremental, mut full, mut full_requests) = (0, 0, 0);
+    for model in MODELS {
+        let n = requests[model.stream];
+        if model.cursor.is_some() {
+            // The page after the saved cursor (the second before it and on, so that a
+            // record saved within that second is not missed): needed to learn that nothing
+            // is newer.
+            assert_eq!(n, 1, "{}: one page from the saved cursor", model.stream);
+            incremental += 1;
+        } else {
+            // No change time: read in full (the stand-in answers at most 100 a page; a read
+            // ends on a short or empty page), the same records again.
+            let records = was.get(model.stream).copied().unwrap_or(0);
+            assert_eq!(n, records / 100 + 1, "{}: read in full", model.stream);
+            assert_eq!(now.get(model.stream), was.get(model.stream), "{}", model.stream);
+            full += 1;
+            full_requests += n;
+        }
     }
+    assert_eq!((incremental, full), (30, 19), "stream kinds");
+    assert_eq!(
+        full_requests, expected_full_requests,
+        "the full-refresh streams' pages"
+    );
     eprintln!(
         "no-change sync: {} list requests ({incremental} incremental streams, {full} full refresh), {records} records",
         requests.values().sum::<u64>()
