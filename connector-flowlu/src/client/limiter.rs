@@ -1960,7 +1960,7 @@ mod remembered {
     use super::*;
     use std::sync::Arc;
 
-    /// The read the figures are of: 31 pages (3,000 records, 100 a page, and the
+    /// A short read: 31 pages (3,000 records, 100 a page, and the
     /// empty page that ends it), four in flight.
     const PAGES: usize = 31;
 
