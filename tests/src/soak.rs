@@ -425,9 +425,21 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
             SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
         }
     }
-    let expected_acks: Vec<Option<u64>> = (0..checkpoints).map(Some).collect();
+    // Every checkpoint is acknowledged up to the first record the host must send again (one
+    // that failed for a reason outside itself, or `unknown`), none after it: these
+    // checkpoints cover every stream.
+    let first_resend = outcomes
+        .iter()
+        .position(|o| o.as_ref().is_some_and(Outcome::must_resend))
+        .map_or(u64::MAX, |i| i as u64);
+    let expected_acks: Vec<Option<u64>> = (0..checkpoints)
+        .filter(|n| (n + 1) * 100 <= first_resend)
+        .map(Some)
+        .collect();
     if acked != expected_acks {
-        return Err(format!("checkpoints acknowledged {acked:?}, sent {checkpoints}"));
+        return Err(format!(
+            "checkpoints acknowledged {acked:?}, sent {checkpoints}, first record to send again {first_resend}"
+        ));
     }
     figures.checkpoints = checkpoints;
     let outcomes: Vec<Outcome> = outcomes
@@ -545,4 +557,209 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
         }
     }
     Ok(duplicates)
+}
+
+/// What a write interrupted by a signal, then resumed from its last acknowledged checkpoint as
+/// a host would, did ([`soak_signal`]).
+#[derive(Debug, Clone, Default)]
+pub struct SignalFigures {
+    /// Records in the input.
+    pub records: u64,
+    /// Outcomes before the signal.
+    pub before_signal: u64,
+    /// Records the interrupted write did not send (`not_sent`).
+    pub not_sent: u64,
+    /// Checkpoints the interrupted write acknowledged.
+    pub acked: u64,
+    /// Of which cover a record the host must send again (must be 0).
+    pub acked_past_resend: u64,
+    /// Requests the stand-in served after the signal (answers to requests already sent).
+    pub requests_after: u64,
+    /// From the signal to the write's last event.
+    pub stop: Duration,
+    /// Records the stand-in holds twice after the resume, beyond `slipped` (must be 0).
+    pub duplicates: u64,
+    /// Creates (crm_lead, no match field) applied after the last acknowledged checkpoint and
+    /// before the signal: the resume creates them again.
+    pub slipped: u64,
+}
+
+fn write_input(plan: &[Planned], from: usize) -> Vec<SinkInput> {
+    let mut input = Vec::new();
+    for (i, planned) in plan.iter().enumerate().skip(from) {
+        input.push(SinkInput::Record(planned.record()));
+        if i % 100 == 99 {
+            input.push(SinkInput::Checkpoint(json!({"checkpoint": i / 100})));
+        }
+    }
+    input
+}
+
+async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, ConfiguredCatalog), String> {
+    let advanced = json!({"max_concurrency": config.concurrency, "write_rules": [
+        {"stream": "crm_account", "mode": "upsert", "match_field": "email"},
+        {"stream": "crm_pipeline", "mode": "update"},
+        {"stream": "crm_source", "mode": "delete"},
+    ]});
+    let sink = FlowluSink::from_credential(&credential(emu, advanced)?)
+        .map_err(|e| format!("sink: {e}"))?
+        .with_limiter(limiter(config.concurrency));
+    let streams: Vec<Value> = ["crm_account", "crm_lead", "crm_pipeline", "crm_source"]
+        .iter()
+        .map(|name| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}))
+        .collect();
+    let catalog: ConfiguredCatalog =
+        serde_json::from_value(json!({ "streams": streams })).map_err(|e| e.to_string())?;
+    Ok((sink, catalog))
+}
+
+/// The soak's write with a signal: the mixed input of the write phase, under the same faults,
+/// interrupted once a third of the records have their outcomes; then the host's resume: every
+/// record after the last acknowledged checkpoint sent again, uninterrupted. Checked: every
+/// record has one outcome, no checkpoint is acknowledged past a record that must be sent
+/// again, no record the interrupted write called `not_sent` reached the stand-in (creates and
+/// deletes), and after the resume every outcome holds in the stand-in with no duplicate but
+/// the creates that slipped through (counted).
+pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures, String> {
+    let (updates, deletes) = write_targets(config);
+    let emu = Emulator::start(EmulatorConfig {
+        seed,
+        records_per_model: 3,
+        model_records: [
+            ("crm/source".to_string(), deletes),
+            ("crm/pipeline".to_string(), updates),
+        ]
+        .into(),
+        latency: config.latency,
+        faults: soak_faults(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("the stand-in did not start: {e}"))?;
+    let plan = write_plan(&emu, config, seed);
+    let (sink, catalog) = soak_sink(&emu, config).await?;
+    let write = sink.prepare(&catalog).await.map_err(|e| e.message)?;
+    let mut events = write.write(futures::stream::iter(write_input(&plan, 0)).boxed());
+    let mut figures = SignalFigures {
+        records: plan.len() as u64,
+        ..SignalFigures::default()
+    };
+    let mut first: Vec<Option<Outcome>> = vec![None; plan.len()];
+    let mut acked: Vec<u64> = Vec::new();
+    let mut signalled: Option<(Instant, u64)> = None;
+    let consume = async {
+        while let Some(event) = events.next().await {
+            match event {
+                SinkEvent::Outcome(o) => {
+                    let slot = usize::try_from(o.sequence)
+                        .ok()
+                        .and_then(|s| first.get_mut(s))
+                        .ok_or_else(|| format!("an outcome for unknown record {}", o.sequence))?;
+                    if slot.replace(o.outcome).is_some() {
+                        return Err(format!("record {} has two outcomes", o.sequence));
+                    }
+                    figures.before_signal += u64::from(signalled.is_none());
+                    if signalled.is_none() && figures.before_signal == plan.len() as u64 / 3 {
+                        signalled = Some((Instant::now(), emu.stats().total));
+                        write.interrupt("the soak's signal");
+                    }
+                }
+                SinkEvent::CheckpointAck(state) => acked.extend(state["checkpoint"].as_u64()),
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(config.deadline, consume)
+        .await
+        .map_err(|_| format!("the interrupted write did not end within {:?}", config.deadline))??;
+    drop(events);
+    let (at, served) = signalled.ok_or("the signal never fired")?;
+    figures.stop = at.elapsed();
+    figures.requests_after = emu.stats().total - served;
+    let first: Vec<Outcome> = first
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome")))
+        .collect::<Result<_, _>>()?;
+    let first_resend = first.iter().position(Outcome::must_resend).unwrap_or(plan.len());
+    figures.not_sent = first.iter().filter(|o| o.kind() == "not_sent").count() as u64;
+    figures.acked = acked.len() as u64;
+    figures.acked_past_resend = acked
+        .iter()
+        .filter(|n| (*n + 1) as usize * 100 > first_resend)
+        .count() as u64;
+    // A record not sent is not in the stand-in.
+    let leads: Vec<Value> = emu.records("crm", "lead");
+    for (planned, outcome) in plan.iter().zip(&first) {
+        if outcome.kind() != "not_sent" {
+            continue;
+        }
+        let reached = match planned {
+            Planned::Create { name } => leads.iter().any(|l| l["name"] == name.as_str()),
+            Planned::Delete { id } => !emu
+                .records("crm", "source")
+                .iter()
+                .any(|r| r["id"].as_u64() == Some(*id)),
+            _ => false,
+        };
+        if reached {
+            return Err(format!("{planned:?} was `not_sent`, yet the stand-in shows it"));
+        }
+    }
+    // The host resends every record after the last checkpoint it received.
+    let covered = acked.last().map_or(0, |n| (*n as usize + 1) * 100);
+    let (sink, catalog) = soak_sink(&emu, config).await?;
+    let events: Vec<SinkEvent> = tokio::time::timeout(
+        config.deadline,
+        sink.write(
+            &catalog,
+            futures::stream::iter(write_input(&plan, covered)).boxed(),
+        )
+        .collect(),
+    )
+    .await
+    .map_err(|_| format!("the resumed write did not finish within {:?}", config.deadline))?;
+    let mut outcomes: Vec<Option<Outcome>> = first[..covered].iter().cloned().map(Some).collect();
+    outcomes.resize(plan.len(), None);
+    for event in events {
+        if let SinkEvent::Outcome(o) = event {
+            let slot = usize::try_from(o.sequence)
+                .ok()
+                .map(|s| s + covered)
+                .and_then(|s| outcomes.get_mut(s))
+                .ok_or_else(|| format!("a resumed outcome for unknown record {}", o.sequence))?;
+            *slot = Some(o.outcome);
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome after the resume")))
+        .collect::<Result<_, _>>()?;
+    // Creates without a match field applied before the signal but after the last checkpoint:
+    // the resume creates them again. Counted, then left out of the check.
+    let slipped: Vec<bool> = plan
+        .iter()
+        .zip(&first)
+        .enumerate()
+        .map(|(i, (p, o))| {
+            i >= covered
+                && matches!(p, Planned::Create { .. })
+                && matches!(o, Outcome::Created { .. } | Outcome::Unknown { .. })
+        })
+        .collect();
+    figures.slipped = slipped.iter().filter(|s| **s).count() as u64;
+    let kept: Vec<(Planned, Outcome)> = plan
+        .iter()
+        .cloned()
+        .zip(outcomes)
+        .zip(&slipped)
+        .filter(|(_, s)| !**s)
+        .map(|(pair, _)| pair)
+        .collect();
+    let (kept_plan, kept_outcomes): (Vec<Planned>, Vec<Outcome>) = kept.into_iter().unzip();
+    figures.duplicates = verify_writes(&emu, &kept_plan, &kept_outcomes)?;
+    emu.shutdown().await;
+    Ok(figures)
 }

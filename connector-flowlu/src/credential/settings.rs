@@ -67,14 +67,14 @@ pub struct Settings {
         range(min = *CONCURRENCY_RANGE.start(), max = *CONCURRENCY_RANGE.end()),
         extend("default" = DEFAULT_CONCURRENCY)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_concurrency: Option<u32>,
 
     /// Requests per second
     ///
     /// An optional fixed cap on requests per second for this account. Leave empty for no cap.
     #[schemars(range(min = *REQUESTS_PER_SECOND_RANGE.start(), max = *REQUESTS_PER_SECOND_RANGE.end()))]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub requests_per_second: Option<u32>,
 
     /// Page size
@@ -85,7 +85,7 @@ pub struct Settings {
         range(min = *PAGE_SIZE_RANGE.start(), max = *PAGE_SIZE_RANGE.end()),
         extend("default" = DEFAULT_PAGE_SIZE)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub page_size: Option<u32>,
 
     /// Streams
@@ -103,7 +103,7 @@ pub struct Settings {
         range(min = *TIMEOUT_SECONDS_RANGE.start(), max = *TIMEOUT_SECONDS_RANGE.end()),
         extend("default" = DEFAULT_TIMEOUT_SECONDS)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub timeout_seconds: Option<u32>,
 
     /// Largest answer (MiB)
@@ -115,7 +115,7 @@ pub struct Settings {
         range(min = *PAGE_MEGABYTES_RANGE.start(), max = *PAGE_MEGABYTES_RANGE.end()),
         extend("default" = DEFAULT_PAGE_MEGABYTES)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_page_megabytes: Option<u32>,
 
     /// Write rules
@@ -143,8 +143,9 @@ pub struct WriteRule {
     /// Mode
     ///
     /// create adds every record; update changes the record with the record's id; upsert
-    /// updates the record found by id or by the match field and creates it when none exists;
-    /// delete removes the record with the record's id.
+    /// updates the record found by the match field and creates it when none exists (by id, it
+    /// updates that record, and an id Flowlu does not hold fails); delete removes the record
+    /// with the record's id.
     pub mode: WriteMode,
 
     /// Match field
@@ -175,6 +176,40 @@ pub enum WriteMode {
     Upsert,
     /// Delete the record with the record's id.
     Delete,
+}
+
+/// A whole number, written as an integer (`5`) or as a float with nothing after the point
+/// (`5.0`, as Python and many hosts write one); `5.5`, a negative number or one too large is
+/// refused with a sentence.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error as _;
+    let value = match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n,
+        Some(other) => {
+            let what = match other {
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Array(_) => "a list",
+                _ => "an object",
+            };
+            return Err(D::Error::custom(format!(
+                "must be a whole number, like 5, but is {what}"
+            )));
+        }
+    };
+    let whole = match (value.as_u64(), value.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            // Exact: a float without a fraction in the u32 range is an integer.
+            Some(f as u64)
+        }
+        _ => None,
+    };
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("must be a whole number, like 5, but is {value}")))
 }
 
 fn blank_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -283,6 +318,49 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_number_written_as_a_float_is_accepted_and_a_fraction_refused_by_name() {
+        use connector_core::Credential;
+        for field in [
+            "max_concurrency",
+            "requests_per_second",
+            "page_size",
+            "timeout_seconds",
+            "max_page_megabytes",
+        ] {
+            for good in [
+                serde_json::json!(5),
+                serde_json::json!(5.0),
+                serde_json::Value::Null,
+            ] {
+                assert!(serde_json::from_value::<Settings>(serde_json::json!({ field: good })).is_ok());
+            }
+            let config = serde_json::json!({"name": "n", "account_domain": "acme", "api_key": "a-long-test-key", "advanced": { field: 5.5 }});
+            let err = crate::FlowluCredential::from_config(&config)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("advanced.{field}"))
+                    && err.contains("must be a whole number, like 5, but is 5.5"),
+                "{err}"
+            );
+            for bad in [
+                serde_json::json!(-1),
+                serde_json::json!(1e12),
+                serde_json::json!("5"),
+            ] {
+                assert!(serde_json::from_value::<Settings>(serde_json::json!({ field: bad })).is_err());
+            }
+        }
+        let settings: Settings =
+            serde_json::from_value(serde_json::json!({"requests_per_second": 5.0, "page_size": 100.0}))
+                .unwrap();
+        assert_eq!(
+            (settings.requests_per_second, settings.page_size),
+            (Some(5), Some(100))
+        );
+    }
 
     #[test]
     fn each_range_is_the_forms_the_getters_and_the_checks() {

@@ -323,11 +323,24 @@ pub(crate) async fn list(
     plan: &StreamPlan,
     params: &[(String, String)],
 ) -> Result<ListPage, crate::error::Error> {
+    list_until(account, plan, params, &account.stop).await
+}
+
+/// [`list`], not sent once `stop` is cancelled ([`crate::error::Error::Stopped`]).
+pub(crate) async fn list_until(
+    account: &Account,
+    plan: &StreamPlan,
+    params: &[(String, String)],
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<ListPage, crate::error::Error> {
     account
         .limiter
-        .run(|| account.client.list(plan.module, plan.model, params), &|w| {
-            account.waited(&plan.stream, w)
-        })
+        .run_until(
+            stop,
+            || account.client.list(plan.module, plan.model, params),
+            crate::error::Error::is_retryable,
+            &|w| account.waited(&plan.stream, w),
+        )
         .await
 }
 

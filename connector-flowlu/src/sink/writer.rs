@@ -75,6 +75,11 @@ pub(super) type IndexLock = tokio::sync::Mutex<ModelIndex>;
 impl Writer<'_> {
     /// The failed outcome of `err`, noting it when it stops later records.
     pub(super) fn fail(&self, err: &Error) -> Outcome {
+        if matches!(err, Error::Stopped) {
+            return Outcome::NotSent {
+                reason: self.halt.not_sent(&self.stream.stream),
+            };
+        }
         self.halt.note(
             &self.stream.stream,
             self.sequence,
@@ -167,18 +172,20 @@ impl Writer<'_> {
         }
     }
 
+    /// Upsert by id: an update. An id Flowlu does not hold fails the record ([`no_such_id`]):
+    /// a create cannot take that id, and creating a new record on every run would multiply it.
     pub(super) async fn upsert_by_id(&self, id: u64, data: &Map<String, Value>) -> Outcome {
         match self.update(id, data).await {
             Err(Outcome::Failed {
                 code: Some(NOT_FOUND),
                 ..
-            }) => self.create(data, None).await,
+            }) => no_such_id(id),
             other => other.unwrap_or_else(|o| o),
         }
     }
 
     /// Update (or upsert, `upsert`) by id through the index: an unchanged record is not sent;
-    /// an upsert of an id the model did not hold when read creates at once.
+    /// an upsert of an id the model did not hold when read fails at once ([`no_such_id`]).
     pub(super) async fn update_indexed(
         &self,
         index: &IndexLock,
@@ -198,7 +205,7 @@ impl Writer<'_> {
             Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
                 return Outcome::Unchanged { id: key }
             }
-            Hit::Absent if upsert && id <= read_through => return self.create(data, None).await,
+            Hit::Absent if upsert && id <= read_through => return no_such_id(id),
             _ => {}
         }
         match self.update(id, data).await {
@@ -211,7 +218,7 @@ impl Writer<'_> {
                 ..
             }) if upsert => {
                 index.lock().await.remove(&key);
-                self.create(data, None).await
+                no_such_id(id)
             }
             Err(outcome) => outcome,
         }
@@ -250,6 +257,11 @@ impl Writer<'_> {
         })
     }
 
+    /// What stops this stream's requests (a signal, a refusal of the whole portal).
+    pub(super) fn stop(&self) -> tokio_util::sync::CancellationToken {
+        self.halt.token(&self.stream.stream)
+    }
+
     pub(super) fn waited(&self, wait: &Wait) {
         self.account.waited(&self.stream.stream, wait);
     }
@@ -259,9 +271,12 @@ impl Writer<'_> {
         let result = self
             .account
             .limiter
-            .run(|| self.account.client.delete(module, model, id), &|w| {
-                self.waited(w)
-            })
+            .run_until(
+                &self.stop(),
+                || self.account.client.delete(module, model, id),
+                Error::is_retryable,
+                &|w| self.waited(w),
+            )
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
@@ -278,9 +293,12 @@ impl Writer<'_> {
         let (module, model) = (self.stream.module, self.stream.model);
         self.account
             .limiter
-            .run(|| self.account.client.update(module, model, id, &body), &|w| {
-                self.waited(w)
-            })
+            .run_until(
+                &self.stop(),
+                || self.account.client.update(module, model, id, &body),
+                Error::is_retryable,
+                &|w| self.waited(w),
+            )
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
             .map_err(|e| self.fail(&e))
@@ -466,7 +484,8 @@ impl Writer<'_> {
             let result = self
                 .account
                 .limiter
-                .run_when(
+                .run_until(
+                    &self.stop(),
                     || self.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
                     &|w| self.waited(w),
@@ -560,7 +579,7 @@ impl Writer<'_> {
                     format!(r#"{{"type":"more","value":{floor}}}"#),
                 ));
             }
-            let answer = match economy::list(self.account, self.stream, &params).await {
+            let answer = match economy::list_until(self.account, self.stream, &params, &self.stop()).await {
                 Ok(answer) => answer,
                 Err(e) => {
                     return Resolution::Unknown(format!(
@@ -605,10 +624,36 @@ impl Writer<'_> {
     }
 
     /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
+    /// A filter the portal ignores or refuses concerns the whole portal: the stream stops (its
+    /// later records are not sent, its checkpoints after this record withheld).
     pub(super) async fn lookup(&self, field: &str, value: &str) -> Result<Found, Outcome> {
         match self.try_lookup(field, value).await {
             Lookup::Found(found) => Ok(found),
-            Lookup::Failed(outcome) | Lookup::Unfiltered(outcome) => Err(outcome),
+            Lookup::Unfiltered(outcome) => {
+                let why = match &outcome {
+                    Outcome::Failed { code: Some(code), .. } => {
+                        format!("refuses the filter on `{field}` (error {code})")
+                    }
+                    _ => format!("ignores the filter on `{field}`"),
+                };
+                self.halt.stop_stream(&self.stream.stream, self.sequence, &why);
+                Err(match outcome {
+                    // A refusal of the filter is no fault of the record: it is sent again.
+                    Outcome::Failed {
+                        class: FailureClass::Config,
+                        code,
+                        message,
+                        fields,
+                    } => Outcome::Failed {
+                        class: FailureClass::System,
+                        code,
+                        message,
+                        fields,
+                    },
+                    other => other,
+                })
+            }
+            Lookup::Failed(outcome) => Err(outcome),
         }
     }
 
@@ -620,7 +665,7 @@ impl Writer<'_> {
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "2".to_string()),
         ];
-        let page = match economy::list(self.account, self.stream, &params).await {
+        let page = match economy::list_until(self.account, self.stream, &params, &self.stop()).await {
             Ok(page) => page,
             Err(e) if e.refuses_filter() => return Lookup::Unfiltered(self.fail(&e)),
             Err(e) => return Lookup::Failed(self.fail(&e)),
@@ -657,6 +702,19 @@ impl Writer<'_> {
             Ok(found) => Lookup::Found(found),
             Err(outcome) => Lookup::Failed(outcome),
         }
+    }
+}
+
+/// The failure of an upsert by an id Flowlu does not hold: a record-level failure (the
+/// record's own content), never a create.
+pub(super) fn no_such_id(id: u64) -> Outcome {
+    Outcome::Failed {
+        class: FailureClass::Config,
+        code: Some(NOT_FOUND),
+        message: format!(
+            "no Flowlu record {id}: deleted there, or an id from another system; to create records, use create mode or a match field"
+        ),
+        fields: BTreeMap::new(),
     }
 }
 

@@ -24,3 +24,4 @@ mod soak;
 mod source;
 mod source_e2e;
 mod validation;
+mod write_truth;
