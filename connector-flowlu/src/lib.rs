@@ -54,7 +54,7 @@ pub use credential::registry::AccountBudget;
 pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
-pub use sink::{FlowluSink, StreamPlan, WritePlan};
+pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
 pub use source::{FlowluSource, StreamSummary};
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
@@ -64,7 +64,7 @@ pub mod testing {
     pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
-    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, PAGE_SIZES, WRONG_KEY};
+    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::streams::{model, MODELS};
 }
