@@ -47,9 +47,11 @@ mod streams;
 
 pub use cli::{process_main, Flowlu};
 pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
+pub use client::pace_memory::{PaceSnapshot, Rejected as PaceRejected};
 pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
 pub use credential::account::Account;
 pub use credential::domain::AccountDomain;
+pub use credential::registry::AccountBudget;
 pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};

@@ -12,6 +12,7 @@
 
 pub(crate) mod decode;
 pub mod limiter;
+pub mod pace_memory;
 pub(crate) mod page;
 pub(crate) mod transport;
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use connector_core::SourceEvent;
 
 use crate::client::limiter::{Limiter, LimiterConfig, Wait};
+use crate::client::pace_memory::{PaceSnapshot, Rejected};
 use crate::client::Client;
+use crate::credential::registry::AccountBudget;
 use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
@@ -32,9 +34,10 @@ impl std::fmt::Debug for WaitWatch {
     }
 }
 
-/// A Flowlu account: its client, its request governor and the settings. A source and a sink
-/// of the same account can share one limiter ([`Account::with_limiter`]), so together they
-/// stay within the account's limits.
+/// A Flowlu account: its client, its request governor and the settings. Every account of the
+/// same portal in a process draws from one pace ([`AccountBudget`]), so sources, sinks, checks
+/// and discovers together stay within the account's limits; [`Account::with_limiter`] replaces
+/// the limiter.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub(crate) client: Client,
@@ -48,7 +51,8 @@ pub struct Account {
 impl Account {
     /// An account reached through `client`, limited as `settings` say.
     pub fn new(client: Client, settings: Settings) -> Self {
-        let limiter = Arc::new(Limiter::new(LimiterConfig::from_settings(&settings)));
+        let budget = AccountBudget::of(&client);
+        let limiter = Arc::new(budget.limiter(LimiterConfig::from_settings(&settings)));
         Self {
             client,
             limiter,
@@ -99,5 +103,15 @@ impl Account {
     /// The account's limiter, to share with another source or sink.
     pub fn limiter(&self) -> Arc<Limiter> {
         Arc::clone(&self.limiter)
+    }
+
+    /// What the account's pace learned so far (see [`Limiter::snapshot`]).
+    pub fn pace_snapshot(&self) -> Option<PaceSnapshot> {
+        self.limiter.snapshot()
+    }
+
+    /// Starts the account's pace from an earlier run's (see [`Limiter::restore`]).
+    pub fn restore_pace(&self, snapshot: &PaceSnapshot) -> Result<(), Rejected> {
+        self.limiter.restore(snapshot)
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod domain;
+pub mod registry;
 pub mod settings;
 
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use self::domain::AccountDomain;
 use self::settings::Settings;
+use crate::client::limiter::LimiterConfig;
 use crate::client::Client;
 use crate::error::{Bound, Error, Oversize, TransportKind};
 
@@ -189,10 +191,18 @@ impl Credential for FlowluCredential {
 
 /// Validates with one cheap list call (`page=1&limit=1`); when the key may not read the probed
 /// module, probes the others before deciding and reports which the key can read.
+///
+/// The account's budget ([`registry::AccountBudget`]) paces these calls as it paces the
+/// account's reads and writes; a call is not retried (a refusal for the rate is the answer).
 pub async fn validate_with(client: &Client) -> Validation {
+    let limiter = registry::AccountBudget::of(client).limiter(LimiterConfig {
+        max_concurrency: 1,
+        ..LimiterConfig::default()
+    });
+    let probe = |module, model| limiter.run_once(probe(client, module, model));
     let domain = client.host();
     let (first_module, first_model) = PROBES[0];
-    match probe(client, first_module, first_model).await {
+    match probe(first_module, first_model).await {
         Ok(()) => Validation::Valid {
             warnings: Vec::new(),
             detail: format!("listed {first_module}/{first_model} on {domain}"),
@@ -201,7 +211,7 @@ pub async fn validate_with(client: &Client) -> Validation {
             let mut readable = Vec::new();
             let mut denied = vec![first_module];
             for (module, model) in &PROBES[1..] {
-                match probe(client, module, model).await {
+                match probe(module, model).await {
                     Ok(()) => readable.push(*module),
                     Err(Error::Permission { .. }) => denied.push(*module),
                     Err(err) => return invalid(&err, domain),

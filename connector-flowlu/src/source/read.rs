@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::client::limiter::Wait;
+use crate::client::pace_memory::{self, Rejected, STATE_KEY};
 use crate::error::Error;
 use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
 use crate::source::pager::{Next, Pager};
@@ -221,7 +222,7 @@ impl Session {
             summary.records += absorbed.records.len() as u64;
             out.records(stream, absorbed.records).await;
             if let Some(state) = absorbed.checkpoint {
-                out.checkpoint(stream, state).await;
+                out.checkpoint(stream, self.with_pace(state)).await;
             }
             match absorbed.next {
                 Next::Continue => {}
@@ -242,15 +243,63 @@ impl Session {
         }
         drop(in_flight);
         if let Some(state) = pager.finish() {
-            out.checkpoint(stream, state).await;
+            out.checkpoint(stream, self.with_pace(state)).await;
         }
         out.status(stream, StreamStatus::Complete).await;
         summary
     }
 
+    /// A stream's state with what the account's pace learned so far (the next run starts
+    /// from the newest one among its streams' states): only once something was learned, so a
+    /// read that met no cap writes the states it always wrote.
+    fn with_pace(&self, mut state: Value) -> Value {
+        if let (Some(snapshot), Value::Object(map)) = (self.account.pace_snapshot(), &mut state) {
+            map.insert(STATE_KEY.to_string(), snapshot.to_value());
+        }
+        state
+    }
+
+    /// Starts the account's pace from the newest one remembered in `state`; returns the
+    /// streams' states without it (their positions).
+    async fn remembered_pace(&self, state: &SourceState, out: &Out) -> SourceState {
+        let streams = state.streams.iter().map(|(name, saved)| (name.as_str(), saved));
+        let (newest, rejected) = pace_memory::newest_in_states(streams);
+        for (stream, why) in rejected {
+            let message = format!("{stream}: the account's pace remembered in the state is {why}");
+            out.log(LogLevel::Warn, message).await;
+        }
+        if let Some(snapshot) = newest {
+            match self.account.restore_pace(&snapshot) {
+                Ok(()) => {
+                    let message = format!(
+                        "starting from the account's pace remembered in the state: {:.2} requests/s",
+                        snapshot.clean
+                    );
+                    out.log(LogLevel::Info, message).await;
+                }
+                Err(Rejected::AlreadyLearning) => {}
+                Err(why) => {
+                    out.log(
+                        LogLevel::Warn,
+                        format!("the account's pace remembered in the state is {why}"),
+                    )
+                    .await;
+                }
+            }
+        }
+        SourceState {
+            streams: state
+                .streams
+                .iter()
+                .map(|(name, saved)| (name.clone(), pace_memory::strip(saved)))
+                .collect(),
+        }
+    }
+
     /// Reads every planned stream, then logs the summary.
     async fn read_all(&self, catalog: &ConfiguredCatalog, state: &SourceState, out: Out) {
-        let plans = self.plans(catalog, state, Horizon::now(), &out).await;
+        let state = self.remembered_pace(state, &out).await;
+        let plans = self.plans(catalog, &state, Horizon::now(), &out).await;
         let active = self.account.settings.concurrency();
         let summaries: Vec<StreamSummary> = stream::iter(plans)
             .map(|plan| self.read_stream(plan, out.clone()))

@@ -12,6 +12,7 @@ mod jsonl;
 mod layout;
 mod malformed;
 mod models;
+mod no_change;
 mod paging;
 mod probe;
 mod props;

@@ -95,3 +95,202 @@ async fn a_capped_account_is_read_once_with_few_refusals_in_either_form() {
         }
     }
 }
+
+/// The `STATE` lines of a run, as a `--state` file takes them (the last of each stream).
+fn last_states(run: &integration_tests::Run) -> Value {
+    let mut last = std::collections::BTreeMap::new();
+    for m in run.messages.iter().filter(|m| m["type"] == "STATE") {
+        let name = m["state"]["stream"]["stream_descriptor"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        last.insert(name, m["state"].clone());
+    }
+    Value::Array(last.into_values().collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pace_learned_rides_in_the_state_and_the_next_read_starts_from_it() {
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": PAGE_SIZE, "max_concurrency": 4});
+    let config = temp_json(&config);
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}),
+    );
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    // 31 pages at 10/s: a read of about 3 s, long enough for the first to find the cap.
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 0,
+        model_records: [("crm/account".to_string(), RECORDS)].into(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        rate_cap: Some(RateCap::new(10.0, Refusal::TooManyRequests)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let first = run_cli(
+        &["read", "--config", c, "--catalog", k],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    let learned = emu.stats();
+    assert!(learned.refused >= 1, "the first read met the cap: {learned:?}");
+    let states = last_states(&first);
+    let pace = &states[0]["stream"]["stream_state"]["account_pace"];
+    assert_eq!(pace["version"], 1, "{states}");
+    let clean = pace["clean"].as_f64().unwrap();
+    assert!(
+        (10.0..=20.5).contains(&clean),
+        "the rate found is near the cap of 20/s: {pace}"
+    );
+    // The finished full refresh's position is the empty one, beside the pace.
+    let position: Vec<&String> = states[0]["stream"]["stream_state"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(position, ["account_pace"]);
+
+    let state = temp_json(&states);
+    let args = [
+        "read",
+        "--config",
+        c,
+        "--catalog",
+        k,
+        "--state",
+        state.path().to_str().unwrap(),
+    ];
+    let second = run_cli(&args, Some(&emu.base_url()), "").await;
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let stats = emu.stats();
+    let refused = stats.refused - learned.refused;
+    assert!(
+        refused <= 1,
+        "the second read starts at the pace found: {refused} refused"
+    );
+    let records = second.messages.iter().filter(|m| m["type"] == "RECORD").count();
+    assert_eq!(records, RECORDS, "read in full again (a finished full refresh)");
+    let logs: Vec<&str> = second
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "LOG")
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert!(
+        logs.contains(
+            &format!("starting from the account's pace remembered in the state: {clean:.2} requests/s")
+                .as_str()
+        ),
+        "{logs:?}"
+    );
+    assert!(last_states(&second)[0]["stream"]["stream_state"]["account_pace"]["clean"].is_number());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_stale_remembered_pace_is_ignored_with_a_warning() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 0,
+        model_records: [("crm/account".to_string(), 30)].into(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": PAGE_SIZE});
+    let config = temp_json(&config);
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}),
+    );
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let id_after = emu.records("crm", "account")[9]["id"].clone();
+    for (pace, warning) in [
+        (json!("fast"), "the account's pace remembered in the state is not a remembered pace (invalid type: string \"fast\", expected struct PaceSnapshot): ignored"),
+        (
+            json!({"version": 1, "clean": 5.0, "learned_at": 1_000_000_000u64}),
+            "learning the account's pace again",
+        ),
+        (
+            json!({"version": 1, "clean": -5.0, "learned_at": 1_000_000_000u64}),
+            "the account's pace remembered in the state is not a remembered pace (clean rate -5): ignored",
+        ),
+    ] {
+        let state = temp_json(&json!([{"type": "STREAM", "stream": {
+            "stream_descriptor": {"name": "crm_account"},
+            "stream_state": {"after_id": id_after, "account_pace": pace}}}]));
+        let args = ["read", "--config", c, "--catalog", k, "--state", state.path().to_str().unwrap()];
+        let run = run_cli(&args, Some(&emu.base_url()), "").await;
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        // The position beside it still counts: the 20 records after the tenth.
+        let records = run.messages.iter().filter(|m| m["type"] == "RECORD").count();
+        assert_eq!(records, 20, "{pace}");
+        let warned = run
+            .messages
+            .iter()
+            .filter(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN")
+            .filter_map(|m| m["log"]["message"].as_str())
+            .any(|m| m.contains(warning));
+        assert!(warned, "{pace}: {}", run.stdout);
+        // No cap met, nothing usable remembered: the states are the positions alone.
+        for state in last_states(&run).as_array().unwrap() {
+            assert!(state["stream"]["stream_state"].get("account_pace").is_none(), "{state}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_carries_when_the_portal_said_to_come_back() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 0,
+        model_records: [("crm/account".to_string(), 30)].into(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        faults: flowlu_emulator::Faults {
+            rate_limit: 0.4,
+            retry_after_secs: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"page_size": PAGE_SIZE, "max_concurrency": 1});
+    let config = temp_json(&config);
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}),
+    );
+    let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
+    let run = run_cli(
+        &["read", "--config", c, "--catalog", k],
+        Some(&emu.base_url()),
+        "",
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let resets: Vec<i64> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "STREAM_STATUS")
+        .map(|m| &m["trace"])
+        .filter(|t| t["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .map(|t| {
+            t["stream_status"]["reasons"][0]["rate_limited"]["quota_reset"]
+                .as_i64()
+                .unwrap()
+                - t["emitted_at"].as_i64().unwrap()
+        })
+        .collect();
+    // Every refusal said `Retry-After: 2`: the status says when, 2 s after it.
+    assert_eq!(
+        resets.len() as u64,
+        emu.stats().count("/api/v1/module/crm/account/list", 429)
+    );
+    assert!(!resets.is_empty());
+    assert!(resets.iter().all(|r| *r == 2000), "{resets:?}");
+}
