@@ -53,6 +53,7 @@ pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
 pub use sink::{FlowluSink, StreamPlan, WritePlan};
+pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
@@ -64,6 +65,7 @@ pub mod testing {
     pub use crate::credential::{validate_with, PROBES};
     pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, PAGE_SIZES, WRONG_KEY};
     pub use crate::schemas::{credential_form, generated_files};
+    pub use crate::source::deletes::{decode_ids, encode_ids};
     pub use crate::streams::{model, MODELS};
 }
 

@@ -631,6 +631,7 @@ pub fn base_schema(model: &Model) -> Value {
     for (name, code) in standard_fields(model.stream) {
         properties.insert(name.into(), property(model.stream, name, code));
     }
+    properties.insert(connector_core::DELETED_AT.into(), deleted_at_column());
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
@@ -638,6 +639,17 @@ pub fn base_schema(model: &Model) -> Value {
         "description": format!("Records of Flowlu's {}/{} model, exactly as Flowlu sends them", model.module, model.model),
         "additionalProperties": true,
         "properties": properties,
+    })
+}
+
+/// `_ab_cdc_deleted_at`, on every stream (each has the primary key `id`): null on every record
+/// Flowlu sends, set (UTC) on a record deleted in Flowlu (a tombstone).
+fn deleted_at_column() -> Value {
+    json!({
+        "type": ["string", "null"],
+        "format": "date-time",
+        "airbyte_type": "timestamp_with_timezone",
+        "description": "Not a Flowlu field: null on every record Flowlu sends; on a record deleted in Flowlu (only the id and the cursor set), when the connector learned of the delete (UTC)",
     })
 }
 

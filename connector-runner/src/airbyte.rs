@@ -175,6 +175,14 @@ impl Message {
                     namespace: None,
                 },
             },
+            SourceEvent::Delete(t) => Self::Record {
+                record: RecordMessage {
+                    data: t.to_record_data(),
+                    stream: t.stream,
+                    emitted_at,
+                    namespace: None,
+                },
+            },
             SourceEvent::Checkpoint(c) => Self::stream_state(&c.stream, c.state),
             SourceEvent::Status { stream, status } => {
                 let status = match status {

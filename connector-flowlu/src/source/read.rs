@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connector_core::{
-    Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, SourceState,
-    StreamStatus, SyncMode,
+    Checkpoint, ConfiguredCatalog, DestinationSyncMode, Failure, FailureClass, LogLevel, RawRecords,
+    SourceEvent, SourceState, StreamStatus, SyncMode,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::value::RawValue;
@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 use crate::client::limiter::Wait;
 use crate::error::Error;
 use crate::source::cursor::{refuse_start, Horizon, Key, Order};
-use crate::source::pager::{Next, Pager};
+use crate::source::deletes::{Tracker, STATE_KEY};
+use crate::source::pager::{Absorbed, Next, Pager};
 use crate::streams::{CursorKind, Model};
 
 use super::session::{refusal, Session};
@@ -137,11 +138,38 @@ impl Session {
                 let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
                 out.log(LogLevel::Info, message).await;
             }
+            // Deletes are tracked where a destination applies them: incremental streams it
+            // deduplicates by id.
+            let dedup = configured.destination_sync_mode == DestinationSyncMode::AppendDedup;
+            let deletes = match self.account.settings.deletes_every() {
+                Some(every) if incremental && dedup => {
+                    let kind = order.cursor.map(|(_, kind)| kind);
+                    let saved = state.get(name).filter(|saved| order.recognises(saved));
+                    let (tracker, warning) = Tracker::from_state(saved, kind, unix_now());
+                    if let Some(warning) = warning {
+                        out.log(LogLevel::Warn, format!("{name}: {warning}")).await;
+                    }
+                    let position = saved.map(|s| {
+                        let mut s = s.clone();
+                        if let Some(o) = s.as_object_mut() {
+                            o.remove(STATE_KEY);
+                        }
+                        s
+                    });
+                    Some(Deletes {
+                        tracker,
+                        every,
+                        position,
+                    })
+                }
+                _ => None,
+            };
             plans.push(Plan {
                 model,
                 order,
                 start,
                 horizon,
+                deletes,
             });
         }
         plans
@@ -162,6 +190,7 @@ impl Session {
             pages: 0,
             failure: None,
         };
+        let mut deletes = plan.deletes;
         let mut in_flight: VecDeque<Fetch> = VecDeque::new();
         let mut next_page = 1;
         loop {
@@ -192,7 +221,10 @@ impl Session {
                 Err(err) => return out.failed(summary, self.fetch_failure(err)).await,
             };
             let fetched = page.items.len();
-            let absorbed = pager.absorb(page.items, page.total);
+            let absorbed = match deletes.as_mut() {
+                Some(deletes) => deletes.absorb(&mut pager, page),
+                None => pager.absorb(page.items, page.total),
+            };
             self.learn(&pager);
             summary.pages += 1;
             out.send(SourceEvent::Page {
@@ -209,7 +241,8 @@ impl Session {
             summary.records += absorbed.records.len() as u64;
             out.records(stream, absorbed.records).await;
             if let Some(state) = absorbed.checkpoint {
-                out.checkpoint(stream, state).await;
+                out.checkpoint(stream, Deletes::decorate(deletes.as_mut(), state))
+                    .await;
             }
             match absorbed.next {
                 Next::Continue => {}
@@ -230,7 +263,30 @@ impl Session {
         }
         drop(in_flight);
         if let Some(state) = pager.finish() {
-            out.checkpoint(stream, state).await;
+            out.checkpoint(stream, Deletes::decorate(deletes.as_mut(), state))
+                .await;
+        }
+        if let Some(deletes) = deletes.as_mut() {
+            let now = unix_now();
+            if deletes.tracker.due(now, deletes.every) {
+                let on_wait = |wait: &Wait| out.notices.wait(stream, wait);
+                let outcome = self
+                    .reconcile(plan.model, &mut deletes.tracker, now, self.method, &on_wait)
+                    .await;
+                for event in outcome.events {
+                    out.send(event).await;
+                }
+                if outcome.changed {
+                    let position = deletes.position.clone().unwrap_or_else(|| {
+                        plan.order.checkpoint(&Key {
+                            cursor: None,
+                            id: None,
+                        })
+                    });
+                    out.checkpoint(stream, Deletes::decorate(Some(deletes), position))
+                        .await;
+                }
+            }
         }
         out.status(stream, StreamStatus::Complete).await;
         summary
@@ -280,6 +336,67 @@ struct Plan {
     order: Order,
     start: Option<crate::source::cursor::Key>,
     horizon: Horizon,
+    /// Deletes tracked and reconciled (incremental streams a destination deduplicates).
+    deletes: Option<Deletes>,
+}
+
+/// A stream's deletes during a read: the ids passed on, the schedule, the last position.
+#[derive(Debug)]
+struct Deletes {
+    tracker: Tracker,
+    /// Seconds between reconciliations.
+    every: i64,
+    /// The last position checkpointed (without the deletes part).
+    position: Option<Value>,
+}
+
+impl Deletes {
+    /// Absorbs a page, noting the id and cursor of every record passed on.
+    fn absorb(&mut self, pager: &mut Pager, page: KeyedPage) -> Absorbed<Box<RawValue>> {
+        let keyed = page
+            .items
+            .into_iter()
+            .map(|(raw, key)| ((raw, key.clone()), key))
+            .collect();
+        let absorbed = pager.absorb(keyed, page.total);
+        let mut records = Vec::with_capacity(absorbed.records.len());
+        for (raw, key) in absorbed.records {
+            self.tracker.note(key.as_ref());
+            records.push(raw);
+        }
+        Absorbed {
+            records,
+            checkpoint: absorbed.checkpoint,
+            warnings: absorbed.warnings,
+            next: absorbed.next,
+        }
+    }
+
+    /// A checkpoint's state with the deletes part (a state with no position gets the empty
+    /// one, so the next read still starts from the beginning).
+    fn decorate(deletes: Option<&mut Self>, state: Value) -> Value {
+        let Some(deletes) = deletes else {
+            return state;
+        };
+        let mut state = if state.get("cursor").is_some() {
+            state
+        } else {
+            deletes.position.clone().unwrap_or(state)
+        };
+        if state.get("cursor").is_none() {
+            return state;
+        }
+        deletes.position = Some(state.clone());
+        deletes.tracker.decorate(&mut state);
+        state
+    }
+}
+
+/// The machine's clock, Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A fetched page: the total it announced, and its records as sent with their keys.

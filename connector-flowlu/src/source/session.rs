@@ -9,6 +9,7 @@ use connector_core::Failure;
 use crate::credential::account::Account;
 use crate::credential::explain_at;
 use crate::error::Error;
+use crate::source::deletes::Method;
 use crate::source::pager::Pager;
 
 /// The account and the page size its streams ask first.
@@ -18,12 +19,18 @@ pub(super) struct Session {
     /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
     /// stream shows the account refuses it or caps pages below it.
     page_limit: Arc<AtomicU32>,
+    /// How reconciliations read the portal's ids.
+    pub(super) method: Method,
 }
 
 impl Session {
     pub(super) fn new(account: Account) -> Self {
         let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
-        Self { account, page_limit }
+        Self {
+            account,
+            page_limit,
+            method: Method::Auto,
+        }
     }
 
     /// The same page size learned, over another account (another limiter).
@@ -31,6 +38,7 @@ impl Session {
         Self {
             account,
             page_limit: self.page_limit,
+            method: self.method,
         }
     }
 
