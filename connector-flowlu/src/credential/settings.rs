@@ -198,6 +198,13 @@ pub struct WriteRule {
     /// keeps their values. On: they are sent empty, so an update clears them in Flowlu.
     #[serde(default)]
     pub clear_empty_fields: bool,
+
+    /// Apply deletes
+    ///
+    /// Off (the default): a deleted record (_ab_cdc_deleted_at set) is refused unless the
+    /// mode is delete. On: it deletes the Flowlu record with its id in every mode.
+    #[serde(default)]
+    pub apply_deletes: bool,
 }
 
 /// How a stream is written.

@@ -36,6 +36,7 @@ use crate::error::Error;
 use crate::source::cursor::{CursorValue, Id, Key, Order};
 use crate::streams::{CursorKind, Model};
 
+pub use super::session::Method;
 use super::session::Session;
 
 /// The key of the deletes part of a stream's state.
@@ -152,16 +153,6 @@ pub fn decode_ids(text: &str) -> Option<RoaringTreemap> {
     RoaringTreemap::deserialize_from(&bytes[..]).ok()
 }
 
-/// How a reconciliation read the portal's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Count id ranges, list only those whose count changed; a scan where counts are not
-    /// honoured.
-    Auto,
-    /// Every id, a page at a time.
-    Scan,
-}
-
 /// The ids a reconciliation read, or why it proves nothing.
 type Scan<T> = Result<T, String>;
 
@@ -268,23 +259,23 @@ impl Session {
             let Some(page) = page.into_iter().collect::<Option<Vec<u64>>>() else {
                 return Ok(Err("a record came without a numeric id".into()));
             };
-            if let (Some(expected), Some(total)) = (expected, total) {
-                if expected != total {
-                    return Ok(Err(format!(
-                        "the portal's count changed during the scan ({expected} records expected after id {last}, {total} announced): records were created or deleted meanwhile"
-                    )));
-                }
-            }
             let mut previous = last;
             for &id in &page {
                 if id <= previous {
-                    return Ok(Err(if id <= last && last > lo {
+                    return Ok(Err(if id <= last && last > 0 {
                         "the portal ignored the `filter[id]` of a page (an id at or below the last one came back)".to_string()
                     } else {
                         "the portal ignored the order by id (ids came back out of order)".to_string()
                     }));
                 }
                 previous = id;
+            }
+            if let (Some(expected), Some(total)) = (expected, total) {
+                if expected != total {
+                    return Ok(Err(format!(
+                        "the portal's count changed during the scan ({expected} records expected after id {last}, {total} announced): records were created or deleted meanwhile"
+                    )));
+                }
             }
             let n = page.len() as u64;
             let past = page.last().is_some_and(|&id| id >= hi);

@@ -9,8 +9,17 @@ use connector_core::Failure;
 use crate::credential::account::Account;
 use crate::credential::explain_at;
 use crate::error::Error;
-use crate::source::deletes::Method;
 use crate::source::pager::Pager;
+
+/// How a reconciliation read the portal's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Count id ranges, list only those whose count changed; a scan where counts are not
+    /// honoured.
+    Auto,
+    /// Every id, a page at a time.
+    Scan,
+}
 
 /// The account and the page size its streams ask first.
 #[derive(Debug, Clone)]

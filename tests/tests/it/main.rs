@@ -4,6 +4,7 @@
 mod canary;
 mod check_cli;
 mod coverage;
+mod deletes;
 mod economy;
 mod failure_forms;
 mod hostile;
