@@ -341,6 +341,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tombstone_is_a_record_with_the_key_the_cursor_and_deleted_at() {
+        let line = Message::from_source_event(
+            SourceEvent::Delete(connector_core::Tombstone {
+                stream: "crm_lead".into(),
+                id: json!(42),
+                id_field: "id".into(),
+                deleted_at: "2026-12-05T21:00:00Z".into(),
+                cursor: Some(("updated_date".into(), json!("2026-12-05 20:00:00"))),
+            }),
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(line).unwrap(),
+            json!({"type": "RECORD", "record": {"stream": "crm_lead", "emitted_at": 5, "data": {
+                "id": 42, "updated_date": "2026-12-05 20:00:00", "_ab_cdc_deleted_at": "2026-12-05T21:00:00Z"}}})
+        );
+    }
+
+    #[test]
     fn parses_input_lines_ignoring_unknown_fields() {
         let m = Message::parse_line(
             r#"{"type":"RECORD","x":1,"record":{"stream":"s","data":{"a":1},"emitted_at":1,"extra":true}}"#,

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Requests are counted by the stand-in (unpaced, every request the reconciliation sent,
-//! the confirming `get`s included); the time at 1 request/s is that count in seconds.
+//! the confirming `get`s included); the time at 1 request/s is that count in seconds. Pages
+//! of 100: the stand-in's cap, which the incremental read before a reconciliation learns.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ fn catalog() -> ConfiguredCatalog {
 fn source(emu: &Emulator, method: ReconcileMethod) -> FlowluSource {
     // The guard off: the 1,000-delete cases are over 5% of 10,000 records.
     let config = json!({"name": "bench", "account_domain": "acme", "api_key": emu.api_key(),
-        "advanced": {"page_size": 500, "max_deletes_percent": 100}});
+        "advanced": {"page_size": 100, "max_deletes_percent": 100}});
     let credential = FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url());
@@ -66,7 +67,10 @@ fn sizes() {
             .filter(|_| rng.random_range(0..3) == 0)
             .take(n as usize)
             .collect();
-        let kib = |ids: &roaring::RoaringTreemap| format!("{:.1} KiB", encode_ids(ids).len() as f64 / 1024.0);
+        let kib = |ids: &roaring::RoaringTreemap| match encode_ids(ids).len() {
+            small if small < 1024 => format!("{small} B"),
+            large => format!("{:.1} KiB", large as f64 / 1024.0),
+        };
         println!(
             "| {n} | {} | {} | {} |",
             kib(&contiguous),

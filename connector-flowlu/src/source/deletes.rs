@@ -288,6 +288,10 @@ impl Session {
                 }
                 return Ok(Ok(ids));
             }
+            if n < u64::from(limit) {
+                // A short page that is not the last: the portal caps pages at `n`.
+                self.learn_cap(u32::try_from(n).unwrap_or(limit));
+            }
             expected = total.map(|t| t - n);
             last = previous;
         }
@@ -372,6 +376,19 @@ impl Session {
             if portal == inside.len() as u64 {
                 continue;
             }
+            if lo == first.saturating_sub(1) && hi == top {
+                // At least `known - portal` ids changed: when descending to each costs more
+                // than listing every id, list every id.
+                let changed = (inside.len() as u64).abs_diff(portal);
+                let pages = (inside.len() as u64).div_ceil(u64::from(limit.max(1)));
+                let depth = u64::from(pages.max(1).ilog2()) + 1;
+                if changed.saturating_mul(depth) >= pages {
+                    return Ok(Err(format!(
+                        "at least {changed} ids changed: listing every id ({pages} pages) costs less than counting ranges"
+                    )));
+                }
+            }
+            let limit = self.first_limit().min(limit);
             if inside.len() as u64 <= u64::from(limit) {
                 let listed = match self.list_range(model, limit, lo, hi, on_wait, requests).await? {
                     Ok(listed) => listed,

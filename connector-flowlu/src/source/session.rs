@@ -61,6 +61,14 @@ impl Session {
         self.page_limit.load(Ordering::Relaxed)
     }
 
+    /// Keeps a page size the portal showed it caps pages at (a short page that was not the
+    /// last), for the account's later requests.
+    pub(super) fn learn_cap(&self, served: u32) {
+        if served > 0 {
+            self.page_limit.fetch_min(served, Ordering::Relaxed);
+        }
+    }
+
     /// Keeps for the account's later streams a page size a stream showed it honours.
     pub(super) fn learn(&self, pager: &Pager) {
         if let Some(limit) = pager.learned_limit() {
