@@ -142,7 +142,7 @@ pub struct Settings {
 
     /// Deletes: hours between reconciliations
     ///
-    /// For incremental streams synced with deduplication (append_dedup): every this many
+    /// For incremental streams kept one row per id (append_dedup, or overwrite): every this many
     /// hours a read compares the ids Flowlu holds with the ids the destination was given and
     /// sends a deleted record (_ab_cdc_deleted_at set) for each id Flowlu no longer has.
     /// 0 turns it off. Flowlu reports no deletes, so this is the only way a read learns one.

@@ -505,7 +505,7 @@ impl Session {
         else {
             return vec![SourceEvent::Log {
                 level: LogLevel::Info,
-                message: format!("{name}: no ids given to the destination are saved in its state (read it incrementally, configured append_dedup, first): nothing to reconcile"),
+                message: format!("{name}: no ids given to the destination are saved in its state (read it incrementally, configured append_dedup or overwrite, first): nothing to reconcile"),
             }];
         };
         let now = unix_time();

@@ -94,7 +94,7 @@ impl FlowluSource {
 
     /// Reconciles now, whatever the schedule: for each incremental stream of `catalog` whose
     /// state in `state` holds the ids given to the destination (a read of a stream configured
-    /// `append_dedup` with `deletes` on keeps them), the ids Flowlu no longer holds come as
+    /// `append_dedup` or `overwrite` with `deletes` on keeps them), the ids Flowlu no longer holds come as
     /// [`SourceEvent::Delete`] (proved complete, confirmed and within
     /// `max_deletes_percent`), followed by the stream's new [`SourceEvent::Checkpoint`]; logs say what
     /// was done or why nothing was sent (see "Deletes" in the crate's README). A host that is not Airbyte applies the deletes its

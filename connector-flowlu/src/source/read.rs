@@ -138,9 +138,11 @@ impl Session {
                 let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
                 out.log(LogLevel::Info, message).await;
             }
-            // Deletes are tracked where a destination applies them: incremental streams it
-            // deduplicates by id.
-            let dedup = configured.destination_sync_mode == DestinationSyncMode::AppendDedup;
+            // Deletes are tracked where a destination keeps one row per id: incremental
+            // streams it deduplicates (`append_dedup`), or that PyAirbyte merges into its
+            // cache (it configures every stream `overwrite`); an `append` table would only
+            // gain rows of nulls.
+            let dedup = configured.destination_sync_mode != DestinationSyncMode::Append;
             let deletes = match self.account.settings.deletes_every() {
                 Some(every) if incremental && dedup => {
                     let kind = order.cursor.map(|(_, kind)| kind);

@@ -435,3 +435,26 @@ async fn the_stand_in_never_lists_a_deleted_record_again() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_append_table_gets_no_tombstones_and_its_state_no_ids() {
+    let emu = emulator(20).await;
+    let src = source(&emu, json!({"deletes": 1}));
+    let mut catalog = dedup_catalog();
+    catalog.streams[0].destination_sync_mode = connector_core::DestinationSyncMode::Append;
+    let events: Vec<SourceEvent> = src.read_parsed(&catalog, &SourceState::default()).collect().await;
+    let first = collect(events).await;
+    let state = first.state.unwrap();
+    assert_eq!(state.get("deletes"), None, "{state}");
+    let plan = MutationPlan {
+        deletes: 1,
+        inserts: 0,
+        updates: 0,
+    };
+    emu.mutate("crm", "account", 4, plan).unwrap();
+    let mut saved = SourceState::default();
+    saved.streams.insert("crm_account".into(), state);
+    let events: Vec<SourceEvent> = src.read_parsed(&catalog, &saved).collect().await;
+    let second = collect(events).await;
+    assert!(second.tombstones.is_empty() && second.records.is_empty());
+}
