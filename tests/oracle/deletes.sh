@@ -4,7 +4,9 @@
 # again with the reconciliation due. Every stdout line is checked against the official Airbyte
 # models; the second read must hold exactly 3 tombstones and 2 records; a DuckDB table merged
 # by id the way Append Deduped merges must end with exactly the stand-in's leads.
-# Needs: pip install airbyte-protocol-models-pdv2 duckdb
+# Then the same under PyAirbyte (its DuckDB cache, `merge`), on a fresh stand-in.
+# Needs: pip install airbyte-protocol-models-pdv2 duckdb; PyAirbyte in $PYAIRBYTE_PYTHON's
+# environment (.ci/run makes one), skipped with a note when that variable is unset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --quiet --locked -p connector-flowlu -p flowlu-emulator
@@ -55,3 +57,15 @@ $bin read --config "$work/config.json" --catalog "$work/configured.json" --state
 validate deletes-second-read --expect RECORD=5 STATE=1 < "$work/read2.jsonl"
 
 python3 tests/oracle/deletes_duckdb.py "$work" "$FLOWLU_BASE_URL"
+kill $emu_pid
+
+if [ -z "${PYAIRBYTE_PYTHON:-}" ]; then
+  echo "deletes under PyAirbyte: skipped (PYAIRBYTE_PYTHON unset)"
+  exit 0
+fi
+target/debug/flowlu-emulator --listen 127.0.0.1:0 --seed 42 --records 300 > "$work/emu2.out" &
+emu_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/emu2.out" ] && break; sleep 0.1; done
+FLOWLU_BASE_URL=$(head -n1 "$work/emu2.out") "$PYAIRBYTE_PYTHON" tests/oracle/deletes_pyairbyte.py "$PWD/$bin" "$work" > "$work/pyairbyte.out" 2>&1 \
+  || { cat "$work/pyairbyte.out"; exit 1; }
+tail -n1 "$work/pyairbyte.out"
