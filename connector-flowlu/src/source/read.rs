@@ -162,6 +162,8 @@ impl Session {
                         tracker,
                         every,
                         position,
+                        pending: None,
+                        emitted: None,
                     })
                 }
                 _ => None,
@@ -243,8 +245,11 @@ impl Session {
             summary.records += absorbed.records.len() as u64;
             out.records(stream, absorbed.records).await;
             if let Some(state) = absorbed.checkpoint {
-                out.checkpoint(stream, Deletes::decorate(deletes.as_mut(), state))
-                    .await;
+                let held = deletes.as_mut().is_some_and(|d| d.hold(&state));
+                if !held {
+                    out.checkpoint(stream, Deletes::decorate(deletes.as_mut(), state))
+                        .await;
+                }
             }
             match absorbed.next {
                 Next::Continue => {}
@@ -264,7 +269,10 @@ impl Session {
             }
         }
         drop(in_flight);
-        if let Some(state) = pager.finish() {
+        let last = pager
+            .finish()
+            .or_else(|| deletes.as_mut().and_then(|d| d.pending.take()));
+        if let Some(state) = last {
             out.checkpoint(stream, Deletes::decorate(deletes.as_mut(), state))
                 .await;
         }
@@ -350,9 +358,36 @@ struct Deletes {
     every: i64,
     /// The last position checkpointed (without the deletes part).
     position: Option<Value>,
+    /// A page's checkpoint held back (see [`Deletes::hold`]), passed on at the end.
+    pending: Option<Value>,
+    /// When a checkpoint of this stream was last passed on.
+    emitted: Option<std::time::Instant>,
 }
 
+/// Above this many ids, a stream's checkpoints (each carrying every id) are passed on at most
+/// every [`CHECKPOINT_EVERY`]: a first read of a million records at 100 a page would otherwise
+/// write 10,000 states of up to half a megabyte each.
+const MANY_IDS: u64 = 50_000;
+/// See [`MANY_IDS`].
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Deletes {
+    /// Whether to hold back a page's checkpoint (kept as pending: the end passes the last one
+    /// on; a read resumed from an earlier one reads those pages again, losing nothing).
+    fn hold(&mut self, state: &Value) -> bool {
+        let now = std::time::Instant::now();
+        let recent = self
+            .emitted
+            .is_some_and(|at| now.duration_since(at) < CHECKPOINT_EVERY);
+        if self.tracker.given() > MANY_IDS && recent {
+            self.pending = Some(state.clone());
+            return true;
+        }
+        self.emitted = Some(now);
+        self.pending = None;
+        false
+    }
+
     /// Absorbs a page, noting the id and cursor of every record passed on.
     fn absorb(&mut self, pager: &mut Pager, page: KeyedPage) -> Absorbed<Box<RawValue>> {
         let keyed = page
@@ -561,4 +596,42 @@ fn summary_text(summaries: &[StreamSummary]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::cursor::Id;
+
+    fn deletes(ids: u64) -> Deletes {
+        let (mut tracker, _) = Tracker::from_state(None, None, 0);
+        for id in 1..=ids {
+            tracker.note(Some(&Key {
+                cursor: None,
+                id: Some(Id::Num(id)),
+            }));
+        }
+        Deletes {
+            tracker,
+            every: 3600,
+            position: None,
+            pending: None,
+            emitted: None,
+        }
+    }
+
+    #[test]
+    fn many_ids_thin_the_checkpoints_and_keep_the_last_one() {
+        let (a, b, c) = (
+            serde_json::json!({"cursor": "a"}),
+            serde_json::json!({"cursor": "b"}),
+            serde_json::json!({"cursor": "c"}),
+        );
+        let mut few = deletes(10);
+        assert!(!few.hold(&a) && !few.hold(&b), "a few ids: every checkpoint");
+        let mut many = deletes(MANY_IDS + 1);
+        assert!(!many.hold(&a), "the first one passes");
+        assert!(many.hold(&b) && many.hold(&c), "then at most one per interval");
+        assert_eq!(many.pending, Some(c), "the last one held is kept for the end");
+    }
 }
