@@ -9,8 +9,8 @@
 //!   the portal allows: where `filter[id]` (`more`) and the answer's total are honoured, it
 //!   counts the records above id boundaries and lists only the id ranges whose count differs
 //!   from the ids given (about k·log2(N/page) requests for k deletes among N records);
-//!   elsewhere, or when a count contradicts a list, it scans every id at the largest page
-//!   the account honours ([`Method::Scan`]).
+//!   elsewhere, when a count contradicts a list, or when so many ids changed that counting
+//!   costs more, it lists every id at the page size the account honours ([`Method::Scan`]).
 //! * No false deletes: a tombstone only for an id missing from a list proved complete (every
 //!   page read, ids strictly ascending, the count the portal gives consistent with the ids
 //!   listed) and then confirmed by a `get` answering "not found" (a record a list hides, for
