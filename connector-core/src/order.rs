@@ -1,6 +1,7 @@
 //! The ordering every sink owes its caller, apart from how it writes: a checkpoint is
-//! acknowledged in input order once every record before it has an outcome ([`Acks`]), and
-//! records touching the same key run one after the other in input order ([`KeyedOrder`]).
+//! acknowledged in input order once every record before it has an outcome, and only when none
+//! of them must be sent again ([`Acks`]); records touching the same key run one after the other
+//! in input order ([`KeyedOrder`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,9 +32,15 @@ pub enum Finished {
 pub type Withhold = Arc<dyn Fn(u64, &Value) -> bool + Send + Sync>;
 
 /// Holds checkpoints until every record before them has an outcome; releases them in input
-/// order. A checkpoint the [`Withhold`] rule refuses is dropped (never acknowledged) in turn.
+/// order. The one rule of which checkpoints pass: a checkpoint is dropped (never acknowledged)
+/// when a record before it must be sent again ([`crate::Outcome::must_resend`], or marked with
+/// [`Acks::resend`]) and that record is of the checkpoint's stream, or the checkpoint is not
+/// per stream (a `GLOBAL` or legacy state covers every stream); and when the sink's
+/// [`Withhold`] rule refuses it.
 #[derive(Default)]
 pub struct Acks {
+    /// Per stream, the first record (by sequence) the host must send again.
+    resend: BTreeMap<String, u64>,
     withhold: Option<Withhold>,
     /// Every sequence below this has an outcome.
     watermark: u64,
@@ -64,12 +71,32 @@ impl Acks {
         }
     }
 
+    /// Marks record `sequence` of `stream` as one the host must send again, whatever its
+    /// outcome says (a refusal of the whole portal that reads as a config failure). Effective
+    /// for the checkpoints not yet released, so call it before the record's outcome is pushed.
+    pub fn resend(&mut self, stream: &str, sequence: u64) {
+        let first = self.resend.entry(stream.to_string()).or_insert(sequence);
+        *first = (*first).min(sequence);
+    }
+
+    /// Whether a record before the checkpoint after `before` records, holding `state`, must be
+    /// sent again (of the state's stream, or of any stream for a state not per stream).
+    fn covers_a_resend(&self, before: u64, state: &Value) -> bool {
+        let stream = state_stream(state);
+        self.resend
+            .iter()
+            .any(|(s, first)| *first < before && stream.is_none_or(|name| name == s))
+    }
+
     /// Takes one finished item; returns the events it releases: the outcome, then every
     /// checkpoint now covered, in input order.
     pub fn push(&mut self, done: Finished) -> Vec<SinkEvent> {
         let mut events = Vec::new();
         match done {
             Finished::Outcome(outcome) => {
+                if outcome.outcome.must_resend() {
+                    self.resend(&outcome.stream, outcome.sequence);
+                }
                 self.finished.insert(outcome.sequence);
                 while self.finished.remove(&self.watermark) {
                     self.watermark += 1;
@@ -90,13 +117,26 @@ impl Acks {
             }
             let (before, state) = entry.remove();
             self.next += 1;
-            if self.withhold.as_ref().is_some_and(|w| w(before, &state)) {
+            if self.covers_a_resend(before, &state)
+                || self.withhold.as_ref().is_some_and(|w| w(before, &state))
+            {
                 continue;
             }
             events.push(SinkEvent::CheckpointAck(state));
         }
         events
     }
+}
+
+/// The stream a per-stream state (`{"type": "STREAM", "stream": {"stream_descriptor":
+/// {"name": ...}}}`) belongs to; `None` for a state that covers every stream (`GLOBAL`, legacy).
+pub fn state_stream(state: &Value) -> Option<&str> {
+    if state.get("type").and_then(Value::as_str) != Some("STREAM") {
+        return None;
+    }
+    state
+        .pointer("/stream/stream_descriptor/name")
+        .and_then(Value::as_str)
 }
 
 /// One place in a per-key queue: wait for the previous record of the key, and let the next
@@ -217,6 +257,127 @@ mod tests {
             seen.extend(names(acks.push(done)));
         }
         assert_eq!(seen, ["o0", "o1", "s0", "o2", "s2"]);
+    }
+
+    fn finished(stream: &str, sequence: u64, outcome: Outcome) -> Finished {
+        Finished::Outcome(RecordOutcome {
+            stream: stream.into(),
+            sequence,
+            outcome,
+            record: None,
+        })
+    }
+
+    fn stream_state(ordinal: u64, before: u64, stream: &str) -> Finished {
+        Finished::Checkpoint {
+            ordinal,
+            before,
+            state: json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": ordinal}}),
+        }
+    }
+
+    fn failed(class: crate::FailureClass) -> Outcome {
+        Outcome::Failed {
+            class,
+            code: None,
+            message: "m".into(),
+            fields: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Every outcome class: the checkpoints released after `r0(a) S0(a) r1(b) S1(b) S2(global)
+    /// r2(a) S3(a)`, where record 0 ends in `outcome` and the others are created.
+    fn released_after(outcome: Outcome) -> Vec<String> {
+        let mut acks = Acks::default();
+        let created = || Outcome::Created { id: "1".into() };
+        let mut seen = Vec::new();
+        for done in [
+            finished("a", 0, outcome),
+            stream_state(0, 1, "a"),
+            finished("b", 1, created()),
+            stream_state(1, 2, "b"),
+            Finished::Checkpoint {
+                ordinal: 2,
+                before: 2,
+                state: json!({"type": "GLOBAL", "n": 2}),
+            },
+            finished("a", 2, created()),
+            stream_state(3, 3, "a"),
+        ] {
+            for event in acks.push(done) {
+                if let SinkEvent::CheckpointAck(state) = event {
+                    seen.push(format!(
+                        "S{}",
+                        state["stream"]["stream_state"]
+                            .as_u64()
+                            .or(state["n"].as_u64())
+                            .unwrap_or(99)
+                    ));
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn final_outcomes_pass_every_later_checkpoint() {
+        use crate::FailureClass;
+        for outcome in [
+            Outcome::Created { id: "1".into() },
+            Outcome::Updated { id: "1".into() },
+            Outcome::Unchanged { id: "1".into() },
+            Outcome::Deleted { id: "1".into() },
+            Outcome::Skipped {
+                reason: "rule".into(),
+            },
+            failed(FailureClass::Config),
+        ] {
+            assert!(!outcome.must_resend(), "{outcome:?}");
+            assert_eq!(outcome.resend_class(), None, "{outcome:?}");
+            assert_eq!(
+                released_after(outcome.clone()),
+                ["S0", "S1", "S2", "S3"],
+                "{outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_to_send_again_withholds_its_streams_and_global_checkpoints_after_it() {
+        use crate::FailureClass;
+        for (outcome, class) in [
+            (failed(FailureClass::Transient), "transient"),
+            (failed(FailureClass::System), "system"),
+            (Outcome::Unknown { message: "m".into() }, "unknown"),
+            (
+                Outcome::NotSent {
+                    reason: "signal".into(),
+                },
+                "not sent",
+            ),
+        ] {
+            assert!(outcome.must_resend(), "{outcome:?}");
+            assert_eq!(outcome.resend_class(), Some(class));
+            // Stream b's checkpoint passes; a's after the record and the global one do not.
+            assert_eq!(released_after(outcome.clone()), ["S1"], "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_marked_for_resending_withholds_like_one_that_failed() {
+        let mut acks = Acks::default();
+        acks.resend("a", 1);
+        let mut seen = Vec::new();
+        for done in [
+            finished("a", 0, Outcome::Created { id: "1".into() }),
+            stream_state(0, 1, "a"),
+            finished("a", 1, failed(crate::FailureClass::Config)),
+            stream_state(1, 2, "a"),
+        ] {
+            seen.extend(names(acks.push(done)));
+        }
+        let first = r#"s{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":0}}"#;
+        assert_eq!(seen, ["o0", first, "o1"]);
     }
 
     #[test]

@@ -68,6 +68,12 @@ pub enum Outcome {
         /// What happened.
         message: String,
     },
+    /// Nothing was sent for this record: the write stopped before it (a signal, or a refusal
+    /// that concerns the whole portal). The host sends it again.
+    NotSent {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -82,12 +88,56 @@ impl Outcome {
             Self::Skipped { .. } => "skipped",
             Self::Failed { .. } => "failed",
             Self::Unknown { .. } => "unknown",
+            Self::NotSent { .. } => "not_sent",
         }
     }
 
-    /// Whether the record needs attention (failed or unknown).
+    /// Whether the record needs attention (failed, unknown or not sent).
     pub fn is_rejected(&self) -> bool {
-        matches!(self, Self::Failed { .. } | Self::Unknown { .. })
+        matches!(
+            self,
+            Self::Failed { .. } | Self::Unknown { .. } | Self::NotSent { .. }
+        )
+    }
+
+    /// Whether the host must send the record again: it did not end for its own sake. This is
+    /// the rule every checkpoint follows ([`crate::order::Acks`]).
+    ///
+    /// * Final (the host must not send it again): `created`, `updated`, `unchanged`,
+    ///   `deleted`, `skipped` by a rule, and `failed` with class [`FailureClass::Config`]:
+    ///   rejected for its own content, which no retry can fix (it is in the reject file).
+    /// * Sent again: `failed` for a reason outside the record ([`FailureClass::Transient`],
+    ///   [`FailureClass::System`]), `unknown`, and `not sent`. A sink whose refusal of the
+    ///   whole portal reads as a config failure (a rejected key, a module the key lacks) marks
+    ///   the record itself ([`crate::order::Acks::resend`]).
+    pub fn must_resend(&self) -> bool {
+        match self {
+            Self::Created { .. }
+            | Self::Updated { .. }
+            | Self::Unchanged { .. }
+            | Self::Deleted { .. }
+            | Self::Skipped { .. } => false,
+            Self::Failed { class, .. } => *class != FailureClass::Config,
+            Self::Unknown { .. } | Self::NotSent { .. } => true,
+        }
+    }
+
+    /// The class a record the host must send again is counted under (`transient`, `system`,
+    /// `unknown`, `not sent`); `None` for a final outcome.
+    pub fn resend_class(&self) -> Option<&'static str> {
+        match self {
+            Self::Failed {
+                class: FailureClass::Transient,
+                ..
+            } => Some("transient"),
+            Self::Failed {
+                class: FailureClass::System,
+                ..
+            } => Some("system"),
+            Self::Unknown { .. } => Some("unknown"),
+            Self::NotSent { .. } => Some("not sent"),
+            _ => None,
+        }
     }
 }
 
@@ -162,6 +212,16 @@ impl WriteSummary {
             .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
             .collect();
         lines.push(format!("total: {}", describe(&|k| self.total(k))));
+        // Records a stopped write never sent, only when there are some.
+        let not_sent = self.total("not_sent");
+        if not_sent > 0 {
+            for (line, stream) in lines.iter_mut().zip(self.counts.keys()) {
+                line.push_str(&format!(", not sent {}", self.count(stream, "not_sent")));
+            }
+            if let Some(total) = lines.last_mut() {
+                total.push_str(&format!(", not sent {not_sent}"));
+            }
+        }
         lines
     }
 }
@@ -218,6 +278,14 @@ pub trait PreparedWrite: Send + Sync {
     /// checkpoint is acknowledged, in input order, after the outcomes of every record before
     /// it (unless a fatal refusal withholds it: see [`PreparedWrite::stopped`]).
     fn write<'a>(&'a self, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent>;
+
+    /// Stops the write as soon as it can (after a signal): no new request is sent, requests in
+    /// flight run to their answer or their timeout, and every record taken from the input and
+    /// not sent ends [`Outcome::NotSent`] with `why` (which withholds the checkpoints after it).
+    /// The events still end with one outcome per record. The default does nothing.
+    fn interrupt(&self, why: &str) {
+        let _ = why;
+    }
 
     /// Once the events of [`PreparedWrite::write`] have ended: the fatal refusals that stopped
     /// the write or some of its streams, the write-wide one first, then by stream name.

@@ -325,6 +325,14 @@ pub enum Error {
     /// A configuration value is wrong (fix the config).
     #[error("invalid `{}`: {}", .0.field, .0.message)]
     Config(Box<Invalid>),
+    /// The request was not sent: the write stopped first (a signal, or a refusal that
+    /// concerns the whole portal). Nothing reached Flowlu.
+    #[error("not sent: the write stopped")]
+    Stopped,
+    /// The request was sent, but the write stopped (a signal) and its answer did not come
+    /// within [`crate::client::limiter::IN_FLIGHT_GRACE`]: it may have been applied.
+    #[error("sent, but the write stopped before the answer came")]
+    Abandoned,
     /// Flowlu rejected the key (HTTP 401/403 or error 11).
     #[error("authorization failed (HTTP {status}{})", api.as_ref().map(|a| format!(", {a}")).unwrap_or_default())]
     Auth {
@@ -503,6 +511,7 @@ impl Error {
                 CodeClass::Record | CodeClass::System => FailureClass::System,
             },
             Self::Malformed { .. } => FailureClass::System,
+            Self::Stopped | Self::Abandoned => FailureClass::Transient,
         }
     }
 
@@ -536,7 +545,8 @@ impl Error {
             Self::Server { .. }
             | Self::Unavailable { .. }
             | Self::Malformed { .. }
-            | Self::Oversized { .. } => true,
+            | Self::Oversized { .. }
+            | Self::Abandoned => true,
             _ => false,
         }
     }

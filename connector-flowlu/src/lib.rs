@@ -52,7 +52,7 @@ pub use credential::domain::AccountDomain;
 pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
-pub use sink::{FlowluSink, StreamPlan, WritePlan};
+pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
 pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
 

@@ -246,6 +246,11 @@ pub enum Command<E: Subcommand> {
         /// Where failed and unknown records go, with their reasons (JSON lines).
         #[arg(long, value_name = "FILE")]
         reject_file: Option<PathBuf>,
+        /// Where every record's outcome goes, one JSON line per input record: its input line
+        /// number, stream, outcome, the id the service gave it (for a created record, the new
+        /// id) and a message, e.g. {"line":3,"stream":"crm_account","outcome":"created","id":"90","message":null}.
+        #[arg(long, value_name = "FILE")]
+        outcomes_file: Option<PathBuf>,
     },
     /// The connector's own commands.
     #[command(flatten)]
@@ -383,11 +388,15 @@ pub async fn run_interruptible<C: Connector>(
             config,
             catalog,
             reject_file,
+            outcomes_file,
         } => {
             write::run::<C>(
                 &config,
                 &catalog,
-                reject_file.as_deref(),
+                write::Files {
+                    rejects: reject_file.as_deref(),
+                    outcomes: outcomes_file.as_deref(),
+                },
                 env,
                 stdin,
                 &mut output,

@@ -10,12 +10,20 @@
 //!   write: no `STATE` after the first record it touched is echoed (the sink withholds it), and the
 //!   run ends with a `TRACE` `config_error` and exit code 1, so the host sends those records
 //!   again once the credential is fixed.
-//! * Each input `STATE` is echoed once every record before it has an outcome.
+//! * Each input `STATE` is echoed once every record before it has an outcome, and only when
+//!   none of them (of its stream, or of any stream for a state that is not per stream) must be
+//!   sent again (failed `transient` or `system`, `unknown`, `not_sent`); the run then ends with
+//!   a `TRACE` error counting those records by class and saying what the host does, and exit
+//!   code 1.
+//! * `--outcomes-file`: one JSON line per input record (its input line, stream, outcome, Flowlu
+//!   id, message).
 //! * Failed and unknown records go to the reject file (JSON lines) with their reasons, and are
 //!   logged; the run ends with a `LOG` count summary per stream.
-//! * On SIGTERM or SIGINT no further line is read: the records already read get their outcomes
-//!   and their STATEs, then the run ends with a `TRACE` error saying how far it got, the same on
-//!   stderr, and the signal's exit code (a second signal exits at once).
+//! * On SIGTERM or SIGINT no further line is read and the sink is told
+//!   (`PreparedWrite::interrupt`): no new request; the records already read get their outcomes
+//!   (`not_sent` for those not sent) and the STATEs they allow, then the run ends with a
+//!   `TRACE` error saying how far it got, the same on stderr, and the signal's exit code (a
+//!   second signal exits at once).
 //! * A config, catalog or reject-file problem is a `TRACE` config error and exit code 1 before
 //!   anything is read. The config's secrets are redacted from every line written.
 
@@ -37,12 +45,20 @@ use crate::inputs::{config_error, load_catalog};
 use crate::progress::Progress;
 use crate::{load_config, scrub, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
 
+/// The files a write reports to besides stdout.
+pub(crate) struct Files<'p> {
+    /// `--reject-file`: failed, unknown and not sent records, and unreadable lines.
+    pub(crate) rejects: Option<&'p Path>,
+    /// `--outcomes-file`: every record's outcome.
+    pub(crate) outcomes: Option<&'p Path>,
+}
+
 /// Runs `write`; returns the exit code.
 #[allow(clippy::too_many_arguments)] // the command's inputs and outputs, each used once
 pub(crate) async fn run<C: Connector>(
     config: &Path,
     catalog: &Path,
-    reject_file: Option<&Path>,
+    files: Files<'_>,
     env: &Env,
     stdin: Stdin,
     output: &mut ProtocolOut<'_>,
@@ -65,8 +81,12 @@ pub(crate) async fn run<C: Connector>(
             e.internal,
         )
     });
-    let prepared = prepared.and_then(|write| Ok((write, RejectFile::open(reject_file, secrets)?)));
-    let (write, rejects) = match prepared {
+    let prepared = prepared.and_then(|write| {
+        let rejects = RejectFile::open(files.rejects, secrets.clone(), "--reject-file")?;
+        let outcomes = RejectFile::open(files.outcomes, secrets, "--outcomes-file")?;
+        Ok((write, rejects, outcomes))
+    });
+    let (write, rejects, outcomes) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return output.fail(&failure),
     };
@@ -78,12 +98,34 @@ pub(crate) async fn run<C: Connector>(
         output,
         progress,
         rejects,
+        outcomes,
         summary: WriteSummary::default(),
         input,
         unreadable: Vec::new(),
         acked: 0,
+        resend: std::collections::BTreeMap::new(),
     };
-    while let Some(event) = events.next().await {
+    // On a signal the sink stops sending at once; the events still end with every record's
+    // outcome (`not sent` for those it did not send).
+    let mut signalled = Box::pin(interrupt.clone().wait());
+    let mut told = false;
+    loop {
+        let event = if told {
+            events.next().await
+        } else {
+            tokio::select! {
+                event = events.next() => event,
+                signal = &mut signalled => {
+                    told = true;
+                    write.interrupt(&format!(
+                        "the write was interrupted by {} before this record was sent",
+                        signal.name()
+                    ));
+                    continue;
+                }
+            }
+        };
+        let Some(event) = event else { break };
         run.handle(event);
         run.drain_problems();
     }
@@ -100,6 +142,8 @@ struct InputLog {
     /// Records read so far, and the number of the last line read.
     records: u64,
     line: usize,
+    /// The input line of each record read and not yet given its outcome, by sequence.
+    record_lines: std::collections::HashMap<u64, usize>,
 }
 
 /// An input line that is not a message.
@@ -173,7 +217,11 @@ impl InputReader {
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
                     self.records += 1;
-                    lock(&self.log).records = self.records;
+                    {
+                        let mut log = lock(&self.log);
+                        log.records = self.records;
+                        log.record_lines.insert(self.records - 1, self.line);
+                    }
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
                         data: record.data,
@@ -209,12 +257,15 @@ struct RejectFile {
 }
 
 impl RejectFile {
-    fn open(path: Option<&Path>, secrets: Vec<String>) -> Result<Self, Failure> {
+    fn open(path: Option<&Path>, secrets: Vec<String>, flag: &str) -> Result<Self, Failure> {
         let file = path
             .map(|p| {
                 std::fs::File::create(p).map_err(|e| {
                     config_error(
-                        format!("The reject file {} could not be created: {e}. Check the path given with --reject-file.", p.display()),
+                        format!(
+                            "The file {} could not be created: {e}. Check the path given with {flag}.",
+                            p.display()
+                        ),
                         e.to_string(),
                     )
                 })
@@ -254,12 +305,17 @@ struct WriteRun<'o, 'w> {
     output: &'o mut ProtocolOut<'w>,
     progress: &'o mut Progress,
     rejects: RejectFile,
+    /// `--outcomes-file`: one line per record.
+    outcomes: RejectFile,
     summary: WriteSummary,
     input: Arc<Mutex<InputLog>>,
     /// Line numbers that could not be read.
     unreadable: Vec<usize>,
     /// STATEs echoed.
     acked: usize,
+    /// Records the host must send again, by class (`transient`, `system`, `unknown`, `not
+    /// sent`).
+    resend: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl WriteRun<'_, '_> {
@@ -292,6 +348,11 @@ impl WriteRun<'_, '_> {
     fn outcome(&mut self, mut outcome: RecordOutcome) {
         self.summary.add(&outcome);
         self.progress.outcome(&outcome);
+        if let Some(class) = outcome.outcome.resend_class() {
+            *self.resend.entry(class).or_default() += 1;
+        }
+        let line = lock(&self.input).record_lines.remove(&outcome.sequence);
+        self.outcomes.write(&outcome_line(line, &outcome));
         let data = outcome.record.take();
         if !outcome.outcome.is_rejected() {
             return;
@@ -332,7 +393,9 @@ impl WriteRun<'_, '_> {
         for line in self.summary.lines() {
             self.log(LogLevel::Info, format!("write summary: {line}"));
         }
-        let mut failures: Vec<Failure> = stopped.iter().map(stop_failure).collect();
+        // First what became of the records, then why.
+        let mut failures: Vec<Failure> = self.resend_failure().into_iter().collect();
+        failures.extend(stopped.iter().map(stop_failure));
         if let Some(e) = self.rejects.finish() {
             failures.push(Failure {
                 class: FailureClass::System,
@@ -342,9 +405,19 @@ impl WriteRun<'_, '_> {
                 internal: e,
             });
         }
+        if let Some(e) = self.outcomes.finish() {
+            failures.push(Failure {
+                class: FailureClass::System,
+                message: format!(
+                    "The outcomes file could not be written ({e}); the outcomes are incomplete."
+                ),
+                internal: e,
+            });
+        }
         if !self.unreadable.is_empty() {
             failures.push(self.unreadable_failure());
         }
+
         let signal = interrupt.fired();
         if let Some(signal) = signal {
             let (records, line) = {
@@ -378,6 +451,50 @@ impl WriteRun<'_, '_> {
         }
     }
 
+    /// The records the host must send again, counted by class, and what to do; `None` when
+    /// every record ended for good.
+    fn resend_failure(&self) -> Option<Failure> {
+        let total: u64 = self.resend.values().sum();
+        if total == 0 {
+            return None;
+        }
+        let count = |class: &str| self.resend.get(class).copied().unwrap_or(0);
+        let mut parts = Vec::new();
+        for (class, label) in [
+            ("transient", "failed for a temporary reason (transient)"),
+            ("system", "failed for a reason outside the record (system)"),
+            ("unknown", "unknown (sent, result not known)"),
+            ("not sent", "not sent"),
+        ] {
+            if count(class) > 0 {
+                parts.push(format!("{} {label}", count(class)));
+            }
+        }
+        let mut message = format!(
+            "{total} record(s) did not end for their own sake and must be sent again: {}. No STATE after the first of them was echoed (for a per-stream STATE: the first of its stream), so the host sends them again from the last STATE it received: run the sync again once the cause is fixed.",
+            parts.join(", ")
+        );
+        if count("unknown") > 0 {
+            message.push_str(" For an `unknown` record, check Flowlu first (the reject file names it): its create may have been applied.");
+        }
+        let class = if count("system") + count("unknown") > 0 {
+            FailureClass::System
+        } else {
+            FailureClass::Transient
+        };
+        Some(Failure {
+            class,
+            message,
+            internal: format!(
+                "records to send again: transient {}, system {}, unknown {}, not sent {}",
+                count("transient"),
+                count("system"),
+                count("unknown"),
+                count("not sent")
+            ),
+        })
+    }
+
     /// What became of the input when some lines could not be read: which lines, and the
     /// outcomes of the records that were read.
     fn unreadable_failure(&self) -> Failure {
@@ -407,6 +524,27 @@ impl WriteRun<'_, '_> {
             internal: "input lines that are not Airbyte messages".into(),
         }
     }
+}
+
+/// One line of the outcomes file: the record's input line, stream, outcome, the id the
+/// service gave or found (`null` when none) and the message (`null` when none).
+fn outcome_line(line: Option<usize>, outcome: &RecordOutcome) -> Value {
+    use connector_core::Outcome;
+    let (id, message) = match &outcome.outcome {
+        Outcome::Created { id }
+        | Outcome::Updated { id }
+        | Outcome::Unchanged { id }
+        | Outcome::Deleted { id } => (Some(id.as_str()), None),
+        Outcome::Skipped { reason } | Outcome::NotSent { reason } => (None, Some(reason.as_str())),
+        Outcome::Failed { message, .. } | Outcome::Unknown { message } => (None, Some(message.as_str())),
+    };
+    json!({
+        "line": line,
+        "stream": outcome.stream,
+        "outcome": outcome.outcome.kind(),
+        "id": id,
+        "message": message,
+    })
 }
 
 /// The `TRACE` error of a write stopped by a fatal refusal.

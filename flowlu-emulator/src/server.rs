@@ -68,6 +68,19 @@ struct Bucket {
     at: tokio::time::Instant,
 }
 
+/// A change a second client makes between two API requests.
+pub(crate) type Change = Box<dyn FnOnce(&Shared) + Send>;
+
+/// Changes waiting for the API request count each is due at.
+#[derive(Default)]
+struct Scheduled(Vec<(u64, Change)>);
+
+impl std::fmt::Debug for Scheduled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(at, _)| at)).finish()
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -77,6 +90,9 @@ pub(crate) struct Shared {
     seen: Mutex<HashMap<u64, u64>>,
     stats: Mutex<Stats>,
     bucket: Mutex<Option<Bucket>>,
+    /// API requests answered since the start (never reset).
+    served: Mutex<u64>,
+    scheduled: Mutex<Scheduled>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,6 +114,8 @@ impl Shared {
             seen: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
             bucket: Mutex::new(None),
+            served: Mutex::new(0),
+            scheduled: Mutex::new(Scheduled::default()),
         }
     }
 
@@ -148,6 +166,36 @@ impl Shared {
             true
         } else {
             false
+        }
+    }
+
+    /// Runs `change` once `after` more API requests have been answered (at once for 0).
+    pub(crate) fn schedule(&self, after: u64, change: Change) {
+        if after == 0 {
+            change(self);
+            return;
+        }
+        let at = *lock(&self.served) + after;
+        lock(&self.scheduled).0.push((at, change));
+    }
+
+    /// Counts one answered API request and runs the changes now due, in the order scheduled.
+    fn answered(&self) {
+        let served = {
+            let mut served = lock(&self.served);
+            *served += 1;
+            *served
+        };
+        let due: Vec<Change> = {
+            let mut scheduled = lock(&self.scheduled);
+            let (due, later) = std::mem::take(&mut scheduled.0)
+                .into_iter()
+                .partition(|(at, _)| *at <= served);
+            scheduled.0 = later;
+            due.into_iter().map(|(_, c)| c).collect()
+        };
+        for change in due {
+            change(self);
         }
     }
 
@@ -286,6 +334,8 @@ async fn api_handler(
         (None, fault) => faulted(&shared, &rt, &incoming, fault),
     };
     shared.record(path, response.status().as_u16(), refused.is_some());
+    // A second client's changes due after this request land before its answer is sent.
+    shared.answered();
     response
 }
 

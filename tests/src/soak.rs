@@ -9,7 +9,9 @@
 //!   e-mails twice), plain creates, updates by id and deletes by id, with a checkpoint every
 //!   100 records. Every outcome is checked against the stand-in's final state; a record present
 //!   more than once is allowed only where an outcome said `unknown`; every checkpoint is
-//!   acknowledged, in order.
+//!   acknowledged, in order. During the write a second client creates accounts carrying
+//!   e-mails the input upserts later and gives existing accounts such e-mails (older than the
+//!   write's staleness bound at every later decision): none may be duplicated.
 //!
 //! Bounded: loopback only, a deadline per phase and a cap on requests per phase. The `soak`
 //! example runs it at full size; `tests/it/soak.rs` runs a reduced one in CI.
@@ -24,8 +26,8 @@ use connector_core::{
     SourceState, StreamStatus,
 };
 use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
+use connector_flowlu::{FlowluSink, StalenessClock};
 use connector_flowlu::{Limiter, LimiterConfig, RetryPolicy};
 use flowlu_emulator::{Emulator, EmulatorConfig, Faults, Latency};
 use futures::StreamExt;
@@ -110,6 +112,9 @@ pub struct WriteFigures {
     pub faulted: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Creates and edits a second client made during the write: accounts created with, and
+    /// existing accounts given, e-mails the input upserts later.
+    pub concurrent_changes: u64,
 }
 
 /// The figures of one seed.
@@ -378,6 +383,9 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
     let catalog: ConfiguredCatalog =
         serde_json::from_value(json!({ "streams": streams })).map_err(|e| e.to_string())?;
     let plan = write_plan(emu, config, seed);
+    let clock = StalenessClock::manual();
+    let sink = sink.with_staleness_clock(clock.clone());
+    let applied = schedule_concurrent_changes(emu, &plan, &clock)?;
     let mut input = Vec::with_capacity(plan.len() + plan.len() / 100);
     let mut checkpoints = 0u64;
     for (i, planned) in plan.iter().enumerate() {
@@ -399,6 +407,7 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
         elapsed: started.elapsed(),
         requests: emu.stats().total,
         faulted: faulted(emu),
+        concurrent_changes: applied.load(std::sync::atomic::Ordering::SeqCst),
         ..WriteFigures::default()
     };
     if figures.requests > 6 * plan.len() as u64 {
@@ -425,9 +434,21 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
             SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
         }
     }
-    let expected_acks: Vec<Option<u64>> = (0..checkpoints).map(Some).collect();
+    // Every checkpoint is acknowledged up to the first record the host must send again (one
+    // that failed for a reason outside itself, or `unknown`), none after it: these
+    // checkpoints cover every stream.
+    let first_resend = outcomes
+        .iter()
+        .position(|o| o.as_ref().is_some_and(Outcome::must_resend))
+        .map_or(u64::MAX, |i| i as u64);
+    let expected_acks: Vec<Option<u64>> = (0..checkpoints)
+        .filter(|n| (n + 1) * 100 <= first_resend)
+        .map(Some)
+        .collect();
     if acked != expected_acks {
-        return Err(format!("checkpoints acknowledged {acked:?}, sent {checkpoints}"));
+        return Err(format!(
+            "checkpoints acknowledged {acked:?}, sent {checkpoints}, first record to send again {first_resend}"
+        ));
     }
     figures.checkpoints = checkpoints;
     let outcomes: Vec<Outcome> = outcomes
@@ -443,6 +464,85 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
     }
     figures.duplicates = verify_writes(emu, &plan, &outcomes)?;
     Ok(figures)
+}
+
+/// A second client edits the CRM during the write: once the stand-in has answered a tenth
+/// of the write's records in requests, it creates accounts carrying e-mails the input
+/// upserts only in its second half, gives as many existing accounts such e-mails, and the
+/// write's staleness clock passes the bound (the changes are older than it at every later
+/// decision). Every outcome is then checked against the final data as before: an upsert of
+/// such an e-mail must update the one record holding it, never duplicate it. Counts the
+/// changes made in what it returns.
+fn schedule_concurrent_changes(
+    emu: &Emulator,
+    plan: &[Planned],
+    clock: &StalenessClock,
+) -> Result<Arc<std::sync::atomic::AtomicU64>, String> {
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, planned) in plan.iter().enumerate() {
+        if let Planned::Upsert { email, .. } = planned {
+            first_seen.entry(email.as_str()).or_insert(i);
+        }
+    }
+    let mut late: Vec<(usize, String)> = first_seen
+        .into_iter()
+        .filter(|(_, i)| *i >= plan.len() / 2)
+        .map(|(e, i)| (i, e.to_string()))
+        .collect();
+    late.sort();
+    let each = (plan.len() / 100).max(2);
+    let theirs: Vec<String> = late
+        .iter()
+        .step_by(2)
+        .take(each)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let taken: Vec<String> = late
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .take(each)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let accounts: Vec<u64> = emu
+        .records("crm", "account")
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .take(taken.len())
+        .collect();
+    if accounts.len() < taken.len() {
+        return Err("too few accounts for the second client to edit".into());
+    }
+    let applied = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (count, clock) = (Arc::clone(&applied), clock.clone());
+    emu.schedule((plan.len() / 10).max(1) as u64, move |other| {
+        for email in &theirs {
+            let created = other.create_record(
+                "crm",
+                "account",
+                &[
+                    ("name", json!("Created by someone else")),
+                    ("email", json!(email)),
+                ],
+            );
+            match created {
+                Ok(_) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(e) => eprintln!("the second client's create of {email} failed: {e}"),
+            }
+        }
+        for (id, email) in accounts.iter().zip(&taken) {
+            match other.edit_record("crm", "account", *id, &[("email", json!(email))]) {
+                Ok(()) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(e) => eprintln!("the second client's edit of account {id} failed: {e}"),
+            }
+        }
+        clock.advance(Duration::from_secs(3600));
+    });
+    Ok(applied)
 }
 
 fn outcome_id(outcome: &Outcome) -> Option<u64> {
@@ -545,4 +645,209 @@ fn verify_writes(emu: &Emulator, plan: &[Planned], outcomes: &[Outcome]) -> Resu
         }
     }
     Ok(duplicates)
+}
+
+/// What a write interrupted by a signal, then resumed from its last acknowledged checkpoint as
+/// a host would, did ([`soak_signal`]).
+#[derive(Debug, Clone, Default)]
+pub struct SignalFigures {
+    /// Records in the input.
+    pub records: u64,
+    /// Outcomes before the signal.
+    pub before_signal: u64,
+    /// Records the interrupted write did not send (`not_sent`).
+    pub not_sent: u64,
+    /// Checkpoints the interrupted write acknowledged.
+    pub acked: u64,
+    /// Of which cover a record the host must send again (must be 0).
+    pub acked_past_resend: u64,
+    /// Requests the stand-in served after the signal (answers to requests already sent).
+    pub requests_after: u64,
+    /// From the signal to the write's last event.
+    pub stop: Duration,
+    /// Records the stand-in holds twice after the resume, beyond `slipped` (must be 0).
+    pub duplicates: u64,
+    /// Creates (crm_lead, no match field) applied after the last acknowledged checkpoint and
+    /// before the signal: the resume creates them again.
+    pub slipped: u64,
+}
+
+fn write_input(plan: &[Planned], from: usize) -> Vec<SinkInput> {
+    let mut input = Vec::new();
+    for (i, planned) in plan.iter().enumerate().skip(from) {
+        input.push(SinkInput::Record(planned.record()));
+        if i % 100 == 99 {
+            input.push(SinkInput::Checkpoint(json!({"checkpoint": i / 100})));
+        }
+    }
+    input
+}
+
+async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, ConfiguredCatalog), String> {
+    let advanced = json!({"max_concurrency": config.concurrency, "write_rules": [
+        {"stream": "crm_account", "mode": "upsert", "match_field": "email"},
+        {"stream": "crm_pipeline", "mode": "update"},
+        {"stream": "crm_source", "mode": "delete"},
+    ]});
+    let sink = FlowluSink::from_credential(&credential(emu, advanced)?)
+        .map_err(|e| format!("sink: {e}"))?
+        .with_limiter(limiter(config.concurrency));
+    let streams: Vec<Value> = ["crm_account", "crm_lead", "crm_pipeline", "crm_source"]
+        .iter()
+        .map(|name| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}))
+        .collect();
+    let catalog: ConfiguredCatalog =
+        serde_json::from_value(json!({ "streams": streams })).map_err(|e| e.to_string())?;
+    Ok((sink, catalog))
+}
+
+/// The soak's write with a signal: the mixed input of the write phase, under the same faults,
+/// interrupted once a third of the records have their outcomes; then the host's resume: every
+/// record after the last acknowledged checkpoint sent again, uninterrupted. Checked: every
+/// record has one outcome, no checkpoint is acknowledged past a record that must be sent
+/// again, no record the interrupted write called `not_sent` reached the stand-in (creates and
+/// deletes), and after the resume every outcome holds in the stand-in with no duplicate but
+/// the creates that slipped through (counted).
+pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures, String> {
+    let (updates, deletes) = write_targets(config);
+    let emu = Emulator::start(EmulatorConfig {
+        seed,
+        records_per_model: 3,
+        model_records: [
+            ("crm/source".to_string(), deletes),
+            ("crm/pipeline".to_string(), updates),
+        ]
+        .into(),
+        latency: config.latency,
+        faults: soak_faults(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("the stand-in did not start: {e}"))?;
+    let plan = write_plan(&emu, config, seed);
+    let (sink, catalog) = soak_sink(&emu, config).await?;
+    let write = sink.prepare(&catalog).await.map_err(|e| e.message)?;
+    let mut events = write.write(futures::stream::iter(write_input(&plan, 0)).boxed());
+    let mut figures = SignalFigures {
+        records: plan.len() as u64,
+        ..SignalFigures::default()
+    };
+    let mut first: Vec<Option<Outcome>> = vec![None; plan.len()];
+    let mut acked: Vec<u64> = Vec::new();
+    let mut signalled: Option<(Instant, u64)> = None;
+    let consume = async {
+        while let Some(event) = events.next().await {
+            match event {
+                SinkEvent::Outcome(o) => {
+                    let slot = usize::try_from(o.sequence)
+                        .ok()
+                        .and_then(|s| first.get_mut(s))
+                        .ok_or_else(|| format!("an outcome for unknown record {}", o.sequence))?;
+                    if slot.replace(o.outcome).is_some() {
+                        return Err(format!("record {} has two outcomes", o.sequence));
+                    }
+                    figures.before_signal += u64::from(signalled.is_none());
+                    if signalled.is_none() && figures.before_signal == plan.len() as u64 / 3 {
+                        signalled = Some((Instant::now(), emu.stats().total));
+                        write.interrupt("the soak's signal");
+                    }
+                }
+                SinkEvent::CheckpointAck(state) => acked.extend(state["checkpoint"].as_u64()),
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(config.deadline, consume)
+        .await
+        .map_err(|_| format!("the interrupted write did not end within {:?}", config.deadline))??;
+    drop(events);
+    let (at, served) = signalled.ok_or("the signal never fired")?;
+    figures.stop = at.elapsed();
+    figures.requests_after = emu.stats().total - served;
+    let first: Vec<Outcome> = first
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome")))
+        .collect::<Result<_, _>>()?;
+    let first_resend = first.iter().position(Outcome::must_resend).unwrap_or(plan.len());
+    figures.not_sent = first.iter().filter(|o| o.kind() == "not_sent").count() as u64;
+    figures.acked = acked.len() as u64;
+    figures.acked_past_resend = acked
+        .iter()
+        .filter(|n| (*n + 1) as usize * 100 > first_resend)
+        .count() as u64;
+    // A record not sent is not in the stand-in.
+    let leads: Vec<Value> = emu.records("crm", "lead");
+    for (planned, outcome) in plan.iter().zip(&first) {
+        if outcome.kind() != "not_sent" {
+            continue;
+        }
+        let reached = match planned {
+            Planned::Create { name } => leads.iter().any(|l| l["name"] == name.as_str()),
+            Planned::Delete { id } => !emu
+                .records("crm", "source")
+                .iter()
+                .any(|r| r["id"].as_u64() == Some(*id)),
+            _ => false,
+        };
+        if reached {
+            return Err(format!("{planned:?} was `not_sent`, yet the stand-in shows it"));
+        }
+    }
+    // The host resends every record after the last checkpoint it received.
+    let covered = acked.last().map_or(0, |n| (*n as usize + 1) * 100);
+    let (sink, catalog) = soak_sink(&emu, config).await?;
+    let events: Vec<SinkEvent> = tokio::time::timeout(
+        config.deadline,
+        sink.write(
+            &catalog,
+            futures::stream::iter(write_input(&plan, covered)).boxed(),
+        )
+        .collect(),
+    )
+    .await
+    .map_err(|_| format!("the resumed write did not finish within {:?}", config.deadline))?;
+    let mut outcomes: Vec<Option<Outcome>> = first[..covered].iter().cloned().map(Some).collect();
+    outcomes.resize(plan.len(), None);
+    for event in events {
+        if let SinkEvent::Outcome(o) = event {
+            let slot = usize::try_from(o.sequence)
+                .ok()
+                .map(|s| s + covered)
+                .and_then(|s| outcomes.get_mut(s))
+                .ok_or_else(|| format!("a resumed outcome for unknown record {}", o.sequence))?;
+            *slot = Some(o.outcome);
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.ok_or_else(|| format!("record {i} has no outcome after the resume")))
+        .collect::<Result<_, _>>()?;
+    // Creates without a match field applied before the signal but after the last checkpoint:
+    // the resume creates them again. Counted, then left out of the check.
+    let slipped: Vec<bool> = plan
+        .iter()
+        .zip(&first)
+        .enumerate()
+        .map(|(i, (p, o))| {
+            i >= covered
+                && matches!(p, Planned::Create { .. })
+                && matches!(o, Outcome::Created { .. } | Outcome::Unknown { .. })
+        })
+        .collect();
+    figures.slipped = slipped.iter().filter(|s| **s).count() as u64;
+    let kept: Vec<(Planned, Outcome)> = plan
+        .iter()
+        .cloned()
+        .zip(outcomes)
+        .zip(&slipped)
+        .filter(|(_, s)| !**s)
+        .map(|(pair, _)| pair)
+        .collect();
+    let (kept_plan, kept_outcomes): (Vec<Planned>, Vec<Outcome>) = kept.into_iter().unzip();
+    figures.duplicates = verify_writes(&emu, &kept_plan, &kept_outcomes)?;
+    emu.shutdown().await;
+    Ok(figures)
 }

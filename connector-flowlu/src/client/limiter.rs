@@ -79,6 +79,7 @@ use backon::{ExponentialBuilder, Retryable};
 use connector_core::SourceEvent;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::credential::settings::Settings;
 use crate::error::Error;
@@ -279,6 +280,24 @@ impl Limiter {
     /// connection failures for a create); `on_wait` hears of every wait.
     pub async fn run_when<T, F, Fut>(
         &self,
+        request: F,
+        retry_if: impl Fn(&Error) -> bool,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.run_until(&CancellationToken::new(), request, retry_if, on_wait)
+            .await
+    }
+
+    /// [`Limiter::run_when`] until `stop` is cancelled: from then on no attempt is sent (a wait
+    /// for a slot, for the pace or before a retry ends at once with [`Error::Stopped`]); an
+    /// attempt already sent runs to its answer or its timeout.
+    pub async fn run_until<T, F, Fut>(
+        &self,
+        stop: &CancellationToken,
         mut request: F,
         retry_if: impl Fn(&Error) -> bool,
         on_wait: &(dyn Fn(&Wait) + Sync),
@@ -287,15 +306,31 @@ impl Limiter {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
+        if stop.is_cancelled() {
+            return Err(Error::Stopped);
+        }
         let started = Instant::now();
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let count = || attempts.load(std::sync::atomic::Ordering::Relaxed);
         let attempt = || {
             attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.run_once(request())
+            self.run_once_until(stop, request())
+        };
+        let sleeper = {
+            let stop = stop.clone();
+            move |delay: Duration| {
+                let stop = stop.clone();
+                async move {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+            }
         };
         attempt
             .retry(self.backoff())
+            .sleep(sleeper)
             .when(|e| retry_if(e))
             .adjust(|err, next| self.next_delay(err, next, started.elapsed(), count()))
             .notify(|err, delay| {
@@ -321,12 +356,42 @@ impl Limiter {
     where
         Fut: Future<Output = Result<T, Error>>,
     {
+        self.run_once_until(&CancellationToken::new(), request).await
+    }
+
+    /// [`Limiter::run_once`], not sent once `stop` is cancelled (a wait for a slot or for the
+    /// pace then ends at once with [`Error::Stopped`]).
+    async fn run_once_until<T, Fut>(&self, stop: &CancellationToken, request: Fut) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
         let asked = Instant::now();
-        let permit = self.gate.acquire().await;
+        let permit = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Err(Error::Stopped),
+            permit = self.gate.acquire() => permit,
+        };
         let admitted = Instant::now();
-        let ticket = self.pace.acquire().await;
+        let ticket = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Err(Error::Stopped),
+            ticket = self.pace.acquire() => ticket,
+        };
+        if stop.is_cancelled() {
+            return Err(Error::Stopped);
+        }
         let sent = Instant::now();
-        let result = request.await;
+        // Once stopped, a request on the wire gets its answer or, after a grace, is abandoned
+        // (so a signalled process ends in time whatever the request timeout).
+        let abandon = async {
+            stop.cancelled().await;
+            tokio::time::sleep(IN_FLIGHT_GRACE).await;
+        };
+        let result = tokio::select! {
+            biased;
+            result = request => result,
+            () = abandon => Err(Error::Abandoned),
+        };
         tracing::debug!(
             gate_ms = (admitted - asked).as_millis() as u64,
             pace_ms = (sent - admitted).as_millis() as u64,
@@ -405,6 +470,11 @@ impl Limiter {
         Some(delay)
     }
 }
+
+/// How long a request already sent when its write stops may still wait for its answer before
+/// it is abandoned ([`Error::Abandoned`]): within the 10 s a container runtime grants after
+/// SIGTERM (Docker's default), with room to report.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Above this pace (requests per second) requests are not spaced.
 const UNPACED: f64 = 1000.0;
@@ -1010,6 +1080,52 @@ mod tests {
                 max_total: Duration::from_secs(5),
             },
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_write_sends_nothing_new_and_abandons_an_answer_that_does_not_come() {
+        let limiter = Limiter::new(LimiterConfig {
+            max_concurrency: 1,
+            requests_per_second: None,
+            retry: RetryPolicy::default(),
+        });
+        let stop = CancellationToken::new();
+        let sent = AtomicUsize::new(0);
+        // Stopped before: nothing is sent.
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let result: Result<(), Error> = limiter
+            .run_until(
+                &stopped,
+                || async {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                },
+                Error::is_retryable,
+                &|_| {},
+            )
+            .await;
+        assert!(matches!(result, Err(Error::Stopped)), "{result:?}");
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
+        // On the wire when the stop comes, no answer: abandoned after the grace.
+        let started = Instant::now();
+        let hanging = limiter.run_until(
+            &stop,
+            || async {
+                sent.fetch_add(1, Ordering::SeqCst);
+                futures::future::pending::<Result<(), Error>>().await
+            },
+            Error::is_retryable,
+            &|_| {},
+        );
+        let (result, ()) = tokio::join!(hanging, async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stop.cancel();
+        });
+        assert!(matches!(result, Err(Error::Abandoned)), "{result:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(1) + IN_FLIGHT_GRACE);
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+        assert!(Error::Abandoned.may_have_been_applied() && !Error::Abandoned.is_retryable());
     }
 
     #[tokio::test]

@@ -41,6 +41,8 @@ pub struct Account {
     pub(crate) limiter: Arc<Limiter>,
     pub(crate) settings: Settings,
     pub(crate) waits: WaitWatch,
+    /// Cancelled when this account's write stops: no request is sent any more.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
 }
 
 impl Account {
@@ -52,6 +54,7 @@ impl Account {
             limiter,
             settings,
             waits: WaitWatch::default(),
+            stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -69,6 +72,12 @@ impl Account {
     /// Tells the waits of this account's requests to `waits` (besides the log).
     pub fn with_waits(mut self, waits: WaitWatch) -> Self {
         self.waits = waits;
+        self
+    }
+
+    /// Stops this account's requests when `stop` is cancelled.
+    pub(crate) fn with_stop(mut self, stop: tokio_util::sync::CancellationToken) -> Self {
+        self.stop = stop;
         self
     }
 

@@ -289,6 +289,14 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
             R::Network,
             format!("Could not reach {domain}. Check your network connection (and any proxy or firewall) and try again."),
         ),
+        Error::Abandoned => (
+            R::Timeout,
+            "The write was interrupted while this request waited for Flowlu's answer, so whether it was applied is not known. Check Flowlu, then run the write again.".to_string(),
+        ),
+        Error::Stopped => (
+            R::Network,
+            "The request was not sent: the write stopped first (it was interrupted, or an earlier answer concerned the whole portal). Run the write again.".to_string(),
+        ),
         Error::Api(_) | Error::Malformed { .. } => (
             R::Unexpected,
             "Flowlu sent an answer this connector does not understand. This may be a change in Flowlu's API: please report it to the connector's maintainers with the details below.".to_string(),

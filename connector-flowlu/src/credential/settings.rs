@@ -22,6 +22,8 @@ pub const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
 pub const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
 /// The range of `max_page_megabytes`.
 pub const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
+/// The range of `staleness_seconds`.
+pub const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
 /// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
 pub const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
@@ -49,6 +51,12 @@ pub const MIB: usize = 1024 * 1024;
 /// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
 /// what a host's memory notices.
 pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
+/// Default `staleness_seconds`: a write's `unchanged` and create decisions rest on what the
+/// portal held at most this long before. Measured (BENCHMARKS.md, the economy table by
+/// staleness bound): at 1 request/s a refresh (a read of what others created and one of what
+/// they edited) every 30 s adds at most 2 requests per 30, under 7%, where 10 s adds up to 20%;
+/// a write without a cap is refreshed a few times at most.
+pub const DEFAULT_STALENESS_SECONDS: u32 = 30;
 
 /// Advanced settings
 ///
@@ -79,14 +87,14 @@ pub struct Settings {
         range(min = *CONCURRENCY_RANGE.start(), max = *CONCURRENCY_RANGE.end()),
         extend("default" = DEFAULT_CONCURRENCY)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_concurrency: Option<u32>,
 
     /// Requests per second
     ///
     /// An optional fixed cap on requests per second for this account. Leave empty for no cap.
     #[schemars(range(min = *REQUESTS_PER_SECOND_RANGE.start(), max = *REQUESTS_PER_SECOND_RANGE.end()))]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub requests_per_second: Option<u32>,
 
     /// Page size
@@ -97,7 +105,7 @@ pub struct Settings {
         range(min = *PAGE_SIZE_RANGE.start(), max = *PAGE_SIZE_RANGE.end()),
         extend("default" = DEFAULT_PAGE_SIZE)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub page_size: Option<u32>,
 
     /// Streams
@@ -115,7 +123,7 @@ pub struct Settings {
         range(min = *TIMEOUT_SECONDS_RANGE.start(), max = *TIMEOUT_SECONDS_RANGE.end()),
         extend("default" = DEFAULT_TIMEOUT_SECONDS)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub timeout_seconds: Option<u32>,
 
     /// Largest answer (MiB)
@@ -127,8 +135,21 @@ pub struct Settings {
         range(min = *PAGE_MEGABYTES_RANGE.start(), max = *PAGE_MEGABYTES_RANGE.end()),
         extend("default" = DEFAULT_PAGE_MEGABYTES)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_page_megabytes: Option<u32>,
+
+    /// Staleness bound (seconds)
+    ///
+    /// A write reports a record unchanged, or creates one, only from what Flowlu held at
+    /// most this many seconds before: older knowledge is refreshed first by reading what
+    /// others created and edited since. Lower means fewer surprises from people editing the
+    /// CRM during a write, at the cost of more requests.
+    #[schemars(
+        range(min = *STALENESS_SECONDS_RANGE.start(), max = *STALENESS_SECONDS_RANGE.end()),
+        extend("default" = DEFAULT_STALENESS_SECONDS)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub staleness_seconds: Option<u32>,
 
     /// Write rules
     ///
@@ -150,7 +171,7 @@ pub struct Settings {
         range(min = *DELETES_HOURS_RANGE.start(), max = *DELETES_HOURS_RANGE.end()),
         extend("default" = DEFAULT_DELETES_HOURS)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub deletes: Option<u32>,
 
     /// Deletes: largest share per reconciliation (%)
@@ -162,7 +183,7 @@ pub struct Settings {
         range(min = *DELETES_PERCENT_RANGE.start(), max = *DELETES_PERCENT_RANGE.end()),
         extend("default" = DEFAULT_DELETES_PERCENT)
     )]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_deletes_percent: Option<u32>,
 }
 
@@ -180,8 +201,9 @@ pub struct WriteRule {
     /// Mode
     ///
     /// create adds every record; update changes the record with the record's id; upsert
-    /// updates the record found by id or by the match field and creates it when none exists;
-    /// delete removes the record with the record's id.
+    /// updates the record found by the match field and creates it when none exists (by id, it
+    /// updates that record, and an id Flowlu does not hold fails); delete removes the record
+    /// with the record's id.
     pub mode: WriteMode,
 
     /// Match field
@@ -219,6 +241,40 @@ pub enum WriteMode {
     Upsert,
     /// Delete the record with the record's id.
     Delete,
+}
+
+/// A whole number, written as an integer (`5`) or as a float with nothing after the point
+/// (`5.0`, as Python and many hosts write one); `5.5`, a negative number or one too large is
+/// refused with a sentence.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error as _;
+    let value = match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n,
+        Some(other) => {
+            let what = match other {
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Array(_) => "a list",
+                _ => "an object",
+            };
+            return Err(D::Error::custom(format!(
+                "must be a whole number, like 5, but is {what}"
+            )));
+        }
+    };
+    let whole = match (value.as_u64(), value.as_f64()) {
+        (Some(n), _) => Some(n),
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+            // Exact: a float without a fraction in the u32 range is an integer.
+            Some(f as u64)
+        }
+        _ => None,
+    };
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("must be a whole number, like 5, but is {value}")))
 }
 
 fn blank_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -272,6 +328,14 @@ impl Settings {
             * MIB
     }
 
+    /// The staleness bound of a write's `unchanged` and create decisions.
+    pub fn staleness(&self) -> Duration {
+        Duration::from_secs(u64::from(clamp(
+            self.staleness_seconds.unwrap_or(DEFAULT_STALENESS_SECONDS),
+            &STALENESS_SECONDS_RANGE,
+        )))
+    }
+
     /// Refuses values outside the ranges the form states, naming the field
     /// (`advanced.page_size`) and the allowed range.
     pub fn check(&self) -> Result<(), (String, String)> {
@@ -288,6 +352,11 @@ impl Settings {
                 "max_page_megabytes",
                 self.max_page_megabytes,
                 PAGE_MEGABYTES_RANGE,
+            ),
+            (
+                "staleness_seconds",
+                self.staleness_seconds,
+                STALENESS_SECONDS_RANGE,
             ),
             ("deletes", self.deletes, DELETES_HOURS_RANGE),
             (
@@ -352,6 +421,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_whole_number_written_as_a_float_is_accepted_and_a_fraction_refused_by_name() {
+        use connector_core::Credential;
+        for field in [
+            "max_concurrency",
+            "requests_per_second",
+            "page_size",
+            "timeout_seconds",
+            "max_page_megabytes",
+            "staleness_seconds",
+        ] {
+            for good in [
+                serde_json::json!(5),
+                serde_json::json!(5.0),
+                serde_json::Value::Null,
+            ] {
+                assert!(serde_json::from_value::<Settings>(serde_json::json!({ field: good })).is_ok());
+            }
+            let config = serde_json::json!({"name": "n", "account_domain": "acme", "api_key": "a-long-test-key", "advanced": { field: 5.5 }});
+            let err = crate::FlowluCredential::from_config(&config)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("advanced.{field}"))
+                    && err.contains("must be a whole number, like 5, but is 5.5"),
+                "{err}"
+            );
+            for bad in [
+                serde_json::json!(-1),
+                serde_json::json!(1e12),
+                serde_json::json!("5"),
+            ] {
+                assert!(serde_json::from_value::<Settings>(serde_json::json!({ field: bad })).is_err());
+            }
+        }
+        let settings: Settings =
+            serde_json::from_value(serde_json::json!({"requests_per_second": 5.0, "page_size": 100.0}))
+                .unwrap();
+        assert_eq!(
+            (settings.requests_per_second, settings.page_size),
+            (Some(5), Some(100))
+        );
+    }
+
+    #[test]
     fn each_range_is_the_forms_the_getters_and_the_checks() {
         let schema = serde_json::to_value(schemars::schema_for!(Settings)).unwrap();
         let cases = [
@@ -360,6 +473,7 @@ mod tests {
             ("page_size", PAGE_SIZE_RANGE),
             ("timeout_seconds", TIMEOUT_SECONDS_RANGE),
             ("max_page_megabytes", PAGE_MEGABYTES_RANGE),
+            ("staleness_seconds", STALENESS_SECONDS_RANGE),
             ("deletes", DELETES_HOURS_RANGE),
             ("max_deletes_percent", DELETES_PERCENT_RANGE),
         ];

@@ -1,33 +1,41 @@
 //! Fatal refusals: a rejected key or an unknown account stops every stream, a key without
-//! the module stops its stream; which checkpoints they withhold.
+//! the module or a filter the portal ignores or refuses stops its stream; a signal stops every
+//! stream; which records they mark for the checkpoint rule, and which requests they stop.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use connector_core::Stopped;
-use serde_json::Value;
+use connector_core::{Failure, FailureClass, Stopped};
+use tokio_util::sync::CancellationToken;
 
 use crate::credential::internal_detail;
 use crate::error::Error;
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
-/// stream, a key without the module stops that stream. Records after such a failure fail at
-/// once, without a request, instead of each meeting the same refusal; the first record (in
-/// input order) each refusal touched decides which checkpoints are withheld.
+/// stream, a key without the module or a filter the portal ignores stops that stream, and so
+/// does a signal. Records after such a failure are `not_sent` at once, without a request,
+/// instead of each meeting the same refusal; the record whose own request met a refusal is
+/// marked to be sent again ([`Halt::refused`]). The checkpoint rule itself is `Acks`'s.
 #[derive(Debug, Default)]
 pub(super) struct Halt {
     pub(super) account: Mutex<Option<String>>,
     pub(super) streams: Mutex<HashMap<String, String>>,
     pub(super) touched: Mutex<Touched>,
+    /// Cancelled when no request of the write may be sent any more (a signal, or a refusal of
+    /// every stream): waits for a slot, the pace or a retry end at once.
+    stop: CancellationToken,
+    /// Per stream, cancelled when that stream stops (children of `stop`).
+    stream_stops: Mutex<HashMap<String, CancellationToken>>,
+    /// Why records are not sent after a signal.
+    interrupted: Mutex<Option<String>>,
 }
 
-/// The first record each fatal refusal touched, and the refusal.
+/// The records that met a fatal refusal, and the refusals.
 #[derive(Debug, Default)]
 pub(super) struct Touched {
-    /// The smallest sequence touched by an account-wide refusal.
-    pub(super) account: Option<u64>,
-    /// Per stream, the smallest sequence touched by a refusal of that stream.
-    pub(super) streams: HashMap<String, u64>,
+    /// The records (by sequence) whose own request met a fatal refusal: the host sends them
+    /// again, so the checkpoint rule is told ([`connector_core::order::Acks::resend`]).
+    pub(super) records: BTreeSet<u64>,
     /// The refusals, by stream (`None`: every stream).
     pub(super) failures: BTreeMap<Option<String>, Stopped>,
 }
@@ -37,11 +45,68 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Halt {
+    /// A halt whose stop is `stop` (the account's, so its index reads stop too).
+    pub(super) fn new(stop: CancellationToken) -> Self {
+        Self {
+            stop,
+            ..Self::default()
+        }
+    }
+
+    /// The token that stops `stream`'s requests.
+    pub(super) fn token(&self, stream: &str) -> CancellationToken {
+        lock(&self.stream_stops)
+            .entry(stream.to_string())
+            .or_insert_with(|| self.stop.child_token())
+            .clone()
+    }
+
+    /// After a signal: no request is sent any more, and every record not yet sent ends
+    /// `not sent` with `why`.
+    pub(super) fn interrupt(&self, why: String) {
+        lock(&self.interrupted).get_or_insert(why);
+        self.stop.cancel();
+    }
+
+    /// Stops `stream` for a refusal that concerns the whole portal but is no error of a request
+    /// (a filter the portal ignores): record `sequence` met it; later records are not sent.
+    pub(super) fn stop_stream(&self, stream: &str, sequence: u64, why: &str) {
+        lock(&self.streams).entry(stream.to_string()).or_insert_with(|| {
+            format!("an earlier record of this stream showed that Flowlu {why}, which no record of it can get past; write the stream's records again once that is fixed")
+        });
+        lock(&self.touched)
+            .failures
+            .entry(Some(stream.to_string()))
+            .or_insert_with(|| Stopped {
+                stream: Some(stream.to_string()),
+                failure: Failure {
+                    class: FailureClass::System,
+                    message: format!("Flowlu {why} (record {sequence} showed it), so the stream's records were not written, to avoid duplicates."),
+                    internal: format!("stream stopped: {why}"),
+                },
+            });
+        self.token(stream).cancel();
+    }
+
+    /// Why a request of `stream` that the stop ended was not sent.
+    pub(super) fn not_sent(&self, stream: &str) -> String {
+        if let Some(why) = lock(&self.interrupted).clone() {
+            return why;
+        }
+        if let Some(why) = lock(&self.account).clone() {
+            return why;
+        }
+        lock(&self.streams)
+            .get(stream)
+            .cloned()
+            .unwrap_or_else(|| "the write stopped before this record's request was sent".into())
+    }
+
     /// Records `err` of record `sequence` if it stops the account or `stream`.
     pub(super) fn note(&self, stream: &str, sequence: u64, err: &Error, host: &str) {
         let why = || {
             format!(
-                "not sent: an earlier request of this write failed with `{}`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again",
+                "an earlier request of this write failed with `{}`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again",
                 internal_detail(err)
             )
         };
@@ -53,63 +118,38 @@ impl Halt {
                 ..
             } => {
                 lock(&self.account).get_or_insert_with(why);
+                self.stop.cancel();
                 None
             }
             Error::Permission { .. } => {
                 lock(&self.streams).entry(stream.to_string()).or_insert_with(why);
+                self.token(stream).cancel();
                 Some(stream.to_string())
             }
             _ => return,
         };
         let mut touched = lock(&self.touched);
-        touched.touch(scope.as_deref(), sequence);
+        touched.records.insert(sequence);
         touched.failures.entry(scope.clone()).or_insert_with(|| Stopped {
             stream: scope,
             failure: crate::credential::explain_at(err, host).1,
         });
     }
 
-    /// Why record `sequence` of `stream` is no longer sent, if it is not (the record counts
-    /// as touched by that refusal).
-    pub(super) fn reason(&self, stream: &str, sequence: u64) -> Option<String> {
-        let account = lock(&self.account).clone();
-        if let Some(why) = account {
-            lock(&self.touched).touch(None, sequence);
+    /// Why a record of `stream` is no longer sent, if it is not (it ends `not_sent`,
+    /// which withholds the checkpoints after it by the checkpoint rule).
+    pub(super) fn reason(&self, stream: &str) -> Option<String> {
+        if let Some(why) = lock(&self.interrupted).clone() {
             return Some(why);
         }
-        let why = lock(&self.streams).get(stream).cloned()?;
-        lock(&self.touched).touch(Some(stream), sequence);
-        Some(why)
-    }
-
-    /// Whether the checkpoint after `before` records, holding `state`, covers a record a fatal
-    /// refusal touched (of every stream, or of the state's stream, or of any stream for a state
-    /// that is not per stream).
-    pub(super) fn withholds(&self, before: u64, state: &Value) -> bool {
-        let touched = lock(&self.touched);
-        if touched.account.is_some_and(|first| first < before) {
-            return true;
+        if let Some(why) = lock(&self.account).clone() {
+            return Some(why);
         }
-        let state_stream = (state.get("type").and_then(Value::as_str) == Some("STREAM"))
-            .then(|| {
-                state
-                    .pointer("/stream/stream_descriptor/name")
-                    .and_then(Value::as_str)
-            })
-            .flatten();
-        touched
-            .streams
-            .iter()
-            .any(|(stream, first)| *first < before && state_stream.is_none_or(|s| s == stream))
+        lock(&self.streams).get(stream).cloned()
     }
-}
 
-impl Touched {
-    pub(super) fn touch(&mut self, stream: Option<&str>, sequence: u64) {
-        let first = match stream {
-            None => self.account.get_or_insert(sequence),
-            Some(stream) => self.streams.entry(stream.to_string()).or_insert(sequence),
-        };
-        *first = (*first).min(sequence);
+    /// Whether record `sequence`'s own request met a fatal refusal.
+    pub(super) fn refused(&self, sequence: u64) -> bool {
+        lock(&self.touched).records.contains(&sequence)
     }
 }

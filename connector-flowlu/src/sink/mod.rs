@@ -9,6 +9,8 @@ pub(crate) mod plan;
 pub mod precheck;
 mod writer;
 
+pub use compare::{FieldKinds, ValueKind};
+pub use index::StalenessClock;
 pub use plan::{StreamPlan, WritePlan};
 
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,7 @@ use crate::credential::account::WaitWatch;
 use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
-use crate::sink::economy::{Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AGE};
+use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::encode::scalar_text;
 use crate::sink::precheck::is_blank;
 
@@ -68,42 +70,54 @@ use writer::Writer;
 ///   the index, the records created since it was last read are read, unless that read began
 ///   after the record was taken from the input (one read serves a batch of creates), so a
 ///   record someone else created meanwhile with the same match value is updated, not
-///   duplicated.
+///   duplicated. Every `unchanged` and create decided from the index rests on a read of the
+///   portal begun at most `staleness_seconds` before (the settings; `with_index_max_age`), so
+///   a record others created, took or edited longer ago than that is seen.
 /// * **Order**: records run concurrently (bounded by the limiter), except that records with the
 ///   same id or match value run one after the other in input order (no duplicate from two
 ///   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
 ///   has an outcome, and checkpoints are acknowledged in input order.
 /// * **Upsert by match field**: `list` with `filter[field]=value` (or the index); zero matches
 ///   creates, one updates it (unless unchanged), more fails. A portal that ignores the filter (answers records that do not
-///   match) fails the record rather than risk a duplicate.
+///   match) or refuses it fails the record rather than risk a duplicate, and on the lookup path
+///   stops the stream (its later records are `not_sent`, without a request).
 /// * **Delete** of a record that no longer exists is `skipped` (the wanted end state holds).
+/// * **Upsert by id** of an id Flowlu does not hold fails the record (never creates).
 /// * **Fatal refusals stop early**: after a rejected key or an unknown account, later records
-///   fail at once with the reason (and after error 22, later records of that stream), instead
-///   of each sending a request that cannot succeed. No checkpoint after the first record such a
+///   are `not_sent` at once with the reason (and after error 22, or a filter on the match field
+///   the portal ignores or refuses, later records of that stream), instead of each sending a
+///   request that cannot succeed; requests of the stream waiting for a slot are not sent. No checkpoint after the first record such a
 ///   refusal touched is acknowledged (for a stream-wide refusal: no checkpoint of that stream,
 ///   and no state that is not per stream), so the host sends those records again once the
 ///   credential is fixed; the prepared write's [`PreparedWrite::stopped`] tells the caller that it
 ///   stopped.
+/// * **Interrupted** ([`PreparedWrite::interrupt`]): no new request (waits for a slot, the
+///   pace or a retry end at once); a request on the wire gets its answer or is abandoned after
+///   `client::limiter::IN_FLIGHT_GRACE`; every record not sent is `not_sent`.
 #[derive(Debug, Clone)]
 pub struct FlowluSink {
     account: Account,
     index_max_age: Duration,
+    clock: StalenessClock,
 }
 
 impl FlowluSink {
     /// A sink writing with `client`, limited as `settings` say.
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
+            index_max_age: settings.staleness(),
             account: Account::new(client, settings),
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            clock: StalenessClock::system(),
         }
     }
 
     /// A sink for `credential` (its client and settings).
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        let account = Account::from_credential(credential)?;
         Ok(Self {
-            account: Account::from_credential(credential)?,
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            index_max_age: account.settings.staleness(),
+            account,
+            clock: StalenessClock::system(),
         })
     }
 
@@ -124,14 +138,21 @@ impl FlowluSink {
         }
     }
 
-    /// Before a create decided by an index older than `age`, the records created since the
-    /// index was read are read first, even when that read began after the record was taken
-    /// from the input (default `DEFAULT_INDEX_MAX_AGE`; zero: before every such create).
+    /// The staleness bound: an `unchanged` or a create decided from an index whose last read
+    /// of the portal began more than `age` before is preceded by a read of what others created
+    /// and edited since (default: the settings' `staleness_seconds`; zero: before every such
+    /// decision).
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
             ..self
         }
+    }
+
+    /// Measures the staleness bound on `clock` (tests move a [`StalenessClock::manual`] one
+    /// by hand).
+    pub fn with_staleness_clock(self, clock: StalenessClock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The account (client, limiter, settings) this reads or writes.
@@ -184,8 +205,8 @@ impl FlowluSink {
         let Value::Object(data) = &record.data else {
             return refused(FailureClass::Config, "the record is not a JSON object".into());
         };
-        if let Some(reason) = halt.reason(&stream.stream, sequence) {
-            return refused(FailureClass::Config, reason);
+        if let Some(reason) = halt.reason(&stream.stream) {
+            return Outcome::NotSent { reason };
         }
         Writer {
             account: &self.account,
@@ -209,9 +230,13 @@ impl FlowluSink {
         halt: Arc<Halt>,
     ) -> BoxStream<'a, SinkEvent> {
         let order = Arc::new(KeyedOrder::default());
-        let withheld = Arc::clone(&halt);
-        let acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        let planned = crate::sink::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
+        let refusals = Arc::clone(&halt);
+        let planned = crate::sink::economy::plan_input(
+            &self.account,
+            self.clock.clone(),
+            Arc::clone(&plan),
+            tag(input).boxed(),
+        );
         let done = planned
             .map(move |planned| {
                 let plan = Arc::clone(&plan);
@@ -258,9 +283,11 @@ impl FlowluSink {
                 }
             })
             .buffer_unordered(self.record_concurrency());
-        done.scan(acks, |acks, done| futures::future::ready(Some(acks.push(done))))
-            .flat_map(stream::iter)
-            .boxed()
+        done.scan(Acks::default(), move |acks, done| {
+            futures::future::ready(Some(acknowledge(acks, &refusals, done)))
+        })
+        .flat_map(stream::iter)
+        .boxed()
     }
 }
 
@@ -280,13 +307,15 @@ impl Sink for FlowluSink {
         // Waits are told as they start (the write's own events come only as records get
         // their outcomes), so a progress display shows them while they last.
         let (tell, waits) = tokio::sync::mpsc::unbounded_channel();
-        let sink = self.clone().with_waits(WaitWatch::new(move |event| {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut sink = self.clone().with_waits(WaitWatch::new(move |event| {
             let _ = tell.send(event);
         }));
+        sink.account = sink.account.with_stop(stop.clone());
         Ok(Box::new(FlowluWrite {
             sink,
             plan: Arc::new(plan),
-            halt: Arc::new(Halt::default()),
+            halt: Arc::new(Halt::new(stop)),
             waits: Mutex::new(Some(waits)),
         }))
     }
@@ -297,7 +326,10 @@ impl Sink for FlowluSink {
         input: BoxStream<'a, SinkInput>,
     ) -> BoxStream<'a, SinkEvent> {
         match self.plan(catalog) {
-            Ok(plan) => self.write_planned(Arc::new(plan), input, Arc::new(Halt::default())),
+            Ok(plan) => {
+                let halt = Halt::new(self.account.stop.child_token());
+                self.write_planned(Arc::new(plan), input, Arc::new(halt))
+            }
             Err(e) => connector_core::sink::refuse_all(
                 Failure {
                     class: FailureClass::Config,
@@ -329,6 +361,10 @@ impl PreparedWrite for FlowluWrite {
             Some(waits) => with_waits(events, waits).boxed(),
             None => events,
         }
+    }
+
+    fn interrupt(&self, why: &str) {
+        self.halt.interrupt(why.to_string());
     }
 
     fn stopped(&self) -> Vec<Stopped> {
@@ -363,6 +399,18 @@ fn with_waits<'b>(
             return Some((event, (events, waits)));
         }
     })
+}
+
+/// Pushes a finished item through the checkpoint rule ([`Acks`]); a record whose own request
+/// met a fatal refusal (a config failure by class, yet no fault of the record) is marked to be
+/// sent again first.
+fn acknowledge(acks: &mut Acks, halt: &Halt, done: Finished) -> Vec<SinkEvent> {
+    if let Finished::Outcome(outcome) = &done {
+        if halt.refused(outcome.sequence) {
+            acks.resend(&outcome.stream, outcome.sequence);
+        }
+    }
+    acks.push(done)
 }
 
 /// The key that serializes records touching the same Flowlu record: the id, or the match
@@ -435,36 +483,71 @@ mod tests {
         }
     }
 
-    #[test]
-    fn no_checkpoint_after_a_record_an_account_refusal_touched_is_acknowledged() {
-        let halt = Arc::new(Halt::default());
-        let withheld = Arc::clone(&halt);
-        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        // Input: r0 S0 r1 S1 r2 S2; record 1 meets the refusal (noted before its outcome).
-        let mut seen = names(acks.push(outcome(0)));
-        seen.extend(names(acks.push(checkpoint(0, 1))));
-        lock(&halt.touched).touch(None, 1);
-        for done in [outcome(1), checkpoint(1, 2), outcome(2), checkpoint(2, 3)] {
-            seen.extend(names(acks.push(done)));
-        }
-        assert_eq!(seen, ["o0", "s0", "o1", "o2"]);
+    fn refused_outcome(stream: &str, sequence: u64) -> Finished {
+        Finished::Outcome(RecordOutcome {
+            stream: stream.into(),
+            sequence,
+            outcome: Outcome::Failed {
+                class: FailureClass::Config,
+                code: None,
+                message: "authorization failed (HTTP 401)".into(),
+                fields: Default::default(),
+            },
+            record: None,
+        })
     }
 
     #[test]
-    fn a_stream_refusal_withholds_that_streams_and_global_checkpoints_only() {
-        let halt = Arc::new(Halt::default());
-        let withheld = Arc::clone(&halt);
-        let mut acks = Acks::withholding(Arc::new(move |before, state| withheld.withholds(before, state)));
-        lock(&halt.touched).touch(Some("b"), 0);
+    fn no_checkpoint_after_a_record_a_fatal_refusal_met_is_acknowledged() {
+        let halt = Halt::default();
+        let mut acks = Acks::default();
+        // Input: r0 S0 r1 S1 r2 S2; record 1's own request meets the refusal (noted before its
+        // outcome), record 2 is then not sent.
+        let mut seen = names(acknowledge(&mut acks, &halt, outcome(0)));
+        seen.extend(names(acknowledge(&mut acks, &halt, checkpoint(0, 1))));
+        halt.note(
+            "s",
+            1,
+            &Error::Auth {
+                status: 401,
+                api: None,
+            },
+            "h",
+        );
+        for done in [
+            refused_outcome("s", 1),
+            checkpoint(1, 2),
+            outcome(2),
+            checkpoint(2, 3),
+        ] {
+            seen.extend(names(acknowledge(&mut acks, &halt, done)));
+        }
+        assert_eq!(seen, ["o0", "s0", "o1", "o2"]);
+        assert_eq!(halt.reason("other").as_deref(), Some("an earlier request of this write failed with `authorization failed (HTTP 401)`, which no record can get past; fix the credential or the key's permissions (Flowlu: Portal Settings -> API Settings) and write the rejected records again"));
+    }
+
+    #[test]
+    fn a_refusal_in_one_stream_withholds_that_streams_and_global_checkpoints_only() {
+        let halt = Halt::default();
+        let mut acks = Acks::default();
+        halt.note(
+            "b",
+            0,
+            &Error::Auth {
+                status: 401,
+                api: None,
+            },
+            "h",
+        );
         let mut seen = Vec::new();
         for done in [
-            outcome(0),
+            refused_outcome("b", 0),
             stream_checkpoint(0, 1, "a"),
             stream_checkpoint(1, 1, "b"),
             checkpoint(2, 1),
             stream_checkpoint(3, 1, "a"),
         ] {
-            for event in acks.push(done) {
+            for event in acknowledge(&mut acks, &halt, done) {
                 seen.push(match event {
                     SinkEvent::CheckpointAck(state) => state["stream"]["stream_descriptor"]["name"]
                         .as_str()

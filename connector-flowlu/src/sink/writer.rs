@@ -13,7 +13,7 @@ use crate::credential::account::Account;
 use crate::credential::internal_detail;
 use crate::credential::settings::WriteMode;
 use crate::error::Error;
-use crate::sink::compare::{record_unchanged, same, sent_fields};
+use crate::sink::compare::{record_unchanged, same, sent_fields, FieldKinds};
 use crate::sink::economy::{self, Strategy, StreamShared};
 use crate::sink::encode::{encode_record_with, scalar_text, Empty};
 use crate::sink::index::{Hit, ModelIndex};
@@ -57,6 +57,16 @@ pub(super) enum Lookup {
     Failed(Outcome),
 }
 
+/// How a decision whose index is older than the staleness bound is verified.
+pub(super) enum Refresh {
+    /// The index was brought up to date.
+    Done,
+    /// Edits cannot be read: look the record up.
+    LookUp,
+    /// Neither edits nor lookups can be read: send the record (never `unchanged` unverified).
+    Send,
+}
+
 /// What a look at the newest records found after an ambiguous create.
 pub(super) enum Resolution {
     /// A record newer than every id known before the create holds the values sent.
@@ -75,6 +85,11 @@ pub(super) type IndexLock = tokio::sync::Mutex<ModelIndex>;
 impl Writer<'_> {
     /// The failed outcome of `err`, noting it when it stops later records.
     pub(super) fn fail(&self, err: &Error) -> Outcome {
+        if matches!(err, Error::Stopped) {
+            return Outcome::NotSent {
+                reason: self.halt.not_sent(&self.stream.stream),
+            };
+        }
         self.halt.note(
             &self.stream.stream,
             self.sequence,
@@ -118,7 +133,9 @@ impl Writer<'_> {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                let mut index = ModelIndex::new(key, fields).with_cursor(self.stream.cursor);
+                let mut index = ModelIndex::new(key, fields)
+                    .with_kinds(&self.stream.kinds)
+                    .with_cursor(self.stream.cursor);
                 match economy::read_into(self.account, self.stream, &mut index, shared).await {
                     Ok(requests) => {
                         tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
@@ -195,18 +212,20 @@ impl Writer<'_> {
         }
     }
 
+    /// Upsert by id: an update. An id Flowlu does not hold fails the record ([`no_such_id`]):
+    /// a create cannot take that id, and creating a new record on every run would multiply it.
     pub(super) async fn upsert_by_id(&self, id: u64, data: &Map<String, Value>) -> Outcome {
         match self.update(id, data).await {
             Err(Outcome::Failed {
                 code: Some(NOT_FOUND),
                 ..
-            }) => self.create(data, None).await,
+            }) => no_such_id(id),
             other => other.unwrap_or_else(|o| o),
         }
     }
 
     /// Update (or upsert, `upsert`) by id through the index: an unchanged record is not sent;
-    /// an upsert of an id the model did not hold when read creates at once.
+    /// an upsert of an id the model did not hold when read fails at once ([`no_such_id`]).
     pub(super) async fn update_indexed(
         &self,
         index: &IndexLock,
@@ -219,14 +238,25 @@ impl Writer<'_> {
             return self.update(id, data).await.unwrap_or_else(|o| o);
         };
         let (hit, read_through) = {
-            let index = index.lock().await;
-            (index.find(&key, &body), index.newest_id())
+            let mut index = index.lock().await;
+            let mut hit = index.find(&key, &body);
+            if matches!(hit, Hit::One { unchanged: true, .. })
+                && !index.recent(self.shared.clock.now(), self.index_max_age)
+            {
+                // `unchanged` only from what the portal held within the staleness bound; where
+                // edits cannot be read, the update is sent (as costly as a lookup by id).
+                hit = match self.refresh(&mut index).await {
+                    Refresh::Done => index.find(&key, &body),
+                    Refresh::LookUp | Refresh::Send => Hit::Stale,
+                };
+            }
+            (hit, index.newest_id())
         };
         match hit {
             Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
                 return Outcome::Unchanged { id: key }
             }
-            Hit::Absent if upsert && id <= read_through => return self.create(data, None).await,
+            Hit::Absent if upsert && id <= read_through => return no_such_id(id),
             _ => {}
         }
         match self.update(id, data).await {
@@ -239,7 +269,7 @@ impl Writer<'_> {
                 ..
             }) if upsert => {
                 index.lock().await.remove(&key);
-                self.create(data, None).await
+                no_such_id(id)
             }
             Err(outcome) => outcome,
         }
@@ -278,6 +308,11 @@ impl Writer<'_> {
         })
     }
 
+    /// What stops this stream's requests (a signal, a refusal of the whole portal).
+    pub(super) fn stop(&self) -> tokio_util::sync::CancellationToken {
+        self.halt.token(&self.stream.stream)
+    }
+
     pub(super) fn waited(&self, wait: &Wait) {
         self.account.waited(&self.stream.stream, wait);
     }
@@ -287,9 +322,12 @@ impl Writer<'_> {
         let result = self
             .account
             .limiter
-            .run(|| self.account.client.delete(module, model, id), &|w| {
-                self.waited(w)
-            })
+            .run_until(
+                &self.stop(),
+                || self.account.client.delete(module, model, id),
+                Error::is_retryable,
+                &|w| self.waited(w),
+            )
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
@@ -306,9 +344,12 @@ impl Writer<'_> {
         let (module, model) = (self.stream.module, self.stream.model);
         self.account
             .limiter
-            .run(|| self.account.client.update(module, model, id, &body), &|w| {
-                self.waited(w)
-            })
+            .run_until(
+                &self.stop(),
+                || self.account.client.update(module, model, id, &body),
+                Error::is_retryable,
+                &|w| self.waited(w),
+            )
             .await
             .map(|_| Outcome::Updated { id: id.to_string() })
             .map_err(|e| self.fail(&e))
@@ -325,13 +366,41 @@ impl Writer<'_> {
             return self.upsert_by_lookup(data, field, &value, None).await;
         };
         let mut hit = index.lock().await.find(&value, &body);
+        if let Hit::One { id, unchanged: true } = hit {
+            // `unchanged` only from what the portal held within the staleness bound.
+            let mut guard = index.lock().await;
+            if self.may_be_unchanged(data) && !guard.recent(self.shared.clock.now(), self.index_max_age) {
+                match self.refresh(&mut guard).await {
+                    Refresh::Done => hit = guard.find(&value, &body),
+                    Refresh::LookUp => {
+                        drop(guard);
+                        match self.try_lookup(field, &value).await {
+                            Lookup::Found(found) => {
+                                index.lock().await.lookup_answered();
+                                return self.settle(found, data, field, &value, Some(index)).await;
+                            }
+                            Lookup::Failed(outcome) => return outcome,
+                            // Lookups are refused too: the record is sent.
+                            Lookup::Unfiltered(_) => {
+                                index.lock().await.give_up_lookups();
+                                hit = Hit::One { id, unchanged: false };
+                            }
+                        }
+                    }
+                    // Neither a read nor a lookup can verify it: sent, never `unchanged`
+                    // unverified.
+                    Refresh::Send => hit = Hit::One { id, unchanged: false },
+                }
+            }
+        }
         if hit == Hit::Absent {
             // Before a create: read what others created and edited since, unless a read began
             // after this record was taken from the input; where edits cannot be read, look
             // the record up instead.
             let mut guard = index.lock().await;
             let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
-            if !looks_up(&guard) && !guard.fresh_for(self.sequence, self.index_max_age) {
+            let now = self.shared.clock.now();
+            if !looks_up(&guard) && !guard.fresh_for(self.sequence, now, self.index_max_age) {
                 let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
@@ -363,7 +432,7 @@ impl Writer<'_> {
                         guard.give_up_lookups();
                     }
                 }
-                if !guard.fresh_for(self.sequence, self.index_max_age) {
+                if !guard.fresh_for(self.sequence, self.shared.clock.now(), self.index_max_age) {
                     if let Err(why) =
                         economy::read_into(self.account, self.stream, &mut guard, self.shared).await
                     {
@@ -404,6 +473,42 @@ impl Writer<'_> {
         }
     }
 
+    /// Brings the index up to date (what others created and edited since its last read), so
+    /// that a decision rests on what the portal held within the staleness bound; where edits
+    /// cannot be read, says how the record is to be verified instead.
+    async fn refresh(&self, index: &mut ModelIndex) -> Refresh {
+        if index.edits_unseen().is_some() {
+            return if index.lookups_work() {
+                Refresh::LookUp
+            } else {
+                Refresh::Send
+            };
+        }
+        match economy::read_into(self.account, self.stream, index, self.shared).await {
+            // The read of edits was refused or ignored just now: what others created was
+            // read, what they edited was not.
+            Ok(_) if index.edits_unseen().is_some() => {
+                if index.lookups_work() {
+                    Refresh::LookUp
+                } else {
+                    Refresh::Send
+                }
+            }
+            Ok(requests) => {
+                tracing::debug!(stream = %self.stream.stream, requests, "index brought up to date");
+                Refresh::Done
+            }
+            Err(why) => {
+                tracing::debug!(%why, "the index could not be brought up to date; the record is verified another way");
+                if index.edits_unseen().is_none() || index.lookups_work() {
+                    Refresh::LookUp
+                } else {
+                    Refresh::Send
+                }
+            }
+        }
+    }
+
     /// Upsert by match field with a lookup: an unchanged record is not sent.
     pub(super) async fn upsert_by_lookup(
         &self,
@@ -430,7 +535,10 @@ impl Writer<'_> {
         match found {
             Found::One(id, current) => {
                 let body = self.checked(data);
-                if self.may_be_unchanged(data) && body.as_ref().is_some_and(|b| record_unchanged(b, &current))
+                if self.may_be_unchanged(data)
+                    && body
+                        .as_ref()
+                        .is_some_and(|b| record_unchanged(b, &current, &self.stream.kinds))
                 {
                     return Outcome::Unchanged { id: id.to_string() };
                 }
@@ -494,7 +602,8 @@ impl Writer<'_> {
             let result = self
                 .account
                 .limiter
-                .run_when(
+                .run_until(
+                    &self.stop(),
                     || self.account.client.create(module, model, &body),
                     |e| e.is_retryable() && !e.may_have_been_applied(),
                     &|w| self.waited(w),
@@ -588,7 +697,7 @@ impl Writer<'_> {
                     format!(r#"{{"type":"more","value":{floor}}}"#),
                 ));
             }
-            let answer = match economy::list(self.account, self.stream, &params).await {
+            let answer = match economy::list_until(self.account, self.stream, &params, &self.stop()).await {
                 Ok(answer) => answer,
                 Err(e) => {
                     return Resolution::Unknown(format!(
@@ -611,7 +720,7 @@ impl Writer<'_> {
                     covered = true;
                     continue;
                 }
-                if matches_sent(&sent, item) {
+                if matches_sent(&sent, item, &self.stream.kinds) {
                     found = Some(id);
                 }
             }
@@ -633,10 +742,36 @@ impl Writer<'_> {
     }
 
     /// Finds the record whose `field` equals `value`: `list` with `filter[field]=value`.
+    /// A filter the portal ignores or refuses concerns the whole portal: the stream stops (its
+    /// later records are not sent, its checkpoints after this record withheld).
     pub(super) async fn lookup(&self, field: &str, value: &str) -> Result<Found, Outcome> {
         match self.try_lookup(field, value).await {
             Lookup::Found(found) => Ok(found),
-            Lookup::Failed(outcome) | Lookup::Unfiltered(outcome) => Err(outcome),
+            Lookup::Unfiltered(outcome) => {
+                let why = match &outcome {
+                    Outcome::Failed { code: Some(code), .. } => {
+                        format!("refuses the filter on `{field}` (error {code})")
+                    }
+                    _ => format!("ignores the filter on `{field}`"),
+                };
+                self.halt.stop_stream(&self.stream.stream, self.sequence, &why);
+                Err(match outcome {
+                    // A refusal of the filter is no fault of the record: it is sent again.
+                    Outcome::Failed {
+                        class: FailureClass::Config,
+                        code,
+                        message,
+                        fields,
+                    } => Outcome::Failed {
+                        class: FailureClass::System,
+                        code,
+                        message,
+                        fields,
+                    },
+                    other => other,
+                })
+            }
+            Lookup::Failed(outcome) => Err(outcome),
         }
     }
 
@@ -648,7 +783,7 @@ impl Writer<'_> {
             ("page".to_string(), "1".to_string()),
             ("limit".to_string(), "2".to_string()),
         ];
-        let page = match economy::list(self.account, self.stream, &params).await {
+        let page = match economy::list_until(self.account, self.stream, &params, &self.stop()).await {
             Ok(page) => page,
             Err(e) if e.refuses_filter() => return Lookup::Unfiltered(self.fail(&e)),
             Err(e) => return Lookup::Failed(self.fail(&e)),
@@ -688,6 +823,19 @@ impl Writer<'_> {
     }
 }
 
+/// The failure of an upsert by an id Flowlu does not hold: a record-level failure (the
+/// record's own content), never a create.
+pub(super) fn no_such_id(id: u64) -> Outcome {
+    Outcome::Failed {
+        class: FailureClass::Config,
+        code: Some(NOT_FOUND),
+        message: format!(
+            "no Flowlu record {id}: deleted there, or an id from another system; to create records, use create mode or a match field"
+        ),
+        fields: BTreeMap::new(),
+    }
+}
+
 pub(super) fn several(field: &str, value: &str) -> Outcome {
     refused(
         FailureClass::Config,
@@ -696,14 +844,14 @@ pub(super) fn several(field: &str, value: &str) -> Outcome {
 }
 
 /// Whether a portal record holds every sent value it has (at least one).
-pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
+pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value, kinds: &FieldKinds) -> bool {
     let Some(record) = item.as_object() else {
         return false;
     };
     let mut compared = 0;
     for (name, value) in sent {
         if let Some(current) = record.get(*name) {
-            if !same(value, current) {
+            if !same(kinds.get(name), value, current) {
                 return false;
             }
             compared += 1;

@@ -113,7 +113,7 @@ async fn check_names_the_field_and_the_fix_for_bad_configs() {
         ),
         (
             json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"page_size": "big"}}),
-            "The config field `advanced.page_size` is wrong: invalid type: a string, expected u32.",
+            "The config field `advanced.page_size` is wrong: must be a whole number, like 5, but is a string.",
         ),
         (json!([1, 2]), "The config is incomplete: invalid type: sequence, expected struct FlowluCredential. Required fields: name, account_domain, api_key."),
     ];

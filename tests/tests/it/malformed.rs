@@ -67,7 +67,7 @@ async fn malformed_configs_fail_every_command_naming_the_field() {
         ),
         (
             json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": "many"}}).to_string(),
-            "The config field `advanced.max_concurrency` is wrong: invalid type: a string, expected u32.".into(),
+            "The config field `advanced.max_concurrency` is wrong: must be a whole number, like 5, but is a string.".into(),
         ),
         (
             json!({"name": "n", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": 0}}).to_string(),
