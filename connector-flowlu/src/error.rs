@@ -300,6 +300,11 @@ pub enum Bound {
     Bytes(usize),
     /// A record nested deeper than this many levels.
     Depth(usize),
+    /// A list page held more records than the `limit` it was asked for (this many).
+    Records(usize),
+    /// An answer read as a tree held more JSON values than this many (one per 32 bytes of
+    /// `advanced.max_page_megabytes`, at least [`crate::client::decode::MIN_ANSWER_VALUES`]).
+    Values(usize),
 }
 
 impl std::fmt::Display for Bound {
@@ -311,6 +316,8 @@ impl std::fmt::Display for Bound {
                 limit / crate::credential::settings::MIB
             ),
             Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
+            Self::Records(limit) => write!(f, "the page holds more than the {limit} records asked for"),
+            Self::Values(limit) => write!(f, "the answer holds more than {limit} JSON values"),
         }
     }
 }
@@ -503,7 +510,7 @@ impl Error {
             | Self::Transport { .. } => FailureClass::Transient,
             Self::Oversized(over) => match over.bound {
                 Bound::Bytes(_) => FailureClass::Config,
-                Bound::Depth(_) => FailureClass::System,
+                Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => FailureClass::System,
             },
             Self::Api(api) => match api.class() {
                 CodeClass::Transient => FailureClass::Transient,

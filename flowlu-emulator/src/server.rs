@@ -453,12 +453,22 @@ fn echo(rt: &Runtime, req: &Incoming<'_>, error: ApiError) -> ApiError {
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
+    // The key as a server that cut its log line short shows it: its first ten characters.
+    let cut_key: String = params
+        .get("api_key")
+        .and_then(Value::as_str)
+        .map(|k| k.chars().take(10).collect())
+        .unwrap_or_default();
+    let params = Value::Object(params);
     let request = format!(
-        "request {} {}?{}; parameters {}; body {}",
+        "request {} {}?{}; decoded {}; parameters {}; ascii {}; php {}; body {}; cut api_key={cut_key}",
         req.method,
         req.path,
         req.query,
-        Value::Object(params),
+        raw_url_decode(req.query),
+        params,
+        ascii_json(&params),
+        ascii_json(&params).replace('/', "\\/"),
         String::from_utf8_lossy(req.body)
     );
     match error {
@@ -471,6 +481,47 @@ fn echo(rt: &Runtime, req: &Incoming<'_>, error: ApiError) -> ApiError {
             ApiError::Validation(details)
         }
     }
+}
+
+/// PHP's `rawurldecode`: `%XX` decoded, `+` kept as it is (not a space).
+fn raw_url_decode(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// JSON as Python's `json.dumps` writes it by default: every non-ASCII character as `\uXXXX`
+/// escapes of its UTF-16 units (a surrogate pair beyond U+FFFF).
+fn ascii_json(value: &Value) -> String {
+    let mut out = String::new();
+    for c in value.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// `/api/v1/module/{module}/{model}/{method}[/{id}]`, split.

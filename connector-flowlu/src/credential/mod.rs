@@ -140,6 +140,23 @@ impl Credential for FlowluCredential {
     }
 
     async fn validate(&self) -> Validation {
+        // What every incremental read would refuse, refused here with the same sentence.
+        let horizon = crate::source::cursor::Horizon::now();
+        let start_date = self.settings().start_date;
+        if let Some(sentence) = start_date
+            .as_deref()
+            .and_then(|date| crate::source::cursor::refuse_start_date(date, &horizon))
+        {
+            let mut message = sentence.clone();
+            if let Some(first) = message.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            return Validation::invalid(
+                FailureReason::InvalidConfig,
+                message,
+                format!("unusable start date: {sentence}"),
+            );
+        }
         match self.client() {
             Ok(client) => validate_with(&client).await,
             Err(err) => invalid(&err, &self.host()),
@@ -273,6 +290,28 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 R::Unexpected,
                 format!(
                     "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Records(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than the {limit} records asked for: the portal (or something between it and the connector) does not page as Flowlu does, so the page was refused before its records were read. Please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Values(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than {limit} JSON values, more than the connector holds for one answer. Lower advanced.page_size, or raise advanced.max_page_megabytes if the records really are that large; otherwise please report it to the connector's maintainers.",
                     page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
                 ),
             ),

@@ -639,7 +639,10 @@ impl Writer<'_> {
             }
             if attempt == MAX_CREATE_ATTEMPTS {
                 let absent = match &check {
-                    Some((field, value)) => format!("no record with {field} = {value} exists yet"),
+                    Some((field, value)) => format!(
+                        "no record with {field} = {} exists yet",
+                        crate::source::cursor::shorten(value)
+                    ),
                     None => "no record with its values exists yet".into(),
                 };
                 return Outcome::Unknown {
@@ -839,7 +842,10 @@ pub(super) fn no_such_id(id: u64) -> Outcome {
 pub(super) fn several(field: &str, value: &str) -> Outcome {
     refused(
         FailureClass::Config,
-        format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+        format!(
+            "several Flowlu records have {field} = {}; upsert needs a unique match",
+            crate::source::cursor::shorten(value)
+        ),
     )
 }
 
@@ -877,7 +883,10 @@ pub(super) fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcom
         Some(v) => as_id(v).map(Some).ok_or_else(|| {
             refused(
                 FailureClass::Config,
-                format!("`id` must be a positive integer, got {v}"),
+                format!(
+                    "`id` must be a positive integer, got {}",
+                    crate::source::cursor::shown_value(v)
+                ),
             )
         }),
     }
@@ -958,5 +967,36 @@ pub(super) fn outcome_message(outcome: &Outcome) -> String {
         Outcome::Failed { message, .. } | Outcome::Unknown { message } => message.clone(),
         Outcome::Skipped { reason } => reason.clone(),
         other => other.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An id that is not one is refused naming it as sent: 2^64 as its digits, a long text cut.
+    #[test]
+    fn a_bad_id_is_named_as_an_integer_or_shortened() {
+        let message = |data: Value| match record_id(data.as_object().unwrap()) {
+            Err(Outcome::Failed { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        let huge: Value = serde_json::from_str(r#"{"id": 18446744073709551616}"#).unwrap();
+        assert_eq!(
+            message(huge),
+            "`id` must be a positive integer, got 18446744073709551616"
+        );
+        assert_eq!(
+            message(serde_json::json!({"id": "x".repeat(10_000)})),
+            format!(
+                "`id` must be a positive integer, got \"{}... (9942 more characters)",
+                "x".repeat(59)
+            )
+        );
+        assert_eq!(
+            record_id(serde_json::json!({"id": "12"}).as_object().unwrap()).ok(),
+            Some(Some(12))
+        );
     }
 }
