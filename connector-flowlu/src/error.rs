@@ -23,7 +23,7 @@ pub enum CodeClass {
     System,
 }
 
-/// Flowlu's documented error codes and what each means (shared/flowlu-api.md).
+/// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
 pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),
     (11, "authorization failed", CodeClass::Auth),
@@ -71,7 +71,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The class of this error: by its code, else by its words (see [`words_class`]); an
+    /// The class of this error: by its code, else by its words (see `words_class`); an
     /// error without a code or known words concerns the record. Error 30 ("unknown method")
     /// with the words "access denied" (seen in the wild) is a permission error.
     pub fn class(&self) -> CodeClass {
@@ -604,7 +604,7 @@ pub(crate) const TRUNCATED: &str = "the body ended early";
 pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
 
 /// A failed name lookup, as the client's resolver reports it (every lookup goes through
-/// [`crate::client::Resolver`]), so a DNS failure is told from a refused connection by its
+/// the client's `Resolver`), so a DNS failure is told from a refused connection by its
 /// type, not by its text.
 #[derive(Debug)]
 pub struct DnsFailure(pub(crate) Box<dyn std::error::Error + Send + Sync>);

@@ -68,8 +68,3 @@ pub mod testing {
     pub use crate::source::deletes::{decode_ids, encode_ids};
     pub use crate::streams::{model, MODELS};
 }
-
-/// The README's Rust examples, compiled as doc tests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

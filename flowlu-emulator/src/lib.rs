@@ -1,6 +1,6 @@
 //! A local, stateful, deterministic stand-in for the Flowlu REST API.
 //!
-//! It serves every model of the API description (`shared/flowlu-api.md`) under
+//! It serves every model of Flowlu's API as the workspace's notes describe it (`docs/flowlu-api.md`) under
 //! `/api/v1/module/{module}/{model}/{method}[/{id}]`: `list` (paging, `order_by`, `filter`,
 //! `search`), `get`, `create`, `update` and `delete`, with Flowlu's envelopes and error codes,
 //! keys limited to modules, seeded data (same seed, same bytes), fault injection decided per

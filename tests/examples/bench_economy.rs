@@ -1,5 +1,5 @@
 //! Request economy of writes against the in-process stand-in: requests per record and wall
-//! time for the cases of issue 15. Figures, not a timed test:
+//! time for the cases of the write's request economy. Figures, not a timed test:
 //!
 //! ```text
 //! cargo run --release -p integration-tests --example bench_economy
@@ -272,7 +272,7 @@ async fn main() {
     }
 }
 
-/// (d) The issue's case: 1,739 accounts read from the stand-in and written straight back as
+/// (d) The reported case: 1,739 accounts read from the stand-in and written straight back as
 /// upserts by e-mail, nothing changed.
 async fn round_trip(accounts: usize, cap: Option<u32>) {
     let emu = stand_in(accounts).await;

@@ -45,7 +45,7 @@ pub const READ_STREAMS: &[(&str, &str, &str, &str)] = &[
 /// Page size of the reads.
 pub const PAGE_SIZE: usize = 100;
 
-/// The faults of the issue: 10% 5xx, 5% 429, 2% dropped connections, 1% truncated bodies.
+/// The faults the soak injects: 10% 5xx, 5% 429, 2% dropped connections, 1% truncated bodies.
 ///
 /// `Retry-After` is 0 s: a 1 s wait per 429 would only make the soak slower, and honouring
 /// `Retry-After` is proven by the limiter's unit tests.

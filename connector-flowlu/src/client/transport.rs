@@ -46,6 +46,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     resolver: Option<Resolver>,
     max_body: usize,
+    message_host: Option<String>,
 }
 
 /// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
@@ -87,6 +88,13 @@ impl ClientBuilder {
     /// Flowlu host). Checked by [`ClientBuilder::build`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Names `host` in user messages instead of the base URL's host (a stand-in serving a
+    /// real account: messages name the account, not `127.0.0.1:PORT`).
+    pub fn message_host(mut self, host: impl Into<String>) -> Self {
+        self.message_host = Some(host.into());
         self
     }
 
@@ -139,7 +147,7 @@ impl ClientBuilder {
             .unwrap_or_else(|| Resolver(std::sync::Arc::new(SystemResolver)));
         http = http.dns_resolver(std::sync::Arc::new(resolver));
         let http = http.build().map_err(Error::transport)?;
-        let host = contacted_host(&base);
+        let host = self.message_host.unwrap_or_else(|| contacted_host(&base));
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
             http,
@@ -231,6 +239,7 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             resolver: None,
             max_body: DEFAULT_MAX_BODY,
+            message_host: None,
         }
     }
 

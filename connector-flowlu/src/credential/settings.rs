@@ -16,7 +16,7 @@ use serde::Deserialize;
 pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
 /// The range of `requests_per_second`.
 pub const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
-/// The range of `page_size` (issue 15: reads ask 500 a page, a portal may allow up to 1000).
+/// The range of `page_size` (reads ask 500 a page, a portal may allow up to 1000).
 pub const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
 /// The range of `timeout_seconds`.
 pub const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
@@ -498,7 +498,7 @@ mod tests {
                 assert_eq!(at, format!("advanced.{field}"));
             }
         }
-        assert_eq!(PAGE_SIZE_RANGE, 1..=1000, "issue 15: up to 1000 a page");
+        assert_eq!(PAGE_SIZE_RANGE, 1..=1000, "a portal may allow up to 1000 a page");
         let big = Settings {
             page_size: Some(5000),
             max_concurrency: Some(99),

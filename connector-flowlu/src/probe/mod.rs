@@ -1,5 +1,5 @@
 //! The portal probe: a fixed, bounded set of read-only requests that measures every
-//! assumption the connector makes about a Flowlu portal (`shared/flowlu-api.md`), and a
+//! assumption the connector makes about a Flowlu portal (`docs/flowlu-api.md`), and a
 //! report that identifies none of the customer's data.
 //!
 //! * **Read-only by construction**: a [`Request`] holds a [`ReadMethod`] (`list`, `get`, or
@@ -1070,7 +1070,7 @@ impl Difference {
     }
 }
 
-/// Where a report differs from what this connector assumes (`shared/flowlu-api.md`) and from
+/// Where a report differs from what this connector assumes (`docs/flowlu-api.md`) and from
 /// its stream schemas. A report of a portal that behaves as assumed yields nothing.
 pub fn compare(report: &Value) -> Vec<Difference> {
     let mut out = Vec::new();
