@@ -65,6 +65,7 @@ pub mod secret;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod tombstone;
 
 pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Stream, SyncMode};
 pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
@@ -75,3 +76,4 @@ pub use secret::Secret;
 pub use sink::{Outcome, PreparedWrite, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary};
 pub use source::{Checkpoint, LogLevel, RawRecords, Record, Source, SourceEvent, StreamStatus};
 pub use state::SourceState;
+pub use tombstone::{Tombstone, DELETED_AT};

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::catalog::{Catalog, ConfiguredCatalog};
 use crate::error::Failure;
 use crate::state::SourceState;
+use crate::tombstone::Tombstone;
 
 /// One record of a stream, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,9 @@ pub enum SourceEvent {
     Records(RawRecords),
     /// A checkpoint covering every earlier record of its stream.
     Checkpoint(Checkpoint),
+    /// A record deleted at the service (see [`Tombstone`]): a host removes its row; the
+    /// Airbyte program passes it on as a record with `_ab_cdc_deleted_at` set.
+    Delete(Tombstone),
     /// A stream changed status.
     Status {
         /// The stream.

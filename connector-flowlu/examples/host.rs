@@ -76,6 +76,9 @@ async fn main() -> Result<()> {
                 // unless the host wants one: `page.to_records()`, or `source.read_parsed`).
                 SourceEvent::Records(page) => records += page.len() as u64,
                 SourceEvent::Record(_) => records += 1,
+                // A record deleted in Flowlu (streams configured append_dedup, see "Deletes" in
+                // the README): remove row `t.id` your own way.
+                SourceEvent::Delete(t) => println!("deleted in Flowlu: {} {}", t.stream, t.id),
                 SourceEvent::Checkpoint(c) => last_state = c.state, // persist it: the next read resumes here
                 _ => {}
             }

@@ -56,6 +56,7 @@ pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
 pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
+pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
@@ -67,5 +68,6 @@ pub mod testing {
     pub use crate::credential::{validate_with, PROBES};
     pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
     pub use crate::schemas::{credential_form, generated_files};
+    pub use crate::source::deletes::{decode_ids, encode_ids};
     pub use crate::streams::{model, MODELS};
 }

@@ -711,6 +711,7 @@ pub fn base_schema(model: &Model) -> Value {
             "description": "Values Flowlu sent that fit no declared type (a date that is no date, text in a number field), by field, exactly as sent: their own column is null. Null when every value fits",
         }),
     );
+    properties.insert(connector_core::DELETED_AT.into(), deleted_at_column());
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
@@ -718,6 +719,17 @@ pub fn base_schema(model: &Model) -> Value {
         "description": format!("Records of Flowlu's {}/{} model as Flowlu sends them (dates not set as null)", model.module, model.model),
         "additionalProperties": true,
         "properties": properties,
+    })
+}
+
+/// `_ab_cdc_deleted_at`, on every stream (each has the primary key `id`): null on every record
+/// Flowlu sends, set (UTC) on a record deleted in Flowlu (a tombstone).
+fn deleted_at_column() -> Value {
+    json!({
+        "type": ["string", "null"],
+        "format": "date-time",
+        "airbyte_type": "timestamp_with_timezone",
+        "description": "Not a Flowlu field: null on every record Flowlu sends; on a record deleted in Flowlu (only the id and the cursor set), when the connector learned of the delete (UTC)",
     })
 }
 

@@ -175,6 +175,14 @@ impl Message {
                     namespace: None,
                 },
             },
+            SourceEvent::Delete(t) => Self::Record {
+                record: RecordMessage {
+                    data: t.to_record_data(),
+                    stream: t.stream,
+                    emitted_at,
+                    namespace: None,
+                },
+            },
             SourceEvent::Checkpoint(c) => Self::stream_state(&c.stream, c.state),
             SourceEvent::Status { stream, status } => {
                 let status = match status {
@@ -329,6 +337,26 @@ mod tests {
             json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 7, "error": {
                 "message": "m", "internal_message": "i", "failure_type": "transient_error",
                 "stream_descriptor": {"name": "s"}}}})
+        );
+    }
+
+    #[test]
+    fn a_tombstone_is_a_record_with_the_key_the_cursor_and_deleted_at() {
+        let line = Message::from_source_event(
+            SourceEvent::Delete(connector_core::Tombstone {
+                stream: "crm_lead".into(),
+                id: json!(42),
+                id_field: "id".into(),
+                deleted_at: "2026-12-05T21:00:00Z".into(),
+                cursor: Some(("updated_date".into(), json!("2026-12-05 20:00:00"))),
+            }),
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(line).unwrap(),
+            json!({"type": "RECORD", "record": {"stream": "crm_lead", "emitted_at": 5, "data": {
+                "id": 42, "updated_date": "2026-12-05 20:00:00", "_ab_cdc_deleted_at": "2026-12-05T21:00:00Z"}}})
         );
     }
 

@@ -77,6 +77,7 @@ pub(crate) async fn read<C: Connector>(
                 match &event {
                     SourceEvent::Checkpoint(checkpoint) => counts.checkpoint(&checkpoint.stream),
                     SourceEvent::Record(record) => counts.records(&record.stream, 1),
+                    SourceEvent::Delete(tombstone) => counts.records(&tombstone.stream, 1),
                     _ => {}
                 }
                 progress.source_event(&event);

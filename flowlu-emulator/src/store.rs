@@ -389,7 +389,22 @@ impl Store {
         let descending = q.order.first().is_some_and(|(_, d)| *d);
         let mut picked: Vec<&Row>;
         let total;
-        if q.filters.is_empty() && q.search.is_none() && by_id_only {
+        // `filter[id]` more than a whole number, ascending by id (the connector's scans of
+        // ids): the rows after it, found by binary search rather than a pass over the table.
+        let id_above = match q.filters.as_slice() {
+            [Filter {
+                field,
+                cmp: Cmp::More(operand),
+            }] if field == "id" && q.search.is_none() && by_id_only && !descending => operand.as_u64(),
+            _ => None,
+        };
+        if let Some(above) = id_above {
+            let from = table.rows.partition_point(|r| r.id <= above);
+            let rows = &table.rows[from..];
+            total = rows.len();
+            let end = start.saturating_add(q.limit).min(total);
+            picked = rows[start.min(total)..end].iter().map(AsRef::as_ref).collect();
+        } else if q.filters.is_empty() && q.search.is_none() && by_id_only {
             total = table.rows.len();
             let end = start.saturating_add(q.limit).min(total);
             let start = start.min(total);

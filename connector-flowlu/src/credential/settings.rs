@@ -25,6 +25,18 @@ pub const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
 /// The range of `staleness_seconds`.
 pub const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
+/// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
+pub const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
+/// The range of `max_deletes_percent`.
+pub const DELETES_PERCENT_RANGE: RangeInclusive<u32> = 0..=100;
+/// Default `deletes`: a reconciliation a day. Reconciling costs requests (about one per
+/// changed id range, or a scan of ids), so not every hourly sync pays it; a day bounds how
+/// long a deleted record stays downstream.
+pub const DEFAULT_DELETES_HOURS: u32 = 24;
+/// Default `max_deletes_percent`: one reconciliation deletes at most 5% of a stream's records
+/// without an explicit override (what one public loader caps a scan at).
+pub const DEFAULT_DELETES_PERCENT: u32 = 5;
+
 /// Default requests in flight per account.
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default `timeout_seconds` (the client's own default, [`crate::client::DEFAULT_TIMEOUT`]).
@@ -157,6 +169,31 @@ pub struct Settings {
     /// the next discover.
     #[serde(default)]
     pub custom_field_columns: Option<CustomFieldColumns>,
+
+    /// Deletes: hours between reconciliations
+    ///
+    /// For incremental streams kept one row per id (append_dedup, or overwrite): every this many
+    /// hours a read compares the ids Flowlu holds with the ids the destination was given and
+    /// sends a deleted record (_ab_cdc_deleted_at set) for each id Flowlu no longer has.
+    /// 0 turns it off. Flowlu reports no deletes, so this is the only way a read learns one.
+    #[schemars(
+        range(min = *DELETES_HOURS_RANGE.start(), max = *DELETES_HOURS_RANGE.end()),
+        extend("default" = DEFAULT_DELETES_HOURS)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub deletes: Option<u32>,
+
+    /// Deletes: largest share per reconciliation (%)
+    ///
+    /// A reconciliation that finds more than this share of a stream's records deleted sends
+    /// none of those deletes and says so (a guard against deleting live data downstream). To
+    /// let a real mass delete through, raise it for one read (100 turns the guard off).
+    #[schemars(
+        range(min = *DELETES_PERCENT_RANGE.start(), max = *DELETES_PERCENT_RANGE.end()),
+        extend("default" = DEFAULT_DELETES_PERCENT)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub max_deletes_percent: Option<u32>,
 }
 
 /// Custom field column names
@@ -202,6 +239,13 @@ pub struct WriteRule {
     /// keeps their values. On: they are sent empty, so an update clears them in Flowlu.
     #[serde(default)]
     pub clear_empty_fields: bool,
+
+    /// Apply deletes
+    ///
+    /// Off (the default): a deleted record (_ab_cdc_deleted_at set) is refused unless the
+    /// mode is delete. On: it deletes the Flowlu record with its id in every mode.
+    #[serde(default)]
+    pub apply_deletes: bool,
 }
 
 /// How a stream is written.
@@ -271,6 +315,23 @@ impl Settings {
         clamp(self.page_size.unwrap_or(DEFAULT_PAGE_SIZE), &PAGE_SIZE_RANGE)
     }
 
+    /// Seconds between reconciliations of deletes; `None` when off.
+    pub fn deletes_every(&self) -> Option<i64> {
+        let hours = clamp(
+            self.deletes.unwrap_or(DEFAULT_DELETES_HOURS),
+            &DELETES_HOURS_RANGE,
+        );
+        (hours > 0).then(|| i64::from(hours) * 3600)
+    }
+
+    /// The largest share of a stream one reconciliation may delete, in percent.
+    pub fn max_deletes_percent(&self) -> u32 {
+        clamp(
+            self.max_deletes_percent.unwrap_or(DEFAULT_DELETES_PERCENT),
+            &DELETES_PERCENT_RANGE,
+        )
+    }
+
     /// The time to wait for one answer, if set.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_seconds
@@ -315,6 +376,12 @@ impl Settings {
                 "staleness_seconds",
                 self.staleness_seconds,
                 STALENESS_SECONDS_RANGE,
+            ),
+            ("deletes", self.deletes, DELETES_HOURS_RANGE),
+            (
+                "max_deletes_percent",
+                self.max_deletes_percent,
+                DELETES_PERCENT_RANGE,
             ),
         ];
         for (field, value, range) in ranges {
@@ -434,6 +501,8 @@ mod tests {
             ("timeout_seconds", TIMEOUT_SECONDS_RANGE),
             ("max_page_megabytes", PAGE_MEGABYTES_RANGE),
             ("staleness_seconds", STALENESS_SECONDS_RANGE),
+            ("deletes", DELETES_HOURS_RANGE),
+            ("max_deletes_percent", DELETES_PERCENT_RANGE),
         ];
         for (field, range) in cases {
             let property = &schema["properties"][field];
@@ -448,7 +517,10 @@ mod tests {
             };
             assert_eq!(with(*range.start()).check(), Ok(()), "{field}");
             assert_eq!(with(*range.end()).check(), Ok(()), "{field}");
-            for bad in [*range.start() - 1, *range.end() + 1] {
+            for bad in [range.start().checked_sub(1), Some(*range.end() + 1)]
+                .into_iter()
+                .flatten()
+            {
                 let (at, _) = with(bad).check().unwrap_err();
                 assert_eq!(at, format!("advanced.{field}"));
             }

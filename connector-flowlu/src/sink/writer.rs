@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use connector_core::{FailureClass, Outcome};
+use connector_core::{FailureClass, Outcome, DELETED_AT};
 use serde_json::{Map, Value};
 
 use crate::client::limiter::Wait;
@@ -157,6 +157,9 @@ impl Writer<'_> {
             Err(outcome) => return outcome,
         };
         let mode = self.stream.mode;
+        if is_tombstone(data) {
+            return self.apply_tombstone(mode, id).await;
+        }
         match (mode, id, &self.stream.match_field) {
             (WriteMode::Delete, Some(id), _) => self.delete(id).await,
             (WriteMode::Update, Some(id), _) => match self.index().await {
@@ -181,6 +184,31 @@ impl Writer<'_> {
                 None => self.upsert_by_id(id, data).await,
             },
             (WriteMode::Upsert, None, None) => self.create(data, None).await,
+        }
+    }
+
+    /// A deleted record (`_ab_cdc_deleted_at` set): deletes the record with its id where the
+    /// stream's rule allows deletes (the `delete` mode, or `apply_deletes`), else refused.
+    async fn apply_tombstone(&self, mode: WriteMode, id: Option<u64>) -> Outcome {
+        let allowed = mode == WriteMode::Delete
+            || self
+                .account
+                .settings
+                .write_rule(&self.stream.stream)
+                .is_some_and(|r| r.apply_deletes);
+        match (allowed, id) {
+            (true, Some(id)) => self.delete(id).await,
+            (true, None) => refused(
+                FailureClass::Config,
+                format!("a deleted record (`{DELETED_AT}` set) has no `id`: a delete needs the id of the Flowlu record"),
+            ),
+            (false, _) => refused(
+                FailureClass::Config,
+                format!(
+                    "a deleted record (`{DELETED_AT}` set) arrived, but this stream is written with {} and its write rule does not allow deletes: nothing was changed in Flowlu. To delete such records in Flowlu, give the stream a write rule with \"apply_deletes\": true (or the mode delete); otherwise leave deleted records out of what is written",
+                    mode_name(mode)
+                ),
+            ),
         }
     }
 
@@ -916,6 +944,11 @@ pub(super) fn created(response: &Value) -> Outcome {
 
 pub(super) fn api_code(err: &Error) -> Option<i64> {
     err.api().and_then(|api| api.code)
+}
+
+/// Whether a record is a tombstone: `_ab_cdc_deleted_at` set (not null, not blank).
+fn is_tombstone(data: &Map<String, Value>) -> bool {
+    data.get(DELETED_AT).is_some_and(|v| !is_blank(v))
 }
 
 pub(super) fn refused(class: FailureClass, message: String) -> Outcome {

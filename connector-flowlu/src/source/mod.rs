@@ -1,6 +1,7 @@
 //! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
 
 pub mod cursor;
+pub mod deletes;
 mod discover;
 pub mod pager;
 mod read;
@@ -83,6 +84,32 @@ impl FlowluSource {
         Self {
             session: self.session.with_account(account),
         }
+    }
+
+    /// Reads the portal's ids in every reconciliation with `method` (by default counting id
+    /// ranges where the portal honours it; [`crate::ReconcileMethod::Scan`] lists every id).
+    pub fn with_reconcile_method(mut self, method: deletes::Method) -> Self {
+        self.session.method = method;
+        self
+    }
+
+    /// Reconciles now, whatever the schedule: for each incremental stream of `catalog` whose
+    /// state in `state` holds the ids given to the destination (a read of a stream configured
+    /// `append_dedup` or `overwrite` with `deletes` on keeps them), the ids Flowlu no longer holds come as
+    /// [`SourceEvent::Delete`] (proved complete, confirmed and within
+    /// `max_deletes_percent`), followed by the stream's new [`SourceEvent::Checkpoint`]; logs say what
+    /// was done or why nothing was sent (see "Deletes" in the crate's README). A host that is not Airbyte applies the deletes its
+    /// own way and keeps the checkpoint as the stream's state.
+    pub fn reconcile<'a>(
+        &'a self,
+        catalog: &'a ConfiguredCatalog,
+        state: &'a SourceState,
+    ) -> BoxStream<'a, SourceEvent> {
+        use futures::StreamExt;
+        futures::stream::iter(catalog.streams.iter())
+            .then(move |configured| self.session.reconcile_stream(configured, state))
+            .flat_map(futures::stream::iter)
+            .boxed()
     }
 
     /// The account (client, limiter, settings) this reads or writes.

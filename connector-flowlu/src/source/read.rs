@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use connector_core::{
-    Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, SourceState,
-    StreamStatus, SyncMode,
+    Checkpoint, ConfiguredCatalog, DestinationSyncMode, Failure, FailureClass, LogLevel, RawRecords,
+    SourceEvent, SourceState, StreamStatus, SyncMode,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::value::RawValue;
@@ -21,6 +21,8 @@ use crate::client::limiter::Wait;
 use crate::client::pace_memory::{self, Rejected, STATE_KEY};
 use crate::error::Error;
 use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
+use crate::source::deletes::{Tracker, STATE_KEY as DELETES_KEY};
+use crate::source::pager::Absorbed;
 use crate::source::pager::{Next, Pager};
 use crate::source::shape::Shape;
 use crate::stream_schema::RAW_VALUES;
@@ -140,12 +142,43 @@ impl Session {
                 let message = format!("{name}: the start date does not apply to a cursor in Unix seconds (the portal's time zone is unknown): reading every record");
                 out.log(LogLevel::Info, message).await;
             }
+            // Deletes are tracked where a destination keeps one row per id: incremental
+            // streams it deduplicates (`append_dedup`), or that PyAirbyte merges into its
+            // cache (it configures every stream `overwrite`); an `append` table would only
+            // gain rows of nulls.
+            let dedup = configured.destination_sync_mode != DestinationSyncMode::Append;
+            let deletes = match self.account.settings.deletes_every() {
+                Some(every) if incremental && dedup => {
+                    let kind = order.cursor.map(|(_, kind)| kind);
+                    let saved = state.get(name).filter(|saved| order.recognises(saved));
+                    let (tracker, warning) = Tracker::from_state(saved, kind, unix_now());
+                    if let Some(warning) = warning {
+                        out.log(LogLevel::Warn, format!("{name}: {warning}")).await;
+                    }
+                    let position = saved.map(|s| {
+                        let mut s = s.clone();
+                        if let Some(o) = s.as_object_mut() {
+                            o.remove(DELETES_KEY);
+                        }
+                        s
+                    });
+                    Some(Deletes {
+                        tracker,
+                        every,
+                        position,
+                        pending: None,
+                        emitted: None,
+                    })
+                }
+                _ => None,
+            };
             plans.push(Plan {
                 model,
                 shape: Arc::new(Shape::new(model.stream, &configured.stream.json_schema)),
                 order,
                 start,
                 horizon,
+                deletes,
             });
         }
         plans
@@ -166,6 +199,7 @@ impl Session {
             pages: 0,
             failure: None,
         };
+        let mut deletes = plan.deletes;
         let mut in_flight: VecDeque<Fetch> = VecDeque::new();
         let mut next_page = 1;
         loop {
@@ -205,7 +239,10 @@ impl Session {
                 );
                 out.log(LogLevel::Warn, message).await;
             }
-            let absorbed = pager.absorb(page.items, page.total);
+            let absorbed = match deletes.as_mut() {
+                Some(deletes) => deletes.absorb(&mut pager, page),
+                None => pager.absorb(page.items, page.total),
+            };
             self.learn(&pager);
             summary.pages += 1;
             out.send(SourceEvent::Page {
@@ -222,7 +259,11 @@ impl Session {
             summary.records += absorbed.records.len() as u64;
             out.records(stream, absorbed.records).await;
             if let Some(state) = absorbed.checkpoint {
-                out.checkpoint(stream, self.with_pace(state)).await;
+                let held = deletes.as_mut().is_some_and(|d| d.hold(&state));
+                if !held {
+                    out.checkpoint(stream, self.with_pace(Deletes::decorate(deletes.as_mut(), state)))
+                        .await;
+                }
             }
             match absorbed.next {
                 Next::Continue => {}
@@ -242,8 +283,34 @@ impl Session {
             }
         }
         drop(in_flight);
-        if let Some(state) = pager.finish() {
-            out.checkpoint(stream, self.with_pace(state)).await;
+        let last = pager
+            .finish()
+            .or_else(|| deletes.as_mut().and_then(|d| d.pending.take()));
+        if let Some(state) = last {
+            out.checkpoint(stream, self.with_pace(Deletes::decorate(deletes.as_mut(), state)))
+                .await;
+        }
+        if let Some(deletes) = deletes.as_mut() {
+            let now = unix_now();
+            if deletes.tracker.due(now, deletes.every) {
+                let on_wait = |wait: &Wait| out.notices.wait(stream, wait);
+                let outcome = self
+                    .reconcile(plan.model, &mut deletes.tracker, now, self.method, &on_wait)
+                    .await;
+                for event in outcome.events {
+                    out.send(event).await;
+                }
+                if outcome.changed {
+                    let position = deletes.position.clone().unwrap_or_else(|| {
+                        plan.order.checkpoint(&Key {
+                            cursor: None,
+                            id: None,
+                        })
+                    });
+                    out.checkpoint(stream, self.with_pace(Deletes::decorate(Some(deletes), position)))
+                        .await;
+                }
+            }
         }
         out.status(stream, StreamStatus::Complete).await;
         summary
@@ -342,6 +409,94 @@ struct Plan {
     order: Order,
     start: Option<crate::source::cursor::Key>,
     horizon: Horizon,
+    /// Deletes tracked and reconciled (incremental streams a destination deduplicates).
+    deletes: Option<Deletes>,
+}
+
+/// A stream's deletes during a read: the ids passed on, the schedule, the last position.
+#[derive(Debug)]
+struct Deletes {
+    tracker: Tracker,
+    /// Seconds between reconciliations.
+    every: i64,
+    /// The last position checkpointed (without the deletes part).
+    position: Option<Value>,
+    /// A page's checkpoint held back (see [`Deletes::hold`]), passed on at the end.
+    pending: Option<Value>,
+    /// When a checkpoint of this stream was last passed on.
+    emitted: Option<std::time::Instant>,
+}
+
+/// Above this many ids, a stream's checkpoints (each carrying every id) are passed on at most
+/// every [`CHECKPOINT_EVERY`]: a first read of a million records at 100 a page would otherwise
+/// write 10,000 states of up to half a megabyte each.
+const MANY_IDS: u64 = 50_000;
+/// See [`MANY_IDS`].
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Deletes {
+    /// Whether to hold back a page's checkpoint (kept as pending: the end passes the last one
+    /// on; a read resumed from an earlier one reads those pages again, losing nothing).
+    fn hold(&mut self, state: &Value) -> bool {
+        let now = std::time::Instant::now();
+        let recent = self
+            .emitted
+            .is_some_and(|at| now.duration_since(at) < CHECKPOINT_EVERY);
+        if self.tracker.given() > MANY_IDS && recent {
+            self.pending = Some(state.clone());
+            return true;
+        }
+        self.emitted = Some(now);
+        self.pending = None;
+        false
+    }
+
+    /// Absorbs a page, noting the id and cursor of every record passed on.
+    fn absorb(&mut self, pager: &mut Pager, page: KeyedPage) -> Absorbed<Box<RawValue>> {
+        let keyed = page
+            .items
+            .into_iter()
+            .map(|(raw, key)| ((raw, key.clone()), key))
+            .collect();
+        let absorbed = pager.absorb(keyed, page.total);
+        let mut records = Vec::with_capacity(absorbed.records.len());
+        for (raw, key) in absorbed.records {
+            self.tracker.note(key.as_ref());
+            records.push(raw);
+        }
+        Absorbed {
+            records,
+            checkpoint: absorbed.checkpoint,
+            warnings: absorbed.warnings,
+            next: absorbed.next,
+        }
+    }
+
+    /// A checkpoint's state with the deletes part (a state with no position gets the empty
+    /// one, so the next read still starts from the beginning).
+    fn decorate(deletes: Option<&mut Self>, state: Value) -> Value {
+        let Some(deletes) = deletes else {
+            return state;
+        };
+        let mut state = if state.get("cursor").is_some() {
+            state
+        } else {
+            deletes.position.clone().unwrap_or(state)
+        };
+        if state.get("cursor").is_none() {
+            return state;
+        }
+        deletes.position = Some(state.clone());
+        deletes.tracker.decorate(&mut state);
+        state
+    }
+}
+
+/// The machine's clock, Unix seconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A fetched page: the total it announced, and its records as sent with their keys.
@@ -495,4 +650,42 @@ fn summary_text(summaries: &[StreamSummary]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::cursor::Id;
+
+    fn deletes(ids: u64) -> Deletes {
+        let (mut tracker, _) = Tracker::from_state(None, None, 0);
+        for id in 1..=ids {
+            tracker.note(Some(&Key {
+                cursor: None,
+                id: Some(Id::Num(id)),
+            }));
+        }
+        Deletes {
+            tracker,
+            every: 3600,
+            position: None,
+            pending: None,
+            emitted: None,
+        }
+    }
+
+    #[test]
+    fn many_ids_thin_the_checkpoints_and_keep_the_last_one() {
+        let (a, b, c) = (
+            serde_json::json!({"cursor": "a"}),
+            serde_json::json!({"cursor": "b"}),
+            serde_json::json!({"cursor": "c"}),
+        );
+        let mut few = deletes(10);
+        assert!(!few.hold(&a) && !few.hold(&b), "a few ids: every checkpoint");
+        let mut many = deletes(MANY_IDS + 1);
+        assert!(!many.hold(&a), "the first one passes");
+        assert!(many.hold(&b) && many.hold(&c), "then at most one per interval");
+        assert_eq!(many.pending, Some(c), "the last one held is kept for the end");
+    }
 }

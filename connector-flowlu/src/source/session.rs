@@ -11,6 +11,16 @@ use crate::credential::explain_at;
 use crate::error::Error;
 use crate::source::pager::Pager;
 
+/// How a reconciliation read the portal's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Count id ranges, list only those whose count changed; a scan where counts are not
+    /// honoured.
+    Auto,
+    /// Every id, a page at a time.
+    Scan,
+}
+
 /// The account and the page size its streams ask first.
 #[derive(Debug, Clone)]
 pub(super) struct Session {
@@ -18,12 +28,18 @@ pub(super) struct Session {
     /// The `limit` streams ask first: the setting, lowered for the rest of the run when a
     /// stream shows the account refuses it or caps pages below it.
     page_limit: Arc<AtomicU32>,
+    /// How reconciliations read the portal's ids.
+    pub(super) method: Method,
 }
 
 impl Session {
     pub(super) fn new(account: Account) -> Self {
         let page_limit = Arc::new(AtomicU32::new(account.settings.page_size()));
-        Self { account, page_limit }
+        Self {
+            account,
+            page_limit,
+            method: Method::Auto,
+        }
     }
 
     /// The same page size learned, over another account (another limiter).
@@ -31,6 +47,7 @@ impl Session {
         Self {
             account,
             page_limit: self.page_limit,
+            method: self.method,
         }
     }
 
@@ -42,6 +59,14 @@ impl Session {
     /// The `limit` a stream asks first.
     pub(super) fn first_limit(&self) -> u32 {
         self.page_limit.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a page size the portal showed it caps pages at (a short page that was not the
+    /// last), for the account's later requests.
+    pub(super) fn learn_cap(&self, served: u32) {
+        if served > 0 {
+            self.page_limit.fetch_min(served, Ordering::Relaxed);
+        }
     }
 
     /// Keeps for the account's later streams a page size a stream showed it honours.

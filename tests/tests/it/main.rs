@@ -5,6 +5,7 @@ mod canary;
 mod check_cli;
 mod columns;
 mod coverage;
+mod deletes;
 mod economy;
 mod failure_forms;
 mod hostile;

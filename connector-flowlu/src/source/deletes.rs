@@ -1,0 +1,767 @@
+//! Deletes by reconciliation: Flowlu reports no deletes (no deleted-records endpoint, no flag,
+//! no change log), so a record deleted in Flowlu is learned from an id that a complete list no
+//! longer returns.
+//!
+//! * [`Tracker`]: per incremental stream, the ids the destination was given (every id passed
+//!   on, less those tombstoned), a compressed bitmap in the stream's state, with the newest
+//!   cursor passed on and the time of the last reconciliation.
+//! * A reconciliation ([`Session::reconcile`]) reads the ids Flowlu holds now, as cheaply as
+//!   the portal allows: where `filter[id]` (`more`) and the answer's total are honoured, it
+//!   counts the records above id boundaries and lists only the id ranges whose count differs
+//!   from the ids given (about k·log2(N/page) requests for k deletes among N records);
+//!   elsewhere, when a count contradicts a list, or when so many ids changed that counting
+//!   costs more, it lists every id at the page size the account honours ([`Method::Scan`]).
+//! * No false deletes: a tombstone only for an id missing from a list proved complete (every
+//!   page read, ids strictly ascending, the count the portal gives consistent with the ids
+//!   listed) and then confirmed by a `get` answering "not found" (a record a list hides, for
+//!   example archived, is kept). Anything cut short (an error, a page the portal ignored, a
+//!   count that changed) sends no tombstone and says why. A guard holds back every delete of
+//!   a reconciliation that would delete more than `max_deletes_percent` of the stream.
+//! * The tombstone's cursor is the newest cursor the stream ever passed on: every cursor a
+//!   record was passed on with is one of those, in the portal's own clock and zone, so it is
+//!   never older than any of them whatever that clock or zone is; a record restored or
+//!   edited later gets a cursor of the portal's clock after it, which sorts after the
+//!   tombstone (equal values: the later row wins).
+
+use std::collections::{BTreeSet, HashMap};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use connector_core::{Checkpoint, ConfiguredStream, LogLevel, SourceEvent, SourceState, Tombstone};
+use roaring::RoaringTreemap;
+use serde_json::{json, Value};
+
+use crate::client::limiter::Wait;
+use crate::error::Error;
+use crate::source::cursor::{CursorValue, Id, Key, Order};
+use crate::streams::{CursorKind, Model};
+
+pub use super::session::Method;
+use super::session::Session;
+
+/// The key of the deletes part of a stream's state.
+pub const STATE_KEY: &str = "deletes";
+
+/// What a stream's state keeps for deletes, and what the read adds to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracker {
+    /// Ids the destination was given and not told deleted.
+    known: RoaringTreemap,
+    /// The newest cursor passed on (every record's, the future ones too).
+    max_cursor: Option<CursorValue>,
+    /// When the last reconciliation ended (Unix seconds), or tracking began.
+    reconciled_at: Option<i64>,
+    /// The state held a position but no ids (deletes were just turned on): the first
+    /// reconciliation adopts the portal's ids and sends no tombstone.
+    baseline: bool,
+    /// A record without a numeric id was passed on: its deletes cannot be tracked.
+    untrackable: bool,
+}
+
+impl Tracker {
+    /// The tracker of a stream from its saved state (`kind`: its cursor's), at `now`.
+    /// Returns a warning to log when the saved ids cannot be read.
+    pub fn from_state(saved: Option<&Value>, kind: Option<CursorKind>, now: i64) -> (Self, Option<String>) {
+        let mut tracker = Self {
+            known: RoaringTreemap::new(),
+            max_cursor: None,
+            reconciled_at: Some(now),
+            baseline: false,
+            untrackable: false,
+        };
+        let Some(saved) = saved.filter(|s| s.get("cursor").is_some()) else {
+            return (tracker, None);
+        };
+        let Some(part) = saved.get(STATE_KEY) else {
+            tracker.baseline = true;
+            tracker.reconciled_at = None;
+            return (tracker, None);
+        };
+        tracker.reconciled_at = part.get("reconciled_at").and_then(Value::as_i64);
+        tracker.max_cursor = kind.and_then(|kind| CursorValue::read(part.get("max_cursor")?, kind));
+        match part.get("ids").and_then(Value::as_str).and_then(decode_ids) {
+            Some(known) => {
+                tracker.known = known;
+                (tracker, None)
+            }
+            None => {
+                tracker.baseline = true;
+                tracker.reconciled_at = None;
+                (
+                    tracker,
+                    Some("the saved state's ids given to the destination cannot be read: the next reconciliation starts over from the ids Flowlu holds (deletes before it are not sent)".into()),
+                )
+            }
+        }
+    }
+
+    /// Notes a record passed on with `key`.
+    pub fn note(&mut self, key: Option<&Key>) {
+        match key.and_then(|k| k.id.as_ref()) {
+            Some(Id::Num(id)) => {
+                self.known.insert(*id);
+            }
+            _ => self.untrackable = true,
+        }
+        if let Some(cursor) = key.and_then(|k| k.cursor.as_ref()) {
+            if self.max_cursor.as_ref().is_none_or(|m| cursor > m) {
+                self.max_cursor = Some(cursor.clone());
+            }
+        }
+    }
+
+    /// Adds the deletes part to a checkpoint's state.
+    pub fn decorate(&self, state: &mut Value) {
+        if let Some(object) = state.as_object_mut() {
+            object.insert(
+                STATE_KEY.into(),
+                json!({
+                    "ids": encode_ids(&self.known),
+                    "count": self.known.len(),
+                    "reconciled_at": self.reconciled_at,
+                    "max_cursor": self.max_cursor.as_ref().map(CursorValue::to_json),
+                }),
+            );
+        }
+    }
+
+    /// Whether a reconciliation is due at `now`, every `every` seconds.
+    pub fn due(&self, now: i64, every: i64) -> bool {
+        self.reconciled_at
+            .is_none_or(|at| now.saturating_sub(at) >= every)
+    }
+
+    /// How many ids the destination was given.
+    pub fn given(&self) -> u64 {
+        self.known.len()
+    }
+}
+
+/// The ids as a base64 text of a run-compressed bitmap.
+pub fn encode_ids(ids: &RoaringTreemap) -> String {
+    let mut ids = ids.clone();
+    ids.optimize();
+    let mut bytes = Vec::with_capacity(ids.serialized_size());
+    // Writing to a Vec cannot fail.
+    let _ = ids.serialize_into(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+/// [`encode_ids`] read back; `None` for a text that is not one.
+pub fn decode_ids(text: &str) -> Option<RoaringTreemap> {
+    let bytes = STANDARD.decode(text).ok()?;
+    RoaringTreemap::deserialize_from(&bytes[..]).ok()
+}
+
+/// The ids a reconciliation read, or why it proves nothing.
+type Scan<T> = Result<T, String>;
+
+/// What a reconciliation found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Ids deleted in Flowlu, confirmed one by one.
+    pub deleted: Vec<u64>,
+    /// Ids a list no longer shows but `get` still returns (kept).
+    pub hidden: Vec<u64>,
+    /// Requests sent.
+    pub requests: u64,
+    /// Whether the ranges were counted (else a scan).
+    pub counted: bool,
+}
+
+/// The result of one reconciliation for the read: events to pass on, the tracker to keep.
+pub struct Outcome {
+    /// Tombstones and logs, in order.
+    pub events: Vec<SourceEvent>,
+    /// Whether the tracker changed (a checkpoint should carry it).
+    pub changed: bool,
+}
+
+/// The time now as RFC 3339 UTC (`2026-12-05T21:00:00Z`).
+pub fn rfc3339(unix: i64) -> String {
+    let naive = crate::dates::format_naive(unix);
+    format!(
+        "{}T{}Z",
+        &naive[..10.min(naive.len())],
+        naive.get(11..).unwrap_or("00:00:00")
+    )
+}
+
+impl Session {
+    /// One list request of ids in id order: the ids (`None` for a record without a numeric
+    /// id) and the total the answer gave.
+    async fn ids_page(
+        &self,
+        model: &'static Model,
+        params: Vec<(String, String)>,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<(Vec<Option<u64>>, Option<u64>), Error> {
+        let order = Order { cursor: None };
+        let client = &self.account.client;
+        *requests += 1;
+        let page = self
+            .account
+            .limiter
+            .run(
+                || client.list_raw(model.module, model.model, &params, &order),
+                on_wait,
+            )
+            .await?;
+        let ids = page
+            .items
+            .iter()
+            .map(|(_, key)| match key.as_ref().and_then(|k| k.id.as_ref()) {
+                Some(Id::Num(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        Ok((ids, page.total))
+    }
+
+    /// Every id the portal holds, proved complete, or why not.
+    async fn scan_ids(
+        &self,
+        model: &'static Model,
+        limit: u32,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<BTreeSet<u64>>, Error> {
+        self.list_range(model, limit, 0, u64::MAX, on_wait, requests)
+            .await
+    }
+
+    /// Every id in `(lo, hi]`, listed from `id > lo` in id order until past `hi` or the end,
+    /// each page checked (ascending, above the last id, the totals consistent).
+    async fn list_range(
+        &self,
+        model: &'static Model,
+        limit: u32,
+        lo: u64,
+        hi: u64,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<BTreeSet<u64>>, Error> {
+        let mut ids = BTreeSet::new();
+        let mut last = lo;
+        let mut expected: Option<u64> = None;
+        loop {
+            let mut params = vec![
+                ("page".to_string(), "1".to_string()),
+                ("limit".to_string(), limit.to_string()),
+                ("order_by[asc][]".to_string(), "id".to_string()),
+            ];
+            if last > 0 {
+                let value = json!({"type": "more", "value": last}).to_string();
+                params.push(("filter[id]".into(), value));
+            }
+            let (page, total) = self.ids_page(model, params, on_wait, requests).await?;
+            let Some(page) = page.into_iter().collect::<Option<Vec<u64>>>() else {
+                return Ok(Err("a record came without a numeric id".into()));
+            };
+            let mut previous = last;
+            for &id in &page {
+                if id <= previous {
+                    return Ok(Err(if id <= last && last > 0 {
+                        "the portal ignored the `filter[id]` of a page (an id at or below the last one came back)".to_string()
+                    } else {
+                        "the portal ignored the order by id (ids came back out of order)".to_string()
+                    }));
+                }
+                previous = id;
+            }
+            if let (Some(expected), Some(total)) = (expected, total) {
+                if expected != total {
+                    return Ok(Err(format!(
+                        "the portal's count changed during the scan ({expected} records expected after id {last}, {total} announced): records were created or deleted meanwhile"
+                    )));
+                }
+            }
+            let n = page.len() as u64;
+            let past = page.last().is_some_and(|&id| id >= hi);
+            ids.extend(page.iter().copied().filter(|&id| id <= hi));
+            if n == 0 || past || total == Some(n) {
+                if let Some(total) = total.filter(|&t| t < n) {
+                    return Ok(Err(format!(
+                        "a page held {n} records but announced a total of {total}"
+                    )));
+                }
+                return Ok(Ok(ids));
+            }
+            if n < u64::from(limit) {
+                // A short page that is not the last: the portal caps pages at `n`.
+                self.learn_cap(u32::try_from(n).unwrap_or(limit));
+            }
+            expected = total.map(|t| t - n);
+            last = previous;
+        }
+    }
+
+    /// How many records have an id above `x` (the total of `filter[id] > x`), or why the
+    /// answer cannot be trusted as a count.
+    async fn count_above(
+        &self,
+        model: &'static Model,
+        x: u64,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<u64>, Error> {
+        let params = vec![
+            ("page".to_string(), "1".to_string()),
+            ("limit".to_string(), "1".to_string()),
+            ("order_by[asc][]".to_string(), "id".to_string()),
+            (
+                "filter[id]".to_string(),
+                json!({"type": "more", "value": x}).to_string(),
+            ),
+        ];
+        let (page, total) = self.ids_page(model, params, on_wait, requests).await?;
+        let Some(total) = total else {
+            return Ok(Err("the portal gives no total".into()));
+        };
+        match page.first() {
+            Some(Some(id)) if *id <= x => Ok(Err("the portal ignores `filter[id]`".into())),
+            Some(None) => Ok(Err("a record came without a numeric id".into())),
+            None if total > 0 => Ok(Err("the portal announced records but sent none".into())),
+            _ if total < page.len() as u64 => {
+                Ok(Err("the portal's total is below the records it sent".into()))
+            }
+            _ => Ok(Ok(total)),
+        }
+    }
+
+    /// The known ids missing from the portal, by counting ranges and listing only those
+    /// whose count changed.
+    async fn missing_by_ranges(
+        &self,
+        model: &'static Model,
+        limit: u32,
+        known: &[u64],
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<Vec<u64>>, Error> {
+        let (Some(&first), Some(&top)) = (known.first(), known.last()) else {
+            return Ok(Ok(Vec::new()));
+        };
+        let mut counts: HashMap<u64, u64> = HashMap::new();
+        let mut missing = Vec::new();
+        // (lo, hi, the known ids in (lo, hi])
+        let mut ranges = vec![(first.saturating_sub(1), top, known)];
+        while let Some((lo, hi, inside)) = ranges.pop() {
+            let above_lo = match counts.get(&lo).copied() {
+                Some(c) => c,
+                None => match self.count_above(model, lo, on_wait, requests).await? {
+                    Ok(c) => {
+                        counts.insert(lo, c);
+                        c
+                    }
+                    Err(why) => return Ok(Err(why)),
+                },
+            };
+            let above_hi = match counts.get(&hi).copied() {
+                Some(c) => c,
+                None => match self.count_above(model, hi, on_wait, requests).await? {
+                    Ok(c) => {
+                        counts.insert(hi, c);
+                        c
+                    }
+                    Err(why) => return Ok(Err(why)),
+                },
+            };
+            let Some(portal) = above_lo.checked_sub(above_hi) else {
+                return Ok(Err(format!(
+                    "the count above id {lo} ({above_lo}) is below the count above id {hi} ({above_hi})"
+                )));
+            };
+            if portal == inside.len() as u64 {
+                continue;
+            }
+            if lo == first.saturating_sub(1) && hi == top {
+                // At least `known - portal` ids changed: when descending to each costs more
+                // than listing every id, list every id.
+                let changed = (inside.len() as u64).abs_diff(portal);
+                let pages = (inside.len() as u64).div_ceil(u64::from(limit.max(1)));
+                let depth = u64::from(pages.max(1).ilog2()) + 1;
+                if changed.saturating_mul(depth) >= pages {
+                    return Ok(Err(format!(
+                        "at least {changed} ids changed: listing every id ({pages} pages) costs less than counting ranges"
+                    )));
+                }
+            }
+            let limit = self.first_limit().min(limit);
+            if inside.len() as u64 <= u64::from(limit) {
+                let listed = match self.list_range(model, limit, lo, hi, on_wait, requests).await? {
+                    Ok(listed) => listed,
+                    Err(why) => return Ok(Err(why)),
+                };
+                if listed.len() as u64 != portal {
+                    return Ok(Err(format!(
+                        "ids {}..={hi}: the portal counted {portal} records but listed {}",
+                        lo + 1,
+                        listed.len()
+                    )));
+                }
+                missing.extend(inside.iter().copied().filter(|id| !listed.contains(id)));
+                continue;
+            }
+            let half = inside.len() / 2;
+            let mid = inside[half - 1];
+            ranges.push((mid, hi, &inside[half..]));
+            ranges.push((lo, mid, &inside[..half]));
+        }
+        missing.sort_unstable();
+        Ok(Ok(missing))
+    }
+
+    /// Confirms each candidate with a `get`: "not found" is a delete; a record returned is
+    /// kept (a list hides it).
+    async fn confirm(
+        &self,
+        model: &'static Model,
+        candidates: Vec<u64>,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<(Vec<u64>, Vec<u64>)>, Error> {
+        let client = &self.account.client;
+        let (mut deleted, mut hidden) = (Vec::new(), Vec::new());
+        for id in candidates {
+            *requests += 1;
+            let got = self
+                .account
+                .limiter
+                .run(|| client.get(model.module, model.model, id), on_wait)
+                .await;
+            match got {
+                Ok(_) => hidden.push(id),
+                Err(Error::Api(api)) if api.code == Some(20) => deleted.push(id),
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(Ok((deleted, hidden)))
+    }
+
+    /// Reads the ids `model` holds now and finds which of `known` are deleted (confirmed), or
+    /// why this reconciliation proves nothing (`Ok(Err(why))`); an `Err` is a failed request.
+    pub(crate) async fn reconcile_ids(
+        &self,
+        model: &'static Model,
+        known: &RoaringTreemap,
+        method: Method,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+    ) -> Result<Scan<Reconciled>, Error> {
+        let limit = self.first_limit();
+        let mut requests = 0;
+        let ids: Vec<u64> = known.iter().collect();
+        let mut counted = false;
+        let mut candidates = None;
+        if method == Method::Auto && !ids.is_empty() {
+            match self
+                .missing_by_ranges(model, limit, &ids, on_wait, &mut requests)
+                .await?
+            {
+                Ok(missing) => {
+                    counted = true;
+                    candidates = Some(missing);
+                }
+                Err(why) => tracing::info!(
+                    stream = model.stream,
+                    "counting id ranges: {why}; scanning every id"
+                ),
+            }
+        }
+        let candidates = match candidates {
+            Some(c) => c,
+            None => match self.scan_ids(model, limit, on_wait, &mut requests).await? {
+                Ok(present) => ids.iter().copied().filter(|id| !present.contains(id)).collect(),
+                Err(why) => return Ok(Err(why)),
+            },
+        };
+        let (deleted, hidden) = match self.confirm(model, candidates, on_wait, &mut requests).await? {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(why)),
+        };
+        Ok(Ok(Reconciled {
+            deleted,
+            hidden,
+            requests,
+            counted,
+        }))
+    }
+
+    /// [`crate::FlowluSource::reconcile`] of one configured stream: its events.
+    pub(crate) async fn reconcile_stream(
+        &self,
+        configured: &ConfiguredStream,
+        state: &SourceState,
+    ) -> Vec<SourceEvent> {
+        let name = &configured.stream.name;
+        let Some(model) = crate::streams::model(name).filter(|m| m.cursor.is_some()) else {
+            return Vec::new();
+        };
+        let order = Order::of(model, true);
+        let Some(saved) = state
+            .get(name)
+            .filter(|s| order.recognises(s) && s.get(STATE_KEY).is_some())
+        else {
+            return vec![SourceEvent::Log {
+                level: LogLevel::Info,
+                message: format!("{name}: no ids given to the destination are saved in its state (read it incrementally, configured append_dedup or overwrite, first): nothing to reconcile"),
+            }];
+        };
+        let now = unix_time();
+        let (mut tracker, warning) = Tracker::from_state(Some(saved), order.cursor.map(|(_, k)| k), now);
+        let mut events: Vec<SourceEvent> = warning
+            .map(|w| SourceEvent::Log {
+                level: LogLevel::Warn,
+                message: format!("{name}: {w}"),
+            })
+            .into_iter()
+            .collect();
+        let on_wait = |_: &Wait| {};
+        let outcome = self
+            .reconcile(model, &mut tracker, now, self.method, &on_wait)
+            .await;
+        events.extend(outcome.events);
+        if outcome.changed {
+            let mut position = saved.clone();
+            tracker.decorate(&mut position);
+            events.push(SourceEvent::Checkpoint(Checkpoint {
+                stream: name.clone(),
+                state: position,
+            }));
+        }
+        events
+    }
+
+    /// Every id `model` holds now, proved complete (for a baseline), or why not.
+    pub(crate) async fn all_ids(
+        &self,
+        model: &'static Model,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+    ) -> Result<Scan<RoaringTreemap>, Error> {
+        let mut requests = 0;
+        Ok(self
+            .scan_ids(model, self.first_limit(), on_wait, &mut requests)
+            .await?
+            .map(|ids| ids.into_iter().collect()))
+    }
+
+    /// A reconciliation of one stream: tombstones for the deletes it proves (within the
+    /// guard), logs saying what it did or why it sent nothing; `tracker` updated.
+    pub(crate) async fn reconcile(
+        &self,
+        model: &'static Model,
+        tracker: &mut Tracker,
+        now: i64,
+        method: Method,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+    ) -> Outcome {
+        let stream = model.stream;
+        let mut events = Vec::new();
+        let log = |level, message: String| SourceEvent::Log { level, message };
+        if tracker.untrackable {
+            events.push(log(
+                LogLevel::Warn,
+                format!("{stream}: deletes are not checked: a record without a numeric id was passed on"),
+            ));
+            return Outcome {
+                events,
+                changed: false,
+            };
+        }
+        if tracker.baseline {
+            return match self.all_ids(model, on_wait).await {
+                Ok(Ok(ids)) => {
+                    events.push(log(LogLevel::Info, format!(
+                        "{stream}: deletes are tracked from now on: {} ids Flowlu holds recorded (records deleted before today cannot be told; reset the stream to start from a complete copy)",
+                        ids.len()
+                    )));
+                    tracker.known |= ids;
+                    tracker.baseline = false;
+                    tracker.reconciled_at = Some(now);
+                    Outcome {
+                        events,
+                        changed: true,
+                    }
+                }
+                Ok(Err(why)) => {
+                    events.push(log(LogLevel::Warn, not_proved(stream, &why)));
+                    Outcome {
+                        events,
+                        changed: false,
+                    }
+                }
+                Err(err) => {
+                    events.push(log(
+                        LogLevel::Warn,
+                        not_proved(stream, &self.failure(&err).message),
+                    ));
+                    Outcome {
+                        events,
+                        changed: false,
+                    }
+                }
+            };
+        }
+        let found = match self.reconcile_ids(model, &tracker.known, method, on_wait).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(why)) => {
+                events.push(log(LogLevel::Warn, not_proved(stream, &why)));
+                return Outcome {
+                    events,
+                    changed: false,
+                };
+            }
+            Err(err) => {
+                events.push(log(
+                    LogLevel::Warn,
+                    not_proved(stream, &self.failure(&err).message),
+                ));
+                return Outcome {
+                    events,
+                    changed: false,
+                };
+            }
+        };
+        if !found.hidden.is_empty() {
+            events.push(log(LogLevel::Warn, format!(
+                "{stream}: {} records no list returns any more are still there when asked by id (archived or hidden): not deleted (ids {})",
+                found.hidden.len(),
+                shown(&found.hidden)
+            )));
+        }
+        let share = self.account.settings.max_deletes_percent();
+        let total = tracker.given().max(1);
+        let deleted = found.deleted.len() as u64;
+        if deleted * 100 > u64::from(share) * total {
+            let needed = (deleted * 100).div_ceil(total);
+            events.push(log(LogLevel::Warn, format!(
+                "{stream}: held back {deleted} deletes of {} records ({needed}% > the {share}% one reconciliation may delete, advanced.max_deletes_percent): no tombstone sent (ids {}). If Flowlu really lost these records, set max_deletes_percent to {needed} or more for one read",
+                tracker.given(),
+                shown(&found.deleted)
+            )));
+            return Outcome {
+                events,
+                changed: false,
+            };
+        }
+        let deleted_at = rfc3339(now);
+        let cursor = model.cursor.map(|(column, _)| {
+            (
+                column.to_string(),
+                tracker
+                    .max_cursor
+                    .as_ref()
+                    .map_or(Value::Null, CursorValue::to_json),
+            )
+        });
+        for &id in &found.deleted {
+            tracker.known.remove(id);
+            events.push(SourceEvent::Delete(Tombstone {
+                stream: stream.to_string(),
+                id: Value::from(id),
+                id_field: "id".into(),
+                deleted_at: deleted_at.clone(),
+                cursor: cursor.clone(),
+            }));
+        }
+        tracker.reconciled_at = Some(now);
+        events.push(log(
+            LogLevel::Info,
+            format!(
+                "{stream}: reconciled {} ids given with Flowlu in {} requests ({}): {deleted} deleted",
+                total,
+                found.requests,
+                if found.counted {
+                    "id ranges counted"
+                } else {
+                    "every id listed"
+                }
+            ),
+        ));
+        Outcome {
+            events,
+            changed: true,
+        }
+    }
+}
+
+/// The machine's clock, Unix seconds.
+pub(crate) fn unix_time() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The sentence of a reconciliation that proves nothing.
+fn not_proved(stream: &str, why: &str) -> String {
+    format!("{stream}: deletes not checked this time, no tombstone sent: {why}. Tried again at the next read")
+}
+
+/// Up to 20 ids, then how many more.
+fn shown(ids: &[u64]) -> String {
+    let mut text = ids
+        .iter()
+        .take(20)
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > 20 {
+        text.push_str(&format!(" and {} more", ids.len() - 20));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(id: u64, cursor: &str) -> Key {
+        Key {
+            cursor: Some(CursorValue::Text(cursor.into())),
+            id: Some(Id::Num(id)),
+        }
+    }
+
+    #[test]
+    fn the_state_keeps_the_ids_and_the_newest_cursor() {
+        let (mut tracker, warning) = Tracker::from_state(None, Some(CursorKind::Timestamp), 1000);
+        assert_eq!(warning, None);
+        tracker.note(Some(&key(5, "2026-01-02 00:00:00")));
+        tracker.note(Some(&key(3, "2026-01-01 00:00:00")));
+        let mut state = json!({"cursor": "2026-01-02 00:00:00", "id": 5});
+        tracker.decorate(&mut state);
+        assert_eq!(state["deletes"]["count"], json!(2));
+        assert_eq!(state["deletes"]["reconciled_at"], json!(1000));
+        assert_eq!(state["deletes"]["max_cursor"], json!("2026-01-02 00:00:00"));
+        let (back, _) = Tracker::from_state(Some(&state), Some(CursorKind::Timestamp), 5000);
+        assert_eq!(back, tracker);
+        assert!(!back.due(1000 + 3599, 3600));
+        assert!(back.due(1000 + 3600, 3600));
+    }
+
+    #[test]
+    fn a_position_without_ids_asks_for_a_baseline_and_bad_ids_say_so() {
+        let (tracker, warning) = Tracker::from_state(Some(&json!({"cursor": null, "id": 1})), None, 7);
+        assert!(tracker.baseline && tracker.due(7, 3600) && warning.is_none());
+        let (tracker, warning) =
+            Tracker::from_state(Some(&json!({"cursor": null, "deletes": {"ids": "%%"}})), None, 7);
+        assert!(tracker.baseline);
+        assert!(warning.unwrap().contains("cannot be read"));
+    }
+
+    #[test]
+    fn ids_round_trip_through_the_text() {
+        let ids: RoaringTreemap = [1u64, 2, 3, 1000, u64::from(u32::MAX) + 7].into_iter().collect();
+        assert_eq!(decode_ids(&encode_ids(&ids)), Some(ids));
+        assert_eq!(decode_ids("not base64!"), None);
+        assert_eq!(decode_ids("AAAA"), None);
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_968_400), "2025-12-05T21:00:00Z");
+    }
+}
