@@ -7,6 +7,7 @@ mod halt;
 pub mod index;
 pub(crate) mod plan;
 pub mod precheck;
+mod resume;
 mod writer;
 
 pub use plan::{StreamPlan, WritePlan};
@@ -60,6 +61,12 @@ use writer::Writer;
 ///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 ///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 ///   id of the stream was known, a record with the same values exists).
+/// * **Creates the host resends** (`resume`, when built [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one read of the
+///   model's newest records (`order_by[desc][]=id`, one page); a record equal in every sent
+///   field to an unclaimed one of them (each claimed once, oldest first) is `created` with its
+///   id and not sent: an earlier run made it after its last acknowledged checkpoint. A new
+///   record identical to one of that page is taken for such a create; one identical to an
+///   older record is created.
 /// * **Request economy** (`economy`): per stream, a lookup per record or one read of
 ///   the model into an index (`index`), whichever costs fewer requests. A record
 ///   whose sent fields already hold the portal's values (`compare`) is `unchanged`,
@@ -94,6 +101,7 @@ use writer::Writer;
 pub struct FlowluSink {
     account: Account,
     index_max_age: Duration,
+    find_earlier: bool,
 }
 
 impl FlowluSink {
@@ -102,6 +110,7 @@ impl FlowluSink {
         Self {
             account: Account::new(client, settings),
             index_max_age: DEFAULT_INDEX_MAX_AGE,
+            find_earlier: false,
         }
     }
 
@@ -110,6 +119,7 @@ impl FlowluSink {
         Ok(Self {
             account: Account::from_credential(credential)?,
             index_max_age: DEFAULT_INDEX_MAX_AGE,
+            find_earlier: false,
         })
     }
 
@@ -136,6 +146,19 @@ impl FlowluSink {
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
+            ..self
+        }
+    }
+
+    /// Before a stream's first create, reads the model's newest records once, and takes an
+    /// input record equal in every sent field to one of them (each claimed once, oldest first)
+    /// for an earlier run's create: `created` with its id, not sent (see `sink::resume`). A
+    /// host resuming from its last acknowledged checkpoint then duplicates none of the creates
+    /// made after it that are still among the newest page. Off by default: a record sent again
+    /// on purpose with the same values is then not created while its twin is among the newest.
+    pub fn finding_earlier_creates(self, on: bool) -> Self {
+        Self {
+            find_earlier: on,
             ..self
         }
     }
@@ -201,6 +224,7 @@ impl FlowluSink {
             sequence,
             shared,
             strategy,
+            find_earlier: self.find_earlier,
         }
         .apply(data)
         .await
