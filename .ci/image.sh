@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # CI: builds the Airbyte image FROM scratch with podman (packaging/source-flowlu/build-image.sh)
 # from the release binary, runs spec, check (good and bad key), discover and an incremental read
-# (then a read from its state) through the image against the stand-in, and saves the image as an
-# OCI archive: target/source-flowlu-image.oci.tar. Installs podman, runc and jq if missing.
+# (then a read from its state) through the image against the stand-in, and saves the image under
+# its fully qualified name (docker.io/<dockerRepository>:<dockerImageTag> of metadata.yaml) as an
+# OCI archive (target/source-flowlu-image.oci.tar) and a docker-archive with manifest.json
+# (target/source-flowlu-image.docker.tar). Then takes both the ways a cluster does: containerd's
+# `ctr -n k8s.io images import` (what kind and a node's operator run; a containerd of its own is
+# started here) and skopeo (what copies an archive to a registry), and checks the name each
+# finds. Installs podman, runc, skopeo, containerd and jq if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/lib.sh
-apt_install podman runc jq
+apt_install podman runc skopeo containerd jq
 release_build
 start_emulator --records 100
-packaging/source-flowlu/build-image.sh "$BIN" target/source-flowlu-image.oci.tar
+oci=target/source-flowlu-image.oci.tar
+docker_archive=target/source-flowlu-image.docker.tar
+packaging/source-flowlu/build-image.sh "$BIN" "$oci" "$docker_archive"
 version=$(sed -n 's/^ *dockerImageTag: *//p' packaging/source-flowlu/metadata.yaml)
-image=airbyte/source-flowlu:$version
+repository=$(sed -n 's/^ *dockerRepository: *//p' packaging/source-flowlu/metadata.yaml)
+case $repository in airbyte/*) fail "metadata.yaml's dockerRepository ($repository) takes Airbyte's namespace" ;; esac
+image=docker.io/$repository:$version
 podman=(podman --runtime runc --cgroup-manager cgroupfs)
-[ "$("${podman[@]}" image inspect "$image" --format '{{index .Config.Labels "io.airbyte.name"}} {{index .Config.Labels "io.airbyte.version"}}')" = "airbyte/source-flowlu $version" ] || fail "image labels"
+[ "$("${podman[@]}" image inspect "$image" --format '{{index .Config.Labels "io.airbyte.name"}} {{index .Config.Labels "io.airbyte.version"}}')" = "$repository $version" ] || fail "image labels"
 "${podman[@]}" image inspect "$image" --format '{{.Config.Env}}' | grep -q 'AIRBYTE_ENTRYPOINT=/airbyte/bin/flowlu-connector' || fail "AIRBYTE_ENTRYPOINT"
 
 work=$(mktemp -d)
@@ -41,4 +50,36 @@ records2=$(grep -c '"type":"RECORD"' "$work/read2.jsonl" || true)
 grep -q '"type":"STATE"' "$work/read2.jsonl" || fail "the read from state emitted no STATE"
 rm -rf "$work"
 echo "image: spec, check (2), discover ($streams streams), read ($records1 records), read from state ($records2 records): ok"
-echo "image: 6 passed, 0 failed"
+
+# The archives as a cluster takes them. skopeo: each archive holds the image under its fully
+# qualified name (selecting it by that name works, by Airbyte's name does not), with the labels.
+for ref in "oci-archive:$oci" "docker-archive:$docker_archive"; do
+  labels=$(skopeo inspect "$ref:$image" | jq -r '.Labels["io.airbyte.name"] + " " + .Labels["io.airbyte.version"]') \
+    || fail "skopeo finds no $image in ${ref#*:}"
+  [ "$labels" = "$repository $version" ] || fail "skopeo: labels of $image in ${ref#*:}: $labels"
+  if skopeo inspect "$ref:airbyte/source-flowlu:$version" >/dev/null 2>&1; then fail "${ref#*:} answers to airbyte/source-flowlu"; fi
+done
+tar -xOf "$docker_archive" manifest.json | jq -e --arg i "$image" '.[0].RepoTags == [$i]' >/dev/null \
+  || fail "$docker_archive: manifest.json does not name $image"
+# containerd: a daemon of its own (its own root, state and socket; no CRI plugin), then the
+# import kind and a Kubernetes node run, into the k8s.io namespace, once per archive.
+ctrd=$(mktemp -d)
+printf 'version = 2\nroot = "%s/root"\nstate = "%s/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "%s/containerd.sock"\n' \
+  "$ctrd" "$ctrd" "$ctrd" > "$ctrd/config.toml"
+containerd --config "$ctrd/config.toml" > "$ctrd/log" 2>&1 &
+CONTAINERD_PID=$!
+trap 'kill $EMULATOR_PID $CONTAINERD_PID 2>/dev/null || true' EXIT
+ctr=(ctr --address "$ctrd/containerd.sock" --timeout 10s)
+for _ in $(seq 1 100); do [ -S "$ctrd/containerd.sock" ] && break; sleep 0.1; done
+"${ctr[@]}" version >/dev/null || { cat "$ctrd/log"; fail "containerd did not start"; }
+for archive in "$oci" "$docker_archive"; do
+  "${ctr[@]}" -n k8s.io images rm "$image" >/dev/null 2>&1 || true
+  "${ctr[@]}" -n k8s.io images import "$archive" >/dev/null || fail "ctr import $archive"
+  names=$("${ctr[@]}" -n k8s.io images ls -q)
+  [ "$names" = "$image" ] || fail "ctr import $archive: the node knows the image as '$names', not $image"
+done
+kill $CONTAINERD_PID
+wait $CONTAINERD_PID 2>/dev/null || true
+rm -rf "$ctrd"
+echo "image: ctr import (OCI archive and docker-archive) and skopeo (both) name it $image: ok"
+echo "image: 8 passed, 0 failed"

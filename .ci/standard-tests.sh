@@ -4,7 +4,7 @@
 # 1. against the release binary (-m "not image_tests"): packaging/source-flowlu/
 #    test_standard_tests.py says exactly what runs: the suite's in-process Source is a thin
 #    adapter that runs the binary for each command;
-# 2. the suite's image tests (-m image_tests) against the image airbyte/source-flowlu:<tag>
+# 2. the suite's image tests (-m image_tests) against the image docker.io/<dockerRepository>:<tag>
 #    (--connector-image, so the suite does not build one). They call the `docker` CLI; podman
 #    answers through .ci/podman-docker/docker (first on PATH), which also lets the container
 #    reach the stand-in. --read-from-streams=all: without it the image read test skips.
@@ -25,10 +25,10 @@ venv=target/ci-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check airbyte-cdk==7.39.1 pytest==9.2.0
 version=$(sed -n 's/^ *dockerImageTag: *//p' packaging/source-flowlu/metadata.yaml)
-image=airbyte/source-flowlu:$version
+image=docker.io/$(sed -n 's/^ *dockerRepository: *//p' packaging/source-flowlu/metadata.yaml):$version
 built=$(podman --runtime runc --cgroup-manager cgroupfs image inspect --format '{{.Created.Unix}}' "$image" 2>/dev/null || echo 0)
 if [ "$built" -lt "$(stat -c %Y "$BIN")" ]; then
-  packaging/source-flowlu/build-image.sh "$BIN" target/source-flowlu-image.oci.tar
+  packaging/source-flowlu/build-image.sh "$BIN"
 fi
 start_emulator --records 100
 shim=$root/.ci/podman-docker

@@ -130,14 +130,19 @@ impl JsonSchema for Secret {
 
 /// Replaces every occurrence of the secret, in every encoding it takes on its way to a server
 /// and back in an echo: raw; percent-encoded (upper- or lower-case hex, a space as `+` or
-/// `%20`, `/` kept or encoded, and encoded twice); JSON-escaped (`\"`, `\\`, `\/`, `\u0026`);
-/// HTML-escaped; and these combined (a JSON-escaped URL).
+/// `%20`, `/` kept or encoded, and encoded twice); percent-decoded with `+` kept for a space
+/// (PHP's `rawurldecode` of a form-encoded query); JSON-escaped (`\"`, `\\`, `\/`,
+/// `\u0026`), with non-ASCII characters as `\uXXXX` escapes and surrogate pairs (Python's
+/// `json.dumps`, PHP's `json_encode`); HTML-escaped; and these combined (a JSON-escaped URL).
 pub fn redact(text: &str, secret: &str) -> String {
     if secret.is_empty() {
         return text.to_string();
     }
+    let mut forms = secret_forms(secret);
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
     let mut out = None::<String>;
-    for form in secret_forms(secret) {
+    for form in forms {
         let current = out.as_deref().unwrap_or(text);
         if current.contains(form.as_str()) {
             out = Some(current.replace(form.as_str(), "[REDACTED]"));
@@ -146,19 +151,78 @@ pub fn redact(text: &str, secret: &str) -> String {
     out.unwrap_or_else(|| text.to_string())
 }
 
-/// The secret in every form [`redact`] removes, longest first (so that a form containing
-/// another is removed whole).
+/// The fewest leading characters of a key [`redact_echo`] removes where a server cut its text
+/// short. Five characters or fewer reveal less of a key than services show themselves as a
+/// key's public handle (often four), while any six characters of a server's error text equal
+/// the start of a random alphanumeric key with odds of about one in two billion a position:
+/// from six on, a cut key is removed without eating ordinary words.
+pub const ECHO_PREFIX_CHARS: usize = 6;
+
+/// [`redact`], then every start of the secret of at least [`ECHO_PREFIX_CHARS`] characters, in
+/// every encoding `redact` knows: for text a server sent back, which may have cut the key short
+/// (`... api_key=abc123de` at the end of a cut message). Apply it to text taken from an
+/// answer, not to data (a record may hold six characters that happen to begin the key).
+pub fn redact_echo(text: &str, secret: &str) -> String {
+    let text = redact(text, secret);
+    let Some((cut, _)) = secret.char_indices().nth(ECHO_PREFIX_CHARS) else {
+        return text;
+    };
+    let heads = secret_forms(&secret[..cut]);
+    // Every run that begins as a form of the key's start and goes on as that form of the key;
+    // overlapping runs (one form's run inside another's) are removed as one.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (full, head) in secret_forms(secret).iter().zip(&heads) {
+        if head.is_empty() || !full.starts_with(head.as_str()) {
+            continue;
+        }
+        for (at, _) in text.match_indices(head.as_str()) {
+            let matched: usize = text[at..]
+                .chars()
+                .zip(full.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a.len_utf8())
+                .sum();
+            runs.push((at, at + matched.max(head.len())));
+        }
+    }
+    if runs.is_empty() {
+        return text;
+    }
+    runs.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut done = 0;
+    for (start, end) in runs {
+        if start >= done {
+            out.push_str(&text[done..start]);
+            out.push_str("[REDACTED]");
+            done = end;
+        } else if end > done {
+            done = end;
+        }
+    }
+    out.push_str(&text[done..]);
+    out
+}
+
+/// The secret in every form [`redact`] removes, in a fixed order (the same order for any two
+/// secrets, so the forms of a key's start line up with the forms of the key).
 fn secret_forms(secret: &str) -> Vec<String> {
-    let encodings: [fn(&str) -> String; 10] = [
+    let encodings: [fn(&str) -> String; 16] = [
         |s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
         |s| percent(s, Space::Plus, false, b""),
         |s| percent(s, Space::Percent, true, b""),
         |s| percent(s, Space::Percent, false, b""),
         |s| percent(s, Space::Percent, true, b"/:@!$'()*,;"),
+        |s| s.replace(' ', "+"),
         |s| json_escaped(s, false),
         |s| json_escaped(s, true),
-        |s| unicode_escaped(s, true),
-        |s| unicode_escaped(s, false),
+        |s| json_ascii(s, false, false),
+        |s| json_ascii(s, true, false),
+        |s| json_ascii(s, false, true),
+        |s| unicode_escaped(s, true, false),
+        |s| unicode_escaped(s, false, false),
+        |s| unicode_escaped(s, true, true),
+        |s| unicode_escaped(s, false, true),
         html_escaped,
     ];
     let mut forms = vec![secret.to_string()];
@@ -169,8 +233,6 @@ fn secret_forms(secret: &str) -> Vec<String> {
         }
         forms.push(once);
     }
-    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    forms.dedup();
     forms
 }
 
@@ -211,21 +273,50 @@ fn json_escaped(s: &str, slash: bool) -> String {
     }
 }
 
-/// `s` with every ASCII character but letters and digits as a JSON `\u00XX` escape.
-fn unicode_escaped(s: &str, upper: bool) -> String {
+/// `s` with every ASCII character but letters and digits as a JSON `\u00XX` escape; with
+/// `all`, every non-ASCII character too (UTF-16 units: a surrogate pair beyond U+FFFF).
+fn unicode_escaped(s: &str, upper: bool, all: bool) -> String {
     let mut out = String::with_capacity(s.len() * 6);
     for c in s.chars() {
-        match u32::from(c) {
-            code if c.is_ascii() && !c.is_ascii_alphanumeric() && upper => {
-                out.push_str(&format!("\\u{code:04X}"));
-            }
-            code if c.is_ascii() && !c.is_ascii_alphanumeric() => {
-                out.push_str(&format!("\\u{code:04x}"));
-            }
-            _ => out.push(c),
+        if c.is_ascii_alphanumeric() || (!c.is_ascii() && !all) {
+            out.push(c);
+        } else {
+            push_units(&mut out, c, upper);
         }
     }
     out
+}
+
+/// The inside of a JSON string holding `s`, ASCII only: `"` and `\` escaped (and `/`, with
+/// `slash`), control and non-ASCII characters as `\uXXXX` (a surrogate pair beyond U+FFFF), as
+/// Python's `json.dumps` and PHP's `json_encode` write by default.
+fn json_ascii(s: &str, slash: bool, upper: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if slash => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => push_units(&mut out, c, upper),
+        }
+    }
+    out
+}
+
+/// `c` as JSON `\uXXXX` escapes of its UTF-16 units.
+fn push_units(out: &mut String, c: char, upper: bool) {
+    let mut units = [0u16; 2];
+    for unit in c.encode_utf16(&mut units) {
+        if upper {
+            out.push_str(&format!("\\u{unit:04X}"));
+        } else {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+    }
 }
 
 fn html_escaped(s: &str) -> String {
@@ -271,6 +362,80 @@ mod tests {
             assert!(err.starts_with(expected), "{input}: {err}");
             assert!(!err.contains("12345678") && !err.contains(CANARY), "{err}");
         }
+    }
+
+    /// The canary of the echo forms: a space, `+`, `/`, `=`, `&`, `%`, both quotes, a
+    /// non-ASCII letter and an emoji (a surrogate pair in JSON).
+    const ECHO_CANARY: &str = "q7Vx9 +/=&%\"'é😀-r3s3rv3d";
+
+    #[test]
+    fn every_echo_form_of_the_key_is_removed() {
+        let forms = [
+            (ECHO_CANARY, "raw"),
+            (
+                "q7Vx9+%2B%2F%3D%26%25%22%27%C3%A9%F0%9F%98%80-r3s3rv3d",
+                "form-encoded (the query sent)",
+            ),
+            (
+                "q7Vx9%20%2B%2F%3D%26%25%22%27%C3%A9%F0%9F%98%80-r3s3rv3d",
+                "percent-encoded",
+            ),
+            (
+                "q7Vx9++/=&%\"'é😀-r3s3rv3d",
+                "PHP rawurldecode of the query: `+` kept for the space",
+            ),
+            (
+                r#"q7Vx9 +/=&%\"'\u00e9\ud83d\ude00-r3s3rv3d"#,
+                "Python json.dumps",
+            ),
+            (r#"q7Vx9 +\/=&%\"'\u00e9\ud83d\ude00-r3s3rv3d"#, "PHP json_encode"),
+            (
+                r#"q7Vx9 +/=&%\"'\u00E9\uD83D\uDE00-r3s3rv3d"#,
+                "\\u escapes in upper case",
+            ),
+            (
+                r#"q7Vx9++\/=&%\"'\u00e9\ud83d\ude00-r3s3rv3d"#,
+                "rawurldecode, then json_encode",
+            ),
+            (
+                r"q7Vx9\u0020\u002b\u002f\u003d\u0026\u0025\u0022\u0027\u00e9\ud83d\ude00\u002dr3s3rv3d",
+                "every character escaped",
+            ),
+        ];
+        for (form, what) in forms {
+            let text = format!("GET /x?api_key={form}&page=1 failed");
+            assert_eq!(
+                redact(&text, ECHO_CANARY),
+                "GET /x?api_key=[REDACTED]&page=1 failed",
+                "{what}: {form}"
+            );
+            assert_eq!(
+                redact_echo(&text, ECHO_CANARY),
+                "GET /x?api_key=[REDACTED]&page=1 failed",
+                "{what}: {form}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_a_server_cut_short_is_removed_from_six_characters() {
+        let cases = [
+            ("error in api_key=q7Vx9 +/=", "error in api_key=[REDACTED]"),
+            ("error in api_key=q7Vx9 ", "error in api_key=[REDACTED]"),
+            ("error in api_key=q7Vx9+%2B%2", "error in api_key=[REDACTED]"),
+            (r#"{"q":"q7Vx9 +/=&%\"'\u00e9\ud83d"#, r#"{"q":"[REDACTED]"#),
+            ("q7Vx9++/=&%\"'é...", "[REDACTED]..."),
+            // Five characters are left: too short to matter, and ordinary text may hold them.
+            ("error in api_key=q7Vx9", "error in api_key=q7Vx9"),
+            ("q7Vx9, q7Vx9 +", "q7Vx9, [REDACTED]"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(redact_echo(text, ECHO_CANARY), expected, "{text}");
+        }
+        // `redact` itself removes whole keys only (it scrubs data-bearing lines too).
+        assert_eq!(redact("api_key=q7Vx9 +/=", ECHO_CANARY), "api_key=q7Vx9 +/=");
+        // A key of six characters or fewer is removed whole only.
+        assert_eq!(redact_echo("abcdef abcde", "abcdef"), "[REDACTED] abcde");
     }
 
     #[test]

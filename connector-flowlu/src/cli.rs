@@ -83,8 +83,8 @@ impl Connector for Flowlu {
     }
 }
 
-/// The whole program of both binaries (`flowlu-connector`, and `source-flowlu` for the Python
-/// wheel): [`connector_runner::process_main`] for [`Flowlu`].
+/// The whole program of `flowlu-connector` (and of `source-flowlu`, the Python wheel's
+/// executable, in `packaging/source-flowlu`): [`connector_runner::process_main`] for [`Flowlu`].
 pub async fn process_main() -> i32 {
     connector_runner::process_main::<Flowlu>().await
 }

@@ -23,7 +23,7 @@ pub enum CodeClass {
     System,
 }
 
-/// Flowlu's documented error codes and what each means (shared/flowlu-api.md).
+/// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
 pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),
     (11, "authorization failed", CodeClass::Auth),
@@ -71,7 +71,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// The class of this error: by its code, else by its words (see [`words_class`]); an
+    /// The class of this error: by its code, else by its words (see `words_class`); an
     /// error without a code or known words concerns the record. Error 30 ("unknown method")
     /// with the words "access denied" (seen in the wild) is a permission error.
     pub fn class(&self) -> CodeClass {
@@ -300,6 +300,11 @@ pub enum Bound {
     Bytes(usize),
     /// A record nested deeper than this many levels.
     Depth(usize),
+    /// A list page held more records than the `limit` it was asked for (this many).
+    Records(usize),
+    /// An answer read as a tree held more JSON values than this many (one per 32 bytes of
+    /// `advanced.max_page_megabytes`, at least [`crate::client::decode::MIN_ANSWER_VALUES`]).
+    Values(usize),
 }
 
 impl std::fmt::Display for Bound {
@@ -311,6 +316,8 @@ impl std::fmt::Display for Bound {
                 limit / crate::credential::settings::MIB
             ),
             Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
+            Self::Records(limit) => write!(f, "the page holds more than the {limit} records asked for"),
+            Self::Values(limit) => write!(f, "the answer holds more than {limit} JSON values"),
         }
     }
 }
@@ -503,7 +510,7 @@ impl Error {
             | Self::Transport { .. } => FailureClass::Transient,
             Self::Oversized(over) => match over.bound {
                 Bound::Bytes(_) => FailureClass::Config,
-                Bound::Depth(_) => FailureClass::System,
+                Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => FailureClass::System,
             },
             Self::Api(api) => match api.class() {
                 CodeClass::Transient => FailureClass::Transient,
@@ -597,7 +604,7 @@ pub(crate) const TRUNCATED: &str = "the body ended early";
 pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
 
 /// A failed name lookup, as the client's resolver reports it (every lookup goes through
-/// [`crate::client::Resolver`]), so a DNS failure is told from a refused connection by its
+/// the client's `Resolver`), so a DNS failure is told from a refused connection by its
 /// type, not by its text.
 #[derive(Debug)]
 pub struct DnsFailure(pub(crate) Box<dyn std::error::Error + Send + Sync>);

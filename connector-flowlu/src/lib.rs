@@ -52,7 +52,7 @@ pub use credential::domain::AccountDomain;
 pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
 pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
-pub use sink::{FlowluSink, StreamPlan, WritePlan};
+pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
 pub use source::{FlowluSource, StreamSummary};
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
@@ -62,12 +62,7 @@ pub mod testing {
     pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
-    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, PAGE_SIZES, WRONG_KEY};
+    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::streams::{model, MODELS};
 }
-
-/// The README's Rust examples, compiled as doc tests.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 //!
 //! The fields and their JSON types come from public material (the schemas of Airbyte's
 //! declarative Flowlu source, imported from real responses, the output schemas of Activepieces'
-//! Flowlu piece, and the facts gathered in shared/flowlu-api.md): ids and foreign keys are
+//! Flowlu piece, and the facts gathered in docs/flowlu-api.md): ids and foreign keys are
 //! integers, money is a number, flags are 0/1 integers. The stamps Flowlu sets on every record
 //! (`created_date`, `updated_date`; products' `created`, `updated`) are naive timestamps,
 //! declared `date-time` / `timestamp_without_timezone`. Every other date is text: Flowlu sends

@@ -41,7 +41,7 @@ const fn c(stream: &'static str, module: &'static str, model: &'static str, colu
     }
 }
 
-/// Every model of shared/flowlu-api.md. Primary key `id` for all.
+/// Every model of docs/flowlu-api.md. Primary key `id` for all.
 pub const MODELS: &[Model] = &[
     c("crm_account", "crm", "account", "updated_date"),
     c("crm_lead", "crm", "lead", "updated_date"),

@@ -271,7 +271,9 @@ pub struct Quirks {
     /// (a portal refusing large pages outright, rather than capping them).
     pub refuse_limit_above: Option<usize>,
     /// Error answers echo the request, as some frameworks' debug pages do: the method, the
-    /// path and query as received (percent-encoded), the decoded query parameters as JSON, and
-    /// the body as received.
+    /// path and query as received (percent-encoded), the query percent-decoded with `+` kept
+    /// (PHP's `rawurldecode`), the decoded query parameters as JSON (as sent, as Python's
+    /// `json.dumps` writes it with `\uXXXX` for non-ASCII, and as PHP's `json_encode` with `\/`
+    /// too), the body as received, and the key's first ten characters (a log line cut short).
     pub echo_request_in_errors: bool,
 }

@@ -21,6 +21,10 @@ pub enum Error {
     /// A configuration value that makes no sense (e.g. a zero page size).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A second client's create or edit the store refused (unknown model or record, a value
+    /// that does not fit), with the Flowlu error it would have answered.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// A Flowlu error answer: `{"error":{"error_code":N,"error_msg":..}}` or a validation failure.

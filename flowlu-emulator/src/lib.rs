@@ -1,6 +1,6 @@
 //! A local, stateful, deterministic stand-in for the Flowlu REST API.
 //!
-//! It serves every model of the API description (`shared/flowlu-api.md`) under
+//! It serves every model of Flowlu's API as the workspace's notes describe it (`docs/flowlu-api.md`) under
 //! `/api/v1/module/{module}/{model}/{method}[/{id}]`: `list` (paging, `order_by`, `filter`,
 //! `search`), `get`, `create`, `update` and `delete`, with Flowlu's envelopes and error codes,
 //! keys limited to modules, seeded data (same seed, same bytes), fault injection decided per
@@ -36,6 +36,10 @@
 //! Besides the API, `GET /_emulator/stats` answers the request statistics and record counts,
 //! `POST /_emulator/reset_stats` clears the statistics, and `POST /_emulator/mutate` takes
 //! `{"module":..,"model":..,"seed":..,"updates":..,"deletes":..,"inserts":..}`.
+//!
+//! A second client of the account ([`Emulator::second_client`]) creates and edits records as
+//! another CRM user would, during a write; [`Emulator::schedule`] has it act after an exact
+//! number of API requests, so tests place a concurrent change without waiting.
 
 mod catalog;
 mod config;
@@ -171,6 +175,23 @@ impl Emulator {
             .mutate(&format!("{module}/{model}"), seed, plan)
     }
 
+    /// A second client of the account: another user of the CRM creating and editing records
+    /// while a connector writes.
+    pub fn second_client(&self) -> SecondClient<'_> {
+        SecondClient { shared: &self.shared }
+    }
+
+    /// Has the second client make `change` once the emulator has answered `after` more API
+    /// requests (counted from now, whatever their status; at once for 0): it lands after the
+    /// store served that request and before its answer is sent, so a test places a concurrent
+    /// edit at an exact point of a write without waiting.
+    pub fn schedule(&self, after: u64, change: impl FnOnce(&SecondClient<'_>) + Send + 'static) {
+        self.shared.schedule(
+            after,
+            Box::new(move |shared: &Shared| change(&SecondClient { shared })),
+        );
+    }
+
     /// Replaces the fault shares from the next request on.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.update_runtime(|rt| rt.faults = faults);
@@ -217,6 +238,56 @@ impl Drop for Emulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A second client of the account (see [`Emulator::second_client`]): its creates and edits
+/// go straight into the store with the same validation and timestamps as the API's `create`
+/// and `update`, without a request (nothing counted in [`Emulator::stats`], no fault applies).
+pub struct SecondClient<'a> {
+    shared: &'a Shared,
+}
+
+impl std::fmt::Debug for SecondClient<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecondClient")
+    }
+}
+
+fn form(fields: &[(&str, Value)]) -> Vec<(String, Value)> {
+    fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
+}
+
+impl SecondClient<'_> {
+    /// Creates a record of `module/model` holding `fields`; returns its id.
+    pub fn create_record(&self, module: &str, model: &str, fields: &[(&str, Value)]) -> Result<u64, Error> {
+        let row = self
+            .shared
+            .write_store()
+            .create(&format!("{module}/{model}"), &form(fields))
+            .map_err(|e| Error::Refused(format!("{e:?}")))?;
+        serde_json::from_slice::<Value>(&row)
+            .ok()
+            .and_then(|v| v.get("id").and_then(Value::as_u64))
+            .ok_or_else(|| Error::Refused("the created record has no id".into()))
+    }
+
+    /// Sets `fields` of record `id` of `module/model`; its updated timestamp moves on.
+    pub fn edit_record(
+        &self,
+        module: &str,
+        model: &str,
+        id: u64,
+        fields: &[(&str, Value)],
+    ) -> Result<(), Error> {
+        self.shared
+            .write_store()
+            .update(&format!("{module}/{model}"), id, &form(fields))
+            .map(|_| ())
+            .map_err(|e| Error::Refused(format!("{e:?}")))
     }
 }
 

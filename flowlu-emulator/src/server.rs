@@ -68,6 +68,19 @@ struct Bucket {
     at: tokio::time::Instant,
 }
 
+/// A change a second client makes between two API requests.
+pub(crate) type Change = Box<dyn FnOnce(&Shared) + Send>;
+
+/// Changes waiting for the API request count each is due at.
+#[derive(Default)]
+struct Scheduled(Vec<(u64, Change)>);
+
+impl std::fmt::Debug for Scheduled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(at, _)| at)).finish()
+    }
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -77,6 +90,9 @@ pub(crate) struct Shared {
     seen: Mutex<HashMap<u64, u64>>,
     stats: Mutex<Stats>,
     bucket: Mutex<Option<Bucket>>,
+    /// API requests answered since the start (never reset).
+    served: Mutex<u64>,
+    scheduled: Mutex<Scheduled>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,6 +114,8 @@ impl Shared {
             seen: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
             bucket: Mutex::new(None),
+            served: Mutex::new(0),
+            scheduled: Mutex::new(Scheduled::default()),
         }
     }
 
@@ -148,6 +166,36 @@ impl Shared {
             true
         } else {
             false
+        }
+    }
+
+    /// Runs `change` once `after` more API requests have been answered (at once for 0).
+    pub(crate) fn schedule(&self, after: u64, change: Change) {
+        if after == 0 {
+            change(self);
+            return;
+        }
+        let at = *lock(&self.served) + after;
+        lock(&self.scheduled).0.push((at, change));
+    }
+
+    /// Counts one answered API request and runs the changes now due, in the order scheduled.
+    fn answered(&self) {
+        let served = {
+            let mut served = lock(&self.served);
+            *served += 1;
+            *served
+        };
+        let due: Vec<Change> = {
+            let mut scheduled = lock(&self.scheduled);
+            let (due, later) = std::mem::take(&mut scheduled.0)
+                .into_iter()
+                .partition(|(at, _)| *at <= served);
+            scheduled.0 = later;
+            due.into_iter().map(|(_, c)| c).collect()
+        };
+        for change in due {
+            change(self);
         }
     }
 
@@ -286,6 +334,8 @@ async fn api_handler(
         (None, fault) => faulted(&shared, &rt, &incoming, fault),
     };
     shared.record(path, response.status().as_u16(), refused.is_some());
+    // A second client's changes due after this request land before its answer is sent.
+    shared.answered();
     response
 }
 
@@ -403,12 +453,22 @@ fn echo(rt: &Runtime, req: &Incoming<'_>, error: ApiError) -> ApiError {
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
+    // The key as a server that cut its log line short shows it: its first ten characters.
+    let cut_key: String = params
+        .get("api_key")
+        .and_then(Value::as_str)
+        .map(|k| k.chars().take(10).collect())
+        .unwrap_or_default();
+    let params = Value::Object(params);
     let request = format!(
-        "request {} {}?{}; parameters {}; body {}",
+        "request {} {}?{}; decoded {}; parameters {}; ascii {}; php {}; body {}; cut api_key={cut_key}",
         req.method,
         req.path,
         req.query,
-        Value::Object(params),
+        raw_url_decode(req.query),
+        params,
+        ascii_json(&params),
+        ascii_json(&params).replace('/', "\\/"),
         String::from_utf8_lossy(req.body)
     );
     match error {
@@ -421,6 +481,47 @@ fn echo(rt: &Runtime, req: &Incoming<'_>, error: ApiError) -> ApiError {
             ApiError::Validation(details)
         }
     }
+}
+
+/// PHP's `rawurldecode`: `%XX` decoded, `+` kept as it is (not a space).
+fn raw_url_decode(query: &str) -> String {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// JSON as Python's `json.dumps` writes it by default: every non-ASCII character as `\uXXXX`
+/// escapes of its UTF-16 units (a surrogate pair beyond U+FFFF).
+fn ascii_json(value: &Value) -> String {
+    let mut out = String::new();
+    for c in value.to_string().chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// `/api/v1/module/{module}/{model}/{method}[/{id}]`, split.

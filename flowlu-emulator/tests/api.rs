@@ -903,8 +903,9 @@ async fn echo_request_in_errors_puts_the_request_into_error_answers() {
     assert_eq!(
         body["error"]["error_msg"],
         format!(
-            "Unknown model crm/nope (request GET /api/v1/module/crm/nope/list?api_key={key}&page=1; parameters {{\"api_key\":\"{key}\",\"page\":\"1\"}}; body )",
-            key = emu.api_key()
+            "Unknown model crm/nope (request GET /api/v1/module/crm/nope/list?api_key={key}&page=1; decoded api_key={key}&page=1; parameters {{\"api_key\":\"{key}\",\"page\":\"1\"}}; ascii {{\"api_key\":\"{key}\",\"page\":\"1\"}}; php {{\"api_key\":\"{key}\",\"page\":\"1\"}}; body ; cut api_key={cut})",
+            key = emu.api_key(),
+            cut = &emu.api_key()[..10]
         )
     );
     let wrong = client()
@@ -919,7 +920,22 @@ async fn echo_request_in_errors_puts_the_request_into_error_answers() {
     let body = parse(&wrong.bytes().await.unwrap());
     assert_eq!(
         body["error"]["error_msg"],
-        "Authorization failed: invalid or missing api_key (request POST /api/v1/module/crm/account/create?api_key=a%2Fb+c; parameters {\"api_key\":\"a/b c\"}; body name=x+y)"
+        "Authorization failed: invalid or missing api_key (request POST /api/v1/module/crm/account/create?api_key=a%2Fb+c; decoded api_key=a/b+c; parameters {\"api_key\":\"a/b c\"}; ascii {\"api_key\":\"a/b c\"}; php {\"api_key\":\"a\\/b c\"}; body name=x+y; cut api_key=a/b c)"
+    );
+    // Non-ASCII: `\u` escapes (a surrogate pair for the emoji) in the Python and PHP forms,
+    // `+` kept by the PHP-style decoding, the key cut at ten characters.
+    let wrong = client()
+        .get(format!(
+            "{}/api/v1/module/crm/account/list?api_key=%C3%A9%F0%9F%98%80+x%2B0123456789",
+            emu.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = parse(&wrong.bytes().await.unwrap());
+    assert_eq!(
+        body["error"]["error_msg"],
+        "Authorization failed: invalid or missing api_key (request GET /api/v1/module/crm/account/list?api_key=%C3%A9%F0%9F%98%80+x%2B0123456789; decoded api_key=é😀+x+0123456789; parameters {\"api_key\":\"é😀 x+0123456789\"}; ascii {\"api_key\":\"\\u00e9\\ud83d\\ude00 x+0123456789\"}; php {\"api_key\":\"\\u00e9\\ud83d\\ude00 x+0123456789\"}; body ; cut api_key=é😀 x+01234)"
     );
     // Successful answers are unchanged.
     let (status, body) = get(&emu, "crm/account/list", "").await;

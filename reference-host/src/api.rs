@@ -56,6 +56,7 @@ pub struct Host {
     schema: HostSchema,
     portals: Portals,
     assets: PathBuf,
+    authorities: Vec<String>,
 }
 
 impl Host {
@@ -73,7 +74,16 @@ impl Host {
             schema,
             portals,
             assets,
+            authorities: Vec::new(),
         })
+    }
+
+    /// The `Host` header values (`127.0.0.1:8080`) this host answers to, and so the origins
+    /// (`http://` and one of them) a change may come from; see [`authorities`]. With none,
+    /// every request is refused.
+    pub fn answering_to(mut self, authorities: Vec<String>) -> Self {
+        self.authorities = authorities.into_iter().map(|a| a.to_ascii_lowercase()).collect();
+        self
     }
 
     /// The store (tests inspect it).
@@ -152,11 +162,39 @@ impl IntoResponse for Refusal {
 
 type Answer = Result<Response, Refusal>;
 
-/// The router: the page, its script and the API.
+/// The `Host` header values a server listening on `addr` answers to: the address itself, and
+/// for a loopback address `localhost:PORT` too; plus each of `names` (a name the host is
+/// reached by on a network, `crm-admin.internal` or `crm-admin.internal:8080`; without a
+/// port, the listening port is added).
+pub fn authorities(addr: std::net::SocketAddr, names: &[String]) -> Vec<String> {
+    let port = addr.port();
+    let mut out = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        out.push(format!("localhost:{port}"));
+    }
+    for name in names {
+        let name = name.trim().to_ascii_lowercase();
+        let has_port = name
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && !h.ends_with(':') && p.parse::<u16>().is_ok());
+        out.push(if has_port { name } else { format!("{name}:{port}") });
+    }
+    out
+}
+
+/// The content security policy of every answer: scripts and styles from this host only (no
+/// inline script or style), requests to this host only, never framed. `'unsafe-eval'`: the
+/// form's validator (Ajv, inside react-jsonschema-form) compiles the schema into a function at
+/// run time; a host that precompiles its validators (RJSF's `createPrecompiledValidator`) can
+/// drop it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The router: the page, its script and the API, behind [`guard`].
 pub fn router(host: Arc<Host>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/app.js", get(script))
+        .route("/app.css", get(stylesheet))
         .route("/api/kinds/flowlu/form", get(form))
         .route("/api/credentials", get(list).post(create))
         .route("/api/credentials/{id}", get(show).put(edit).delete(remove))
@@ -164,8 +202,79 @@ pub fn router(host: Arc<Host>) -> Router {
         .route("/api/credentials/{id}/validate", post(revalidate))
         .route("/api/credentials/{id}/discover", post(discover))
         .route("/api/credentials/{id}/preview", post(preview))
+        .layer(axum::middleware::from_fn_with_state(host.clone(), guard))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(host)
+}
+
+/// What every request passes before it is answered, and what every answer carries:
+///
+/// * the `Host` header must name an address this host answers to (421 otherwise): a page
+///   reaching it by a rebound DNS name is refused;
+/// * a change (any method but `GET` and `HEAD`) must carry `Origin` naming this host (403
+///   otherwise) and a body declared `application/json` (415 otherwise): a page on another
+///   origin can send neither without the browser asking first, and it is never answered yes,
+///   so neither a cross-origin `fetch` nor a plain HTML form can create, edit, rotate or delete;
+/// * every answer carries the security headers: [`CONTENT_SECURITY_POLICY`],
+///   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, `X-Frame-Options: DENY`
+///   and `Cache-Control: no-store`.
+pub async fn guard(State(host): State<Arc<Host>>, request: Request, next: Next) -> Response {
+    let mut response = match refused(&host, &request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Why `request` is refused by [`guard`], if it is.
+fn refused(host: &Host, request: &Request) -> Option<Refusal> {
+    let headers = request.headers();
+    let named = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let Some(authority) = named.filter(|h| host.authorities.contains(h)) else {
+        return Some(Refusal::whole(
+            StatusCode::MISDIRECTED_REQUEST,
+            "Refused: this host answers only to the address it listens on (the Host header names another).",
+            "wrong_host",
+        ));
+    };
+    let method = request.method();
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return None;
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    if origin != Some(format!("http://{authority}").as_str()) {
+        return Some(Refusal::whole(
+            StatusCode::FORBIDDEN,
+            "Refused: changes are accepted only from this host's own page (the Origin header is missing or names another site).",
+            "cross_origin",
+        ));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Some(Refusal::whole(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Refused: send changes as `Content-Type: application/json`.",
+            "bad_content_type",
+        ));
+    }
+    None
 }
 
 /// Logs method, path and status: never the query, the headers or a body.
@@ -180,18 +289,24 @@ async fn log_request(request: Request, next: Next) -> Response {
 const PAGE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Credentials - reference host</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;max-width:960px;margin:1em auto;padding:0 1em;color:#222}
+<link rel="stylesheet" href="/app.css"></head>
+<body><h1>Credentials</h1><div id="root"><noscript>This page needs JavaScript.</noscript></div>
+<script src="/app.js"></script></body></html>
+"#;
+
+/// The page's stylesheet (served as a file: the policy allows no inline style).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:960px;margin:1em auto;padding:0 1em;color:#222}
 .tiles{display:flex;flex-wrap:wrap;gap:1em}.tile{border:1px solid #ccc;border-radius:8px;padding:.8em;width:280px}
 .tile h3{margin:.1em 0}.status-valid{color:#070}.status-warning{color:#a60}.status-invalid{color:#b00}
 .muted{color:#666;font-size:.9em}button{margin:.2em .3em .2em 0}input,textarea,select{display:block;width:100%;box-sizing:border-box}
 .error-detail,.text-danger,.banner-error{color:#b00}.banner-error,.banner-warning{border:1px solid;padding:.5em;border-radius:4px}
 .banner-warning{color:#a60}.panel{border:1px solid #ddd;border-radius:8px;padding:1em;margin:1em 0}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:320px}.error-detail{list-style:none;padding-left:0}
-</style></head>
-<body><h1>Credentials</h1><div id="root"><noscript>This page needs JavaScript.</noscript></div>
-<script src="/app.js"></script></body></html>
-"#;
+";
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
 
 async fn page() -> Html<&'static str> {
     Html(PAGE)
@@ -258,7 +373,7 @@ fn credential(host: &Host, split: &Split) -> Result<FlowluCredential, Refusal> {
         ),
     })?;
     Ok(match host.portals.base_url(&credential.account_domain.host()) {
-        Some(url) => credential.with_base_url(url),
+        Some(url) => credential.with_stand_in(url),
         None => credential,
     })
 }

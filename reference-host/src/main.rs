@@ -15,7 +15,7 @@ use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
 use reference_host::crypto::{DataKey, DATA_KEY_ENV};
 use reference_host::portals::{start_no_portal, Portals};
 use reference_host::store::Store;
-use reference_host::{router, Host};
+use reference_host::{authorities, find_assets, router, Host};
 
 #[derive(Parser)]
 #[command(about = "The reference host: credentials in a web page, against the embedded Flowlu stand-in")]
@@ -34,9 +34,20 @@ struct Args {
     /// A stand-in key allowed only some modules, as `KEY=crm,task` (to see a warning tile).
     #[arg(long = "stand-in-limited-key", value_name = "KEY=MODULES")]
     stand_in_limited_keys: Vec<String>,
-    /// Folder of the page's built script (app.js).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist"))]
-    assets: PathBuf,
+    /// Folder of the page's built script (app.js). Else REFERENCE_HOST_ASSETS, else the first
+    /// that holds app.js of: `reference-host-web/` beside the binary, the checkout the binary
+    /// sits in (`<checkout>/target/<profile>/reference-host` -> `<checkout>/reference-host/web/dist`),
+    /// `reference-host/web/dist` under the current directory.
+    #[arg(long)]
+    assets: Option<PathBuf>,
+    /// Listen on an address other machines can reach (not loopback). The page and its API have
+    /// no sign-in: anyone who reaches the address can create, use and delete the credentials.
+    #[arg(long)]
+    expose_credentials_to_network: bool,
+    /// A name the host is reached by on the network (`crm-admin.internal`, with or without a
+    /// port): the Host headers it answers to besides the listening address (repeatable).
+    #[arg(long = "public-name", value_name = "NAME[:PORT]")]
+    public_names: Vec<String>,
 }
 
 #[tokio::main]
@@ -54,6 +65,28 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe().ok();
+    let assets = find_assets(
+        args.assets.clone(),
+        std::env::var_os("REFERENCE_HOST_ASSETS").map(PathBuf::from),
+        exe.as_deref(),
+    )?;
+    let listen: std::net::SocketAddr = tokio::net::lookup_host(&args.listen)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            format!(
+                "--listen {}: not an address (such as 127.0.0.1:8080)",
+                args.listen
+            )
+        })?;
+    if !listen.ip().is_loopback() && !args.expose_credentials_to_network {
+        return Err(format!(
+            "refusing to listen on {listen}: that address is reachable from other machines, and the page has no sign-in (anyone who reaches it can create, use and delete credentials). Listen on 127.0.0.1, or add --expose-credentials-to-network (and --public-name NAME for the name browsers use)"
+        )
+        .into());
+    }
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", args.data_dir.display()))?;
     let key = DataKey::load(std::env::var(DATA_KEY_ENV).ok(), &args.data_dir.join("data.key"))?;
@@ -82,14 +115,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let (elsewhere, _no_portal) = start_no_portal().await?;
     let portals = Portals::stand_in([("demo.flowlu.com".to_string(), emulator.base_url())], elsewhere);
-    let host = Arc::new(Host::new(store, portals, args.assets.clone())?);
-    if !args.assets.join("app.js").exists() {
-        tracing::warn!(assets = %args.assets.display(), "the page's script is not built: run `npm --prefix reference-host/web ci && npm --prefix reference-host/web run build`");
-    }
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
+    let host = Arc::new(
+        Host::new(store, portals, assets.clone())?.answering_to(authorities(addr, &args.public_names)),
+    );
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening beyond loopback (--expose-credentials-to-network): anyone who reaches this address can create, use and delete credentials");
+    }
     println!("http://{addr}/");
     tracing::info!(url = %format!("http://{addr}/"), data = %args.data_dir.display(), "reference host ready; stand-in account: demo (key: --stand-in-key)");
     axum::serve(listener, router(host))

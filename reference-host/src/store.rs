@@ -1,6 +1,10 @@
 //! The credential store: SQLite. Public parts in the clear (shown again), each secret sealed
 //! with the [`DataKey`] in its own table; deleting a credential deletes its secrets
-//! (a foreign key with `ON DELETE CASCADE`, checked by a test).
+//! (a foreign key with `ON DELETE CASCADE`, checked by a test), and a deleted or replaced
+//! secret cannot be recovered from the database file, not even with the data key: SQLite's
+//! `secure_delete` overwrites deleted content with zeros, and a checkpoint after each delete
+//! and rotation moves the overwritten pages out of a write-ahead log into the file (a test
+//! scans the file's bytes for the sealed secret).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -14,6 +18,7 @@ use crate::crypto::{DataKey, KeyError, Sealed};
 
 const SCHEMA: &str = "
 PRAGMA foreign_keys = ON;
+PRAGMA secure_delete = ON;
 CREATE TABLE IF NOT EXISTS credentials (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     kind           TEXT NOT NULL,
@@ -203,6 +208,7 @@ impl Store {
         )?;
         write_secrets(&tx, &self.key, id, c.secrets)?;
         tx.commit()?;
+        checkpoint(&db)?;
         Ok(true)
     }
 
@@ -264,10 +270,10 @@ impl Store {
 
     /// Deletes a credential and its secrets; false when it did not exist.
     pub fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .db()
-            .execute("DELETE FROM credentials WHERE id = ?1", params![id])?
-            > 0)
+        let db = self.db();
+        let deleted = db.execute("DELETE FROM credentials WHERE id = ?1", params![id])? > 0;
+        checkpoint(&db)?;
+        Ok(deleted)
     }
 
     /// How many sealed secrets the database holds (all credentials).
@@ -276,6 +282,14 @@ impl Store {
             .db()
             .query_row("SELECT COUNT(*) FROM credential_secrets", [], |r| r.get(0))?)
     }
+}
+
+/// Writes a write-ahead log (if the database uses one) back into the file and empties it, so
+/// the zeros `secure_delete` wrote replace the deleted bytes in the file itself. A no-op in
+/// the default rollback-journal mode, where they are written at commit.
+fn checkpoint(db: &Connection) -> Result<(), StoreError> {
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 const TILE_SELECT: &str = "SELECT id, kind, name, description, account, status, status_message, warnings, last_validated, public_config FROM credentials";
@@ -413,5 +427,106 @@ mod tests {
             vec![2]
         );
         assert!(!store.update(id, &new).unwrap());
+    }
+
+    /// Every sealed secret (nonce, ciphertext) the database holds.
+    fn sealed_rows(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let db = Connection::open(path).unwrap();
+        let mut stmt = db
+            .prepare("SELECT nonce, ciphertext FROM credential_secrets ORDER BY credential_id")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn holds(path: &Path, bytes: &[u8]) -> bool {
+        let mut all = std::fs::read(path).unwrap();
+        // A write-ahead log or journal beside the file counts as the file.
+        for extra in ["-wal", "-journal"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(extra);
+            if let Ok(more) = std::fs::read(&side) {
+                all.extend(more);
+            }
+        }
+        all.windows(bytes.len()).any(|w| w == bytes)
+    }
+
+    #[test]
+    fn a_deleted_or_replaced_secret_is_gone_from_the_file_even_with_the_data_key() {
+        for wal in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("host.sqlite3");
+            if wal {
+                let db = Connection::open(&path).unwrap();
+                let mode: String = db
+                    .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(mode, "wal");
+            }
+            let key = DataKey::generate();
+            let store = Store::open(&path, key.clone()).unwrap();
+            let public = json!({"name": "CRM", "account_domain": "demo"});
+            let (first, kept, st) = (secrets(CANARY), secrets("kept-key-0a9c"), status());
+            let new = |s| NewCredential {
+                kind: "flowlu",
+                name: "CRM",
+                description: None,
+                account: "demo.flowlu.com",
+                public: &public,
+                secrets: s,
+                status: &st,
+            };
+            let id = store.insert(&new(&first)).unwrap();
+            store.insert(&new(&kept)).unwrap();
+            let sealed = sealed_rows(&path);
+            let (nonce, ciphertext) = sealed[0].clone();
+            // With the data key the stored bytes open to the key: what must not survive.
+            let opened = key
+                .open(
+                    &Sealed {
+                        nonce: nonce.clone(),
+                        ciphertext: ciphertext.clone(),
+                    },
+                    &context(id, "api_key"),
+                )
+                .unwrap();
+            assert_eq!(opened.expose(), CANARY);
+            drop(store);
+            assert!(
+                holds(&path, &ciphertext),
+                "wal={wal}: the sealed secret is in the file before the delete"
+            );
+            let store = Store::open(&path, key.clone()).unwrap();
+            // A rotation replaces it: the old sealed bytes are gone.
+            let rotated = secrets("rotated-key-77e1");
+            assert!(store.update(id, &new(&rotated)).unwrap());
+            assert!(
+                !holds(&path, &ciphertext),
+                "wal={wal}: the replaced secret is still in the file"
+            );
+            assert!(
+                !holds(&path, &nonce),
+                "wal={wal}: the replaced secret's nonce is still in the file"
+            );
+            // A delete removes the rotated one.
+            let (nonce, ciphertext) = sealed_rows(&path)[0].clone();
+            assert!(holds(&path, &ciphertext));
+            assert!(store.delete(id).unwrap());
+            assert!(
+                !holds(&path, &ciphertext),
+                "wal={wal}: the deleted secret is still in the file"
+            );
+            assert!(
+                !holds(&path, &nonce),
+                "wal={wal}: the deleted secret's nonce is still in the file"
+            );
+            // The other credential's secret is untouched.
+            assert!(holds(&path, &sealed[1].1));
+            assert_eq!(
+                store.get(2).unwrap().unwrap().2.get("api_key").unwrap().expose(),
+                "kept-key-0a9c"
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
 use reference_host::crypto::DataKey;
 use reference_host::portals::{start_no_portal, Portals};
 use reference_host::store::Store;
-use reference_host::{router, Host};
+use reference_host::{authorities, router, Host};
 use serde_json::{json, Value};
 
 const CANARY: &str = "canary-host-key-8c41d2e7";
@@ -64,9 +64,14 @@ impl Env {
             no_portal.clone(),
         );
         let store = Store::in_memory(DataKey::generate()).unwrap();
-        let host = Arc::new(Host::new(store, portals, "does-not-exist".into()).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let host = Arc::new(
+            Host::new(store, portals, "does-not-exist".into())
+                .unwrap()
+                .answering_to(authorities(addr, &[])),
+        );
         let app = router(host.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
@@ -81,7 +86,14 @@ impl Env {
 
     async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let changes = method != reqwest::Method::GET;
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if changes {
+            // What the page's own requests carry (see `guard`).
+            req = req
+                .header("origin", &self.base)
+                .header("content-type", "application/json");
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -169,7 +181,9 @@ async fn a_credential_s_whole_life_over_http() {
         )
         .await;
     assert_eq!(status, 422);
-    let no_portal = host_of(&env.no_portal);
+    // Messages name the account typed, not the stand-in's loopback address.
+    let no_portal = "nosuch.flowlu.com";
+    assert_ne!(host_of(&env.no_portal), no_portal);
     assert_eq!(
         body,
         refusal(
@@ -180,7 +194,8 @@ async fn a_credential_s_whole_life_over_http() {
     );
 
     // A bad key: at the key field.
-    let stand_in = host_of(&env.emulator.base_url());
+    let stand_in = "demo.flowlu.com";
+    assert_ne!(host_of(&env.emulator.base_url()), stand_in);
     let bad_key_message = format!("Flowlu rejected the API key for {stand_in}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account.");
     let (status, body) = env
         .call(
@@ -438,6 +453,7 @@ async fn a_credential_s_whole_life_over_http() {
         "a log line holds a key"
     );
     env.emulator.shutdown().await;
+    changes_from_another_origin_or_host_name_are_refused_and_every_answer_is_hardened().await;
 }
 
 /// Run from the one test of this file: log capture (a thread's default subscriber) is only
@@ -446,6 +462,7 @@ async fn bad_bodies_are_refused_plainly(env: &mut Env) {
     let res = env
         .http
         .post(format!("{}/api/credentials", env.base))
+        .header("origin", &env.base)
         .header("content-type", "application/json")
         .body(format!("{{\"api_key\": \"{CANARY}"))
         .send()
@@ -550,4 +567,196 @@ fn the_flowlu_form_places_secrets_and_failures() {
         connector_core::form::profile_violations(&form.schema),
         Vec::<String>::new()
     );
+}
+
+/// One raw request: the method, path and headers given, nothing else added.
+async fn raw(
+    env: &Env,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = env
+        .http
+        .request(method, format!("{}{path}", env.base))
+        .body(body.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// Run from the one test of this file (see `bad_bodies_are_refused_plainly`), on a host of its own.
+async fn changes_from_another_origin_or_host_name_are_refused_and_every_answer_is_hardened() {
+    let mut env = Env::start().await;
+    let good = json!({"name": "CRM", "account_domain": "demo", "api_key": CANARY}).to_string();
+    let origin = env.base.clone();
+    let cross = refusal(
+        "Refused: changes are accepted only from this host's own page (the Origin header is missing or names another site).",
+        None,
+        "cross_origin",
+    );
+    let not_json = refusal(
+        "Refused: send changes as `Content-Type: application/json`.",
+        None,
+        "bad_content_type",
+    );
+    // What a page on another origin can send: a form post, a text/plain fetch, no Origin.
+    for (headers, expected) in [
+        (
+            vec![
+                ("origin", "http://evil.example"),
+                ("content-type", "application/json"),
+            ],
+            (403, &cross),
+        ),
+        (
+            vec![("origin", "null"), ("content-type", "text/plain")],
+            (403, &cross),
+        ),
+        (vec![("content-type", "application/json")], (403, &cross)),
+        (
+            vec![
+                ("origin", origin.as_str()),
+                ("content-type", "text/plain;charset=UTF-8"),
+            ],
+            (415, &not_json),
+        ),
+        (
+            vec![
+                ("origin", origin.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            (415, &not_json),
+        ),
+        (vec![("origin", origin.as_str())], (415, &not_json)),
+    ] {
+        let (status, _, body) = raw(&env, "POST", "/api/credentials", &headers, &good).await;
+        assert_eq!((status, &body), (expected.0, expected.1), "{headers:?}");
+    }
+    assert_eq!(env.host.store().list().unwrap(), vec![]);
+    assert_eq!(env.emulator.stats().total, 0, "nothing was validated");
+    // The page's own request is accepted, by either loopback name.
+    let (status, body) = env
+        .call(
+            "POST",
+            "/api/credentials",
+            Some(serde_json::from_str(&good).unwrap()),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let localhost = env.base.replace("127.0.0.1", "localhost");
+    let (status, _, _) = raw(
+        &env,
+        "POST",
+        "/api/credentials/1/validate",
+        &[
+            ("host", &localhost[7..]),
+            ("origin", &localhost),
+            ("content-type", "application/json"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Edit, rotate, delete from another origin: refused, the credential as it was.
+    for (method, path) in [
+        ("PUT", "/api/credentials/1"),
+        ("POST", "/api/credentials/1/rotate"),
+        ("DELETE", "/api/credentials/1"),
+    ] {
+        let (status, _, body) = raw(
+            &env,
+            method,
+            path,
+            &[
+                ("origin", "http://evil.example"),
+                ("content-type", "application/json"),
+            ],
+            &json!({"api_key": ROTATED}).to_string(),
+        )
+        .await;
+        assert_eq!((status, &body), (403, &cross), "{method} {path}");
+    }
+    let (tile, _, secrets) = env.host.store().get(1).unwrap().unwrap();
+    assert_eq!(
+        (tile.name.as_str(), secrets.get("api_key").unwrap().expose()),
+        ("CRM", CANARY)
+    );
+    // A Host header naming another name (a rebound DNS name) is refused, reads included.
+    let wrong_host = refusal(
+        "Refused: this host answers only to the address it listens on (the Host header names another).",
+        None,
+        "wrong_host",
+    );
+    for method in ["GET", "DELETE"] {
+        let (status, _, body) = raw(
+            &env,
+            method,
+            "/api/credentials/1",
+            &[
+                ("host", "rebound.example:80"),
+                ("origin", "http://rebound.example:80"),
+                ("content-type", "application/json"),
+            ],
+            "",
+        )
+        .await;
+        assert_eq!((status, &body), (421, &wrong_host), "{method}");
+    }
+    assert_eq!(env.host.store().list().unwrap().len(), 1);
+    // Every answer carries the security headers: the page, its script and style, the API, refusals.
+    for (path, host) in [
+        ("/", None),
+        ("/app.css", None),
+        ("/api/credentials", None),
+        ("/", Some("rebound.example")),
+    ] {
+        let headers: Vec<(&str, &str)> = host.map(|h| vec![("host", h)]).unwrap_or_default();
+        let (_, got, _) = raw(&env, "GET", path, &headers, "").await;
+        let get = |name: &str| got.get(name).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            get("content-security-policy").as_deref(),
+            Some(reference_host::api::CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
+        assert_eq!(
+            get("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(get("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        assert_eq!(get("x-frame-options").as_deref(), Some("DENY"), "{path}");
+    }
+    assert!(!reference_host::api::CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+    assert!(reference_host::api::CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
+    // The page holds no inline script or style: only references to /app.js and /app.css.
+    let page = env
+        .http
+        .get(format!("{}/", env.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<script src="/app.js"></script>"#)
+            && page.contains(r#"<link rel="stylesheet" href="/app.css">"#)
+    );
+    assert_eq!(
+        (page.matches("<script").count(), page.matches("<style").count()),
+        (1, 0)
+    );
+    env.seen.clear();
+    env.emulator.shutdown().await;
 }

@@ -5,15 +5,51 @@
 // the page never receives a stored secret, only the mask.
 import React, { useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import Form from "@rjsf/core";
+import Form, { getDefaultRegistry } from "@rjsf/core";
 import { customizeValidator } from "@rjsf/validator-ajv8";
 
 const validator = customizeValidator();
+const defaults = getDefaultRegistry().templates;
 
+// Whether an RJSF error schema holds a message anywhere.
+const hasErrors = (es) => !!es && typeof es === "object" &&
+  Object.entries(es).some(([k, v]) => (k === "__errors" ? Array.isArray(v) && v.length > 0 : hasErrors(v)));
+
+// The advanced settings stay folded until the user opens them (or one of them is wrong).
+function ObjectFieldTemplate(props) {
+  if (props.idSchema.$id !== "root_advanced") return <defaults.ObjectFieldTemplate {...props} />;
+  const wrong = hasErrors(props.errorSchema);
+  return (
+    <details className="advanced" id="advanced-settings" {...(wrong ? { open: true } : {})}>
+      <summary>{props.title}</summary>
+      {props.description && <p className="muted">{props.description}</p>}
+      {props.properties.map((p) => p.content)}
+    </details>
+  );
+}
+
+// Array buttons with words (RJSF's defaults are icon fonts this page does not load: blank).
+const labelled = (text) => function LabelledButton({ className, onClick, disabled, style }) {
+  return <button type="button" className={className} onClick={onClick} disabled={disabled} style={style}>{text}</button>;
+};
+const templates = {
+  ObjectFieldTemplate,
+  ButtonTemplates: {
+    ...defaults.ButtonTemplates,
+    AddButton: labelled("Add an item"),
+    RemoveButton: labelled("Remove"),
+    MoveUpButton: labelled("Move up"),
+    MoveDownButton: labelled("Move down"),
+    CopyButton: labelled("Copy"),
+  },
+};
+
+// Every change is sent as application/json from this page: the host refuses a change without
+// this page's Origin or with another content type (what a page on another site could send).
 async function call(method, url, body) {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: method === "GET" ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -54,6 +90,8 @@ function CredentialForm({ kind, title, initial, submitLabel, onSubmit, onCancel 
         formData={formData}
         onChange={(e) => setFormData(e.formData)}
         validator={validator}
+        templates={templates}
+        noHtml5Validate
         transformErrors={transformErrorsFor(kind)}
         extraErrors={refusal?.extra_errors && refusal.field ? refusal.extra_errors : undefined}
         showErrorList={false}

@@ -2,10 +2,13 @@
 // its embedded stand-in with a canary key, walks the page and asserts what a person sees:
 // a bad domain's readable message at the domain field, a bad key's at the key field, a good
 // credential as a tile, the masked key on edit, an edited domain demanding the key again,
-// rotation, use for a source (discover + preview) and delete. The canary key is never in the
+// rotation, use for a source (discover + preview) and delete; the advanced settings folded and
+// the array buttons labelled; a page on another origin (a second local server) unable to create,
+// edit, rotate or delete by cross-origin fetch or plain HTML form. The canary key is never in the
 // page, in any response body or in the server's log. Screenshots: target/host-screenshots/.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
@@ -80,6 +83,19 @@ try {
   // 1. A malformed domain: the form's own readable message at the domain field (no request).
   await page.click("#add-credential");
   await page.locator("#root_api_key").waitFor();
+  // Advanced settings: folded until opened; array fields' buttons say what they do.
+  check("advanced settings are folded", (await page.getAttribute("#advanced-settings", "open")) === null &&
+    !(await page.isVisible("#root_advanced_page_size")), "open or visible");
+  await page.click("#advanced-settings > summary");
+  await page.locator("#root_advanced_page_size").waitFor();
+  const addButtons = await page.locator("#advanced-settings button.array-item-add").allTextContents();
+  check("array fields have labelled Add buttons", addButtons.length >= 2 && addButtons.every((t) => t === "Add an item"), JSON.stringify(addButtons));
+  await page.locator("#advanced-settings button.array-item-add").first().click();
+  const itemButtons = await page.locator("#advanced-settings .array-item button").allTextContents();
+  check("an array item's buttons are labelled", itemButtons.includes("Remove") && itemButtons.every((t) => t.trim().length > 0), JSON.stringify(itemButtons));
+  await shot("advanced-open");
+  await page.locator("#advanced-settings .array-item button", { hasText: "Remove" }).first().click();
+  await page.click("#advanced-settings > summary");
   check("the key field is masked", (await page.getAttribute("#root_api_key", "type")) === "password", "not type=password");
   await page.fill("#root_name", "Sales CRM");
   await page.fill("#root_description", "Owned by sales ops");
@@ -153,6 +169,61 @@ try {
   await noCanaryInPage("after rotation");
   await shot("rotated");
 
+  // 6b. A page on another origin can neither create, edit, rotate nor delete: a plain HTML
+  // form post and cross-origin fetches (text/plain: no preflight; JSON, PUT, DELETE: preflight,
+  // never allowed). Each is tried with a key the stand-in accepts, so a success would show.
+  const listed = async () => (await (await fetch(`${base}api/credentials`)).json()).credentials;
+  const before = await listed();
+  const attacker = http.createServer((req, res) => { res.setHeader("content-type", "text/html"); res.end("<!doctype html><p>another site</p>"); });
+  await new Promise((r) => attacker.listen(0, "127.0.0.1", r));
+  const evil = `http://127.0.0.1:${attacker.address().port}/`;
+  const id = before[0].id;
+  const attempts = await (async () => {
+    const other = await browser.newPage();
+    try {
+      await other.goto(evil);
+      const fetched = await other.evaluate(async ({ base, id, key }) => {
+        const out = {};
+        const attempt = async (name, url, init) => {
+          try { const r = await fetch(url, init); out[name] = r.type === "opaque" ? "sent (opaque)" : String(r.status); } catch (e) { out[name] = "blocked"; }
+        };
+        const create = JSON.stringify({ name: "Planted", account_domain: "demo", api_key: key });
+        await attempt("create text/plain", `${base}api/credentials`, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: create });
+        await attempt("create json", `${base}api/credentials`, { method: "POST", headers: { "content-type": "application/json" }, body: create });
+        await attempt("rotate text/plain", `${base}api/credentials/${id}/rotate`, { method: "POST", mode: "no-cors", headers: { "content-type": "text/plain" }, body: JSON.stringify({ api_key: key }) });
+        await attempt("edit", `${base}api/credentials/${id}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Renamed", account_domain: "demo", api_key: "********" }) });
+        await attempt("delete", `${base}api/credentials/${id}`, { method: "DELETE" });
+        await attempt("delete no-cors", `${base}api/credentials/${id}`, { method: "DELETE", mode: "no-cors" });
+        return out;
+      }, { base, id, key: TASKS_ONLY });
+      // A plain HTML form (enctype text/plain carries a JSON-looking body), create and rotate.
+      for (const [action, field, value] of [[`${base}api/credentials`, '{"name":"Form planted","account_domain":"demo","api_key":"' + TASKS_ONLY + '","x":"', '"}'],
+        [`${base}api/credentials/${id}/rotate`, '{"api_key":"' + TASKS_ONLY + '","x":"', '"}']]) {
+        await other.goto(evil);
+        await Promise.all([other.waitForNavigation(), other.evaluate(({ action, field, value }) => {
+          const f = document.createElement("form");
+          f.method = "POST"; f.action = action; f.enctype = "text/plain";
+          const i = document.createElement("input"); i.name = field; i.value = value; f.appendChild(i);
+          document.body.appendChild(f); f.submit();
+        }, { action, field, value })]);
+        fetched[`form ${action.endsWith("rotate") ? "rotate" : "create"}`] = (await other.textContent("body")).slice(0, 60);
+      }
+      return fetched;
+    } finally { await other.close(); }
+  })();
+  attacker.close();
+  console.log(`     cross-origin attempts: ${JSON.stringify(attempts)}`);
+  const after = await listed();
+  check("another origin: nothing created (fetch, form post)", after.length === before.length && after.every((t) => !/planted/i.test(t.name)), JSON.stringify(after.map((t) => t.name)));
+  check("another origin: not edited, not deleted", after[0].id === id && after[0].name === before[0].name, JSON.stringify(after[0]));
+  check("another origin: not rotated (the tile would warn with the tasks-only key)", after[0].status === "valid" && after[0].warnings.length === 0, JSON.stringify(after[0]));
+  check("another origin: the form posts were refused by the host",
+    attempts["form create"].includes("Refused") && attempts["form rotate"].includes("Refused"), JSON.stringify(attempts));
+  check("another origin: JSON, PUT and DELETE never left the browser",
+    ["create json", "edit", "delete"].every((k) => attempts[k] === "blocked"), JSON.stringify(attempts));
+  await page.reload();
+  await page.locator(".tile", { hasText: "Sales CRM (EU)" }).waitFor();
+
   // 7. Use for a source: discover, then the first records of a stream.
   await page.locator(".tile", { hasText: "Sales CRM (EU)" }).locator("button", { hasText: "Use for a source" }).click();
   await page.locator("#stream-count").waitFor();
@@ -191,6 +262,7 @@ try {
   check("no script error in the page", pageErrors.length === 0, pageErrors);
 } catch (e) {
   check("the page could be driven", false, String(e).split("\n")[0]);
+  try { await browser.contexts()[0]?.pages()[0]?.screenshot({ path: path.join(shots, "failed.png"), fullPage: true }); } catch { /* no page */ }
 } finally {
   await browser.close();
   server.kill("SIGINT");
@@ -198,6 +270,7 @@ try {
 }
 const leaked = bodies.filter((b) => KEYS.some((k) => b.text.includes(k))).map((b) => b.url);
 check(`no response body holds the key (${bodies.length} responses)`, bodies.length >= 15 && leaked.length === 0, leaked);
+check("the server refused the cross-origin changes that reached it (403)", (fs.readFileSync(logFile, "utf8").match(/status=403/g) || []).length >= 4, "fewer than 4 refusals logged");
 const serverLog = fs.readFileSync(logFile, "utf8");
 check("the server's log recorded the requests", serverLog.includes("path=/api/credentials"), "no request lines");
 check("the server's log never holds the key", KEYS.every((k) => !serverLog.includes(k)), "key in the log");

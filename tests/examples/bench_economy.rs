@@ -1,5 +1,5 @@
 //! Request economy of writes against the in-process stand-in: requests per record and wall
-//! time for the cases of issue 15. Figures, not a timed test:
+//! time for the cases of the write's request economy. Figures, not a timed test:
 //!
 //! ```text
 //! cargo run --release -p integration-tests --example bench_economy
@@ -10,6 +10,13 @@
 //! ```
 //!
 //! `--only` takes the letters of the cases to run (`abcd`; `c` includes `c'`).
+//! `--staleness W` writes with `staleness_seconds = W` (the default otherwise), `--rps N`
+//! caps the capped runs at N requests/s (default 2), `--capped-size (b)=N` runs case (b)
+//! at N records under the cap:
+//!
+//! ```text
+//! cargo run -p integration-tests --example bench_economy -- --staleness 10 --rps 1 --capped-size 300
+//! ```
 //!
 //! Every case runs twice: at full size without a cap (requests per record; wall time is the
 //! stand-in's local speed), and under the connector's `requests_per_second = 2` at the size
@@ -30,11 +37,21 @@ use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+/// `--staleness W`, if given.
+fn staleness() -> Option<u32> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == "--staleness")?;
+    args.get(at + 1)?.parse().ok()
+}
+
 fn credential(emu: &Emulator, rps: Option<u32>) -> FlowluCredential {
     let mut advanced =
         json!({"write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]});
     if let Some(rps) = rps {
         advanced["requests_per_second"] = json!(rps);
+    }
+    if let Some(w) = staleness() {
+        advanced["staleness_seconds"] = json!(w);
     }
     let config =
         json!({"name": "bench", "account_domain": "acme", "api_key": emu.api_key(), "advanced": advanced});
@@ -170,6 +187,15 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| "abcd".into());
     let runs = |case: &str| case.chars().nth(1).is_some_and(|letter| only.contains(letter));
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|at| args.get(at + 1))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let rps = flag("--rps").map_or(2, |n| n as u32);
+    let cap_name = format!("{rps} req/s");
+    let b_capped = flag("--capped-size");
     let cases = [
         Case {
             name: "(a) upserts by e-mail, 1% changed, into a 10,000-record model",
@@ -182,7 +208,7 @@ async fn main() {
             name: "(b) upserts by e-mail into an empty model",
             model: 0,
             full: 10_000,
-            capped: 2_000,
+            capped: b_capped.unwrap_or(2_000),
             input: |_, n| new_records(n),
         },
         Case {
@@ -233,11 +259,11 @@ async fn main() {
         } else {
             with_emails(&emu).await
         };
-        let figures = write(&emu, Some(2), (case.input)(&accounts, capped)).await;
-        row(case.name, capped, "2 req/s", figures);
+        let figures = write(&emu, Some(rps), (case.input)(&accounts, capped)).await;
+        row(case.name, capped, &cap_name, figures);
     }
     if runs("(d)") {
-        for cap in [None, Some(2)]
+        for cap in [None, Some(rps)]
             .into_iter()
             .take(if uncapped_only { 1 } else { 2 })
         {
@@ -246,7 +272,7 @@ async fn main() {
     }
 }
 
-/// (d) The issue's case: 1,739 accounts read from the stand-in and written straight back as
+/// (d) The reported case: 1,739 accounts read from the stand-in and written straight back as
 /// upserts by e-mail, nothing changed.
 async fn round_trip(accounts: usize, cap: Option<u32>) {
     let emu = stand_in(accounts).await;
@@ -271,18 +297,21 @@ async fn round_trip(accounts: usize, cap: Option<u32>) {
     let read_time = started.elapsed();
     let read_requests = emu.stats().total;
     assert_eq!(read.len(), accounts);
-    let cap_name = if cap.is_some() { "2 req/s" } else { "none" };
+    let cap_name = match cap {
+        Some(rps) => format!("{rps} req/s"),
+        None => "none".into(),
+    };
     row(
         "(d) accounts read (source, 100 a page)",
         accounts,
-        cap_name,
+        &cap_name,
         (read_requests, read_time, format!("{} read", read.len())),
     );
     let figures = write(&emu, cap, read).await;
     row(
         "(d) the same accounts written back as upserts by e-mail, unchanged",
         accounts,
-        cap_name,
+        &cap_name,
         figures,
     );
 }

@@ -64,6 +64,10 @@ async fn main() {
             }
         };
         let (r, w) = (&figures.read, &figures.write);
+        eprintln!(
+            "seed {seed}: a second client made {} creates and edits during the write; {} duplicates; every outcome agrees with the final data",
+            w.concurrent_changes, w.duplicates
+        );
         let outcomes: Vec<String> = w.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!(
             "| {seed} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.1} |",

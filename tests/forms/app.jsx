@@ -1,6 +1,7 @@
 // The host page: renders the generated credential form (schemas/flowlu/) with
 // react-jsonschema-form (?r=rjsf) or JSON Forms' vanilla renderers (?r=jsonforms), wired only
-// with what the descriptor delivers: the schema, the uiSchemas and the error messages.
+// with what the descriptor delivers (the schema and the uiSchemas) and ajv-errors, as the
+// README's "Rendering the form" section says.
 import React, { useState } from "react";
 import { createRoot } from "react-dom/client";
 import Form from "@rjsf/core";
@@ -12,13 +13,9 @@ import ajvErrors from "ajv-errors";
 
 const form = window.FORM;
 
-// RJSF: the descriptor's error messages replace Ajv's regex text (transformErrors route).
-function transformErrors(errors) {
-  return errors.map((e) => {
-    const m = form.error_messages[e.property]?.[e.name];
-    return m ? { ...e, message: m, stack: m } : e;
-  });
-}
+// RJSF: ajv-errors shows the schema's `errorMessage` (the README's "Rendering the form" lines).
+const validator = customizeValidator();
+ajvErrors(validator.ajv);
 
 function Rjsf() {
   const [submitted, setSubmitted] = useState(null);
@@ -27,8 +24,7 @@ function Rjsf() {
       <Form
         schema={form.schema}
         uiSchema={form.ui_schema}
-        validator={customizeValidator()}
-        transformErrors={transformErrors}
+        validator={validator}
         showErrorList={false}
         onSubmit={({ formData }) => setSubmitted(formData)}
       />

@@ -49,6 +49,18 @@ function check(name, ok, detail) {
   }
 }
 
+// The README's "Rendering the form" wiring is this page's: every line of its jsx blocks (but
+// comments) is a line of app.jsx.
+const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+const section = readme.split("\n## Rendering the form\n")[1]?.split("\n## ")[0] ?? "";
+const wiring = [...section.matchAll(/```jsx\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n"))
+  .map((l) => l.trim()).filter((l) => l && !l.startsWith("//"));
+const appLines = new Set(fs.readFileSync(path.join(here, "app.jsx"), "utf8").split("\n").map((l) => l.trim()));
+const missing = wiring.filter((l) => !appLines.has(l));
+check(`the README's ajv-errors wiring (${wiring.length} lines, RJSF and JSON Forms) is the page's`,
+  wiring.length >= 8 && wiring.some((l) => l === "ajvErrors(validator.ajv);") && wiring.some((l) => l === "ajvErrors(ajv);") && missing.length === 0,
+  JSON.stringify(missing));
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -10,6 +10,12 @@ use serde_json::Value;
 pub mod bench;
 pub mod soak;
 
+/// The workspace README's Rust examples, compiled as doc tests (here, in the unpublished tests
+/// crate, so that every published crate's docs come from files inside it).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// A limiter whose retries wait 1-5 ms (tests must not sleep for real backoff), with up to
 /// `max_retries` retries per request and `concurrency` requests in flight. Its pace is learnt
 /// as in production: failures that are not rate refusals (5xx, dropped connections) teach it

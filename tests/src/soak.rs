@@ -9,7 +9,9 @@
 //!   e-mails twice), plain creates, updates by id and deletes by id, with a checkpoint every
 //!   100 records. Every outcome is checked against the stand-in's final state; a record present
 //!   more than once is allowed only where an outcome said `unknown`; every checkpoint is
-//!   acknowledged, in order.
+//!   acknowledged, in order. During the write a second client creates accounts carrying
+//!   e-mails the input upserts later and gives existing accounts such e-mails (older than the
+//!   write's staleness bound at every later decision): none may be duplicated.
 //!
 //! Bounded: loopback only, a deadline per phase and a cap on requests per phase. The `soak`
 //! example runs it at full size; `tests/it/soak.rs` runs a reduced one in CI.
@@ -24,8 +26,8 @@ use connector_core::{
     SourceState, StreamStatus,
 };
 use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
+use connector_flowlu::{FlowluSink, StalenessClock};
 use connector_flowlu::{Limiter, LimiterConfig, RetryPolicy};
 use flowlu_emulator::{Emulator, EmulatorConfig, Faults, Latency};
 use futures::StreamExt;
@@ -43,7 +45,7 @@ pub const READ_STREAMS: &[(&str, &str, &str, &str)] = &[
 /// Page size of the reads.
 pub const PAGE_SIZE: usize = 100;
 
-/// The faults of the issue: 10% 5xx, 5% 429, 2% dropped connections, 1% truncated bodies.
+/// The faults the soak injects: 10% 5xx, 5% 429, 2% dropped connections, 1% truncated bodies.
 ///
 /// `Retry-After` is 0 s: a 1 s wait per 429 would only make the soak slower, and honouring
 /// `Retry-After` is proven by the limiter's unit tests.
@@ -110,6 +112,9 @@ pub struct WriteFigures {
     pub faulted: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Creates and edits a second client made during the write: accounts created with, and
+    /// existing accounts given, e-mails the input upserts later.
+    pub concurrent_changes: u64,
 }
 
 /// The figures of one seed.
@@ -378,6 +383,9 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
     let catalog: ConfiguredCatalog =
         serde_json::from_value(json!({ "streams": streams })).map_err(|e| e.to_string())?;
     let plan = write_plan(emu, config, seed);
+    let clock = StalenessClock::manual();
+    let sink = sink.with_staleness_clock(clock.clone());
+    let applied = schedule_concurrent_changes(emu, &plan, &clock)?;
     let mut input = Vec::with_capacity(plan.len() + plan.len() / 100);
     let mut checkpoints = 0u64;
     for (i, planned) in plan.iter().enumerate() {
@@ -399,6 +407,7 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
         elapsed: started.elapsed(),
         requests: emu.stats().total,
         faulted: faulted(emu),
+        concurrent_changes: applied.load(std::sync::atomic::Ordering::SeqCst),
         ..WriteFigures::default()
     };
     if figures.requests > 6 * plan.len() as u64 {
@@ -455,6 +464,85 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
     }
     figures.duplicates = verify_writes(emu, &plan, &outcomes)?;
     Ok(figures)
+}
+
+/// A second client edits the CRM during the write: once the stand-in has answered a tenth
+/// of the write's records in requests, it creates accounts carrying e-mails the input
+/// upserts only in its second half, gives as many existing accounts such e-mails, and the
+/// write's staleness clock passes the bound (the changes are older than it at every later
+/// decision). Every outcome is then checked against the final data as before: an upsert of
+/// such an e-mail must update the one record holding it, never duplicate it. Counts the
+/// changes made in what it returns.
+fn schedule_concurrent_changes(
+    emu: &Emulator,
+    plan: &[Planned],
+    clock: &StalenessClock,
+) -> Result<Arc<std::sync::atomic::AtomicU64>, String> {
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, planned) in plan.iter().enumerate() {
+        if let Planned::Upsert { email, .. } = planned {
+            first_seen.entry(email.as_str()).or_insert(i);
+        }
+    }
+    let mut late: Vec<(usize, String)> = first_seen
+        .into_iter()
+        .filter(|(_, i)| *i >= plan.len() / 2)
+        .map(|(e, i)| (i, e.to_string()))
+        .collect();
+    late.sort();
+    let each = (plan.len() / 100).max(2);
+    let theirs: Vec<String> = late
+        .iter()
+        .step_by(2)
+        .take(each)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let taken: Vec<String> = late
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .take(each)
+        .map(|(_, e)| e.clone())
+        .collect();
+    let accounts: Vec<u64> = emu
+        .records("crm", "account")
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .take(taken.len())
+        .collect();
+    if accounts.len() < taken.len() {
+        return Err("too few accounts for the second client to edit".into());
+    }
+    let applied = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (count, clock) = (Arc::clone(&applied), clock.clone());
+    emu.schedule((plan.len() / 10).max(1) as u64, move |other| {
+        for email in &theirs {
+            let created = other.create_record(
+                "crm",
+                "account",
+                &[
+                    ("name", json!("Created by someone else")),
+                    ("email", json!(email)),
+                ],
+            );
+            match created {
+                Ok(_) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(e) => eprintln!("the second client's create of {email} failed: {e}"),
+            }
+        }
+        for (id, email) in accounts.iter().zip(&taken) {
+            match other.edit_record("crm", "account", *id, &[("email", json!(email))]) {
+                Ok(()) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(e) => eprintln!("the second client's edit of account {id} failed: {e}"),
+            }
+        }
+        clock.advance(Duration::from_secs(3600));
+    });
+    Ok(applied)
 }
 
 fn outcome_id(outcome: &Outcome) -> Option<u64> {

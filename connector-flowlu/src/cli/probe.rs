@@ -13,9 +13,9 @@ use super::Flowlu;
 use crate::probe::{self, Target, DEFAULT_INTERVAL, MIN_INTERVAL};
 
 /// The `--help` of `probe`.
-pub const HELP: &str = "What it sends: at most 64 read-only GET requests to your portal (the exact number and the time it takes are printed before the first one), one every 2 s by default: one page of up to 100 records of each model; page sizes 1000/500/200/100 on one model; page 2, order_by asc and desc and filter[id] on it, 10 records each; order_by and filter on each cursor column (updated_date, updated), 10 records each; one get; one list with a deliberately wrong key (a fixed text, not derived from yours); one unknown method name. It never creates, updates or deletes, never retries, and never tries to reach the rate cap (after a rate refusal it slows down).
+pub const HELP: &str = "What it sends: at most 68 read-only GET requests to your portal (the exact number and the time it takes are printed before the first one), one every 2 s by default: one page of up to 100 records of each model, and up to 4 more pages of custom field definitions (so that every alias is known and left out); page sizes 1000/500/200/100 on one model; page 2, order_by asc and desc and filter[id] on it, 10 records each; order_by and filter on each cursor column (updated_date, updated), 10 records each; one get; one list with a deliberately wrong key (a fixed text, not derived from yours); one unknown method name. It never creates, updates or deletes, never retries, and never tries to reach the rate cap (after a rate refusal it slows down).
 
-What the report holds: field names, JSON types, string shapes (blank, datetime, zero date, ...), record counts, HTTP statuses, Flowlu error codes, rate headers. Never a value, a name, an e-mail, a record id, an error text, your key, or your account domain (unless --include-domain). Custom fields appear as their cf_<id> column keys (a column named by its alias as alias_of_cf_<id>); their labels and aliases are never shown.
+What the report holds: field names, JSON types, string shapes (blank, datetime, zero date, ...), record counts, HTTP statuses, Flowlu error codes, rate headers (as numbers, or only their form). Never a value, a name, an e-mail, a record id, an error text, your key, or your account domain (unless --include-domain). Custom fields appear as their cf_<id> column keys (a column named by its alias as alias_of_cf_<id>); their labels and aliases are never shown.
 
 Examples:
   flowlu-connector probe --config config.json --out probe-report.json
@@ -86,8 +86,7 @@ pub async fn run(args: &ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn
         return EXIT_USAGE;
     }
     let target = Target {
-        base_url: client.base_url().to_string(),
-        api_key: credential.api_key.clone(),
+        client,
         domain: credential.account_domain.host(),
         include_domain: args.include_domain,
         interval,
@@ -135,7 +134,10 @@ fn compare(path: &std::path::Path, out: &mut dyn Write, err: &mut dyn Write) -> 
             return EXIT_FAILED;
         }
     };
-    if report["report_version"] != probe::REPORT_VERSION {
+    if !report["report_version"]
+        .as_u64()
+        .is_some_and(|v| probe::COMPARABLE_VERSIONS.contains(&v))
+    {
         let _ = writeln!(
             err,
             "The report {} is not a probe report of version {} (report_version {}).",

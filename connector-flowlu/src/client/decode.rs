@@ -9,14 +9,46 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{
-    api_failure, is_rate_limit_text, AccountKind, ApiError, Error, MalformedKind, UnavailableKind, HTML_PAGE,
-    TRUNCATED,
+    api_failure, is_rate_limit_text, AccountKind, ApiError, Bound, Error, MalformedKind, UnavailableKind,
+    HTML_PAGE, TRUNCATED,
 };
+
+/// The fewest JSON values an answer read as a tree may hold, whatever the body cap: a page of
+/// 1,000 records of 200 values each.
+pub const MIN_ANSWER_VALUES: usize = 200_000;
+
+/// The most JSON values an answer read as a tree may hold under a body cap of `max_body`
+/// bytes: one per 32 bytes of the cap, at least [`MIN_ANSWER_VALUES`]. A value costs 64 to
+/// about 110 bytes in a tree (`serde_json::Value`, an object member with its key), so the
+/// tree stays within about 3.5 times the cap (or 22 MB) whatever the body holds, where a body
+/// of `[{},{},...]` would otherwise cost over 20 times its size.
+pub fn answer_values(max_body: usize) -> usize {
+    (max_body / 32).max(MIN_ANSWER_VALUES)
+}
 
 /// Decodes an answer: the `response` member on success, else the error it means.
 ///
-/// `secret` is redacted from every text taken from the body.
+/// `secret` is redacted from every text taken from the body. The body is read into a tree of
+/// at most [`answer_values`] of the default body cap; see [`decode_within`].
 pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Value, Error> {
+    decode_within(status, headers, body, secret, default_answer_values())
+}
+
+/// [`answer_values`] of the default body cap (`max_page_megabytes` unset).
+pub fn default_answer_values() -> usize {
+    use crate::credential::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
+    answer_values(DEFAULT_PAGE_MEGABYTES as usize * MIB)
+}
+
+/// [`decode`], the body read into a tree of at most `max_values` JSON values: past that, the
+/// answer is refused ([`Error::Oversized`], [`Bound::Values`]) before more is held.
+pub fn decode_within(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &str,
+    max_values: usize,
+) -> Result<Value, Error> {
     let code = status.as_u16();
     if status.is_redirection() {
         let target = headers
@@ -27,7 +59,7 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             .unwrap_or_else(|| "another page".into());
         return Err(Error::UnknownAccount {
             kind: AccountKind::Redirect,
-            detail: format!("HTTP {code} redirect to {}", redact(&target, secret)),
+            detail: format!("HTTP {code} redirect to {}", redact_echo(&target, secret)),
         });
     }
     let retry_after = || {
@@ -42,7 +74,13 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
             retry_after: retry_after(),
         });
     }
-    let parsed: Result<Value, serde_json::Error> = serde_json::from_slice(body);
+    let parsed: Result<Value, serde_json::Error> = match parse_bounded(body, max_values) {
+        Err(Bounded::TooMany) => {
+            return Err(Error::oversized(String::new(), None, Bound::Values(max_values)))
+        }
+        Err(Bounded::Json(e)) => Err(e),
+        Ok(value) => Ok(value),
+    };
     if let Ok(value) = &parsed {
         // `{"error":"Request rate per second exceeded"}`, at any status (200 included).
         if value
@@ -56,11 +94,11 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
         }
         if let Some(api) = ApiError::from_body(value) {
             let api = ApiError {
-                message: redact(&api.message, secret),
+                message: redact_echo(&api.message, secret),
                 fields: api
                     .fields
                     .into_iter()
-                    .map(|(k, v)| (redact(&k, secret), redact(&v, secret)))
+                    .map(|(k, v)| (redact_echo(&k, secret), redact_echo(&v, secret)))
                     .collect(),
                 ..api
             };
@@ -127,20 +165,156 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
     }
 }
 
-pub use connector_core::secret::redact;
+pub use connector_core::secret::redact_echo;
+
+/// Why [`parse_bounded`] gave up.
+#[derive(Debug)]
+pub(crate) enum Bounded {
+    /// More values than allowed.
+    TooMany,
+    /// Not JSON (or cut short).
+    Json(serde_json::Error),
+}
+
+/// Parses `body` into a tree of at most `max` JSON values (every scalar, list and object
+/// counts one), stopping at the first value past it.
+pub(crate) fn parse_bounded(body: &[u8], max: usize) -> Result<Value, Bounded> {
+    let budget = Budget {
+        left: std::cell::Cell::new(max),
+        over: std::cell::Cell::new(false),
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde::de::DeserializeSeed::deserialize(Tree { budget: &budget }, &mut de);
+    let value = value.and_then(|v| de.end().map(|()| v));
+    match value {
+        Ok(value) => Ok(value),
+        Err(_) if budget.over.get() => Err(Bounded::TooMany),
+        Err(e) => Err(Bounded::Json(e)),
+    }
+}
+
+/// The values a [`Tree`] may still build, and whether it wanted more.
+struct Budget {
+    left: std::cell::Cell<usize>,
+    over: std::cell::Cell<bool>,
+}
+
+/// A [`Value`] built while counting: the seed of one value, sharing the budget.
+#[derive(Clone, Copy)]
+struct Tree<'a> {
+    budget: &'a Budget,
+}
+
+impl Tree<'_> {
+    fn take<E: serde::de::Error>(&self) -> Result<(), E> {
+        match self.budget.left.get() {
+            0 => {
+                self.budget.over.set(true);
+                Err(E::custom("too many values"))
+            }
+            n => {
+                self.budget.left.set(n - 1);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Tree<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Tree<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.take()?;
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.take()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.take()?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.take()?;
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
 
 /// The start of a body for an error message, redacted (before it is cut, so no part of the
-/// key survives at the cut).
+/// key survives at the cut; a key the server itself cut short is removed by
+/// [`redact_echo`]). Only the start is redacted: enough that a key in any encoding (at most
+/// 18 characters a key character) beginning within the excerpt is seen whole.
 fn excerpt(body: &[u8], secret: &str) -> String {
-    let text = redact(&String::from_utf8_lossy(body), secret);
-    let cut: String = text.chars().take(200).collect();
-    let suffix = if text.chars().count() > 200 { "..." } else { "" };
+    const SHOWN: usize = 200;
+    let head = &body[..body.len().min(4 * (SHOWN + 18 * secret.chars().count()))];
+    let text = redact_echo(&String::from_utf8_lossy(head), secret);
+    let cut: String = text.chars().take(SHOWN).collect();
+    let suffix = if head.len() < body.len() || text.chars().count() > SHOWN {
+        "..."
+    } else {
+        ""
+    };
     format!("`{cut}{suffix}`")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector_core::secret::redact;
 
     #[test]
     fn decode_gives_each_failure_its_kind() {

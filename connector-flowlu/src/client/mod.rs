@@ -17,7 +17,4 @@ pub(crate) mod transport;
 
 pub use decode::decode;
 pub use page::{ListPage, RawListPage};
-pub use transport::{
-    check_base_url, contacted_host, Client, ClientBuilder, BASE_URL_ENV, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT, USER_AGENT,
-};
+pub use transport::{check_base_url, contacted_host, Client, ClientBuilder, BASE_URL_ENV};

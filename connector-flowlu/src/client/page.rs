@@ -9,11 +9,10 @@
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::IgnoredAny;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::client::decode::decode;
+use crate::client::decode::decode_within;
 use crate::error::{Bound, Error, MalformedKind};
 use crate::source::cursor::{Key, Order};
 
@@ -101,7 +100,26 @@ impl RawListPage {
         secret: &str,
         order: &Order,
     ) -> Result<Self, Error> {
-        let (total, records) = Self::decode_any_depth(status, headers, body, secret)?;
+        let values = crate::client::decode::default_answer_values();
+        Self::decode_at_most(status, headers, body, secret, order, None, values)
+    }
+
+    /// [`RawListPage::decode`] of a page asked for at most `max_records` records: a page
+    /// holding more is refused ([`Error::Oversized`], [`Bound::Records`]) as soon as its
+    /// record past the limit is reached, before the records are held (a 30 MB page of ten
+    /// million `{}` is never ten million records in memory). An answer in another shape is
+    /// read as a tree of at most `max_values` JSON values ([`crate::client::decode::decode_within`]).
+    pub fn decode_at_most(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        secret: &str,
+        order: &Order,
+        max_records: Option<usize>,
+        max_values: usize,
+    ) -> Result<Self, Error> {
+        let (total, records) =
+            Self::decode_any_depth(status, headers, body, secret, max_records, max_values)?;
         let cursor = order.cursor.map(|(column, _)| column);
         let mut items = Vec::with_capacity(records.len());
         for record in records {
@@ -124,13 +142,21 @@ impl RawListPage {
         headers: &HeaderMap,
         body: &[u8],
         secret: &str,
+        max_records: Option<usize>,
+        max_values: usize,
     ) -> Result<(Option<u64>, Vec<Box<RawValue>>), Error> {
+        let too_many = |max| Error::oversized(String::new(), None, Bound::Records(max));
         if status == StatusCode::OK {
-            if let Some(page) = Self::common_shape(body) {
-                return Ok(page);
+            match Self::common_shape(body, max_records) {
+                Ok(Some(page)) => return Ok(page),
+                Ok(None) => {}
+                Err(TooMany(max)) => return Err(too_many(max)),
             }
         }
-        let page = ListPage::from_response(decode(status, headers, body, secret)?)?;
+        let page = ListPage::from_response(decode_within(status, headers, body, secret, max_values)?)?;
+        if let Some(max) = max_records.filter(|max| page.items.len() > *max) {
+            return Err(too_many(max));
+        }
         let items = page
             .items
             .iter()
@@ -144,28 +170,255 @@ impl RawListPage {
         Ok((page.total, items))
     }
 
-    fn common_shape(body: &[u8]) -> Option<(Option<u64>, Vec<Box<RawValue>>)> {
-        #[derive(Deserialize)]
-        struct Envelope {
-            error: Option<IgnoredAny>,
-            response: Option<Response>,
+    /// The common shapes of a good page (`items` a list, or an object keyed by id, or
+    /// `response` itself a list), read in one pass without building a tree; `Ok(None)` for any
+    /// other answer (an error, ...), `Err` as soon as a record past `max_records` is met.
+    #[allow(clippy::type_complexity)]
+    fn common_shape(
+        body: &[u8],
+        max_records: Option<usize>,
+    ) -> Result<Option<(Option<u64>, Vec<Box<RawValue>>)>, TooMany> {
+        let max = max_records.unwrap_or(usize::MAX);
+        let over = std::cell::Cell::new(false);
+        let seed = Envelope {
+            records: Records { max, over: &over },
+        };
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed =
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|page| de.end().map(|()| page));
+        match parsed {
+            Ok(page) => Ok(page),
+            Err(_) if over.get() => Err(TooMany(max)),
+            Err(_) => Ok(None),
         }
-        #[derive(Deserialize)]
-        struct Response {
-            total: Option<Value>,
-            total_result: Option<Value>,
-            items: Option<Vec<Box<RawValue>>>,
+    }
+}
+
+/// A page held more records than the `limit` asked (the limit).
+#[derive(Debug)]
+struct TooMany(usize);
+
+/// The envelope of a list answer, `{"response": ..., "error": ...}`: the page when it has no
+/// `error` and its `response` is a page ([`PageSeed`]).
+#[derive(Clone, Copy)]
+struct Envelope<'a> {
+    records: Records<'a>,
+}
+
+/// A page read from `response`: its total and its records.
+type Common = Option<(Option<u64>, Vec<Box<RawValue>>)>;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Envelope<'_> {
+    type Value = Common;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Common, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Envelope<'_> {
+    type Value = Common;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list answer")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Common, A::Error> {
+        let (mut error, mut page) = (false, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "error" => error |= map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                "response" => {
+                    page = map.next_value_seed(PageSeed {
+                        records: self.records,
+                    })?
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
-        let envelope: Envelope = serde_json::from_slice(body).ok()?;
-        if envelope.error.is_some() {
-            return None;
+        Ok(page.filter(|_| !error))
+    }
+}
+
+/// `response`: a list of records, or `{"total": .., "total_result": .., "items": ..}`;
+/// `None` for anything else.
+#[derive(Clone, Copy)]
+struct PageSeed<'a> {
+    records: Records<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PageSeed<'_> {
+    type Value = Common;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Common, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PageSeed<'_> {
+    type Value = Common;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a page")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Common, A::Error> {
+        serde::de::Visitor::visit_seq(self.records, seq).map(|items| Some((None, items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Common, A::Error> {
+        let (mut total, mut total_result, mut items) = (None, None, Vec::new());
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "total" => total = map.next_value::<Total>()?.0,
+                "total_result" => total_result = map.next_value::<Total>()?.0,
+                "items" => items = map.next_value_seed(self.records)?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
-        let response = envelope.response?;
-        let number =
-            |v: Option<Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
         // `total_result` first: beside it, `total` has been seen holding nonsense (99999).
-        let total = number(response.total_result).or_else(|| number(response.total));
-        Some((total, response.items.unwrap_or_default()))
+        Ok(Some((total_result.or(total), items)))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Common, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Common, E> {
+        Ok(None)
+    }
+}
+
+/// A total: a number, or a number in a string; anything else is skipped without being held
+/// (a hostile `total` holding a tree is never built).
+struct Total(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for Total {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TotalVisitor)
+    }
+}
+
+struct TotalVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TotalVisitor {
+    type Value = Total;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a total")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Total, E> {
+        Ok(Total(Some(v)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Total, E> {
+        Ok(Total(u64::try_from(v).ok()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Total, E> {
+        Ok(Total(v.trim().parse().ok()))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Total, E> {
+        Ok(Total(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Total, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Total(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Total, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Total(None))
+    }
+}
+
+/// Reads `items` (a list, an object keyed by id, or `null`) into at most `max` records, each
+/// as sent; stops at the record past `max` (setting `over`), holding none of the rest.
+#[derive(Debug, Clone, Copy)]
+struct Records<'a> {
+    max: usize,
+    over: &'a std::cell::Cell<bool>,
+}
+
+impl Records<'_> {
+    fn push<E: serde::de::Error>(
+        &self,
+        out: &mut Vec<Box<RawValue>>,
+        record: Box<RawValue>,
+    ) -> Result<(), E> {
+        if out.len() == self.max {
+            self.over.set(true);
+            return Err(E::custom("more records than asked"));
+        }
+        out.push(record);
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records<'_> {
+    type Value = Vec<Box<RawValue>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Records<'_> {
+    type Value = Vec<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of records or an object of records")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(record) = seq.next_element::<Box<RawValue>>()? {
+            self.push(&mut out, record)?;
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some((_, record)) = map.next_entry::<IgnoredAny, Box<RawValue>>()? {
+            self.push(&mut out, record)?;
+        }
+        Ok(out)
     }
 }
 
@@ -506,7 +759,11 @@ mod tests {
         );
         let keyed = br#"{"response": {"total": 1, "items": {"7": {"id": 7}}}}"#;
         let page = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), keyed, "k", &BY_ID).unwrap();
-        assert_eq!(page.items[0].0.get(), r#"{"id":7}"#);
+        assert_eq!(
+            page.items[0].0.get(),
+            r#"{"id": 7}"#,
+            "kept as sent, keyed by id too"
+        );
         assert_eq!(page.items[0].1, Some(id_key(7)));
         let error = br#"{"error": {"error_code": 22, "error_msg": "Access denied"}}"#;
         let err = RawListPage::decode(StatusCode::OK, &HeaderMap::new(), error, "k", &BY_ID).unwrap_err();
@@ -517,6 +774,87 @@ mod tests {
                 .unwrap_err()
                 .is_retryable()
         );
+    }
+
+    /// A page holding more records than its `limit` is refused by name, as a list, keyed by
+    /// id or as a bare list, and in the tree fallback (a string `total`... not in the common
+    /// shape); one holding the limit exactly is read.
+    #[test]
+    fn a_page_holding_more_records_than_asked_is_refused() {
+        let decode_as = |status: u16, body: &str, max: usize| {
+            RawListPage::decode_at_most(
+                StatusCode::from_u16(status).unwrap(),
+                &HeaderMap::new(),
+                body.as_bytes(),
+                "k",
+                &BY_ID,
+                Some(max),
+                1_000,
+            )
+        };
+        let decode = |body: &str, max: usize| decode_as(200, body, max);
+        let list = r#"{"response": {"items": [{"id": 1}, {"id": 2}, {"id": 3}]}}"#;
+        for (status, body) in [
+            (200, list),
+            (
+                200,
+                r#"{"response": {"items": {"1": {"id": 1}, "2": {"id": 2}, "3": {"id": 3}}}}"#,
+            ),
+            (200, r#"{"response": [{"id": 1}, {"id": 2}, {"id": 3}]}"#),
+            // Another success status is read through the tree: it counts too.
+            (203, list),
+        ] {
+            let err = decode_as(status, body, 2).unwrap_err();
+            assert!(
+                matches!(err, Error::Oversized(ref over) if over.bound == Bound::Records(2)),
+                "{body}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                ": the page holds more than the 2 records asked for",
+                "{body}"
+            );
+            assert_eq!(decode_as(status, body, 3).unwrap().items.len(), 3, "{body}");
+        }
+        // A total holding a tree is skipped, not built.
+        let tree_total = format!(
+            r#"{{"response": {{"total": [{}{{}}], "items": [{{"id": 1}}]}}}}"#,
+            "{},".repeat(100_000)
+        );
+        let page = decode(&tree_total, 500).unwrap();
+        assert_eq!((page.total, page.items.len()), (None, 1));
+        let page = decode(r#"{"response": {"total": " 7 ", "items": []}}"#, 5).unwrap();
+        assert_eq!(page.total, Some(7));
+        // A million `{}` (3 MB) for a limit of 500: refused at the 501st, at once.
+        let hostile = format!(
+            r#"{{"response": {{"items": [{}{{}}]}}}}"#,
+            "{},".repeat(1_000_000 - 1)
+        );
+        let started = std::time::Instant::now();
+        let err = decode(&hostile, 500).unwrap_err();
+        assert!(matches!(err, Error::Oversized(ref over) if over.bound == Bound::Records(500)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    /// An answer read as a tree stops at its value budget.
+    #[test]
+    fn an_answer_read_as_a_tree_stops_at_its_value_budget() {
+        let body = r#"{"response": {"items": {"1": {"id": 1, "x": [1, 2, 3]}}, "total": {"a": 1}}}"#;
+        let tree = |max| {
+            crate::client::decode::decode_within(StatusCode::OK, &HeaderMap::new(), body.as_bytes(), "k", max)
+        };
+        // 1 envelope + response + items + record + id + x + 3 + total + a = 11 values.
+        assert!(tree(11).is_ok());
+        let err = tree(10).unwrap_err();
+        assert!(
+            matches!(err, Error::Oversized(ref over) if over.bound == Bound::Values(10)),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), ": the answer holds more than 10 JSON values");
+        // Not JSON stays not JSON.
+        let err = crate::client::decode::decode_within(StatusCode::OK, &HeaderMap::new(), b"[1, 2", "k", 100)
+            .unwrap_err();
+        assert!(err.is_retryable(), "cut short: {err:?}");
     }
 
     #[test]

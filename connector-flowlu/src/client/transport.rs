@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
-use crate::client::decode::decode;
+use crate::client::decode::{answer_values, decode_within};
 use crate::client::page::{ListPage, RawListPage};
 use crate::credential::domain::AccountDomain;
 use crate::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
@@ -46,6 +46,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     resolver: Option<Resolver>,
     max_body: usize,
+    message_host: Option<String>,
 }
 
 /// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
@@ -87,6 +88,13 @@ impl ClientBuilder {
     /// Flowlu host). Checked by [`ClientBuilder::build`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Names `host` in user messages instead of the base URL's host (a stand-in serving a
+    /// real account: messages name the account, not `127.0.0.1:PORT`).
+    pub fn message_host(mut self, host: impl Into<String>) -> Self {
+        self.message_host = Some(host.into());
         self
     }
 
@@ -139,7 +147,7 @@ impl ClientBuilder {
             .unwrap_or_else(|| Resolver(std::sync::Arc::new(SystemResolver)));
         http = http.dns_resolver(std::sync::Arc::new(resolver));
         let http = http.build().map_err(Error::transport)?;
-        let host = contacted_host(&base);
+        let host = self.message_host.unwrap_or_else(|| contacted_host(&base));
         let base = base.as_str().trim_end_matches('/').to_string();
         Ok(Client {
             http,
@@ -231,6 +239,7 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             resolver: None,
             max_body: DEFAULT_MAX_BODY,
+            message_host: None,
         }
     }
 
@@ -250,6 +259,38 @@ impl Client {
         &self.host
     }
 
+    /// This client with another key (the probe's deliberately wrong one): the same transport,
+    /// body cap and resolver.
+    pub(crate) fn with_api_key(&self, api_key: Secret) -> Self {
+        Self {
+            api_key,
+            answered: Arc::new(AtomicBool::new(false)),
+            ..self.clone()
+        }
+    }
+
+    /// The key requests carry, to redact answers read outside [`Client::call`].
+    pub(crate) fn api_key(&self) -> &Secret {
+        &self.api_key
+    }
+
+    /// The most JSON values an answer of this client is read into ([`answer_values`] of its
+    /// body cap).
+    pub(crate) fn answer_values(&self) -> usize {
+        answer_values(self.max_body)
+    }
+
+    /// Sends one call and returns its answer undecoded: the status, the headers and the body
+    /// (read up to the body cap), for the probe, which reports what [`Client::call`] hides.
+    /// Transport errors are stripped of their URL; a name that does not resolve is
+    /// [`crate::error::TransportKind::Dns`].
+    pub(crate) async fn send_raw(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(StatusCode, HeaderMap, impl AsRef<[u8]>), Error> {
+        self.send(call).await
+    }
+
     /// `GET .../{module}/{model}/list` with `params` (`page`, `limit`, `order_by[asc][]`,
     /// `filter[...]`, ...).
     pub async fn list(
@@ -258,7 +299,16 @@ impl Client {
         model: &str,
         params: &[(String, String)],
     ) -> Result<ListPage, Error> {
-        ListPage::from_response(self.call(Call::new(module, model, "list").params(params)).await?)
+        let call = Call::new(module, model, "list").params(params);
+        let page = ListPage::from_response(self.call(call).await?)?;
+        // Read as a tree within the value budget; a page holding more records than asked is
+        // refused as `list_raw` refuses it.
+        match call.limit() {
+            Some(limit) if page.items.len() > limit => {
+                Err(Error::oversized(call.what(), call.page(), Bound::Records(limit)))
+            }
+            _ => Ok(page),
+        }
     }
 
     /// `GET .../{module}/{model}/get/{id}`.
@@ -300,7 +350,15 @@ impl Client {
     ) -> Result<RawListPage, Error> {
         let call = Call::new(module, model, "list").params(params);
         let (status, headers, body) = self.send(&call).await?;
-        let page = RawListPage::decode(status, &headers, body.as_ref(), self.api_key.expose(), order);
+        let page = RawListPage::decode_at_most(
+            status,
+            &headers,
+            body.as_ref(),
+            self.api_key.expose(),
+            order,
+            call.limit(),
+            answer_values(self.max_body),
+        );
         self.outcome(page, status, &call)
     }
 
@@ -317,7 +375,13 @@ impl Client {
         tracing::Instrument::instrument(
             async {
                 let (status, headers, body) = self.send(&call).await?;
-                let response = decode(status, &headers, body.as_ref(), self.api_key.expose());
+                let response = decode_within(
+                    status,
+                    &headers,
+                    body.as_ref(),
+                    self.api_key.expose(),
+                    answer_values(self.max_body),
+                );
                 self.outcome(response, status, &call)
             },
             span,
@@ -376,20 +440,31 @@ impl Client {
         if announced > limit as u64 {
             return Err(oversized(Bound::Bytes(limit)));
         }
-        let (mut chunks, mut read) = (Vec::new(), 0);
+        // One chunk (the common case) is kept as it came; from the second on, chunks are
+        // copied into one buffer as they arrive (sized by the announced length), so a body is
+        // held about once, not as its chunks and their join.
+        let mut body = Body::Joined(Vec::new());
+        let mut read = 0;
         while let Some(chunk) = response.chunk().await.map_err(Error::transport)? {
             read += chunk.len();
             if read > limit {
                 return Err(oversized(Bound::Bytes(limit)));
             }
-            chunks.push(chunk);
+            body = match body {
+                Body::Joined(joined) if joined.is_empty() && read == chunk.len() => Body::One(chunk),
+                Body::One(first) => {
+                    let size = usize::try_from(announced).unwrap_or(0).max(read);
+                    let mut joined = Vec::with_capacity(size);
+                    joined.extend_from_slice(&first);
+                    joined.extend_from_slice(&chunk);
+                    Body::Joined(joined)
+                }
+                Body::Joined(mut joined) => {
+                    joined.extend_from_slice(&chunk);
+                    Body::Joined(joined)
+                }
+            };
         }
-        // One chunk (the common case) is kept as it came; several are joined once.
-        let body = if chunks.len() == 1 {
-            Body::One(chunks.swap_remove(0))
-        } else {
-            Body::Joined(chunks.concat())
-        };
         Ok((status, headers, body))
     }
 }
@@ -455,6 +530,14 @@ impl<'a> Call<'a> {
     /// `module/model/method`, for messages.
     fn what(&self) -> String {
         format!("{}/{}/{}", self.module, self.model, self.method)
+    }
+
+    /// The `limit` parameter, if any: the most records a list page may hold.
+    fn limit(&self) -> Option<usize> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == "limit")
+            .and_then(|(_, v)| v.parse().ok())
     }
 
     /// The `page` parameter, if any.

@@ -23,6 +23,8 @@ pub struct FlowluCredential {
     #[serde(flatten)]
     pub meta: CredentialMeta,
 
+    // The doc comment is the form's title and description, shown as plain text: no link markup.
+    #[allow(rustdoc::bare_urls)]
     /// Account domain
     ///
     /// The first part of your Flowlu address: for https://mycompany.flowlu.com enter
@@ -65,6 +67,12 @@ pub struct FlowluCredential {
     #[serde(skip)]
     #[schemars(skip)]
     pub base_url: Option<String>,
+
+    /// Whether messages name the account (`acme.flowlu.com`) although requests go to
+    /// `base_url` (a stand-in serving that account): see [`FlowluCredential::with_stand_in`].
+    #[serde(skip)]
+    #[schemars(skip)]
+    name_account: bool,
 }
 
 /// Reads the key without the white space a paste adds around it (a newline, a space), as the
@@ -100,9 +108,21 @@ impl FlowluCredential {
         self
     }
 
-    /// The host requests go to: the base URL's (with its port) when one is set, else the
-    /// account's portal (`acme.flowlu.com`). User messages name this host.
+    /// Sends requests to `url` (a stand-in serving this account, as the reference host's is)
+    /// while every message still names the account the user typed (`acme.flowlu.com`), not
+    /// the stand-in's `127.0.0.1:PORT`.
+    pub fn with_stand_in(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self.name_account = true;
+        self
+    }
+
+    /// The host user messages name: the account's portal (`acme.flowlu.com`), or the base
+    /// URL's host (with its port) when one is set by [`FlowluCredential::with_base_url`].
     pub fn host(&self) -> String {
+        if self.name_account {
+            return self.account_domain.host();
+        }
         self.base_url
             .as_deref()
             .and_then(|raw| url::Url::parse(raw.trim()).ok())
@@ -126,6 +146,9 @@ impl FlowluCredential {
         if let Some(url) = &self.base_url {
             builder = builder.base_url(url.clone());
         }
+        if self.name_account {
+            builder = builder.message_host(self.account_domain.host());
+        }
         if let Some(timeout) = self.settings().timeout() {
             builder = builder.timeout(timeout);
         }
@@ -140,6 +163,23 @@ impl Credential for FlowluCredential {
     }
 
     async fn validate(&self) -> Validation {
+        // What every incremental read would refuse, refused here with the same sentence.
+        let horizon = crate::source::cursor::Horizon::now();
+        let start_date = self.settings().start_date;
+        if let Some(sentence) = start_date
+            .as_deref()
+            .and_then(|date| crate::source::cursor::refuse_start_date(date, &horizon))
+        {
+            let mut message = sentence.clone();
+            if let Some(first) = message.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            return Validation::invalid(
+                FailureReason::InvalidConfig,
+                message,
+                format!("unusable start date: {sentence}"),
+            );
+        }
         match self.client() {
             Ok(client) => validate_with(&client).await,
             Err(err) => invalid(&err, &self.host()),
@@ -273,6 +313,28 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 R::Unexpected,
                 format!(
                     "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Records(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than the {limit} records asked for: the portal (or something between it and the connector) does not page as Flowlu does, so the page was refused before its records were read. Please report it to the connector's maintainers.",
+                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
+                ),
+            ),
+            Oversize {
+                what,
+                page,
+                bound: Bound::Values(limit),
+            } => (
+                R::Unexpected,
+                format!(
+                    "{} of {what} holds more than {limit} JSON values, more than the connector holds for one answer. Lower advanced.page_size, or raise advanced.max_page_megabytes if the records really are that large; otherwise please report it to the connector's maintainers.",
                     page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
                 ),
             ),

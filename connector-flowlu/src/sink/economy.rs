@@ -26,14 +26,16 @@
 //!   a record someone else created meanwhile with the same match value is found and updated,
 //!   and one read serves every record taken before it (a batch of creates costs one page).
 //!   When the index holds dated records, the same staleness read also asks for the records
-//!   others edited since (one more page, usually empty; see [`ModelIndex`]).
+//!   others edited since (one more page, usually empty; see [`ModelIndex`]). Besides, every
+//!   `unchanged` and create decision through the index needs a read begun at most
+//!   `staleness_seconds` before it (see [`ModelIndex::recent`]): one refresh then serves every
+//!   decision for that long.
 //! * **Unknown size** (no `total`), a model above [`MAX_INDEX_RECORDS`], or a failed probe or
 //!   read: lookups, as before.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
@@ -43,7 +45,7 @@ use crate::client::ListPage;
 use crate::credential::account::Account;
 use crate::credential::settings::WriteMode;
 use crate::sink::compare::sent_fields;
-use crate::sink::index::{ModelIndex, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
+use crate::sink::index::{ModelIndex, StalenessClock, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
 use crate::sink::plan::{StreamPlan, Tagged, WritePlan};
 
 /// Input items read ahead of the writers, when the input already holds them: a read of the
@@ -56,10 +58,6 @@ pub const PROBE_AT: u64 = 101;
 
 /// At most this many records of one stream are held back while the choice is open.
 pub const MAX_HELD: usize = 10_000;
-
-/// Default age after which the index is brought up to date (records created by others since
-/// it was read) before a create, even when the record was taken before the last read.
-pub const DEFAULT_INDEX_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// How a record is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +83,8 @@ pub(crate) struct StreamShared {
     /// The model's newest records, read before the write's first create
     /// ([`crate::sink::resume`]); `None` when the portal refused that read.
     pub(crate) earlier: tokio::sync::OnceCell<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>>,
+    /// The clock the staleness bound is measured on.
+    pub clock: StalenessClock,
 }
 
 impl StreamShared {
@@ -116,7 +116,6 @@ fn indexable(plan: &StreamPlan) -> bool {
     matches!(plan.mode, WriteMode::Upsert | WriteMode::Update)
 }
 
-#[derive(Default)]
 struct StreamCount {
     seen: u64,
     held: Vec<Tagged>,
@@ -126,8 +125,24 @@ struct StreamCount {
     shared: Arc<StreamShared>,
 }
 
+impl StreamCount {
+    fn new(clock: &StalenessClock) -> Self {
+        Self {
+            seen: 0,
+            held: Vec::new(),
+            probe: None,
+            index: false,
+            shared: Arc::new(StreamShared {
+                clock: clock.clone(),
+                ..StreamShared::default()
+            }),
+        }
+    }
+}
+
 struct Planner<'a> {
     account: &'a Account,
+    clock: StalenessClock,
     plan: Arc<WritePlan>,
     input: BoxStream<'a, Tagged>,
     ready: VecDeque<Planned>,
@@ -138,11 +153,13 @@ struct Planner<'a> {
 /// Plans every input item: see the [module documentation](self).
 pub(crate) fn plan_input<'a>(
     account: &'a Account,
+    clock: StalenessClock,
     plan: Arc<WritePlan>,
     input: BoxStream<'a, Tagged>,
 ) -> BoxStream<'a, Planned> {
     let planner = Planner {
         account,
+        clock,
         plan,
         input,
         ready: VecDeque::new(),
@@ -207,7 +224,11 @@ impl Planner<'_> {
             });
             return;
         };
-        let count = self.streams.entry(stream_plan.stream.clone()).or_default();
+        let clock = &self.clock;
+        let count = self
+            .streams
+            .entry(stream_plan.stream.clone())
+            .or_insert_with(|| StreamCount::new(clock));
         count.seen += 1;
         count.shared.received.fetch_max(sequence + 1, Ordering::SeqCst);
         let shared = Arc::clone(&count.shared);
@@ -241,12 +262,14 @@ impl Planner<'_> {
             Some(Some(cost)) if count.seen >= cost => {
                 count.index = true;
                 let fields = compared_fields(&stream_plan, &count.held);
-                if let Some((items, received)) = whole {
+                if let Some((items, received, began)) = whole {
                     // The probe's page is the whole model: it is the index.
                     let key = stream_plan.match_field.as_deref().unwrap_or("id");
-                    let mut index = ModelIndex::new(key, fields.clone()).with_cursor(stream_plan.cursor);
+                    let mut index = ModelIndex::new(key, fields.clone())
+                        .with_kinds(&stream_plan.kinds)
+                        .with_cursor(stream_plan.cursor);
                     index.absorb(&items);
-                    index.covered(received);
+                    index.covered(received, began);
                     // Unset until now: only records planned for the index read it.
                     let _ = shared.index.set(Some(tokio::sync::Mutex::new(index)));
                 }
@@ -356,9 +379,9 @@ struct Probed {
     /// The requests an index read costs; `None` when it cannot be told or the model is too
     /// large.
     cost: Option<u64>,
-    /// The probe's records when they are the whole model, and the records taken from the
-    /// input when it was sent.
-    whole: Option<(Vec<Value>, u64)>,
+    /// The probe's records when they are the whole model, the records taken from the input
+    /// when it was sent, and when it began (on the write's clock).
+    whole: Option<(Vec<Value>, u64, std::time::Duration)>,
 }
 
 /// The requests an index read of the model costs, from one list call of the newest records
@@ -374,6 +397,7 @@ async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> P
         ("order_by[desc][]", "id".into()),
     ]);
     let received = shared.received();
+    let began = shared.clock.now();
     let page = match list(account, plan, &params).await {
         Ok(page) => page,
         Err(e) => {
@@ -398,7 +422,7 @@ async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> P
     if whole {
         return Probed {
             cost: Some(0),
-            whole: Some((page.items, received)),
+            whole: Some((page.items, received, began)),
         };
     }
     let cost = page
@@ -435,6 +459,7 @@ pub(crate) async fn read_into(
 ) -> Result<u64, String> {
     let limit = account.settings.page_size();
     let received = shared.received();
+    let began = shared.clock.now();
     // Taken before the read by id: the first read of the index has nothing to ask for, and
     // records others created meanwhile are read by id, not again as edited.
     let edited = index.edited_query();
@@ -482,7 +507,7 @@ pub(crate) async fn read_into(
             Err(why) => return Err(why),
         }
     }
-    index.covered(received);
+    index.covered(received, began);
     Ok(requests)
 }
 

@@ -33,19 +33,74 @@
 //!   create is looked up first ([`ModelIndex::edits_unseen`]; where the portal refuses or
 //!   ignores that lookup too, creates follow the index: [`ModelIndex::lookups_work`]). An entry the write could not
 //!   settle (an unknown create) is [`Hit::Stale`]: the next record of that match value is
-//!   looked up. Not seen: an edit by others, during the write, of a record created during
-//!   the write (by it or by others): reading those back would cost a page per batch of creates
-//!   into an empty model, where there is nothing else to read.
+//!   looked up. The read of edits covers every id known, records created during the write
+//!   (by it or by others) included: the write's own creates since the last read come back in
+//!   it (a page per read at most, in practice).
+//! * **Staleness bound**: every `unchanged` and every create decided from the index rests on
+//!   a read of the portal begun at most `staleness_seconds` before the decision
+//!   ([`ModelIndex::recent`], measured on the write's [`StalenessClock`]); an older one is
+//!   refreshed first (what others created and edited since), or the record looked up where
+//!   edits cannot be read. A deletion by others is not seen by these reads.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::sink::compare::{fingerprint, sent_fields};
+use crate::sink::compare::{fingerprint, sent_fields, FieldKinds, ValueKind};
 use crate::sink::encode::scalar_text;
+
+/// The clock a write's staleness bound is measured on: the process's monotonic clock, or
+/// (for tests) one that moves only when told to.
+#[derive(Debug, Clone)]
+pub struct StalenessClock {
+    start: Instant,
+    manual: Option<Arc<AtomicU64>>,
+}
+
+impl Default for StalenessClock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl StalenessClock {
+    /// The process's monotonic clock.
+    pub fn system() -> Self {
+        Self {
+            start: Instant::now(),
+            manual: None,
+        }
+    }
+
+    /// A clock standing at zero that moves only by [`StalenessClock::advance`] (clones share it).
+    pub fn manual() -> Self {
+        Self {
+            start: Instant::now(),
+            manual: Some(Arc::new(AtomicU64::new(0))),
+        }
+    }
+
+    /// Moves a manual clock on by `by` (a system clock ignores it).
+    pub fn advance(&self, by: Duration) {
+        if let Some(ms) = &self.manual {
+            let add = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+            ms.fetch_add(add, Ordering::SeqCst);
+        }
+    }
+
+    /// The time since the clock started.
+    pub fn now(&self) -> Duration {
+        match &self.manual {
+            Some(ms) => Duration::from_millis(ms.load(Ordering::SeqCst)),
+            None => self.start.elapsed(),
+        }
+    }
+}
 
 /// Models larger than this are never indexed.
 pub const MAX_INDEX_RECORDS: u64 = 1_000_000;
@@ -87,11 +142,14 @@ pub enum Hit {
 pub struct ModelIndex {
     key_field: String,
     fields: Vec<String>,
+    /// How each of `fields` is compared.
+    kinds: Vec<ValueKind>,
     entries: HashMap<Box<str>, Entry>,
     newest_id: u64,
     /// Ids above `newest_id` this write created (not yet joined to it without a gap).
     own: BTreeSet<u64>,
-    refreshed: Instant,
+    /// When (on the write's [`StalenessClock`]) the last complete read of the portal began.
+    read_at: Option<Duration>,
     /// Records of the write numbered below this were taken from the input before the portal
     /// was last read.
     covers: u64,
@@ -134,11 +192,12 @@ impl ModelIndex {
         fields.truncate(MAX_COMPARED_FIELDS);
         Self {
             key_field: key_field.to_string(),
+            kinds: vec![ValueKind::default(); fields.len()],
             fields,
             entries: HashMap::new(),
             newest_id: 0,
             own: BTreeSet::new(),
-            refreshed: Instant::now(),
+            read_at: None,
             covers: 0,
             cursor: None,
             edited_after: None,
@@ -159,16 +218,25 @@ impl ModelIndex {
         self
     }
 
+    /// Compares each field by its kind in `kinds` (text for a field it does not name).
+    pub fn with_kinds(mut self, kinds: &FieldKinds) -> Self {
+        self.kinds = self.fields.iter().map(|f| kinds.get(f)).collect();
+        self
+    }
+
     /// The read of the records others edited since the portal was last read, when there is
     /// one to make: the index holds records with an updated time, and edits can be read.
+    /// It covers every record the index knows (up to [`ModelIndex::newest_id`]): those the
+    /// model held when the write began and those created since, by anyone.
     pub fn edited_query(&self) -> Option<EditedQuery> {
         if self.edits_unseen.is_some() {
             return None;
         }
+        self.base?;
         Some(EditedQuery {
             column: self.cursor.clone()?,
             after: crate::dates::format_naive(self.edited_after? - 1),
-            below: self.base.filter(|b| *b > 0)?.saturating_add(1),
+            below: Some(self.newest_id).filter(|n| *n > 0)?.saturating_add(1),
         })
     }
 
@@ -222,16 +290,25 @@ impl ModelIndex {
         self.newest_id
     }
 
-    /// Whether a create of the write's record number `sequence` may trust the index: the
-    /// portal was read after that record was taken from the input, less than `max_age` ago.
-    pub fn fresh_for(&self, sequence: u64, max_age: Duration) -> bool {
-        sequence < self.covers && self.refreshed.elapsed() < max_age
+    /// Whether a decision at `now` may rest on the index: the last read of the portal
+    /// began at most `max_age` before.
+    pub fn recent(&self, now: Duration, max_age: Duration) -> bool {
+        self.read_at.is_some_and(|at| now.saturating_sub(at) <= max_age)
     }
 
-    /// Notes that a read of the portal began once the write had taken `received` records
-    /// from its input (see [`ModelIndex::fresh_for`]).
-    pub fn covered(&mut self, received: u64) {
+    /// Whether a create of the write's record number `sequence` may trust the index at `now`:
+    /// the portal was read after that record was taken from the input, and that read began at
+    /// most `max_age` before.
+    pub fn fresh_for(&self, sequence: u64, now: Duration, max_age: Duration) -> bool {
+        sequence < self.covers && self.recent(now, max_age)
+    }
+
+    /// Notes that a read of the portal, begun at `began` (on the write's clock), was complete
+    /// once the write had taken `received` records from its input (see
+    /// [`ModelIndex::fresh_for`]).
+    pub fn covered(&mut self, received: u64, began: Duration) {
         self.covers = self.covers.max(received);
+        self.read_at = Some(self.read_at.map_or(began, |at| at.max(began)));
         // The first read is done: the records up to its newest id are those whose edits are read.
         self.base.get_or_insert(self.newest_id);
     }
@@ -258,12 +335,11 @@ impl ModelIndex {
                 continue;
             };
             self.newest_id = self.newest_id.max(id);
-            // Only the records the model held when the write began date its edits.
-            let held_at_start = self.base.is_none_or(|b| id <= b);
+            // A read of what others edited since follows every read by id: the newest updated
+            // time read bounds the next one.
             if let Some(at) = self
                 .cursor
                 .as_ref()
-                .filter(|_| held_at_start)
                 .and_then(|c| record.get(c))
                 .and_then(Value::as_str)
                 .and_then(crate::dates::parse_naive)
@@ -276,7 +352,13 @@ impl ModelIndex {
             let prints = self
                 .fields
                 .iter()
-                .map(|f| record.get(f).and_then(fingerprint).unwrap_or(ABSENT))
+                .zip(&self.kinds)
+                .map(|(f, kind)| {
+                    record
+                        .get(f)
+                        .and_then(|v| fingerprint(*kind, v))
+                        .unwrap_or(ABSENT)
+                })
                 .collect();
             let entry = self.entries.entry(key.into_boxed_str());
             match entry {
@@ -294,7 +376,6 @@ impl ModelIndex {
             }
         }
         self.advance();
-        self.refreshed = Instant::now();
     }
 
     /// Adds records others edited since the index was read: a record whose match value
@@ -341,7 +422,8 @@ impl ModelIndex {
             let Ok(at) = self.fields.binary_search_by(|f| f.as_str().cmp(name)) else {
                 return false;
             };
-            fingerprint(value).is_some_and(|p| prints.get(at) == Some(&p))
+            let kind = self.kinds.get(at).copied().unwrap_or_default();
+            fingerprint(kind, value).is_some_and(|p| prints.get(at) == Some(&p))
         })
     }
 
@@ -359,7 +441,8 @@ impl ModelIndex {
         };
         for (at, field) in self.fields.iter().enumerate() {
             if let Some(value) = body.get(field) {
-                prints[at] = fingerprint(value).unwrap_or(ABSENT);
+                let kind = self.kinds.get(at).copied().unwrap_or_default();
+                prints[at] = fingerprint(kind, value).unwrap_or(ABSENT);
             }
         }
         self.entries.insert(key.into(), Entry::One { id, prints });
@@ -411,17 +494,26 @@ mod tests {
             json!({"id": 9, "email": "c@x.io", "name": "C", "updated_date": "0000-00-00 00:00:00"}),
         ]);
         assert_eq!(index.edited_query(), None, "the first read is not done");
-        index.covered(0);
+        index.covered(0, Duration::ZERO);
         let query = EditedQuery {
             column: "updated_date".into(),
             after: "2024-03-01 09:59:59".into(),
             below: 10,
         };
         assert_eq!(index.edited_query(), Some(query.clone()));
-        // Neither the write's own creates nor records others created since move the bound.
+        // The write's own create (id 10, following 9) joins what is known: the next read of
+        // edits covers it; a record read later moves the bound on.
         index.wrote("d@x.io", 10, &obj(json!({"name": "D"})), true);
+        assert_eq!(index.edited_query().map(|q| q.below), Some(11));
         index.absorb(&[json!({"id": 11, "email": "e@x.io", "updated_date": "2024-04-01 00:00:00"})]);
-        assert_eq!(index.edited_query(), Some(query));
+        assert_eq!(
+            index.edited_query(),
+            Some(EditedQuery {
+                column: "updated_date".into(),
+                after: "2024-03-31 23:59:59".into(),
+                below: 12,
+            })
+        );
         index.give_up_edits("Flowlu refused filter[updated_date]".into());
         assert_eq!(
             (index.edited_query(), index.edits_unseen()),
@@ -438,17 +530,25 @@ mod tests {
         );
         let mut undated = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
         undated.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": ""})]);
-        undated.covered(0);
+        undated.covered(0, Duration::ZERO);
         assert_eq!(
             undated.edits_unseen(),
             Some("no record read holds an updated time")
         );
         let mut empty = ModelIndex::new("email", vec![]).with_cursor(Some("updated_date"));
         empty.absorb(&[]);
-        empty.covered(0);
-        // Records created during the write (by anyone) are not read for edits.
-        empty.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": "2024-01-01 00:00:00"})]);
+        empty.covered(0, Duration::ZERO);
+        // Nothing to read edits of yet; a record created during the write (by anyone) is
+        // read for edits from then on.
         assert_eq!((empty.edits_unseen(), empty.edited_query()), (None, None));
+        empty.absorb(&[json!({"id": 1, "email": "a@x.io", "updated_date": "2024-01-01 00:00:00"})]);
+        assert_eq!(
+            (
+                empty.edits_unseen(),
+                empty.edited_query().map(|q| (q.after, q.below))
+            ),
+            (None, Some(("2023-12-31 23:59:59".to_string(), 2)))
+        );
     }
 
     #[test]
@@ -458,7 +558,7 @@ mod tests {
             json!({"id": 1, "email": "a@x.io", "name": "A", "updated_date": "2024-01-01 00:00:00"}),
             json!({"id": 2, "email": "b@x.io", "name": "B", "updated_date": "2024-01-01 00:00:00"}),
         ]);
-        index.covered(0);
+        index.covered(0, Duration::ZERO);
         index.absorb_edited(&[
             json!({"id": 1, "email": "new@x.io", "name": "A", "updated_date": "2024-01-02 00:00:00"}),
             json!({"id": 2, "email": "b@x.io", "name": "B2", "updated_date": "2024-01-02 00:00:00"}),
@@ -605,16 +705,73 @@ mod tests {
     }
 
     #[test]
-    fn a_create_trusts_the_index_only_for_records_taken_before_the_last_read() {
-        let minute = Duration::from_secs(60);
+    fn every_value_form_compares_by_its_type_on_the_index_and_the_lookup_path() {
+        use crate::sink::compare::{record_unchanged, value_forms, FieldKinds};
+        for (kind, sent, current, same) in value_forms() {
+            let kinds = FieldKinds::new(std::collections::HashMap::from([("f".to_string(), kind)]));
+            let portal = json!({"id": 1, "email": "a@x.io", "f": current});
+            let body = obj(json!({"f": sent}));
+            // A value the encoder drops (null, "") is not sent: nothing to differ.
+            let sends = sent_fields(&body).is_none_or(|f| !f.is_empty());
+            let expected = same || !sends;
+            // The lookup path: the record a lookup answered.
+            assert_eq!(
+                record_unchanged(&body, &obj(portal.clone()), &kinds),
+                expected,
+                "lookup, {kind:?}: {sent} vs {current}"
+            );
+            // The index path: the record read into the index, the sent value fingerprinted.
+            let mut index = ModelIndex::new("email", vec!["f".into()]).with_kinds(&kinds);
+            index.absorb(&[portal]);
+            assert_eq!(
+                index.find("a@x.io", &body),
+                Hit::One {
+                    id: 1,
+                    unchanged: expected
+                },
+                "index, {kind:?}: {sent} vs {current}"
+            );
+            // What the write sent is what the index then holds.
+            index.wrote("a@x.io", 1, &body, false);
+            assert_eq!(
+                index.find("a@x.io", &body),
+                Hit::One {
+                    id: 1,
+                    // Lists and objects are never comparable.
+                    unchanged: sent_fields(&body).is_some()
+                },
+                "index after the write, {kind:?}: {sent}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_decision_trusts_the_index_within_the_staleness_bound_only() {
+        let (minute, clock) = (Duration::from_secs(60), StalenessClock::manual());
         let mut index = ModelIndex::new("email", vec![]);
-        assert!(!index.fresh_for(0, minute));
-        index.covered(3);
-        assert!(index.fresh_for(0, minute));
-        assert!(index.fresh_for(2, minute));
-        assert!(!index.fresh_for(3, minute));
-        assert!(!index.fresh_for(0, Duration::ZERO));
-        index.covered(1);
-        assert!(index.fresh_for(2, minute));
+        assert!(!index.recent(clock.now(), minute), "never read");
+        assert!(!index.fresh_for(0, clock.now(), minute));
+        clock.advance(Duration::from_secs(5));
+        index.covered(3, clock.now());
+        clock.advance(minute);
+        // Read 60 s ago: still within a bound of 60 s; records taken before the read only.
+        assert!(index.recent(clock.now(), minute));
+        assert!(index.fresh_for(0, clock.now(), minute));
+        assert!(index.fresh_for(2, clock.now(), minute));
+        assert!(!index.fresh_for(3, clock.now(), minute));
+        clock.advance(Duration::from_millis(1));
+        assert!(!index.recent(clock.now(), minute));
+        assert!(!index.fresh_for(0, clock.now(), minute));
+        // A later read renews it; an older one (out of order) does not move it back.
+        index.covered(1, clock.now());
+        index.covered(1, Duration::ZERO);
+        assert!(index.fresh_for(2, clock.now(), minute));
+        assert!(index.fresh_for(2, clock.now(), Duration::ZERO));
+        clock.advance(Duration::from_millis(1));
+        assert!(!index.recent(clock.now(), Duration::ZERO));
+        // The system clock moves by itself and ignores `advance`.
+        let system = StalenessClock::system();
+        system.advance(Duration::from_secs(3600));
+        assert!(system.now() < Duration::from_secs(3600));
     }
 }

@@ -10,6 +10,8 @@ pub mod precheck;
 mod resume;
 mod writer;
 
+pub use compare::{FieldKinds, ValueKind};
+pub use index::StalenessClock;
 pub use plan::{StreamPlan, WritePlan};
 
 use std::sync::{Arc, Mutex};
@@ -31,7 +33,7 @@ use crate::credential::account::WaitWatch;
 use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
 use crate::error::Error;
-use crate::sink::economy::{Planned, Strategy, StreamShared, DEFAULT_INDEX_MAX_AGE};
+use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::encode::scalar_text;
 use crate::sink::precheck::is_blank;
 
@@ -75,7 +77,9 @@ use writer::Writer;
 ///   the index, the records created since it was last read are read, unless that read began
 ///   after the record was taken from the input (one read serves a batch of creates), so a
 ///   record someone else created meanwhile with the same match value is updated, not
-///   duplicated.
+///   duplicated. Every `unchanged` and create decided from the index rests on a read of the
+///   portal begun at most `staleness_seconds` before (the settings; `with_index_max_age`), so
+///   a record others created, took or edited longer ago than that is seen.
 /// * **Order**: records run concurrently (bounded by the limiter), except that records with the
 ///   same id or match value run one after the other in input order (no duplicate from two
 ///   concurrent upserts of one e-mail). A checkpoint is acknowledged once every record before it
@@ -102,23 +106,27 @@ pub struct FlowluSink {
     account: Account,
     index_max_age: Duration,
     find_earlier: bool,
+    clock: StalenessClock,
 }
 
 impl FlowluSink {
     /// A sink writing with `client`, limited as `settings` say.
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
+            index_max_age: settings.staleness(),
             account: Account::new(client, settings),
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
             find_earlier: false,
+            clock: StalenessClock::system(),
         }
     }
 
     /// A sink for `credential` (its client and settings).
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        let account = Account::from_credential(credential)?;
         Ok(Self {
-            account: Account::from_credential(credential)?,
-            index_max_age: DEFAULT_INDEX_MAX_AGE,
+            index_max_age: account.settings.staleness(),
+            account,
+            clock: StalenessClock::system(),
             find_earlier: false,
         })
     }
@@ -140,9 +148,10 @@ impl FlowluSink {
         }
     }
 
-    /// Before a create decided by an index older than `age`, the records created since the
-    /// index was read are read first, even when that read began after the record was taken
-    /// from the input (default `DEFAULT_INDEX_MAX_AGE`; zero: before every such create).
+    /// The staleness bound: an `unchanged` or a create decided from an index whose last read
+    /// of the portal began more than `age` before is preceded by a read of what others created
+    /// and edited since (default: the settings' `staleness_seconds`; zero: before every such
+    /// decision).
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
@@ -161,6 +170,12 @@ impl FlowluSink {
             find_earlier: on,
             ..self
         }
+    }
+
+    /// Measures the staleness bound on `clock` (tests move a [`StalenessClock::manual`] one
+    /// by hand).
+    pub fn with_staleness_clock(self, clock: StalenessClock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The account (client, limiter, settings) this reads or writes.
@@ -240,7 +255,12 @@ impl FlowluSink {
     ) -> BoxStream<'a, SinkEvent> {
         let order = Arc::new(KeyedOrder::default());
         let refusals = Arc::clone(&halt);
-        let planned = crate::sink::economy::plan_input(&self.account, Arc::clone(&plan), tag(input).boxed());
+        let planned = crate::sink::economy::plan_input(
+            &self.account,
+            self.clock.clone(),
+            Arc::clone(&plan),
+            tag(input).boxed(),
+        );
         let done = planned
             .map(move |planned| {
                 let plan = Arc::clone(&plan);

@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use crate::credential::settings::{Settings, WriteMode};
 use crate::error::Error;
+use crate::sink::compare::{FieldKinds, ValueKind};
 use crate::sink::encode::check_name;
 use crate::sink::precheck::SchemaFacts;
-use crate::streams;
+use crate::{stream_schema, streams};
 
 /// How one stream is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,9 @@ pub struct StreamPlan {
     pub cursor: Option<&'static str>,
     /// What the stream schema says about records.
     pub schema: SchemaFacts,
+    /// How each field's values are compared (`unchanged`): by the type the catalog's stream
+    /// schema declares, else the model's standard field type, else as text.
+    pub kinds: FieldKinds,
 }
 
 /// How every stream of a catalog is written.
@@ -96,7 +100,30 @@ fn stream_plan(configured: &ConfiguredStream, settings: &Settings) -> Result<Str
         match_field,
         cursor: model.cursor.map(|(column, _)| column),
         schema: SchemaFacts::from_schema(&configured.stream.json_schema),
+        kinds: field_kinds(name, &configured.stream.json_schema),
     })
+}
+
+/// The comparison kind of each field of `stream`: the type `schema` declares for it, else the
+/// type of the model's standard field (the connector's own stream schema).
+fn field_kinds(stream: &str, schema: &Value) -> FieldKinds {
+    let mut kinds: HashMap<String, ValueKind> = stream_schema::standard_fields(stream)
+        .map(|(name, code)| {
+            let kind = match code {
+                "i" | "n" | "b" | "u" | "is" | "ns" => ValueKind::Number,
+                _ => ValueKind::Text,
+            };
+            (name.to_string(), kind)
+        })
+        .collect();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            if let Some(kind) = property.get("type").and_then(ValueKind::of_schema_type) {
+                kinds.insert(name.clone(), kind);
+            }
+        }
+    }
+    FieldKinds::new(kinds)
 }
 
 fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<String>), Error> {

@@ -37,7 +37,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::sink::compare::{record_unchanged, sent_fields};
+use crate::sink::compare::{record_unchanged, sent_fields, FieldKinds};
 
 /// The newest records of a model before a write's first create, and those already claimed.
 #[derive(Debug, Default)]
@@ -71,16 +71,16 @@ impl Earlier {
         }
     }
 
-    /// The oldest unclaimed record holding every sent field of `body` (at least one), now
-    /// claimed.
-    pub(crate) fn claim(&mut self, body: &Map<String, Value>) -> Option<u64> {
+    /// The oldest unclaimed record holding every sent field of `body` (at least one, each
+    /// compared by its kind in `kinds`), now claimed.
+    pub(crate) fn claim(&mut self, body: &Map<String, Value>, kinds: &FieldKinds) -> Option<u64> {
         if sent_fields(body).is_none_or(|sent| sent.is_empty()) {
             return None;
         }
         let id = self
             .records
             .iter()
-            .find(|(id, record)| !self.claimed.contains(id) && record_unchanged(body, record))
+            .find(|(id, record)| !self.claimed.contains(id) && record_unchanged(body, record, kinds))
             .map(|(id, _)| *id)?;
         self.claimed.insert(id);
         Some(id)
@@ -113,13 +113,17 @@ mod tests {
             json!({"id": 7, "name": "A", "phone": "1"}),
             json!({"id": 8, "name": "B"}),
         ]);
-        let a = body(json!({"name": "A", "phone": 1}));
-        assert_eq!(earlier.claim(&a), Some(7));
-        assert_eq!(earlier.claim(&a), Some(9));
-        assert_eq!(earlier.claim(&a), None);
+        let a = body(json!({"name": "A", "phone": "1"}));
+        let kinds = FieldKinds::default();
+        assert_eq!(earlier.claim(&a, &kinds), Some(7));
+        assert_eq!(earlier.claim(&a, &kinds), Some(9));
+        assert_eq!(earlier.claim(&a, &kinds), None);
         // A field the portal record lacks is a difference; nothing sent matches nothing.
-        assert_eq!(earlier.claim(&body(json!({"name": "B", "phone": "2"}))), None);
-        assert_eq!(earlier.claim(&body(json!({"name": null}))), None);
-        assert_eq!(earlier.claim(&body(json!({"name": "B "}))), Some(8));
+        assert_eq!(
+            earlier.claim(&body(json!({"name": "B", "phone": "2"})), &kinds),
+            None
+        );
+        assert_eq!(earlier.claim(&body(json!({"name": null})), &kinds), None);
+        assert_eq!(earlier.claim(&body(json!({"name": "B"})), &kinds), Some(8));
     }
 }

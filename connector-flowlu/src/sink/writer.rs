@@ -13,7 +13,7 @@ use crate::credential::account::Account;
 use crate::credential::internal_detail;
 use crate::credential::settings::WriteMode;
 use crate::error::Error;
-use crate::sink::compare::{record_unchanged, same, sent_fields};
+use crate::sink::compare::{record_unchanged, same, sent_fields, FieldKinds};
 use crate::sink::economy::{self, Strategy, StreamShared};
 use crate::sink::encode::{encode_record_with, scalar_text, Empty};
 use crate::sink::index::{Hit, ModelIndex};
@@ -57,6 +57,16 @@ pub(super) enum Lookup {
     /// The portal refused or ignored the filter (the outcome says which).
     Unfiltered(Outcome),
     Failed(Outcome),
+}
+
+/// How a decision whose index is older than the staleness bound is verified.
+pub(super) enum Refresh {
+    /// The index was brought up to date.
+    Done,
+    /// Edits cannot be read: look the record up.
+    LookUp,
+    /// Neither edits nor lookups can be read: send the record (never `unchanged` unverified).
+    Send,
 }
 
 /// What a look at the newest records found after an ambiguous create.
@@ -125,7 +135,9 @@ impl Writer<'_> {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
-                let mut index = ModelIndex::new(key, fields).with_cursor(self.stream.cursor);
+                let mut index = ModelIndex::new(key, fields)
+                    .with_kinds(&self.stream.kinds)
+                    .with_cursor(self.stream.cursor);
                 match economy::read_into(self.account, self.stream, &mut index, shared).await {
                     Ok(requests) => {
                         tracing::debug!(stream = %self.stream.stream, records = index.len(), requests, "index read");
@@ -206,8 +218,19 @@ impl Writer<'_> {
             return self.update(id, data).await.unwrap_or_else(|o| o);
         };
         let (hit, read_through) = {
-            let index = index.lock().await;
-            (index.find(&key, &body), index.newest_id())
+            let mut index = index.lock().await;
+            let mut hit = index.find(&key, &body);
+            if matches!(hit, Hit::One { unchanged: true, .. })
+                && !index.recent(self.shared.clock.now(), self.index_max_age)
+            {
+                // `unchanged` only from what the portal held within the staleness bound; where
+                // edits cannot be read, the update is sent (as costly as a lookup by id).
+                hit = match self.refresh(&mut index).await {
+                    Refresh::Done => index.find(&key, &body),
+                    Refresh::LookUp | Refresh::Send => Hit::Stale,
+                };
+            }
+            (hit, index.newest_id())
         };
         match hit {
             Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
@@ -323,13 +346,41 @@ impl Writer<'_> {
             return self.upsert_by_lookup(data, field, &value, None).await;
         };
         let mut hit = index.lock().await.find(&value, &body);
+        if let Hit::One { id, unchanged: true } = hit {
+            // `unchanged` only from what the portal held within the staleness bound.
+            let mut guard = index.lock().await;
+            if self.may_be_unchanged(data) && !guard.recent(self.shared.clock.now(), self.index_max_age) {
+                match self.refresh(&mut guard).await {
+                    Refresh::Done => hit = guard.find(&value, &body),
+                    Refresh::LookUp => {
+                        drop(guard);
+                        match self.try_lookup(field, &value).await {
+                            Lookup::Found(found) => {
+                                index.lock().await.lookup_answered();
+                                return self.settle(found, data, field, &value, Some(index)).await;
+                            }
+                            Lookup::Failed(outcome) => return outcome,
+                            // Lookups are refused too: the record is sent.
+                            Lookup::Unfiltered(_) => {
+                                index.lock().await.give_up_lookups();
+                                hit = Hit::One { id, unchanged: false };
+                            }
+                        }
+                    }
+                    // Neither a read nor a lookup can verify it: sent, never `unchanged`
+                    // unverified.
+                    Refresh::Send => hit = Hit::One { id, unchanged: false },
+                }
+            }
+        }
         if hit == Hit::Absent {
             // Before a create: read what others created and edited since, unless a read began
             // after this record was taken from the input; where edits cannot be read, look
             // the record up instead.
             let mut guard = index.lock().await;
             let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
-            if !looks_up(&guard) && !guard.fresh_for(self.sequence, self.index_max_age) {
+            let now = self.shared.clock.now();
+            if !looks_up(&guard) && !guard.fresh_for(self.sequence, now, self.index_max_age) {
                 let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
@@ -361,7 +412,7 @@ impl Writer<'_> {
                         guard.give_up_lookups();
                     }
                 }
-                if !guard.fresh_for(self.sequence, self.index_max_age) {
+                if !guard.fresh_for(self.sequence, self.shared.clock.now(), self.index_max_age) {
                     if let Err(why) =
                         economy::read_into(self.account, self.stream, &mut guard, self.shared).await
                     {
@@ -402,6 +453,42 @@ impl Writer<'_> {
         }
     }
 
+    /// Brings the index up to date (what others created and edited since its last read), so
+    /// that a decision rests on what the portal held within the staleness bound; where edits
+    /// cannot be read, says how the record is to be verified instead.
+    async fn refresh(&self, index: &mut ModelIndex) -> Refresh {
+        if index.edits_unseen().is_some() {
+            return if index.lookups_work() {
+                Refresh::LookUp
+            } else {
+                Refresh::Send
+            };
+        }
+        match economy::read_into(self.account, self.stream, index, self.shared).await {
+            // The read of edits was refused or ignored just now: what others created was
+            // read, what they edited was not.
+            Ok(_) if index.edits_unseen().is_some() => {
+                if index.lookups_work() {
+                    Refresh::LookUp
+                } else {
+                    Refresh::Send
+                }
+            }
+            Ok(requests) => {
+                tracing::debug!(stream = %self.stream.stream, requests, "index brought up to date");
+                Refresh::Done
+            }
+            Err(why) => {
+                tracing::debug!(%why, "the index could not be brought up to date; the record is verified another way");
+                if index.edits_unseen().is_none() || index.lookups_work() {
+                    Refresh::LookUp
+                } else {
+                    Refresh::Send
+                }
+            }
+        }
+    }
+
     /// Upsert by match field with a lookup: an unchanged record is not sent.
     pub(super) async fn upsert_by_lookup(
         &self,
@@ -428,7 +515,10 @@ impl Writer<'_> {
         match found {
             Found::One(id, current) => {
                 let body = self.checked(data);
-                if self.may_be_unchanged(data) && body.as_ref().is_some_and(|b| record_unchanged(b, &current))
+                if self.may_be_unchanged(data)
+                    && body
+                        .as_ref()
+                        .is_some_and(|b| record_unchanged(b, &current, &self.stream.kinds))
                 {
                     return Outcome::Unchanged { id: id.to_string() };
                 }
@@ -529,7 +619,10 @@ impl Writer<'_> {
             }
             if attempt == MAX_CREATE_ATTEMPTS {
                 let absent = match &check {
-                    Some((field, value)) => format!("no record with {field} = {value} exists yet"),
+                    Some((field, value)) => format!(
+                        "no record with {field} = {} exists yet",
+                        crate::source::cursor::shorten(value)
+                    ),
                     None => "no record with its values exists yet".into(),
                 };
                 return Outcome::Unknown {
@@ -610,7 +703,7 @@ impl Writer<'_> {
                     covered = true;
                     continue;
                 }
-                if matches_sent(&sent, item) {
+                if matches_sent(&sent, item, &self.stream.kinds) {
                     found = Some(id);
                 }
             }
@@ -732,7 +825,7 @@ impl Writer<'_> {
             return None;
         }
         let mut earlier = earlier.lock().await;
-        let id = earlier.claim(&body)?;
+        let id = earlier.claim(&body, &self.stream.kinds)?;
         tracing::info!(
             stream = %self.stream.stream,
             id,
@@ -788,19 +881,22 @@ pub(super) fn no_such_id(id: u64) -> Outcome {
 pub(super) fn several(field: &str, value: &str) -> Outcome {
     refused(
         FailureClass::Config,
-        format!("several Flowlu records have {field} = {value}; upsert needs a unique match"),
+        format!(
+            "several Flowlu records have {field} = {}; upsert needs a unique match",
+            crate::source::cursor::shorten(value)
+        ),
     )
 }
 
 /// Whether a portal record holds every sent value it has (at least one).
-pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value) -> bool {
+pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value, kinds: &FieldKinds) -> bool {
     let Some(record) = item.as_object() else {
         return false;
     };
     let mut compared = 0;
     for (name, value) in sent {
         if let Some(current) = record.get(*name) {
-            if !same(value, current) {
+            if !same(kinds.get(name), value, current) {
                 return false;
             }
             compared += 1;
@@ -826,7 +922,10 @@ pub(super) fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcom
         Some(v) => as_id(v).map(Some).ok_or_else(|| {
             refused(
                 FailureClass::Config,
-                format!("`id` must be a positive integer, got {v}"),
+                format!(
+                    "`id` must be a positive integer, got {}",
+                    crate::source::cursor::shown_value(v)
+                ),
             )
         }),
     }
@@ -902,5 +1001,36 @@ pub(super) fn outcome_message(outcome: &Outcome) -> String {
         Outcome::Failed { message, .. } | Outcome::Unknown { message } => message.clone(),
         Outcome::Skipped { reason } => reason.clone(),
         other => other.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An id that is not one is refused naming it as sent: 2^64 as its digits, a long text cut.
+    #[test]
+    fn a_bad_id_is_named_as_an_integer_or_shortened() {
+        let message = |data: Value| match record_id(data.as_object().unwrap()) {
+            Err(Outcome::Failed { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        let huge: Value = serde_json::from_str(r#"{"id": 18446744073709551616}"#).unwrap();
+        assert_eq!(
+            message(huge),
+            "`id` must be a positive integer, got 18446744073709551616"
+        );
+        assert_eq!(
+            message(serde_json::json!({"id": "x".repeat(10_000)})),
+            format!(
+                "`id` must be a positive integer, got \"{}... (9942 more characters)",
+                "x".repeat(59)
+            )
+        );
+        assert_eq!(
+            record_id(serde_json::json!({"id": "12"}).as_object().unwrap()).ok(),
+            Some(Some(12))
+        );
     }
 }

@@ -112,17 +112,18 @@ fn lenient_seconds(text: &str) -> Option<i64> {
     parse_naive(text).or_else(|| parse_naive(text.trim().get(..10)?))
 }
 
-/// Why a saved position (or the start date) cannot be read from.
+/// Why a saved position (or the start date) cannot be read from. A long text is shown cut
+/// ([`shorten`]).
 pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
     let cursor = key.cursor.as_ref()?;
     if let CursorValue::Text(text) = cursor {
         if lenient_seconds(text).is_none() {
-            return Some(format!("`{text}` is not a real date and time"));
+            return Some(format!("`{}` is not a real date and time", shorten(text)));
         }
     }
     (!horizon.admits(cursor)).then(|| {
         let shown = match cursor {
-            CursorValue::Text(text) => format!("`{text}`"),
+            CursorValue::Text(text) => format!("`{}`", shorten(text)),
             CursorValue::Unix(secs) => format!("{secs} ({} UTC)", format_naive(*secs)),
         };
         format!(
@@ -130,6 +131,61 @@ pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
             Horizon::TOLERANCE_SECS / 86_400
         )
     })
+}
+
+/// The sentence that refuses a start position: the saved state's cursor (`saved`) or the
+/// start date, `why` it cannot be read from, and what to do. `read` prefixes it with the
+/// stream; `check` says it of the start date as it is.
+pub fn start_refusal(saved: bool, why: &str) -> String {
+    let (what, fix) = if saved {
+        (
+            "the saved state's cursor",
+            "Reset this stream's state (or edit the state file) and read again",
+        )
+    } else {
+        (
+            "the start date (advanced.start_date)",
+            "Set a start date in the past, or leave it empty to read everything",
+        )
+    };
+    format!("{what} {why}, so nothing after it could ever be read. {fix}.")
+}
+
+/// The sentence refusing `start_date` (as the form holds it, `YYYY-MM-DD`), as every
+/// incremental stream with a timestamp cursor would refuse it; `None` when it can be read from.
+pub fn refuse_start_date(start_date: &str, horizon: &Horizon) -> Option<String> {
+    let order = Order {
+        cursor: Some(("updated_date", CursorKind::Timestamp)),
+    };
+    let key = order.start(None, Some(start_date))?;
+    refuse_start(&key, horizon).map(|why| start_refusal(false, &why))
+}
+
+/// The most characters of a value a message shows.
+pub const SHOWN_CHARS: usize = 60;
+
+/// `text` as a message shows it: whole up to [`SHOWN_CHARS`] characters, else its start and
+/// an ellipsis with the number of characters left out.
+pub fn shorten(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= SHOWN_CHARS {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(SHOWN_CHARS).collect();
+    format!("{head}... ({} more characters)", count - SHOWN_CHARS)
+}
+
+/// A JSON value as a message shows it: a number as written (an integral number too large for
+/// 64 bits as its digits, `18446744073709551616`, never `1.8446744073709552e19`), a text or
+/// anything else shortened ([`shorten`]).
+pub fn shown_value(value: &Value) -> String {
+    match value {
+        Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => match n.as_f64() {
+            Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e30 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        other => shorten(&other.to_string()),
+    }
 }
 
 /// A record id: numeric ids sort numerically and before any text id.
@@ -283,6 +339,33 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::dates::naive_seconds;
+
+    /// Values in messages: long texts cut with an ellipsis, ids as integers.
+    #[test]
+    fn values_are_shown_short_and_ids_as_integers() {
+        let long = "x".repeat(10_000);
+        assert_eq!(
+            shorten(&long),
+            format!("{}... (9940 more characters)", "x".repeat(60))
+        );
+        assert_eq!(shorten("short"), "short");
+        let cases = [
+            ("18446744073709551616", "18446744073709551616"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("1.5", "1.5"),
+            ("1e300", "1e+300"),
+            ("\"abc\"", "\"abc\""),
+        ];
+        for (json, shown) in cases {
+            let value: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(shown_value(&value), shown, "{json}");
+        }
+        assert_eq!(
+            shown_value(&Value::String(long)),
+            format!("\"{}... (9942 more characters)", "x".repeat(59))
+        );
+    }
 
     #[test]
     fn recognises_only_states_it_writes() {

@@ -325,6 +325,20 @@ impl Pager {
             self.total = total;
         }
         let (items, keys): (Vec<T>, Vec<Option<Key>>) = items.into_iter().unzip();
+        if let Some(at) = keys.iter().position(Option::is_none) {
+            // Every stream's primary key is `id`: a record without one can be neither told
+            // from the others by a destination nor checkpointed. The page is refused whole.
+            return Absorbed {
+                records: Vec::new(),
+                checkpoint: None,
+                warnings: Vec::new(),
+                next: Next::Stuck(format!(
+                    "record {} of {n} on page {} has no `id` this connector can read (a whole number from 0 to 18446744073709551615, or a text), and `id` is the stream's primary key",
+                    at + 1,
+                    self.pages_in_query + 1
+                )),
+            };
+        }
         let mut warnings = Vec::new();
         if self.ordered && !is_sorted(&keys) {
             self.ordered = false;
@@ -686,6 +700,36 @@ mod tests {
         let c = p.absorb_values(page(5..=5), None);
         assert_eq!((ids(&c.records), c.next), (vec![5], Next::Done));
         assert_eq!(p.finish(), Some(json!({})));
+    }
+
+    /// A record without a readable `id` stops the stream, naming it; nothing of its page is
+    /// passed on and no state is saved past the pages before it.
+    #[test]
+    fn a_record_without_an_id_stops_the_stream_by_name() {
+        for (order, bad) in [
+            (by_id(), json!({"name": "no id"})),
+            (
+                incremental(),
+                json!({"id": null, "updated_date": "2024-01-01 00:00:00"}),
+            ),
+            (by_id(), json!({"id": -1})),
+            (by_id(), json!({"id": 18446744073709551616_f64})),
+            (by_id(), json!({"id": ""})),
+        ] {
+            let mut p = Pager::new(order, 3, None);
+            let first = p.absorb_values(page(1..=3), None);
+            assert_eq!(first.records.len(), 3);
+            let mut second = page(4..=5);
+            second.insert(1, bad.clone());
+            let stopped = p.absorb_values(second, None);
+            assert_eq!(
+                (stopped.records.len(), stopped.checkpoint, stopped.next),
+                (0, None, Next::Stuck(
+                    "record 2 of 3 on page 2 has no `id` this connector can read (a whole number from 0 to 18446744073709551615, or a text), and `id` is the stream's primary key".into()
+                )),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

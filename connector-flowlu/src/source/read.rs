@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::limiter::Wait;
 use crate::error::Error;
-use crate::source::cursor::{refuse_start, Horizon, Key, Order};
+use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
 use crate::source::pager::{Next, Pager};
 use crate::streams::{CursorKind, Model};
 
@@ -33,12 +33,7 @@ const EVENT_BUFFER: usize = 8;
 
 /// A state value for a log line, cut to a readable length.
 fn excerpt(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 120 {
-        format!("{}...", text.chars().take(117).collect::<String>())
-    } else {
-        text
-    }
+    shown_value(value)
 }
 
 /// How one stream ended.
@@ -381,20 +376,9 @@ impl Out {
     /// A saved position (or the start date) that cannot be read from: the stream is not read
     /// (reading it would find nothing new and save the same position again).
     async fn bad_start(&self, name: &str, saved: bool, why: &str) {
-        let (what, fix) = if saved {
-            (
-                "the saved state's cursor",
-                "Reset this stream's state (or edit the state file) and read again",
-            )
-        } else {
-            (
-                "the start date (advanced.start_date)",
-                "Set a start date in the past, or leave it empty to read everything",
-            )
-        };
         let failure = Failure {
             class: FailureClass::Config,
-            message: format!("{name}: {what} {why}, so nothing after it could ever be read. {fix}."),
+            message: format!("{name}: {}", start_refusal(saved, why)),
             internal: format!("{name}: unusable start position: {why}"),
         };
         self.send(SourceEvent::Error {

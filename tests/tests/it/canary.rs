@@ -4,9 +4,12 @@
 //! hyper's `log` records included, through the `log` bridge). The canary must appear in no
 //! stdout line, no log line, no reject file and no error; and every public type that holds the
 //! key must redact it in `Debug`. A second canary holds the characters that change under
-//! encoding (`/ + = & " \` and a space), against stand-ins that echo each request (its
-//! percent-encoded URL, its decoded parameters as JSON, its form body) into their error
-//! answers: it must appear in no encoding (raw, percent-encoded, form-encoded, JSON-escaped).
+//! encoding (`/ + = & % " ' \`, a space, `é` and an emoji), against stand-ins that echo each
+//! request (its percent-encoded URL, the URL percent-decoded with `+` kept as PHP's
+//! `rawurldecode` does, its decoded parameters as JSON as sent, with `\uXXXX` escapes as
+//! Python's `json.dumps` and PHP's `json_encode` write them, its form body, and the key's first
+//! ten characters as a log line cut short) into their error answers: neither the key nor its
+//! start may appear in any encoding.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex, Once};
@@ -54,9 +57,12 @@ fn bridge_log_records() {
     });
 }
 
-/// The canary with reserved characters. Its tail `r3s3rv3d9q` survives every encoding
-/// unchanged, so finding it anywhere means some encoding of the key leaked.
-const RESERVED_CANARY: &str = "canary/+=& \"\\ key-r3s3rv3d9q";
+/// The canary with reserved characters (a space, `+`, `/`, `=`, `&`, `%`, both quotes, `\\`, a
+/// non-ASCII letter and an emoji). Its head `Zx8q` and its tail `r3s3rv3d9q` survive every
+/// encoding unchanged, so finding either anywhere means some encoding of the key, or of its
+/// start (the stand-ins echo its first ten characters, as a log line cut short), leaked.
+const RESERVED_CANARY: &str = "Zx8q/+=& \"\\ %'é😀 key-r3s3rv3d9q";
+const RESERVED_HEAD: &str = "Zx8q";
 const RESERVED_TAIL: &str = "r3s3rv3d9q";
 
 /// A stand-in on its own runtime (its server's logs are not the connector's).
@@ -159,6 +165,7 @@ fn leaks(key: &str, text: &str) -> Option<String> {
     let mut forms = vec![key.to_string(), form, percent, json_escaped];
     if key == RESERVED_CANARY {
         forms.push(RESERVED_TAIL.to_string());
+        forms.push(RESERVED_HEAD.to_string());
     }
     forms.into_iter().find(|f| text.contains(f.as_str()))
 }
@@ -295,6 +302,12 @@ fn every_command_keeps(key: &str, quirks: Quirks) {
         logs.contains("connector_flowlu"),
         "the connector's own events reach the capture"
     );
+    if quirks.echo_request_in_errors {
+        // The echoes reached the connector, each form redacted in place.
+        for echoed in ["; decoded ", "; ascii {", "; php {", "cut api_key=[REDACTED]"] {
+            assert!(logs.contains(echoed), "no echo `{echoed}` in the logs");
+        }
+    }
     assert!(
         good.stats().status_total(429) + good.stats().status_total(500) > 0,
         "faults were injected"

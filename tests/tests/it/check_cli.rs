@@ -125,6 +125,48 @@ async fn check_names_the_field_and_the_fix_for_bad_configs() {
     }
 }
 
+/// `check` refuses a start date in the future with the sentence every incremental `read`
+/// refuses it with, before any request.
+#[tokio::test]
+async fn check_refuses_a_future_start_date_with_the_sentence_read_refuses_it_with() {
+    let mut server = Server::new_async().await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"start_date": "2999-01-01"});
+    let file = temp_json(&config);
+    let path = file.path().to_str().unwrap();
+    let sentence = "the start date (advanced.start_date) `2999-01-01 00:00:00` lies in the future (more than 2 days after the machine's clock), so nothing after it could ever be read. Set a start date in the past, or leave it empty to read everything.";
+    let run = run_cli(&["check", "--config", path], Some(&server.url()), "").await;
+    let expected = format!("T{}", &sentence[1..]);
+    assert_eq!((run.code, status(&run)), (0, ("FAILED", expected.as_str())));
+    let catalog = temp_json(
+        &json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "incremental", "destination_sync_mode": "append"}]}),
+    );
+    let read = run_cli(
+        &[
+            "read",
+            "--config",
+            path,
+            "--catalog",
+            catalog.path().to_str().unwrap(),
+        ],
+        Some(&server.url()),
+        "",
+    )
+    .await;
+    let trace = read
+        .messages
+        .iter()
+        .find(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+        .unwrap();
+    assert_eq!(
+        trace["trace"]["error"]["message"],
+        json!(format!("crm_account: {sentence}"))
+    );
+    catch_all.assert().await;
+}
+
 #[tokio::test]
 async fn check_explains_unreadable_files_and_bad_base_urls() {
     let run = run_cli(&["check", "--config", "/nonexistent/config.json"], None, "").await;

@@ -317,6 +317,77 @@ const OVER_1_MIB: &str = "Page 1 of crm_pipeline is larger than 1 MiB, the most 
 const OVER_1_MIB_INTERNAL: &str =
     "crm_pipeline page 1: the answer is larger than 1 MiB (advanced.max_page_megabytes)";
 
+/// A page holding more records than the `limit` asked (here 501 `{}` for 500) fails the
+/// stream by name, in one request (not retried), before its records are held; nothing is
+/// passed on and no state is saved.
+#[tokio::test]
+async fn a_page_holding_more_records_than_asked_fails_the_stream_by_name() {
+    let mut server = Server::new_async().await;
+    let body = format!(r#"{{"response":{{"items":[{}{{}}]}}}}"#, "{},".repeat(500));
+    let hostile = answer(&mut server, (1, 500), (200, "application/json", body), 1).await;
+    let other = CatchAll::register(&mut server).await;
+    let lines = read(&source(&server.url(), json!({}), 3)).await;
+    assert_eq!(
+        lines,
+        failed(
+            "Page 1 of crm_pipeline holds more than the 500 records asked for: the portal (or something between it and the connector) does not page as Flowlu does, so the page was refused before its records were read. Please report it to the connector's maintainers.",
+            "crm_pipeline page 1: the page holds more than the 500 records asked for",
+            "system_error"
+        )
+    );
+    hostile.assert_async().await;
+    other.assert().await;
+}
+
+/// The client's parsed list (the sink's lookups and index reads) refuses such a page too.
+#[tokio::test]
+async fn a_parsed_list_holding_more_records_than_asked_is_refused() {
+    let mut server = Server::new_async().await;
+    let body = page_body(&[json!({"id": 1}), json!({"id": 2}), json!({"id": 3})], 3);
+    let page = answer(&mut server, (1, 2), (200, "application/json", body), 1).await;
+    let other = CatchAll::register(&mut server).await;
+    let credential = FlowluCredential::from_config(&config_json("acme"))
+        .unwrap()
+        .with_base_url(server.url());
+    let params = [("page", "1"), ("limit", "2"), ("order_by[asc][]", "id")]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let err = credential
+        .client()
+        .unwrap()
+        .list("crm", "pipeline", &params)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "crm/pipeline/list page 1: the page holds more than the 2 records asked for"
+    );
+    page.assert_async().await;
+    other.assert().await;
+}
+
+/// A record without an `id` (the primary key of every stream) fails the stream naming it:
+/// neither it nor its page is passed on, and no state is saved (a read never ends COMPLETE
+/// with a state that covers nothing).
+#[tokio::test]
+async fn a_record_without_an_id_fails_the_stream_naming_it() {
+    let mut server = Server::new_async().await;
+    let body = page_body(&[json!({"id": 1}), json!({"name": "no id"}), json!({"id": 3})], 3);
+    let page = answer(&mut server, (1, 500), (200, "application/json", body), 1).await;
+    let other = CatchAll::register(&mut server).await;
+    let lines = read(&source(&server.url(), json!({}), 3)).await;
+    let why = "record 2 of 3 on page 1 has no `id` this connector can read (a whole number from 0 to 18446744073709551615, or a text), and `id` is the stream's primary key";
+    assert_eq!(
+        lines,
+        failed(
+            &format!("crm_pipeline could not be read to its end: {why}. Please report this to the connector's maintainers."),
+            why,
+            "system_error"
+        )
+    );
+    page.assert_async().await;
+    other.assert().await;
+}
+
 #[tokio::test]
 async fn a_page_over_the_body_cap_fails_the_stream_naming_the_page() {
     let mut server = Server::new_async().await;

@@ -22,5 +22,7 @@ mod sink_e2e;
 mod soak;
 mod source;
 mod source_e2e;
+mod staleness;
+mod typed_compare;
 mod validation;
 mod write_truth;

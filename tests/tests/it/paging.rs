@@ -379,6 +379,37 @@ async fn future_or_impossible_start_positions_are_config_errors_and_nothing_is_a
     catch_all.assert().await;
 }
 
+/// A saved cursor of 10,000 characters is named by its start and an ellipsis, not echoed whole
+/// (twice) in one error line.
+#[tokio::test]
+async fn a_long_saved_cursor_is_shortened_in_the_error() {
+    let mut server = Server::new_async().await;
+    let catch_all = CatchAll::register(&mut server).await;
+    let src = source(&server.url(), json!({"max_concurrency": 1}));
+    let cat = catalog(&[("crm_account", "incremental")]);
+    let long = "9".repeat(10_000);
+    let states = saved(&[(
+        "crm_account",
+        json!({"cursor_field": "updated_date", "cursor": long, "id": 1}),
+    )]);
+    let lines = read(&src, &cat, states).await;
+    let shown = format!("`{}... (9940 more characters)`", "9".repeat(60));
+    assert_eq!(
+        lines,
+        [
+            error(
+                "crm_account",
+                "config_error",
+                &format!("crm_account: the saved state's cursor {shown} is not a real date and time, so nothing after it could ever be read. Reset this stream's state (or edit the state file) and read again."),
+                &format!("crm_account: unusable start position: {shown} is not a real date and time"),
+            ),
+            status("crm_account", "INCOMPLETE"),
+            log("INFO", "read 0 streams: 0 complete, 0 failed"),
+        ]
+    );
+    catch_all.assert().await;
+}
+
 #[tokio::test]
 async fn a_refused_filter_is_applied_on_the_client_instead() {
     let mut server = Server::new_async().await;

@@ -86,9 +86,12 @@ async fn probe_stand_in(config: EmulatorConfig) -> (Probed, Emulator) {
     (probed, emu)
 }
 
-/// The requests of a probe whose first page size (1000) is answered.
+/// The requests of a probe whose first page size (1000) is answered, on a portal whose custom
+/// field rows fit one page (the stand-in's 30).
 fn all_but_smaller_page_sizes() -> usize {
-    plan_budget(MODELS.len()) - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
+    plan_budget(MODELS.len())
+        - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
+        - (connector_flowlu::testing::CUSTOM_FIELD_PAGES - 1)
 }
 
 /// Every experiment's verdict: `page`, ..., `order_cursor:updated_date`, `filter_cursor:updated`.
@@ -294,7 +297,7 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
     let (probed, emu) = probe_stand_in(stand_in(Quirks::default())).await;
     let report = &probed.report;
     assert_eq!(probed.code, 0, "{}", probed.stderr);
-    assert_eq!(report["report_version"], json!(1));
+    assert_eq!(report["report_version"], json!(2));
     assert_eq!(report["connector_version"], json!(env!("CARGO_PKG_VERSION")));
     assert_eq!(report["outcome"], json!("complete"));
     assert_eq!(
@@ -632,10 +635,7 @@ async fn a_rejected_key_stops_the_probe_after_one_request() {
     )
     .await;
     assert_eq!(probed.code, 1);
-    assert_eq!(
-        probed.report["outcome"],
-        json!("stopped: the portal rejected the API key")
-    );
+    assert_eq!(probed.report["outcome"], json!("stopped"));
     assert_eq!(probed.report["requests"]["sent"], json!(1));
     assert_eq!(emu.stats().total, 1);
 }
@@ -643,7 +643,12 @@ async fn a_rejected_key_stops_the_probe_after_one_request() {
 /// The stand-in's base URL... as mockito: a list of two records everywhere, error 11 for the
 /// wrong key, error 30 for the unknown method, and `refusal` for `crm/lead/list`.
 async fn rate_capped(refusal: (usize, &str, Option<&str>)) -> (Probed, usize) {
-    let (status, body, retry_after) = refusal;
+    lead_answered(refusal, config_json("acme")).await
+}
+
+/// [`rate_capped`] with any answer for `crm/lead/list` and any config.
+async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (Probed, usize) {
+    let (status, body, retry_after) = answer;
     let mut server = mockito::Server::new_async().await;
     let wrong_key = server
         .mock("GET", "/api/v1/module/core/user/list")
@@ -689,7 +694,7 @@ async fn rate_capped(refusal: (usize, &str, Option<&str>)) -> (Probed, usize) {
         .create_async()
         .await;
     let catch_all = CatchAll::register(&mut server).await;
-    let probed = probe_at(&server.url(), config_json("acme"), false).await;
+    let probed = probe_at(&server.url(), config, false).await;
     let sent = probed.report["requests"]["sent"].as_u64().unwrap() as usize;
     assert_eq!(sent, lists_expected + 4, "{}", probed.report["paging"]);
     for mock in [&wrong_key, &rate, &unknown, &get, &lists] {
@@ -714,6 +719,28 @@ async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
     assert_eq!(lead["access"], json!("rate_limited"));
     assert!(topics(&text.report).contains("rate_limit"));
     assert!(text.stderr.contains("Rate cap met: true"));
+    // A model refused for the cap was not read: incomplete, and counted as refused for the
+    // cap, not as unreadable.
+    assert_eq!(text.code, 1);
+    assert_eq!(
+        (&text.report["outcome"], &text.report["outcome_reason"]),
+        (
+            &json!("incomplete"),
+            &json!(format!(
+                "1 of {} models could not be read: 1 refused for the account's rate cap (not a refusal of the model: probe again later)",
+                MODELS.len()
+            ))
+        )
+    );
+    assert!(
+        text.stderr.contains(&format!(
+            "Models readable: {} of {}; refused for the rate cap: 1; unreadable: 0.",
+            MODELS.len() - 1,
+            MODELS.len()
+        )),
+        "{}",
+        text.stderr
+    );
 
     let (json_form, _) = rate_capped((200, r#"{"error":"Request rate per second exceeded"}"#, None)).await;
     let refusal = &json_form.report["rate_limit"]["refusals"][0];
@@ -737,6 +764,112 @@ async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
             .starts_with("rate cap met: json_error_string, HTTP 200, Retry-After not sent"),
         "{difference}"
     );
+}
+
+/// The probe reads through the client's body cap: an answer over `max_page_megabytes` is not
+/// read past the cap, its model is unreadable, and the probe is incomplete (exit 1).
+#[tokio::test]
+async fn an_answer_over_the_body_cap_is_cut_and_makes_the_probe_incomplete() {
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"max_page_megabytes": 1});
+    let huge = format!(
+        r#"{{"response":{{"items":[{{"id":1,"x":"{}"}}]}}}}"#,
+        "a".repeat(1 << 20)
+    );
+    let (probed, _) = lead_answered((200, &huge, None), config).await;
+    assert_eq!(probed.code, 1);
+    let lead = &probed.report["models"][2];
+    assert_eq!(
+        lead,
+        &json!({"stream": "crm_lead", "access": "refused", "error": {"status": 0, "error_code": null,
+            "body_shape": "over the body cap", "connector_reads_it_as": "oversized"}})
+    );
+    assert_eq!(
+        (&probed.report["outcome"], &probed.report["outcome_reason"]),
+        (
+            &json!("incomplete"),
+            &json!(format!(
+                "1 of {} models could not be read: 1 answered with an error or an answer the connector cannot read (see each model's `error`)",
+                MODELS.len()
+            ))
+        )
+    );
+    assert!(
+        probed.stderr.contains(&format!(
+            "Models readable: {} of {}; refused for the rate cap: 0; unreadable: 1.",
+            MODELS.len() - 1,
+            MODELS.len()
+        )),
+        "{}",
+        probed.stderr
+    );
+}
+
+/// Every alias of the portal's custom fields, beyond the first page of
+/// `customfields/fields` too: with 250 rows (three pages) each is known and reported as
+/// `alias_of_cf_<id>`; with 700 (more than the probe reads) none is reported by name either.
+#[tokio::test]
+async fn aliases_never_appear_however_many_pages_of_custom_fields() {
+    for (rows, pages, all_read) in [(250_usize, 3_u64, true), (700, 5, false)] {
+        let mut config = stand_in(Quirks::default());
+        config
+            .model_records
+            .insert("customfields/fields".to_string(), rows);
+        let (probed, emu) = probe_stand_in(config).await;
+        let custom = &probed.report["custom_fields"];
+        assert_eq!(
+            (&custom["pages_read"], &custom["all_read"], &custom["rows"]),
+            (
+                &json!(pages),
+                &json!(all_read),
+                &json!((pages as usize * 100).min(rows))
+            ),
+            "{rows}"
+        );
+        let expected = plan_budget(MODELS.len())
+            - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
+            - (connector_flowlu::testing::CUSTOM_FIELD_PAGES - pages as usize);
+        assert_eq!(probed.report["requests"]["sent"], json!(expected), "{rows}");
+        let aliased: Vec<String> = emu
+            .records("customfields", "fields")
+            .iter()
+            .filter(|row| row["api_use_alias"] == json!(1))
+            .filter_map(|row| row["alias"].as_str().map(str::to_string))
+            .collect();
+        assert!(
+            aliased.len() >= rows / 5,
+            "{rows}: the stand-in names columns by alias"
+        );
+        assert!(
+            aliased.iter().any(|a| a.ends_with("_104")),
+            "{rows}: an alias beyond the first page"
+        );
+        for alias in &aliased {
+            for (what, text) in [("report", &probed.stdout), ("summary", &probed.stderr)] {
+                assert!(
+                    !text.contains(alias.as_str()),
+                    "{rows}: alias {alias} in the {what}"
+                );
+            }
+        }
+        let models = probed.report["models"].as_array().unwrap();
+        let named_by_alias: usize = models
+            .iter()
+            .filter_map(|m| m["fields"].as_object())
+            .map(|f| f.keys().filter(|k| k.starts_with("alias_of_cf_")).count())
+            .sum();
+        let counted: u64 = models.iter().filter_map(|m| m["other_keys"].as_u64()).sum();
+        if all_read {
+            assert!(
+                named_by_alias > 0,
+                "{rows}: aliased columns reported by their cf id"
+            );
+            assert_eq!(counted, 0, "{rows}");
+        } else {
+            assert!(counted > 0, "{rows}");
+            // Rows past the fifth page: aliased columns are only counted.
+        }
+    }
 }
 
 #[tokio::test]
@@ -882,6 +1015,8 @@ async fn a_retry_after_and_rate_headers_are_reported_and_nothing_is_retried() {
         .with_status(429)
         .with_header("Retry-After", "0")
         .with_header("X-RateLimit-Limit", "1")
+        .with_header("X-RateLimit-Scope", &format!("key={CANARY_KEY}"))
+        .with_header("X-RateLimit-Account", "acme")
         .with_body("Too Many Requests")
         .create_async()
         .await;
@@ -894,8 +1029,13 @@ async fn a_retry_after_and_rate_headers_are_reported_and_nothing_is_retried() {
     );
     assert_eq!(
         refusals[0]["headers"],
-        json!({"retry-after": "0", "x-ratelimit-limit": "1"})
+        json!({"retry-after": 0, "x-ratelimit-limit": 1, "x-ratelimit-scope": "not_shown",
+            "x-ratelimit-account": "not_shown"})
     );
+    // A gateway header naming the key or the account: only its form is reported.
+    for text in [&probed.stdout, &probed.stderr] {
+        assert!(!text.contains(CANARY_KEY) && !text.contains("acme"), "{text}");
+    }
     assert_eq!(refusals[0]["retry_after_sent"], json!(true));
     assert!(probed.report["requests"]["sent"].as_u64().unwrap() <= plan_budget(MODELS.len()) as u64);
 }
@@ -923,10 +1063,7 @@ async fn an_unreachable_portal_stops_the_probe_after_one_request() {
     drop(listener);
     let probed = probe_at(&url, config_json("acme"), false).await;
     assert_eq!(probed.code, 1);
-    assert_eq!(
-        probed.report["outcome"],
-        json!("stopped: the portal could not be reached")
-    );
+    assert_eq!(probed.report["outcome"], json!("stopped"));
     assert_eq!(probed.report["requests"]["sent"], json!(1));
 }
 

@@ -31,6 +31,12 @@ async fn reads_and_writes_under_faults_lose_and_repeat_nothing() {
         );
         assert_eq!(figures.write.outcomes.values().sum::<u64>(), 600);
         assert_eq!(figures.write.checkpoints, 6);
+        // A second client created 6 accounts with e-mails upserted later and gave 6 others
+        // such e-mails during the write: none duplicated (checked against the final data).
+        assert_eq!(
+            (figures.write.concurrent_changes, figures.write.duplicates),
+            (12, 0)
+        );
         faulted += figures.read.faulted + figures.write.faulted;
         kinds.extend(figures.write.outcomes.keys().copied());
     }

@@ -1,5 +1,5 @@
 //! The portal probe: a fixed, bounded set of read-only requests that measures every
-//! assumption the connector makes about a Flowlu portal (`shared/flowlu-api.md`), and a
+//! assumption the connector makes about a Flowlu portal (`docs/flowlu-api.md`), and a
 //! report that identifies none of the customer's data.
 //!
 //! * **Read-only by construction**: a [`Request`] holds a [`ReadMethod`] (`list`, `get`, or
@@ -18,17 +18,28 @@
 //!   not ids of records); their labels and aliases are
 //!   customer-chosen text and are never reported: a record key equal to an alias is reported
 //!   as `alias_of_cf_<id>` (a select field's `<alias>_value` as `alias_of_cf_<id>_value`).
-//!   Record keys that are not plain identifiers are only counted. Each custom field row says
+//!   Every page of custom field rows is read first (up to [`CUSTOM_FIELD_PAGES`]), so every
+//!   alias is known; when they cannot all be read (more rows than that, or a refusal), a
+//!   record key is named only when the stream schema declares it or it is a `cf_<id>` key. Record keys that are not plain
+//!   identifiers (and those) are only counted. Rate headers are reported as numbers or as one
+//!   of [`session::HEADER_FORMS`], never as their text. Each custom field row says
 //!   which streams it joins as the connector's `discover` joins it (module and singular model,
 //!   else `fieldset_id`) and in which streams its column was seen.
 //!
-//! The probe sends its own requests instead of going through [`crate::Client`], because it
-//! must see what the client deliberately hides (the HTTP status and headers of an error, the
-//! shape of its body); each answer is then read by [`crate::client::decode`], the connector's
-//! own decoder, so the report says what the connector makes of it.
+//! The probe sends through the connector's own [`crate::Client`] ([`Session`]): its body cap,
+//! its resolver (a name that does not resolve stops the probe as no portal), its timeouts, no
+//! redirects. It takes the answer undecoded, because it must see what the client deliberately
+//! hides (the HTTP status and headers of an error, the shape of its body); each answer is then
+//! read by the connector's own decoder (with the client's key redacted and its value budget),
+//! so the report says what the connector makes of it.
 //!
-//! The report (`report_version` 1) is a JSON object with these members: `report_version`,
-//! `connector_version`, `portal`, `requests`, `outcome`, `models`, `denied_modules`,
+//! The outcome is `complete`; `incomplete` when models it meant to read could not be read
+//! (`outcome_reason` counts those refused for the rate cap apart from those the portal would
+//! not serve); or `stopped` (a rejected key, no portal, an unreachable one).
+//!
+//! The report (`report_version` 2; [`compare`] reads version 1 too) is a JSON object with these
+//! members: `report_version`, `connector_version`, `portal`, `requests`, `outcome`,
+//! `outcome_reason`, `models`, `denied_modules`,
 //! `unsupported_streams`, `paging` (with `page_size`), `totals`, `wrong_key`,
 //! `unknown_method`, `get_vs_list`, `rate_limit`, `custom_fields` and `differences` (what
 //! [`compare`] finds: where the portal differs from what the connector assumes, and what the
@@ -37,29 +48,27 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use connector_core::Secret;
-use reqwest::header::HeaderMap;
-use reqwest::redirect::Policy;
-use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::client::{decode, ListPage, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT};
-use crate::error::{CodeClass, Error};
+use crate::client::ListPage;
+use crate::error::Error;
 use crate::source::cursor::CursorValue;
 use crate::stream_schema::{schema_with, CustomField};
 use crate::streams::{CursorKind, Model, MODELS};
 
+mod session;
+
+use session::{is_plain_key, json_type, Answer, Refusal};
+pub use session::{ReadMethod, Request, Session, Target, WRONG_KEY};
+
 /// The version of the report's schema.
-pub const REPORT_VERSION: u64 = 1;
+pub const REPORT_VERSION: u64 = 2;
+/// The report versions [`compare`] reads (what it reads is the same in both).
+pub const COMPARABLE_VERSIONS: [u64; 2] = [1, 2];
 /// The default time between two requests.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// The shortest time allowed between two requests to a real portal.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-/// The key sent to learn how a rejected key is answered: a constant, never derived from the
-/// real key.
-pub const WRONG_KEY: &str = "flowlu-probe-deliberately-wrong-key";
-/// The method name sent to learn how an unknown method is answered.
-pub const NO_SUCH_METHOD: &str = "probe_no_such_method";
 /// The page size of the one page read of each model.
 pub const SURVEY_LIMIT: u32 = 100;
 /// The page sizes asked, largest first, until one is answered.
@@ -68,10 +77,15 @@ pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 pub const SAMPLE_LIMIT: u32 = 10;
 /// The cursor columns of [`MODELS`]: each is ordered by and filtered on once.
 pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
-/// Requests besides one page per model: the page sizes; ascending, descending, page 2, the id
-/// filter and one `get`; the order and the filter of each cursor column; the wrong key and the
-/// unknown method.
-pub const EXPERIMENTS: usize = PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
+/// The most pages of [`SURVEY_LIMIT`] custom field rows read (`customfields/fields`): every
+/// alias must be known to keep it out of the report. A portal with more custom fields than
+/// these pages hold is reported with `custom_fields.all_read` false, and then no record key
+/// outside the connector's stream schemas and `cf_<id>` is reported by name.
+pub const CUSTOM_FIELD_PAGES: usize = 5;
+/// Requests besides one page per model: the custom field pages after the first; the page
+/// sizes; ascending, descending, page 2, the id filter and one `get`; the order and the filter
+/// of each cursor column; the wrong key and the unknown method.
+pub const EXPERIMENTS: usize = (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {
@@ -81,361 +95,6 @@ pub fn plan_budget(models: usize) -> usize {
 /// How long a probe of `requests` requests takes at least, one every `interval`.
 pub fn plan_duration(requests: usize, interval: Duration) -> Duration {
     interval.saturating_mul(u32::try_from(requests.saturating_sub(1)).unwrap_or(u32::MAX))
-}
-
-/// The only methods a probe can send: reads, and one fixed method name that does not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadMethod {
-    /// `GET .../list`.
-    List,
-    /// `GET .../get/{id}`.
-    Get(u64),
-    /// `GET .../probe_no_such_method`.
-    NoSuchMethod,
-}
-
-/// One probe request: a GET of a read method, with query parameters besides the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// The module.
-    pub module: &'static str,
-    /// The model.
-    pub model: &'static str,
-    /// The method.
-    pub method: ReadMethod,
-    /// Query parameters besides `api_key`.
-    pub params: Vec<(String, String)>,
-    /// Send [`WRONG_KEY`] instead of the real key.
-    pub wrong_key: bool,
-}
-
-impl Request {
-    fn list(model: &Model, params: Vec<(String, String)>) -> Self {
-        Self {
-            module: model.module,
-            model: model.model,
-            method: ReadMethod::List,
-            params,
-            wrong_key: false,
-        }
-    }
-
-    /// The path, `/api/v1/module/{module}/{model}/{method}[/{id}]`.
-    pub fn path(&self) -> String {
-        let (module, model) = (self.module, self.model);
-        match self.method {
-            ReadMethod::List => format!("/api/v1/module/{module}/{model}/list"),
-            ReadMethod::Get(id) => format!("/api/v1/module/{module}/{model}/get/{id}"),
-            ReadMethod::NoSuchMethod => format!("/api/v1/module/{module}/{model}/{NO_SUCH_METHOD}"),
-        }
-    }
-}
-
-/// Where a probe goes and how.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The validated base URL (see [`crate::Client::base_url`]).
-    pub base_url: String,
-    /// The key.
-    pub api_key: Secret,
-    /// The account domain, reported only when `include_domain`.
-    pub domain: String,
-    /// Put the domain in the report.
-    pub include_domain: bool,
-    /// The time between two requests.
-    pub interval: Duration,
-}
-
-/// What one request brought back.
-#[derive(Debug)]
-enum Answer {
-    /// A success: the `response` member.
-    Ok(Value),
-    /// A refusal, described without values.
-    Refused(Refusal),
-    /// The budget was spent: not sent.
-    NotSent,
-}
-
-/// An answer the connector reads as an error.
-#[derive(Debug, Clone)]
-struct Refusal {
-    status: u16,
-    error_code: Option<i64>,
-    connector_class: &'static str,
-    body: Value,
-    rate: bool,
-    headers: Map<String, Value>,
-}
-
-impl Refusal {
-    fn to_json(&self) -> Value {
-        json!({
-            "status": self.status,
-            "error_code": self.error_code,
-            "body_shape": self.body,
-            "connector_reads_it_as": self.connector_class,
-        })
-    }
-}
-
-/// The request budget and pacing of one probe; no request is sent past the budget.
-#[derive(Debug)]
-pub struct Session {
-    http: reqwest::Client,
-    target: Target,
-    budget: usize,
-    sent: usize,
-    interval: Duration,
-    last: Option<tokio::time::Instant>,
-    rate_refusals: Vec<Value>,
-}
-
-impl Session {
-    /// A session of at most `budget` requests.
-    pub fn new(target: Target, budget: usize) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .timeout(DEFAULT_TIMEOUT)
-            .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(Error::transport)?;
-        let interval = target.interval;
-        Ok(Self {
-            http,
-            target,
-            budget,
-            sent: 0,
-            interval,
-            last: None,
-            rate_refusals: Vec::new(),
-        })
-    }
-
-    /// Requests sent so far.
-    #[cfg(test)]
-    pub fn sent(&self) -> usize {
-        self.sent
-    }
-
-    /// Sends `request` unless the budget is spent, after the interval since the last one.
-    async fn send(&mut self, request: &Request) -> Answer {
-        if self.sent >= self.budget {
-            return Answer::NotSent;
-        }
-        if let Some(last) = self.last {
-            tokio::time::sleep_until(last + self.interval).await;
-        }
-        self.sent += 1;
-        self.last = Some(tokio::time::Instant::now());
-        let key = if request.wrong_key {
-            WRONG_KEY
-        } else {
-            self.target.api_key.expose()
-        };
-        let url = format!("{}{}", self.target.base_url, request.path());
-        let sent = self
-            .http
-            .get(url)
-            .query(&[("api_key", key)])
-            .query(&request.params)
-            .send()
-            .await;
-        let (status, headers, body) = match sent {
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                match response.bytes().await {
-                    Ok(body) => (status, headers, body),
-                    Err(e) => {
-                        return Answer::Refused(transport_refusal(status.as_u16(), &Error::transport(e)))
-                    }
-                }
-            }
-            Err(e) => return Answer::Refused(transport_refusal(0, &Error::transport(e))),
-        };
-        let answer = read_answer(status, &headers, &body, key);
-        if let Answer::Refused(refusal) = &answer {
-            if refusal.rate {
-                self.note_rate_refusal(refusal);
-            }
-        }
-        answer
-    }
-
-    fn note_rate_refusal(&mut self, refusal: &Refusal) {
-        let retry_after = refusal
-            .headers
-            .get("retry-after")
-            .and_then(Value::as_str)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let form = if refusal.status == 429 {
-            "http_429"
-        } else {
-            "json_error_string"
-        };
-        self.rate_refusals.push(json!({
-            "request": self.sent,
-            "status": refusal.status,
-            "form": form,
-            "body_shape": refusal.body,
-            "headers": refusal.headers,
-            "retry_after_sent": refusal.headers.contains_key("retry-after"),
-            "connector_reads_it_as": refusal.connector_class,
-        }));
-        let doubled = self.interval.saturating_mul(2);
-        self.interval = retry_after
-            .map_or(doubled, |r| r.max(doubled))
-            .min(Duration::from_secs(120));
-    }
-}
-
-fn transport_refusal(status: u16, err: &Error) -> Refusal {
-    Refusal {
-        status,
-        error_code: None,
-        connector_class: class_of(err),
-        body: json!("no answer"),
-        rate: false,
-        headers: Map::new(),
-    }
-}
-
-/// Reads one answer: the connector's decoder says what it means, the rest is described
-/// without values.
-fn read_answer(status: StatusCode, headers: &HeaderMap, body: &[u8], key: &str) -> Answer {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    match decode(status, headers, body, key) {
-        Ok(response) => Answer::Ok(response),
-        Err(err) => {
-            let error = parsed.as_ref().and_then(|v| v.get("error"));
-            let rate_text = error
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.to_ascii_lowercase().contains("rate"));
-            Answer::Refused(Refusal {
-                status: status.as_u16(),
-                error_code: err.api().and_then(|a| a.code),
-                connector_class: class_of(&err),
-                body: body_shape(parsed.as_ref(), body),
-                rate: status.as_u16() == 429 || rate_text,
-                headers: rate_headers(headers),
-            })
-        }
-    }
-}
-
-/// What the connector makes of an error.
-fn class_of(err: &Error) -> &'static str {
-    #[allow(unreachable_patterns)]
-    match err {
-        Error::Config { .. } => "config",
-        Error::Auth { .. } => "auth",
-        Error::UnknownAccount { .. } => "unknown_account",
-        Error::Permission(denied) if denied.api.code == Some(22) => "permission",
-        Error::Permission { .. } => "unsupported",
-        Error::RateLimited { .. } => "rate_limited",
-        Error::Server { .. } => "server",
-        Error::Transport { .. } => "transport",
-        Error::Api(api) => match api.class() {
-            CodeClass::Transient => "transient",
-            CodeClass::Record => "record",
-            CodeClass::Auth => "auth",
-            CodeClass::Permission => "permission",
-            CodeClass::Unsupported => "unsupported",
-            CodeClass::System => "system",
-        },
-        Error::Malformed { .. } => "malformed",
-        _ => "other",
-    }
-}
-
-/// Error sentences reported verbatim: they are Flowlu's, not the customer's.
-const KNOWN_ERROR_TEXTS: &[&str] = &["validation", "Request rate per second exceeded", "invalid_grant"];
-
-/// The structure of a body: keys and JSON types, no values (a known error sentence aside).
-fn body_shape(parsed: Option<&Value>, body: &[u8]) -> Value {
-    match parsed {
-        Some(value) => {
-            let mut shape = value_shape(value, 3);
-            if let (Some(text), Some(obj)) =
-                (value.get("error").and_then(Value::as_str), shape.as_object_mut())
-            {
-                if let Some(known) = KNOWN_ERROR_TEXTS.iter().find(|k| k.eq_ignore_ascii_case(text)) {
-                    obj.insert("error_text".into(), json!(known));
-                }
-            }
-            shape
-        }
-        None if body.iter().all(u8::is_ascii_whitespace) => json!("empty"),
-        None if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') => json!("html"),
-        None => json!("text"),
-    }
-}
-
-fn value_shape(value: &Value, depth: usize) -> Value {
-    match value {
-        Value::Object(obj) if depth > 0 => {
-            let mut out = Map::new();
-            let mut other = 0;
-            for (k, v) in obj {
-                if is_plain_key(k) {
-                    out.insert(k.clone(), value_shape(v, depth - 1));
-                } else {
-                    other += 1;
-                }
-            }
-            if other > 0 {
-                out.insert("(other keys)".into(), json!(other));
-            }
-            Value::Object(out)
-        }
-        other => json!(json_type(other)),
-    }
-}
-
-/// Rate headers, by lower-case name; values only when short and plain.
-fn rate_headers(headers: &HeaderMap) -> Map<String, Value> {
-    headers
-        .iter()
-        .filter(|(name, _)| {
-            let n = name.as_str();
-            n == "retry-after" || n.contains("ratelimit") || n.contains("rate-limit")
-        })
-        .map(|(name, value)| {
-            let text = value
-                .to_str()
-                .ok()
-                .filter(|v| {
-                    v.len() <= 40
-                        && v.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || " ,;:.=-".contains(c))
-                })
-                .map_or(json!("(not shown)"), |v| json!(v));
-            (name.as_str().to_string(), text)
-        })
-        .collect()
-}
-
-/// A record key or error key reported by name: a plain identifier, at most 64 characters.
-fn is_plain_key(key: &str) -> bool {
-    let mut chars = key.chars();
-    key.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// The shape of a string, never its value.
@@ -490,29 +149,76 @@ struct FieldSeen {
     zero_dates: u64,
 }
 
+/// How record keys are named in the report: custom field aliases replaced, and, unless every
+/// custom field row was read, only the keys the connector knows named at all.
+#[derive(Debug, Default)]
+struct Naming {
+    /// Alias -> `cf_<id>`, from the custom field rows read.
+    aliases: BTreeMap<String, String>,
+    /// Whether every custom field row was read (so every alias is in `aliases`).
+    all_custom_fields: bool,
+    /// The properties of each model's stream schema (without custom fields), built once.
+    declared: std::cell::OnceCell<BTreeMap<&'static str, BTreeSet<String>>>,
+}
+
+impl Naming {
+    /// The name `key` of a record of `model` is reported by; `None`: only counted.
+    fn name(&self, model: &Model, key: &str) -> Option<String> {
+        // A select field named by its alias also carries `<alias>_value`, its label.
+        if let Some(cf) = self.aliases.get(key) {
+            return Some(format!("alias_of_{cf}"));
+        }
+        if let Some(cf) = key.strip_suffix("_value").and_then(|base| self.aliases.get(base)) {
+            return Some(format!("alias_of_{cf}_value"));
+        }
+        if !is_plain_key(key) {
+            return None;
+        }
+        let custom = key
+            .strip_prefix("cf_")
+            .map(|rest| rest.strip_suffix("_value").unwrap_or(rest))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        // An alias of a custom field row not read looks like any other key: unless every row
+        // was read, a key is named only when the connector's stream schema declares it.
+        let declared = || {
+            let declared = self.declared.get_or_init(|| {
+                MODELS
+                    .iter()
+                    .map(|m| {
+                        let schema = schema_with(m, &[]);
+                        let names = schema["properties"]
+                            .as_object()
+                            .map(|p| p.keys().cloned().collect())
+                            .unwrap_or_default();
+                        (m.stream, names)
+                    })
+                    .collect()
+            });
+            declared
+                .get(model.stream)
+                .is_some_and(|names| names.contains(key))
+        };
+        (custom || self.all_custom_fields || declared()).then(|| key.to_string())
+    }
+}
+
 /// The fields of a sample of records: names (aliases replaced), types and string shapes.
 #[derive(Debug, Default)]
 struct Fields {
     fields: BTreeMap<String, FieldSeen>,
+    /// Keys not reported by name: not plain identifiers, or (not every custom field row read)
+    /// not declared by the stream schema.
     other_keys: u64,
 }
 
 impl Fields {
-    fn absorb(&mut self, record: &Value, aliases: &BTreeMap<String, String>) {
+    fn absorb(&mut self, record: &Value, model: &Model, naming: &Naming) {
         let Some(obj) = record.as_object() else {
             self.other_keys += 1;
             return;
         };
         for (key, value) in obj {
-            // A select field named by its alias also carries `<alias>_value`, its label.
-            let value_of = key.strip_suffix("_value").and_then(|base| aliases.get(base));
-            let name = if let Some(cf) = aliases.get(key) {
-                format!("alias_of_{cf}")
-            } else if let Some(cf) = value_of {
-                format!("alias_of_{cf}_value")
-            } else if is_plain_key(key) {
-                key.clone()
-            } else {
+            let Some(name) = naming.name(model, key) else {
                 self.other_keys += 1;
                 continue;
             };
@@ -633,7 +339,7 @@ const NOT_RUN: &str = "not_run";
 pub async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
     let budget = plan_budget(MODELS.len());
     announce(budget, plan_duration(budget, target.interval));
-    let mut session = Session::new(target, budget)?;
+    let mut session = Session::new(target, budget);
     let mut probe = Probe::default();
     let outcome = probe.survey(&mut session).await;
     if outcome.is_none() {
@@ -649,7 +355,9 @@ struct Probe {
     models: Vec<Value>,
     fields: BTreeMap<&'static str, Fields>,
     samples: BTreeMap<&'static str, Page>,
-    aliases: BTreeMap<String, String>,
+    naming: Naming,
+    /// Custom field pages read (of [`CUSTOM_FIELD_PAGES`] at most).
+    custom_pages: usize,
     custom_rows: Vec<Value>,
     denied: BTreeSet<&'static str>,
     unsupported: Vec<&'static str>,
@@ -697,7 +405,12 @@ impl Probe {
                 }
                 Answer::Ok(response) => match Page::read(response) {
                     Err(why) => json!({"stream": model.stream, "access": "refused", "why": why}),
-                    Ok(page) => self.absorb_survey(model, page),
+                    Ok(page) => {
+                        if model.stream == "customfields_fields" {
+                            self.read_custom_field_pages(session, model, &page).await;
+                        }
+                        self.absorb_survey(model, page)
+                    }
                 },
             };
             self.models.push(entry);
@@ -705,13 +418,34 @@ impl Probe {
         None
     }
 
-    fn absorb_survey(&mut self, model: &'static Model, page: Page) -> Value {
-        if model.stream == "customfields_fields" {
+    /// Every custom field row, `first` and the pages after it (up to [`CUSTOM_FIELD_PAGES`]
+    /// in all, until a short page): their aliases must all be known before records are read.
+    async fn read_custom_field_pages(&mut self, session: &mut Session, model: &'static Model, first: &Page) {
+        self.read_custom_fields(&first.items);
+        self.custom_pages = 1;
+        let mut last_full = first.items.len() >= SURVEY_LIMIT as usize;
+        while last_full && self.custom_pages < CUSTOM_FIELD_PAGES {
+            let params = vec![
+                ("page".to_string(), (self.custom_pages + 1).to_string()),
+                ("limit".to_string(), SURVEY_LIMIT.to_string()),
+            ];
+            let Answer::Ok(response) = session.send(&Request::list(model, params)).await else {
+                return;
+            };
+            let Ok(page) = Page::read(response) else {
+                return;
+            };
             self.read_custom_fields(&page.items);
+            self.custom_pages += 1;
+            last_full = page.items.len() >= SURVEY_LIMIT as usize;
         }
+        self.naming.all_custom_fields = !last_full;
+    }
+
+    fn absorb_survey(&mut self, model: &'static Model, page: Page) -> Value {
         let mut fields = Fields::default();
         for record in &page.items {
-            fields.absorb(record, &self.aliases);
+            fields.absorb(record, model, &self.naming);
         }
         let served = page.items.len() as u64;
         let entry = json!({
@@ -755,7 +489,7 @@ impl Probe {
             let key = format!("cf_{id}");
             let alias = text(row, "alias").filter(|a| !a.is_empty());
             if let Some(alias) = &alias {
-                self.aliases.insert(alias.clone(), key.clone());
+                self.naming.aliases.insert(alias.clone(), key.clone());
             }
             self.custom_rows.push(json!({
                 "key": key,
@@ -1016,7 +750,7 @@ impl Probe {
                     .unwrap_or(&record)
                     .clone();
                 let mut got = Fields::default();
-                got.absorb(&record, &self.aliases);
+                got.absorb(&record, model, &self.naming);
                 let listed = self.fields.get(model.stream);
                 let list_names: BTreeSet<&String> =
                     listed.map(|f| f.fields.keys().collect()).unwrap_or_default();
@@ -1044,7 +778,7 @@ impl Probe {
 
     fn report(&self, session: &Session, stopped: Option<&'static str>) -> Value {
         let target = &session.target;
-        let loopback = url::Url::parse(&target.base_url)
+        let loopback = url::Url::parse(target.client.base_url())
             .ok()
             .and_then(|u| u.host().map(|h| h.to_owned()))
             .is_some_and(|h| match h {
@@ -1052,6 +786,7 @@ impl Probe {
                 url::Host::Ipv4(ip) => ip.is_loopback(),
                 url::Host::Ipv6(ip) => ip.is_loopback(),
             });
+        let (outcome, reason) = self.outcome(stopped);
         let page_cap = self.page_cap();
         let totals = self.totals(page_cap);
         let custom = self.custom_joins();
@@ -1074,7 +809,8 @@ impl Probe {
                 "interval_ms": u64::try_from(target.interval.as_millis()).unwrap_or(u64::MAX),
                 "method": "GET only (list, get, and one unknown method name)",
             },
-            "outcome": stopped.map_or_else(|| "complete".to_string(), |why| format!("stopped: {why}")),
+            "outcome": outcome,
+            "outcome_reason": reason,
             "models": models,
             "denied_modules": self.denied,
             "unsupported_streams": self.unsupported,
@@ -1091,6 +827,38 @@ impl Probe {
         });
         report["differences"] = Value::Array(compare(&report).iter().map(Difference::to_json).collect());
         report
+    }
+
+    /// `complete`; `stopped` (and why) when the probe could not go on; `incomplete` (and why)
+    /// when models it meant to read could not be read: those refused for the rate cap are
+    /// counted apart from those the portal would not serve.
+    fn outcome(&self, stopped: Option<&'static str>) -> (&'static str, Option<String>) {
+        if let Some(why) = stopped {
+            return ("stopped", Some(why.to_string()));
+        }
+        let count = |access: &str| self.models.iter().filter(|m| m["access"] == access).count();
+        let (rate, unreadable) = (count("rate_limited"), count("refused"));
+        if rate + unreadable == 0 {
+            return ("complete", None);
+        }
+        let mut parts = Vec::new();
+        if rate > 0 {
+            parts.push(format!(
+                "{rate} refused for the account's rate cap (not a refusal of the model: probe again later)"
+            ));
+        }
+        if unreadable > 0 {
+            parts.push(format!(
+                "{unreadable} answered with an error or an answer the connector cannot read (see each model's `error`)"
+            ));
+        }
+        let reason = format!(
+            "{} of {} models could not be read: {}",
+            rate + unreadable,
+            self.models.len(),
+            parts.join("; ")
+        );
+        ("incomplete", Some(reason))
     }
 
     /// The page size the survey pages were served with: a page shorter than it is the whole
@@ -1173,7 +941,8 @@ impl Probe {
                 row
             })
             .collect();
-        json!({"readable": readable, "rows": rows.len(), "fields": rows})
+        json!({"readable": readable, "pages_read": self.custom_pages,
+            "all_read": self.naming.all_custom_fields, "rows": rows.len(), "fields": rows})
     }
 }
 
@@ -1301,7 +1070,7 @@ impl Difference {
     }
 }
 
-/// Where a report differs from what this connector assumes (`shared/flowlu-api.md`) and from
+/// Where a report differs from what this connector assumes (`docs/flowlu-api.md`) and from
 /// its stream schemas. A report of a portal that behaves as assumed yields nothing.
 pub fn compare(report: &Value) -> Vec<Difference> {
     let mut out = Vec::new();
@@ -1591,13 +1360,22 @@ pub fn summary(report: &Value) -> String {
         "Flowlu portal probe (report version {}, connector {}): {}; {} of {} requests sent.\n",
         report["report_version"],
         report["connector_version"].as_str().unwrap_or("?"),
-        report["outcome"].as_str().unwrap_or("?"),
+        match report["outcome_reason"].as_str() {
+            Some(why) => format!("{} ({why})", report["outcome"].as_str().unwrap_or("?")),
+            None => report["outcome"].as_str().unwrap_or("?").to_string(),
+        },
         requests["sent"],
         requests["budget"],
     ));
     let models = report["models"].as_array().map_or(&[][..], Vec::as_slice);
-    let readable = models.iter().filter(|m| m["access"] == "readable").count();
-    s.push_str(&format!("Models readable: {readable} of {}.\n", models.len()));
+    let count = |access: &str| models.iter().filter(|m| m["access"] == access).count();
+    s.push_str(&format!(
+        "Models readable: {} of {}; refused for the rate cap: {}; unreadable: {}.\n",
+        count("readable"),
+        models.len(),
+        count("rate_limited"),
+        count("refused")
+    ));
     if let Some(denied) = report["denied_modules"].as_array().filter(|d| !d.is_empty()) {
         let names: Vec<&str> = denied.iter().filter_map(Value::as_str).collect();
         s.push_str(&format!(
@@ -1663,7 +1441,11 @@ pub fn summary(report: &Value) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::session::body_shape;
     use super::*;
+    use crate::client::Client;
+    use crate::credential::domain::AccountDomain;
+    use connector_core::Secret;
 
     #[test]
     fn string_shapes_name_no_value() {
@@ -1687,10 +1469,16 @@ mod tests {
     #[test]
     fn fields_keep_names_and_types_only() {
         let mut fields = Fields::default();
-        let aliases = [("budget_eur".to_string(), "cf_3".to_string())].into();
+        let naming = Naming {
+            aliases: [("budget_eur".to_string(), "cf_3".to_string())].into(),
+            all_custom_fields: true,
+            ..Naming::default()
+        };
+        let account = crate::streams::model("crm_account").unwrap();
         fields.absorb(
             &json!({"id": 1, "name": "Ann", "cf_3": "", "budget_eur": 5, "ann@example.com": 1, "d": "0000-00-00"}),
-            &aliases,
+            account,
+            &naming,
         );
         let out = fields.to_json().to_string();
         assert!(
@@ -1701,6 +1489,35 @@ mod tests {
         assert_eq!(fields.to_json()["alias_of_cf_3"]["types"], json!(["integer"]));
         assert_eq!(fields.to_json()["cf_3"]["blank"], json!(1));
         assert_eq!(fields.to_json()["d"]["zero_dates"], json!(1));
+    }
+
+    /// Unless every custom field row was read, a key the stream schema does not declare (an
+    /// alias of a row not read, or its `_value` label column) is only counted.
+    #[test]
+    fn without_every_custom_field_row_only_declared_keys_are_named() {
+        let naming = Naming {
+            aliases: [("budget_eur".to_string(), "cf_3".to_string())].into(),
+            all_custom_fields: false,
+            ..Naming::default()
+        };
+        let account = crate::streams::model("crm_account").unwrap();
+        let mut fields = Fields::default();
+        fields.absorb(
+            &json!({"id": 1, "name": "Ann", "budget_eur": 5, "vip_tier": "2", "vip_tier_value": "Gold",
+                "cf_901": "x", "cf_901_value": "y", "cf_x": 1}),
+            account,
+            &naming,
+        );
+        let names: Vec<&String> = fields.fields.keys().collect();
+        assert_eq!(names, ["alias_of_cf_3", "cf_901", "cf_901_value", "id", "name"]);
+        assert_eq!(fields.other_keys, 3, "vip_tier, vip_tier_value, cf_x");
+        let all = Naming {
+            all_custom_fields: true,
+            ..naming
+        };
+        let mut fields = Fields::default();
+        fields.absorb(&json!({"id": 1, "new_standard_field": 1}), account, &all);
+        assert!(fields.fields.contains_key("new_standard_field"));
     }
 
     #[test]
@@ -1723,33 +1540,70 @@ mod tests {
 
     #[tokio::test]
     async fn the_budget_is_never_exceeded() {
-        let target = Target {
-            base_url: "http://127.0.0.1:9".into(),
-            api_key: Secret::new("k"),
-            domain: "acme".into(),
-            include_domain: false,
-            interval: Duration::ZERO,
-        };
-        let mut session = Session::new(target, 2).unwrap();
+        let mut session = Session::new(target(Duration::ZERO), 2);
         let request = Request::list(&MODELS[0], Vec::new());
         for _ in 0..2 {
             assert!(matches!(session.send(&request).await, Answer::Refused(_)));
         }
         assert!(matches!(session.send(&request).await, Answer::NotSent));
-        assert_eq!(session.sent(), 2);
+        assert_eq!(session.sent, 2);
     }
 
     fn target(interval: Duration) -> Target {
+        let client = Client::builder(AccountDomain::parse("acme").unwrap(), Secret::new("k"))
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
         Target {
-            base_url: "http://127.0.0.1:9".into(),
-            api_key: Secret::new("k"),
+            client,
             domain: "acme".into(),
             include_domain: false,
             interval,
         }
     }
 
-    fn refusal(status: u16, retry_after: Option<&str>) -> Refusal {
+    /// A resolver that knows no host.
+    struct NoSuchHost(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl reqwest::dns::Resolve for NoSuchHost {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async { Err("failed to lookup address information: Name or service not known".into()) })
+        }
+    }
+
+    /// The probe resolves names through the client's resolver: a name that does not resolve
+    /// stops it after one request as no portal, not as a model it could not read.
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_stops_the_probe_as_no_portal() {
+        let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = Client::builder(AccountDomain::parse("no-such-account").unwrap(), Secret::new("k"))
+            .dns_resolver(std::sync::Arc::new(NoSuchHost(lookups.clone())))
+            .build()
+            .unwrap();
+        let target = Target {
+            client,
+            domain: "no-such-account".into(),
+            include_domain: false,
+            interval: Duration::ZERO,
+        };
+        let report = run(target, |_, _| {}).await.unwrap();
+        assert_eq!(
+            (
+                &report["outcome"],
+                &report["outcome_reason"],
+                &report["requests"]["sent"]
+            ),
+            (
+                &json!("stopped"),
+                &json!("no Flowlu portal answered at this address"),
+                &json!(1)
+            )
+        );
+        assert_eq!(lookups.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    fn refusal(status: u16, retry_after: Option<u64>) -> Refusal {
         let mut headers = Map::new();
         if let Some(r) = retry_after {
             headers.insert("retry-after".into(), json!(r));
@@ -1766,12 +1620,12 @@ mod tests {
 
     #[test]
     fn a_rate_refusal_slows_the_rest_down() {
-        let mut session = Session::new(target(Duration::from_secs(2)), 10).unwrap();
+        let mut session = Session::new(target(Duration::from_secs(2)), 10);
         session.note_rate_refusal(&refusal(429, None));
         assert_eq!(session.interval, Duration::from_secs(4), "doubled");
-        session.note_rate_refusal(&refusal(429, Some("30")));
+        session.note_rate_refusal(&refusal(429, Some(30)));
         assert_eq!(session.interval, Duration::from_secs(30), "Retry-After followed");
-        session.note_rate_refusal(&refusal(200, Some("3600")));
+        session.note_rate_refusal(&refusal(200, Some(3600)));
         assert_eq!(session.interval, Duration::from_secs(120), "at most two minutes");
         assert_eq!(session.rate_refusals[0]["form"], json!("http_429"));
         assert_eq!(session.rate_refusals[2]["form"], json!("json_error_string"));
@@ -1853,7 +1707,7 @@ mod tests {
             ])
         );
         assert_eq!(
-            probe.aliases.get("acme_contract").map(String::as_str),
+            probe.naming.aliases.get("acme_contract").map(String::as_str),
             Some("cf_4")
         );
         for (stream, record) in [
@@ -1865,7 +1719,7 @@ mod tests {
             ("st_projects", json!({"id": 3, "cf_9": ""})),
         ] {
             let mut fields = Fields::default();
-            fields.absorb(&record, &probe.aliases);
+            fields.absorb(&record, crate::streams::model(stream).unwrap(), &probe.naming);
             probe.fields.insert(stream, fields);
         }
         assert_eq!(
@@ -1902,7 +1756,7 @@ mod tests {
 
     #[test]
     fn the_plan_is_announced_exactly() {
-        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 15);
+        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 4 + 15);
         let columns: BTreeSet<&str> = MODELS.iter().filter_map(|m| Some(m.cursor?.0)).collect();
         assert_eq!(
             columns,

@@ -1,0 +1,421 @@
+//! Bounded staleness of a write: every `unchanged` and every create decided from the write's
+//! index rests on what the portal held at most `staleness_seconds` (W) before the decision.
+//! A second client of the stand-in creates and edits records during the write (between
+//! batches, or at an exact request count with `Emulator::schedule`), and the write's clock
+//! is a manual one moved by the test (no sleeps): exact outcomes, final data and requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
+use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use integration_tests::fast_limiter;
+use serde_json::{json, Value};
+
+const LIST: &str = "/api/v1/module/crm/account/list";
+const CREATE: &str = "/api/v1/module/crm/account/create";
+/// The staleness bound the tests write with.
+const W: u64 = 30;
+
+async fn stand_in(accounts: usize) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        records_per_model: 3,
+        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// An upsert-by-email sink with W = 30 s measured on `clock`.
+fn sink(emu: &Emulator, clock: &StalenessClock) -> FlowluSink {
+    let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
+        "advanced": {"staleness_seconds": W,
+            "write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+        .with_staleness_clock(clock.clone())
+}
+
+fn catalog() -> ConfiguredCatalog {
+    serde_json::from_value(json!({"streams": [{
+        "stream": {"name": "crm_account", "json_schema": {}},
+        "sync_mode": "full_refresh", "destination_sync_mode": "append"
+    }]}))
+    .unwrap()
+}
+
+fn record(data: Value) -> SinkInput {
+    SinkInput::Record(Record {
+        stream: "crm_account".into(),
+        data,
+    })
+}
+
+/// The stand-in's accounts that have an e-mail: (id, name, email).
+fn accounts(emu: &Emulator) -> Vec<(u64, String, String)> {
+    emu.records("crm", "account")
+        .into_iter()
+        .filter_map(|r| {
+            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
+            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
+        })
+        .collect()
+}
+
+/// Requests by path (any status).
+fn by_path(stats: &Stats) -> Vec<(String, u64)> {
+    stats
+        .by_path
+        .iter()
+        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
+        .collect()
+}
+
+fn paths(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = expected.iter().map(|(p, n)| (p.to_string(), *n)).collect();
+    v.sort();
+    v
+}
+
+fn update_path(id: u64) -> String {
+    format!("/api/v1/module/crm/account/update/{id}")
+}
+
+type Events<'a> = BoxStream<'a, SinkEvent>;
+
+/// The next `n` outcomes of `events`, by sequence.
+async fn next_outcomes(events: &mut Events<'_>, n: usize) -> Vec<(u64, Outcome)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match events.next().await {
+            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    got.sort_by_key(|(s, _)| *s);
+    got
+}
+
+fn unchanged(id: u64) -> Outcome {
+    Outcome::Unchanged { id: id.to_string() }
+}
+
+fn updated(id: u64) -> Outcome {
+    Outcome::Updated { id: id.to_string() }
+}
+
+/// The ids of the stand-in's accounts with e-mail `email`.
+fn with_email(emu: &Emulator, email: &str) -> Vec<u64> {
+    emu.records("crm", "account")
+        .into_iter()
+        .filter(|r| r["email"] == json!(email))
+        .filter_map(|r| r["id"].as_u64())
+        .collect()
+}
+
+fn name_of(emu: &Emulator, id: u64) -> String {
+    emu.records("crm", "account")
+        .into_iter()
+        .find(|r| r["id"] == json!(id))
+        .and_then(|r| r["name"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_edit_older_than_the_bound_is_written_and_a_younger_one_may_be_missed() {
+    // 150 accounts written back unchanged: the write reads its index (at clock 0). Then a
+    // second client edits the name of 9 of them, and the same 9 arrive with their old names,
+    // which the index still holds.
+    let emu = stand_in(150).await;
+    let clock = StalenessClock::manual();
+    let sink = sink(&emu, &clock);
+    let catalog = catalog();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let all = accounts(&emu);
+    for (_, name, email) in &all {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    let first = next_outcomes(&mut events, all.len()).await;
+    let expected: Vec<(u64, Outcome)> = (0u64..).zip(all.iter().map(|a| unchanged(a.0))).collect();
+    assert_eq!(first, expected);
+    let n = all.len() as u64;
+    let other = emu.second_client();
+
+    // An edit younger than W: the decision 29 s after the read may rest on that read, so the
+    // 3 records are `unchanged` (what the guarantee allows) and nothing is sent.
+    let young = &all[20..23];
+    for (id, _, _) in young {
+        other
+            .edit_record("crm", "account", *id, &[("name", json!("Edited 29 s ago"))])
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(W - 1));
+    emu.reset_stats();
+    for (_, name, email) in young {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    let got = next_outcomes(&mut events, 3).await;
+    assert_eq!(
+        got,
+        (n..)
+            .zip(young.iter().map(|a| unchanged(a.0)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(by_path(&emu.stats()), paths(&[]));
+
+    // Edits older than W: 9 more records edited, then the clock passes W since the read. The
+    // first decision reads what others created (nothing) and edited (the 12 edited), and
+    // all 12 are written, not `unchanged`.
+    let old = &all[0..9];
+    for (id, _, _) in old {
+        other
+            .edit_record(
+                "crm",
+                "account",
+                *id,
+                &[("name", json!("Edited by someone else"))],
+            )
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(2));
+    emu.reset_stats();
+    let again: Vec<&(u64, String, String)> = old.iter().chain(young).collect();
+    for (_, name, email) in &again {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    drop(tx);
+    let got = next_outcomes(&mut events, 12).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(
+        got,
+        (n + 3..)
+            .zip(again.iter().map(|a| updated(a.0)))
+            .collect::<Vec<_>>()
+    );
+    let mut expected = vec![(LIST, 2)];
+    let updates: Vec<String> = again.iter().map(|a| update_path(a.0)).collect();
+    expected.extend(updates.iter().map(|p| (p.as_str(), 1)));
+    assert_eq!(by_path(&emu.stats()), paths(&expected));
+    for (id, name, _) in again {
+        assert_eq!(&name_of(&emu, *id), name);
+    }
+}
+
+#[tokio::test]
+async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplicated() {
+    // 300 upserts by e-mail: 100 accounts unchanged and 50 new records, then 150 new records.
+    // While the second batch is written (after its 5th request: its read of what others
+    // created and edited, then 3 creates), a second client creates 11 records carrying
+    // e-mails of that batch's last records and gives 11 other accounts 11 more of them, and
+    // the clock passes W. The next decision reads again: 0 duplicated.
+    let emu = stand_in(150).await;
+    let clock = StalenessClock::manual();
+    let sink = sink(&emu, &clock);
+    let catalog = catalog();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let all = accounts(&emu);
+    assert_eq!(all.len(), 128);
+    let new = |i: usize| json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")});
+    for (_, name, email) in &all[..100] {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    for i in 0..50 {
+        tx.unbounded_send(record(new(i))).unwrap();
+    }
+    let first = next_outcomes(&mut events, 150).await;
+    assert_eq!(
+        first
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Created { .. }))
+            .count(),
+        50
+    );
+
+    let taken: Vec<(u64, String)> = all[110..121]
+        .iter()
+        .enumerate()
+        .map(|(k, a)| (a.0, format!("new.{}@example.org", 170 + k)))
+        .collect();
+    let theirs = Arc::new(Mutex::new(Vec::new()));
+    {
+        let (taken, theirs, clock) = (taken.clone(), Arc::clone(&theirs), clock.clone());
+        emu.schedule(5, move |other| {
+            for k in 0..11 {
+                let email = format!("new.{}@example.org", 181 + k);
+                let id = other
+                    .create_record(
+                        "crm",
+                        "account",
+                        &[("name", json!("Theirs")), ("email", json!(email))],
+                    )
+                    .unwrap();
+                theirs.lock().unwrap().push((id, email));
+            }
+            for (id, email) in &taken {
+                other
+                    .edit_record("crm", "account", *id, &[("email", json!(email))])
+                    .unwrap();
+            }
+            clock.advance(Duration::from_secs(W + 1));
+        });
+    }
+    emu.reset_stats();
+    for i in 50..200 {
+        tx.unbounded_send(record(new(i))).unwrap();
+    }
+    drop(tx);
+    let second = next_outcomes(&mut events, 150).await;
+    assert!(events.next().await.is_none());
+    let theirs = theirs.lock().unwrap().clone();
+    assert_eq!(theirs.len(), 11);
+    let mut expected_updates: HashMap<String, u64> = taken.iter().map(|(id, e)| (e.clone(), *id)).collect();
+    expected_updates.extend(theirs.iter().map(|(id, e)| (e.clone(), *id)));
+    let mut created = 0;
+    for (sequence, outcome) in &second {
+        let i = (sequence - 100) as usize;
+        let email = format!("new.{i}@example.org");
+        match expected_updates.get(&email) {
+            Some(id) => assert_eq!(outcome, &updated(*id), "{email}"),
+            None => {
+                assert!(matches!(outcome, Outcome::Created { .. }), "{email}: {outcome:?}");
+                created += 1;
+            }
+        }
+    }
+    assert_eq!(created, 128);
+    // 0 duplicated: every input e-mail is held by exactly one record, with the input's name.
+    for i in 0..200 {
+        let email = format!("new.{i}@example.org");
+        let ids = with_email(&emu, &email);
+        assert_eq!(ids.len(), 1, "{email}: {ids:?}");
+        assert_eq!(name_of(&emu, ids[0]), format!("New {i}"), "{email}");
+    }
+    // The batch's read before its first create (2), the read after the clock passed W (2),
+    // 128 creates and 22 updates.
+    let stats = emu.stats();
+    assert_eq!(
+        by_path(&stats)
+            .iter()
+            .filter(|(p, _)| p == LIST || p == CREATE)
+            .cloned()
+            .collect::<Vec<_>>(),
+        paths(&[(LIST, 4), (CREATE, 128)])
+    );
+    assert_eq!(stats.total, 4 + 128 + 22);
+}
+
+#[tokio::test]
+async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
+    // The portal refuses filters on anything but id once the index is read: past W, a record
+    // the index finds unchanged is looked up (refused too), then sent: never `unchanged`
+    // unverified.
+    let emu = stand_in(150).await;
+    let clock = StalenessClock::manual();
+    let sink = sink(&emu, &clock);
+    let catalog = catalog();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let all = accounts(&emu);
+    for (_, name, email) in &all {
+        tx.unbounded_send(record(json!({"name": name, "email": email})))
+            .unwrap();
+    }
+    next_outcomes(&mut events, all.len()).await;
+    let n = all.len() as u64;
+    emu.set_quirks(Quirks {
+        refuse_filters_but_id: Some(12),
+        ..Quirks::default()
+    });
+    let (id, name, email) = all[4].clone();
+    emu.second_client()
+        .edit_record("crm", "account", id, &[("name", json!("Theirs"))])
+        .unwrap();
+    clock.advance(Duration::from_secs(W + 1));
+    emu.reset_stats();
+    tx.unbounded_send(record(json!({"name": name, "email": email})))
+        .unwrap();
+    drop(tx);
+    let got = next_outcomes(&mut events, 1).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, n);
+    assert_eq!(name_of(&emu, id), name, "{:?}", got[0].1);
+    assert_eq!(got[0].1, updated(id));
+    // The read by id (nothing new), the refused read of edits, the refused lookup, the update.
+    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3), (&update_path(id), 1)]));
+}
+
+#[tokio::test]
+async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
+    // Update mode (by id), through the index: the same rule for `unchanged`.
+    let emu = stand_in(150).await;
+    let clock = StalenessClock::manual();
+    let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
+        "advanced": {"staleness_seconds": W,
+            "write_rules": [{"stream": "crm_account", "mode": "update"}]}});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    let sink = FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+        .with_staleness_clock(clock.clone());
+    let catalog = catalog();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let all: Vec<(u64, String)> = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter_map(|r| Some((r["id"].as_u64()?, r["name"].as_str()?.to_string())))
+        .collect();
+    for (id, name) in &all {
+        tx.unbounded_send(record(json!({"id": id, "name": name})))
+            .unwrap();
+    }
+    let first = next_outcomes(&mut events, all.len()).await;
+    assert!(first.iter().all(|(_, o)| matches!(o, Outcome::Unchanged { .. })));
+    let n = all.len() as u64;
+    for (id, _) in &all[..5] {
+        emu.second_client()
+            .edit_record("crm", "account", *id, &[("name", json!("Theirs"))])
+            .unwrap();
+    }
+    clock.advance(Duration::from_secs(W + 1));
+    emu.reset_stats();
+    for (id, name) in &all[..5] {
+        tx.unbounded_send(record(json!({"id": id, "name": name})))
+            .unwrap();
+    }
+    drop(tx);
+    let got = next_outcomes(&mut events, 5).await;
+    assert!(events.next().await.is_none());
+    assert_eq!(
+        got,
+        (n..)
+            .zip(all[..5].iter().map(|a| updated(a.0)))
+            .collect::<Vec<_>>()
+    );
+    let updates: Vec<String> = all[..5].iter().map(|a| update_path(a.0)).collect();
+    let mut expected = vec![(LIST, 2)];
+    expected.extend(updates.iter().map(|p| (p.as_str(), 1)));
+    assert_eq!(by_path(&emu.stats()), paths(&expected));
+    for (id, name) in &all[..5] {
+        assert_eq!(&name_of(&emu, *id), name);
+    }
+}
