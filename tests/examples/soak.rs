@@ -107,8 +107,8 @@ async fn signal_soak(config: &SoakConfig, first: u64) {
         "signal: {} records written, SIGTERM after a third of the outcomes, resumed from the last checkpoint acknowledged",
         config.writes
     );
-    println!("| seed | not sent | checkpoints acked | acked past a record to resend | requests after the signal | stop ms | duplicates | creates slipped through |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| seed | not sent | checkpoints acked | acked past a record to resend | requests after the signal | stop ms | duplicates | creates sent again | created twice |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for seed in first..first + seeds {
         let f = match integration_tests::soak::soak_signal(config, seed).await {
             Ok(figures) => figures,
@@ -118,13 +118,14 @@ async fn signal_soak(config: &SoakConfig, first: u64) {
             }
         };
         println!(
-            "| {seed} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {seed} | {} | {} | {} | {} | {} | {} | {} | {} |",
             f.not_sent,
             f.acked,
             f.acked_past_resend,
             f.requests_after,
             f.stop.as_millis(),
             f.duplicates,
+            f.resent_creates,
             f.slipped
         );
         if f.acked_past_resend > 0 || f.duplicates > 0 {

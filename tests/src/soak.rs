@@ -667,8 +667,11 @@ pub struct SignalFigures {
     pub stop: Duration,
     /// Records the stand-in holds twice after the resume, beyond `slipped` (must be 0).
     pub duplicates: u64,
-    /// Creates (crm_lead, no match field) applied after the last acknowledged checkpoint and
-    /// before the signal: the resume creates them again.
+    /// Creates (crm_lead, no match field) applied (or `unknown`) after the last acknowledged
+    /// checkpoint and before the signal: the resume sends them again.
+    pub resent_creates: u64,
+    /// Of which the stand-in holds a second copy after the resume (the resume looks for them
+    /// among the model's newest records before its first create).
     pub slipped: u64,
 }
 
@@ -691,7 +694,9 @@ async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, C
     ]});
     let sink = FlowluSink::from_credential(&credential(emu, advanced)?)
         .map_err(|e| format!("sink: {e}"))?
-        .with_limiter(limiter(config.concurrency));
+        .with_limiter(limiter(config.concurrency))
+        // A resume looks for the creates an earlier run made after its last checkpoint.
+        .finding_earlier_creates(true);
     let streams: Vec<Value> = ["crm_account", "crm_lead", "crm_pipeline", "crm_source"]
         .iter()
         .map(|name| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}))
@@ -837,7 +842,19 @@ pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures
                 && matches!(o, Outcome::Created { .. } | Outcome::Unknown { .. })
         })
         .collect();
-    figures.slipped = slipped.iter().filter(|s| **s).count() as u64;
+    figures.resent_creates = slipped.iter().filter(|s| **s).count() as u64;
+    let leads = emu.records("crm", "lead");
+    figures.slipped = plan
+        .iter()
+        .zip(&slipped)
+        .filter(|(_, s)| **s)
+        .map(|(p, _)| match p {
+            Planned::Create { name } => {
+                (leads.iter().filter(|l| l["name"] == name.as_str()).count() as u64).saturating_sub(1)
+            }
+            _ => 0,
+        })
+        .sum();
     let kept: Vec<(Planned, Outcome)> = plan
         .iter()
         .cloned()

@@ -80,6 +80,9 @@ pub(crate) struct StreamShared {
     pub index: tokio::sync::OnceCell<Option<tokio::sync::Mutex<ModelIndex>>>,
     /// One more than the highest sequence of the stream's records taken from the input.
     pub received: AtomicU64,
+    /// The model's newest records, read before the write's first create
+    /// ([`crate::sink::resume`]); `None` when the portal refused that read.
+    pub(crate) earlier: tokio::sync::OnceCell<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>>,
     /// The clock the staleness bound is measured on.
     pub clock: StalenessClock,
 }

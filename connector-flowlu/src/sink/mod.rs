@@ -7,6 +7,7 @@ mod halt;
 pub mod index;
 pub(crate) mod plan;
 pub mod precheck;
+mod resume;
 mod writer;
 
 pub use compare::{FieldKinds, ValueKind};
@@ -62,6 +63,12 @@ use writer::Writer;
 ///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 ///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 ///   id of the stream was known, a record with the same values exists).
+/// * **Creates the host resends** (`resume`, when built [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one read of the
+///   model's newest records (`order_by[desc][]=id`, one page); a record equal in every sent
+///   field to an unclaimed one of them (each claimed once, oldest first) is `created` with its
+///   id and not sent: an earlier run made it after its last acknowledged checkpoint. A new
+///   record identical to one of that page is taken for such a create; one identical to an
+///   older record is created.
 /// * **Request economy** (`economy`): per stream, a lookup per record or one read of
 ///   the model into an index (`index`), whichever costs fewer requests. A record
 ///   whose sent fields already hold the portal's values (`compare`) is `unchanged`,
@@ -98,6 +105,7 @@ use writer::Writer;
 pub struct FlowluSink {
     account: Account,
     index_max_age: Duration,
+    find_earlier: bool,
     clock: StalenessClock,
 }
 
@@ -107,6 +115,7 @@ impl FlowluSink {
         Self {
             index_max_age: settings.staleness(),
             account: Account::new(client, settings),
+            find_earlier: false,
             clock: StalenessClock::system(),
         }
     }
@@ -118,6 +127,7 @@ impl FlowluSink {
             index_max_age: account.settings.staleness(),
             account,
             clock: StalenessClock::system(),
+            find_earlier: false,
         })
     }
 
@@ -145,6 +155,19 @@ impl FlowluSink {
     pub fn with_index_max_age(self, age: Duration) -> Self {
         Self {
             index_max_age: age,
+            ..self
+        }
+    }
+
+    /// Before a stream's first create, reads the model's newest records once, and takes an
+    /// input record equal in every sent field to one of them (each claimed once, oldest first)
+    /// for an earlier run's create: `created` with its id, not sent (see `sink::resume`). A
+    /// host resuming from its last acknowledged checkpoint then duplicates none of the creates
+    /// made after it that are still among the newest page. Off by default: a record sent again
+    /// on purpose with the same values is then not created while its twin is among the newest.
+    pub fn finding_earlier_creates(self, on: bool) -> Self {
+        Self {
+            find_earlier: on,
             ..self
         }
     }
@@ -216,6 +239,7 @@ impl FlowluSink {
             sequence,
             shared,
             strategy,
+            find_earlier: self.find_earlier,
         }
         .apply(data)
         .await

@@ -41,6 +41,8 @@ pub(super) struct Writer<'s> {
     pub(super) sequence: u64,
     pub(super) shared: &'s StreamShared,
     pub(super) strategy: Strategy,
+    /// Before a create, look for the record among the model's newest (`sink::resume`).
+    pub(super) find_earlier: bool,
 }
 
 /// What a lookup by match field found: the record's id and its values.
@@ -175,6 +177,9 @@ impl Writer<'_> {
                 "the record has an `id`, but this stream creates records (a create cannot choose the id); remove the id, or write the stream with upsert or update".into(),
             ),
             (WriteMode::Create, None, field) => {
+                if let Some(found) = self.created_earlier(data).await {
+                    return found;
+                }
                 let check = field.as_deref().and_then(|f| match_value(data, f).map(|v| (f, v)));
                 self.create(data, check).await
             }
@@ -183,7 +188,10 @@ impl Writer<'_> {
                 Some(index) => self.update_indexed(index, id, data, true).await,
                 None => self.upsert_by_id(id, data).await,
             },
-            (WriteMode::Upsert, None, None) => self.create(data, None).await,
+            (WriteMode::Upsert, None, None) => match self.created_earlier(data).await {
+                Some(found) => found,
+                None => self.create(data, None).await,
+            },
         }
     }
 
@@ -844,6 +852,65 @@ impl Writer<'_> {
         match found {
             Ok(found) => Lookup::Found(found),
             Err(outcome) => Lookup::Failed(outcome),
+        }
+    }
+}
+
+/// Creates an earlier run made (see `sink::resume`).
+impl Writer<'_> {
+    /// Before a create: the record an earlier run created with the same values, among the
+    /// model's newest (see the [module documentation](self)): `created` with its id. `None`:
+    /// create it.
+    pub(super) async fn created_earlier(&self, data: &Map<String, Value>) -> Option<Outcome> {
+        if !self.find_earlier {
+            return None;
+        }
+        let earlier = match self.shared.earlier.get_or_try_init(|| self.read_earlier()).await {
+            Ok(Some(earlier)) => earlier,
+            Ok(None) => return None,
+            Err(e) => return Some(self.fail(&e)),
+        };
+        let body = self.checked(data)?;
+        if !self.may_be_unchanged(data) {
+            return None;
+        }
+        let mut earlier = earlier.lock().await;
+        let id = earlier.claim(&body, &self.stream.kinds)?;
+        tracing::info!(
+            stream = %self.stream.stream,
+            id,
+            sequence = self.sequence,
+            window = earlier.len(),
+            "found, created by an earlier run: record {id} holds every value sent, among the model's newest; not created again"
+        );
+        Some(Outcome::Created { id: id.to_string() })
+    }
+
+    /// The model's newest records (one list call); `Ok(None)` when the portal refuses the read.
+    async fn read_earlier(&self) -> Result<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>, Error> {
+        let limit = self.account.settings.page_size();
+        let params = [
+            ("order_by[desc][]".to_string(), "id".to_string()),
+            ("page".to_string(), "1".to_string()),
+            ("limit".to_string(), limit.to_string()),
+        ];
+        match economy::list_until(self.account, self.stream, &params, &self.stop()).await {
+            Ok(page) => {
+                let earlier = crate::sink::resume::Earlier::new(&page.items);
+                if let Some(id) = earlier.newest() {
+                    self.shared.saw(id);
+                }
+                tracing::debug!(stream = %self.stream.stream, records = earlier.len(), "newest records read before the first create");
+                Ok(Some(tokio::sync::Mutex::new(earlier)))
+            }
+            // A signal: the record is not sent (nothing else of the write is).
+            Err(Error::Stopped) => Err(Error::Stopped),
+            // Not read again later: by then the write's own creates would be among the newest,
+            // and an identical record of the input would be taken for one of them.
+            Err(e) => {
+                tracing::warn!(stream = %self.stream.stream, error = %internal_detail(&e), "the newest records could not be read before the first create: a record an earlier run created after its last STATE is created again");
+                Ok(None)
+            }
         }
     }
 }

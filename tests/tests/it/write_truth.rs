@@ -348,8 +348,9 @@ async fn write_signalled(
 /// SIGTERM mid-write at a 2 requests/s cap, in each mode: no request starts after it, the
 /// records not sent are `not_sent` (in the reject file) and hold back every later STATE, the
 /// run ends within 10 s with the signal's exit code; resuming from the last STATE echoed
-/// duplicates nothing in update and upsert modes, and deletes every record in delete mode. In create mode, what slips through is the
-/// records created after the last STATE echoed: counted here.
+/// duplicates nothing in update and upsert modes, and deletes every record in delete mode. In
+/// create mode, what slips through is the records created after the last STATE echoed: counted
+/// here.
 #[tokio::test]
 async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicates_nothing() {
     const RECORDS: u64 = 30;
@@ -493,12 +494,93 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
     }
     // In create mode, only records created after the last STATE echoed and before the signal
     // can be created twice: at most the records in flight at the signal and the rest of their
-    // STATE's interval.
+    // STATE's interval. (The binary does not look for them: `FlowluSink::finding_earlier_creates`
+    // is off by default; the soak's signal run measures it on.)
     assert!(slipped.len() <= 8, "duplicated in create mode: {slipped:?}");
     eprintln!(
         "create mode: {} record(s) created twice after the resume: {slipped:?}",
         slipped.len()
     );
+}
+
+/// Built `finding_earlier_creates`, before its first create a write reads the model's newest records (one page): an input
+/// record equal in every field it sends to one of them is taken for an earlier run's create
+/// (`created` with that id, not sent); one equal only to an older record, outside that page,
+/// is a new record and is created.
+#[tokio::test]
+async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 2,
+        model_records: [("crm/account".to_string(), 30)].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut portal = emu.records("crm", "account");
+    portal.sort_by_key(|r| r["id"].as_u64());
+    let name = |r: &Value| r["name"].as_str().unwrap_or_default().to_string();
+    let (oldest, newest) = (&portal[0], &portal[portal.len() - 1]);
+    let window: Vec<String> = portal[portal.len() - 10..].iter().map(name).collect();
+    assert!(
+        !window.contains(&name(oldest)),
+        "the oldest name is outside the newest 10"
+    );
+    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+        .finding_earlier_creates(true);
+    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+    let input = vec![
+        SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data: json!({"name": name(oldest)}),
+        }),
+        SinkInput::Record(Record {
+            stream: "crm_account".into(),
+            data: json!({"name": name(newest)}),
+        }),
+    ];
+    emu.reset_stats();
+    let events: Vec<SinkEvent> = sink
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let mut outcomes: Vec<(u64, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, format!("{:?}", o.outcome))),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort();
+    let created = emu
+        .records("crm", "account")
+        .iter()
+        .filter_map(|r| r["id"].as_u64())
+        .max()
+        .unwrap();
+    assert!(created > newest["id"].as_u64().unwrap());
+    assert_eq!(
+        outcomes,
+        [
+            (0, format!("Created {{ id: \"{created}\" }}")),
+            (1, format!("Created {{ id: \"{}\" }}", newest["id"])),
+        ]
+    );
+    assert_eq!(emu.count("crm", "account"), 31);
+    let stats = emu.stats();
+    // The newest page, read once, and the one create.
+    assert_eq!(
+        stats.path_total("/api/v1/module/crm/account/list"),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.path_total("/api/v1/module/crm/account/create"),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(stats.total, 2, "{stats:?}");
 }
 
 /// A portal that refuses the filter on the match field (error 21 for any field but `id`): the
@@ -612,4 +694,76 @@ async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_sta
         2,
         "{stats:?}"
     );
+}
+
+/// Built `finding_earlier_creates`, what still slips through: a host resending more creates than the newest page holds. 15
+/// creates, then the same 15 again with a page of 10: the 10 newest are found (`created` with
+/// the first write's ids, not sent), the 5 oldest, outside the page, are created twice.
+#[tokio::test]
+async fn creates_resent_beyond_the_newest_page_are_created_again() {
+    let emu = Emulator::start(EmulatorConfig {
+        records_per_model: 2,
+        model_records: [("crm/account".to_string(), 0)].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
+        .finding_earlier_creates(true);
+    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+    let input = || {
+        (0..15)
+            .map(|i| {
+                SinkInput::Record(Record {
+                    stream: "crm_account".into(),
+                    data: json!({"name": format!("Resent {i}")}),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let ids = |events: Vec<SinkEvent>| {
+        let mut ids: Vec<(u64, String)> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                SinkEvent::Outcome(o) => match o.outcome {
+                    connector_core::Outcome::Created { id } => Some((o.sequence, id)),
+                    other => panic!("record {}: {other:?}", o.sequence),
+                },
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    let first = ids(sink
+        .write(&catalog, futures::stream::iter(input()).boxed())
+        .collect()
+        .await);
+    emu.reset_stats();
+    let again = ids(sink
+        .write(&catalog, futures::stream::iter(input()).boxed())
+        .collect()
+        .await);
+    assert_eq!(first.len(), 15);
+    // The 10 newest are the first write's records 5-14, found; records 0-4 are created again.
+    assert_eq!(again[5..], first[5..]);
+    assert!(
+        again[..5].iter().all(|id| !first.contains(id)),
+        "{first:?} {again:?}"
+    );
+    assert_eq!(emu.count("crm", "account"), 20);
+    let stats = emu.stats();
+    assert_eq!(
+        stats.path_total("/api/v1/module/crm/account/list"),
+        1,
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.path_total("/api/v1/module/crm/account/create"),
+        5,
+        "{stats:?}"
+    );
+    assert_eq!(stats.total, 6, "{stats:?}");
 }
