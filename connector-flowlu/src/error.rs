@@ -303,7 +303,7 @@ pub enum Bound {
     /// A list page held more records than the `limit` it was asked for (this many).
     Records(usize),
     /// An answer read as a tree held more JSON values than this many (one per 32 bytes of
-    /// `advanced.max_page_megabytes`, at least [`crate::client::decode::MIN_ANSWER_VALUES`]).
+    /// `advanced.max_page_megabytes`, at least `MIN_ANSWER_VALUES`).
     Values(usize),
 }
 
@@ -337,7 +337,7 @@ pub enum Error {
     #[error("not sent: the write stopped")]
     Stopped,
     /// The request was sent, but the write stopped (a signal) and its answer did not come
-    /// within [`crate::client::limiter::IN_FLIGHT_GRACE`]: it may have been applied.
+    /// within `IN_FLIGHT_GRACE` (7 s): it may have been applied.
     #[error("sent, but the write stopped before the answer came")]
     Abandoned,
     /// Flowlu rejected the key (HTTP 401/403 or error 11).

@@ -29,7 +29,7 @@ pub fn answer_values(max_body: usize) -> usize {
 /// Decodes an answer: the `response` member on success, else the error it means.
 ///
 /// `secret` is redacted from every text taken from the body. The body is read into a tree of
-/// at most [`answer_values`] of the default body cap; see [`decode_within`].
+/// at most `answer_values` of the default body cap; see `decode_within`.
 pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str) -> Result<Value, Error> {
     decode_within(status, headers, body, secret, default_answer_values())
 }

@@ -108,7 +108,7 @@ impl RawListPage {
     /// holding more is refused ([`Error::Oversized`], [`Bound::Records`]) as soon as its
     /// record past the limit is reached, before the records are held (a 30 MB page of ten
     /// million `{}` is never ten million records in memory). An answer in another shape is
-    /// read as a tree of at most `max_values` JSON values ([`crate::client::decode::decode_within`]).
+    /// read as a tree of at most `max_values` JSON values (`decode_within`).
     pub fn decode_at_most(
         status: StatusCode,
         headers: &HeaderMap,

@@ -77,7 +77,7 @@ pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 pub const SAMPLE_LIMIT: u32 = 10;
 /// The cursor columns of [`MODELS`]: each is ordered by and filtered on once.
 pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
-/// The most pages of [`SURVEY_LIMIT`] custom field rows read (`customfields/fields`): every
+/// The most pages of `SURVEY_LIMIT` custom field rows read (`customfields/fields`): every
 /// alias must be known to keep it out of the report. A portal with more custom fields than
 /// these pages hold is reported with `custom_fields.all_read` false, and then no record key
 /// outside the connector's stream schemas and `cf_<id>` is reported by name.
