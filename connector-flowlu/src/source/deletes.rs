@@ -299,6 +299,25 @@ impl Session {
 
     /// How many records have an id above `x` (the total of `filter[id] > x`), or why the
     /// answer cannot be trusted as a count.
+    /// [`Self::count_above`], asked once per bound: a bound shared by two ranges is counted once.
+    async fn count_above_once(
+        &self,
+        counts: &mut HashMap<u64, u64>,
+        model: &'static Model,
+        x: u64,
+        on_wait: &(dyn Fn(&Wait) + Sync),
+        requests: &mut u64,
+    ) -> Result<Scan<u64>, Error> {
+        if let Some(c) = counts.get(&x) {
+            return Ok(Ok(*c));
+        }
+        let counted = self.count_above(model, x, on_wait, requests).await?;
+        if let Ok(c) = counted {
+            counts.insert(x, c);
+        }
+        Ok(counted)
+    }
+
     async fn count_above(
         &self,
         model: &'static Model,
@@ -348,25 +367,19 @@ impl Session {
         // (lo, hi, the known ids in (lo, hi])
         let mut ranges = vec![(first.saturating_sub(1), top, known)];
         while let Some((lo, hi, inside)) = ranges.pop() {
-            let above_lo = match counts.get(&lo).copied() {
-                Some(c) => c,
-                None => match self.count_above(model, lo, on_wait, requests).await? {
-                    Ok(c) => {
-                        counts.insert(lo, c);
-                        c
-                    }
-                    Err(why) => return Ok(Err(why)),
-                },
+            let above_lo = match self
+                .count_above_once(&mut counts, model, lo, on_wait, requests)
+                .await?
+            {
+                Ok(c) => c,
+                Err(why) => return Ok(Err(why)),
             };
-            let above_hi = match counts.get(&hi).copied() {
-                Some(c) => c,
-                None => match self.count_above(model, hi, on_wait, requests).await? {
-                    Ok(c) => {
-                        counts.insert(hi, c);
-                        c
-                    }
-                    Err(why) => return Ok(Err(why)),
-                },
+            let above_hi = match self
+                .count_above_once(&mut counts, model, hi, on_wait, requests)
+                .await?
+            {
+                Ok(c) => c,
+                Err(why) => return Ok(Err(why)),
             };
             let Some(portal) = above_lo.checked_sub(above_hi) else {
                 return Ok(Err(format!(
