@@ -14,10 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::super::pace_memory::{unix_seconds, PaceSnapshot, Rejected};
-use super::pace::UNPACED;
 use super::turns::Turns;
+use crate::client::pace_memory::{unix_seconds, PaceSnapshot, Rejected};
 
+/// Above this pace (requests per second) requests are not spaced: no cap of that size is
+/// known, and timers are too coarse for it.
+pub(super) const UNPACED: f64 = 1000.0;
 /// The lowest pace: one request every ten seconds.
 const MIN_RATE: f64 = 0.1;
 /// The pace of the first request's slot, before any answer (public clients pace at one a
@@ -199,7 +201,7 @@ impl PaceState {
             self.restored_at?
         };
         Some(PaceSnapshot {
-            version: super::super::pace_memory::VERSION,
+            version: crate::client::pace_memory::VERSION,
             clean,
             refused: refused.filter(|r| *r > clean),
             learned_at,

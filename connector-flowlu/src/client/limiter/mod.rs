@@ -45,7 +45,7 @@ use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::pace_memory::{PaceSnapshot, Rejected};
+use crate::client::pace_memory::{PaceSnapshot, Rejected};
 use crate::credential::settings::Settings;
 use crate::error::Error;
 
@@ -53,14 +53,11 @@ mod controller;
 mod gate;
 mod pace;
 mod retry;
-#[cfg(test)]
-mod tests;
 mod turns;
 
-use controller::Phase;
+use controller::{Phase, UNPACED};
 use gate::Gate;
 pub(crate) use pace::Pace;
-use pace::UNPACED;
 use retry::wait_reason;
 pub use retry::{cause, RetryPolicy, Wait, WaitReason};
 
@@ -364,3 +361,6 @@ pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Limiters so far (each a job of its pace).
 static JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[cfg(test)]
+mod tests;

@@ -11,12 +11,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::super::pace_memory::{PaceSnapshot, Rejected};
-use super::controller::{PaceState, Phase};
+use super::controller::{PaceState, Phase, UNPACED};
+use crate::client::pace_memory::{PaceSnapshot, Rejected};
 
-/// Above this pace (requests per second) requests are not spaced: no cap of that size is
-/// known, and timers are too coarse for it.
-pub(super) const UNPACED: f64 = 1000.0;
 /// See [`spacing`]: the share of `1 / rate` added between two requests.
 const SLACK: f64 = 0.02;
 /// See [`spacing`]: the milliseconds added between two requests.

@@ -2,7 +2,7 @@
 //! A simulated portal for the limiter's tests: a token bucket capping the account, as the
 //! stand-in does, under paused time; and a read through a limiter against it.
 
-use super::super::*;
+use crate::client::limiter::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;

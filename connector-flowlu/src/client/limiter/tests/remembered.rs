@@ -3,8 +3,8 @@
 
 mod first_and_second {
     #![allow(clippy::unwrap_used)]
-    use super::super::super::*;
-    use super::super::portal::*;
+    use crate::client::limiter::tests::portal::*;
+    use crate::client::limiter::*;
     use std::sync::Arc;
 
     /// A short read: 31 pages (3,000 records, 100 a page, and the
@@ -35,8 +35,8 @@ mod first_and_second {
 
 mod moved {
     #![allow(clippy::unwrap_used)]
-    use super::super::super::*;
-    use super::super::portal::*;
+    use crate::client::limiter::tests::portal::*;
+    use crate::client::limiter::*;
     use std::sync::Arc;
 
     /// A read of `pages` from a pace restored at `was` against a portal now capped at `now`:

@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! One pace shared by the jobs of an account.
 
-use super::super::*;
-use super::portal::*;
+use crate::client::limiter::tests::portal::*;
+use crate::client::limiter::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
