@@ -66,7 +66,11 @@ pub mod testing {
     pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
-    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
+    pub use crate::probe::report as probe_report;
+    pub use crate::probe::{
+        compare, plan_budget, Report as ProbeReport, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES,
+        WRONG_KEY,
+    };
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};
     pub use crate::streams::{model, MODELS};
