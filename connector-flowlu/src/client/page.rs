@@ -12,9 +12,9 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::base::cursor::{Key, Order};
+use crate::base::error::{Bound, Error, MalformedKind};
 use crate::client::decode::decode_within;
-use crate::error::{Bound, Error, MalformedKind};
-use crate::source::cursor::{Key, Order};
 
 /// One page of a list call.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +164,7 @@ impl RawListPage {
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Malformed {
                 status: status.as_u16(),
-                kind: crate::error::MalformedKind::Unexpected,
+                kind: crate::base::error::MalformedKind::Unexpected,
                 detail: e.to_string(),
             })?;
         Ok((page.total, items))
@@ -712,8 +712,8 @@ fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::source::cursor::{CursorValue, Id};
-    use crate::streams::CursorKind;
+    use crate::base::cursor::{CursorValue, Id};
+    use crate::base::streams::CursorKind;
 
     const BY_ID: Order = Order { cursor: None };
     const BY_DATE: Order = Order {

@@ -50,11 +50,11 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::base::cursor::CursorValue;
+use crate::base::error::Error;
+use crate::base::stream_schema::{schema_with, CustomField};
+use crate::base::streams::{CursorKind, Model, MODELS};
 use crate::client::ListPage;
-use crate::error::Error;
-use crate::source::cursor::CursorValue;
-use crate::stream_schema::{schema_with, CustomField};
-use crate::streams::{CursorKind, Model, MODELS};
 
 mod session;
 
@@ -1243,7 +1243,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
         .filter_map(|row| connector_field(row).map(|(streams, field, _)| (streams, field)))
         .collect();
     for entry in report["models"].as_array().into_iter().flatten() {
-        let Some(model) = entry["stream"].as_str().and_then(crate::streams::model) else {
+        let Some(model) = entry["stream"].as_str().and_then(crate::base::streams::model) else {
             continue;
         };
         if entry["access"] != "readable" {
@@ -1266,7 +1266,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                 .filter_map(Value::as_str)
                 .filter(|t| {
                     !allows(property, t)
-                        && !crate::stream_schema::shaped_from_text(model.stream, name, property, t)
+                        && !crate::base::stream_schema::shaped_from_text(model.stream, name, property, t)
                 })
                 .collect();
             if !bad.is_empty() {
@@ -1292,7 +1292,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                     .filter_map(Value::as_str)
                     .filter(|s| *s != want)
                     .filter(|s| {
-                        crate::stream_schema::is_stamp(name)
+                        crate::base::stream_schema::is_stamp(name)
                             || !matches!(*s, "blank" | "zero_date" | "zero_datetime")
                     })
                     .collect();
@@ -1450,8 +1450,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::session::body_shape;
     use super::*;
+    use crate::base::domain::AccountDomain;
     use crate::client::Client;
-    use crate::credential::domain::AccountDomain;
     use connector_core::Secret;
 
     #[test]
@@ -1481,7 +1481,7 @@ mod tests {
             all_custom_fields: true,
             ..Naming::default()
         };
-        let account = crate::streams::model("crm_account").unwrap();
+        let account = crate::base::streams::model("crm_account").unwrap();
         fields.absorb(
             &json!({"id": 1, "name": "Ann", "cf_3": "", "budget_eur": 5, "ann@example.com": 1, "d": "0000-00-00"}),
             account,
@@ -1507,7 +1507,7 @@ mod tests {
             all_custom_fields: false,
             ..Naming::default()
         };
-        let account = crate::streams::model("crm_account").unwrap();
+        let account = crate::base::streams::model("crm_account").unwrap();
         let mut fields = Fields::default();
         fields.absorb(
             &json!({"id": 1, "name": "Ann", "budget_eur": 5, "vip_tier": "2", "vip_tier_value": "Gold",
@@ -1726,7 +1726,11 @@ mod tests {
             ("st_projects", json!({"id": 3, "cf_9": ""})),
         ] {
             let mut fields = Fields::default();
-            fields.absorb(&record, crate::streams::model(stream).unwrap(), &probe.naming);
+            fields.absorb(
+                &record,
+                crate::base::streams::model(stream).unwrap(),
+                &probe.naming,
+            );
             probe.fields.insert(stream, fields);
         }
         assert_eq!(

@@ -10,10 +10,10 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::base::error::{CodeClass, Error, TransportKind};
+use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
 use crate::client::transport::{Call, Client};
-use crate::error::{CodeClass, Error, TransportKind};
-use crate::streams::Model;
 
 /// The key sent to learn how a rejected key is answered: a constant, never derived from the
 /// real key.
