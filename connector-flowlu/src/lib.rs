@@ -62,10 +62,20 @@ pub use source::{FlowluSource, StreamSummary};
 #[doc(hidden)]
 pub mod testing {
     pub use crate::base::streams::{model, MODELS};
-    pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
+    pub use crate::cli::probe::{ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
     pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};
+
+    /// Runs `flowlu-connector probe` (`cli::probe::run` for [`Flowlu`](crate::Flowlu)).
+    pub async fn run_probe(
+        args: &ProbeArgs,
+        env: &connector_runner::Env,
+        out: &mut dyn std::io::Write,
+        err: &mut dyn std::io::Write,
+    ) -> i32 {
+        crate::cli::probe::run::<crate::Flowlu>(args, env, out, err).await
+    }
 }
