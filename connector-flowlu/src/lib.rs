@@ -30,31 +30,29 @@
 //! # Ok(()) }
 //! ```
 
-// The rooms, bottom up (see ARCHITECTURE.md): values and tables first, then the client, then
-// the credential's account, then the source and the sink, then the binary's program.
+// The floors, bottom up (see ARCHITECTURE.md): tables and values (`base`), the client, the
+// account, the credential, then the source and the sink, then the probe and the binary's
+// program.
+mod account;
+mod base;
 mod cli;
 mod client;
-mod columns;
 mod credential;
-mod dates;
-mod error;
 mod probe;
 mod schemas;
 mod sink;
 mod source;
-mod stream_schema;
-mod streams;
 
+pub use account::registry::AccountBudget;
+pub use account::Account;
+pub use base::domain::AccountDomain;
+pub use base::error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
+pub use base::settings::Settings;
 pub use cli::{process_main, Flowlu};
 pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
 pub use client::pace_memory::{PaceSnapshot, Rejected as PaceRejected};
 pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
-pub use credential::account::Account;
-pub use credential::domain::AccountDomain;
-pub use credential::registry::AccountBudget;
-pub use credential::settings::Settings;
 pub use credential::FlowluCredential;
-pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
 pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
 pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
@@ -63,7 +61,8 @@ pub use source::{FlowluSource, StreamSummary};
 /// stability promised).
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
+    pub use crate::base::streams::{model, MODELS};
+    pub use crate::cli::probe::{ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
     pub use crate::probe::report as probe_report;
@@ -73,5 +72,14 @@ pub mod testing {
     };
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};
-    pub use crate::streams::{model, MODELS};
+
+    /// Runs `flowlu-connector probe` (`cli::probe::run` for [`Flowlu`](crate::Flowlu)).
+    pub async fn run_probe(
+        args: &ProbeArgs,
+        env: &connector_runner::Env,
+        out: &mut dyn std::io::Write,
+        err: &mut dyn std::io::Write,
+    ) -> i32 {
+        crate::cli::probe::run::<crate::Flowlu>(args, env, out, err).await
+    }
 }

@@ -61,10 +61,10 @@ pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error>
 /// The committed schema of every stream (without an account's custom fields):
 /// `schemas/flowlu/streams/{stream}.json`.
 pub fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
-    crate::streams::MODELS.iter().map(|model| {
+    crate::base::streams::MODELS.iter().map(|model| {
         (
             format!("schemas/flowlu/streams/{}.json", model.stream),
-            crate::stream_schema::base_schema(model),
+            crate::base::stream_schema::base_schema(model),
         )
     })
 }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{
+use crate::base::error::{
     api_failure, is_rate_limit_text, AccountKind, ApiError, Bound, Error, MalformedKind, UnavailableKind,
     HTML_PAGE, TRUNCATED,
 };
@@ -36,7 +36,7 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
 
 /// [`answer_values`] of the default body cap (`max_page_megabytes` unset).
 pub fn default_answer_values() -> usize {
-    use crate::credential::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
+    use crate::base::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
     answer_values(DEFAULT_PAGE_MEGABYTES as usize * MIB)
 }
 
@@ -512,7 +512,7 @@ mod tests {
                 }
                 other => panic!("{status}: {other:?}"),
             }
-            let order = crate::source::cursor::Order { cursor: None };
+            let order = crate::base::cursor::Order { cursor: None };
             let page = crate::client::page::RawListPage::decode(status, headers, body, "k", &order);
             assert!(
                 matches!(page, Err(Error::RateLimited { .. })),

@@ -12,10 +12,10 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::base::cursor::{Key, Order};
+use crate::base::error::{Bound, Error, MalformedKind};
 use crate::client::decode::decode_within;
 use crate::client::scan::scan_record;
-use crate::error::{Bound, Error, MalformedKind};
-use crate::source::cursor::{Key, Order};
 
 /// One page of a list call.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,7 +165,7 @@ impl RawListPage {
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Malformed {
                 status: status.as_u16(),
-                kind: crate::error::MalformedKind::Unexpected,
+                kind: crate::base::error::MalformedKind::Unexpected,
                 detail: e.to_string(),
             })?;
         Ok((page.total, items))
@@ -427,8 +427,8 @@ impl<'de> serde::de::Visitor<'de> for Records<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::source::cursor::{CursorValue, Id};
-    use crate::streams::CursorKind;
+    use crate::base::cursor::{CursorValue, Id};
+    use crate::base::streams::CursorKind;
 
     const BY_ID: Order = Order { cursor: None };
     const BY_DATE: Order = Order {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::source::cursor::{Key, Order};
+use crate::base::cursor::{Key, Order};
 
 /// A record nests deeper than the bound [`scan_record`] was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::base::cursor::Order;
+use crate::base::domain::AccountDomain;
+use crate::base::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
 use crate::client::decode::{answer_values, decode_within};
 use crate::client::page::{ListPage, RawListPage};
-use crate::credential::domain::AccountDomain;
-use crate::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
-use crate::source::cursor::Order;
 
 /// The environment variable the binary reads to point the client at another base URL (a
 /// local stand-in). Only loopback `http` URLs and `https` Flowlu hosts are accepted.
@@ -25,9 +25,9 @@ pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default largest answer body, in bytes (see [`crate::credential::settings::DEFAULT_PAGE_MEGABYTES`]).
+/// Default largest answer body, in bytes (see [`crate::base::settings::DEFAULT_PAGE_MEGABYTES`]).
 pub const DEFAULT_MAX_BODY: usize =
-    crate::credential::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::credential::settings::MIB;
+    crate::base::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::base::settings::MIB;
 
 /// The user agent: the connector and its version.
 pub const USER_AGENT: &str = concat!(
@@ -51,7 +51,7 @@ pub struct ClientBuilder {
 
 /// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
 /// through it, and its failures come out as [`DnsFailure`], so a name that does not resolve
-/// is told from a refused connection by the error's type ([`crate::error::TransportKind::Dns`]).
+/// is told from a refused connection by the error's type ([`crate::base::error::TransportKind::Dns`]).
 #[derive(Clone)]
 pub struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
 
@@ -295,7 +295,7 @@ impl Client {
     /// Sends one call and returns its answer undecoded: the status, the headers and the body
     /// (read up to the body cap), for the probe, which reports what [`Client::call`] hides.
     /// Transport errors are stripped of their URL; a name that does not resolve is
-    /// [`crate::error::TransportKind::Dns`].
+    /// [`crate::base::error::TransportKind::Dns`].
     pub(crate) async fn send_raw(
         &self,
         call: &Call<'_>,

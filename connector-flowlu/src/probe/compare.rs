@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::report::{CustomFieldRow, Difference, ErrorAnswer, Report, Totals, Verdict, NOT_RUN};
-use crate::stream_schema::{schema_with, CustomField};
-use crate::streams::CursorKind;
+use crate::base::stream_schema::{schema_with, CustomField};
+use crate::base::streams::CursorKind;
 
 /// Where a report differs from what this connector assumes (`docs/flowlu-api.md`) and from
 /// its stream schemas. A report of a portal that behaves as assumed yields nothing.
@@ -229,7 +229,7 @@ fn compare_schemas(report: &Report, out: &mut Vec<Difference>) {
         .collect();
     let none = std::collections::BTreeMap::new();
     for entry in &report.models {
-        let Some(model) = crate::streams::model(&entry.stream) else {
+        let Some(model) = crate::base::streams::model(&entry.stream) else {
             continue;
         };
         if entry.access != "readable" {
@@ -253,7 +253,7 @@ fn compare_schemas(report: &Report, out: &mut Vec<Difference>) {
                 .map(String::as_str)
                 .filter(|t| {
                     !allows(property, t)
-                        && !crate::stream_schema::shaped_from_text(model.stream, name, property, t)
+                        && !crate::base::stream_schema::shaped_from_text(model.stream, name, property, t)
                 })
                 .collect();
             if !bad.is_empty() {
@@ -278,7 +278,7 @@ fn compare_schemas(report: &Report, out: &mut Vec<Difference>) {
                     .map(String::as_str)
                     .filter(|s| *s != want)
                     .filter(|s| {
-                        crate::stream_schema::is_stamp(name)
+                        crate::base::stream_schema::is_stamp(name)
                             || !matches!(*s, "blank" | "zero_date" | "zero_datetime")
                     })
                     .collect();

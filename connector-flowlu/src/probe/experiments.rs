@@ -16,8 +16,8 @@ use super::report::{
 };
 use super::session::{Answer, ReadMethod, Refusal, Request, Session};
 use super::survey::{record_id, Page, Probe};
-use crate::source::cursor::CursorValue;
-use crate::streams::{CursorKind, Model, MODELS};
+use crate::base::cursor::CursorValue;
+use crate::base::streams::{CursorKind, Model, MODELS};
 
 /// The verdict of one experiment.
 fn verdict(verdict: &str, why: &str) -> Verdict {

@@ -54,8 +54,8 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-use crate::streams::MODELS;
+use crate::base::error::Error;
+use crate::base::streams::MODELS;
 
 pub(crate) mod compare;
 mod experiments;

@@ -19,7 +19,7 @@ pub const SURVEY_LIMIT: u32 = 100;
 pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 /// The page size of the order, page and filter experiments.
 pub const SAMPLE_LIMIT: u32 = 10;
-/// The cursor columns of [`MODELS`](crate::streams::MODELS): each is ordered by and filtered
+/// The cursor columns of [`MODELS`](crate::base::streams::MODELS): each is ordered by and filtered
 /// on once.
 pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
 /// The most pages of `SURVEY_LIMIT` custom field rows read (`customfields/fields`): every

@@ -17,8 +17,8 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Map, Value};
 
 use super::report::FieldReport;
-use crate::stream_schema::schema_with;
-use crate::streams::{Model, MODELS};
+use crate::base::stream_schema::schema_with;
+use crate::base::streams::{Model, MODELS};
 
 /// Error sentences reported verbatim: they are Flowlu's, not the customer's.
 const KNOWN_ERROR_TEXTS: &[&str] = &["validation", "Request rate per second exceeded", "invalid_grant"];

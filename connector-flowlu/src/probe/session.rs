@@ -12,10 +12,10 @@ use serde_json::{json, Map, Value};
 
 use super::privacy::{body_shape, rate_headers};
 use super::report::{RateRefusal, RefusalReport};
+use crate::base::error::{CodeClass, Error, TransportKind};
+use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
 use crate::client::transport::{Call, Client};
-use crate::error::{CodeClass, Error, TransportKind};
-use crate::streams::Model;
 
 /// The key sent to learn how a rejected key is answered: a constant, never derived from the
 /// real key.

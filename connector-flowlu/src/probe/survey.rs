@@ -9,8 +9,8 @@ use super::plan::{CUSTOM_FIELD_PAGES, SURVEY_LIMIT};
 use super::privacy::{Fields, Naming};
 use super::report::{CustomFieldRow, ErrorAnswer, GetVsList, ModelEntry, Paging, Sample};
 use super::session::{Answer, Request, Session};
+use crate::base::streams::{Model, MODELS};
 use crate::client::ListPage;
-use crate::streams::{Model, MODELS};
 
 /// What a probe found so far.
 #[derive(Debug, Default)]

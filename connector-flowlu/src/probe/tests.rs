@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 use super::privacy::{body_shape, rate_headers, string_shape, Fields, Naming};
 use super::session::{Answer, Refusal, Request};
 use super::*;
+use crate::base::domain::AccountDomain;
 use crate::client::Client;
-use crate::credential::domain::AccountDomain;
 use connector_core::Secret;
 
 #[test]
@@ -41,7 +41,7 @@ fn fields_keep_names_and_types_only() {
         all_custom_fields: true,
         ..Naming::default()
     };
-    let account = crate::streams::model("crm_account").unwrap();
+    let account = crate::base::streams::model("crm_account").unwrap();
     fields.absorb(
         &json!({"id": 1, "name": "Ann", "cf_3": "", "budget_eur": 5, "ann@example.com": 1, "d": "0000-00-00"}),
         account,
@@ -68,7 +68,7 @@ fn without_every_custom_field_row_only_declared_keys_are_named() {
         all_custom_fields: false,
         ..Naming::default()
     };
-    let account = crate::streams::model("crm_account").unwrap();
+    let account = crate::base::streams::model("crm_account").unwrap();
     let mut fields = Fields::default();
     fields.absorb(
         &json!({"id": 1, "name": "Ann", "budget_eur": 5, "vip_tier": "2", "vip_tier_value": "Gold",
@@ -284,7 +284,11 @@ fn custom_field_rows_report_how_they_join_not_their_text() {
         ("st_projects", json!({"id": 3, "cf_9": ""})),
     ] {
         let mut fields = Fields::default();
-        fields.absorb(&record, crate::streams::model(stream).unwrap(), &probe.naming);
+        fields.absorb(
+            &record,
+            crate::base::streams::model(stream).unwrap(),
+            &probe.naming,
+        );
         probe.fields.insert(stream, fields);
     }
     assert_eq!(

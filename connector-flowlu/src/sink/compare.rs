@@ -21,7 +21,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
-use crate::sink::encode::{encode_record, scalar_text};
+use crate::base::encode::{encode_record, scalar_text};
 
 /// How a field's values are compared: from the type the stream schema declares for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

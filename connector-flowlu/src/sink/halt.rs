@@ -8,8 +8,8 @@ use std::sync::{Mutex, PoisonError};
 use connector_core::{Failure, FailureClass, Stopped};
 use tokio_util::sync::CancellationToken;
 
+use crate::base::error::Error;
 use crate::credential::internal_detail;
-use crate::error::Error;
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
 /// stream, a key without the module or a filter the portal ignores stops that stream, and so
@@ -114,7 +114,7 @@ impl Halt {
             Error::Auth { .. }
             | Error::UnknownAccount { .. }
             | Error::Transport {
-                kind: crate::error::TransportKind::Dns,
+                kind: crate::base::error::TransportKind::Dns,
                 ..
             } => {
                 lock(&self.account).get_or_insert_with(why);

@@ -60,8 +60,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::base::encode::scalar_text;
 use crate::sink::compare::{fingerprint, sent_fields, FieldKinds, ValueKind};
-use crate::sink::encode::scalar_text;
 
 /// The clock a write's staleness bound is measured on: the process's monotonic clock, or
 /// (for tests) one that moves only when told to.
@@ -256,7 +256,7 @@ impl ModelIndex {
         self.base?;
         Some(EditedQuery {
             column: self.cursor.clone()?,
-            after: crate::dates::format_naive(self.edited_after? - 1),
+            after: crate::base::dates::format_naive(self.edited_after? - 1),
             below: Some(self.newest_id).filter(|n| *n > 0)?.saturating_add(1),
         })
     }
@@ -417,7 +417,7 @@ impl ModelIndex {
                 .as_ref()
                 .and_then(|c| record.get(c))
                 .and_then(Value::as_str)
-                .and_then(crate::dates::parse_naive)
+                .and_then(crate::base::dates::parse_naive)
             {
                 self.edited_after = Some(self.edited_after.map_or(at, |a| a.max(at)));
             }

@@ -2,7 +2,6 @@
 
 pub mod compare;
 pub mod economy;
-pub mod encode;
 mod halt;
 pub mod index;
 pub(crate) mod plan;
@@ -26,15 +25,15 @@ use connector_core::{
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 
+use crate::account::Account;
+use crate::account::WaitWatch;
+use crate::base::encode::scalar_text;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::Limiter;
 use crate::client::Client;
-use crate::credential::account::Account;
-use crate::credential::account::WaitWatch;
-use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
-use crate::error::Error;
 use crate::sink::economy::{Planned, Strategy, StreamShared};
-use crate::sink::encode::scalar_text;
 use crate::sink::precheck::is_blank;
 
 use halt::{lock, Halt};
@@ -463,7 +462,7 @@ fn order_key(plan: &WritePlan, record: &Record) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credential::settings::WriteMode;
+    use crate::base::settings::WriteMode;
     use connector_core::WriteSummary;
     use serde_json::json;
 

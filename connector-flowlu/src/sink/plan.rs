@@ -7,12 +7,12 @@ use connector_core::{ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, R
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 
-use crate::credential::settings::{Settings, WriteMode};
-use crate::error::Error;
+use crate::base::encode::check_name;
+use crate::base::error::Error;
+use crate::base::settings::{Settings, WriteMode};
+use crate::base::{stream_schema, streams};
 use crate::sink::compare::{FieldKinds, ValueKind};
-use crate::sink::encode::check_name;
 use crate::sink::precheck::SchemaFacts;
-use crate::{stream_schema, streams};
 
 /// How one stream is written.
 #[derive(Debug, Clone, PartialEq)]

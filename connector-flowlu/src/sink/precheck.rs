@@ -7,7 +7,7 @@
 //! * On a create, every field of `required` (but `id`) must carry a value.
 //! * Each value must fit a type the schema allows, loosely as Flowlu itself reads them: `"12"`
 //!   fits an integer, `true` fits an integer (sent as 1), `null` always fits (it clears).
-//! * Field names are plain and never `api_key` ([`crate::sink::encode::check_name`]).
+//! * Field names are plain and never `api_key` ([`crate::base::encode::check_name`]).
 //! * A custom field column the schema maps (`x-flowlu-field`, as `discover` names them by the
 //!   field's name) is sent under Flowlu's key (`cf_<id>` or the alias); a select's label
 //!   column and the source's `_flowlu_raw_values` are read only (left out).
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::sink::encode::check_name;
+use crate::base::encode::check_name;
 
 /// What a stream's JSON Schema says about its records.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -137,10 +137,10 @@ impl FieldFacts {
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
             _ => Vec::new(),
         };
-        let mapping = crate::columns::Mapping::of_property(prop);
+        let mapping = crate::base::columns::Mapping::of_property(prop);
         let label = mapping
             .as_ref()
-            .is_some_and(|m| m.part == crate::columns::Part::Label);
+            .is_some_and(|m| m.part == crate::base::columns::Part::Label);
         Self {
             types,
             read_only: prop.get("readOnly") == Some(&Value::Bool(true)) || label,
@@ -172,7 +172,7 @@ fn flowlu_date(format: &str, value: &Value) -> Value {
     let Some(text) = value.as_str() else {
         return value.clone();
     };
-    let Some(full) = crate::dates::naive_seconds(text).map(crate::dates::format_naive) else {
+    let Some(full) = crate::base::dates::naive_seconds(text).map(crate::base::dates::format_naive) else {
         return value.clone();
     };
     let wanted = match format {

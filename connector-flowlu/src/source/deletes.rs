@@ -31,10 +31,10 @@ use connector_core::{Checkpoint, ConfiguredStream, LogLevel, SourceEvent, Source
 use roaring::RoaringTreemap;
 use serde_json::{json, Value};
 
+use crate::base::cursor::{CursorValue, Id, Key, Order};
+use crate::base::error::Error;
+use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
-use crate::error::Error;
-use crate::source::cursor::{CursorValue, Id, Key, Order};
-use crate::streams::{CursorKind, Model};
 
 pub use super::session::Method;
 use super::session::Session;
@@ -179,7 +179,7 @@ pub struct Outcome {
 
 /// The time now as RFC 3339 UTC (`2026-12-05T21:00:00Z`).
 pub fn rfc3339(unix: i64) -> String {
-    let naive = crate::dates::format_naive(unix);
+    let naive = crate::base::dates::format_naive(unix);
     format!(
         "{}T{}Z",
         &naive[..10.min(naive.len())],
@@ -508,7 +508,7 @@ impl Session {
         state: &SourceState,
     ) -> Vec<SourceEvent> {
         let name = &configured.stream.name;
-        let Some(model) = crate::streams::model(name).filter(|m| m.cursor.is_some()) else {
+        let Some(model) = crate::base::streams::model(name).filter(|m| m.cursor.is_some()) else {
             return Vec::new();
         };
         let order = Order::of(model, true);

@@ -36,8 +36,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
-use crate::credential::settings::SAFE_PAGE_SIZE;
-use crate::source::cursor::{Horizon, Key, Order};
+use crate::base::cursor::{Horizon, Key, Order};
+use crate::base::settings::SAFE_PAGE_SIZE;
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,7 +467,7 @@ impl Pager {
         let Some(cursor) = emitted
             .cursor
             .as_ref()
-            .map(crate::source::cursor::CursorValue::to_json)
+            .map(crate::base::cursor::CursorValue::to_json)
         else {
             return;
         };
@@ -476,7 +476,7 @@ impl Pager {
         let id = emitted
             .id
             .as_ref()
-            .map_or(Value::Null, crate::source::cursor::Id::to_json);
+            .map_or(Value::Null, crate::base::cursor::Id::to_json);
         warnings.push(format!(
             "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
             Horizon::TOLERANCE_SECS / 86_400
@@ -673,7 +673,7 @@ fn is_sorted(keys: &[Option<Key>]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::streams::CursorKind;
+    use crate::base::streams::CursorKind;
 
     fn by_id() -> Order {
         Order { cursor: None }
@@ -910,7 +910,7 @@ mod tests {
     fn records_in_the_future_are_passed_on_but_not_checkpointed() {
         // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
         let horizon = Horizon {
-            latest: crate::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
+            latest: crate::base::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
         };
         let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
         let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use connector_core::Failure;
 
-use crate::credential::account::Account;
+use crate::account::Account;
+use crate::base::error::Error;
 use crate::credential::explain_at;
-use crate::error::Error;
 use crate::source::pager::Pager;
 
 /// How a reconciliation read the portal's ids.

@@ -32,9 +32,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::columns::{Mapping, Part};
-use crate::dates::{format_naive, is_zero_date, parse_naive};
-use crate::stream_schema::{standard_fields, RAW_VALUES};
+use crate::base::columns::{Mapping, Part};
+use crate::base::dates::{format_naive, is_zero_date, parse_naive};
+use crate::base::stream_schema::{standard_fields, RAW_VALUES};
 
 /// The type a value is shaped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,7 @@ impl Shape {
                 kind,
             };
             // The alias and `cf_<id>` both name the field (a portal may send either).
-            let id = property[crate::columns::FIELD_KEYWORD]["id"]
+            let id = property[crate::base::columns::FIELD_KEYWORD]["id"]
                 .as_str()
                 .unwrap_or_default();
             if !id.is_empty() {

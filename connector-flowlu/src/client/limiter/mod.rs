@@ -45,9 +45,9 @@ use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::pace_memory::{PaceSnapshot, Rejected};
-use crate::credential::settings::Settings;
-use crate::error::Error;
 
 mod controller;
 mod gate;
@@ -75,7 +75,7 @@ pub struct LimiterConfig {
 impl Default for LimiterConfig {
     fn default() -> Self {
         Self {
-            max_concurrency: crate::credential::settings::DEFAULT_CONCURRENCY as usize,
+            max_concurrency: crate::base::settings::DEFAULT_CONCURRENCY as usize,
             requests_per_second: None,
             retry: RetryPolicy::default(),
         }

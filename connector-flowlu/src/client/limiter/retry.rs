@@ -11,7 +11,7 @@ use std::time::Duration;
 use backon::ExponentialBuilder;
 use connector_core::SourceEvent;
 
-use crate::error::Error;
+use crate::base::error::Error;
 
 /// How retries are paced and bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,7 @@ impl Wait {
 /// What a retried request met, in a few words for a progress line or a log (never a body
 /// text, which may echo what was sent).
 pub fn cause(err: &Error) -> String {
-    use crate::error::{MalformedKind, TransportKind, UnavailableKind};
+    use crate::base::error::{MalformedKind, TransportKind, UnavailableKind};
     match err {
         Error::RateLimited {
             retry_after: Some(after),

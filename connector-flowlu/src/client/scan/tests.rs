@@ -6,8 +6,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::*;
+use crate::base::streams::CursorKind;
 use crate::client::page::MAX_RECORD_DEPTH;
-use crate::streams::CursorKind;
 
 const BY_ID: Order = Order { cursor: None };
 const BY_DATE: Order = Order {

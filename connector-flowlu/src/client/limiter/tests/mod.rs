@@ -6,7 +6,7 @@ use super::controller::Phase;
 use super::pace::Pace;
 use super::retry::PACED_RETRIES;
 use super::*;
-use crate::error::{MalformedKind, UnavailableKind};
+use crate::base::error::{MalformedKind, UnavailableKind};
 use portal::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ async fn retries_retryable_errors_and_reports_waits() {
 #[test]
 fn a_wait_names_what_the_attempt_met() {
     let api = |code| {
-        Error::Api(Box::new(crate::error::ApiError {
+        Error::Api(Box::new(crate::base::error::ApiError {
             code,
             message: "the body's words, canary".into(),
             fields: Default::default(),
@@ -129,7 +129,7 @@ fn a_wait_names_what_the_attempt_met() {
             Error::Unavailable {
                 status: 200,
                 kind: UnavailableKind::HtmlPage,
-                detail: format!("{}, after good answers", crate::error::HTML_PAGE),
+                detail: format!("{}, after good answers", crate::base::error::HTML_PAGE),
             },
             "HTTP 200 with an HTML page",
         ),
@@ -138,7 +138,7 @@ fn a_wait_names_what_the_attempt_met() {
             Error::Unavailable {
                 status: 503,
                 kind: UnavailableKind::Message,
-                detail: format!("{}, canary", crate::error::HTML_PAGE),
+                detail: format!("{}, canary", crate::base::error::HTML_PAGE),
             },
             "HTTP 503",
         ),
@@ -146,7 +146,7 @@ fn a_wait_names_what_the_attempt_met() {
             Error::Malformed {
                 status: 200,
                 kind: MalformedKind::Truncated,
-                detail: format!("{}: canary", crate::error::TRUNCATED),
+                detail: format!("{}: canary", crate::base::error::TRUNCATED),
             },
             "connection dropped (body cut short)",
         ),
@@ -154,7 +154,7 @@ fn a_wait_names_what_the_attempt_met() {
             Error::Malformed {
                 status: 200,
                 kind: MalformedKind::NotJson,
-                detail: format!("{}: canary", crate::error::TRUNCATED),
+                detail: format!("{}: canary", crate::base::error::TRUNCATED),
             },
             "an answer not understood (HTTP 200)",
         ),
@@ -405,7 +405,7 @@ async fn a_failure_leaves_a_learnt_pace_and_the_requests_in_flight_as_they_were(
         || Error::Malformed {
             status: 200,
             kind: MalformedKind::Truncated,
-            detail: format!("{} (3 bytes)", crate::error::TRUNCATED),
+            detail: format!("{} (3 bytes)", crate::base::error::TRUNCATED),
         },
     ];
     for failure in failures {

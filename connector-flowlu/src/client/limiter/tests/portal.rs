@@ -77,8 +77,8 @@ impl Portal {
             } else {
                 Error::Malformed {
                     status: 200,
-                    kind: crate::error::MalformedKind::Truncated,
-                    detail: format!("{} (10 bytes)", crate::error::TRUNCATED),
+                    kind: crate::base::error::MalformedKind::Truncated,
+                    detail: format!("{} (10 bytes)", crate::base::error::TRUNCATED),
                 }
             });
         }

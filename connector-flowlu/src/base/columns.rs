@@ -70,7 +70,7 @@ impl Mapping {
     pub fn of_property(property: &Value) -> Option<Self> {
         let field = property.get(FIELD_KEYWORD)?;
         let key = field.get("key")?.as_str()?.to_string();
-        crate::sink::encode::check_name(&key).ok()?;
+        crate::base::encode::check_name(&key).ok()?;
         Some(Self {
             key,
             kind: field

@@ -313,7 +313,7 @@ impl std::fmt::Display for Bound {
             Self::Bytes(limit) => write!(
                 f,
                 "the answer is larger than {} MiB (advanced.max_page_megabytes)",
-                limit / crate::credential::settings::MIB
+                limit / crate::base::settings::MIB
             ),
             Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
             Self::Records(limit) => write!(f, "the page holds more than the {limit} records asked for"),

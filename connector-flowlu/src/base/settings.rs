@@ -397,10 +397,10 @@ impl Settings {
     }
 
     /// How discover names custom field columns.
-    pub fn naming(&self) -> crate::columns::Naming {
+    pub fn naming(&self) -> crate::base::columns::Naming {
         match self.custom_field_columns {
-            Some(CustomFieldColumns::ByKey) => crate::columns::Naming::ByKey,
-            Some(CustomFieldColumns::ByName) | None => crate::columns::Naming::ByName,
+            Some(CustomFieldColumns::ByKey) => crate::base::columns::Naming::ByKey,
+            Some(CustomFieldColumns::ByName) | None => crate::base::columns::Naming::ByName,
         }
     }
 
@@ -418,7 +418,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     let value: Option<String> = Option::deserialize(d)?;
     match value.map(|s| s.trim().to_string()) {
         None => Ok(None),
-        Some(s) if s.is_empty() || crate::dates::is_zero_date(&s) => Ok(None),
+        Some(s) if s.is_empty() || crate::base::dates::is_zero_date(&s) => Ok(None),
         Some(s) => {
             let ok = s.len() == 10
                 && s.bytes().enumerate().all(|(i, b)| {
@@ -428,7 +428,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
                         b.is_ascii_digit()
                     }
                 });
-            if ok && crate::dates::naive_seconds(&s).is_none() {
+            if ok && crate::base::dates::naive_seconds(&s).is_none() {
                 Err(serde::de::Error::custom(format!(
                     "`{s}` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31"
                 )))

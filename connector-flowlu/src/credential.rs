@@ -1,20 +1,17 @@
 //! The Flowlu credential: its form, parsing and the validation call.
 
-pub mod account;
-pub mod domain;
-pub mod registry;
-pub mod settings;
-
 use async_trait::async_trait;
 use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use self::domain::AccountDomain;
-use self::settings::Settings;
+use crate::account::registry::{self, AccountBudget};
+use crate::account::Account;
+use crate::base::domain::AccountDomain;
+use crate::base::error::{Bound, Error, Oversize, TransportKind};
+use crate::base::settings::Settings;
 use crate::client::limiter::LimiterConfig;
 use crate::client::Client;
-use crate::error::{Bound, Error, Oversize, TransportKind};
 
 /// Flowlu
 ///
@@ -166,11 +163,11 @@ impl Credential for FlowluCredential {
 
     async fn validate(&self) -> Validation {
         // What every incremental read would refuse, refused here with the same sentence.
-        let horizon = crate::source::cursor::Horizon::now();
+        let horizon = crate::base::cursor::Horizon::now();
         let start_date = self.settings().start_date;
         if let Some(sentence) = start_date
             .as_deref()
-            .and_then(|date| crate::source::cursor::refuse_start_date(date, &horizon))
+            .and_then(|date| crate::base::cursor::refuse_start_date(date, &horizon))
         {
             let mut message = sentence.clone();
             if let Some(first) = message.get_mut(..1) {
@@ -311,8 +308,8 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 format!(
                     "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
                     page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                    limit / crate::credential::settings::MIB,
-                    crate::credential::settings::PAGE_MEGABYTES_RANGE.end(),
+                    limit / crate::base::settings::MIB,
+                    crate::base::settings::PAGE_MEGABYTES_RANGE.end(),
                 ),
             ),
             Oversize {
@@ -349,7 +346,7 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
                 ),
             ),
         },
-        Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
+        Error::Api(api) if api.class() == crate::base::error::CodeClass::Transient => (
             R::ServerError,
             "Flowlu reported an internal error and asked to retry later (error 13). Try again in a few minutes.".to_string(),
         ),
@@ -395,6 +392,22 @@ pub fn internal_detail(err: &Error) -> String {
         source = cause.source();
     }
     text
+}
+
+// The account of a credential: defined here, above the account's floor, which knows nothing
+// of the credential.
+impl Account {
+    /// The account of `credential` (its client and settings).
+    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::new(credential.client()?, credential.settings()))
+    }
+}
+
+impl AccountBudget {
+    /// The budget of the portal of `credential`.
+    pub fn of_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::of(&credential.client()?))
+    }
 }
 
 #[cfg(test)]

@@ -13,12 +13,12 @@
 //! `fin_invoice_item.discount`) are declared in one, and their values normalised to it. A
 //! value that fits no declared type is `null` in its column and kept as sent in
 //! [`RAW_VALUES`]. Unknown columns still pass (`additionalProperties: true`). `discover` adds
-//! the account's custom fields ([`CustomField`]), named and typed (see [`crate::columns`]).
+//! the account's custom fields ([`CustomField`]), named and typed (see [`crate::base::columns`]).
 
 use serde_json::{json, Map, Value};
 
-use crate::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
-use crate::streams::{Model, MODELS};
+use crate::base::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
+use crate::base::streams::{Model, MODELS};
 
 /// The column holding, by field, the values as Flowlu sent them that fit no declared type
 /// (a date that is no date, text in a number field): their own column is `null`.
@@ -599,11 +599,11 @@ impl CustomField {
             return None;
         }
         let alias = match text("api_use_alias").as_deref() {
-            Some("1") | Some("true") => text("alias").filter(|a| crate::sink::encode::check_name(a).is_ok()),
+            Some("1") | Some("true") => text("alias").filter(|a| crate::base::encode::check_name(a).is_ok()),
             _ => None,
         };
         let id = text("id")?;
-        crate::sink::encode::check_name(&id).ok()?;
+        crate::base::encode::check_name(&id).ok()?;
         let field = Self {
             column: format!("cf_{id}"),
             id,
@@ -740,7 +740,7 @@ pub fn schema_with(model: &Model, custom: &[CustomField]) -> Value {
 }
 
 /// The schema of a model's records with the account's custom fields, their columns named as
-/// `naming` says (see [`crate::columns`]): in field id order, unique case-insensitively,
+/// `naming` says (see [`crate::base::columns`]): in field id order, unique case-insensitively,
 /// never a standard field's name.
 pub fn schema_named(model: &Model, custom: &[CustomField], naming: Naming) -> Value {
     let mut schema = base_schema(model);
@@ -788,7 +788,7 @@ mod tests {
         let record = json!({"id": 7, "name": "Budget", "type": "number", "module": "st", "model": "project"});
         let (streams, field) = CustomField::from_record(&record).unwrap();
         assert_eq!((streams, field.column.as_str()), (vec!["st_projects"], "cf_7"));
-        let m = crate::streams::model("st_projects").unwrap();
+        let m = crate::base::streams::model("st_projects").unwrap();
         let schema = schema_with(m, std::slice::from_ref(&field));
         assert_eq!(
             schema["properties"]["cf_7"],
@@ -807,7 +807,7 @@ mod tests {
         let by_set = json!({"id": 9, "name": "Tier", "type": "select", "fieldset_id": 6, "alias": "tier", "api_use_alias": 1});
         let (streams, field) = CustomField::from_record(&by_set).unwrap();
         assert_eq!(streams, vec!["crm_account"]);
-        let m = crate::streams::model("crm_account").unwrap();
+        let m = crate::base::streams::model("crm_account").unwrap();
         let props = schema_with(m, std::slice::from_ref(&field))["properties"].clone();
         for col in ["tier", "tier_value"] {
             assert!(props.get(col).is_some(), "{col} missing");
@@ -825,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_custom_field_never_takes_a_standard_fields_name() {
-        let m = crate::streams::model("crm_lead").unwrap();
+        let m = crate::base::streams::model("crm_lead").unwrap();
         let field = |id: u64, name: &str, kind: &str| {
             CustomField::from_record(
                 &json!({"id": id, "name": name, "type": kind, "module": "crm", "model": "lead"}),
@@ -856,7 +856,7 @@ mod tests {
                 assert!(props.contains_key(cursor), "{} lacks its cursor", m.stream);
             }
         }
-        let lead = base_schema(crate::streams::model("crm_lead").unwrap());
+        let lead = base_schema(crate::base::streams::model("crm_lead").unwrap());
         assert_eq!(lead["properties"]["budget"]["type"], json!(["number", "null"]));
         assert_eq!(
             lead["properties"]["closing_date"]["type"],
@@ -872,6 +872,8 @@ mod tests {
             lead["properties"]["updated_date"]["airbyte_type"],
             json!("timestamp_without_timezone")
         );
-        assert!(FIELDS.iter().all(|(s, _)| crate::streams::model(s).is_some()));
+        assert!(FIELDS
+            .iter()
+            .all(|(s, _)| crate::base::streams::model(s).is_some()));
     }
 }

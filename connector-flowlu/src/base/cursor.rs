@@ -10,8 +10,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::dates::{format_naive, is_zero_date, parse_naive};
-use crate::streams::{CursorKind, Model};
+use crate::base::dates::{format_naive, is_zero_date, parse_naive};
+use crate::base::streams::{CursorKind, Model};
 
 /// A cursor value, comparable within one stream.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -338,7 +338,7 @@ impl Order {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::dates::naive_seconds;
+    use crate::base::dates::naive_seconds;
 
     /// Values in messages: long texts cut with an ellipsis, ids as integers.
     #[test]
