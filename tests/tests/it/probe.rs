@@ -304,15 +304,16 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
     let (probed, emu) = probe_stand_in(stand_in(Quirks::default())).await;
     let report = &probed.report;
     assert_eq!(probed.code, 0, "{}", probed.stderr);
-    assert_eq!(report["report_version"], json!(2));
-    assert_eq!(report["connector_version"], json!(env!("CARGO_PKG_VERSION")));
-    assert_eq!(report["outcome"], json!("complete"));
+    let typed = &probed.typed;
+    assert_eq!(typed.report_version, 2);
+    assert_eq!(typed.connector_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(typed.outcome, "complete");
     assert_eq!(
-        report["requests"]["sent"],
-        json!(all_but_smaller_page_sizes()),
+        typed.requests.sent,
+        all_but_smaller_page_sizes(),
         "every planned request ran but the smaller page sizes (1000 was answered)"
     );
-    assert_eq!(report["paging"]["model"], json!("crm_account"));
+    assert_eq!(typed.paging.model(), Some("crm_account"));
     assert_eq!(
         report["paging"]["page_size"],
         json!({"largest_honoured": 100, "bound": "exact", "asked": [{"limit": 1000, "served": 100, "total": 250}]})
@@ -327,18 +328,20 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
         json!({"status": 200, "error_code": 11, "connector_reads_it_as": "auth",
             "body_shape": {"error": {"error_code": "integer", "error_msg": "string"}}})
     );
-    assert_eq!(report["unknown_method"]["error_code"], json!(30));
-    assert_eq!(
-        report["unknown_method"]["connector_reads_it_as"],
-        json!("unsupported")
-    );
+    let unknown = typed
+        .unknown_method
+        .as_ref()
+        .and_then(ErrorAnswer::refusal)
+        .unwrap();
+    assert_eq!(unknown.error_code, Some(30));
+    assert_eq!(unknown.connector_reads_it_as, "unsupported");
     assert_eq!(report["rate_limit"], json!({"met": false, "refusals": []}));
-    assert_eq!(report["denied_modules"], json!([]));
+    assert_eq!(typed.denied_modules, Vec::<String>::new());
     let readable = report["models"].as_array().unwrap();
     assert_eq!(readable.len(), MODELS.len());
     assert!(readable.iter().all(|m| m["access"] == "readable"));
-    assert_eq!(report["totals"]["models_with_total"], json!(MODELS.len()));
-    assert_eq!(report["totals"]["wrong_on_a_complete_page"], json!(0));
+    assert_eq!(typed.totals.models_with_total, MODELS.len() as u64);
+    assert_eq!(typed.totals.wrong_on_a_complete_page, 0);
     // Every model's field names and types are exactly what the stand-in serves (alias-named
     // custom columns under the names the probe gives them).
     let names = reported_names(&emu);
@@ -522,11 +525,7 @@ async fn each_quirk_of_the_stand_in_is_reported() {
         let report = &probed.report;
         let name = case.name;
         assert_eq!(probed.code, 0, "{name}: {}", probed.stderr);
-        assert_eq!(
-            report["requests"]["sent"],
-            json!(all_but_smaller_page_sizes()),
-            "{name}"
-        );
+        assert_eq!(probed.typed.requests.sent, all_but_smaller_page_sizes(), "{name}");
         let mut expected: BTreeMap<String, String> = verdicts(&probed.typed)
             .keys()
             .map(|k| (k.clone(), "honoured".to_string()))
@@ -581,22 +580,25 @@ async fn page_sizes_and_the_bad_key_status_are_measured_exactly() {
         ..Quirks::default()
     }))
     .await;
-    assert_eq!(result_only.report["totals"]["models_with_total"], json!(0));
+    assert_eq!(result_only.typed.totals.models_with_total, 0);
     assert_eq!(
-        result_only.report["totals"]["models_with_total_result"],
-        json!(MODELS.len())
+        result_only.typed.totals.models_with_total_result,
+        MODELS.len() as u64
     );
     let (bad_key, _e4) = probe_stand_in(EmulatorConfig {
         bad_key_status: 401,
         ..stand_in(Quirks::default())
     })
     .await;
-    assert_eq!(bad_key.report["wrong_key"]["status"], json!(401));
-    assert_eq!(bad_key.report["wrong_key"]["error_code"], json!(11));
-    assert_eq!(
-        bad_key.report["wrong_key"]["connector_reads_it_as"],
-        json!("auth")
-    );
+    let wrong = bad_key
+        .typed
+        .wrong_key
+        .as_ref()
+        .and_then(ErrorAnswer::refusal)
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.error_code, Some(11));
+    assert_eq!(wrong.connector_reads_it_as, "auth");
 }
 
 #[tokio::test]
@@ -642,8 +644,8 @@ async fn a_rejected_key_stops_the_probe_after_one_request() {
     )
     .await;
     assert_eq!(probed.code, 1);
-    assert_eq!(probed.report["outcome"], json!("stopped"));
-    assert_eq!(probed.report["requests"]["sent"], json!(1));
+    assert_eq!(probed.typed.outcome, "stopped");
+    assert_eq!(probed.typed.requests.sent, 1);
     assert_eq!(emu.stats().total, 1);
 }
 
@@ -702,7 +704,7 @@ async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (P
         .await;
     let catch_all = CatchAll::register(&mut server).await;
     let probed = probe_at(&server.url(), config, false).await;
-    let sent = probed.report["requests"]["sent"].as_u64().unwrap() as usize;
+    let sent = probed.typed.requests.sent;
     assert_eq!(sent, lists_expected + 4, "{}", probed.report["paging"]);
     for mock in [&wrong_key, &rate, &unknown, &get, &lists] {
         mock.assert_async().await;
@@ -715,7 +717,7 @@ async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (P
 async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
     let (text, _) = rate_capped((429, "Too Many Requests", None)).await;
     let refusals = &text.report["rate_limit"]["refusals"];
-    assert_eq!(text.report["rate_limit"]["met"], json!(true));
+    assert!(text.typed.rate_limit.met);
     assert_eq!(
         refusals,
         &json!([{"request": 3, "status": 429, "form": "http_429", "body_shape": "text", "headers": {},
@@ -1044,7 +1046,7 @@ async fn a_retry_after_and_rate_headers_are_reported_and_nothing_is_retried() {
         assert!(!text.contains(CANARY_KEY) && !text.contains("acme"), "{text}");
     }
     assert_eq!(refusals[0]["retry_after_sent"], json!(true));
-    assert!(probed.report["requests"]["sent"].as_u64().unwrap() <= plan_budget(MODELS.len()) as u64);
+    assert!(probed.typed.requests.sent <= plan_budget(MODELS.len()));
 }
 
 /// Standard base64, to look for the key in that encoding too.
@@ -1070,8 +1072,8 @@ async fn an_unreachable_portal_stops_the_probe_after_one_request() {
     drop(listener);
     let probed = probe_at(&url, config_json("acme"), false).await;
     assert_eq!(probed.code, 1);
-    assert_eq!(probed.report["outcome"], json!("stopped"));
-    assert_eq!(probed.report["requests"]["sent"], json!(1));
+    assert_eq!(probed.typed.outcome, "stopped");
+    assert_eq!(probed.typed.requests.sent, 1);
 }
 
 #[tokio::test]
@@ -1084,7 +1086,7 @@ async fn the_report_holds_no_key_no_domain_and_no_value() {
     let emu = Emulator::start(config).await.unwrap();
     let cfg = json!({"name": "T", "account_domain": "zebracorp", "api_key": key});
     let probed = probe_at(&emu.base_url(), cfg.clone(), false).await;
-    assert_eq!(probed.report["outcome"], json!("complete"), "{}", probed.stderr);
+    assert_eq!(probed.typed.outcome, "complete", "{}", probed.stderr);
     let encodings = [
         key.to_string(),
         serde_urlencoded::to_string([("k", key)]).unwrap()[2..].to_string(),
