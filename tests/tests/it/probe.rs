@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use connector_flowlu::testing::probe_report::{ErrorAnswer, Verdict};
+use connector_flowlu::testing::probe_report::{ErrorAnswer, GetVsList, Verdict};
 use connector_flowlu::testing::MODELS;
 use connector_flowlu::testing::{compare, plan_budget, ProbeReport, CURSOR_COLUMNS, WRONG_KEY};
 use connector_flowlu::testing::{run_probe, ProbeArgs, PROBE_HELP};
@@ -723,9 +723,9 @@ async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
         &json!([{"request": 3, "status": 429, "form": "http_429", "body_shape": "text", "headers": {},
             "retry_after_sent": false, "connector_reads_it_as": "rate_limited"}])
     );
-    let lead = &text.report["models"][2];
-    assert_eq!(lead["stream"], json!("crm_lead"));
-    assert_eq!(lead["access"], json!("rate_limited"));
+    let lead = &text.typed.models[2];
+    assert_eq!(lead.stream, "crm_lead");
+    assert_eq!(lead.access, "rate_limited");
     assert!(topics(&text.typed).contains("rate_limit"));
     assert!(text.stderr.contains("Rate cap met: true"));
     // A model refused for the cap was not read: incomplete, and counted as refused for the
@@ -838,7 +838,7 @@ async fn aliases_never_appear_however_many_pages_of_custom_fields() {
         let expected = plan_budget(MODELS.len())
             - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
             - (connector_flowlu::testing::CUSTOM_FIELD_PAGES - pages as usize);
-        assert_eq!(probed.report["requests"]["sent"], json!(expected), "{rows}");
+        assert_eq!(probed.typed.requests.sent, expected, "{rows}");
         let aliased: Vec<String> = emu
             .records("customfields", "fields")
             .iter()
@@ -921,7 +921,12 @@ async fn a_rate_cap_of_the_stand_in_is_reported_in_both_refusal_forms_within_the
         );
         assert!(topics(&probed.typed).contains("rate_limit"), "{form}");
         // The wrong key met the cap: no claim about how the portal answers a wrong key.
-        assert_eq!(report["wrong_key"]["verdict"], json!("inconclusive"), "{form}");
+        let wrong = probed.typed.wrong_key.as_ref().and_then(ErrorAnswer::refusal);
+        assert_eq!(
+            wrong.and_then(|w| w.verdict.as_deref()),
+            Some("inconclusive"),
+            "{form}"
+        );
         assert!(!topics(&probed.typed).contains("wrong_key"), "{form}");
     }
 }
@@ -946,28 +951,25 @@ async fn answers_refused_for_the_rate_cap_are_inconclusive_not_portal_answers() 
         let report = &probed.report;
         let stats = emu.stats();
         assert_eq!(stats.total - stats.refused, MODELS.len() as u64, "{form}");
+        let typed = &probed.typed;
         assert!(
-            report["models"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|m| m["access"] == "readable"),
+            typed.models.iter().all(|m| m.access == "readable"),
             "{form}: {}",
             report["models"]
         );
         // The wrong key and the unknown method met the cap, not the portal's answer to them.
-        for key in ["wrong_key", "unknown_method"] {
-            assert_eq!(report[key]["verdict"], json!("inconclusive"), "{form} {key}");
+        for (key, answer) in [
+            ("wrong_key", &typed.wrong_key),
+            ("unknown_method", &typed.unknown_method),
+        ] {
+            let answer = answer.as_ref().and_then(ErrorAnswer::refusal).unwrap();
+            assert_eq!(answer.verdict.as_deref(), Some("inconclusive"), "{form} {key}");
             assert_eq!(
-                report[key]["why"],
-                json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+                answer.why.as_deref(),
+                Some("refused for the account's rate limit: the answer says nothing about what was asked"),
                 "{form} {key}"
             );
-            assert_eq!(
-                report[key]["connector_reads_it_as"],
-                json!("rate_limited"),
-                "{form} {key}"
-            );
+            assert_eq!(answer.connector_reads_it_as, "rate_limited", "{form} {key}");
         }
         // Every experiment sent was refused for the cap: inconclusive, none "refused"; the
         // id filter and the get were not sent (no ids came back to build them from).
@@ -976,27 +978,24 @@ async fn answers_refused_for_the_rate_cap_are_inconclusive_not_portal_answers() 
             .map(|k| (k, "inconclusive".to_string()))
             .collect();
         assert_eq!(verdicts(&probed.typed), expected, "{form}");
+        let paging = &typed.paging;
         assert_eq!(
-            report["paging"]["order_asc"]["why"],
-            json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+            paging.order_asc.as_ref().map(|v| v.why.as_str()),
+            Some("refused for the account's rate limit: the answer says nothing about what was asked"),
             "{form}"
         );
         assert_eq!(
-            report["paging"]["filter_id"]["why"],
-            json!("fewer than two records with numeric ids to filter between"),
+            paging.filter_id.as_ref().map(|v| v.why.as_str()),
+            Some("fewer than two records with numeric ids to filter between"),
             "{form}"
         );
-        assert_eq!(
-            report["paging"]["page_size"]["bound"],
-            json!("inconclusive"),
+        let page_size = paging.page_size.as_ref().unwrap();
+        assert_eq!(page_size.bound, "inconclusive", "{form}");
+        assert_eq!(page_size.largest_honoured, None, "{form}");
+        assert!(
+            matches!(&typed.get_vs_list, Some(GetVsList::Verdict(v)) if v.verdict == "inconclusive"),
             "{form}"
         );
-        assert_eq!(
-            report["paging"]["page_size"]["largest_honoured"],
-            Value::Null,
-            "{form}"
-        );
-        assert_eq!(report["get_vs_list"]["verdict"], json!("inconclusive"), "{form}");
         // The only differences reported are the rate refusals themselves.
         assert_eq!(
             topics(&probed.typed),
@@ -1004,11 +1003,7 @@ async fn answers_refused_for_the_rate_cap_are_inconclusive_not_portal_answers() 
             "{form}: {}",
             report["differences"]
         );
-        assert_eq!(
-            report["rate_limit"]["refusals"].as_array().unwrap().len() as u64,
-            stats.refused,
-            "{form}"
-        );
+        assert_eq!(typed.rate_limit.refusals.len() as u64, stats.refused, "{form}");
         assert!(
             stats.refused >= 2,
             "{form}: the wrong key and the unknown method at least"
@@ -1253,8 +1248,8 @@ async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_
     )
     .await;
     assert_eq!(run.code, 0);
-    let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["outcome"], json!("complete"));
+    let report: ProbeReport = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report.outcome, "complete");
     assert_eq!(emu.stats().total, all_but_smaller_page_sizes() as u64);
 }
 
