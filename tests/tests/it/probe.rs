@@ -337,9 +337,9 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
     assert_eq!(unknown.connector_reads_it_as, "unsupported");
     assert_eq!(report["rate_limit"], json!({"met": false, "refusals": []}));
     assert_eq!(typed.denied_modules, Vec::<String>::new());
-    let readable = report["models"].as_array().unwrap();
+    let readable = &typed.models;
     assert_eq!(readable.len(), MODELS.len());
-    assert!(readable.iter().all(|m| m["access"] == "readable"));
+    assert!(readable.iter().all(|m| m.access == "readable"));
     assert_eq!(typed.totals.models_with_total, MODELS.len() as u64);
     assert_eq!(typed.totals.wrong_on_a_complete_page, 0);
     // Every model's field names and types are exactly what the stand-in serves (alias-named
@@ -350,9 +350,10 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
         "the stand-in names select fields by alias"
     );
     for entry in readable {
-        let model = connector_flowlu::testing::model(entry["stream"].as_str().unwrap()).unwrap();
+        let model = connector_flowlu::testing::model(&entry.stream).unwrap();
         let records = emu.records(model.module, model.model);
-        let served = entry["served"].as_u64().unwrap() as usize;
+        let sample = entry.sample.as_ref().unwrap();
+        let served = sample.served as usize;
         assert_eq!(served, records.len().min(100), "{}", model.stream);
         let mut expected: BTreeMap<String, (BTreeSet<&str>, u64)> = BTreeMap::new();
         for record in records.iter().take(served) {
@@ -362,30 +363,25 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
                 e.1 += u64::from(v.as_str().is_some_and(|s| s.trim().is_empty()));
             }
         }
-        let fields = entry["fields"].as_object().unwrap();
+        let fields = &sample.fields;
         let seen: BTreeMap<String, (BTreeSet<&str>, u64)> = fields
             .iter()
             .map(|(k, f)| {
-                let types = f["types"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t.as_str().unwrap())
-                    .collect();
-                (k.clone(), (types, f["blank"].as_u64().unwrap()))
+                let types = f.types.iter().map(String::as_str).collect();
+                (k.clone(), (types, f.blank))
             })
             .collect();
         assert_eq!(seen, expected, "{}", model.stream);
-        assert!(fields["id"]["types"] == json!(["integer"]), "{}", model.stream);
+        assert!(fields["id"].types == ["integer"], "{}", model.stream);
     }
     // Custom fields: each row joins, as the connector joins it (module and singular model),
     // exactly the stream whose stand-in records carry its column (cf_<id> or its alias).
-    let custom = &report["custom_fields"];
-    assert_eq!(custom["rows"], json!(emu.count("customfields", "fields")));
-    let rows = custom["fields"].as_array().unwrap();
+    let custom = &typed.custom_fields;
+    assert_eq!(custom.rows, emu.count("customfields", "fields"));
+    let rows = &custom.fields;
     assert_eq!(rows.len(), emu.count("customfields", "fields"));
     for row in rows {
-        let key = row["key"].as_str().unwrap();
+        let key = row.key.as_str();
         let carried: Vec<&str> = MODELS
             .iter()
             .filter(|m| {
@@ -399,9 +395,9 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
             .map(|m| m.stream)
             .collect();
         assert_eq!(carried.len(), 1, "{key} is carried by one model: {carried:?}");
-        assert_eq!(row["joins_streams"], json!(carried), "{row}");
-        assert_eq!(row["joined_by"], json!("module_model"), "{row}");
-        assert_eq!(row["seen_in_streams"], json!(carried), "{row}");
+        assert_eq!(json!(row.joins_streams), json!(carried), "{row:?}");
+        assert_eq!(json!(row.joined_by), json!("module_model"), "{row:?}");
+        assert_eq!(json!(row.seen_in_streams), json!(carried), "{row:?}");
     }
     assert_eq!(report["differences"], json!([]), "{}", probed.stderr);
     assert!(compare(&probed.typed).is_empty());
