@@ -37,20 +37,19 @@
 //! (`outcome_reason` counts those refused for the rate cap apart from those the portal would
 //! not serve); or `stopped` (a rejected key, no portal, an unreachable one).
 //!
-//! The report (`report_version` 2; [`compare`] reads version 1 too) is a [`Report`], written as
+//! The report (`report_version` 2; [`compare`](fn@compare) reads version 1 too) is a [`Report`], written as
 //! a JSON object with these members: `report_version`, `connector_version`, `portal`, `requests`, `outcome`,
 //! `outcome_reason`, `models`, `denied_modules`,
 //! `unsupported_streams`, `paging` (with `page_size`), `totals`, `wrong_key`,
 //! `unknown_method`, `get_vs_list`, `rate_limit`, `custom_fields` and `differences` (what
-//! [`compare`] finds: where the portal differs from what the connector assumes, and what the
-//! connector does about it). [`compare`] can be run again on a saved report.
-
+//! [`compare`](fn@compare) finds: where the portal differs from what the connector assumes, and what the
+//! connector does about it). [`compare`](fn@compare) can be run again on a saved report.
 //!
 //! One idea a file: [`plan`] (what is sent, the budget), [`session`] (the requests, sent
 //! through the client), [`privacy`] (answers described without values), [`survey`] (one page
 //! of every model), [`experiments`] (the paging, order, filter and error experiments),
-//! [`report`] (the report's types), [`writer`] (the report from what was found), [`compare`]
-//! (the differences), [`summary`] (for a person).
+//! [`report`] (the report's types), [`writer`] (the report from what was found), [`compare`](mod@compare)
+//! (the differences), [`summary`](mod@summary) (for a person).
 
 use std::time::Duration;
 
