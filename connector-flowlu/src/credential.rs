@@ -252,7 +252,7 @@ fn invalid(err: &Error, host: &str) -> Validation {
 /// What an error means to a user whose requests went to `domain` (a host such as
 /// `acme.flowlu.com` or `127.0.0.1:8080`): the reason, a message saying what to do, and the
 /// internal detail. Neither text contains the API key.
-pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
+pub(crate) fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
     use FailureReason as R;
     let (reason, message) = match err {
         Error::Config(invalid) => (
@@ -383,7 +383,7 @@ pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
 }
 
 /// The error with its sources, for support (already free of the key: see [`Error`]).
-pub fn internal_detail(err: &Error) -> String {
+pub(crate) fn internal_detail(err: &Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

@@ -24,7 +24,7 @@ pub enum CodeClass {
 }
 
 /// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
-pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
+pub(crate) const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),
     (11, "authorization failed", CodeClass::Auth),
     (12, "invalid request", CodeClass::System),
@@ -37,7 +37,7 @@ pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
 ];
 
 /// The class of a Flowlu `error_code`; unknown codes are system errors.
-pub fn code_class(code: i64) -> CodeClass {
+pub(crate) fn code_class(code: i64) -> CodeClass {
     ERROR_CODES
         .iter()
         .find(|(c, _, _)| *c == code)
@@ -47,7 +47,7 @@ pub fn code_class(code: i64) -> CodeClass {
 /// Whether a string `error` says the account is over its rate limit, e.g. Flowlu's
 /// `"Request rate per second exceeded"`: "too many requests", "rate limit", or "rate" with
 /// "exceed" / "limit" (case-insensitive).
-pub fn is_rate_limit_text(text: &str) -> bool {
+pub(crate) fn is_rate_limit_text(text: &str) -> bool {
     let text = text.to_lowercase();
     let words: Vec<&str> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -128,7 +128,7 @@ impl ApiError {
 /// What the words of an error message mean, when they say it plainly (Flowlu and the proxies
 /// in front of it send `error` as a string too: `"validation"`, `"invalid_grant"`, ...).
 /// The rate-limit sentence is not read here: it is checked before any of these.
-pub fn words_class(text: &str) -> Option<CodeClass> {
+pub(crate) fn words_class(text: &str) -> Option<CodeClass> {
     let text = text.to_ascii_lowercase().replace(['_', '-'], " ");
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if has(&[
@@ -157,7 +157,7 @@ pub fn words_class(text: &str) -> Option<CodeClass> {
 ///   ([`ApiError`]'s decisive codes: 11, 20, 21, 22, 30, 31): [`Error::Unavailable`].
 /// * A 401 or 403 whose body says nothing more precise is a rejected key.
 /// * Otherwise the code, else the words, decide ([`ApiError::class`]).
-pub fn api_failure(status: u16, api: ApiError) -> Error {
+pub(crate) fn api_failure(status: u16, api: ApiError) -> Error {
     let class = if (500..600).contains(&status) {
         match api.decisive_class() {
             Some(class) => class,

@@ -195,7 +195,7 @@ impl Wait {
 
 /// What a retried request met, in a few words for a progress line or a log (never a body
 /// text, which may echo what was sent).
-pub fn cause(err: &Error) -> String {
+pub(crate) fn cause(err: &Error) -> String {
     use crate::base::error::{MalformedKind, TransportKind, UnavailableKind};
     match err {
         Error::RateLimited {
@@ -530,7 +530,7 @@ impl Limiter {
 /// How long a request already sent when its write stops may still wait for its answer before
 /// it is abandoned ([`Error::Abandoned`]): within the 10 s a container runtime grants after
 /// SIGTERM (Docker's default), with room to report.
-pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
+pub(crate) const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Above this pace (requests per second) requests are not spaced.
 const UNPACED: f64 = 1000.0;

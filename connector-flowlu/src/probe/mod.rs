@@ -58,23 +58,24 @@ use crate::client::ListPage;
 
 mod session;
 
+pub use session::WRONG_KEY;
 use session::{is_plain_key, json_type, Answer, Refusal};
-pub use session::{ReadMethod, Request, Session, Target, WRONG_KEY};
+pub(crate) use session::{ReadMethod, Request, Session, Target};
 
 /// The version of the report's schema.
-pub const REPORT_VERSION: u64 = 2;
+pub(crate) const REPORT_VERSION: u64 = 2;
 /// The report versions [`compare`] reads (what it reads is the same in both).
-pub const COMPARABLE_VERSIONS: [u64; 2] = [1, 2];
+pub(crate) const COMPARABLE_VERSIONS: [u64; 2] = [1, 2];
 /// The default time between two requests.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// The shortest time allowed between two requests to a real portal.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// The page size of the one page read of each model.
-pub const SURVEY_LIMIT: u32 = 100;
+pub(crate) const SURVEY_LIMIT: u32 = 100;
 /// The page sizes asked, largest first, until one is answered.
 pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 /// The page size of the order, page and filter experiments.
-pub const SAMPLE_LIMIT: u32 = 10;
+pub(crate) const SAMPLE_LIMIT: u32 = 10;
 /// The cursor columns of [`MODELS`]: each is ordered by and filtered on once.
 pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
 /// The most pages of `SURVEY_LIMIT` custom field rows read (`customfields/fields`): every
@@ -85,7 +86,8 @@ pub const CUSTOM_FIELD_PAGES: usize = 5;
 /// Requests besides one page per model: the custom field pages after the first; the page
 /// sizes; ascending, descending, page 2, the id filter and one `get`; the order and the filter
 /// of each cursor column; the wrong key and the unknown method.
-pub const EXPERIMENTS: usize = (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
+pub(crate) const EXPERIMENTS: usize =
+    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {
@@ -93,7 +95,7 @@ pub fn plan_budget(models: usize) -> usize {
 }
 
 /// How long a probe of `requests` requests takes at least, one every `interval`.
-pub fn plan_duration(requests: usize, interval: Duration) -> Duration {
+pub(crate) fn plan_duration(requests: usize, interval: Duration) -> Duration {
     interval.saturating_mul(u32::try_from(requests.saturating_sub(1)).unwrap_or(u32::MAX))
 }
 
@@ -336,7 +338,7 @@ const NOT_RUN: &str = "not_run";
 /// Runs a probe: at most [`plan_budget`]`(MODELS.len())` requests; returns the report.
 ///
 /// `announce` is called once before the first request with the budget and the time it takes.
-pub async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
+pub(crate) async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
     let budget = plan_budget(MODELS.len());
     announce(budget, plan_duration(budget, target.interval));
     let mut session = Session::new(target, budget);
@@ -1360,7 +1362,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
 }
 
 /// A readable summary of a report, for stderr.
-pub fn summary(report: &Value) -> String {
+pub(crate) fn summary(report: &Value) -> String {
     let mut s = String::new();
     let requests = &report["requests"];
     s.push_str(&format!(

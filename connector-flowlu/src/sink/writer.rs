@@ -24,7 +24,7 @@ use super::plan::StreamPlan;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
-pub const MAX_CREATE_ATTEMPTS: usize = 5;
+pub(super) const MAX_CREATE_ATTEMPTS: usize = 5;
 
 /// Flowlu's "not found" error code.
 pub(super) const NOT_FOUND: i64 = 20;
