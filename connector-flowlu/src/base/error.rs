@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use connector_core::FailureClass;
 use serde_json::Value;
 
 /// What a Flowlu `error_code` means for the caller.
@@ -492,72 +491,6 @@ impl Error {
         }
     }
 
-    /// What the caller does next.
-    pub fn failure_class(&self) -> FailureClass {
-        match self {
-            Self::Config { .. }
-            | Self::Auth { .. }
-            | Self::UnknownAccount { .. }
-            | Self::Permission { .. } => FailureClass::Config,
-            // A name that does not resolve is a wrong account domain, as `check` says.
-            Self::Transport {
-                kind: TransportKind::Dns,
-                ..
-            } => FailureClass::Config,
-            Self::RateLimited { .. }
-            | Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Transport { .. } => FailureClass::Transient,
-            Self::Oversized(over) => match over.bound {
-                Bound::Bytes(_) => FailureClass::Config,
-                Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => FailureClass::System,
-            },
-            Self::Api(api) => match api.class() {
-                CodeClass::Transient => FailureClass::Transient,
-                CodeClass::Auth | CodeClass::Permission | CodeClass::Unsupported => FailureClass::Config,
-                CodeClass::Record | CodeClass::System => FailureClass::System,
-            },
-            Self::Malformed { .. } => FailureClass::System,
-            Self::Stopped | Self::Abandoned => FailureClass::Transient,
-        }
-    }
-
-    /// Whether retrying the same request later may succeed (for idempotent requests).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Transport {
-                kind: TransportKind::Dns,
-                ..
-            } => false,
-            Self::RateLimited { .. }
-            | Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Transport { .. } => true,
-            Self::Api(api) => api.class() == CodeClass::Transient,
-            // A truncated body is a broken connection in disguise.
-            Self::Malformed { kind, .. } => *kind == MalformedKind::Truncated,
-            _ => false,
-        }
-    }
-
-    /// Whether the failure concerns one record only (not found, validation).
-    pub fn is_record_level(&self) -> bool {
-        matches!(self, Self::Api(api) if api.class() == CodeClass::Record)
-    }
-
-    /// Whether the request may have reached Flowlu and had an effect (matters for creates).
-    pub fn may_have_been_applied(&self) -> bool {
-        match self {
-            Self::Transport { kind, .. } => !matches!(kind, TransportKind::Dns | TransportKind::Connect),
-            Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Malformed { .. }
-            | Self::Oversized { .. }
-            | Self::Abandoned => true,
-            _ => false,
-        }
-    }
-
     /// Whether this is an HTML page where JSON was expected (a wrong host's login page, or a
     /// proxy's page).
     pub fn is_html_page(&self) -> bool {
@@ -586,12 +519,6 @@ impl Error {
             Self::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
-    }
-
-    /// Whether this answer to a list request is what a refused filter answers: Flowlu's error
-    /// 12 (invalid request) or 21 (validation).
-    pub fn refuses_filter(&self) -> bool {
-        matches!(self, Self::Api(api) if matches!(api.code, Some(12 | 21)))
     }
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod columns;
 pub(crate) mod cursor;
 pub(crate) mod dates;
+pub(crate) mod decision;
 pub(crate) mod domain;
 pub(crate) mod encode;
 pub(crate) mod error;
