@@ -12,7 +12,7 @@ use crate::credential::{explain_at, FlowluCredential};
 use crate::sink::FlowluSink;
 use crate::source::FlowluSource;
 
-pub mod probe;
+pub(crate) mod probe;
 
 /// Flowlu, for the runner.
 #[derive(Debug, Clone, Copy)]

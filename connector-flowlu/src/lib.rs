@@ -44,16 +44,20 @@ mod sink;
 mod source;
 
 pub use account::registry::AccountBudget;
-pub use account::Account;
-pub use base::domain::AccountDomain;
-pub use base::error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
-pub use base::settings::Settings;
-pub use cli::{process_main, Flowlu};
-pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
+pub use account::{Account, WaitWatch};
+pub use base::decision::{Decision, Refusal, Scope};
+pub use base::domain::{AccountDomain, DomainError, Region};
+pub use base::error::{
+    AccountKind, ApiError, Bound, CodeClass, Denied, DnsFailure, Error, Invalid, MalformedKind, Oversize,
+    TransportKind, UnavailableKind,
+};
+pub use base::settings::{CustomFieldColumns, Settings, WriteMode, WriteRule};
+pub use cli::{process_main, Flowlu, FlowluCommand};
+pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy, Wait, WaitReason};
 pub use client::pace_memory::{PaceSnapshot, Rejected as PaceRejected};
-pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
+pub use client::{Client, ClientBuilder, ListPage, BASE_URL_ENV};
 pub use credential::FlowluCredential;
-pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
+pub use sink::{FieldKinds, FlowluSink, StalenessClock, ValueKind};
 pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
 
@@ -61,14 +65,14 @@ pub use source::{FlowluSource, StreamSummary};
 /// stability promised).
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::base::streams::{model, MODELS};
+    pub use crate::base::streams::{model, CursorKind, Model, MODELS};
     pub use crate::cli::probe::{ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
     pub use crate::probe::report as probe_report;
     pub use crate::probe::{
-        compare, plan_budget, Report as ProbeReport, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES,
-        WRONG_KEY,
+        compare, plan_budget, Difference, Report as ProbeReport, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES,
+        PAGE_SIZES, WRONG_KEY,
     };
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};

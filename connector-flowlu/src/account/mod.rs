@@ -1,7 +1,7 @@
 //! [`Account`]: one Flowlu account as the source and the sink use it: its client, its limiter
 //! drawn from the portal's budget (`registry`), its settings.
 
-pub mod registry;
+pub(crate) mod registry;
 
 use std::sync::Arc;
 

@@ -1,12 +1,13 @@
 //! The bottom floor: tables and values, no I/O. Every floor above (the client, the account,
 //! the credential, the source and the sink) may use these; they use nothing above them.
 
-pub mod columns;
-pub mod cursor;
-pub mod dates;
-pub mod domain;
-pub mod encode;
-pub mod error;
-pub mod settings;
-pub mod stream_schema;
-pub mod streams;
+pub(crate) mod columns;
+pub(crate) mod cursor;
+pub(crate) mod dates;
+pub(crate) mod decision;
+pub(crate) mod domain;
+pub(crate) mod encode;
+pub(crate) mod error;
+pub(crate) mod settings;
+pub(crate) mod stream_schema;
+pub(crate) mod streams;

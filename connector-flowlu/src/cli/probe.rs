@@ -45,7 +45,7 @@ pub struct ProbeArgs {
 /// Runs `probe`: the report (or, with `--compare`, the differences) goes to `out` unless
 /// `--out` names a file; the announcement and the summary go to `err`. `C` is the binary's
 /// connector (`Flowlu`, whose command this is: named by the caller, not imported from it).
-pub async fn run<C: Connector<Credential = FlowluCredential>>(
+pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
     args: &ProbeArgs,
     env: &Env,
     out: &mut dyn Write,

@@ -75,11 +75,11 @@ impl ListPage {
 /// The deepest a record may nest (its own object is the first level). Far beyond any Flowlu
 /// record, and within what `serde_json` parses into a tree (128 levels): a [`RawValue`] is
 /// skipped over without that limit, so it is checked here ([`scan_record`]).
-pub const MAX_RECORD_DEPTH: usize = 64;
+pub(crate) const MAX_RECORD_DEPTH: usize = 64;
 
 /// One page of a list call, its records kept as sent.
 #[derive(Debug)]
-pub struct RawListPage {
+pub(crate) struct RawListPage {
     /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
     /// The records, exactly as sent, each with its key in the order the page was decoded
@@ -93,8 +93,9 @@ impl RawListPage {
     /// `decode`, so both give the same records and the same errors.
     /// Each record's key in `order` is read in the same pass over its text that checks its
     /// nesting (`scan_record`): a record nested deeper than `MAX_RECORD_DEPTH` fails the
-    /// page ([`Error::Oversized`]).
-    pub fn decode(
+    /// page ([`Error::Oversized`]). (The client reads pages through `decode_at_most`.)
+    #[cfg(test)]
+    pub(crate) fn decode(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
@@ -110,7 +111,7 @@ impl RawListPage {
     /// record past the limit is reached, before the records are held (a 30 MB page of ten
     /// million `{}` is never ten million records in memory). An answer in another shape is
     /// read as a tree of at most `max_values` JSON values (`decode_within`).
-    pub fn decode_at_most(
+    pub(crate) fn decode_at_most(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],

@@ -8,12 +8,12 @@ use crate::base::cursor::{Key, Order};
 
 /// A record nests deeper than the bound [`scan_record`] was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooDeep;
+pub(crate) struct TooDeep;
 
 /// The JSON text of a record's top-level `id` and cursor members, as [`scan_record`] found
 /// them (the last of each, as a parser keeps).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Members<'a> {
+pub(crate) struct Members<'a> {
     /// The `id` member's value.
     pub id: Option<&'a str>,
     /// The cursor column's value.
@@ -23,7 +23,7 @@ pub struct Members<'a> {
 impl Members<'_> {
     /// The record's key in `order` (`None` without a readable id), as
     /// [`Order::key`] reads it from the parsed record.
-    pub fn key(&self, order: &Order) -> Option<Key> {
+    pub(crate) fn key(&self, order: &Order) -> Option<Key> {
         let value = |text: &str| serde_json::from_str::<Value>(text).ok();
         let id = value(self.id?);
         let cursor = self.cursor.and_then(value);
@@ -43,7 +43,11 @@ impl Members<'_> {
 /// rest is only searched (with `memchr`), not walked. Otherwise the whole record is walked:
 /// the bytes outside strings one by one (brackets, commas, numbers and literals: a few per
 /// member), strings skipped to their closing quote with `memchr`.
-pub fn scan_record<'a>(text: &'a str, cursor: Option<&str>, max: usize) -> Result<Members<'a>, TooDeep> {
+pub(crate) fn scan_record<'a>(
+    text: &'a str,
+    cursor: Option<&str>,
+    max: usize,
+) -> Result<Members<'a>, TooDeep> {
     let bytes = text.as_bytes();
     let shallow = memchr::memchr2_iter(b'{', b'[', bytes)
         .take(max.saturating_add(1))

@@ -67,19 +67,18 @@ mod survey;
 mod writer;
 
 pub use compare::compare;
-pub use plan::{
-    plan_budget, plan_duration, COMPARABLE_VERSIONS, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, DEFAULT_INTERVAL,
-    MIN_INTERVAL, PAGE_SIZES, REPORT_VERSION,
-};
+pub use plan::{plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES};
+pub(crate) use plan::{plan_duration, COMPARABLE_VERSIONS, DEFAULT_INTERVAL, MIN_INTERVAL, REPORT_VERSION};
 pub use report::{Difference, Report};
-pub use session::{Session, Target, WRONG_KEY};
-pub use summary::summary;
+pub use session::WRONG_KEY;
+pub(crate) use session::{Session, Target};
+pub(crate) use summary::summary;
 use survey::Probe;
 
 /// Runs a probe: at most [`plan_budget`]`(MODELS.len())` requests; returns the report.
 ///
 /// `announce` is called once before the first request with the budget and the time it takes.
-pub async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Report, Error> {
+pub(crate) async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Report, Error> {
     let budget = plan_budget(MODELS.len());
     announce(budget, plan_duration(budget, target.interval));
     let mut session = Session::new(target, budget);

@@ -67,7 +67,7 @@ fn value_shape(value: &Value, depth: usize) -> Value {
 /// The forms a rate header's value is reported in besides a number: the only texts a header
 /// value can become in a report, whatever it held (a gateway's `key=...` or account name
 /// never reaches it).
-pub const HEADER_FORMS: [&str; 2] = ["http_date", "not_shown"];
+pub(crate) const HEADER_FORMS: [&str; 2] = ["http_date", "not_shown"];
 
 /// Rate headers (`retry-after`, `*ratelimit*`, `*rate-limit*`), by lower-case name; each value
 /// as a JSON number when it is one (`1`, `0.5`), else one of [`HEADER_FORMS`].

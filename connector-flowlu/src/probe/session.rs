@@ -21,11 +21,11 @@ use crate::client::transport::{Call, Client};
 /// real key.
 pub const WRONG_KEY: &str = "flowlu-probe-deliberately-wrong-key";
 /// The method name sent to learn how an unknown method is answered.
-pub const NO_SUCH_METHOD: &str = "probe_no_such_method";
+pub(crate) const NO_SUCH_METHOD: &str = "probe_no_such_method";
 
 /// The only methods a probe can send: reads, and one fixed method name that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadMethod {
+pub(crate) enum ReadMethod {
     /// `GET .../list`.
     List,
     /// `GET .../get/{id}`.
@@ -36,7 +36,7 @@ pub enum ReadMethod {
 
 /// One probe request: a GET of a read method, with query parameters besides the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The module.
     pub module: &'static str,
     /// The model.
@@ -51,7 +51,7 @@ pub struct Request {
 
 impl Request {
     /// A list of `model` with `params`.
-    pub fn list(model: &Model, params: Vec<(String, String)>) -> Self {
+    pub(crate) fn list(model: &Model, params: Vec<(String, String)>) -> Self {
         Self {
             module: model.module,
             model: model.model,
@@ -78,7 +78,7 @@ impl Request {
 
 /// Where a probe goes and how.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The connector's client for the account (base URL, key, body cap, timeouts, resolver).
     pub client: Client,
     /// The account domain, reported only when `include_domain`.
@@ -127,7 +127,7 @@ impl Refusal {
 
 /// The request budget and pacing of one probe; no request is sent past the budget.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     pub(crate) target: Target,
     /// The same client with [`WRONG_KEY`].
     wrong: Client,
@@ -140,7 +140,7 @@ pub struct Session {
 
 impl Session {
     /// A session of at most `budget` requests.
-    pub fn new(target: Target, budget: usize) -> Self {
+    pub(crate) fn new(target: Target, budget: usize) -> Self {
         let interval = target.interval;
         let wrong = target.client.with_api_key(Secret::new(WRONG_KEY));
         Self {

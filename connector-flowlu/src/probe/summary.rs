@@ -5,7 +5,7 @@ use serde_json::json;
 use super::report::{Report, Verdict};
 
 /// A readable summary of a report, for stderr.
-pub fn summary(report: &Report) -> String {
+pub(crate) fn summary(report: &Report) -> String {
     let mut s = String::new();
     let requests = &report.requests;
     s.push_str(&format!(

@@ -50,14 +50,14 @@ use crate::sink::plan::{StreamPlan, Tagged, WritePlan};
 
 /// Input items read ahead of the writers, when the input already holds them: a read of the
 /// portal before a create covers every record taken before it began.
-pub const LOOKAHEAD: usize = 200;
+pub(crate) const LOOKAHEAD: usize = 200;
 
 /// The size probe is made once a stream has this many records: from then on it adds at most
 /// 1% to the lookups it may spare. A stream of fewer records is looked up without it.
-pub const PROBE_AT: u64 = 101;
+pub(crate) const PROBE_AT: u64 = 101;
 
 /// At most this many records of one stream are held back while the choice is open.
-pub const MAX_HELD: usize = 10_000;
+pub(crate) const MAX_HELD: usize = 10_000;
 
 /// How a record is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,17 +89,17 @@ pub(crate) struct StreamShared {
 
 impl StreamShared {
     /// Notes that `id` exists.
-    pub fn saw(&self, id: u64) {
+    pub(crate) fn saw(&self, id: u64) {
         self.newest.fetch_max(id, Ordering::SeqCst);
     }
 
     /// The highest id known to exist now.
-    pub fn floor(&self) -> u64 {
+    pub(crate) fn floor(&self) -> u64 {
         self.newest.load(Ordering::SeqCst)
     }
 
     /// Every record of the stream numbered below this was taken from the input.
-    pub fn received(&self) -> u64 {
+    pub(crate) fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
     }
 }

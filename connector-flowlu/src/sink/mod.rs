@@ -1,17 +1,17 @@
 //! The Flowlu sink, [`FlowluSink`] (its documentation says what it does).
 
-pub mod compare;
-pub mod economy;
+pub(crate) mod compare;
+pub(crate) mod economy;
 mod halt;
-pub mod index;
+pub(crate) mod index;
 pub(crate) mod plan;
-pub mod precheck;
+pub(crate) mod precheck;
 mod resume;
 mod writer;
 
 pub use compare::{FieldKinds, ValueKind};
 pub use index::StalenessClock;
-pub use plan::{StreamPlan, WritePlan};
+pub(crate) use plan::WritePlan;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -183,7 +183,7 @@ impl FlowluSink {
     }
 
     /// The write plan of `catalog` under this sink's settings.
-    pub fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
+    pub(crate) fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
         WritePlan::from_catalog(catalog, &self.account.settings)
     }
 

@@ -22,7 +22,7 @@ use crate::base::encode::check_name;
 
 /// What a stream's JSON Schema says about its records.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SchemaFacts {
+pub(crate) struct SchemaFacts {
     /// The known fields; `None` when the schema lists none (anything goes).
     fields: Option<BTreeMap<String, FieldFacts>>,
     /// Fields a create must carry.
@@ -45,11 +45,11 @@ struct FieldFacts {
 }
 
 /// Per-field reasons a record cannot be written.
-pub type FieldProblems = BTreeMap<String, String>;
+pub(crate) type FieldProblems = BTreeMap<String, String>;
 
 impl SchemaFacts {
     /// Reads the facts of a stream's JSON Schema; an empty or unreadable schema knows nothing.
-    pub fn from_schema(schema: &Value) -> Self {
+    pub(crate) fn from_schema(schema: &Value) -> Self {
         let fields = schema
             .get("properties")
             .and_then(Value::as_object)
@@ -74,7 +74,7 @@ impl SchemaFacts {
 
     /// Checks `record` and returns the fields to send (without `id` and read-only fields),
     /// or every problem found, by field.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         record: &Map<String, Value>,
         creating: bool,
@@ -213,13 +213,13 @@ fn describe(value: &Value) -> &'static str {
 }
 
 /// `cf_<digits>`: a portal's custom field.
-pub fn is_custom_field(name: &str) -> bool {
+pub(crate) fn is_custom_field(name: &str) -> bool {
     name.strip_prefix("cf_")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Null, an empty string, or an empty list/object.
-pub fn is_blank(value: &Value) -> bool {
+pub(crate) fn is_blank(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),

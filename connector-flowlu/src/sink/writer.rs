@@ -24,7 +24,7 @@ use super::plan::StreamPlan;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
-pub const MAX_CREATE_ATTEMPTS: usize = 5;
+pub(super) const MAX_CREATE_ATTEMPTS: usize = 5;
 
 /// Flowlu's "not found" error code.
 pub(super) const NOT_FOUND: i64 = 20;
@@ -1030,10 +1030,11 @@ pub(super) fn refused(class: FailureClass, message: String) -> Outcome {
 /// The failed outcome of an error: a record-level error (not found, validation) is the
 /// input's to fix; other errors keep their class.
 pub(super) fn failed(err: &Error) -> Outcome {
-    let class = if err.is_record_level() {
+    let decision = err.decision();
+    let class = if decision.record_level {
         FailureClass::Config
     } else {
-        err.failure_class()
+        decision.class
     };
     let (code, message, fields) = match err {
         Error::Api(api) => (api.code, api.message.clone(), api.fields.clone()),

@@ -1,11 +1,11 @@
 //! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
 
-pub mod deletes;
+pub(crate) mod deletes;
 mod discover;
-pub mod pager;
+pub(crate) mod pager;
 mod read;
 mod session;
-pub mod shape;
+pub(crate) mod shape;
 
 pub use read::StreamSummary;
 

@@ -58,8 +58,9 @@ mod turns;
 use controller::{Phase, UNPACED};
 use gate::Gate;
 pub(crate) use pace::Pace;
+pub(crate) use retry::cause;
 use retry::wait_reason;
-pub use retry::{cause, RetryPolicy, Wait, WaitReason};
+pub use retry::{RetryPolicy, Wait, WaitReason};
 
 /// How a [`Limiter`] is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,7 +358,7 @@ impl Limiter {
 /// How long a request already sent when its write stops may still wait for its answer before
 /// it is abandoned ([`Error::Abandoned`]): within the 10 s a container runtime grants after
 /// SIGTERM (Docker's default), with room to report.
-pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
+pub(crate) const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Limiters so far (each a job of its pace).
 static JOBS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

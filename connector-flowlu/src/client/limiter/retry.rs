@@ -144,7 +144,7 @@ impl Wait {
 
 /// What a retried request met, in a few words for a progress line or a log (never a body
 /// text, which may echo what was sent).
-pub fn cause(err: &Error) -> String {
+pub(crate) fn cause(err: &Error) -> String {
     use crate::base::error::{MalformedKind, TransportKind, UnavailableKind};
     match err {
         Error::RateLimited {
