@@ -44,6 +44,7 @@ mod sink;
 mod source;
 mod stream_schema;
 mod streams;
+pub mod webhook;
 
 pub use cli::{process_main, Flowlu};
 pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
@@ -58,6 +59,9 @@ pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
 pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
 pub use source::deletes::Method as ReconcileMethod;
 pub use source::{FlowluSource, StreamSummary};
+pub use webhook::drain::Webhooks;
+pub use webhook::receiver::{Receiver as WebhookReceiver, ReceiverConfig as WebhookReceiverConfig};
+pub use webhook::token::Tokens as WebhookTokens;
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
 /// stability promised).

@@ -30,6 +30,8 @@ pub(super) struct Session {
     page_limit: Arc<AtomicU32>,
     /// How reconciliations read the portal's ids.
     pub(super) method: Method,
+    /// Webhooks spooled for this source: reads drain them and poll only when due.
+    pub(super) webhooks: Option<Arc<crate::webhook::drain::Webhooks>>,
 }
 
 impl Session {
@@ -39,6 +41,7 @@ impl Session {
             account,
             page_limit,
             method: Method::Auto,
+            webhooks: None,
         }
     }
 
@@ -48,6 +51,7 @@ impl Session {
             account,
             page_limit: self.page_limit,
             method: self.method,
+            webhooks: self.webhooks,
         }
     }
 
