@@ -23,7 +23,6 @@ use serde_json::{json, Map, Value};
 
 use super::event::{id_key, Action, Event};
 use super::receiver::stream_dir;
-use crate::source::deletes::rfc3339;
 use crate::source::shape::Shape;
 use crate::streams::Model;
 
@@ -130,8 +129,15 @@ pub struct Drained {
     pub unreadable: u64,
 }
 
+/// Unix milliseconds as RFC 3339 UTC, to the second (`2026-12-05T21:00:00Z`), as the
+/// reconciliation's tombstones.
 fn millis_to_rfc3339(millis: u64) -> String {
-    rfc3339(i64::try_from(millis / 1000).unwrap_or(i64::MAX))
+    let naive = crate::dates::format_naive(i64::try_from(millis / 1000).unwrap_or(i64::MAX));
+    format!(
+        "{}T{}Z",
+        &naive[..10.min(naive.len())],
+        naive.get(11..).unwrap_or("00:00:00")
+    )
 }
 
 impl Webhooks {
@@ -196,6 +202,7 @@ impl Webhooks {
         let log = |level, message: String| SourceEvent::Log { level, message };
         // The newest cursor passed on per record in this read.
         let mut newest: HashMap<String, Option<String>> = HashMap::new();
+        let mut checkpointed = false;
         loop {
             let entries = match reader.read(position.offset, DRAIN_BATCH) {
                 Ok(entries) => entries,
@@ -227,8 +234,16 @@ impl Webhooks {
                 }
             };
             let Some(last) = entries.last() else {
+                if !checkpointed {
+                    // Nothing new: the stream's state is still said once.
+                    send(SourceEvent::Checkpoint(Checkpoint {
+                        stream: stream.to_string(),
+                        state: with_position(&base, &position),
+                    }));
+                }
                 return (position, drained);
             };
+            checkpointed = true;
             let end = last.next;
             let mut records: Vec<(Box<RawValue>, ())> = Vec::new();
             let mut batch: Vec<SourceEvent> = Vec::new();
