@@ -136,9 +136,13 @@ pub async fn run(args: &ListenArgs, env: &Env, out: &mut dyn Write, err: &mut dy
         }
     };
     let bound = listener.local_addr().map_or(args.listen, |a| a);
-    // stdout: one JSON line saying where (never the token); stderr: the human sentence.
-    let _ = writeln!(out, "{}", serde_json::json!({"listening": bound.to_string()}));
-    let _ = out.flush();
+    // stdout: one JSON line saying where (never the token), written now (the runner passes
+    // `out` on only when a command ends, and this one runs until a signal); stderr: the sentence.
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", serde_json::json!({"listening": bound.to_string()}));
+        let _ = stdout.flush();
+    }
     let _ = writeln!(
         err,
         "Receiving Flowlu webhooks on {bound} into {} (the URL's token is in {}).",
