@@ -12,7 +12,11 @@
 //! | `POST /api/credentials/{id}/validate` | `{credential: tile}` (status updated) |
 //! | `DELETE /api/credentials/{id}` | 204 (its secrets deleted with it) |
 //! | `POST /api/credentials/{id}/discover` | `{streams: [{name, sync_modes}]}` |
-//! | `POST /api/credentials/{id}/preview` (`{stream, limit}`) | `{stream, records}` |
+//! | `POST /api/credentials/{id}/preview` (`{stream, limit}`) | `{stream, records, webhook_changes}` |
+//! | `GET /api/credentials/{id}/webhook` | `{url, steps, previous_valid_until}` (the URL holds its token: shown to be copied into Flowlu) |
+//! | `POST /api/credentials/{id}/webhook/rotate` | the same, with a new token (the previous one works for a day) |
+//! | `GET /api/credentials/{id}/webhook/changes?stream=S` | `{stream, changes}`: the newest 20 received, no request to Flowlu |
+//! | `POST /hooks/{id}/flowlu/webhook/{token}` (Flowlu's, outside the guard and the log) | the receiver's answer, no body |
 //!
 //! A refusal is `{message, field, reason, extra_errors}`: `field` the dotted path the message
 //! belongs at (`null`: the whole credential), `extra_errors` the same as react-jsonschema-form's
@@ -57,6 +61,7 @@ pub struct Host {
     portals: Portals,
     assets: PathBuf,
     authorities: Vec<String>,
+    webhooks: Option<crate::webhooks::Webhooks>,
 }
 
 impl Host {
@@ -75,6 +80,7 @@ impl Host {
             portals,
             assets,
             authorities: Vec::new(),
+            webhooks: None,
         })
     }
 
@@ -89,6 +95,26 @@ impl Host {
     /// The store (tests inspect it).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Receives Flowlu's webhooks for each credential, spooled under `dir` (see
+    /// [`crate::webhooks`]).
+    pub fn with_webhooks(mut self, dir: &std::path::Path) -> Self {
+        self.webhooks = Some(crate::webhooks::Webhooks::new(dir));
+        self
+    }
+
+    /// The webhooks, when received.
+    pub fn webhooks(&self) -> Option<&crate::webhooks::Webhooks> {
+        self.webhooks.as_ref()
+    }
+
+    /// `Ok` when credential `id` is stored.
+    pub fn credential_exists(&self, id: i64) -> Result<(), Refusal> {
+        self.store
+            .get(id)?
+            .map(|_| ())
+            .ok_or_else(|| Refusal::not_found(id))
     }
 }
 
@@ -118,6 +144,11 @@ impl Refusal {
 
     fn whole(status: StatusCode, message: &str, reason: &str) -> Self {
         Self::at(status, &Target::Credential, message, reason)
+    }
+
+    /// A refusal of the whole credential (for the host's other modules).
+    pub(crate) fn whole_pub(status: StatusCode, message: &str, reason: &str) -> Self {
+        Self::whole(status, message, reason)
     }
 
     fn not_found(id: i64) -> Self {
@@ -202,8 +233,23 @@ pub fn router(host: Arc<Host>) -> Router {
         .route("/api/credentials/{id}/validate", post(revalidate))
         .route("/api/credentials/{id}/discover", post(discover))
         .route("/api/credentials/{id}/preview", post(preview))
+        .route("/api/credentials/{id}/webhook", get(crate::webhooks::show))
+        .route(
+            "/api/credentials/{id}/webhook/rotate",
+            post(crate::webhooks::rotate),
+        )
+        .route(
+            "/api/credentials/{id}/webhook/changes",
+            get(crate::webhooks::changes),
+        )
         .layer(axum::middleware::from_fn_with_state(host.clone(), guard))
         .layer(axum::middleware::from_fn(log_request))
+        // Flowlu's requests: outside the guard (no Origin) and the request log (the path
+        // holds the token).
+        .route(
+            "/hooks/{id}/flowlu/webhook/{token}",
+            post(crate::webhooks::receive),
+        )
         .with_state(host)
 }
 
@@ -539,6 +585,9 @@ async fn remove(State(host): State<Arc<Host>>, Path(id): Path<i64>) -> Answer {
     if !host.store.delete(id)? {
         return Err(Refusal::not_found(id));
     }
+    if let Some(hooks) = host.webhooks() {
+        hooks.remove(id);
+    }
     tracing::info!(id, "credential deleted with its secrets");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -635,7 +684,12 @@ async fn preview(State(host): State<Arc<Host>>, Path(id): Path<i64>, body: Bytes
             _ => {}
         }
     }
-    Ok(Json(json!({ "stream": stream, "records": records })).into_response())
+    // The changes Flowlu's webhooks brought for this stream, newest last.
+    let changes = host
+        .webhooks()
+        .map(|hooks| crate::webhooks::recent(hooks, id, stream, limit))
+        .unwrap_or_default();
+    Ok(Json(json!({ "stream": stream, "records": records, "webhook_changes": changes })).into_response())
 }
 
 /// `BadCredentials` -> `bad_credentials`.

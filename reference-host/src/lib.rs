@@ -22,6 +22,7 @@ pub mod api;
 pub mod crypto;
 pub mod portals;
 pub mod store;
+pub mod webhooks;
 
 pub use api::{authorities, router, Host};
 

@@ -120,7 +120,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let host = Arc::new(
-        Host::new(store, portals, assets.clone())?.answering_to(authorities(addr, &args.public_names)),
+        Host::new(store, portals, assets.clone())?
+            .answering_to(authorities(addr, &args.public_names))
+            .with_webhooks(&args.data_dir.join("webhooks")),
     );
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening beyond loopback (--expose-credentials-to-network): anyone who reaches this address can create, use and delete credentials");

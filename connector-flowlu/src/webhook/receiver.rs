@@ -277,6 +277,18 @@ async fn not_found(State(receiver): State<Arc<Receiver>>) -> Response {
 /// would describe the request).
 async fn handle(State(receiver): State<Arc<Receiver>>, uri: Uri, body: Body) -> Response {
     let token = uri.path().strip_prefix(PATH_PREFIX).unwrap_or("");
+    receiver.receive(token, body).await
+}
+
+impl Receiver {
+    /// One webhook request whose path carried `token`: the whole answer (for a host routing
+    /// webhooks itself, for example one receiver per credential).
+    pub async fn receive(self: &Arc<Self>, token: &str, body: Body) -> Response {
+        receive(self, token, body).await
+    }
+}
+
+async fn receive(receiver: &Arc<Receiver>, token: &str, body: Body) -> Response {
     if !receiver.accepts(token) {
         receiver.counters.not_found.fetch_add(1, Ordering::Relaxed);
         return empty(StatusCode::NOT_FOUND);
