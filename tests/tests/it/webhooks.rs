@@ -408,3 +408,164 @@ fn the_token_never_shows_in_a_receiver_debug() {
     let shown = format!("{receiver:?}");
     assert!(!shown.contains(TOKEN) && !shown.contains(OLD_TOKEN), "{shown}");
 }
+
+/// The stand-in sending its webhooks (with `faults`) to a receiver on loopback.
+async fn stand_in_sending(faults: flowlu_emulator::WebhookFaults) -> (Emulator, Arc<WebhookReceiver>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = WebhookReceiver::new(dir.path(), tokens(), WebhookReceiverConfig::default());
+    let base = serve(&receiver).await;
+    let emu = Emulator::start(EmulatorConfig {
+        seed: 11,
+        records_per_model: 2,
+        model_records: [("crm/lead".to_string(), 40)].into_iter().collect(),
+        keys: vec![ApiKey::all_modules(CANARY_KEY)],
+        webhook: Some(flowlu_emulator::Webhook {
+            url: format!("{base}/flowlu/webhook/{TOKEN}"),
+            faults,
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (emu, receiver, dir)
+}
+
+/// Changes made in the stand-in reach a read through its webhooks: exactly the stand-in's
+/// records for what was created or changed, a tombstone for each delete, repeats written
+/// once, late and reordered deliveries decided per record, and no request to Flowlu.
+async fn end_to_end(faults: flowlu_emulator::WebhookFaults) -> Vec<flowlu_emulator::WebhookFault> {
+    let (emu, receiver, dir) = stand_in_sending(faults).await;
+    let source = source(&emu, dir.path());
+    // The first read polls (nothing is known yet): every lead.
+    let first = read(&source, &SourceState::default()).await;
+    assert_eq!(
+        first.iter().filter(|i| matches!(i, Item::Record(_))).count(),
+        emu.count("crm", "lead")
+    );
+    let state = state_of(&first);
+    let summary = emu
+        .mutate(
+            "crm",
+            "lead",
+            5,
+            flowlu_emulator::MutationPlan {
+                updates: 8,
+                deletes: 4,
+                inserts: 5,
+            },
+        )
+        .unwrap();
+    emu.flush_webhooks().await;
+    let log = emu.webhook_log();
+    assert!(log.deliveries.iter().all(|d| d.status == Some(200)), "{:?}", log.deliveries);
+    let repeats = log
+        .events
+        .iter()
+        .filter(|e| e.fault == Some(flowlu_emulator::WebhookFault::Repeat))
+        .count() as u64;
+    assert_eq!(receiver.stats().duplicates, repeats);
+    let requests = emu.stats().total;
+    let items = read(&source, &state).await;
+    assert_eq!(emu.stats().total, requests, "no request to Flowlu for what the webhooks brought");
+    // The last word per id.
+    let mut last: std::collections::BTreeMap<u64, Option<Value>> = Default::default();
+    for item in &items {
+        match item {
+            Item::Record(r) => {
+                last.insert(r["id"].as_u64().unwrap(), Some(r.clone()));
+            }
+            Item::Delete(id, _) => {
+                last.insert(id.as_u64().unwrap(), None);
+            }
+            Item::State(_) => {}
+        }
+    }
+    let portal: std::collections::BTreeMap<u64, Value> = emu
+        .records("crm", "lead")
+        .into_iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r))
+        .collect();
+    let mut expected: std::collections::BTreeMap<u64, Option<Value>> = Default::default();
+    for id in summary.updated.iter().chain(&summary.inserted) {
+        expected.insert(*id, portal.get(id).map(|r| as_passed_on("crm_lead", r)));
+    }
+    for id in &summary.deleted {
+        expected.insert(*id, None);
+    }
+    assert_eq!(last, expected);
+    let tombstones: std::collections::BTreeSet<u64> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Delete(id, Some((column, _))) if column == "updated_date" => id.as_u64(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tombstones, summary.deleted.iter().copied().collect());
+    // Resumed from the last checkpoint: nothing repeated.
+    let again = read(&source, &state_of(&items)).await;
+    assert!(again.iter().all(|i| matches!(i, Item::State(_))), "{again:?}");
+    log.events.iter().filter_map(|e| e.fault).collect()
+}
+
+#[tokio::test]
+async fn the_stand_in_s_webhooks_reach_a_read_exactly() {
+    assert_eq!(end_to_end(flowlu_emulator::WebhookFaults::default()).await, []);
+}
+
+#[tokio::test]
+async fn repeated_delayed_and_reordered_webhooks_reach_a_read_exactly() {
+    let faults = end_to_end(flowlu_emulator::WebhookFaults {
+        drop: 0.0,
+        repeat: 0.3,
+        delay: 0.2,
+        delay_ms: 20,
+        reorder: 0.3,
+    })
+    .await;
+    use flowlu_emulator::WebhookFault::{Delay, Reorder, Repeat};
+    for fault in [Repeat, Delay, Reorder] {
+        assert!(faults.contains(&fault), "the seed drew no {fault:?}: {faults:?}");
+    }
+}
+
+#[tokio::test]
+async fn changes_whose_webhook_was_dropped_come_with_the_next_poll() {
+    let (emu, _receiver, dir) = stand_in_sending(flowlu_emulator::WebhookFaults {
+        drop: 0.5,
+        ..Default::default()
+    })
+    .await;
+    let source = source(&emu, dir.path());
+    let state = state_of(&read(&source, &SourceState::default()).await);
+    let plan = flowlu_emulator::MutationPlan {
+        updates: 8,
+        deletes: 0,
+        inserts: 4,
+    };
+    let summary = emu.mutate("crm", "lead", 9, plan).unwrap();
+    emu.flush_webhooks().await;
+    let dropped = emu
+        .webhook_log()
+        .events
+        .iter()
+        .filter(|e| e.fault == Some(flowlu_emulator::WebhookFault::Drop))
+        .count();
+    assert!(dropped > 0);
+    let drained = read(&source, &state).await;
+    let records = |items: &[Item]| -> std::collections::BTreeSet<u64> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Record(r) => r["id"].as_u64(),
+                _ => None,
+            })
+            .collect()
+    };
+    let changed: std::collections::BTreeSet<u64> = summary.updated.iter().chain(&summary.inserted).copied().collect();
+    assert_eq!(records(&drained).len(), changed.len() - dropped);
+    // The hourly poll, made due: it brings every change, the dropped ones included.
+    let mut due = state_of(&drained).get("crm_lead").unwrap().clone();
+    due["webhooks"]["polled_at"] = json!(0);
+    let polled = read(&source, &lead_state(due)).await;
+    assert_eq!(records(&polled), changed);
+}
