@@ -35,7 +35,8 @@ pub struct ListenArgs {
     /// Listen on an address other machines can reach (put an HTTPS proxy in front).
     #[arg(long)]
     pub allow_public: bool,
-    /// Print the webhook URL under BASE_URL (token included: it is the secret) and exit.
+    /// Print the webhook URL under BASE_URL (token included: it is the secret) as one JSON
+    /// line, `{"webhook_url": ...}`, and exit.
     #[arg(long, value_name = "BASE_URL")]
     pub print_url: Option<String>,
     /// Make a new token first; the one before keeps working for --grace-hours.
@@ -109,12 +110,12 @@ pub async fn run(args: &ListenArgs, env: &Env, out: &mut dyn Write, err: &mut dy
         );
     }
     if let Some(base) = &args.print_url {
-        let _ = writeln!(
-            out,
+        let url = format!(
             "{}{PATH_PREFIX}{}",
             base.trim_end_matches('/'),
             tokens.current.expose()
         );
+        let _ = writeln!(out, "{}", serde_json::json!({ "webhook_url": url }));
         return EXIT_OK;
     }
     if !args.listen.ip().is_loopback() && !args.allow_public {

@@ -410,7 +410,9 @@ fn the_token_never_shows_in_a_receiver_debug() {
 }
 
 /// The stand-in sending its webhooks (with `faults`) to a receiver on loopback.
-async fn stand_in_sending(faults: flowlu_emulator::WebhookFaults) -> (Emulator, Arc<WebhookReceiver>, tempfile::TempDir) {
+async fn stand_in_sending(
+    faults: flowlu_emulator::WebhookFaults,
+) -> (Emulator, Arc<WebhookReceiver>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let receiver = WebhookReceiver::new(dir.path(), tokens(), WebhookReceiverConfig::default());
     let base = serve(&receiver).await;
@@ -457,7 +459,11 @@ async fn end_to_end(faults: flowlu_emulator::WebhookFaults) -> Vec<flowlu_emulat
         .unwrap();
     emu.flush_webhooks().await;
     let log = emu.webhook_log();
-    assert!(log.deliveries.iter().all(|d| d.status == Some(200)), "{:?}", log.deliveries);
+    assert!(
+        log.deliveries.iter().all(|d| d.status == Some(200)),
+        "{:?}",
+        log.deliveries
+    );
     let repeats = log
         .events
         .iter()
@@ -466,7 +472,11 @@ async fn end_to_end(faults: flowlu_emulator::WebhookFaults) -> Vec<flowlu_emulat
     assert_eq!(receiver.stats().duplicates, repeats);
     let requests = emu.stats().total;
     let items = read(&source, &state).await;
-    assert_eq!(emu.stats().total, requests, "no request to Flowlu for what the webhooks brought");
+    assert_eq!(
+        emu.stats().total,
+        requests,
+        "no request to Flowlu for what the webhooks brought"
+    );
     // The last word per id.
     let mut last: std::collections::BTreeMap<u64, Option<Value>> = Default::default();
     for item in &items {
@@ -561,11 +571,80 @@ async fn changes_whose_webhook_was_dropped_come_with_the_next_poll() {
             })
             .collect()
     };
-    let changed: std::collections::BTreeSet<u64> = summary.updated.iter().chain(&summary.inserted).copied().collect();
+    let changed: std::collections::BTreeSet<u64> =
+        summary.updated.iter().chain(&summary.inserted).copied().collect();
     assert_eq!(records(&drained).len(), changed.len() - dropped);
     // The hourly poll, made due: it brings every change, the dropped ones included.
     let mut due = state_of(&drained).get("crm_lead").unwrap().clone();
     due["webhooks"]["polled_at"] = json!(0);
     let polled = read(&source, &lead_state(due)).await;
     assert_eq!(records(&polled), changed);
+}
+
+#[tokio::test]
+async fn listen_prints_a_url_rotates_its_token_and_refuses_a_public_address_unasked() {
+    use integration_tests::run_cli;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().to_str().unwrap();
+    let first = run_cli(
+        &[
+            "listen",
+            "--spool",
+            spool,
+            "--print-url",
+            "https://hooks.example.com/",
+        ],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    let stored = WebhookTokens::load(dir.path()).unwrap().unwrap();
+    let url = format!(
+        "https://hooks.example.com/flowlu/webhook/{}",
+        stored.current.expose()
+    );
+    assert_eq!(first.messages, vec![json!({ "webhook_url": url })]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("webhook-token.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let rotated = run_cli(
+        &[
+            "listen",
+            "--spool",
+            spool,
+            "--rotate-token",
+            "--grace-hours",
+            "2",
+            "--print-url",
+            "https://h.example",
+        ],
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(rotated.code, 0);
+    let after = WebhookTokens::load(dir.path()).unwrap().unwrap();
+    assert_eq!(
+        rotated.messages,
+        vec![
+            json!({ "webhook_url": format!("https://h.example/flowlu/webhook/{}", after.current.expose()) })
+        ]
+    );
+    let (previous, until) = after.previous.clone().unwrap();
+    assert_eq!(previous, stored.current);
+    assert!((until - now() - 7200).abs() <= 5, "{until}");
+    for args in [
+        vec!["listen", "--spool", spool, "--listen", "0.0.0.0:0"],
+        vec!["listen", "--listen", "127.0.0.1:0"],
+    ] {
+        let run = run_cli(&args, None, "").await;
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{args:?}");
+    }
 }
