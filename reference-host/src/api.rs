@@ -17,6 +17,7 @@
 //! | `POST /api/credentials/{id}/webhook/rotate` | the same, with a new token (the previous one works for a day) |
 //! | `GET /api/credentials/{id}/webhook/changes?stream=S` | `{stream, changes}`: the newest 20 received, no request to Flowlu |
 //! | `POST /hooks/{id}/flowlu/webhook/{token}` (Flowlu's, outside the guard and the log) | the receiver's answer, no body |
+//! | `POST /hooks/stand-in/{token}` (the embedded stand-in's webhook) | the same, for every credential of its account |
 //!
 //! A refusal is `{message, field, reason, extra_errors}`: `field` the dotted path the message
 //! belongs at (`null`: the whole credential), `extra_errors` the same as react-jsonschema-form's
@@ -101,6 +102,13 @@ impl Host {
     /// [`crate::webhooks`]).
     pub fn with_webhooks(mut self, dir: &std::path::Path) -> Self {
         self.webhooks = Some(crate::webhooks::Webhooks::new(dir));
+        self
+    }
+
+    /// Relays the embedded stand-in's webhook to every credential of `account` (see
+    /// [`crate::webhooks::relay`]); after [`Host::with_webhooks`].
+    pub fn with_stand_in_relay(mut self, token: connector_core::Secret, account: &str) -> Self {
+        self.webhooks = self.webhooks.map(|w| w.with_stand_in_relay(token, account));
         self
     }
 
@@ -250,6 +258,7 @@ pub fn router(host: Arc<Host>) -> Router {
             "/hooks/{id}/flowlu/webhook/{token}",
             post(crate::webhooks::receive),
         )
+        .route("/hooks/stand-in/{token}", post(crate::webhooks::relay))
         .with_state(host)
 }
 

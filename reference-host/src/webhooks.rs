@@ -36,7 +36,21 @@ pub const STEPS: [&str; 4] = [
 pub struct Webhooks {
     dir: PathBuf,
     receivers: Mutex<HashMap<i64, Arc<WebhookReceiver>>>,
+    relay: Option<Relay>,
 }
+
+/// The embedded stand-in's one webhook (it is configured at its start, before any credential
+/// exists): its events go to the receiver of every credential of the stand-in's account, as if
+/// an administrator had pasted each credential's URL into Flowlu. A demo convenience: a real
+/// portal posts to each credential's own URL.
+#[derive(Debug)]
+struct Relay {
+    token: WebhookTokens,
+    account: String,
+}
+
+/// The path of the stand-in's relay (its token follows).
+pub const RELAY_PREFIX: &str = "/hooks/stand-in/";
 
 impl Webhooks {
     /// Webhooks kept under `dir` (`dir/{credential id}/`).
@@ -44,7 +58,21 @@ impl Webhooks {
         Self {
             dir: dir.to_path_buf(),
             receivers: Mutex::new(HashMap::new()),
+            relay: None,
         }
+    }
+
+    /// Relays the embedded stand-in's webhook (posted to [`RELAY_PREFIX`] and `token`) to
+    /// every credential of `account` (`demo.flowlu.com`).
+    pub fn with_stand_in_relay(mut self, token: connector_core::Secret, account: &str) -> Self {
+        self.relay = Some(Relay {
+            token: WebhookTokens {
+                current: token,
+                previous: None,
+            },
+            account: account.to_string(),
+        });
+        self
     }
 
     /// The spool directory of credential `id` (a read's `webhook_spool`).
@@ -213,4 +241,32 @@ pub fn recent(hooks: &Webhooks, id: i64, stream: &str, limit: usize) -> Vec<Valu
             Some(json!({"action": action, "id": event.id, "cursor": event.cursor, "record": record}))
         })
         .collect()
+}
+
+/// `POST /hooks/stand-in/{token}`: the embedded stand-in's event, spooled for every credential
+/// of its account (404 without a body for a wrong token; the first refusal otherwise).
+pub async fn relay(State(host): State<Arc<Host>>, Path(token): Path<String>, body: Body) -> Response {
+    let Some((hooks, relay)) = host.webhooks().and_then(|h| h.relay.as_ref().map(|r| (h, r))) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !relay.token.accepts(&token, 0) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let limit = WebhookReceiverConfig::default().max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let Ok(tiles) = host.store().list() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    for tile in tiles.iter().filter(|t| t.account == relay.account) {
+        let status = match hooks.receiver(tile.id) {
+            Ok(receiver) => receiver.accept(&bytes).await,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status != StatusCode::OK {
+            return status.into_response();
+        }
+    }
+    StatusCode::OK.into_response()
 }

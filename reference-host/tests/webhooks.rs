@@ -229,3 +229,100 @@ async fn a_credential_s_webhook_url_receives_rotates_and_feeds_the_preview() {
     );
     assert!(!logged.contains(KEY));
 }
+
+#[tokio::test]
+async fn a_change_made_in_the_stand_in_reaches_its_credentials_through_the_relay() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let relay = connector_flowlu::webhook::token::generate().unwrap();
+    let emulator = Emulator::start(EmulatorConfig {
+        seed: 7,
+        records_per_model: 3,
+        keys: vec![ApiKey::all_modules(KEY)],
+        webhook: Some(flowlu_emulator::Webhook::new(format!(
+            "{base}{}{}",
+            reference_host::webhooks::RELAY_PREFIX,
+            relay.expose()
+        ))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (no_portal, _) = start_no_portal().await.unwrap();
+    let portals = Portals::stand_in([("demo.flowlu.com".into(), emulator.base_url())], no_portal);
+    let data = tempfile::tempdir().unwrap();
+    let host = Arc::new(
+        Host::new(
+            Store::in_memory(DataKey::generate()).unwrap(),
+            portals,
+            "does-not-exist".into(),
+        )
+        .unwrap()
+        .answering_to(authorities(addr, &[]))
+        .with_webhooks(&data.path().join("webhooks"))
+        .with_stand_in_relay(relay.clone(), "demo.flowlu.com"),
+    );
+    let app = router(host);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for name in ["First", "Second"] {
+        let (status, body) = call(
+            &http,
+            &base,
+            "POST",
+            "/api/credentials",
+            Some(json!({"name": name, "account_domain": "demo", "api_key": KEY})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["credential"]["id"].as_i64().unwrap());
+    }
+    let summary = emulator
+        .mutate(
+            "crm",
+            "lead",
+            3,
+            flowlu_emulator::MutationPlan {
+                updates: 1,
+                deletes: 0,
+                inserts: 0,
+            },
+        )
+        .unwrap();
+    emulator.flush_webhooks().await;
+    let log = emulator.webhook_log();
+    assert_eq!(
+        log.deliveries.iter().map(|d| d.status).collect::<Vec<_>>(),
+        [Some(200)]
+    );
+    let id = summary.updated[0];
+    let record = emulator
+        .records("crm", "lead")
+        .into_iter()
+        .find(|r| r["id"] == json!(id))
+        .unwrap();
+    for credential in ids {
+        let (status, changes) = call(
+            &http,
+            &base,
+            "GET",
+            &format!("/api/credentials/{credential}/webhook/changes?stream=crm_lead"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            changes["changes"],
+            json!([{"action": "update", "id": id, "cursor": summary.timestamp, "record": record}])
+        );
+    }
+    // Another token at the relay: 404, nothing spooled.
+    let wrong = format!(
+        "{base}{}{}x",
+        reference_host::webhooks::RELAY_PREFIX,
+        &relay.expose()[..42]
+    );
+    assert_eq!(hook(&http, &wrong, &json!({})).await, (404, String::new()));
+}
