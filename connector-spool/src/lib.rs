@@ -626,22 +626,39 @@ impl SpoolReader {
             if at >= committed || out.len() >= max {
                 break;
             }
-            let bytes = fs::read(path)?;
-            let mut position = usize::try_from(at - base).map_err(|_| ReadError::NotAnEntry(at))?;
-            while out.len() < max && at < committed && position < bytes.len() {
-                let Some((key, payload, len)) = parse_frame(&bytes, position) else {
+            // Frame by frame from the offset (a batch reads what it returns, not the segment).
+            let file = File::open(path)?;
+            let len = file.metadata()?.len();
+            let mut position = at - base;
+            let mut reader = io::BufReader::new(file);
+            reader.seek(SeekFrom::Start(position))?;
+            while out.len() < max && at < committed && position < len {
+                let mut header = [0u8; HEADER];
+                reader
+                    .read_exact(&mut header)
+                    .map_err(|_| ReadError::NotAnEntry(at))?;
+                let size = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+                if (HEADER + size) as u64 > len - position {
+                    return Err(ReadError::NotAnEntry(at));
+                }
+                let mut frame = header.to_vec();
+                frame.resize(HEADER + size, 0);
+                reader
+                    .read_exact(&mut frame[HEADER..])
+                    .map_err(|_| ReadError::NotAnEntry(at))?;
+                let Some((key, payload, size)) = parse_frame(&frame, 0) else {
                     return Err(ReadError::NotAnEntry(at));
                 };
                 out.push(Entry {
                     offset: at,
-                    next: at + len as u64,
+                    next: at + size as u64,
                     key,
                     payload: payload.to_vec(),
                 });
-                position += len;
-                at += len as u64;
+                position += size as u64;
+                at += size as u64;
             }
-            if position < bytes.len() || out.len() >= max || at >= committed {
+            if position < len || out.len() >= max || at >= committed {
                 break;
             }
             if next_base.is_some_and(|next| next != at) {
