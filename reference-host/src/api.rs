@@ -106,7 +106,7 @@ impl Host {
     }
 
     /// Relays the embedded stand-in's webhook to every credential of `account` (see
-    /// [`crate::webhooks::relay`]); after [`Host::with_webhooks`].
+    /// `POST /hooks/stand-in/{token}`); after [`Host::with_webhooks`].
     pub fn with_stand_in_relay(mut self, token: connector_core::Secret, account: &str) -> Self {
         self.webhooks = self.webhooks.map(|w| w.with_stand_in_relay(token, account));
         self
@@ -152,11 +152,6 @@ impl Refusal {
 
     fn whole(status: StatusCode, message: &str, reason: &str) -> Self {
         Self::at(status, &Target::Credential, message, reason)
-    }
-
-    /// A refusal of the whole credential (for the host's other modules).
-    pub(crate) fn whole_pub(status: StatusCode, message: &str, reason: &str) -> Self {
-        Self::whole(status, message, reason)
     }
 
     fn not_found(id: i64) -> Self {
@@ -241,24 +236,15 @@ pub fn router(host: Arc<Host>) -> Router {
         .route("/api/credentials/{id}/validate", post(revalidate))
         .route("/api/credentials/{id}/discover", post(discover))
         .route("/api/credentials/{id}/preview", post(preview))
-        .route("/api/credentials/{id}/webhook", get(crate::webhooks::show))
-        .route(
-            "/api/credentials/{id}/webhook/rotate",
-            post(crate::webhooks::rotate),
-        )
-        .route(
-            "/api/credentials/{id}/webhook/changes",
-            get(crate::webhooks::changes),
-        )
+        .route("/api/credentials/{id}/webhook", get(webhook_show))
+        .route("/api/credentials/{id}/webhook/rotate", post(webhook_rotate))
+        .route("/api/credentials/{id}/webhook/changes", get(webhook_changes))
         .layer(axum::middleware::from_fn_with_state(host.clone(), guard))
         .layer(axum::middleware::from_fn(log_request))
         // Flowlu's requests: outside the guard (no Origin) and the request log (the path
         // holds the token).
-        .route(
-            "/hooks/{id}/flowlu/webhook/{token}",
-            post(crate::webhooks::receive),
-        )
-        .route("/hooks/stand-in/{token}", post(crate::webhooks::relay))
+        .route("/hooks/{id}/flowlu/webhook/{token}", post(webhook_receive))
+        .route("/hooks/stand-in/{token}", post(webhook_relay))
         .with_state(host)
 }
 
@@ -727,4 +713,127 @@ fn sentence(text: &str) -> String {
         out.push('.');
     }
     out
+}
+
+fn no_webhooks() -> Refusal {
+    Refusal::whole(
+        StatusCode::NOT_FOUND,
+        "This host does not receive webhooks (start it with a data directory).",
+        "not_found",
+    )
+}
+
+fn webhook_store_failed(e: &std::io::Error) -> Refusal {
+    tracing::error!(error = %e, "webhook token store failed");
+    Refusal::whole(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The webhook token could not be read or written; see the server's log.",
+        "store",
+    )
+}
+
+fn authority(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+}
+
+/// `GET /api/credentials/{id}/webhook`.
+async fn webhook_show(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let tokens = hooks.tokens(id).map_err(|e| webhook_store_failed(&e))?;
+    Ok(Json(crate::webhooks::answer(authority(&headers), id, &tokens)).into_response())
+}
+
+/// `POST /api/credentials/{id}/webhook/rotate`.
+async fn webhook_rotate(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let tokens = hooks.rotate(id).map_err(|e| webhook_store_failed(&e))?;
+    Ok(Json(crate::webhooks::answer(authority(&headers), id, &tokens)).into_response())
+}
+
+/// `GET /api/credentials/{id}/webhook/changes?stream=S`.
+async fn webhook_changes(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let stream = query.get("stream").map(String::as_str).unwrap_or("");
+    let Some(model) = connector_flowlu::testing::model(stream) else {
+        return Err(Refusal::whole(
+            StatusCode::NOT_FOUND,
+            &format!("No stream named `{stream}`."),
+            "not_found",
+        ));
+    };
+    let changes = crate::webhooks::recent(hooks, id, model.stream, 20);
+    Ok(Json(json!({"stream": model.stream, "changes": changes})).into_response())
+}
+
+/// `POST /hooks/{id}/flowlu/webhook/{token}`: Flowlu's request, answered by the credential's
+/// receiver (404 without a body for an unknown credential, as for a wrong token).
+async fn webhook_receive(
+    State(host): State<Arc<Host>>,
+    Path((id, token)): Path<(String, String)>,
+    body: axum::body::Body,
+) -> Response {
+    let known = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| host.credential_exists(*id).is_ok());
+    let (Some(id), Some(hooks)) = (known, host.webhooks()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match hooks.receiver(id) {
+        Ok(receiver) => receiver.receive(&token, body).await,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook receiver could not start");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `POST /hooks/stand-in/{token}`: the embedded stand-in's event, spooled for every credential
+/// of its account (404 without a body for a wrong token; the first refusal otherwise).
+async fn webhook_relay(
+    State(host): State<Arc<Host>>,
+    Path(token): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    let Some(hooks) = host.webhooks() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(account) = hooks.relay_for(&token) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let limit = connector_flowlu::WebhookReceiverConfig::default().max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let Ok(tiles) = host.store.list() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    for tile in tiles.iter().filter(|t| t.account == account) {
+        let status = match hooks.receiver(tile.id) {
+            Ok(receiver) => receiver.accept(&bytes).await,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status != StatusCode::OK {
+            return status.into_response();
+        }
+    }
+    StatusCode::OK.into_response()
 }

@@ -4,24 +4,17 @@
 //! `webhooks/` folder, the token in its 0600 file there), and the latest changes it received
 //! for a stream (the preview shows them beside the records read).
 //!
-//! The webhook route is outside the page's guard (Flowlu sends no `Origin`, and the path holds
-//! the token, so it is never logged); the API answers are behind it.
+//! The routes are in `api.rs`: the webhook route outside the page's guard (Flowlu sends no
+//! `Origin`, and the path holds the token, so it is never logged), the API behind it.
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use connector_flowlu::webhook::event::{Action, Event};
 use connector_flowlu::webhook::token::DEFAULT_GRACE_SECONDS;
 use connector_flowlu::{WebhookReceiver, WebhookReceiverConfig, WebhookTokens};
 use serde_json::{json, Value};
-
-use crate::api::{Host, Refusal};
 
 /// The steps shown with the URL.
 pub const STEPS: [&str; 4] = [
@@ -80,7 +73,8 @@ impl Webhooks {
         self.dir.join(id.to_string())
     }
 
-    fn receiver(&self, id: i64) -> std::io::Result<Arc<WebhookReceiver>> {
+    /// Credential `id`'s receiver (started on first use).
+    pub fn receiver(&self, id: i64) -> std::io::Result<Arc<WebhookReceiver>> {
         let mut receivers = self
             .receivers
             .lock()
@@ -103,117 +97,40 @@ impl Webhooks {
     }
 }
 
-fn unavailable() -> Refusal {
-    Refusal::whole_pub(
-        StatusCode::NOT_FOUND,
-        "This host does not receive webhooks (start it with a data directory).",
-        "not_found",
-    )
-}
-
-fn io_refusal(e: &std::io::Error) -> Refusal {
-    tracing::error!(error = %e, "webhook token store failed");
-    Refusal::whole_pub(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The webhook token could not be read or written; see the server's log.",
-        "store",
-    )
-}
-
-fn url(headers: &HeaderMap, id: i64, tokens: &WebhookTokens) -> String {
-    let authority = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!(
-        "http://{authority}/hooks/{id}{}{}",
-        connector_flowlu::webhook::receiver::PATH_PREFIX,
-        tokens.current.expose()
-    )
-}
-
-/// `GET /api/credentials/{id}/webhook`: `{url, steps, previous_valid_until}`.
-pub async fn show(
-    State(host): State<Arc<Host>>,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Result<Response, Refusal> {
-    host.credential_exists(id)?;
-    let hooks = host.webhooks().ok_or_else(unavailable)?;
-    let tokens = WebhookTokens::load_or_create(&hooks.spool(id)).map_err(|e| io_refusal(&e))?;
-    Ok(answer(&headers, id, &tokens))
-}
-
-fn answer(headers: &HeaderMap, id: i64, tokens: &WebhookTokens) -> Response {
-    Json(json!({
-        "url": url(headers, id, tokens),
+/// The answer about credential `id`'s webhook: `{url, steps, previous_valid_until}`, the URL
+/// under `authority` (the `Host` the page reached this host by).
+pub fn answer(authority: &str, id: i64, tokens: &WebhookTokens) -> Value {
+    json!({
+        "url": format!("http://{authority}/hooks/{id}{}{}", connector_flowlu::webhook::receiver::PATH_PREFIX, tokens.current.expose()),
         "steps": STEPS,
-        "previous_valid_until": tokens.previous.as_ref().map(|(_, until)| crate::rfc3339(u64::try_from(*until).unwrap_or(0))),
-    }))
-    .into_response()
+        "previous_valid_until": tokens.previous.as_ref().map(|(_, until)| crate::clock::rfc3339(u64::try_from(*until).unwrap_or(0))),
+    })
 }
 
-/// `POST /api/credentials/{id}/webhook/rotate`: a new token; the previous one works for a day.
-pub async fn rotate(
-    State(host): State<Arc<Host>>,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Result<Response, Refusal> {
-    host.credential_exists(id)?;
-    let hooks = host.webhooks().ok_or_else(unavailable)?;
-    let dir = hooks.spool(id);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let tokens = WebhookTokens::load_or_create(&dir)
-        .and_then(|t| t.rotate(now, DEFAULT_GRACE_SECONDS))
-        .and_then(|t| t.store(&dir).map(|()| t))
-        .map_err(|e| io_refusal(&e))?;
-    let receiver = hooks.receiver(id).map_err(|e| io_refusal(&e))?;
-    receiver.set_tokens(tokens.clone());
-    Ok(answer(&headers, id, &tokens))
-}
+impl Webhooks {
+    /// Credential `id`'s tokens, made on first use.
+    pub fn tokens(&self, id: i64) -> std::io::Result<WebhookTokens> {
+        WebhookTokens::load_or_create(&self.spool(id))
+    }
 
-/// `GET /api/credentials/{id}/webhook/changes?stream=crm_lead`: `{stream, changes}`, the
-/// newest 20 changes received for the stream (no request to Flowlu: the page asks every second).
-pub async fn changes(
-    State(host): State<Arc<Host>>,
-    Path(id): Path<i64>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, Refusal> {
-    host.credential_exists(id)?;
-    let hooks = host.webhooks().ok_or_else(unavailable)?;
-    let stream = query.get("stream").map(String::as_str).unwrap_or("");
-    let Some(model) = connector_flowlu::testing::model(stream) else {
-        return Err(Refusal::whole_pub(
-            StatusCode::NOT_FOUND,
-            &format!("No stream named `{stream}`."),
-            "not_found",
-        ));
-    };
-    Ok(Json(json!({"stream": model.stream, "changes": recent(hooks, id, model.stream, 20)})).into_response())
-}
+    /// A new token for credential `id`; the previous one works for a day.
+    pub fn rotate(&self, id: i64) -> std::io::Result<WebhookTokens> {
+        let dir = self.spool(id);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let tokens = WebhookTokens::load_or_create(&dir)?.rotate(now, DEFAULT_GRACE_SECONDS)?;
+        tokens.store(&dir)?;
+        self.receiver(id)?.set_tokens(tokens.clone());
+        Ok(tokens)
+    }
 
-/// `POST /hooks/{id}/flowlu/webhook/{token}`: Flowlu's request, answered by the credential's
-/// receiver (404 without a body for an unknown credential, as for a wrong token).
-pub async fn receive(
-    State(host): State<Arc<Host>>,
-    Path((id, token)): Path<(String, String)>,
-    body: Body,
-) -> Response {
-    let known = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| host.credential_exists(*id).is_ok());
-    let (Some(id), Some(hooks)) = (known, host.webhooks()) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match hooks.receiver(id) {
-        Ok(receiver) => receiver.receive(&token, body).await,
-        Err(e) => {
-            tracing::error!(error = %e, "webhook receiver could not start");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+    /// Whether `token` is the stand-in relay's, and the account it relays to.
+    pub fn relay_for(&self, token: &str) -> Option<&str> {
+        self.relay
+            .as_ref()
+            .filter(|relay| relay.token.accepts(token, 0))
+            .map(|relay| relay.account.as_str())
     }
 }
 
@@ -241,32 +158,4 @@ pub fn recent(hooks: &Webhooks, id: i64, stream: &str, limit: usize) -> Vec<Valu
             Some(json!({"action": action, "id": event.id, "cursor": event.cursor, "record": record}))
         })
         .collect()
-}
-
-/// `POST /hooks/stand-in/{token}`: the embedded stand-in's event, spooled for every credential
-/// of its account (404 without a body for a wrong token; the first refusal otherwise).
-pub async fn relay(State(host): State<Arc<Host>>, Path(token): Path<String>, body: Body) -> Response {
-    let Some((hooks, relay)) = host.webhooks().and_then(|h| h.relay.as_ref().map(|r| (h, r))) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !relay.token.accepts(&token, 0) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let limit = WebhookReceiverConfig::default().max_body_bytes;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let Ok(tiles) = host.store().list() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    for tile in tiles.iter().filter(|t| t.account == relay.account) {
-        let status = match hooks.receiver(tile.id) {
-            Ok(receiver) => receiver.accept(&bytes).await,
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status != StatusCode::OK {
-            return status.into_response();
-        }
-    }
-    StatusCode::OK.into_response()
 }

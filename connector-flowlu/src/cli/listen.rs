@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use connector_runner::{load_config, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use connector_runner::{load_config, Connector, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
-use super::Flowlu;
+use crate::credential::FlowluCredential;
 use crate::webhook::receiver::{Receiver, ReceiverConfig, PATH_PREFIX};
 use crate::webhook::token::{self, Tokens};
 
 /// The `--help` of `listen`.
-pub const HELP: &str = "Receives Flowlu's webhooks: each POST to /flowlu/webhook/<token> is checked, mapped to its stream and written to the spool directory (fsynced) before it is answered 200; a read with the config setting webhook_spool set to the same directory passes the changes on. The token is made on the first run and kept in <spool>/webhook-token.json (0600); it is never logged. Put the URL in Flowlu under System Settings -> Webhooks, behind your HTTPS proxy.
+pub(crate) const HELP: &str = "Receives Flowlu's webhooks: each POST to /flowlu/webhook/<token> is checked, mapped to its stream and written to the spool directory (fsynced) before it is answered 200; a read with the config setting webhook_spool set to the same directory passes the changes on. The token is made on the first run and kept in <spool>/webhook-token.json (0600); it is never logged. Put the URL in Flowlu under System Settings -> Webhooks, behind your HTTPS proxy.
 
 Examples:
   flowlu-connector listen --spool /var/lib/flowlu-webhooks --listen 127.0.0.1:8787
@@ -54,11 +54,16 @@ fn now() -> i64 {
     i64::try_from(crate::webhook::receiver::unix_millis() / 1000).unwrap_or(i64::MAX)
 }
 
-/// Runs `listen` until a signal.
-pub async fn run(args: &ListenArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Runs `listen` until a signal. `C` is the binary's connector (`Flowlu`, named by the caller).
+pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
+    args: &ListenArgs,
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let spool = match (&args.spool, &args.config) {
         (Some(dir), _) => dir.clone(),
-        (None, Some(config)) => match load_config::<Flowlu>(config, env) {
+        (None, Some(config)) => match load_config::<C>(config, env) {
             Ok(loaded) => match loaded.credential.settings().webhook_spool() {
                 Some(dir) => dir.to_path_buf(),
                 None => {

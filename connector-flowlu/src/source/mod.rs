@@ -1,12 +1,12 @@
 //! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
 
-pub mod cursor;
-pub mod deletes;
+pub(crate) mod deletes;
 mod discover;
-pub mod pager;
+pub(crate) mod pager;
 mod read;
 mod session;
-pub mod shape;
+pub(crate) mod shape;
+pub(crate) mod webhook;
 
 pub use read::StreamSummary;
 
@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use connector_core::{Catalog, ConfiguredCatalog, Failure, Source, SourceEvent, SourceState};
 use futures::stream::BoxStream;
 
+use crate::account::Account;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::Limiter;
 use crate::client::Client;
-use crate::credential::account::Account;
-use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
-use crate::error::Error;
 
 /// The Flowlu source for one account.
 ///
@@ -79,7 +79,7 @@ impl FlowluSource {
         let settings = &source.session.account.settings;
         let hooks = settings
             .webhook_spool()
-            .map(|root| crate::webhook::drain::Webhooks::new(root, settings.webhook_poll_seconds()));
+            .map(|root| crate::source::webhook::Webhooks::new(root, settings.webhook_poll_seconds()));
         Ok(match hooks {
             Some(hooks) => source.with_webhooks(hooks),
             None => source,
@@ -89,7 +89,7 @@ impl FlowluSource {
     /// Reads drain the webhooks spooled under `hooks` (see "Webhooks" in the crate's README):
     /// records and tombstones from each incremental stream's spool, then a poll of each stream
     /// whose poll is due.
-    pub fn with_webhooks(mut self, hooks: crate::webhook::drain::Webhooks) -> Self {
+    pub fn with_webhooks(mut self, hooks: crate::source::webhook::Webhooks) -> Self {
         self.session.webhooks = Some(Arc::new(hooks));
         self
     }
@@ -147,7 +147,7 @@ impl Source for FlowluSource {
     ) -> BoxStream<'a, SourceEvent> {
         let poll = self.session.events(catalog, state);
         match &self.session.webhooks {
-            Some(hooks) => crate::webhook::read(Arc::clone(hooks), catalog, state, poll),
+            Some(hooks) => crate::source::webhook::read(Arc::clone(hooks), catalog, state, poll),
             None => poll,
         }
     }

@@ -1,13 +1,13 @@
 //! One Flowlu webhook event: `{"meta": {"module", "model", "action"}, "current", "previous"}`
-//! checked and mapped to its stream (the source's table, [`crate::streams::MODELS`]).
+//! checked and mapped to its stream (the source's table, [`crate::base::streams::MODELS`]).
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::base::streams::Model;
 use crate::client::page::MAX_RECORD_DEPTH;
-use crate::streams::Model;
 
 /// What the event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Event {
             "delete" => Action::Delete,
             _ => return Err(Refusal::Malformed),
         };
-        let model = crate::streams::MODELS
+        let model = crate::base::streams::MODELS
             .iter()
             .find(|m| m.module == wire.meta.module && m.model == wire.meta.model)
             .ok_or(Refusal::UnknownModel)?;

@@ -202,7 +202,7 @@ impl Receiver {
 
     /// Opens the spool of every stream already holding one (recovery before the first event).
     pub fn recover(&self) -> Result<(), String> {
-        for model in crate::streams::MODELS {
+        for model in crate::base::streams::MODELS {
             if stream_dir(&self.root, model.stream).exists() {
                 self.spool(model.stream)?;
             }

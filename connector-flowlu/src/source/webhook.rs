@@ -1,4 +1,4 @@
-//! Read's side of the webhooks: each incremental stream's spool drained into records (typed by
+//! A read with Flowlu's webhooks (see `crate::webhook`, the receiver): each incremental stream's spool drained into records (typed by
 //! the stream's [`Shape`], as polled records are) and tombstones, checkpointed by spool offset in
 //! the stream's state under [`STATE_KEY`]; and when a stream's poll, the safety net, is due.
 //!
@@ -15,23 +15,28 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use connector_core::{Checkpoint, LogLevel, RawRecords, SourceEvent, Tombstone};
+use connector_core::{
+    Checkpoint, ConfiguredCatalog, LogLevel, RawRecords, SourceEvent, SourceState, StreamStatus, SyncMode,
+    Tombstone,
+};
 use connector_spool::{ReadError, SpoolReader};
+use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::event::{id_key, Action, Event};
-use super::receiver::stream_dir;
+use crate::base::streams::Model;
 use crate::source::shape::Shape;
-use crate::streams::Model;
+use crate::webhook::event::{id_key, Action, Event};
+use crate::webhook::receiver::stream_dir;
 
 /// The key of the webhook position in a stream's state.
-pub const STATE_KEY: &str = "webhooks";
+pub(crate) const STATE_KEY: &str = "webhooks";
 /// Deletes remembered per stream (so a late update of a deleted record stays deleted).
-pub const DELETED_MEMORY: usize = 1000;
+pub(crate) const DELETED_MEMORY: usize = 1000;
 /// Entries read from the spool at a time (a checkpoint after each batch).
-pub const DRAIN_BATCH: usize = 500;
+pub(crate) const DRAIN_BATCH: usize = 500;
 
 /// Webhooks configured for a read: the spool's root and how often a stream is polled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +47,7 @@ pub struct Webhooks {
 
 /// A stream's webhook position, as kept in its state.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Position {
+pub(crate) struct Position {
     /// The spool offset of the next event to pass on (`None`: the oldest held).
     pub offset: Option<u64>,
     /// When the stream's last poll completed (Unix seconds).
@@ -53,7 +58,7 @@ pub struct Position {
 
 impl Position {
     /// The position in a stream's saved state (a default one when absent or unreadable).
-    pub fn of(saved: Option<&Value>) -> Self {
+    pub(crate) fn of(saved: Option<&Value>) -> Self {
         let Some(hooks) = saved.and_then(|s| s.get(STATE_KEY)) else {
             return Self::default();
         };
@@ -76,7 +81,7 @@ impl Position {
     }
 
     /// The position as a state value.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let deleted: Vec<Value> = self
             .deleted
             .iter()
@@ -97,7 +102,7 @@ impl Position {
 
 /// A stream's saved state without its webhook position (what the poll reads); `None` when
 /// nothing else is left.
-pub fn poll_state(saved: Option<&Value>) -> Option<Value> {
+pub(crate) fn poll_state(saved: Option<&Value>) -> Option<Value> {
     let saved = saved?;
     match saved.as_object() {
         Some(object) if object.contains_key(STATE_KEY) => {
@@ -110,7 +115,7 @@ pub fn poll_state(saved: Option<&Value>) -> Option<Value> {
 }
 
 /// `state` (an object) with `position` under [`STATE_KEY`].
-pub fn with_position(state: &Value, position: &Position) -> Value {
+pub(crate) fn with_position(state: &Value, position: &Position) -> Value {
     let mut object = state.as_object().cloned().unwrap_or_default();
     object.insert(STATE_KEY.into(), position.to_json());
     Value::Object(object)
@@ -118,7 +123,7 @@ pub fn with_position(state: &Value, position: &Position) -> Value {
 
 /// What a drain of one stream did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Drained {
+pub(crate) struct Drained {
     /// Records passed on.
     pub records: u64,
     /// Tombstones passed on.
@@ -132,7 +137,7 @@ pub struct Drained {
 /// Unix milliseconds as RFC 3339 UTC, to the second (`2026-12-05T21:00:00Z`), as the
 /// reconciliation's tombstones.
 fn millis_to_rfc3339(millis: u64) -> String {
-    let naive = crate::dates::format_naive(i64::try_from(millis / 1000).unwrap_or(i64::MAX));
+    let naive = crate::base::dates::format_naive(i64::try_from(millis / 1000).unwrap_or(i64::MAX));
     format!(
         "{}T{}Z",
         &naive[..10.min(naive.len())],
@@ -165,7 +170,7 @@ impl Webhooks {
 
     /// Moves a stream read in full (not incremental) past every event spooled so far (the read
     /// that follows sees every change made before it): its position, and the segments released.
-    pub fn skip(&self, model: &Model, saved: Option<&Value>) -> (Position, Option<String>) {
+    pub(crate) fn skip(&self, model: &Model, saved: Option<&Value>) -> (Position, Option<String>) {
         let reader = SpoolReader::new(&stream_dir(&self.root, model.stream));
         let mut position = Position::of(saved);
         match reader.committed() {
@@ -184,7 +189,7 @@ impl Webhooks {
     /// Drains one incremental stream from its saved position: every event is passed to `send`
     /// (records, tombstones, a checkpoint after each batch, logs); returns the final position.
     /// Segments before the saved offset (a state the host has committed) are released first.
-    pub fn drain(
+    pub(crate) fn drain(
         &self,
         model: &'static Model,
         shape: &Shape,
@@ -260,7 +265,7 @@ impl Webhooks {
                         level: LogLevel::Warn,
                         message: format!(
                             "{stream}: values that fit no declared type are null in their columns and kept as sent in {}: {}",
-                            crate::stream_schema::RAW_VALUES,
+                            crate::base::stream_schema::RAW_VALUES,
                             fields.join(", ")
                         ),
                     });
@@ -348,4 +353,128 @@ impl Webhooks {
             }
         }
     }
+}
+
+/// Unix seconds now.
+fn unix_now() -> i64 {
+    i64::try_from(crate::webhook::receiver::unix_millis() / 1000).unwrap_or(i64::MAX)
+}
+
+/// A read with webhooks: each incremental stream's spool drained first (its own checkpoints),
+/// the others moved past what is spooled; then `poll` (the streams whose poll is due), each of
+/// its checkpoints carrying the stream's webhook position, and a stream's `polled_at` set by
+/// one more checkpoint when its poll completes.
+pub(crate) fn read<'a>(
+    hooks: Arc<Webhooks>,
+    catalog: &'a ConfiguredCatalog,
+    state: &'a SourceState,
+    poll: BoxStream<'a, SourceEvent>,
+) -> BoxStream<'a, SourceEvent> {
+    let positions: Arc<Mutex<HashMap<String, Position>>> = Arc::default();
+    let streams: Vec<(String, bool, Value, Option<Value>)> = catalog
+        .streams
+        .iter()
+        .map(|c| {
+            let name = c.stream.name.clone();
+            let incremental = c.sync_mode == SyncMode::Incremental;
+            (
+                name.clone(),
+                incremental,
+                c.stream.json_schema.clone(),
+                state.get(&name).cloned(),
+            )
+        })
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<SourceEvent>(8);
+    let drained_positions = Arc::clone(&positions);
+    let drain_hooks = Arc::clone(&hooks);
+    let drain = stream::once(async move {
+        let task = tokio::task::spawn_blocking(move || {
+            for (name, incremental, schema, saved) in streams {
+                let Some(model) = crate::base::streams::model(&name) else {
+                    continue;
+                };
+                let position = if incremental && model.cursor.is_some() {
+                    let shape = Shape::new(model.stream, &schema);
+                    let mut send = |event| tx.blocking_send(event).is_ok();
+                    let (position, drained) = drain_hooks.drain(model, &shape, saved.as_ref(), &mut send);
+                    let message = format!(
+                        "{name}: {} records and {} deletes from webhooks ({} superseded by a later event, {} unreadable)",
+                        drained.records, drained.deletes, drained.superseded, drained.unreadable
+                    );
+                    send(SourceEvent::Log {
+                        level: connector_core::LogLevel::Info,
+                        message,
+                    });
+                    position
+                } else {
+                    let (position, warning) = drain_hooks.skip(model, saved.as_ref());
+                    if let Some(message) = warning {
+                        let _ = tx.blocking_send(SourceEvent::Log {
+                            level: connector_core::LogLevel::Warn,
+                            message,
+                        });
+                    }
+                    position
+                };
+                if let Ok(mut held) = drained_positions.lock() {
+                    held.insert(name, position);
+                }
+            }
+        });
+        let events = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+        // The task ends when every stream is drained; its events end with it.
+        events.chain(stream::once(task).filter_map(|_| async { None }))
+    })
+    .flatten();
+    let mut last: HashMap<String, Value> = HashMap::new();
+    let injected = poll.flat_map(move |event| {
+        let position = |stream: &str| -> Position {
+            positions
+                .lock()
+                .ok()
+                .and_then(|held| held.get(stream).cloned())
+                .unwrap_or_else(|| Position::of(state.get(stream)))
+        };
+        let out = match event {
+            SourceEvent::Checkpoint(checkpoint) => {
+                let position = position(&checkpoint.stream);
+                last.insert(checkpoint.stream.clone(), checkpoint.state.clone());
+                vec![SourceEvent::Checkpoint(Checkpoint {
+                    state: with_position(&checkpoint.state, &position),
+                    stream: checkpoint.stream,
+                })]
+            }
+            SourceEvent::Status {
+                stream,
+                status: StreamStatus::Complete,
+            } => {
+                let mut position = position(&stream);
+                position.polled_at = Some(unix_now());
+                let base = last
+                    .get(&stream)
+                    .cloned()
+                    .or_else(|| poll_state(state.get(&stream)))
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                let checkpoint = SourceEvent::Checkpoint(Checkpoint {
+                    stream: stream.clone(),
+                    state: with_position(&base, &position),
+                });
+                if let Ok(mut held) = positions.lock() {
+                    held.insert(stream.clone(), position);
+                }
+                vec![
+                    checkpoint,
+                    SourceEvent::Status {
+                        stream,
+                        status: StreamStatus::Complete,
+                    },
+                ]
+            }
+            other => vec![other],
+        };
+        stream::iter(out)
+    });
+    let _ = hooks;
+    drain.chain(injected).boxed()
 }
