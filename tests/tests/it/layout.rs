@@ -518,6 +518,17 @@ fn check(name: &str, floors: &[&[&str]]) -> (Vec<String>, String) {
             .collect();
         map.push_str(&format!("{}. {}\n", i + 1, shown.join(", ")));
     }
+    let known: Vec<String> = KNOWN_UP_IMPORTS
+        .iter()
+        .filter(|(krate, _, _)| *krate == name)
+        .map(|(_, from, to)| format!("`{from}` -> `{}`", if to.is_empty() { "lib.rs" } else { to }))
+        .collect();
+    if !known.is_empty() {
+        map.push_str(&format!(
+            "Known imports up a floor, to be removed: {}.\n",
+            known.join(", ")
+        ));
+    }
     (wrong, map)
 }
 
