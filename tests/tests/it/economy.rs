@@ -3,8 +3,6 @@
 //! Flowlu's value forms, a stale index (records deleted or created by others meanwhile) and
 //! ambiguous creates settled among the newest records.
 
-use std::collections::HashMap;
-
 use connector_core::{
     ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
     SourceState,
@@ -12,24 +10,16 @@ use connector_core::{
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
+use flowlu_emulator::{Emulator, Quirks, Stats};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::stand_in::accounts_portal;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
 const CREATE: &str = "/api/v1/module/crm/account/create";
-
-async fn stand_in(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn credential(emu: &Emulator) -> FlowluCredential {
     let config = json!({"name": "economy", "account_domain": "acme", "api_key": emu.api_key(),
@@ -48,14 +38,6 @@ fn sink(emu: &Emulator) -> FlowluSink {
 
 fn client(emu: &Emulator) -> Client {
     credential(emu).client().unwrap()
-}
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
 }
 
 fn record(data: Value) -> SinkInput {
@@ -89,7 +71,7 @@ fn outcomes_of(events: Vec<SinkEvent>) -> Vec<Outcome> {
 }
 
 async fn write(sink: &FlowluSink, input: Vec<SinkInput>) -> Vec<Outcome> {
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let events = sink
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
@@ -131,7 +113,7 @@ fn update_path(id: u64) -> String {
 #[tokio::test]
 async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
     // 150 accounts: the index costs 2 pages; 150 records pass that, so the index is read.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let all = accounts(&emu);
     let input = all
         .iter()
@@ -173,7 +155,7 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
 async fn whole_records_read_and_written_back_are_unchanged() {
     // Records as the source reads them send every field of the model (73 on the stand-in's
     // accounts, custom ones included): each is compared, so nothing is sent.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let source = FlowluSource::from_credential(&credential(&emu)).unwrap();
     let read_catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{
         "stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"
@@ -209,7 +191,7 @@ async fn whole_records_read_and_written_back_are_unchanged() {
 #[tokio::test]
 async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_sent() {
     // 1,000 accounts: fewer records than a page holds are looked up without a size probe.
-    let emu = stand_in(1000).await;
+    let emu = accounts_portal(1000).await;
     let all = accounts(&emu);
     let (a, b) = (&all[0], &all[1]);
     let input = vec![
@@ -230,7 +212,7 @@ async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_s
 async fn text_with_other_spacing_is_a_change_on_the_stand_in() {
     // Text is compared exactly: the stand-in keeps the spaces sent, so a name with spaces
     // around it is not the name it holds. (The match value is trimmed to look the record up.)
-    let emu = stand_in(20).await;
+    let emu = accounts_portal(20).await;
     let (id, name, email) = accounts(&emu)[0].clone();
     let spaced = format!("  {name}  ");
     let input = vec![record(json!({"email": email, "name": spaced}))];
@@ -345,9 +327,9 @@ fn with_email(emu: &Emulator, email: &str) -> Vec<(u64, String)> {
 async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanwhile() {
     // The index's maximum age (10 minutes) is far off: what keeps it current is the read
     // before a create of what was created since.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -411,9 +393,9 @@ async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() 
     // edited (updated since the newest updated time read, ids up to the first read's newest) finds
     // both. The record updates the first; a record sending the second's old e-mail is
     // created, not written onto it.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -457,9 +439,9 @@ async fn a_portal_that_filters_by_id_only_still_takes_creates_through_the_index(
     // refused (edits are given up: creates are to be looked up), and the lookup by e-mail is
     // refused too (lookups are given up): the creates follow the index, as they did before
     // edits were read. Nothing fails, and no filter is tried again.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -493,9 +475,9 @@ async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
     // After the index is read, another user creates twin@example.org. Then 40 new records and
     // the twin arrive together: one read of the records above the index finds the twin, which
     // is updated; the 40 others are created; nothing is read again between the creates.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -551,7 +533,7 @@ async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups
     // 1,000 accounts (index: 10 pages). 4 records, a checkpoint, then 100 more: the first 4
     // are looked up at the checkpoint, without a probe; at the 101st record of the stream the
     // probe says the index costs 10 pages, so it and the rest go through the index.
-    let emu = stand_in(1000).await;
+    let emu = accounts_portal(1000).await;
     let all = accounts(&emu);
     let mut input: Vec<SinkInput> = all[..4]
         .iter()
@@ -575,7 +557,7 @@ async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
     // 60 accounts: the probe's page holds every one with an e-mail, with a `total` no larger;
     // nothing more is read, and 101 upserts (those accounts, one renamed, and new ones) cost
     // the probe and the writes.
-    let emu = stand_in(60).await;
+    let emu = accounts_portal(60).await;
     let all = accounts(&emu);
     let mut input: Vec<SinkInput> = all
         .iter()
@@ -622,14 +604,6 @@ fn mock_sink(url: &str) -> FlowluSink {
     FlowluSink::from_credential(&credential)
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
-}
-
-fn mock_catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
 }
 
 fn create_mock(server: &mut mockito::ServerGuard) -> mockito::Mock {
@@ -692,7 +666,7 @@ async fn twin_creates(newest: Option<Value>, then: Option<u64>) -> (Vec<Outcome>
     let input: Vec<SinkInput> = (0..2)
         .map(|_| record(json!({"name": "A", "email": "a@x.io"})))
         .collect();
-    let catalog = mock_catalog();
+    let catalog = Stream::new("crm_account").configured();
     let events = mock_sink(&server.url())
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
@@ -804,7 +778,7 @@ fn column_of(schema: &Value, key: &str) -> String {
 #[tokio::test]
 async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_go_in_flowlus_form() {
     // The catalog a host accepted from discover: dates typed, custom fields named and typed.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let source = FlowluSource::from_credential(&credential(&emu))
         .unwrap()
         .with_limiter(fast_limiter(4, 3));

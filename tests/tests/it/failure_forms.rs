@@ -15,6 +15,8 @@ use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use connector_runner::airbyte::Message;
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::mock::{by_id, ids, page_body, query};
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
@@ -23,28 +25,6 @@ const STREAM: &str = "crm_pipeline";
 const PATH: &str = "/api/v1/module/crm/pipeline/list";
 const SERVER_ERROR_500: &str =
     "Flowlu answered with a server error (HTTP 500). This is usually temporary: try again in a few minutes.";
-
-/// The exact query of page `page` of size `limit` in id order.
-fn query(page: u32, limit: u32) -> Matcher {
-    let (page, limit) = (page.to_string(), limit.to_string());
-    let pairs = [
-        ("api_key", CANARY_KEY),
-        ("page", page.as_str()),
-        ("limit", limit.as_str()),
-        ("order_by[asc][]", "id"),
-    ];
-    Matcher::Exact(serde_urlencoded::to_string(pairs).unwrap())
-}
-
-fn ids(range: std::ops::RangeInclusive<u64>) -> Vec<Value> {
-    range
-        .map(|id| json!({"id": id, "name": format!("n{id}")}))
-        .collect()
-}
-
-fn page_body(items: &[Value], total: usize) -> String {
-    json!({"response": {"total": total, "page": 1, "count": items.len(), "items": items}}).to_string()
-}
 
 /// Page `page` (of size `limit`) answered `status` with `body`, expected `times` times.
 async fn answer(
@@ -55,7 +35,7 @@ async fn answer(
 ) -> Mock {
     server
         .mock("GET", PATH)
-        .match_query(query(page, limit))
+        .match_query(query(&by_id(page, limit)))
         .with_status(status)
         .with_header("content-type", content_type)
         .with_body(body)
@@ -75,16 +55,10 @@ fn source(url: &str, advanced: Value, retries: usize) -> FlowluSource {
         .with_limiter(fast_limiter(settings.concurrency(), retries))
 }
 
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{"stream": {"name": STREAM, "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}))
-    .unwrap()
-}
-
 /// The protocol lines of a read (`emitted_at` 0), checking the canary is absent.
 async fn read(source: &FlowluSource) -> Vec<Value> {
     let state = SourceState::default();
-    let catalog = catalog();
+    let catalog = Stream::new(STREAM).configured();
     let lines: Vec<Value> = source
         .read_parsed(&catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
@@ -430,7 +404,7 @@ async fn a_streamed_body_over_the_cap_is_not_read_to_its_end() {
     // No Content-Length: the body arrives in chunks, and reading stops at the cap.
     let endless = server
         .mock("GET", PATH)
-        .match_query(query(1, 500))
+        .match_query(query(&by_id(1, 500)))
         .with_status(200)
         .with_chunked_body(move |w| {
             w.write_all(br#"{"response": {"items": [{"id": 1, "name": ""#)?;

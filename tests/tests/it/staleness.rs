@@ -8,28 +8,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
+use flowlu_emulator::{Emulator, Quirks, Stats};
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
+use integration_tests::stand_in::accounts_portal;
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
 const CREATE: &str = "/api/v1/module/crm/account/create";
 /// The staleness bound the tests write with.
 const W: u64 = 30;
-
-async fn stand_in(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 /// An upsert-by-email sink with W = 30 s measured on `clock`.
 fn sink(emu: &Emulator, clock: &StalenessClock) -> FlowluSink {
@@ -43,14 +35,6 @@ fn sink(emu: &Emulator, clock: &StalenessClock) -> FlowluSink {
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone())
-}
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
 }
 
 fn record(data: Value) -> SinkInput {
@@ -136,10 +120,10 @@ async fn an_edit_older_than_the_bound_is_written_and_a_younger_one_may_be_missed
     // 150 accounts written back unchanged: the write reads its index (at clock 0). Then a
     // second client edits the name of 9 of them, and the same 9 arrive with their old names,
     // which the index still holds.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
@@ -222,10 +206,10 @@ async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplica
     // created and edited, then 3 creates), a second client creates 11 records carrying
     // e-mails of that batch's last records and gives 11 other accounts 11 more of them, and
     // the clock passes W. The next decision reads again: 0 duplicated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
@@ -325,10 +309,10 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
     // The portal refuses filters on anything but id once the index is read: past W, a record
     // the index finds unchanged is looked up (refused too), then sent: never `unchanged`
     // unverified.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
@@ -365,7 +349,7 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
 #[tokio::test]
 async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
     // Update mode (by id), through the index: the same rule for `unchanged`.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
         "advanced": {"staleness_seconds": W,
@@ -377,7 +361,7 @@ async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone());
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all: Vec<(u64, String)> = emu
@@ -443,10 +427,10 @@ async fn records_a_second_client_deletes_during_a_write_are_not_unchanged() {
     // 3 fewer records than the index knows, so every record the index finds unchanged is
     // looked up until the next count: the 3 deleted ones are found under no record and are
     // created, the last one is `unchanged`.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
@@ -500,10 +484,10 @@ async fn a_delete_and_a_create_by_others_that_keep_the_count_are_seen() {
     // then reads the new record by id: the index knows one record more than the count, so
     // the record is looked up (none holds its e-mail) and created; the other client's record
     // is read, not deleted or duplicated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
@@ -549,7 +533,7 @@ async fn an_upsert_by_id_of_a_record_others_deleted_fails_as_such_and_creates_no
     // Upsert by id through the index: past W, 2 of the ids sent were deleted by a second
     // client. The count falls short, so no record is `unchanged` from the index: each update
     // is sent, the 2 deleted ids fail as such (never created), the other one is updated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
         "advanced": {"staleness_seconds": W,
@@ -561,7 +545,7 @@ async fn an_upsert_by_id_of_a_record_others_deleted_fails_as_such_and_creates_no
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone());
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all: Vec<(u64, String)> = emu
@@ -611,10 +595,10 @@ async fn a_total_not_to_trust_makes_unchanged_looked_up_and_a_true_total_result_
     // the index knows, so past W a record the index finds unchanged is looked up; a true
     // `total_result` beside that `total`, or alone, is trusted (nothing deleted: `unchanged`
     // at once). (No total at all is looked up as well: the index's unit tests.)
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
     let all = accounts(&emu);
