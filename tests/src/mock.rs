@@ -88,3 +88,131 @@ pub async fn mock_page(
 ) -> Mock {
     mock_list(server, model, params, 200, page_body(items, total)).await
 }
+
+/// One request a scenario expects and the answer it gets, as data (a table row's mock):
+/// method, path, query, form body, then status, headers, body and how many times.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    method: &'static str,
+    path: String,
+    query: Option<Matcher>,
+    form: Option<String>,
+    status: usize,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Option<String>,
+    at_least: Option<usize>,
+    at_most: Option<usize>,
+}
+
+impl Expect {
+    /// A request of `method` on `path` (any query), answered 200 with an empty body.
+    pub fn new(method: &'static str, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            query: None,
+            form: None,
+            status: 200,
+            headers: Vec::new(),
+            body: None,
+            at_least: None,
+            at_most: None,
+        }
+    }
+
+    /// A GET of `path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new("GET", path)
+    }
+
+    /// A POST of `path` whose body is exactly the form `form` (form-encoded).
+    pub fn post(path: impl Into<String>, form: &str) -> Self {
+        let mut expect = Self::new("POST", path);
+        expect.form = Some(form.to_string());
+        expect
+    }
+
+    /// The query must match `query`.
+    pub fn query(mut self, query: Matcher) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// The query is exactly the canary key.
+    pub fn key_only(self) -> Self {
+        self.query(Matcher::Exact(format!("api_key={CANARY_KEY}")))
+    }
+
+    /// Answered with `status`.
+    pub fn status(mut self, status: usize) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Answered with the header `name: value`.
+    pub fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Answered with `body`.
+    pub fn answer(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Expected exactly `hits` times.
+    pub fn times(mut self, hits: usize) -> Self {
+        self.at_least = Some(hits);
+        self.at_most = Some(hits);
+        self
+    }
+
+    /// Expected at least `hits` times.
+    pub fn at_least(mut self, hits: usize) -> Self {
+        self.at_least = Some(hits);
+        self
+    }
+
+    /// Expected at most `hits` times.
+    pub fn at_most(mut self, hits: usize) -> Self {
+        self.at_most = Some(hits);
+        self
+    }
+
+    /// Registers it on `server` (mockito matches mocks in registration order).
+    pub async fn register(&self, server: &mut ServerGuard) -> Mock {
+        let mut mock = server.mock(self.method, self.path.as_str());
+        if let Some(query) = &self.query {
+            mock = mock.match_query(query.clone());
+        }
+        if let Some(form) = &self.form {
+            mock = mock
+                .match_header("content-type", "application/x-www-form-urlencoded")
+                .match_body(Matcher::Exact(form.clone()));
+        }
+        mock = mock.with_status(self.status);
+        for (name, value) in &self.headers {
+            mock = mock.with_header(*name, value);
+        }
+        if let Some(body) = &self.body {
+            mock = mock.with_body(body);
+        }
+        if let Some(hits) = self.at_least {
+            mock = mock.expect_at_least(hits);
+        }
+        if let Some(hits) = self.at_most {
+            mock = mock.expect_at_most(hits);
+        }
+        mock.create_async().await
+    }
+}
+
+/// Registers every one of `expected` on `server`, in order.
+pub async fn register_all(server: &mut ServerGuard, expected: &[Expect]) -> Vec<Mock> {
+    let mut mocks = Vec::with_capacity(expected.len());
+    for expect in expected {
+        mocks.push(expect.register(server).await);
+    }
+    mocks
+}
