@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub mod bench;
 pub mod catalog;
+pub mod flowlu;
 pub mod mock;
 pub mod protocol;
 pub mod soak;

@@ -72,3 +72,37 @@ pub fn raw_record_line(stream: &str, data: &str) -> String {
         "{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{stream}\",\"data\":{data},\"emitted_at\":1}}}}\n"
     )
 }
+
+/// The messages a read emits, as `connector_runner::airbyte::Message` serialises them with
+/// `emitted_at` 0: what tests of a source expect line by line.
+pub mod emitted {
+    use connector_runner::airbyte::Message;
+    use serde_json::{json, Value};
+
+    /// A STREAM_STATUS trace of `stream`.
+    pub fn status(stream: &str, status: &str) -> Value {
+        serde_json::to_value(Message::stream_status(stream, status, None, 0)).unwrap()
+    }
+
+    /// A RECORD of `stream` holding `data`.
+    pub fn record(stream: &str, data: &Value) -> Value {
+        json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
+    }
+
+    /// A per-stream STATE of `stream`.
+    pub fn state(stream: &str, state: Value) -> Value {
+        serde_json::to_value(Message::stream_state(stream, state)).unwrap()
+    }
+
+    /// A LOG message.
+    pub fn log(level: &str, message: &str) -> Value {
+        super::log(level, message)
+    }
+
+    /// An ERROR trace of `stream`.
+    pub fn error(stream: &str, failure_type: &str, message: &str, internal: &str) -> Value {
+        json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
+            "message": message, "internal_message": internal, "failure_type": failure_type,
+            "stream_descriptor": {"name": stream}}}})
+    }
+}

@@ -4,15 +4,12 @@
 //! lines (a catch-all answering 500 "unexpected request" is defined last), the stand-in for
 //! request counts and quirks end to end.
 
-use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSource;
-use connector_runner::airbyte::Message;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
-use futures::StreamExt;
 use integration_tests::catalog::Catalog;
+use integration_tests::flowlu::{read, source};
 use integration_tests::mock::{by_cursor, by_id, ids, mock_list, mock_page};
-use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
+use integration_tests::protocol::emitted::{error, log, record, state, status};
+use integration_tests::{config_json, CatchAll, CANARY_KEY};
 use mockito::{Mock, Server};
 use serde_json::{json, Value};
 
@@ -25,50 +22,6 @@ fn filtered(mut params: Vec<(&'static str, String)>, after: &str) -> Vec<(&'stat
         json!({"type": "more", "value": after}).to_string(),
     ));
     params
-}
-
-fn source(url: &str, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config).unwrap().with_base_url(url);
-    let settings = credential.settings();
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(settings.concurrency(), 3))
-}
-
-async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = connector_runner::state::source_state(&state).unwrap();
-    let lines: Vec<Value> = source
-        .read_parsed(catalog, &state)
-        .filter_map(|event| async { Message::from_source_event(event, 0) })
-        .map(|m| serde_json::to_value(m).unwrap())
-        .collect()
-        .await;
-    assert!(!json!(lines).to_string().contains(CANARY_KEY), "the key leaked");
-    lines
-}
-
-fn status(stream: &str, status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(stream, status, None, 0)).unwrap()
-}
-
-fn record(stream: &str, data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
-}
-
-fn state(stream: &str, state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(stream, state)).unwrap()
-}
-
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
-}
-
-fn error(stream: &str, failure_type: &str, message: &str, internal: &str) -> Value {
-    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
-        "message": message, "internal_message": internal, "failure_type": failure_type,
-        "stream_descriptor": {"name": stream}}}})
 }
 
 fn saved(streams: &[(&str, Value)]) -> Value {

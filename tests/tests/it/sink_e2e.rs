@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput};
 use connector_flowlu::FlowluSink;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
+use integration_tests::flowlu::account_input;
 use integration_tests::protocol::{messages_of, record_message, state_message};
 use integration_tests::stand_in::StandIn;
 use serde_json::{json, Value};
@@ -19,13 +20,6 @@ fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
     FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url())
-}
-
-fn record(data: Value) -> SinkInput {
-    SinkInput::Record(Record {
-        stream: "crm_account".into(),
-        data,
-    })
 }
 
 async fn write_all(sink: &FlowluSink, catalog: &ConfiguredCatalog, input: Vec<SinkInput>) -> Vec<SinkEvent> {
@@ -64,10 +58,12 @@ async fn written_records_read_back_as_sent() {
     let sink = FlowluSink::from_credential(&upsert).unwrap();
     let client = upsert.client().unwrap();
     let input = vec![
-        record(json!({"name": "Nord AS", "email": "post@nord.no", "active": true, "phone": "+47 1"})),
-        record(json!({"name": "Sud SA", "email": "info@sud.fr", "active": false, "description": "new"})),
+        account_input(json!({"name": "Nord AS", "email": "post@nord.no", "active": true, "phone": "+47 1"})),
+        account_input(
+            json!({"name": "Sud SA", "email": "info@sud.fr", "active": false, "description": "new"}),
+        ),
         // The same e-mail again: updates the first record (never a duplicate).
-        record(json!({"name": "Nord AS (renamed)", "email": "post@nord.no", "active": true})),
+        account_input(json!({"name": "Nord AS (renamed)", "email": "post@nord.no", "active": true})),
     ];
     let events = write_all(
         &sink,
@@ -121,7 +117,10 @@ async fn written_records_read_back_as_sent() {
             .destination("append")
             .key("id")
             .configured(),
-        vec![record(json!({"id": ids[1]})), record(json!({"id": ids[1]}))],
+        vec![
+            account_input(json!({"id": ids[1]})),
+            account_input(json!({"id": ids[1]})),
+        ],
     )
     .await;
     let got: Vec<&str> = outcomes(&events).iter().map(|(_, o)| o.kind()).collect();
@@ -144,7 +143,7 @@ async fn the_stand_in_validation_error_reaches_the_outcome() {
             .destination("append")
             .key("id")
             .configured(),
-        vec![record(json!({"name": "X", "email": "not-an-email"}))],
+        vec![account_input(json!({"name": "X", "email": "not-an-email"}))],
     )
     .await;
     match &outcomes(&events)[..] {
@@ -182,7 +181,7 @@ async fn states_are_acknowledged_after_their_records_under_concurrency() {
         Arc::new(FlowluSink::from_credential(&credential(&emu, json!({"max_concurrency": 8}))).unwrap());
     let mut input = Vec::new();
     for i in 0..60u64 {
-        input.push(record(json!({"name": format!("R{i}")})));
+        input.push(account_input(json!({"name": format!("R{i}")})));
         if i % 7 == 6 {
             input.push(SinkInput::Checkpoint(json!({"after": i})));
         }

@@ -6,14 +6,12 @@
 
 use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSource;
 use connector_runner::airbyte::Message;
-use futures::StreamExt;
 use integration_tests::catalog::Catalog;
+use integration_tests::flowlu::{read, source};
 use integration_tests::mock::{by_cursor, by_id, ids, list_path, mock_list, mock_page, page_body, query};
-use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
+use integration_tests::protocol::emitted::{log, record, state, status};
+use integration_tests::{config_json, run_cli, temp_json, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
@@ -28,46 +26,6 @@ fn with_filter(
 ) -> Vec<(&'static str, String)> {
     params.push((field, json!({"type": "more", "value": more_than}).to_string()));
     params
-}
-
-/// A source for the mock server with `advanced` settings and retries that do not wait long.
-fn source(url: &str, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config).unwrap().with_base_url(url);
-    let settings = credential.settings();
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(settings.concurrency(), 3))
-}
-
-/// Reads and returns the protocol lines (with `emitted_at` 0), checking the canary is absent.
-async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = connector_runner::state::source_state(&state).unwrap();
-    let lines: Vec<Value> = source
-        .read_parsed(catalog, &state)
-        .filter_map(|event| async { Message::from_source_event(event, 0) })
-        .map(|m| serde_json::to_value(m).unwrap())
-        .collect()
-        .await;
-    assert!(!json!(lines).to_string().contains(CANARY_KEY), "the key leaked");
-    lines
-}
-
-fn status(stream: &str, status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(stream, status, None, 0)).unwrap()
-}
-
-fn record(stream: &str, data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
-}
-
-fn state(stream: &str, state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(stream, state)).unwrap()
-}
-
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
 }
 
 /// `STARTED`, `RUNNING`, then each page's records followed by its state, the final state,

@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
 use flowlu_emulator::{Emulator, Quirks, Stats};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
+use integration_tests::flowlu::account_input;
 use integration_tests::stand_in::accounts_portal;
 use serde_json::{json, Value};
 
@@ -43,13 +44,6 @@ fn sink_with_rule(emu: &Emulator, clock: &StalenessClock, rule: Value) -> Flowlu
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone())
-}
-
-fn record(data: Value) -> SinkInput {
-    SinkInput::Record(Record {
-        stream: "crm_account".into(),
-        data,
-    })
 }
 
 /// The stand-in's accounts that have an e-mail: (id, name, email).
@@ -100,7 +94,7 @@ impl<'a> Writing<'a> {
 
     /// One record of crm_account.
     fn send(&self, data: Value) {
-        self.input.unbounded_send(record(data)).unwrap();
+        self.input.unbounded_send(account_input(data)).unwrap();
     }
 
     /// Each account as an upsert by e-mail: `{"name", "email"}`.

@@ -5,12 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use connector_core::{ConfiguredCatalog, Credential, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink};
-use flowlu_emulator::{Emulator, EmulatorConfig, Faults, Latency, Quirks};
+use flowlu_emulator::{Emulator, Faults, Latency, Quirks};
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
+use integration_tests::flowlu::account_input;
 use integration_tests::protocol::{record_message, state_message, stream_state};
+use integration_tests::stand_in::StandIn;
 use integration_tests::{fast_limiter, run_cli, temp_json, Run};
 use serde_json::{json, Value};
 
@@ -20,6 +22,13 @@ fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
     FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url())
+}
+
+/// A sink on the stand-in with `advanced` settings, its retries fast (3).
+fn sink(emu: &Emulator, advanced: Value) -> FlowluSink {
+    FlowluSink::from_credential(&credential(emu, advanced))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
 }
 
 /// The `n` of every STATE echoed.
@@ -57,29 +66,22 @@ fn lines_of(path: &std::path::Path) -> Vec<Value> {
 /// is not acknowledged, the one before it is; nothing is created.
 #[tokio::test]
 async fn an_outage_fails_the_record_and_withholds_the_state_after_it() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 5,
-        faults: Faults {
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .faults(Faults {
             server_error_500: 1.0,
             ..Faults::none()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
     let catalog: ConfiguredCatalog = Stream::new("crm_account")
         .destination("append_dedup")
         .key("id")
         .configured();
     let input = vec![
         SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 0}))),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"id": 1, "name": "Outage"}),
-        }),
+        account_input(json!({"id": 1, "name": "Outage"})),
         SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 1}))),
     ];
     let write = sink.prepare(&catalog).await.unwrap();
@@ -112,17 +114,15 @@ async fn an_outage_fails_the_record_and_withholds_the_state_after_it() {
 /// record, a TRACE counting the records to send again, exit code 1.
 #[tokio::test]
 async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 2000)].into(),
-        quirks: Quirks {
+    let emu = StandIn::new()
+        .records_per_model(2)
+        .accounts(2000)
+        .quirks(Quirks {
             ignore_filters: true,
             ..Quirks::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+        })
+        .start()
+        .await;
     let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
     let catalog = temp_json(
         &Stream::new("crm_account")
@@ -190,12 +190,7 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
 /// the id Flowlu gave it and the message.
 #[tokio::test]
 async fn the_outcomes_file_maps_every_input_line_to_its_outcome_and_flowlu_id() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(3).start().await;
     let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
     let catalog = temp_json(
         &Stream::new("crm_account")
@@ -356,18 +351,16 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
     const RECORDS: u64 = 30;
     let mut slipped = Vec::new();
     for mode in ["update", "upsert", "delete", "create"] {
-        let emu = Emulator::start(EmulatorConfig {
-            records_per_model: 2,
-            model_records: [("crm/account".to_string(), RECORDS as usize)].into(),
+        let emu = StandIn::new()
+            .records_per_model(2)
+            .accounts(RECORDS as usize)
             // Answers slower than the pace: requests are on the wire when the signal comes.
-            latency: Latency {
+            .latency(Latency {
                 fixed_ms: 900,
                 jitter_ms: 0,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+            })
+            .start()
+            .await;
         let ids: Vec<u64> = emu
             .records("crm", "account")
             .iter()
@@ -515,13 +508,7 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
 /// is a new record and is created.
 #[tokio::test]
 async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 30)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(2).accounts(30).start().await;
     let mut portal = emu.records("crm", "account");
     portal.sort_by_key(|r| r["id"].as_u64());
     let name = |r: &Value| r["name"].as_str().unwrap_or_default().to_string();
@@ -531,23 +518,14 @@ async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
         !window.contains(&name(oldest)),
         "the oldest name is outside the newest 10"
     );
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .finding_earlier_creates(true);
+    let sink = sink(&emu, json!({"page_size": 10})).finding_earlier_creates(true);
     let catalog: ConfiguredCatalog = Stream::new("crm_account")
         .destination("append")
         .key("id")
         .configured();
     let input = vec![
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": name(oldest)}),
-        }),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": name(newest)}),
-        }),
+        account_input(json!({"name": name(oldest)})),
+        account_input(json!({"name": name(newest)})),
     ];
     emu.reset_stats();
     let events: Vec<SinkEvent> = sink
@@ -596,20 +574,16 @@ async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
 /// lookup that met it fails the record (system: no fault of the record) and the stream stops.
 #[tokio::test]
 async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 2000)].into(),
-        quirks: Quirks {
+    let emu = StandIn::new()
+        .records_per_model(2)
+        .accounts(2000)
+        .quirks(Quirks {
             refuse_filters_but_id: Some(21),
             ..Quirks::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
     let catalog: ConfiguredCatalog = Stream::new("crm_account")
         .destination("append_dedup")
         .key("email")
@@ -619,10 +593,9 @@ async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
         json!({"n": 0}),
     ))];
     for i in 0..20u64 {
-        input.push(SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": format!("R{i}"), "email": format!("r{i}@example.com")}),
-        }));
+        input.push(account_input(
+            json!({"name": format!("R{i}"), "email": format!("r{i}@example.com")}),
+        ));
         if i % 5 == 4 {
             input.push(SinkInput::Checkpoint(stream_state(
                 "crm_account",
@@ -663,19 +636,15 @@ async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
 /// be told is `unknown`, which holds back the STATE after it.
 #[tokio::test]
 async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_states() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        faults: Faults {
+    let emu = StandIn::new()
+        .records_per_model(3)
+        .faults(Faults {
             drop_mid_body: 1.0,
             ..Faults::none()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
     let catalog: ConfiguredCatalog = Stream::new("crm_account")
         .destination("append")
         .key("id")
@@ -683,15 +652,9 @@ async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_sta
     let before = emu.count("crm", "account");
     let input = vec![
         SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 0}))),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": "Lost answer 1"}),
-        }),
+        account_input(json!({"name": "Lost answer 1"})),
         SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 1}))),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": "Lost answer 2"}),
-        }),
+        account_input(json!({"name": "Lost answer 2"})),
         SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 2}))),
     ];
     emu.reset_stats();
@@ -722,29 +685,15 @@ async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_sta
 /// the first write's ids, not sent), the 5 oldest, outside the page, are created twice.
 #[tokio::test]
 async fn creates_resent_beyond_the_newest_page_are_created_again() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 0)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .finding_earlier_creates(true);
+    let emu = StandIn::new().records_per_model(2).accounts(0).start().await;
+    let sink = sink(&emu, json!({"page_size": 10})).finding_earlier_creates(true);
     let catalog: ConfiguredCatalog = Stream::new("crm_account")
         .destination("append")
         .key("id")
         .configured();
     let input = || {
         (0..15)
-            .map(|i| {
-                SinkInput::Record(Record {
-                    stream: "crm_account".into(),
-                    data: json!({"name": format!("Resent {i}")}),
-                })
-            })
+            .map(|i| account_input(json!({"name": format!("Resent {i}")})))
             .collect::<Vec<_>>()
     };
     let ids = |events: Vec<SinkEvent>| {
