@@ -17,6 +17,7 @@ use connector_runner::airbyte::Message;
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::mock::{by_id, ids, page_body, query};
+use integration_tests::protocol::emitted::{error, record, state, status};
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
@@ -69,24 +70,6 @@ async fn read(source: &FlowluSource) -> Vec<Value> {
     lines
 }
 
-fn status(status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(STREAM, status, None, 0)).unwrap()
-}
-
-fn record(data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": STREAM, "data": data, "emitted_at": 0}})
-}
-
-fn state(state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(STREAM, state)).unwrap()
-}
-
-fn error(message: &str, internal: &str, failure_type: &str) -> Value {
-    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
-        "message": message, "internal_message": internal, "failure_type": failure_type,
-        "stream_descriptor": {"name": STREAM}}}})
-}
-
 fn summary(text: &str) -> Value {
     json!({"type": "LOG", "log": {"level": "INFO", "message": format!("read 1 streams: {text}")}})
 }
@@ -111,11 +94,11 @@ fn split_retries(lines: Vec<Value>) -> (Vec<Value>, Vec<String>) {
 /// A complete read of one page of `items` (and its checkpoint).
 fn one_page(items: &[Value]) -> Vec<Value> {
     let last = items.last().unwrap()["id"].clone();
-    let mut lines = vec![status("STARTED"), status("RUNNING")];
-    lines.extend(items.iter().map(record));
-    lines.push(state(json!({"after_id": last})));
-    lines.push(state(json!({})));
-    lines.push(status("COMPLETE"));
+    let mut lines = vec![status(STREAM, "STARTED"), status(STREAM, "RUNNING")];
+    lines.extend(items.iter().map(|data| record(STREAM, data)));
+    lines.push(state(STREAM, json!({"after_id": last})));
+    lines.push(state(STREAM, json!({})));
+    lines.push(status(STREAM, "COMPLETE"));
     lines.push(summary(&format!(
         "1 complete, 0 failed; {STREAM}: {} records in 1 pages",
         items.len()
@@ -126,9 +109,9 @@ fn one_page(items: &[Value]) -> Vec<Value> {
 /// A failed read: `STARTED`, the error, `INCOMPLETE`, the summary.
 fn failed(message: &str, internal: &str, failure_type: &str) -> Vec<Value> {
     vec![
-        status("STARTED"),
-        error(message, internal, failure_type),
-        status("INCOMPLETE"),
+        status(STREAM, "STARTED"),
+        error(STREAM, failure_type, message, internal),
+        status(STREAM, "INCOMPLETE"),
         summary(&format!(
             "0 complete, 1 failed; {STREAM}: FAILED after 0 records ({message})"
         )),
@@ -237,13 +220,13 @@ async fn an_html_page_after_a_good_page_is_retried() {
     // One request in flight, so page 2 is asked once page 1 was read.
     let advanced = json!({"page_size": 2, "max_concurrency": 1});
     let (lines, retries) = split_retries(read(&source(&server.url(), advanced, 3)).await);
-    let mut expected = vec![status("STARTED"), status("RUNNING")];
+    let mut expected = vec![status(STREAM, "STARTED"), status(STREAM, "RUNNING")];
     for (chunk, last) in [(&items[0..2], 2), (&items[2..4], 4), (&items[4..5], 5)] {
-        expected.extend(chunk.iter().map(record));
-        expected.push(state(json!({"after_id": last})));
+        expected.extend(chunk.iter().map(|data| record(STREAM, data)));
+        expected.push(state(STREAM, json!({"after_id": last})));
     }
-    expected.push(state(json!({})));
-    expected.push(status("COMPLETE"));
+    expected.push(state(STREAM, json!({})));
+    expected.push(status(STREAM, "COMPLETE"));
     expected.push(summary(&format!(
         "1 complete, 0 failed; {STREAM}: 5 records in 3 pages"
     )));
