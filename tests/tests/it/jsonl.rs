@@ -10,7 +10,7 @@ use connector_core::{
 use connector_jsonl::{Jsonl, JsonlCredential, JsonlSink, JsonlSource};
 use futures::StreamExt;
 use integration_tests::catalog::{Catalog, Stream};
-use integration_tests::protocol::{raw_record_line, records_of, state_line, states_of};
+use integration_tests::protocol::{log, raw_record_line, records_of, state_line, states_of};
 use integration_tests::{run_connector, temp_json, Run};
 use serde_json::{json, Value};
 
@@ -125,10 +125,6 @@ fn record(stream: &str, data: Value) -> Value {
 
 fn state(stream: &str, offset: u64, line: u64) -> Value {
     json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"offset": offset, "line": line}}}})
-}
-
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
 }
 
 fn error(stream: Option<&str>, failure_type: &str, message: &str, internal: &str) -> Value {
