@@ -19,6 +19,7 @@ mod probe;
 mod props;
 mod rate_limit;
 mod reliability;
+mod restores;
 mod schemas;
 mod sink;
 mod sink_e2e;
