@@ -4,11 +4,14 @@
 //!
 //! * [`Tracker`]: per incremental stream, the ids the destination was given (every id passed
 //!   on, less those tombstoned), a compressed bitmap in the stream's state, with the newest
-//!   cursor passed on and the time of the last reconciliation.
+//!   cursor passed on, the highest id ever given, the start date tracking began at (every id
+//!   given was updated at or after it) and the time of the last reconciliation.
 //! * A reconciliation ([`Session::reconcile`]) reads the ids Flowlu holds now, as cheaply as
 //!   the portal allows: where `filter[id]` (`more`) and the answer's total are honoured, it
-//!   counts the records above id boundaries and lists only the id ranges whose count differs
-//!   from the ids given (about k·log2(N/page) requests for k deletes among N records);
+//!   counts the records above id boundaries (from 0 to the highest id ever given; with a start
+//!   date, only the records updated since it, as the read filters them) and lists only the id
+//!   ranges whose count differs from the ids given (about k·log2(N/page) requests for k deletes
+//!   among N records);
 //!   elsewhere, when a count contradicts a list, or when so many ids changed that counting
 //!   costs more, it lists every id at the page size the account honours ([`Method::Scan`]).
 //! * No false deletes: a tombstone only for an id missing from a list proved complete (every
@@ -22,6 +25,10 @@
 //!   never older than any of them whatever that clock or zone is; a record restored or
 //!   edited later gets a cursor of the portal's clock after it, which sorts after the
 //!   tombstone (equal values: the later row wins).
+//! * Restores are not lost: a record a list shows whose id the destination does not hold, that
+//!   no incremental read brings ([`Scope::restores`]: at or before the saved position, as a
+//!   restore's old `updated_date` is), is sent again from the list's text, its cursor raised to
+//!   the tombstone's ([`raise_cursor`]), and given again.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -1129,6 +1136,18 @@ mod tests {
             id: Some(Id::Text("x".into())),
         };
         assert!(!scope.restores(&text_id));
+    }
+
+    #[test]
+    fn a_reconciliation_holds_at_most_its_share_of_records_to_send_again() {
+        let mut restored = Restored::default();
+        for id in 1..=RESTORES_PER_RECONCILIATION as u64 + 3 {
+            let record = RawValue::from_string(format!(r#"{{"id":{id}}}"#)).unwrap();
+            restored.push(record, key(id, "2024-01-01 00:00:00"));
+        }
+        assert_eq!(restored.records.len(), RESTORES_PER_RECONCILIATION);
+        assert_eq!(restored.more, 3);
+        assert_eq!(restored.records[0].0.get(), r#"{"id":1}"#);
     }
 
     #[test]
