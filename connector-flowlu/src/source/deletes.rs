@@ -41,23 +41,23 @@ use roaring::RoaringTreemap;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
+use crate::base::cursor::{CursorValue, Id, Key, Order};
+use crate::base::error::Error;
+use crate::base::stream_schema::RAW_VALUES;
+use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
 use crate::client::page::RawListPage;
-use crate::error::Error;
-use crate::source::cursor::{CursorValue, Id, Key, Order};
 use crate::source::shape::Shape;
-use crate::stream_schema::RAW_VALUES;
-use crate::streams::{CursorKind, Model};
 
 pub use super::session::Method;
 use super::session::Session;
 
 /// The key of the deletes part of a stream's state.
-pub const STATE_KEY: &str = "deletes";
+pub(crate) const STATE_KEY: &str = "deletes";
 
 /// What a stream's state keeps for deletes, and what the read adds to it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     /// Ids the destination was given and not told deleted.
     known: RoaringTreemap,
     /// The newest cursor passed on (every record's, the future ones too).
@@ -80,7 +80,11 @@ pub struct Tracker {
 impl Tracker {
     /// The tracker of a stream from its saved state (`kind`: its cursor's), at `now`.
     /// Returns a warning to log when the saved ids cannot be read.
-    pub fn from_state(saved: Option<&Value>, kind: Option<CursorKind>, now: i64) -> (Self, Option<String>) {
+    pub(crate) fn from_state(
+        saved: Option<&Value>,
+        kind: Option<CursorKind>,
+        now: i64,
+    ) -> (Self, Option<String>) {
         let mut tracker = Self {
             known: RoaringTreemap::new(),
             max_cursor: None,
@@ -120,13 +124,13 @@ impl Tracker {
 
     /// A tracker begun by a read that starts at `since` (the start date's cursor; no saved
     /// state): every id it will be given has a cursor at or after it.
-    pub fn with_since(mut self, since: Option<CursorValue>) -> Self {
+    pub(crate) fn with_since(mut self, since: Option<CursorValue>) -> Self {
         self.since = since;
         self
     }
 
     /// Notes a record passed on with `key`.
-    pub fn note(&mut self, key: Option<&Key>) {
+    pub(crate) fn note(&mut self, key: Option<&Key>) {
         match key.and_then(|k| k.id.as_ref()) {
             Some(Id::Num(id)) => {
                 self.known.insert(*id);
@@ -142,7 +146,7 @@ impl Tracker {
     }
 
     /// Adds the deletes part to a checkpoint's state.
-    pub fn decorate(&self, state: &mut Value) {
+    pub(crate) fn decorate(&self, state: &mut Value) {
         if let Some(object) = state.as_object_mut() {
             object.insert(
                 STATE_KEY.into(),
@@ -161,13 +165,13 @@ impl Tracker {
     }
 
     /// Whether a reconciliation is due at `now`, every `every` seconds.
-    pub fn due(&self, now: i64, every: i64) -> bool {
+    pub(crate) fn due(&self, now: i64, every: i64) -> bool {
         self.reconciled_at
             .is_none_or(|at| now.saturating_sub(at) >= every)
     }
 
     /// How many ids the destination was given.
-    pub fn given(&self) -> u64 {
+    pub(crate) fn given(&self) -> u64 {
         self.known.len()
     }
 }
@@ -193,20 +197,20 @@ type Scan<T> = Result<T, String>;
 
 /// At most this many records to send again are held by one reconciliation (each its JSON
 /// text); the rest are sent by the next one.
-pub const RESTORES_PER_RECONCILIATION: usize = 10_000;
+pub(crate) const RESTORES_PER_RECONCILIATION: usize = 10_000;
 
 /// What a reconciliation compares with the portal: the ids the destination was given, and
 /// what makes a record the portal holds one to give it again.
 #[derive(Debug, Clone, Copy)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     /// The ids given and not tombstoned.
-    pub known: &'a RoaringTreemap,
+    pub(crate) known: &'a RoaringTreemap,
     /// The highest id ever given (tombstoned ones too).
-    pub top: Option<u64>,
+    pub(crate) top: Option<u64>,
     /// Every id given had a cursor at or after it (tracking began at the start date).
-    pub since: Option<&'a CursorValue>,
+    pub(crate) since: Option<&'a CursorValue>,
     /// The stream's saved position: records after it come with the next incremental read.
-    pub position: Option<&'a Key>,
+    pub(crate) position: Option<&'a Key>,
 }
 
 impl Scope<'_> {
@@ -215,7 +219,7 @@ impl Scope<'_> {
     /// key is at or before the saved position, as a restore's old `updated_date` is), and it
     /// is within what the destination was given (its cursor not before `since`). A record
     /// after the position is new or edited: the next incremental read brings it.
-    pub fn restores(&self, key: &Key) -> bool {
+    pub(crate) fn restores(&self, key: &Key) -> bool {
         let (Some(Id::Num(id)), Some(position)) = (&key.id, self.position) else {
             return false;
         };
@@ -229,11 +233,11 @@ impl Scope<'_> {
 
 /// The records a reconciliation sends again, as Flowlu sent them, with their keys.
 #[derive(Debug, Default)]
-pub struct Restored {
+pub(crate) struct Restored {
     /// Up to [`RESTORES_PER_RECONCILIATION`] of them.
-    pub records: Vec<(Box<RawValue>, Key)>,
+    pub(crate) records: Vec<(Box<RawValue>, Key)>,
     /// How many more were found (not held: the next reconciliation sends them).
-    pub more: u64,
+    pub(crate) more: u64,
 }
 
 impl Restored {
@@ -248,7 +252,7 @@ impl Restored {
 
 /// What a reconciliation found.
 #[derive(Debug, Default)]
-pub struct Reconciled {
+pub(crate) struct Reconciled {
     /// Ids deleted in Flowlu, confirmed one by one.
     pub deleted: Vec<u64>,
     /// Ids a list no longer shows but `get` still returns (kept).
@@ -262,7 +266,7 @@ pub struct Reconciled {
 }
 
 /// The result of one reconciliation for the read: events to pass on, the tracker to keep.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Records sent again, tombstones and logs, in order.
     pub events: Vec<SourceEvent>,
     /// Whether the tracker changed (a checkpoint should carry it).
@@ -279,8 +283,8 @@ pub(crate) struct Stream<'a> {
 }
 
 /// The time now as RFC 3339 UTC (`2026-12-05T21:00:00Z`).
-pub fn rfc3339(unix: i64) -> String {
-    let naive = crate::dates::format_naive(unix);
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let naive = crate::base::dates::format_naive(unix);
     format!(
         "{}T{}Z",
         &naive[..10.min(naive.len())],
@@ -312,7 +316,7 @@ fn numeric(key: Option<&Key>) -> Option<u64> {
 /// `record` with its cursor column raised to `cursor` (the tombstone's: a destination keeping
 /// the newest cursor of an id keeps the record, not the tombstone), the value Flowlu sent
 /// kept under the column's name in [`RAW_VALUES`]; `None` when nothing needs to change.
-pub fn raise_cursor(record: &RawValue, column: &str, cursor: &CursorValue) -> Option<Box<RawValue>> {
+pub(crate) fn raise_cursor(record: &RawValue, column: &str, cursor: &CursorValue) -> Option<Box<RawValue>> {
     let mut value: Map<String, Value> = serde_json::from_str(record.get()).ok()?;
     let sent = value.get(column).cloned().unwrap_or(Value::Null);
     let kind = match cursor {
@@ -685,7 +689,7 @@ impl Session {
         state: &SourceState,
     ) -> Vec<SourceEvent> {
         let name = &configured.stream.name;
-        let Some(model) = crate::streams::model(name).filter(|m| m.cursor.is_some()) else {
+        let Some(model) = crate::base::streams::model(name).filter(|m| m.cursor.is_some()) else {
             return Vec::new();
         };
         let order = Order::of(model, true);
