@@ -40,7 +40,8 @@
 //! The report (`report_version` 2; [`compare`] reads version 1 too) is a JSON object with these
 //! members: `report_version`, `connector_version`, `portal`, `requests`, `outcome`,
 //! `outcome_reason`, `models`, `denied_modules`,
-//! `unsupported_streams`, `paging` (with `page_size`), `totals`, `wrong_key`,
+//! `unsupported_streams`, `paging` (with `page_size`, and `id_ranges`: whether a range of ids is
+//! counted by a filtered list's total, and the cursor filter applies beside `filter[id]`), `totals`, `wrong_key`,
 //! `unknown_method`, `get_vs_list`, `rate_limit`, `custom_fields` and `differences` (what
 //! [`compare`] finds: where the portal differs from what the connector assumes, and what the
 //! connector does about it). [`compare`] can be run again on a saved report.
@@ -56,6 +57,7 @@ use crate::base::stream_schema::{schema_with, CustomField};
 use crate::base::streams::{CursorKind, Model, MODELS};
 use crate::client::ListPage;
 
+mod id_ranges;
 mod session;
 
 pub use session::WRONG_KEY;
@@ -84,10 +86,11 @@ pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
 /// outside the connector's stream schemas and `cf_<id>` is reported by name.
 pub const CUSTOM_FIELD_PAGES: usize = 5;
 /// Requests besides one page per model: the custom field pages after the first; the page
-/// sizes; ascending, descending, page 2, the id filter and one `get`; the order and the filter
-/// of each cursor column; the wrong key and the unknown method.
+/// sizes; ascending, descending, page 2, the id filter and one `get`; the count of an id range
+/// and the id and cursor filters together; the order and the filter of each cursor column; the
+/// wrong key and the unknown method.
 pub(crate) const EXPERIMENTS: usize =
-    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
+    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + id_ranges::REQUESTS + 2 * CURSOR_COLUMNS.len() + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {
@@ -594,6 +597,9 @@ impl Probe {
             ),
         };
         self.paging.insert("filter_id".into(), id_filter);
+        let sample = self.samples.get(model.stream).map_or(&[][..], |p| &p.items[..]);
+        let id_ranges = id_ranges::experiment(session, model, SAMPLE_LIMIT, &asc, sample).await;
+        self.paging.insert("id_ranges".into(), id_ranges);
         self.cursor_experiments(session, model).await;
         self.get_vs_list = self.get_vs_list(session, model, asc_ids.as_deref()).await;
     }
@@ -1769,7 +1775,7 @@ mod tests {
 
     #[test]
     fn the_plan_is_announced_exactly() {
-        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 4 + 15);
+        assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 4 + 17);
         let columns: BTreeSet<&str> = MODELS.iter().filter_map(|m| Some(m.cursor?.0)).collect();
         assert_eq!(
             columns,

@@ -16,6 +16,7 @@ mod models;
 mod no_change;
 mod paging;
 mod probe;
+mod probe_ranges;
 mod props;
 mod rate_limit;
 mod reliability;
