@@ -224,7 +224,12 @@ async fn scoped() {
             for (name, method) in [("ranges", ReconcileMethod::Auto), ("scan", ReconcileMethod::Scan)] {
                 emu.reset_stats();
                 let src = source(&emu, method);
-                let events: Vec<SourceEvent> = src.reconcile(&catalog(), &state).collect().await;
+                let catalog = Stream::new("crm_account")
+                    .sync("incremental")
+                    .destination("append_dedup")
+                    .key("id")
+                    .configured();
+                let events: Vec<SourceEvent> = src.reconcile(&catalog, &state).collect().await;
                 let tombstones = events
                     .iter()
                     .filter(|e| matches!(e, SourceEvent::Delete(_)))
