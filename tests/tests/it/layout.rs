@@ -46,7 +46,8 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
             &["client"],
             // Client, limiter and settings: what the source and the sink hold.
             &["account"],
-            &["credential"],
+            // The webhook receiver: base's streams and the client's nesting bound.
+            &["credential", "webhook"],
             &["source", "sink", "probe", "schemas"],
             // The binary's program.
             &["cli"],
@@ -67,7 +68,7 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
     ),
     (
         "reference-host",
-        &[&["clock", "crypto", "portals"], &["store"], &["api"]],
+        &[&["clock", "crypto", "portals"], &["store", "webhooks"], &["api"]],
     ),
     (
         "tests",
@@ -77,6 +78,7 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
             &["flowlu", "soak"],
         ],
     ),
+    ("connector-spool", &[]),
     ("packaging/source-flowlu", &[]),
 ];
 
@@ -519,7 +521,12 @@ fn check(name: &str, floors: &[&[&str]]) -> (Vec<String>, String) {
     }
     let mut map = format!("`{name}/src/`:\n");
     if floors.is_empty() {
-        map = format!("`{name}`: one file, `main.rs`.\n");
+        let file = if root().join(name).join("src/lib.rs").exists() {
+            "src/lib.rs"
+        } else {
+            "main.rs"
+        };
+        map = format!("`{name}`: one file, `{file}`.\n");
     }
     for (i, units) in floors.iter().enumerate() {
         let shown: Vec<String> = units
