@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use super::id_ranges;
 use super::plan::{CURSOR_COLUMNS, PAGE_SIZES, SAMPLE_LIMIT};
 use super::privacy::Fields;
 use super::report::{
@@ -20,7 +21,7 @@ use crate::base::cursor::CursorValue;
 use crate::base::streams::{CursorKind, Model, MODELS};
 
 /// The verdict of one experiment.
-fn verdict(verdict: &str, why: &str) -> Verdict {
+pub(super) fn verdict(verdict: &str, why: &str) -> Verdict {
     Verdict {
         verdict: verdict.into(),
         why: why.into(),
@@ -28,7 +29,7 @@ fn verdict(verdict: &str, why: &str) -> Verdict {
     }
 }
 
-fn refused(refusal: &Refusal) -> Verdict {
+pub(super) fn refused(refusal: &Refusal) -> Verdict {
     if refusal.rate {
         return Verdict {
             error: Some(refusal.report()),
@@ -147,6 +148,9 @@ impl Probe {
             ),
         };
         self.paging.filter_id = Some(id_filter);
+        let sample = self.samples.get(model.stream).map_or(&[][..], |p| &p.items[..]);
+        let id_ranges = id_ranges::experiment(session, model, SAMPLE_LIMIT, &asc, sample).await;
+        self.paging.id_ranges = Some(id_ranges);
         self.cursor_experiments(session, model).await;
         self.get_vs_list = Some(self.get_vs_list(session, model, asc_ids.as_deref()).await);
     }

@@ -40,7 +40,8 @@
 //! The report (`report_version` 2; [`compare`](fn@compare) reads version 1 too) is a [`Report`], written as
 //! a JSON object with these members: `report_version`, `connector_version`, `portal`, `requests`, `outcome`,
 //! `outcome_reason`, `models`, `denied_modules`,
-//! `unsupported_streams`, `paging` (with `page_size`), `totals`, `wrong_key`,
+//! `unsupported_streams`, `paging` (with `page_size`, and `id_ranges`: whether a range of ids is
+//! counted by a filtered list's total, and the cursor filter applies beside `filter[id]`), `totals`, `wrong_key`,
 //! `unknown_method`, `get_vs_list`, `rate_limit`, `custom_fields` and `differences` (what
 //! [`compare`](fn@compare) finds: where the portal differs from what the connector assumes, and what the
 //! connector does about it). [`compare`](fn@compare) can be run again on a saved report.
@@ -58,6 +59,7 @@ use crate::base::streams::MODELS;
 
 pub(crate) mod compare;
 mod experiments;
+mod id_ranges;
 pub(crate) mod plan;
 pub(crate) mod privacy;
 pub mod report;

@@ -28,10 +28,15 @@ pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
 /// outside the connector's stream schemas and `cf_<id>` is reported by name.
 pub const CUSTOM_FIELD_PAGES: usize = 5;
 /// Requests besides one page per model: the custom field pages after the first; the page
-/// sizes; ascending, descending, page 2, the id filter and one `get`; the order and the filter
-/// of each cursor column; the wrong key and the unknown method.
-pub(crate) const EXPERIMENTS: usize =
-    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
+/// sizes; ascending, descending, page 2, the id filter and one `get`; the count of an id range
+/// and the id and cursor filters together; the order and the filter of each cursor column; the
+/// wrong key and the unknown method.
+pub(crate) const EXPERIMENTS: usize = (CUSTOM_FIELD_PAGES - 1)
+    + PAGE_SIZES.len()
+    + 5
+    + super::id_ranges::REQUESTS
+    + 2 * CURSOR_COLUMNS.len()
+    + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {

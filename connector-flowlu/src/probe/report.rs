@@ -239,6 +239,9 @@ pub struct Paging {
     /// `filter[id]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_id: Option<Verdict>,
+    /// Counting id ranges (what a reconciliation of deletes relies on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_ranges: Option<IdRanges>,
     /// Per cursor column, in the order of `CURSOR_COLUMNS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursors: Option<Cursors>,
@@ -260,6 +263,18 @@ impl Paging {
             _ => None,
         }
     }
+}
+
+/// The facts counting id ranges rests on: `count`, whether the total of a list filtered by
+/// `filter[id]` counts only the records the filter keeps (a range counted in one request), and
+/// `with_cursor`, whether a filter on the cursor column applies beside `filter[id]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdRanges {
+    /// The total of an id range.
+    pub count: Verdict,
+    /// Both filters in one request.
+    pub with_cursor: Verdict,
 }
 
 /// The page sizes asked, largest first, until one was answered.

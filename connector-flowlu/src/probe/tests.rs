@@ -328,7 +328,7 @@ fn custom_field_rows_report_how_they_join_not_their_text() {
 
 #[test]
 fn the_plan_is_announced_exactly() {
-    assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 4 + 15);
+    assert_eq!(plan_budget(MODELS.len()), MODELS.len() + 4 + 17);
     let columns: BTreeSet<&str> = MODELS.iter().filter_map(|m| Some(m.cursor?.0)).collect();
     assert_eq!(
         columns,
