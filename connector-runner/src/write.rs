@@ -32,18 +32,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, SourceEvent, Stopped,
-    WriteSummary,
+    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
 use crate::airbyte::{now_ms, Message};
+use crate::config::load_config;
 use crate::connector::Connector;
 use crate::inputs::{config_error, load_catalog};
+use crate::output::{scrub, ProtocolOut};
 use crate::progress::Progress;
-use crate::{load_config, scrub, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
+use crate::run::{Env, Stdin};
+use crate::signal::Interrupt;
+use crate::{EXIT_FAILED, EXIT_OK};
 
 /// The files a write reports to besides stdout.
 pub(crate) struct Files<'p> {
@@ -327,21 +330,7 @@ impl WriteRun<'_, '_> {
                 self.output.emit(&Message::State { state });
             }
             SinkEvent::Log { level, message } => self.log(level, message),
-            SinkEvent::RateLimited { stream, wait_ms } => {
-                self.progress
-                    .source_event(&SourceEvent::RateLimited { stream, wait_ms });
-            }
-            SinkEvent::Retrying {
-                stream,
-                attempt,
-                wait_ms,
-                reason,
-            } => self.progress.source_event(&SourceEvent::Retrying {
-                stream,
-                attempt,
-                wait_ms,
-                reason,
-            }),
+            SinkEvent::Wait(wait) => self.progress.wait(&wait),
         }
     }
 

@@ -89,7 +89,8 @@ fn reads_secrets_and_scopes_from_the_schema() {
 #[test]
 fn a_scope_must_name_a_public_field() {
     for scope in [json!(["nope"]), json!(["key"])] {
-        let schema = json!({"properties": {"key": {"type": "string", "writeOnly": true, "x-secret-scope": scope}}});
+        let schema =
+            json!({"properties": {"key": {"type": "string", "writeOnly": true, "x-secret-scope": scope}}});
         let err = HostSchema::from_schema(&schema).unwrap_err();
         assert_eq!(err.field(), "key");
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use connector_core::SourceEvent;
+use connector_core::Wait as WaitEvent;
 
 use crate::client::limiter::{Limiter, LimiterConfig, Wait};
 use crate::client::pace_memory::{PaceSnapshot, Rejected};
@@ -13,13 +13,13 @@ use crate::credential::FlowluCredential;
 use crate::error::Error;
 
 /// Where the waits of an account's requests are told as they start (a progress display),
-/// besides the log: a [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] per wait.
+/// besides the log: a [`WaitEvent`] per wait.
 #[derive(Clone, Default)]
-pub struct WaitWatch(Option<Arc<dyn Fn(SourceEvent) + Send + Sync>>);
+pub struct WaitWatch(Option<Arc<dyn Fn(WaitEvent) + Send + Sync>>);
 
 impl WaitWatch {
     /// Tells every wait to `watch`.
-    pub fn new(watch: impl Fn(SourceEvent) + Send + Sync + 'static) -> Self {
+    pub fn new(watch: impl Fn(WaitEvent) + Send + Sync + 'static) -> Self {
         Self(Some(Arc::new(watch)))
     }
 }
