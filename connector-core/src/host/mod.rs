@@ -61,6 +61,8 @@ pub struct HostSchema {
     secrets: Vec<SecretField>,
     /// Every field's dotted path and title (lowered for use inside a sentence).
     fields: Vec<(String, String)>,
+    /// Every object's dotted path (`""` for the root) and its required properties, in order.
+    required: Vec<(String, Vec<String>)>,
 }
 
 /// One secret property of a form.
@@ -81,6 +83,7 @@ impl HostSchema {
         let mut host = Self {
             secrets: Vec::new(),
             fields: Vec::new(),
+            required: Vec::new(),
         };
         host.collect(schema, "");
         for secret in &host.secrets {
@@ -111,6 +114,10 @@ impl HostSchema {
         let Some(props) = node.get("properties").and_then(Value::as_object) else {
             return;
         };
+        let required = node.get("required").and_then(Value::as_array).map(|names| {
+            names.iter().filter_map(Value::as_str).map(String::from).collect()
+        });
+        self.required.push((prefix.to_string(), required.unwrap_or_default()));
         for (key, prop) in props {
             let path = if prefix.is_empty() {
                 key.clone()

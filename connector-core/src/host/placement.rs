@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{sentence, HostSchema};
+use super::{get, sentence, HostSchema};
 use crate::credential::FailureReason;
 #[cfg(doc)]
 use crate::error::Error;
@@ -54,20 +54,51 @@ impl HostSchema {
     /// credential naming the path.
     pub fn config_error(&self, path: &str, message: &str) -> (Target, String) {
         let path = path.trim_start_matches('.');
+        // Without the config, a missing field is known only from serde's text.
         if let Some(name) = message
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next())
         {
-            let full = if path.is_empty() {
-                name.to_string()
-            } else {
-                format!("{path}.{name}")
-            };
-            if self.fields.iter().any(|(f, _)| *f == full) {
-                let message = format!("Enter the {}.", self.title(&full));
-                return (Target::Field(full), message);
+            if let Some(placed) = self.enter(&join_path(path, name)) {
+                return placed;
             }
         }
+        self.wrong(path, message)
+    }
+
+    /// [`HostSchema::config_error`] for an error raised on `config` (the config given to
+    /// `from_config`): a missing field is read from the config and the form, not from the
+    /// message: the first property the form requires that the object at `path` lacks.
+    pub fn place_config_error(&self, config: &Value, path: &str, message: &str) -> (Target, String) {
+        let path = path.trim_start_matches('.');
+        let object = if path.is_empty() {
+            Some(config)
+        } else {
+            get(config, path)
+        };
+        let missing = object.and_then(Value::as_object).and_then(|object| {
+            let (_, required) = self.required.iter().find(|(p, _)| p == path)?;
+            required.iter().find(|name| !object.contains_key(name.as_str()))
+        });
+        if let Some(placed) = missing.and_then(|name| self.enter(&join_path(path, name))) {
+            return placed;
+        }
+        self.wrong(path, message)
+    }
+
+    /// A missing field of the form, placed at itself: `Enter the API key.`.
+    fn enter(&self, field: &str) -> Option<(Target, String)> {
+        self.fields.iter().any(|(f, _)| f == field).then(|| {
+            (
+                Target::Field(field.to_string()),
+                format!("Enter the {}.", self.title(field)),
+            )
+        })
+    }
+
+    /// A wrong value: at its field when the form has it, else on the whole credential naming
+    /// the path.
+    fn wrong(&self, path: &str, message: &str) -> (Target, String) {
         match self.failure_target(FailureReason::InvalidConfig, Some(path)) {
             Target::Field(f) => (Target::Field(f), sentence(message)),
             Target::Credential if path.is_empty() => (Target::Credential, sentence(message)),
@@ -76,6 +107,15 @@ impl HostSchema {
                 sentence(&format!("the `{path}` field is wrong: {message}")),
             ),
         }
+    }
+}
+
+/// `parent.name` (`name` at the root).
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
     }
 }
 

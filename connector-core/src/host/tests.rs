@@ -333,6 +333,51 @@ fn config_errors_go_to_their_fields() {
     assert_eq!(h.config_error(".", "bad"), (Target::Credential, "Bad.".into()));
 }
 
+/// The same errors placed from the config they were raised on: the missing field read from
+/// the config and the form's `required`, never from the message.
+#[test]
+fn config_errors_are_placed_from_the_config() {
+    let h = host();
+    let place = |config: Value| match crate::parse_config::<Cred>(&config) {
+        Err(Error::Config { path, message }) => {
+            // The message plays no part in finding a missing field.
+            let blind = h.place_config_error(&config, &path, "m");
+            (h.place_config_error(&config, &path, &message), blind)
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    };
+    let enter = |field: &str, title: &str| (Target::Field(field.into()), format!("Enter the {title}."));
+    let (placed, blind) = place(json!({"name": "n", "domain": "acme"}));
+    assert_eq!((placed, blind), (enter("api_key", "API key"), enter("api_key", "API key")));
+    let (placed, _) = place(json!({"name": "n", "api_key": CANARY}));
+    assert_eq!(placed, enter("domain", "account domain"));
+    let (placed, _) = place(json!({"domain": "acme", "api_key": CANARY}));
+    assert_eq!(placed, enter("name", "name"));
+    let (placed, _) = place(json!({"name": "n", "domain": 5, "api_key": CANARY}));
+    assert_eq!(
+        placed,
+        (
+            Target::Field("domain".into()),
+            "Invalid type: integer `5`, expected a string.".into()
+        )
+    );
+    let (placed, blind) =
+        place(json!({"name": "n", "domain": "d", "api_key": "k", "proxy": {"password": "p"}}));
+    assert_eq!(
+        (placed, blind),
+        (enter("proxy.user", "proxy user"), enter("proxy.user", "proxy user"))
+    );
+    // Nothing missing where the error is: placed by its path, with its message.
+    assert_eq!(
+        h.place_config_error(&json!({"x": {"y": 1}}), "x.y", "bad"),
+        (Target::Credential, "The `x.y` field is wrong: bad.".into())
+    );
+    assert_eq!(
+        h.place_config_error(&json!([1]), ".", "bad"),
+        (Target::Credential, "Bad.".into())
+    );
+}
+
 #[test]
 fn extra_errors_for_rjsf() {
     let placed = [
