@@ -279,7 +279,7 @@ impl RecordLine {
 }
 
 /// Airbyte's `failure_type` for a failure class.
-pub fn failure_type(class: FailureClass) -> &'static str {
+pub(crate) fn failure_type(class: FailureClass) -> &'static str {
     match class {
         FailureClass::Config => "config_error",
         FailureClass::Transient => "transient_error",
@@ -288,7 +288,7 @@ pub fn failure_type(class: FailureClass) -> &'static str {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

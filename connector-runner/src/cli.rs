@@ -11,7 +11,7 @@ use crate::connector::Connector;
 /// connector's own commands ([`Connector::Commands`]).
 #[derive(Debug, Parser)]
 #[command(version)]
-pub struct Cli<E: Subcommand> {
+pub(crate) struct Cli<E: Subcommand> {
     /// Show progress per stream and a summary table on stderr (on by default when stdout is
     /// a terminal). The protocol output on stdout is unchanged.
     #[arg(long, global = true)]
@@ -23,7 +23,7 @@ pub struct Cli<E: Subcommand> {
 
 /// The protocol commands, and the connector's own.
 #[derive(Debug, Subcommand)]
-pub enum Command<E: Subcommand> {
+pub(crate) enum Command<E: Subcommand> {
     /// Print the connector specification (the credential form's JSON Schema).
     Spec,
     /// Check a credential: prints CONNECTION_STATUS SUCCEEDED or FAILED with what to fix.
@@ -76,7 +76,7 @@ pub enum Command<E: Subcommand> {
 
 /// The clap command of connector `C`: its name, description and examples on the protocol
 /// commands.
-pub fn command<C: Connector>() -> clap::Command {
+pub(crate) fn command<C: Connector>() -> clap::Command {
     let name = C::NAME;
     let example = |args: &str| format!("Example:\n  {name} {args}");
     Cli::<C::Commands>::command()

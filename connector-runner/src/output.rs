@@ -12,7 +12,7 @@ use crate::{EXIT_FAILED, EXIT_OK};
 /// Writes protocol lines: one JSON message per line. Flushes after every line that is not a
 /// `RECORD` (a `STATE`, so a host sees a checkpoint with the records before it; a `LOG` or
 /// `TRACE`, so it is seen when it happens) and on [`ProtocolOut::flush`].
-pub struct ProtocolOut<'a> {
+pub(crate) struct ProtocolOut<'a> {
     out: &'a mut dyn Write,
     broken: bool,
     /// The secrets, removed (in every encoding) from every LOG, TRACE and CONNECTION_STATUS line.
@@ -21,7 +21,7 @@ pub struct ProtocolOut<'a> {
 
 impl<'a> ProtocolOut<'a> {
     /// Wraps a writer (buffer it: this writes line by line).
-    pub fn new(out: &'a mut dyn Write) -> Self {
+    pub(crate) fn new(out: &'a mut dyn Write) -> Self {
         Self {
             out,
             broken: false,
@@ -31,12 +31,12 @@ impl<'a> ProtocolOut<'a> {
 
     /// From now on, removes `secrets` from every line that can carry text from a server (LOG,
     /// TRACE, CONNECTION_STATUS): a last line of defence behind the redacted errors.
-    pub fn redact(&mut self, secrets: Vec<String>) {
+    pub(crate) fn redact(&mut self, secrets: Vec<String>) {
         self.secrets = secrets;
     }
 
     /// Writes one message; returns the exit code so far (`EXIT_FAILED` once stdout broke).
-    pub fn emit(&mut self, message: &Message) -> i32 {
+    pub(crate) fn emit(&mut self, message: &Message) -> i32 {
         if self.broken {
             return EXIT_FAILED;
         }
@@ -66,7 +66,7 @@ impl<'a> ProtocolOut<'a> {
 
     /// Writes ready-made protocol lines, each ending in a newline (the RECORD lines of
     /// records passed through as sent); returns the exit code so far.
-    pub fn emit_lines(&mut self, lines: &[u8]) -> i32 {
+    pub(crate) fn emit_lines(&mut self, lines: &[u8]) -> i32 {
         if self.broken {
             return EXIT_FAILED;
         }
@@ -75,13 +75,13 @@ impl<'a> ProtocolOut<'a> {
     }
 
     /// Flushes buffered lines.
-    pub fn flush(&mut self) -> i32 {
+    pub(crate) fn flush(&mut self) -> i32 {
         let flushed = self.out.flush();
         self.check(flushed)
     }
 
     /// Writes a `TRACE` error and returns [`EXIT_FAILED`].
-    pub fn fail(&mut self, failure: &Failure) -> i32 {
+    pub(crate) fn fail(&mut self, failure: &Failure) -> i32 {
         self.emit(&Message::error(failure, None, now_ms()));
         self.flush();
         EXIT_FAILED
@@ -102,7 +102,7 @@ impl<'a> ProtocolOut<'a> {
 }
 
 /// `text` without any of `secrets`, in any encoding ([`connector_core::secret::redact`]).
-pub fn scrub(text: &str, secrets: &[String]) -> String {
+pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
     let mut text = std::borrow::Cow::Borrowed(text);
     for secret in secrets {
         text = std::borrow::Cow::Owned(connector_core::secret::redact(&text, secret));

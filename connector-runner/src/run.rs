@@ -226,7 +226,7 @@ mod tests {
         ///
         /// A service that echoes its key.
         #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-        pub struct EchoCredential {
+        pub(super) struct EchoCredential {
             #[serde(flatten)]
             meta: CredentialMeta,
             /// Token
@@ -249,7 +249,7 @@ mod tests {
             }
         }
 
-        pub struct Echo(String);
+        pub(super) struct Echo(String);
 
         #[async_trait::async_trait]
         impl connector_core::Source for Echo {
@@ -283,7 +283,7 @@ mod tests {
             }
         }
 
-        pub struct EchoConnector;
+        pub(super) struct EchoConnector;
 
         impl Connector for EchoConnector {
             type Credential = EchoCredential;

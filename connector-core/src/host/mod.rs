@@ -114,10 +114,12 @@ impl HostSchema {
         let Some(props) = node.get("properties").and_then(Value::as_object) else {
             return;
         };
-        let required = node.get("required").and_then(Value::as_array).map(|names| {
-            names.iter().filter_map(Value::as_str).map(String::from).collect()
-        });
-        self.required.push((prefix.to_string(), required.unwrap_or_default()));
+        let required = node
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).map(String::from).collect());
+        self.required
+            .push((prefix.to_string(), required.unwrap_or_default()));
         for (key, prop) in props {
             let path = if prefix.is_empty() {
                 key.clone()

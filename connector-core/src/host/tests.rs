@@ -348,7 +348,10 @@ fn config_errors_are_placed_from_the_config() {
     };
     let enter = |field: &str, title: &str| (Target::Field(field.into()), format!("Enter the {title}."));
     let (placed, blind) = place(json!({"name": "n", "domain": "acme"}));
-    assert_eq!((placed, blind), (enter("api_key", "API key"), enter("api_key", "API key")));
+    assert_eq!(
+        (placed, blind),
+        (enter("api_key", "API key"), enter("api_key", "API key"))
+    );
     let (placed, _) = place(json!({"name": "n", "api_key": CANARY}));
     assert_eq!(placed, enter("domain", "account domain"));
     let (placed, _) = place(json!({"domain": "acme", "api_key": CANARY}));
@@ -365,7 +368,10 @@ fn config_errors_are_placed_from_the_config() {
         place(json!({"name": "n", "domain": "d", "api_key": "k", "proxy": {"password": "p"}}));
     assert_eq!(
         (placed, blind),
-        (enter("proxy.user", "proxy user"), enter("proxy.user", "proxy user"))
+        (
+            enter("proxy.user", "proxy user"),
+            enter("proxy.user", "proxy user")
+        )
     );
     // Nothing missing where the error is: placed by its path, with its message.
     assert_eq!(
