@@ -32,7 +32,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped, WriteSummary,
+    Failure, FailureClass, LogLevel, Outcome, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
+    WriteSummary,
 };
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -166,7 +167,6 @@ fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<I
         stdin,
         buffer: Vec::new(),
         line: 0,
-        records: 0,
         log,
     };
     futures::stream::unfold(reader, |mut reader| async move {
@@ -179,7 +179,8 @@ struct InputReader {
     stdin: Stdin,
     buffer: Vec<u8>,
     line: usize,
-    records: u64,
+    /// Where the records read are counted (the sink numbers them the same way:
+    /// `connector_core::order::number`).
     log: Arc<Mutex<InputLog>>,
 }
 
@@ -219,11 +220,11 @@ impl InputReader {
             }
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    self.records += 1;
                     {
                         let mut log = lock(&self.log);
-                        log.records = self.records;
-                        log.record_lines.insert(self.records - 1, self.line);
+                        let sequence = log.records;
+                        log.records += 1;
+                        log.record_lines.insert(sequence, self.line);
                     }
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
@@ -488,20 +489,10 @@ impl WriteRun<'_, '_> {
     /// outcomes of the records that were read.
     fn unreadable_failure(&self) -> Failure {
         let numbers: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
-        let kinds = [
-            "created",
-            "updated",
-            "unchanged",
-            "deleted",
-            "skipped",
-            "failed",
-            "unknown",
-        ];
-        let outcomes: Vec<String> = kinds
-            .iter()
+        let outcomes: Vec<String> = Outcome::summary_kinds()
             .map(|k| format!("{k} {}", self.summary.total(k)))
             .collect();
-        let read: u64 = kinds.iter().map(|k| self.summary.total(k)).sum();
+        let read: u64 = Outcome::summary_kinds().map(|k| self.summary.total(k)).sum();
         Failure {
             class: FailureClass::System,
             message: format!(
@@ -518,7 +509,6 @@ impl WriteRun<'_, '_> {
 /// One line of the outcomes file: the record's input line, stream, outcome, the id the
 /// service gave or found (`null` when none) and the message (`null` when none).
 fn outcome_line(line: Option<usize>, outcome: &RecordOutcome) -> Value {
-    use connector_core::Outcome;
     let (id, message) = match &outcome.outcome {
         Outcome::Created { id }
         | Outcome::Updated { id }
