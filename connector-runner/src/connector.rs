@@ -8,8 +8,8 @@ use connector_core::{Credential, DestinationSyncMode, Failure};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::exit::EXIT_USAGE;
 use crate::run::Env;
-use crate::EXIT_USAGE;
 
 /// A connector the runner turns into an Airbyte-protocol program: its credential type, its
 /// name and what its spec says, how it builds a source and a sink from a credential, an

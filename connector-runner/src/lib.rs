@@ -28,6 +28,7 @@ pub mod airbyte;
 mod cli;
 mod config;
 mod connector;
+mod exit;
 mod inputs;
 mod output;
 mod progress;
@@ -40,17 +41,7 @@ mod write;
 
 pub use config::{load_config, Loaded};
 pub use connector::{Connector, NoCommands};
+pub use exit::{EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE};
 pub use run::{process_main, run, run_interruptible, Env, Stdin};
 pub use signal::{Interrupt, InterruptTrigger, Signal};
 pub use spec::spec;
-
-/// Exit code: the command ran.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: the command failed; a `TRACE` error on stdout says why.
-pub const EXIT_FAILED: i32 = 1;
-/// Exit code: the command line could not be parsed.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: interrupted by SIGINT (128 + 2).
-pub const EXIT_SIGINT: i32 = 130;
-/// Exit code: interrupted by SIGTERM (128 + 15).
-pub const EXIT_SIGTERM: i32 = 143;

@@ -7,7 +7,7 @@ use std::io::Write;
 use connector_core::Failure;
 
 use crate::airbyte::{now_ms, Message};
-use crate::{EXIT_FAILED, EXIT_OK};
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 
 /// Writes protocol lines: one JSON message per line. Flushes after every line that is not a
 /// `RECORD` (a `STATE`, so a host sees a checkpoint with the records before it; a `LOG` or

@@ -9,12 +9,12 @@ use futures::StreamExt;
 use crate::airbyte::{now_ms, write_records, Message};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{load_catalog, load_state};
 use crate::output::ProtocolOut;
 use crate::progress::Progress;
 use crate::run::Env;
 use crate::signal::{Interrupt, Signal};
-use crate::{EXIT_FAILED, EXIT_OK};
 
 /// `discover --config C`: prints the CATALOG.
 pub(crate) async fn discover<C: Connector>(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {

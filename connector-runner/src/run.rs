@@ -11,9 +11,10 @@ use crate::airbyte::Message;
 use crate::cli::{command, Cli, Command};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::exit::{EXIT_OK, EXIT_USAGE};
 use crate::output::ProtocolOut;
 use crate::signal::Interrupt;
-use crate::{progress, read, write, EXIT_OK, EXIT_USAGE};
+use crate::{progress, read, write};
 
 /// What the command reads from its environment.
 #[derive(Debug, Clone, Default)]
@@ -212,7 +213,7 @@ mod tests {
 
     use super::*;
     use crate::connector::NoCommands;
-    use crate::EXIT_FAILED;
+    use crate::exit::EXIT_FAILED;
 
     mod echo {
         use connector_core::{

@@ -1,7 +1,7 @@
 //! Signals: SIGINT and SIGTERM stop `read` and `write` between whole lines ([`Interrupt`]); a
 //! second signal exits at once.
 
-use crate::{EXIT_SIGINT, EXIT_SIGTERM};
+use crate::exit::{EXIT_SIGINT, EXIT_SIGTERM};
 
 /// A signal asking the command to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,12 +42,12 @@ use tokio::io::AsyncBufReadExt;
 use crate::airbyte::{now_ms, Message};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{config_error, load_catalog};
 use crate::output::{scrub, ProtocolOut};
 use crate::progress::Progress;
 use crate::run::{Env, Stdin};
 use crate::signal::Interrupt;
-use crate::{EXIT_FAILED, EXIT_OK};
 
 /// The files a write reports to besides stdout.
 pub(crate) struct Files<'p> {
