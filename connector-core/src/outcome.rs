@@ -251,3 +251,45 @@ pub enum SinkEvent {
     /// (for progress displays, as it happens; no protocol message).
     Wait(Wait),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_kind_is_listed_once_in_order() {
+        let failed = Outcome::Failed {
+            class: FailureClass::Config,
+            code: None,
+            message: "m".into(),
+            fields: BTreeMap::new(),
+        };
+        let id = || "1".to_string();
+        let kinds: Vec<&str> = [
+            Outcome::Created { id: id() },
+            Outcome::Updated { id: id() },
+            Outcome::Unchanged { id: id() },
+            Outcome::Deleted { id: id() },
+            Outcome::Skipped { reason: "r".into() },
+            failed,
+            Outcome::Unknown { message: "m".into() },
+            Outcome::NotSent { reason: "r".into() },
+        ]
+        .iter()
+        .map(Outcome::kind)
+        .collect();
+        assert_eq!(kinds, Outcome::KINDS);
+        assert_eq!(
+            Outcome::summary_kinds().collect::<Vec<_>>(),
+            [
+                "created",
+                "updated",
+                "unchanged",
+                "deleted",
+                "skipped",
+                "failed",
+                "unknown"
+            ]
+        );
+    }
+}

@@ -127,3 +127,117 @@ pub fn refuse_all<'a>(failure: Failure, input: BoxStream<'a, SinkInput>) -> BoxS
     });
     stream::iter([first]).chain(events.flatten()).boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::ConfiguredCatalog;
+    use crate::error::FailureClass;
+    use crate::source::Record;
+
+    /// A sink that refuses to prepare when `refuse` is set, and otherwise creates every record
+    /// with its sequence as id and acknowledges every checkpoint.
+    struct Numbering {
+        refuse: bool,
+    }
+
+    struct Created;
+
+    impl PreparedWrite for Created {
+        fn write<'a>(&'a self, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent> {
+            number(input)
+                .map(|item| match item {
+                    Numbered::Record { sequence, record } => SinkEvent::Outcome(RecordOutcome {
+                        stream: record.stream,
+                        sequence,
+                        outcome: Outcome::Created {
+                            id: sequence.to_string(),
+                        },
+                        record: None,
+                    }),
+                    Numbered::Checkpoint { state, .. } => SinkEvent::CheckpointAck(state),
+                })
+                .boxed()
+        }
+    }
+
+    #[async_trait]
+    impl Sink for Numbering {
+        async fn prepare<'a>(
+            &'a self,
+            _: &'a ConfiguredCatalog,
+        ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
+            if self.refuse {
+                return Err(Failure {
+                    class: FailureClass::Config,
+                    message: "no such stream".into(),
+                    internal: "plan".into(),
+                });
+            }
+            Ok(Box::new(Created))
+        }
+    }
+
+    fn input() -> Vec<SinkInput> {
+        let record = |n: u64| {
+            SinkInput::Record(Record {
+                stream: "s".into(),
+                data: json!({ "n": n }),
+            })
+        };
+        vec![record(0), SinkInput::Checkpoint(json!(1)), record(1)]
+    }
+
+    async fn written(sink: &Numbering) -> Vec<SinkEvent> {
+        let catalog = ConfiguredCatalog { streams: vec![] };
+        sink.write(&catalog, stream::iter(input()).boxed())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn write_is_the_prepared_write_or_refuse_all() {
+        let created = |sequence: u64| {
+            SinkEvent::Outcome(RecordOutcome {
+                stream: "s".into(),
+                sequence,
+                outcome: Outcome::Created {
+                    id: sequence.to_string(),
+                },
+                record: None,
+            })
+        };
+        assert_eq!(
+            written(&Numbering { refuse: false }).await,
+            [created(0), SinkEvent::CheckpointAck(json!(1)), created(1)]
+        );
+        let failed = |sequence: u64| {
+            SinkEvent::Outcome(RecordOutcome {
+                stream: "s".into(),
+                sequence,
+                outcome: Outcome::Failed {
+                    class: FailureClass::Config,
+                    code: None,
+                    message: "no such stream".into(),
+                    fields: BTreeMap::new(),
+                },
+                record: Some(json!({ "n": sequence })),
+            })
+        };
+        assert_eq!(
+            written(&Numbering { refuse: true }).await,
+            [
+                SinkEvent::Log {
+                    level: LogLevel::Error,
+                    message: "nothing is written: no such stream".into(),
+                },
+                failed(0),
+                SinkEvent::CheckpointAck(json!(1)),
+                failed(1),
+            ]
+        );
+    }
+}

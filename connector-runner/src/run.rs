@@ -366,4 +366,33 @@ mod tests {
             .collect();
         assert_eq!(names, ["spec", "check", "discover", "read", "write"]);
     }
+
+    #[test]
+    fn the_spec_says_what_the_connector_says_with_the_defaults() {
+        let spec = crate::spec::<echo::EchoConnector>().unwrap();
+        let keys: Vec<&str> = spec.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "documentationUrl",
+                "connectionSpecification",
+                "supportsIncremental",
+                "supportsNormalization",
+                "supportsDBT",
+                "supported_destination_sync_modes"
+            ]
+        );
+        let form = <echo::EchoCredential as Credential>::form().unwrap();
+        assert_eq!(
+            spec,
+            serde_json::json!({
+                "documentationUrl": "https://echo.example/",
+                "connectionSpecification": form.schema,
+                "supportsIncremental": true,
+                "supportsNormalization": false,
+                "supportsDBT": false,
+                "supported_destination_sync_modes": ["append"],
+            })
+        );
+    }
 }

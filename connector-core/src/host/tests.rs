@@ -355,7 +355,7 @@ fn config_errors_are_placed_from_the_config() {
     let (placed, _) = place(json!({"name": "n", "api_key": CANARY}));
     assert_eq!(placed, enter("domain", "account domain"));
     let (placed, _) = place(json!({"domain": "acme", "api_key": CANARY}));
-    assert_eq!(placed, enter("name", "name"));
+    assert_eq!(placed, enter("name", "credential name"));
     let (placed, _) = place(json!({"name": "n", "domain": 5, "api_key": CANARY}));
     assert_eq!(
         placed,
