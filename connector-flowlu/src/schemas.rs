@@ -16,7 +16,7 @@ pub fn credential_form() -> Result<FormDescriptor, connector_core::Error> {
 
 /// The Airbyte `ConnectorSpecification` (built by the runner from what [`crate::cli::Flowlu`]
 /// says).
-pub fn spec() -> Result<Value, connector_core::Error> {
+pub(crate) fn spec() -> Result<Value, connector_core::Error> {
     connector_runner::spec::<crate::cli::Flowlu>()
 }
 
@@ -50,11 +50,11 @@ pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error>
 
 /// The committed schema of every stream (without an account's custom fields):
 /// `schemas/flowlu/streams/{stream}.json`.
-pub fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
-    crate::streams::MODELS.iter().map(|model| {
+pub(crate) fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
+    crate::base::streams::MODELS.iter().map(|model| {
         (
             format!("schemas/flowlu/streams/{}.json", model.stream),
-            crate::stream_schema::base_schema(model),
+            crate::base::stream_schema::base_schema(model),
         )
     })
 }

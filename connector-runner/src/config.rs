@@ -8,8 +8,8 @@ use connector_core::{Credential, Failure};
 use serde_json::Value;
 
 use crate::connector::Connector;
+use crate::env::Env;
 use crate::inputs::{config_error, load_json, JsonErrorDetail};
-use crate::run::Env;
 
 /// A config file read and validated: the credential, and the values of its secret fields
 /// (removed from every line of output).

@@ -8,8 +8,8 @@ use connector_core::{Credential, DestinationSyncMode, Failure};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
+use crate::env::Env;
 use crate::exit::EXIT_USAGE;
-use crate::run::Env;
 
 /// A connector the runner turns into an Airbyte-protocol program: its credential type, its
 /// name and what its spec says, how it builds a source and a sink from a credential, an

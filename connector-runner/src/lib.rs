@@ -28,6 +28,7 @@ pub mod airbyte;
 mod cli;
 mod config;
 mod connector;
+mod env;
 mod exit;
 mod inputs;
 mod output;
@@ -41,7 +42,8 @@ mod write;
 
 pub use config::{load_config, Loaded};
 pub use connector::{Connector, NoCommands};
+pub use env::{Env, Stdin};
 pub use exit::{EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE};
-pub use run::{process_main, run, run_interruptible, Env, Stdin};
+pub use run::{process_main, run, run_interruptible};
 pub use signal::{Interrupt, InterruptTrigger, Signal};
 pub use spec::spec;

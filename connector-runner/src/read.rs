@@ -9,11 +9,11 @@ use futures::StreamExt;
 use crate::airbyte::{now_ms, write_records, Message};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::env::Env;
 use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{load_catalog, load_state};
 use crate::output::ProtocolOut;
 use crate::progress::Progress;
-use crate::run::Env;
 use crate::signal::{Interrupt, Signal};
 
 /// `discover --config C`: prints the CATALOG.

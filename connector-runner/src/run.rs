@@ -11,35 +11,11 @@ use crate::airbyte::Message;
 use crate::cli::{command, Cli, Command};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::env::{Env, Stdin};
 use crate::exit::{EXIT_OK, EXIT_USAGE};
 use crate::output::ProtocolOut;
 use crate::signal::Interrupt;
 use crate::{progress, read, write};
-
-/// What the command reads from its environment.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    /// The base URL override ([`Connector::BASE_URL_ENV`]), if set.
-    pub base_url: Option<String>,
-    /// Whether stdout is a terminal (a person watching): turns the progress view on.
-    pub stdout_is_terminal: bool,
-}
-
-impl Env {
-    /// Reads the process environment (`base_url` from `base_url_env`, when given).
-    pub fn from_process(base_url_env: Option<&str>) -> Self {
-        use std::io::IsTerminal;
-        Self {
-            base_url: base_url_env
-                .and_then(|name| std::env::var(name).ok())
-                .filter(|v| !v.trim().is_empty()),
-            stdout_is_terminal: std::io::stdout().is_terminal(),
-        }
-    }
-}
-
-/// Standard input as the commands read it (`write` reads Airbyte messages from it).
-pub type Stdin = Box<dyn tokio::io::AsyncBufRead + Unpin + Send>;
 
 /// Runs the command line `args` of connector `C` (without the program name), reading `stdin`,
 /// writing protocol lines to `out`, and returning the exit code.

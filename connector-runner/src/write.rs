@@ -42,11 +42,11 @@ use tokio::io::AsyncBufReadExt;
 use crate::airbyte::{now_ms, Message};
 use crate::config::load_config;
 use crate::connector::Connector;
+use crate::env::{Env, Stdin};
 use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{config_error, load_catalog};
 use crate::output::{scrub, ProtocolOut};
 use crate::progress::Progress;
-use crate::run::{Env, Stdin};
 use crate::signal::Interrupt;
 
 /// The files a write reports to besides stdout.

@@ -3,7 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{get, sentence, HostSchema};
+use super::path::get;
+use super::schema::HostSchema;
+use super::text::sentence;
 use crate::credential::FailureReason;
 #[cfg(doc)]
 use crate::error::Error;
