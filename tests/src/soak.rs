@@ -431,7 +431,7 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
                 }
             }
             SinkEvent::CheckpointAck(state) => acked.push(state["checkpoint"].as_u64()),
-            SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
+            SinkEvent::Log { .. } | SinkEvent::Wait(_) => {}
         }
     }
     // Every checkpoint is acknowledged up to the first record the host must send again (one

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use connector_core::order::{Acks, Finished, KeyedOrder};
 use connector_core::{
     ConfiguredCatalog, Failure, FailureClass, Outcome, PreparedWrite, Record, RecordOutcome, Sink, SinkEvent,
-    SinkInput, SourceEvent, Stopped,
+    SinkInput, Stopped,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
@@ -37,7 +37,7 @@ use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::precheck::is_blank;
 
 use halt::{lock, Halt};
-use plan::{tag, Tagged};
+use plan::Tagged;
 use writer::refused;
 use writer::Writer;
 
@@ -258,7 +258,7 @@ impl FlowluSink {
             &self.account,
             self.clock.clone(),
             Arc::clone(&plan),
-            tag(input).boxed(),
+            connector_core::order::number(input).boxed(),
         );
         let done = planned
             .map(move |planned| {
@@ -342,27 +342,6 @@ impl Sink for FlowluSink {
             waits: Mutex::new(Some(waits)),
         }))
     }
-
-    fn write<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> BoxStream<'a, SinkEvent> {
-        match self.plan(catalog) {
-            Ok(plan) => {
-                let halt = Halt::new(self.account.stop.child_token());
-                self.write_planned(Arc::new(plan), input, Arc::new(halt))
-            }
-            Err(e) => connector_core::sink::refuse_all(
-                Failure {
-                    class: FailureClass::Config,
-                    message: e.to_string(),
-                    internal: e.to_string(),
-                },
-                input,
-            ),
-        }
-    }
 }
 
 /// A planned write of a [`FlowluSink`]; [`PreparedWrite::stopped`] says whether a fatal
@@ -372,7 +351,7 @@ struct FlowluWrite {
     plan: Arc<WritePlan>,
     halt: Arc<Halt>,
     /// The waits of the sink's requests, merged into the first write's events.
-    waits: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SourceEvent>>>,
+    waits: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<connector_core::Wait>>>,
 }
 
 impl PreparedWrite for FlowluWrite {
@@ -402,25 +381,15 @@ impl PreparedWrite for FlowluWrite {
 /// `events`.
 fn with_waits<'b>(
     events: BoxStream<'b, SinkEvent>,
-    waits: tokio::sync::mpsc::UnboundedReceiver<SourceEvent>,
+    waits: tokio::sync::mpsc::UnboundedReceiver<connector_core::Wait>,
 ) -> impl futures::Stream<Item = SinkEvent> + 'b {
     futures::stream::unfold((events, waits), |(mut events, mut waits)| async move {
-        loop {
-            let event = tokio::select! {
-                biased;
-                Some(wait) = waits.recv() => match wait {
-                    SourceEvent::RateLimited { stream, wait_ms } => {
-                        SinkEvent::RateLimited { stream, wait_ms }
-                    }
-                    SourceEvent::Retrying { stream, attempt, wait_ms, reason } => {
-                        SinkEvent::Retrying { stream, attempt, wait_ms, reason }
-                    }
-                    _ => continue,
-                },
-                event = events.next() => event?,
-            };
-            return Some((event, (events, waits)));
-        }
+        let event = tokio::select! {
+            biased;
+            Some(wait) = waits.recv() => SinkEvent::Wait(wait),
+            event = events.next() => event?,
+        };
+        Some((event, (events, waits)))
     })
 }
 

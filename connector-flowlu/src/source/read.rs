@@ -564,7 +564,7 @@ struct Notices(mpsc::UnboundedSender<SourceEvent>);
 
 impl Notices {
     fn wait(&self, stream: &str, wait: &Wait) {
-        let _ = self.0.send(wait.event(stream));
+        let _ = self.0.send(SourceEvent::Wait(wait.event(stream)));
     }
 }
 

@@ -3,7 +3,7 @@
 //! no outcome, no stdout line and no reject file.
 
 use connector_core::{
-    ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput,
+    ConfiguredCatalog, Credential, FailureClass, Outcome, Record, Sink, SinkEvent, SinkInput, Wait,
 };
 use connector_flowlu::FlowluCredential;
 use connector_flowlu::FlowluSink;
@@ -424,12 +424,7 @@ async fn the_waits_of_a_prepared_write_come_in_its_events_as_they_start_with_the
         .position(|e| matches!(e, SinkEvent::Outcome(_)))
         .unwrap();
     let waits: Vec<usize> = (0..events.len())
-        .filter(|&i| {
-            matches!(
-                events[i],
-                SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. }
-            )
-        })
+        .filter(|&i| matches!(events[i], SinkEvent::Wait(_)))
         .collect();
     assert_eq!(waits.len(), 2, "{events:?}");
     assert!(waits[0] < first_outcome, "{events:?}");
@@ -437,21 +432,21 @@ async fn the_waits_of_a_prepared_write_come_in_its_events_as_they_start_with_the
         .iter()
         .filter_map(|event| match event.clone() {
             // The backoff carries jitter (1-5 ms here).
-            SinkEvent::Retrying {
+            SinkEvent::Wait(Wait::Retrying {
                 stream,
                 attempt,
                 wait_ms,
                 reason,
-            } => {
+            }) => {
                 assert!((1..=5).contains(&wait_ms), "{wait_ms}");
-                Some(SinkEvent::Retrying {
+                Some(SinkEvent::Wait(Wait::Retrying {
                     stream,
                     attempt,
                     wait_ms: 0,
                     reason,
-                })
+                }))
             }
-            wait @ SinkEvent::RateLimited { .. } => Some(wait),
+            wait @ SinkEvent::Wait(Wait::RateLimited { .. }) => Some(wait),
             _ => None,
         })
         .collect();
@@ -460,16 +455,16 @@ async fn the_waits_of_a_prepared_write_come_in_its_events_as_they_start_with_the
         seen,
         [
             // `Retry-After: 0`: no wait.
-            SinkEvent::RateLimited {
+            SinkEvent::Wait(Wait::RateLimited {
                 stream: Some("crm_account".into()),
                 wait_ms: 0
-            },
-            SinkEvent::Retrying {
+            }),
+            SinkEvent::Wait(Wait::Retrying {
                 stream: "crm_account".into(),
                 attempt: 1,
                 wait_ms: 0,
                 reason: "HTTP 502".into()
-            },
+            }),
         ]
     );
     for mock in mocks {

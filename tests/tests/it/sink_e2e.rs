@@ -213,7 +213,7 @@ async fn states_are_acknowledged_after_their_records_under_concurrency() {
                 );
                 acked.push(after);
             }
-            SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
+            SinkEvent::Log { .. } | SinkEvent::Wait(_) => {}
         }
     }
     assert_eq!(finished.len(), 60);

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
-use connector_core::SourceEvent;
+use connector_core::Wait as WaitEvent;
 
 use crate::base::error::Error;
 
@@ -124,15 +124,15 @@ pub struct Wait {
 
 impl Wait {
     /// The wait as the event a progress display and the log show for `stream`:
-    /// [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] (with [`Wait::cause`]).
-    pub fn event(&self, stream: &str) -> SourceEvent {
+    /// [`WaitEvent::RateLimited`] or [`WaitEvent::Retrying`] (with [`Wait::cause`]).
+    pub fn event(&self, stream: &str) -> WaitEvent {
         let wait_ms = u64::try_from(self.delay.as_millis()).unwrap_or(u64::MAX);
         match self.reason {
-            WaitReason::RateLimited => SourceEvent::RateLimited {
+            WaitReason::RateLimited => WaitEvent::RateLimited {
                 stream: Some(stream.to_string()),
                 wait_ms,
             },
-            WaitReason::Retry => SourceEvent::Retrying {
+            WaitReason::Retry => WaitEvent::Retrying {
                 stream: stream.to_string(),
                 attempt: self.attempt,
                 wait_ms,
