@@ -114,8 +114,8 @@ impl FlowluSink {
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
             index_max_age: settings.staleness(),
+            find_earlier: settings.finds_earlier_creates(),
             account: Account::new(client, settings),
-            find_earlier: false,
             clock: StalenessClock::system(),
         }
     }
@@ -125,9 +125,9 @@ impl FlowluSink {
         let account = Account::from_credential(credential)?;
         Ok(Self {
             index_max_age: account.settings.staleness(),
+            find_earlier: account.settings.finds_earlier_creates(),
             account,
             clock: StalenessClock::system(),
-            find_earlier: false,
         })
     }
 

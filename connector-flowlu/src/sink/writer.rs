@@ -865,15 +865,21 @@ impl Writer<'_> {
         if !self.find_earlier {
             return None;
         }
+        // A record that cannot be sent fails without a request; one that clears a field is
+        // never found (the comparison holds only the values sent).
+        let body = self.checked(data)?;
+        if self.body(data, true).is_err() || !self.may_be_unchanged(data) {
+            return None;
+        }
+        // Nor is one sending a list or an object (or nothing): no read for it.
+        if sent_fields(&body).is_none_or(|sent| sent.is_empty()) {
+            return None;
+        }
         let earlier = match self.shared.earlier.get_or_try_init(|| self.read_earlier()).await {
             Ok(Some(earlier)) => earlier,
             Ok(None) => return None,
-            Err(e) => return Some(self.fail(&e)),
+            Err(outcome) => return Some(outcome),
         };
-        let body = self.checked(data)?;
-        if !self.may_be_unchanged(data) {
-            return None;
-        }
         let mut earlier = earlier.lock().await;
         let id = earlier.claim(&body, &self.stream.kinds)?;
         tracing::info!(
@@ -886,8 +892,12 @@ impl Writer<'_> {
         Some(Outcome::Created { id: id.to_string() })
     }
 
-    /// The model's newest records (one list call); `Ok(None)` when the portal refuses the read.
-    async fn read_earlier(&self) -> Result<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>, Error> {
+    /// The model's newest records (one list call); `Ok(None)` when the read fails for another
+    /// reason than one that stops the write (a signal, a rejected key, a module the key lacks:
+    /// then `Err`, the record's outcome).
+    async fn read_earlier(
+        &self,
+    ) -> Result<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>, Outcome> {
         let limit = self.account.settings.page_size();
         let params = [
             ("order_by[desc][]".to_string(), "id".to_string()),
@@ -903,11 +913,16 @@ impl Writer<'_> {
                 tracing::debug!(stream = %self.stream.stream, records = earlier.len(), "newest records read before the first create");
                 Ok(Some(tokio::sync::Mutex::new(earlier)))
             }
-            // A signal: the record is not sent (nothing else of the write is).
-            Err(Error::Stopped) => Err(Error::Stopped),
-            // Not read again later: by then the write's own creates would be among the newest,
-            // and an identical record of the input would be taken for one of them.
+            // A signal: the record is not sent (nothing else of the write is); a refusal no
+            // record can get past fails it (and stops the write or the stream).
+            // Other failures are not read again later: by then the write's own creates would
+            // be among the newest, and an identical record of the input would be taken for one
+            // of them.
             Err(e) => {
+                let outcome = self.fail(&e);
+                if matches!(e, Error::Stopped) || self.halt.reason(&self.stream.stream).is_some() {
+                    return Err(outcome);
+                }
                 tracing::warn!(stream = %self.stream.stream, error = %internal_detail(&e), "the newest records could not be read before the first create: a record an earlier run created after its last STATE is created again");
                 Ok(None)
             }

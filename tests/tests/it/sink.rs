@@ -107,6 +107,16 @@ fn lookup(server: &mut ServerGuard, email: &str) -> Mock {
         ]))
 }
 
+/// The read of the model's newest records a write makes before a stream's first create
+/// (`order_by[desc][]=id`, one page of 500), to find creates an earlier run made.
+fn newest(server: &mut ServerGuard) -> Mock {
+    server
+        .mock("GET", "/api/v1/module/crm/account/list")
+        .match_query(Matcher::Exact(format!(
+            "api_key={CANARY_KEY}&order_by%5Bdesc%5D%5B%5D=id&page=1&limit=500"
+        )))
+}
+
 fn page(items: Value) -> String {
     json!({"response": {"total": items.as_array().map_or(0, Vec::len), "page": 1, "items": items}})
         .to_string()
@@ -589,12 +599,16 @@ async fn an_ambiguous_create_without_a_match_field_and_no_known_id_is_unknown_wh
         .create_async()
         .await;
     let other = CatchAll::register(&mut server).await;
-    let outcomes = write(
-        &sink(&server.url(), None),
-        &catalog("append"),
-        records(&[json!({"name": "A"})]),
-    )
-    .await;
+    // Without looking for earlier creates first (with it, record 12 would be found before the
+    // create and nothing sent; and its id would be known).
+    let credential = FlowluCredential::from_config(&json!({"name": "Test", "account_domain": "acme",
+        "api_key": CANARY_KEY, "advanced": {"find_earlier_creates": false}}))
+    .unwrap()
+    .with_base_url(server.url());
+    let sink = FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3));
+    let outcomes = write(&sink, &catalog("append"), records(&[json!({"name": "A"})])).await;
     assert_eq!(
         outcomes,
         [Outcome::Unknown {
@@ -652,6 +666,11 @@ async fn an_ambiguous_create_that_was_applied_is_found_not_repeated() {
         .expect(1)
         .create_async()
         .await;
+    let earlier = newest(&mut server)
+        .with_body(page(json!([])))
+        .expect(1)
+        .create_async()
+        .await;
     let other = CatchAll::register(&mut server).await;
     let rule = json!({"stream": "crm_account", "mode": "create", "match_field": "email"});
     let outcomes = write(
@@ -663,6 +682,7 @@ async fn an_ambiguous_create_that_was_applied_is_found_not_repeated() {
     assert_eq!(outcomes, [created(77)]);
     failed.assert_async().await;
     found.assert_async().await;
+    earlier.assert_async().await;
     other.assert().await;
 }
 
@@ -696,6 +716,11 @@ async fn write_command_echoes_states_after_their_records_and_rejects_to_a_file()
     }
     let invalid = post(&mut server, "create", "name=Bad")
         .with_body(r#"{"error":{"error_code":21,"error_msg":"Validation error","error_details":{"name":"too short"}}}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let earlier = newest(&mut server)
+        .with_body(page(json!([])))
         .expect(1)
         .create_async()
         .await;
@@ -795,6 +820,7 @@ async fn write_command_echoes_states_after_their_records_and_rejects_to_a_file()
         mock.assert_async().await;
     }
     invalid.assert_async().await;
+    earlier.assert_async().await;
     other.assert().await;
 }
 
@@ -845,14 +871,11 @@ async fn write_command_refuses_a_catalog_it_cannot_write() {
 #[tokio::test]
 async fn after_a_rejected_key_the_other_records_fail_without_requests() {
     let mut server = Server::new_async().await;
-    // At most the records already in flight when the first refusal arrives reach the server
-    // (the sink keeps 2 x requests in flight records going: 8 with the default of 4).
-    let create = server
-        .mock("POST", "/api/v1/module/crm/account/create")
-        .match_query(Matcher::Exact(format!("api_key={CANARY_KEY}")))
+    // The first request, the read of the newest records before the first create, meets the
+    // refusal: no other request follows (the other records wait for that read).
+    let earlier = newest(&mut server)
         .with_status(401)
-        .expect_at_least(1)
-        .expect_at_most(8)
+        .expect(1)
         .create_async()
         .await;
     let catch_all = CatchAll::register(&mut server).await;
@@ -872,9 +895,8 @@ async fn after_a_rejected_key_the_other_records_fail_without_requests() {
             other => panic!("unexpected outcome {other:?}"),
         }
     }
-    assert!((1..=8).contains(&sent), "{sent} records were sent");
-    assert!(outcomes.len() - sent >= 32, "the rest were not sent");
-    create.assert_async().await;
+    assert_eq!(sent, 1, "the record whose read met the refusal");
+    earlier.assert_async().await;
     catch_all.assert().await;
 }
 
@@ -994,6 +1016,11 @@ async fn a_prepared_write_gives_rejected_records_back_with_their_outcome_and_not
         .expect(1)
         .create_async()
         .await;
+    let earlier = newest(&mut server)
+        .with_body(page(json!([])))
+        .expect(1)
+        .create_async()
+        .await;
     let catch_all = CatchAll::register(&mut server).await;
     let sink = sink(&server.url(), None);
     let append = catalog("append");
@@ -1024,5 +1051,6 @@ async fn a_prepared_write_gives_rejected_records_back_with_their_outcome_and_not
     );
     assert_eq!(write.stopped(), []);
     created.assert_async().await;
+    earlier.assert_async().await;
     catch_all.assert().await;
 }
