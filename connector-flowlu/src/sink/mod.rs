@@ -209,6 +209,7 @@ impl FlowluSink {
         let outcome = self
             .record_outcome(plan, halt, sequence, &record, shared, strategy)
             .await;
+        shared.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         (outcome, record.data)
     }
 

@@ -21,6 +21,7 @@ mod probe;
 mod props;
 mod rate_limit;
 mod reliability;
+mod reread;
 mod schemas;
 mod sink;
 mod sink_e2e;
