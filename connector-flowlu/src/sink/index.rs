@@ -49,7 +49,10 @@
 //!   and another created leaves the count as it was, but the created one is read, and the
 //!   index knows one more than the count. A shortfall, a count above what is known (a total
 //!   not to trust), or no count at all ([`ModelIndex::deletions_unseen`]) makes each record
-//!   the index finds unchanged verified (looked up, or its update sent) until the next count.
+//!   the index finds unchanged verified (looked up, or its update sent) until the next count;
+//!   after a shortfall ([`ModelIndex::shortfall`]) the sink reads the whole model into an
+//!   [`ModelIndex::emptied`] index instead when its pages cost fewer requests than the
+//!   stream's records still to write.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
