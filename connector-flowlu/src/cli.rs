@@ -12,7 +12,7 @@ use crate::credential::{explain_at, FlowluCredential};
 use crate::sink::FlowluSink;
 use crate::source::FlowluSource;
 
-pub mod probe;
+pub(crate) mod probe;
 
 /// Flowlu, for the runner.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +78,7 @@ impl Connector for Flowlu {
 
     async fn run_command(command: FlowluCommand, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         match command {
-            FlowluCommand::Probe(args) => probe::run(&args, env, out, err).await,
+            FlowluCommand::Probe(args) => probe::run::<Self>(&args, env, out, err).await,
         }
     }
 }

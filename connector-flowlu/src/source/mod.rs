@@ -1,12 +1,11 @@
 //! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
 
-pub mod cursor;
-pub mod deletes;
+pub(crate) mod deletes;
 mod discover;
-pub mod pager;
+pub(crate) mod pager;
 mod read;
 mod session;
-pub mod shape;
+pub(crate) mod shape;
 
 pub use read::StreamSummary;
 
@@ -18,12 +17,12 @@ use async_trait::async_trait;
 use connector_core::{Catalog, ConfiguredCatalog, Failure, Source, SourceEvent, SourceState};
 use futures::stream::BoxStream;
 
+use crate::account::Account;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::Limiter;
 use crate::client::Client;
-use crate::credential::account::Account;
-use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
-use crate::error::Error;
 
 /// The Flowlu source for one account.
 ///

@@ -17,16 +17,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::base::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
+use crate::base::error::Error;
+use crate::base::stream_schema::RAW_VALUES;
+use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
 use crate::client::pace_memory::{self, Rejected, STATE_KEY};
-use crate::error::Error;
-use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
 use crate::source::deletes::{Tracker, STATE_KEY as DELETES_KEY};
 use crate::source::pager::Absorbed;
 use crate::source::pager::{Next, Pager};
 use crate::source::shape::Shape;
-use crate::stream_schema::RAW_VALUES;
-use crate::streams::{CursorKind, Model};
 
 use super::session::{refusal, Session};
 
@@ -118,7 +118,7 @@ impl Session {
             if only.is_some_and(|only| !only.contains(name)) {
                 continue;
             }
-            let Some(model) = crate::streams::model(name) else {
+            let Some(model) = crate::base::streams::model(name) else {
                 out.unknown_stream(name).await;
                 continue;
             };
@@ -407,7 +407,7 @@ struct Plan {
     model: &'static Model,
     shape: Arc<Shape>,
     order: Order,
-    start: Option<crate::source::cursor::Key>,
+    start: Option<crate::base::cursor::Key>,
     horizon: Horizon,
     /// Deletes tracked and reconciled (incremental streams a destination deduplicates).
     deletes: Option<Deletes>,
@@ -655,7 +655,7 @@ fn summary_text(summaries: &[StreamSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::cursor::Id;
+    use crate::base::cursor::Id;
 
     fn deletes(ids: u64) -> Deletes {
         let (mut tracker, _) = Tracker::from_state(None, None, 0);

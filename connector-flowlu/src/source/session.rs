@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use connector_core::Failure;
 
-use crate::credential::account::Account;
+use crate::account::Account;
+use crate::base::decision::Refusal;
+use crate::base::error::Error;
 use crate::credential::explain_at;
-use crate::error::Error;
 use crate::source::pager::Pager;
 
 /// How a reconciliation read the portal's ids.
@@ -82,9 +83,5 @@ impl Session {
 /// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
 /// filter answers).
 pub(super) fn refusal(err: &Error) -> Option<bool> {
-    match err {
-        _ if err.refuses_filter() => Some(true),
-        Error::Api(api) if api.code == Some(10) => Some(false),
-        _ => None,
-    }
+    err.decision().refused.map(|refused| refused == Refusal::Filter)
 }

@@ -13,53 +13,53 @@ use serde::Deserialize;
 // clamp and [`Settings::check`] all read it.
 
 /// The range of `max_concurrency`.
-pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
+pub(crate) const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
 /// The range of `requests_per_second`.
-pub const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
+pub(crate) const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
 /// The range of `page_size` (reads ask 500 a page, a portal may allow up to 1000).
-pub const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
+pub(crate) const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
 /// The range of `timeout_seconds`.
-pub const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
+pub(crate) const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
 /// The range of `max_page_megabytes`.
-pub const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
+pub(crate) const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
 /// The range of `staleness_seconds`.
-pub const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
+pub(crate) const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
 /// The range of `max_retry_seconds` (0: no retry; at most an hour).
 pub const RETRY_SECONDS_RANGE: RangeInclusive<u32> = 0..=3600;
 
 /// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
-pub const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
+pub(crate) const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
 /// The range of `max_deletes_percent`.
-pub const DELETES_PERCENT_RANGE: RangeInclusive<u32> = 0..=100;
+pub(crate) const DELETES_PERCENT_RANGE: RangeInclusive<u32> = 0..=100;
 /// Default `deletes`: a reconciliation a day. Reconciling costs requests (about one per
 /// changed id range, or a scan of ids), so not every hourly sync pays it; a day bounds how
 /// long a deleted record stays downstream.
-pub const DEFAULT_DELETES_HOURS: u32 = 24;
+pub(crate) const DEFAULT_DELETES_HOURS: u32 = 24;
 /// Default `max_deletes_percent`: one reconciliation deletes at most 5% of a stream's records
 /// without an explicit override (what one public loader caps a scan at).
-pub const DEFAULT_DELETES_PERCENT: u32 = 5;
+pub(crate) const DEFAULT_DELETES_PERCENT: u32 = 5;
 
 /// Default requests in flight per account.
-pub const DEFAULT_CONCURRENCY: u32 = 4;
+pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default `timeout_seconds` (the client's own default, [`crate::client::DEFAULT_TIMEOUT`]).
-pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
+pub(crate) const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
 /// Default page size: the first page of a stream asks for this many records; a portal that
 /// refuses it is read [`SAFE_PAGE_SIZE`] a page, one that caps it is read at its cap.
-pub const DEFAULT_PAGE_SIZE: u32 = 500;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 500;
 /// The page size every public client uses (the fallback when a portal refuses a larger one).
-pub const SAFE_PAGE_SIZE: u32 = 100;
+pub(crate) const SAFE_PAGE_SIZE: u32 = 100;
 /// Bytes in a MiB.
-pub const MIB: usize = 1024 * 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 /// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
 /// what a host's memory notices.
-pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
+pub(crate) const DEFAULT_PAGE_MEGABYTES: u32 = 64;
 /// Default `staleness_seconds`: a write's `unchanged` and create decisions rest on what the
 /// portal held at most this long before. Measured (BENCHMARKS.md, the economy table by
 /// staleness bound): at 1 request/s a refresh (a read of what others created and one of what
 /// they edited) every 30 s adds at most 2 requests per 30, under 7%, where 10 s adds up to 20%;
 /// a write without a cap is refreshed a few times at most.
-pub const DEFAULT_STALENESS_SECONDS: u32 = 30;
+pub(crate) const DEFAULT_STALENESS_SECONDS: u32 = 30;
 
 /// Default `max_retry_seconds`: a request is retried (at most 8 times, no wait above 30 s)
 /// while five minutes since its first attempt are not used up: enough for a short outage.
@@ -444,10 +444,10 @@ impl Settings {
     }
 
     /// How discover names custom field columns.
-    pub fn naming(&self) -> crate::columns::Naming {
+    pub(crate) fn naming(&self) -> crate::base::columns::Naming {
         match self.custom_field_columns {
-            Some(CustomFieldColumns::ByKey) => crate::columns::Naming::ByKey,
-            Some(CustomFieldColumns::ByName) | None => crate::columns::Naming::ByName,
+            Some(CustomFieldColumns::ByKey) => crate::base::columns::Naming::ByKey,
+            Some(CustomFieldColumns::ByName) | None => crate::base::columns::Naming::ByName,
         }
     }
 
@@ -465,7 +465,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     let value: Option<String> = Option::deserialize(d)?;
     match value.map(|s| s.trim().to_string()) {
         None => Ok(None),
-        Some(s) if s.is_empty() || crate::dates::is_zero_date(&s) => Ok(None),
+        Some(s) if s.is_empty() || crate::base::dates::is_zero_date(&s) => Ok(None),
         Some(s) => {
             let ok = s.len() == 10
                 && s.bytes().enumerate().all(|(i, b)| {
@@ -475,7 +475,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
                         b.is_ascii_digit()
                     }
                 });
-            if ok && crate::dates::naive_seconds(&s).is_none() {
+            if ok && crate::base::dates::naive_seconds(&s).is_none() {
                 Err(serde::de::Error::custom(format!(
                     "`{s}` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31"
                 )))
