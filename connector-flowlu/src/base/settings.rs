@@ -26,7 +26,7 @@ pub(crate) const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
 pub(crate) const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
 /// The range of `max_retry_seconds` (0: no retry; at most an hour).
-pub const RETRY_SECONDS_RANGE: RangeInclusive<u32> = 0..=3600;
+pub(crate) const RETRY_SECONDS_RANGE: RangeInclusive<u32> = 0..=3600;
 
 /// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
 pub(crate) const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
@@ -63,7 +63,7 @@ pub(crate) const DEFAULT_STALENESS_SECONDS: u32 = 30;
 
 /// Default `max_retry_seconds`: a request is retried (at most 8 times, no wait above 30 s)
 /// while five minutes since its first attempt are not used up: enough for a short outage.
-pub const DEFAULT_RETRY_SECONDS: u32 = 300;
+pub(crate) const DEFAULT_RETRY_SECONDS: u32 = 300;
 
 /// Advanced settings
 ///

@@ -81,12 +81,12 @@ pub(crate) struct StreamShared {
     /// One more than the highest sequence of the stream's records taken from the input.
     pub received: AtomicU64,
     /// Records of the stream taken from the input.
-    pub taken: AtomicU64,
+    pub(crate) taken: AtomicU64,
     /// Records of the stream that have their outcome.
-    pub done: AtomicU64,
+    pub(crate) done: AtomicU64,
     /// Records a page of the model really holds (the size probe's answer; 0: not known, the
     /// page size asked).
-    pub page: AtomicU64,
+    pub(crate) page: AtomicU64,
     /// The model's newest records, read before the write's first create
     /// ([`crate::sink::resume`]); `None` when the portal refused that read.
     pub(crate) earlier: tokio::sync::OnceCell<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>>,
@@ -112,7 +112,7 @@ impl StreamShared {
 
     /// Records of the stream taken from the input and not yet written (the one being
     /// written included).
-    pub fn left(&self) -> u64 {
+    pub(crate) fn left(&self) -> u64 {
         self.taken
             .load(Ordering::SeqCst)
             .saturating_sub(self.done.load(Ordering::SeqCst))

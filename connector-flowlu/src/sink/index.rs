@@ -238,7 +238,7 @@ impl ModelIndex {
     /// An empty index like this one (key, fields, kinds, updated-time column), keeping what
     /// was learned of the portal (edits or lookups it refuses or ignores) and the match
     /// values the write could not settle: to read the whole model into again.
-    pub fn emptied(&self) -> Self {
+    pub(crate) fn emptied(&self) -> Self {
         let mut fresh = Self::new(&self.key_field, Vec::new());
         fresh.fields.clone_from(&self.fields);
         fresh.kinds.clone_from(&self.kinds);
@@ -257,7 +257,7 @@ impl ModelIndex {
 
     /// The model's size at the last count, when it fell short of the records known (some
     /// were deleted, which ones the index cannot tell).
-    pub fn shortfall(&self) -> Option<u64> {
+    pub(crate) fn shortfall(&self) -> Option<u64> {
         self.shortfall
     }
 
