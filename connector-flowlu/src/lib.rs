@@ -42,6 +42,7 @@ mod probe;
 mod schemas;
 mod sink;
 mod source;
+pub mod webhook;
 
 pub use account::registry::AccountBudget;
 pub use account::{Account, WaitWatch};
@@ -59,7 +60,10 @@ pub use client::{Client, ClientBuilder, ListPage, BASE_URL_ENV};
 pub use credential::FlowluCredential;
 pub use sink::{FieldKinds, FlowluSink, StalenessClock, ValueKind};
 pub use source::deletes::Method as ReconcileMethod;
+pub use source::webhook::Webhooks;
 pub use source::{FlowluSource, StreamSummary};
+pub use webhook::receiver::{Receiver as WebhookReceiver, ReceiverConfig as WebhookReceiverConfig};
+pub use webhook::token::Tokens as WebhookTokens;
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
 /// stability promised).

@@ -32,6 +32,9 @@ pub struct EmulatorConfig {
     pub quirks: Quirks,
     /// A per-account cap on API requests (every key of the portal shares it); `None`: no cap.
     pub rate_cap: Option<RateCap>,
+    /// Flowlu's outgoing webhook: where every create, update and delete is POSTed, with
+    /// delivery faults; `None`: no webhook.
+    pub webhook: Option<Webhook>,
 }
 
 impl Default for EmulatorConfig {
@@ -48,8 +51,76 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             quirks: Quirks::default(),
             rate_cap: None,
+            webhook: None,
         }
     }
+}
+
+/// Flowlu's outgoing webhook (System Settings -> Webhooks): on every create, update and delete
+/// of a record, by any client, a JSON POST to `url` of
+/// `{"meta":{"module","model","action"},"current":{..}|null,"previous":{..}|null}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    /// The receiver's URL (`http` or `https`).
+    pub url: String,
+    /// Delivery faults, decided per event from the seed.
+    pub faults: WebhookFaults,
+}
+
+impl Webhook {
+    /// A webhook to `url` without delivery faults.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            faults: WebhookFaults::default(),
+        }
+    }
+}
+
+/// Shares (probabilities, 0.0 to 1.0) of delivery faults of webhook events.
+///
+/// One draw per event decides its fault (if any); the shares are taken in the order of the
+/// fields and must add up to at most 1. The draw is a function of the seed and the event's
+/// number (events are numbered from 0 in the order the store changed), so a test that makes
+/// the same changes sees the same faults, however its requests interleave with the deliveries.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WebhookFaults {
+    /// Never sent.
+    pub drop: f64,
+    /// Sent twice, one POST after the other.
+    pub repeat: f64,
+    /// Sent [`WebhookFaults::delay_ms`] late (the events after it wait too: order is kept).
+    pub delay: f64,
+    /// Milliseconds a delayed event waits.
+    pub delay_ms: u64,
+    /// Held back and sent right after the next event (which is then sent as it is, whatever
+    /// its own draw); one held with no next event is sent by [`crate::Emulator::flush_webhooks`].
+    pub reorder: f64,
+}
+
+impl WebhookFaults {
+    pub(crate) fn shares(&self) -> [(WebhookFault, f64); 4] {
+        [
+            (WebhookFault::Drop, self.drop),
+            (WebhookFault::Repeat, self.repeat),
+            (WebhookFault::Delay, self.delay),
+            (WebhookFault::Reorder, self.reorder),
+        ]
+    }
+}
+
+/// The delivery fault of one webhook event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFault {
+    /// Never sent.
+    Drop,
+    /// Sent twice.
+    Repeat,
+    /// Sent late.
+    Delay,
+    /// Sent after the next event.
+    Reorder,
 }
 
 /// A per-account cap on API requests: a token bucket of `burst` requests refilled at

@@ -40,6 +40,12 @@
 //! A second client of the account ([`Emulator::second_client`]) creates and edits records as
 //! another CRM user would, during a write; [`Emulator::schedule`] has it act after an exact
 //! number of API requests, so tests place a concurrent change without waiting.
+//!
+//! With [`EmulatorConfig::webhook`] set, it sends Flowlu's outgoing webhook: every create,
+//! update and delete, whoever makes it (the API, the second client, [`Emulator::mutate`]), is
+//! POSTed as `{"meta":{"module","model","action"},"current":..,"previous":..}` from a task of
+//! its own (an API answer never waits on the receiver), with seeded delivery faults (drop,
+//! repeat, delay, reorder) and a log of what was sent ([`Emulator::webhook_log`]).
 
 mod catalog;
 mod config;
@@ -47,6 +53,7 @@ mod data;
 mod error;
 mod server;
 mod store;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,12 +63,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{
-    ApiKey, EmulatorConfig, Faults, Latency, Quirks, RateCap, Refusal, TotalField, ValidationShape,
-    DEFAULT_KEY,
+    ApiKey, EmulatorConfig, Faults, Latency, Quirks, RateCap, Refusal, TotalField, ValidationShape, Webhook,
+    WebhookFault, WebhookFaults, DEFAULT_KEY,
 };
 pub use error::Error;
 pub use server::Stats;
 pub use store::{MutationPlan, MutationSummary};
+pub use webhook::{WebhookDelivery, WebhookEvent, WebhookLog};
 
 use server::Shared;
 use store::Store;
@@ -102,7 +110,11 @@ impl Emulator {
             addr: addr.to_owned(),
             source,
         })?;
-        let shared = Arc::new(Shared::new(config, store));
+        let outbox = match &config.webhook {
+            Some(webhook) => Some(webhook::Outbox::start(config.seed, webhook)?),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(config, store, outbox));
         let app = server::router(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -212,6 +224,35 @@ impl Emulator {
         self.shared.set_rate_cap(cap);
     }
 
+    /// Replaces the webhook's fault shares for the changes made from now on (no effect
+    /// without a webhook); shares outside 0..=1 or adding up to more than 1 are refused.
+    pub fn set_webhook_faults(&self, faults: WebhookFaults) -> Result<(), Error> {
+        webhook::validate_faults(&faults)?;
+        if let Some(outbox) = &self.shared.webhook {
+            outbox.set_faults(faults);
+        }
+        Ok(())
+    }
+
+    /// What the webhook produced and sent so far (empty without a webhook). Deliveries run
+    /// behind the API: call [`Emulator::flush_webhooks`] first for every change made so far.
+    pub fn webhook_log(&self) -> WebhookLog {
+        self.shared
+            .webhook
+            .as_ref()
+            .map(webhook::Outbox::log)
+            .unwrap_or_default()
+    }
+
+    /// Waits until every change made so far has been delivered (its POSTs answered or failed)
+    /// or dropped; an event held back for reordering with no next event is sent now. Returns
+    /// at once without a webhook.
+    pub async fn flush_webhooks(&self) {
+        if let Some(outbox) = &self.shared.webhook {
+            outbox.flush().await;
+        }
+    }
+
     /// Requests served so far, by path and HTTP status.
     pub fn stats(&self) -> Stats {
         self.shared.stats()
@@ -300,6 +341,9 @@ impl SecondClient<'_> {
 }
 
 fn validate(config: &EmulatorConfig) -> Result<(), Error> {
+    if let Some(webhook) = &config.webhook {
+        webhook::validate(webhook)?;
+    }
     if config.max_page_size == 0 || config.default_page_size == 0 {
         return Err(Error::InvalidConfig("page sizes must be at least 1".into()));
     }

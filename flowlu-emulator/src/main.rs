@@ -7,7 +7,11 @@ use std::io::Write;
 use clap::Parser;
 use flowlu_emulator::{
     ApiKey, Emulator, EmulatorConfig, Faults, Latency, Quirks, RateCap, Refusal, TotalField, ValidationShape,
+    Webhook, WebhookFaults,
 };
+
+/// The environment variable naming the webhook URL when `--webhook-url` is not given.
+const WEBHOOK_URL_ENV: &str = "FLOWLU_EMULATOR_WEBHOOK_URL";
 
 /// A local, deterministic stand-in for the Flowlu REST API.
 #[derive(Debug, Parser)]
@@ -108,6 +112,26 @@ struct Args {
     /// HTTP status of a `json` refusal.
     #[arg(long, default_value_t = 200)]
     refusal_status: u16,
+    /// Flowlu's outgoing webhook: POST every create, update and delete to this URL, e.g.
+    /// `http://127.0.0.1:9000/hook` (default: the FLOWLU_EMULATOR_WEBHOOK_URL environment
+    /// variable; no webhook without either).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// Share of webhook events never sent.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_p_drop: f64,
+    /// Share of webhook events sent twice.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_p_repeat: f64,
+    /// Share of webhook events sent late, by --webhook-delay-ms (later events wait too).
+    #[arg(long, default_value_t = 0.0)]
+    webhook_p_delay: f64,
+    /// Milliseconds a delayed webhook event waits.
+    #[arg(long, default_value_t = 1000)]
+    webhook_delay_ms: u64,
+    /// Share of webhook events held back and sent after the next one.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_p_reorder: f64,
 }
 
 fn parse_key(spec: &str) -> ApiKey {
@@ -117,7 +141,8 @@ fn parse_key(spec: &str) -> ApiKey {
     }
 }
 
-fn config(args: &Args) -> Result<EmulatorConfig, String> {
+/// The configuration of `args`; `env_webhook_url` is the environment's webhook URL.
+fn config(args: &Args, env_webhook_url: Option<String>) -> Result<EmulatorConfig, String> {
     let mut model_records = HashMap::new();
     for spec in &args.model_records {
         let (model, n) = spec
@@ -193,6 +218,20 @@ fn config(args: &Args) -> Result<EmulatorConfig, String> {
     if !args.keys.is_empty() {
         config.keys = args.keys.iter().map(|k| parse_key(k)).collect();
     }
+    let webhook_url = args
+        .webhook_url
+        .clone()
+        .or(env_webhook_url.filter(|url| !url.is_empty()));
+    config.webhook = webhook_url.map(|url| Webhook {
+        url,
+        faults: WebhookFaults {
+            drop: args.webhook_p_drop,
+            repeat: args.webhook_p_repeat,
+            delay: args.webhook_p_delay,
+            delay_ms: args.webhook_delay_ms,
+            reorder: args.webhook_p_reorder,
+        },
+    });
     Ok(config)
 }
 
@@ -203,7 +242,7 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = match config(&args) {
+    let config = match config(&args, std::env::var(WEBHOOK_URL_ENV).ok()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -222,7 +261,77 @@ async fn main() -> std::process::ExitCode {
     let _ = out.flush();
     drop(out);
     eprintln!("serving until Ctrl-C; api key: {}", emu.api_key());
+    if let Some(webhook) = &emu.config().webhook {
+        eprintln!(
+            "webhook: every create, update and delete is POSTed to {}",
+            webhook.url
+        );
+    }
     let _ = tokio::signal::ctrl_c().await;
     emu.shutdown().await;
     std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("flowlu-emulator").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn no_webhook_without_flag_or_environment() {
+        assert_eq!(config(&parse(&[]), None).unwrap().webhook, None);
+        assert_eq!(config(&parse(&[]), Some(String::new())).unwrap().webhook, None);
+    }
+
+    #[test]
+    fn webhook_from_flags() {
+        let args = parse(&[
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+            "--webhook-p-drop",
+            "0.1",
+            "--webhook-p-repeat",
+            "0.2",
+            "--webhook-p-delay",
+            "0.3",
+            "--webhook-delay-ms",
+            "250",
+            "--webhook-p-reorder",
+            "0.4",
+        ]);
+        let env = Some("http://127.0.0.1:8/ignored".to_owned());
+        assert_eq!(
+            config(&args, env).unwrap().webhook,
+            Some(Webhook {
+                url: "http://127.0.0.1:9/hook".into(),
+                faults: WebhookFaults {
+                    drop: 0.1,
+                    repeat: 0.2,
+                    delay: 0.3,
+                    delay_ms: 250,
+                    reorder: 0.4,
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn webhook_url_from_environment() {
+        let env = Some("http://127.0.0.1:8/hook".to_owned());
+        assert_eq!(
+            config(&parse(&[]), env).unwrap().webhook,
+            Some(Webhook {
+                url: "http://127.0.0.1:8/hook".into(),
+                faults: WebhookFaults {
+                    delay_ms: 1000,
+                    ..WebhookFaults::default()
+                },
+            })
+        );
+    }
 }

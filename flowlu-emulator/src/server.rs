@@ -18,6 +18,7 @@ use crate::config::{EmulatorConfig, Fault, Faults, Latency, Quirks, RateCap, Ref
 use crate::data;
 use crate::error::ApiError;
 use crate::store::{Cmp, Filter, ListQuery, MutationPlan, Store};
+use crate::webhook::Outbox;
 
 /// Requests served, by path and HTTP status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -93,6 +94,38 @@ pub(crate) struct Shared {
     /// API requests answered since the start (never reset).
     served: Mutex<u64>,
     scheduled: Mutex<Scheduled>,
+    /// The outgoing webhook, when one is configured.
+    pub webhook: Option<Outbox>,
+}
+
+/// The store locked for a change: derefs to the [`Store`]; when dropped, hands the changes it
+/// made to the webhook, still under the lock (so events are numbered in the store's order).
+pub(crate) struct StoreWrite<'a> {
+    store: std::sync::RwLockWriteGuard<'a, Store>,
+    webhook: Option<&'a Outbox>,
+}
+
+impl std::ops::Deref for StoreWrite<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for StoreWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for StoreWrite<'_> {
+    fn drop(&mut self) {
+        if let (Some(webhook), Some(events)) = (self.webhook, self.store.events.as_mut()) {
+            if !events.is_empty() {
+                webhook.queue(events.drain(..));
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,7 +133,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(config: EmulatorConfig, store: Store) -> Self {
+    pub(crate) fn new(config: EmulatorConfig, mut store: Store, webhook: Option<Outbox>) -> Self {
+        if webhook.is_some() {
+            store.events = Some(Vec::new());
+        }
         let runtime = Runtime {
             latency: config.latency,
             faults: config.faults,
@@ -116,6 +152,7 @@ impl Shared {
             bucket: Mutex::new(None),
             served: Mutex::new(0),
             scheduled: Mutex::new(Scheduled::default()),
+            webhook,
         }
     }
 
@@ -123,8 +160,11 @@ impl Shared {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn write_store(&self) -> StoreWrite<'_> {
+        StoreWrite {
+            store: self.store.write().unwrap_or_else(PoisonError::into_inner),
+            webhook: self.webhook.as_ref(),
+        }
     }
 
     pub(crate) fn runtime(&self) -> Runtime {

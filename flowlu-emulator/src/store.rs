@@ -12,6 +12,7 @@ use crate::catalog::{self, Gen, ModelDef};
 use crate::config::{EmulatorConfig, TotalField};
 use crate::data::{self, Counts, CustomColumn, RowSeed};
 use crate::error::{ApiError, Error};
+use crate::webhook::{Action, StoreEvent};
 
 /// One record.
 #[derive(Debug)]
@@ -131,6 +132,9 @@ pub(crate) struct Store {
     tables: HashMap<String, Table>,
     seeded: HashMap<String, usize>,
     clock: i64,
+    /// The changes made since the webhook last took them; `None` while no webhook listens
+    /// (nothing is noted).
+    pub(crate) events: Option<Vec<StoreEvent>>,
 }
 
 impl Counts for HashMap<String, usize> {
@@ -343,7 +347,26 @@ impl Store {
             tables,
             seeded,
             clock: data::CLOCK_START,
+            events: None,
         })
+    }
+
+    /// Notes a change for the webhook (when one listens).
+    fn note(
+        events: &mut Option<Vec<StoreEvent>>,
+        def: &'static ModelDef,
+        action: Action,
+        current: Option<&Arc<Row>>,
+        previous: Option<&Arc<Row>>,
+    ) {
+        if let Some(events) = events {
+            events.push(StoreEvent {
+                def,
+                action,
+                current: current.cloned(),
+                previous: previous.cloned(),
+            });
+        }
     }
 
     fn tick(&mut self) -> i64 {
@@ -568,7 +591,9 @@ impl Store {
             value.insert(col.name.clone(), "".into());
         }
         Self::apply(table, &mut value, input, true)?;
+        let def = table.def;
         let row = table.insert(value);
+        Self::note(&mut self.events, def, Action::Create, Some(&row), None);
         self.tick();
         Ok(row.json.clone())
     }
@@ -587,7 +612,9 @@ impl Store {
         Self::apply(table, &mut value, input, false)?;
         data::bump(&mut value, table.def.stamps, now);
         let row = Row::new(id, value);
-        table.rows[pos] = Arc::clone(&row);
+        let def = table.def;
+        let previous = std::mem::replace(&mut table.rows[pos], Arc::clone(&row));
+        Self::note(&mut self.events, def, Action::Update, Some(&row), Some(&previous));
         self.tick();
         Ok(row.json.clone())
     }
@@ -596,7 +623,9 @@ impl Store {
     pub(crate) fn delete(&mut self, key: &str, id: u64) -> Result<(), ApiError> {
         let table = self.table_mut(key)?;
         let pos = table.position(id).map_err(|_| ApiError::not_found(id))?;
-        table.rows.remove(pos);
+        let def = table.def;
+        let previous = table.rows.remove(pos);
+        Self::note(&mut self.events, def, Action::Delete, None, Some(&previous));
         Ok(())
     }
 
@@ -609,6 +638,7 @@ impl Store {
     ) -> Result<MutationSummary, Error> {
         let now = self.tick();
         let seeded = &self.seeded;
+        let events = &mut self.events;
         let table = self
             .tables
             .get_mut(key)
@@ -622,9 +652,14 @@ impl Store {
         let doomed = rand::seq::index::sample(&mut rng, len, plan.deletes.min(len));
         summary.deleted = doomed.iter().map(|i| table.rows[i].id).collect();
         summary.deleted.sort_unstable();
-        table
-            .rows
-            .retain(|r| summary.deleted.binary_search(&r.id).is_err());
+        let def = table.def;
+        table.rows.retain(|r| {
+            let kept = summary.deleted.binary_search(&r.id).is_err();
+            if !kept {
+                Self::note(events, def, Action::Delete, None, Some(r));
+            }
+            kept
+        });
 
         let len = table.rows.len();
         let mut changed: Vec<usize> =
@@ -647,7 +682,9 @@ impl Store {
             }
             data::bump(&mut value, table.def.stamps, now);
             summary.updated.push(row.id);
-            table.rows[pos] = Row::new(row.id, value);
+            let new = Row::new(row.id, value);
+            let previous = std::mem::replace(&mut table.rows[pos], Arc::clone(&new));
+            Self::note(events, def, Action::Update, Some(&new), Some(&previous));
         }
 
         for _ in 0..plan.inserts {
@@ -658,7 +695,9 @@ impl Store {
                 times: (now, now),
             };
             let value = data::generate(&row_seed, &mut rng, seeded);
-            summary.inserted.push(table.insert(value).id);
+            let row = table.insert(value);
+            Self::note(events, def, Action::Create, Some(&row), None);
+            summary.inserted.push(row.id);
         }
         Ok(summary)
     }

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod crypto;
 pub mod portals;
 pub mod store;
+pub mod webhooks;
 
 pub use api::{authorities, router, Host};
 pub use clock::{now, rfc3339};

@@ -40,6 +40,12 @@ pub(crate) const DEFAULT_DELETES_HOURS: u32 = 24;
 /// without an explicit override (what one public loader caps a scan at).
 pub(crate) const DEFAULT_DELETES_PERCENT: u32 = 5;
 
+/// The range of `webhook_poll_hours` (0: every read; at most a week).
+pub const WEBHOOK_POLL_HOURS_RANGE: RangeInclusive<u32> = 0..=168;
+/// Default `webhook_poll_hours`: with webhooks, an incremental stream is polled once an hour,
+/// the safety net for events Flowlu did not deliver (it promises no delivery).
+pub const DEFAULT_WEBHOOK_POLL_HOURS: u32 = 1;
+
 /// Default requests in flight per account.
 pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default `timeout_seconds` (the client's own default, [`crate::client::DEFAULT_TIMEOUT`]).
@@ -202,6 +208,26 @@ pub struct Settings {
     #[serde(default, deserialize_with = "whole_number")]
     pub max_deletes_percent: Option<u32>,
 
+    /// Webhooks: spool directory
+    ///
+    /// The directory where flowlu-connector listen (or a host's receiver) keeps the events
+    /// Flowlu's webhooks sent. When set, a read passes on the changes spooled there and polls
+    /// each incremental stream only every webhook_poll_hours. Leave empty to poll on every read.
+    #[schemars(extend("examples" = ["/var/lib/flowlu-webhooks"]))]
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub webhook_spool: Option<String>,
+
+    /// Webhooks: hours between polls
+    ///
+    /// With a webhook spool: every this many hours a read also polls each incremental stream,
+    /// catching any change whose webhook Flowlu did not deliver. 0 polls on every read.
+    #[schemars(
+        range(min = *WEBHOOK_POLL_HOURS_RANGE.start(), max = *WEBHOOK_POLL_HOURS_RANGE.end()),
+        extend("default" = DEFAULT_WEBHOOK_POLL_HOURS)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub webhook_poll_hours: Option<u32>,
+
     /// Retry budget (seconds)
     ///
     /// When Flowlu fails for a temporary reason (a server error, a timeout, a rate limit), a
@@ -347,6 +373,20 @@ impl Settings {
         clamp(self.page_size.unwrap_or(DEFAULT_PAGE_SIZE), &PAGE_SIZE_RANGE)
     }
 
+    /// The webhook spool's directory, if set.
+    pub fn webhook_spool(&self) -> Option<&std::path::Path> {
+        self.webhook_spool.as_deref().map(std::path::Path::new)
+    }
+
+    /// Seconds between polls of a stream when webhooks are spooled (0: every read).
+    pub fn webhook_poll_seconds(&self) -> i64 {
+        let hours = clamp(
+            self.webhook_poll_hours.unwrap_or(DEFAULT_WEBHOOK_POLL_HOURS),
+            &WEBHOOK_POLL_HOURS_RANGE,
+        );
+        i64::from(hours) * 3600
+    }
+
     /// Seconds between reconciliations of deletes; `None` when off.
     pub fn deletes_every(&self) -> Option<i64> {
         let hours = clamp(
@@ -429,6 +469,11 @@ impl Settings {
                 "max_deletes_percent",
                 self.max_deletes_percent,
                 DELETES_PERCENT_RANGE,
+            ),
+            (
+                "webhook_poll_hours",
+                self.webhook_poll_hours,
+                WEBHOOK_POLL_HOURS_RANGE,
             ),
         ];
         for (field, value, range) in ranges {

@@ -123,16 +123,27 @@ impl Session {
                 continue;
             };
             let incremental = configured.sync_mode == SyncMode::Incremental && model.cursor.is_some();
+            // With webhooks, an incremental stream is polled only when its poll is due; the
+            // poll reads its state without the webhook position.
+            if incremental
+                && self
+                    .webhooks
+                    .as_ref()
+                    .is_some_and(|w| !w.poll_due(state.get(name), unix_now()))
+            {
+                continue;
+            }
+            let saved_state = crate::source::webhook::poll_state(state.get(name));
             let order = Order::of(model, incremental);
-            if let Some(saved) = state.get(name).filter(|saved| !order.recognises(saved)) {
+            if let Some(saved) = saved_state.as_ref().filter(|saved| !order.recognises(saved)) {
                 let message = format!(
                     "{name}: the saved state {} is not a position this connector wrote for this sync mode: reading the stream from the start",
                     excerpt(saved)
                 );
                 out.log(LogLevel::Warn, message).await;
             }
-            let start = order.start(state.get(name), self.account.settings.start_date.as_deref());
-            let saved = state.get(name).is_some_and(|saved| order.recognises(saved));
+            let start = order.start(saved_state.as_ref(), self.account.settings.start_date.as_deref());
+            let saved = saved_state.as_ref().is_some_and(|saved| order.recognises(saved));
             if let Some(why) = start.as_ref().and_then(|key| refuse_start(key, &horizon)) {
                 out.bad_start(name, saved, &why).await;
                 continue;
@@ -150,7 +161,7 @@ impl Session {
             let deletes = match self.account.settings.deletes_every() {
                 Some(every) if incremental && dedup => {
                     let kind = order.cursor.map(|(_, kind)| kind);
-                    let saved = state.get(name).filter(|saved| order.recognises(saved));
+                    let saved = saved_state.as_ref().filter(|saved| order.recognises(saved));
                     let (tracker, warning) = Tracker::from_state(saved, kind, unix_now());
                     if let Some(warning) = warning {
                         out.log(LogLevel::Warn, format!("{name}: {warning}")).await;

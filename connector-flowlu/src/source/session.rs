@@ -31,6 +31,8 @@ pub(super) struct Session {
     page_limit: Arc<AtomicU32>,
     /// How reconciliations read the portal's ids.
     pub(super) method: Method,
+    /// Webhooks spooled for this source: reads drain them and poll only when due.
+    pub(super) webhooks: Option<Arc<crate::source::webhook::Webhooks>>,
 }
 
 impl Session {
@@ -40,6 +42,7 @@ impl Session {
             account,
             page_limit,
             method: Method::Auto,
+            webhooks: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl Session {
             account,
             page_limit: self.page_limit,
             method: self.method,
+            webhooks: self.webhooks,
         }
     }
 
