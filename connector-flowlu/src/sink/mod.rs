@@ -62,12 +62,13 @@ use writer::Writer;
 ///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 ///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 ///   id of the stream was known, a record with the same values exists).
-/// * **Creates the host resends** (`resume`, when built [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one read of the
-///   model's newest records (`order_by[desc][]=id`, one page); a record equal in every sent
-///   field to an unclaimed one of them (each claimed once, oldest first) is `created` with its
-///   id and not sent: an earlier run made it after its last acknowledged checkpoint. A new
-///   record identical to one of that page is taken for such a create; one identical to an
-///   older record is created.
+/// * **Creates the host resends** (`resume`; the settings' `find_earlier_creates`, on by
+///   default, or [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one
+///   read of the model's newest records (`order_by[desc][]=id`, one page); a record equal in
+///   every sent field to an unclaimed one of them (each claimed once, oldest first) is
+///   `created` with its id and not sent: an earlier run made it after its last acknowledged
+///   checkpoint. A new record identical to one of that page is taken for such a create; one
+///   identical to an older record is created.
 /// * **Request economy** (`economy`): per stream, a lookup per record or one read of
 ///   the model into an index (`index`), whichever costs fewer requests. A record
 ///   whose sent fields already hold the portal's values (`compare`) is `unchanged`,
@@ -113,8 +114,8 @@ impl FlowluSink {
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
             index_max_age: settings.staleness(),
+            find_earlier: settings.finds_earlier_creates(),
             account: Account::new(client, settings),
-            find_earlier: false,
             clock: StalenessClock::system(),
         }
     }
@@ -124,9 +125,9 @@ impl FlowluSink {
         let account = Account::from_credential(credential)?;
         Ok(Self {
             index_max_age: account.settings.staleness(),
+            find_earlier: account.settings.finds_earlier_creates(),
             account,
             clock: StalenessClock::system(),
-            find_earlier: false,
         })
     }
 
@@ -162,8 +163,9 @@ impl FlowluSink {
     /// input record equal in every sent field to one of them (each claimed once, oldest first)
     /// for an earlier run's create: `created` with its id, not sent (see `sink::resume`). A
     /// host resuming from its last acknowledged checkpoint then duplicates none of the creates
-    /// made after it that are still among the newest page. Off by default: a record sent again
-    /// on purpose with the same values is then not created while its twin is among the newest.
+    /// made after it that are still among the newest page. Default: the settings'
+    /// `find_earlier_creates` (on); off, a record sent again on purpose with the same values is
+    /// created although its twin is among the newest.
     pub fn finding_earlier_creates(self, on: bool) -> Self {
         Self {
             find_earlier: on,
@@ -206,6 +208,7 @@ impl FlowluSink {
         let outcome = self
             .record_outcome(plan, halt, sequence, &record, shared, strategy)
             .await;
+        shared.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         (outcome, record.data)
     }
 

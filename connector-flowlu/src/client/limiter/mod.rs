@@ -84,12 +84,16 @@ impl Default for LimiterConfig {
 }
 
 impl LimiterConfig {
-    /// The limits of the account's settings, with the default retry policy.
+    /// The limits of the account's settings: the default retry policy, within the settings'
+    /// retry budget (`max_retry_seconds`).
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             max_concurrency: settings.concurrency(),
             requests_per_second: settings.requests_per_second,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                max_total: settings.max_retry(),
+                ..RetryPolicy::default()
+            },
         }
     }
 }
