@@ -13,7 +13,7 @@ use super::plan::{CURSOR_COLUMNS, PAGE_SIZES, SAMPLE_LIMIT};
 use super::privacy::Fields;
 use super::report::{
     AskedError, CursorExperiment, Cursors, ErrorAnswer, GetVsList, PageAsked, PageSize, RefusalReport,
-    Verdict, NOT_RUN,
+    Verdict, NOT_RUN, RATE_REFUSED,
 };
 use super::session::{Answer, ReadMethod, Refusal, Request, Session};
 use super::survey::{record_id, Page, Probe};
@@ -21,30 +21,13 @@ use crate::base::cursor::CursorValue;
 use crate::base::streams::{CursorKind, Model, MODELS};
 
 /// The verdict of one experiment.
-pub(super) fn verdict(verdict: &str, why: &str) -> Verdict {
-    Verdict {
-        verdict: verdict.into(),
-        why: why.into(),
-        error: None,
-    }
+fn verdict(verdict: &str, why: &str) -> Verdict {
+    Verdict::new(verdict, why)
 }
 
-pub(super) fn refused(refusal: &Refusal) -> Verdict {
-    if refusal.rate {
-        return Verdict {
-            error: Some(refusal.report()),
-            ..verdict("inconclusive", RATE_REFUSED)
-        };
-    }
-    Verdict {
-        error: Some(refusal.report()),
-        ..verdict("refused", "the portal answered with an error")
-    }
+fn refused(refusal: &Refusal) -> Verdict {
+    refusal.verdict()
 }
-
-/// Why an experiment answered by a rate refusal says nothing.
-const RATE_REFUSED: &str =
-    "refused for the account's rate limit: the answer says nothing about what was asked";
 
 /// The answer to the wrong key or the unknown method, as reported: a rate refusal is
 /// inconclusive (it says nothing of how the portal answers a wrong key or method).

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::experiments::{refused, verdict};
 use super::report::{IdRanges, Verdict, NOT_RUN};
 use super::session::{Answer, Request, Session};
 use super::survey::record_id;
@@ -24,17 +23,17 @@ struct Page {
 }
 
 impl Page {
-    fn read(answer: &Answer) -> Result<Self, Verdict> {
+    fn read(answer: &Answer) -> Result<Self, Box<Verdict>> {
         let response = match answer {
             Answer::Ok(response) => response.clone(),
-            Answer::Refused(r) => return Err(refused(r)),
-            Answer::NotSent => return Err(verdict(NOT_RUN, "the request budget was spent")),
+            Answer::Refused(r) => return Err(Box::new(r.verdict())),
+            Answer::NotSent => return Err(Box::new(Verdict::new(NOT_RUN, "the request budget was spent"))),
         };
         let number =
             |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
         let total = number(response.get("total")).or_else(|| number(response.get("total_result")));
         let list = ListPage::from_response(response)
-            .map_err(|_| verdict("inconclusive", "malformed list answer"))?;
+            .map_err(|_| Box::new(Verdict::new("inconclusive", "malformed list answer")))?;
         Ok(Self {
             total,
             items: list.items,
@@ -45,9 +44,6 @@ impl Page {
         self.items.iter().map(|r| record_id(r.get("id"))).collect()
     }
 }
-
-/// The requests [`experiment`] sends.
-pub(super) const REQUESTS: usize = 2;
 
 /// The report's `paging.id_ranges`: `count` (the total of an id range) and `with_cursor`
 /// (both filters in one request, `limit` records). `asc`: the answer to the first page in id
@@ -61,14 +57,14 @@ pub(super) async fn experiment(
 ) -> IdRanges {
     let first = match Page::read(asc) {
         Ok(page) => page,
-        Err(why) => return both(why),
+        Err(why) => return both(*why),
     };
     let ids = first.ids();
     // The first two records in id order: `x` the second, so exactly 2 records are at or below it.
     let x = match ids.as_slice() {
         [Some(a), Some(x), ..] if a < x => *x,
         _ => {
-            return both(verdict(
+            return both(Verdict::new(
                 "inconclusive",
                 "fewer than two records in ascending numeric ids to count above",
             ))
@@ -103,8 +99,8 @@ pub(super) async fn experiment(
             ));
             let answer = session.send(&Request::list(model, params)).await;
             match Page::read(&answer) {
-                Err(why) => why,
-                Ok(page) if page.items.is_empty() => verdict(
+                Err(why) => *why,
+                Ok(page) if page.items.is_empty() => Verdict::new(
                     "inconclusive",
                     "nothing came back although records match the filter",
                 ),
@@ -114,14 +110,14 @@ pub(super) async fn experiment(
                         record_id(r.get("id")).is_some_and(|id| id > x) && cursor.is_some_and(|c| c > pivot)
                     };
                     if page.items.iter().all(keeps) {
-                        verdict("honoured", "only matching records came back")
+                        Verdict::new("honoured", "only matching records came back")
                     } else {
-                        verdict("ignored", "records outside the filter came back")
+                        Verdict::new("ignored", "records outside the filter came back")
                     }
                 }
             }
         }
-        None => verdict("inconclusive", "fewer than two distinct cursor values were seen"),
+        None => Verdict::new("inconclusive", "fewer than two distinct cursor values were seen"),
     };
     IdRanges { count, with_cursor }
 }
@@ -152,31 +148,31 @@ fn pivot(model: &Model, sample: &[Value]) -> Option<CursorValue> {
 fn count_verdict(answer: &Answer, x: u64, all: Option<u64>) -> Verdict {
     let page = match Page::read(answer) {
         Ok(page) => page,
-        Err(why) => return why,
+        Err(why) => return *why,
     };
     if page.ids().iter().any(|id| id.is_none_or(|id| id <= x)) {
-        return verdict(
+        return Verdict::new(
             "ignored",
             "a record at or below the id came back: filter[id] is ignored",
         );
     }
     match (page.total, all) {
-        (None, _) => verdict(
+        (None, _) => Verdict::new(
             "ignored",
             "the filtered answer gives no total: a range cannot be counted in one request",
         ),
-        (_, None) => verdict(
+        (_, None) => Verdict::new(
             "inconclusive",
             "the unfiltered answer gives no total to compare with",
         ),
         (Some(t), Some(all)) if t + 2 == all => {
-            verdict("honoured", "the total counts the records the filter keeps")
+            Verdict::new("honoured", "the total counts the records the filter keeps")
         }
-        (Some(t), Some(all)) if t == all => verdict(
+        (Some(t), Some(all)) if t == all => Verdict::new(
             "ignored",
             "the total counts every record, not those the filter keeps",
         ),
-        _ => verdict(
+        _ => Verdict::new(
             "inconclusive",
             "the total matches neither the records kept nor every record (records changed meanwhile?)",
         ),

@@ -31,12 +31,12 @@ pub const CUSTOM_FIELD_PAGES: usize = 5;
 /// sizes; ascending, descending, page 2, the id filter and one `get`; the count of an id range
 /// and the id and cursor filters together; the order and the filter of each cursor column; the
 /// wrong key and the unknown method.
-pub(crate) const EXPERIMENTS: usize = (CUSTOM_FIELD_PAGES - 1)
-    + PAGE_SIZES.len()
-    + 5
-    + super::id_ranges::REQUESTS
-    + 2 * CURSOR_COLUMNS.len()
-    + 2;
+pub(crate) const EXPERIMENTS: usize =
+    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + ID_RANGE_REQUESTS + 2 * CURSOR_COLUMNS.len() + 2;
+
+/// The requests of the id-range experiment (`id_ranges`): the count of a range, and both
+/// filters in one request.
+pub(crate) const ID_RANGE_REQUESTS: usize = 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {

@@ -170,6 +170,21 @@ pub struct Verdict {
     pub error: Option<RefusalReport>,
 }
 
+impl Verdict {
+    /// A verdict without a refusal.
+    pub(crate) fn new(verdict: &str, why: &str) -> Self {
+        Self {
+            verdict: verdict.into(),
+            why: why.into(),
+            error: None,
+        }
+    }
+}
+
+/// Why an experiment answered by a rate refusal says nothing.
+pub(crate) const RATE_REFUSED: &str =
+    "refused for the account's rate limit: the answer says nothing about what was asked";
+
 /// How the wrong key or the unknown method was answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

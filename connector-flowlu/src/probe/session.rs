@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::privacy::{body_shape, rate_headers};
-use super::report::{RateRefusal, RefusalReport};
+use super::report::{RateRefusal, RefusalReport, Verdict, RATE_REFUSED};
 use crate::base::error::{CodeClass, Error, TransportKind};
 use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
@@ -121,6 +121,20 @@ impl Refusal {
             connector_reads_it_as: self.connector_class.to_string(),
             verdict: None,
             why: None,
+        }
+    }
+
+    /// The verdict of an experiment the portal refused: inconclusive when refused for the
+    /// rate cap (the answer says nothing of what was asked), else `refused`.
+    pub(crate) fn verdict(&self) -> Verdict {
+        let (verdict, why) = if self.rate {
+            ("inconclusive", RATE_REFUSED)
+        } else {
+            ("refused", "the portal answered with an error")
+        };
+        Verdict {
+            error: Some(self.report()),
+            ..Verdict::new(verdict, why)
         }
     }
 }
