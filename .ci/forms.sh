@@ -13,5 +13,5 @@ fi
 cd tests/forms
 echo "== npm ci (tests/forms/package-lock.json)"
 npm ci --no-audit --no-fund --loglevel=error
-node build.mjs
+node ../../reference-host/web/build.mjs
 node test.mjs || { echo "FAILED: form rendering (tests/forms/test.mjs), see above and target/ci-artifacts/forms/"; exit 1; }

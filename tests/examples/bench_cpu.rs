@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use flowlu_emulator::{Emulator, EmulatorConfig};
-use integration_tests::bench::read_command;
+use integration_tests::bench::{arg, read_command, sample_peak};
 use serde_json::json;
 
 const PAGE: usize = 500;
@@ -70,24 +70,6 @@ fn children_cpu() -> f64 {
         .collect();
     let ticks = |field: usize| -> f64 { fields[field - 3].parse().expect("a tick count") };
     (ticks(16) + ticks(17)) / TICKS_PER_SECOND
-}
-
-/// The largest VmHWM seen while `pid` runs, sampled every 10 ms.
-fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let path = format!("/proc/{pid}/status");
-        while !done.load(Ordering::Relaxed) {
-            if let Ok(status) = std::fs::read_to_string(&path) {
-                let kib = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                    .unwrap_or(0);
-                peak.fetch_max(kib, Ordering::Relaxed);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    })
 }
 
 /// RECORD lines on `out`, drained to its end.
@@ -169,13 +151,6 @@ fn median(mut values: Vec<f64>) -> f64 {
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]

@@ -13,21 +13,14 @@
 
 use std::collections::HashMap;
 
-use connector_core::{ConfiguredCatalog, Credential, SourceEvent, SourceState};
+use connector_core::{Credential, SourceEvent, SourceState};
 use connector_flowlu::testing::encode_ids;
 use connector_flowlu::{FlowluCredential, FlowluSource, ReconcileMethod};
 use flowlu_emulator::{Emulator, EmulatorConfig, MutationPlan};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "incremental", "destination_sync_mode": "append_dedup", "primary_key": [["id"]]
-    }]}))
-    .unwrap()
-}
 
 fn source(emu: &Emulator, method: ReconcileMethod) -> FlowluSource {
     // The guard off: the 1,000-delete cases are over 5% of 10,000 records.
@@ -105,7 +98,17 @@ async fn main() {
             for (name, method) in [("ranges", ReconcileMethod::Auto), ("scan", ReconcileMethod::Scan)] {
                 emu.reset_stats();
                 let src = source(&emu, method);
-                let events: Vec<SourceEvent> = src.reconcile(&catalog(), &state).collect().await;
+                let events: Vec<SourceEvent> = src
+                    .reconcile(
+                        &Stream::new("crm_account")
+                            .sync("incremental")
+                            .destination("append_dedup")
+                            .key("id")
+                            .configured(),
+                        &state,
+                    )
+                    .collect()
+                    .await;
                 let tombstones = events
                     .iter()
                     .filter(|e| matches!(e, SourceEvent::Delete(_)))

@@ -23,7 +23,6 @@
 //! given in the `capped` column (wall time at Flowlu's pace; `--capped-full`: at full size).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use connector_core::{
@@ -33,8 +32,10 @@ use connector_core::{
 use connector_flowlu::FlowluCredential;
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
-use flowlu_emulator::{Emulator, EmulatorConfig};
+use flowlu_emulator::Emulator;
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::stand_in::accounts_portal;
 use serde_json::{json, Value};
 
 /// `--staleness W`, if given.
@@ -58,24 +59,6 @@ fn credential(emu: &Emulator, rps: Option<u32>) -> FlowluCredential {
     FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url())
-}
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
-}
-
-async fn stand_in(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
 }
 
 /// Gives every account without an e-mail one (set-up, not measured); returns the accounts.
@@ -104,7 +87,7 @@ async fn with_emails(emu: &Emulator) -> Vec<Value> {
 async fn write(emu: &Emulator, rps: Option<u32>, input: Vec<Value>) -> (u64, Duration, String) {
     emu.reset_stats();
     let sink = FlowluSink::from_credential(&credential(emu, rps)).unwrap();
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let records = input.into_iter().map(|data| {
         SinkInput::Record(Record {
             stream: "crm_account".into(),
@@ -229,7 +212,7 @@ async fn main() {
     println!("| case | records | cap | requests | requests/record | seconds | outcomes |");
     println!("|---|---|---|---|---|---|---|");
     for case in cases.iter().filter(|c| runs(c.name)) {
-        let emu = stand_in(case.model).await;
+        let emu = accounts_portal(case.model).await;
         let accounts = if case.model > 1_000 && case.full <= 100 {
             // Only the accounts written need an e-mail.
             let all = emu.records("crm", "account");
@@ -249,7 +232,7 @@ async fn main() {
             continue;
         }
         let capped = if capped_full { case.full } else { case.capped };
-        let emu = stand_in(case.model).await;
+        let emu = accounts_portal(case.model).await;
         let accounts = if case.model > 1_000 && capped <= 100 {
             let all = emu.records("crm", "account");
             all.into_iter()
@@ -275,7 +258,7 @@ async fn main() {
 /// (d) The reported case: 1,739 accounts read from the stand-in and written straight back as
 /// upserts by e-mail, nothing changed.
 async fn round_trip(accounts: usize, cap: Option<u32>) {
-    let emu = stand_in(accounts).await;
+    let emu = accounts_portal(accounts).await;
     with_emails(&emu).await;
     let source = FlowluSource::from_credential(&credential(&emu, cap)).unwrap();
     let catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{

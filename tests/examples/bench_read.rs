@@ -22,10 +22,10 @@ use std::io::Read;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
-use integration_tests::bench::read_command;
+use integration_tests::bench::{read_command, sample_peak};
 use serde_json::json;
 
 /// `(records, added latency in ms, requests in flight)`.
@@ -50,24 +50,6 @@ struct Measured {
     lines: u64,
     records: u64,
     peak_kib: u64,
-}
-
-/// The largest VmHWM seen while `pid` runs, sampled every 10 ms.
-fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let path = format!("/proc/{pid}/status");
-        while !done.load(Ordering::Relaxed) {
-            if let Ok(status) = std::fs::read_to_string(&path) {
-                let kib = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                    .unwrap_or(0);
-                peak.fetch_max(kib, Ordering::Relaxed);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    })
 }
 
 fn run(base_url: &str, api_key: &str, concurrency: u32) -> Measured {

@@ -15,21 +15,13 @@
 use std::time::Instant;
 
 use connector_core::{
-    ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
-    SourceState,
+    Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent, SourceState,
 };
 use connector_flowlu::{FlowluCredential, FlowluSink, FlowluSource};
 use flowlu_emulator::{Emulator, EmulatorConfig, RateCap, Refusal};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
 use serde_json::json;
-
-fn catalog(stream: &str) -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": stream, "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
-}
 
 #[tokio::main]
 async fn main() {
@@ -62,7 +54,10 @@ async fn main() {
     let source = FlowluSource::from_credential(&credential()).unwrap();
     let sink = FlowluSink::from_credential(&credential()).unwrap();
     let started = Instant::now();
-    let (read_catalog, write_catalog) = (catalog("crm_account"), catalog("crm_lead"));
+    let (read_catalog, write_catalog) = (
+        Stream::new("crm_account").configured(),
+        Stream::new("crm_lead").configured(),
+    );
     let state = SourceState::default();
     let read = async {
         let mut pages = Vec::new();

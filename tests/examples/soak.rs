@@ -17,28 +17,16 @@
 use std::time::Duration;
 
 use flowlu_emulator::Latency;
+use integration_tests::bench::number_arg;
 use integration_tests::soak::{soak_seed, SoakConfig, READ_STREAMS};
-
-/// `--name N` from the command line, or `default`.
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} takes a number, not {v}"))
-        })
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {
-    let seeds = arg("--seeds", 10) as u64;
-    let first = arg("--first-seed", 1) as u64;
+    let seeds = number_arg("--seeds", 10) as u64;
+    let first = number_arg("--first-seed", 1) as u64;
     let config = SoakConfig {
-        records_per_stream: arg("--records", 20_000),
-        writes: arg("--writes", 5_000),
+        records_per_stream: number_arg("--records", 20_000),
+        writes: number_arg("--writes", 5_000),
         latency: Latency {
             fixed_ms: 0,
             jitter_ms: 10,
@@ -99,7 +87,7 @@ async fn main() {
 /// `--signal-seeds N` (default 10): the write interrupted a third of the way, then resumed
 /// from its last acknowledged checkpoint (`integration_tests::soak::soak_signal`).
 async fn signal_soak(config: &SoakConfig, first: u64) {
-    let seeds = arg("--signal-seeds", 10) as u64;
+    let seeds = number_arg("--signal-seeds", 10) as u64;
     if seeds == 0 {
         return;
     }

@@ -1,8 +1,11 @@
-//! What the benchmarks that run the real binary share: where it is, and a `read` of
-//! `crm_account` against a stand-in.
+//! What the benchmarks share: where the real binary is, a `read` of `crm_account` against a
+//! stand-in, the peak memory of a process, and the command line's `--name value` options.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -43,4 +46,39 @@ pub fn read_command(dir: &Path, base_url: &str, api_key: &str, advanced: &Value)
         .arg(&catalog)
         .env("FLOWLU_BASE_URL", base_url);
     command
+}
+
+/// The largest VmHWM seen while `pid` runs, sampled every 10 ms into `peak` (KiB) until `done`.
+pub fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let path = format!("/proc/{pid}/status");
+        while !done.load(Ordering::Relaxed) {
+            if let Ok(status) = std::fs::read_to_string(&path) {
+                let kib = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0);
+                peak.fetch_max(kib, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
+/// `--name value` from the command line.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// `--name N` from the command line, or `default`; a value that is not a number panics
+/// naming it.
+pub fn number_arg(name: &str, default: usize) -> usize {
+    arg(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} takes a number, not {v}"))
+    })
 }

@@ -8,7 +8,12 @@ use connector_runner as cli;
 use serde_json::Value;
 
 pub mod bench;
+pub mod catalog;
+pub mod flowlu;
+pub mod mock;
+pub mod protocol;
 pub mod soak;
+pub mod stand_in;
 
 /// The workspace README's Rust examples, compiled as doc tests (here, in the unpublished tests
 /// crate, so that every published crate's docs come from files inside it).

@@ -18,7 +18,9 @@ use connector_core::{Credential, Secret};
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, Quirks};
+use flowlu_emulator::{Faults, Quirks};
+use integration_tests::catalog::Catalog;
+use integration_tests::stand_in::StandIn;
 use integration_tests::{config_json, run_cli, temp_json, Run, CANARY_KEY};
 use serde_json::{json, Value};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -65,25 +67,6 @@ const RESERVED_CANARY: &str = "Zx8q/+=& \"\\ %'é😀 key-r3s3rv3d9q";
 const RESERVED_HEAD: &str = "Zx8q";
 const RESERVED_TAIL: &str = "r3s3rv3d9q";
 
-/// A stand-in on its own runtime (its server's logs are not the connector's).
-fn stand_in(runtime: &tokio::runtime::Runtime, key: &str, faults: Faults, quirks: Quirks) -> Emulator {
-    let model_records = [("crm/account", 120), ("crm/pipeline", 60), ("task/tasks", 80)]
-        .into_iter()
-        .map(|(m, n)| (m.to_string(), n))
-        .collect();
-    runtime
-        .block_on(Emulator::start(EmulatorConfig {
-            seed: 99,
-            records_per_model: 4,
-            model_records,
-            keys: vec![ApiKey::all_modules(key)],
-            faults,
-            quirks,
-            ..Default::default()
-        }))
-        .unwrap()
-}
-
 fn faults() -> Faults {
     Faults {
         rate_limit: 0.05,
@@ -105,18 +88,6 @@ fn config_with(key: &str) -> Value {
     config["api_key"] = json!(key);
     config["advanced"] = json!({"page_size": 25, "max_concurrency": 2});
     config
-}
-
-fn catalog() -> Value {
-    let streams: Vec<Value> = [
-        ("crm_account", "incremental"),
-        ("crm_pipeline", "full_refresh"),
-        ("task_tasks", "incremental"),
-    ]
-    .iter()
-    .map(|(name, mode)| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"}))
-    .collect();
-    json!({ "streams": streams })
 }
 
 /// The write input: creates (two with a bad e-mail, so they fail with Flowlu's reasons), a
@@ -185,7 +156,14 @@ fn assert_clean(what: &str, key: &str, run: &Run, allowed_codes: &[i32]) {
 /// Every command against every stand-in; returns how many commands ran.
 async fn run_everything(key: &str, good: &str, wrong_key: &str, login_page: &str, closed: &str) -> usize {
     let config = temp_json(&config_with(key));
-    let catalog = temp_json(&catalog());
+    let catalog = temp_json(
+        &Catalog::syncs(&[
+            ("crm_account", "incremental"),
+            ("crm_pipeline", "full_refresh"),
+            ("task_tasks", "incremental"),
+        ])
+        .json(),
+    );
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let mut ran = 0;
     let run = run_cli(&["spec"], None, "").await;
@@ -251,17 +229,25 @@ fn every_command_keeps(key: &str, quirks: Quirks) {
         .enable_all()
         .build()
         .unwrap();
-    let good = stand_in(&servers, key, faults(), quirks);
-    let wrong_key = stand_in(&servers, "another-key", faults(), quirks);
-    let login_page = stand_in(
-        &servers,
-        key,
-        Faults {
+    // Each stand-in on its own runtime (its server's logs are not the connector's).
+    let portal = StandIn::new()
+        .seed(99)
+        .records_per_model(4)
+        .model("crm/account", 120)
+        .model("crm/pipeline", 60)
+        .model("task/tasks", 80)
+        .faults(faults())
+        .quirks(quirks);
+    let good = portal.clone().key(key).start_on(&servers);
+    let wrong_key = portal.clone().key("another-key").start_on(&servers);
+    let login_page = portal
+        .clone()
+        .key(key)
+        .faults(Faults {
             html_login: 1.0,
             ..Faults::none()
-        },
-        quirks,
-    );
+        })
+        .start_on(&servers);
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())

@@ -3,33 +3,23 @@
 //! Flowlu's value forms, a stale index (records deleted or created by others meanwhile) and
 //! ambiguous creates settled among the newest records.
 
-use std::collections::HashMap;
-
 use connector_core::{
-    ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
-    SourceState,
+    ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput, Source, SourceEvent, SourceState,
 };
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
+use flowlu_emulator::{Emulator, Quirks, Stats};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::flowlu::account_input;
+use integration_tests::stand_in::accounts_portal;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
 const CREATE: &str = "/api/v1/module/crm/account/create";
-
-async fn stand_in(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn credential(emu: &Emulator) -> FlowluCredential {
     let config = json!({"name": "economy", "account_domain": "acme", "api_key": emu.api_key(),
@@ -48,21 +38,6 @@ fn sink(emu: &Emulator) -> FlowluSink {
 
 fn client(emu: &Emulator) -> Client {
     credential(emu).client().unwrap()
-}
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
-}
-
-fn record(data: Value) -> SinkInput {
-    SinkInput::Record(Record {
-        stream: "crm_account".into(),
-        data,
-    })
 }
 
 /// The stand-in's accounts that have an e-mail: (id, name, email).
@@ -89,7 +64,7 @@ fn outcomes_of(events: Vec<SinkEvent>) -> Vec<Outcome> {
 }
 
 async fn write(sink: &FlowluSink, input: Vec<SinkInput>) -> Vec<Outcome> {
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let events = sink
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
@@ -131,7 +106,7 @@ fn update_path(id: u64) -> String {
 #[tokio::test]
 async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
     // 150 accounts: the index costs 2 pages; 150 records pass that, so the index is read.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let all = accounts(&emu);
     let input = all
         .iter()
@@ -142,7 +117,7 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
             } else {
                 name.clone()
             };
-            record(json!({"name": name, "email": email}))
+            account_input(json!({"name": name, "email": email}))
         })
         .collect();
     let outcomes = write(&sink(&emu), input).await;
@@ -173,7 +148,7 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
 async fn whole_records_read_and_written_back_are_unchanged() {
     // Records as the source reads them send every field of the model (73 on the stand-in's
     // accounts, custom ones included): each is compared, so nothing is sent.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let source = FlowluSource::from_credential(&credential(&emu)).unwrap();
     let read_catalog: ConfiguredCatalog = serde_json::from_value(json!({"streams": [{
         "stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"
@@ -200,7 +175,7 @@ async fn whole_records_read_and_written_back_are_unchanged() {
     assert!(fields.len() > 64, "{} fields", fields.len());
     let ids: Vec<u64> = with_email.iter().map(|r| r["id"].as_u64().unwrap()).collect();
     emu.reset_stats();
-    let outcomes = write(&sink(&emu), with_email.into_iter().map(record).collect()).await;
+    let outcomes = write(&sink(&emu), with_email.into_iter().map(account_input).collect()).await;
     assert_eq!(outcomes, ids.into_iter().map(unchanged).collect::<Vec<_>>());
     // The probe and two index pages.
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
@@ -209,13 +184,13 @@ async fn whole_records_read_and_written_back_are_unchanged() {
 #[tokio::test]
 async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_sent() {
     // 1,000 accounts: fewer records than a page holds are looked up without a size probe.
-    let emu = stand_in(1000).await;
+    let emu = accounts_portal(1000).await;
     let all = accounts(&emu);
     let (a, b) = (&all[0], &all[1]);
     let input = vec![
-        record(json!({"name": a.1, "email": a.2})),
-        record(json!({"name": "Renamed", "email": b.2})),
-        record(json!({"name": "Newcomer", "email": "new@example.org"})),
+        account_input(json!({"name": a.1, "email": a.2})),
+        account_input(json!({"name": "Renamed", "email": b.2})),
+        account_input(json!({"name": "Newcomer", "email": "new@example.org"})),
     ];
     let outcomes = write(&sink(&emu), input).await;
     assert_eq!(outcomes, [unchanged(a.0), updated(b.0), created(1001)]);
@@ -230,10 +205,10 @@ async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_s
 async fn text_with_other_spacing_is_a_change_on_the_stand_in() {
     // Text is compared exactly: the stand-in keeps the spaces sent, so a name with spaces
     // around it is not the name it holds. (The match value is trimmed to look the record up.)
-    let emu = stand_in(20).await;
+    let emu = accounts_portal(20).await;
     let (id, name, email) = accounts(&emu)[0].clone();
     let spaced = format!("  {name}  ");
-    let input = vec![record(json!({"email": email, "name": spaced}))];
+    let input = vec![account_input(json!({"email": email, "name": spaced}))];
     assert_eq!(write(&sink(&emu), input).await, [updated(id)]);
     // One lookup (a single record is never worth a probe), one update.
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1), (&update_path(id), 1)]));
@@ -241,7 +216,7 @@ async fn text_with_other_spacing_is_a_change_on_the_stand_in() {
     assert_eq!(held[0]["name"], json!(spaced));
     // Written again: now the same text, unchanged.
     emu.reset_stats();
-    let input = vec![record(json!({"email": email, "name": spaced}))];
+    let input = vec![account_input(json!({"email": email, "name": spaced}))];
     assert_eq!(write(&sink(&emu), input).await, [unchanged(id)]);
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1)]));
 }
@@ -276,7 +251,7 @@ async fn values_in_other_forms_are_the_same_values() {
     let sink = FlowluSink::from_credential(&credential)
         .unwrap()
         .with_limiter(fast_limiter(4, 3));
-    let input = vec![record(
+    let input = vec![account_input(
         json!({"email": "a@x.io", "name": "Acme", "organization_revenue": 12.5,
         "active": true, "vip": false, "owner_id": "7", "closing_date": null, "start_date": "0000-00-00",
         "updated": ""}),
@@ -324,7 +299,7 @@ async fn indexed(
 ) -> Vec<(u64, String, String)> {
     let all = accounts(emu);
     for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
+        tx.unbounded_send(account_input(json!({"name": name, "email": email})))
             .unwrap();
     }
     let first = next_outcomes(events, all.len()).await;
@@ -345,9 +320,9 @@ fn with_email(emu: &Emulator, email: &str) -> Vec<(u64, String)> {
 async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanwhile() {
     // The index's maximum age (10 minutes) is far off: what keeps it current is the read
     // before a create of what was created since.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -373,11 +348,13 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     assert_eq!(theirs_id, 151);
     emu.reset_stats();
 
-    tx.unbounded_send(record(json!({"name": "Back again", "email": gone.2})))
+    tx.unbounded_send(account_input(json!({"name": "Back again", "email": gone.2})))
         .unwrap();
     let recreated = next_outcomes(&mut events, 1).await;
-    tx.unbounded_send(record(json!({"name": "Ours", "email": "theirs@example.org"})))
-        .unwrap();
+    tx.unbounded_send(account_input(
+        json!({"name": "Ours", "email": "theirs@example.org"}),
+    ))
+    .unwrap();
     drop(tx);
     let matched = next_outcomes(&mut events, 1).await;
     assert!(events.next().await.is_none());
@@ -411,9 +388,9 @@ async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() 
     // edited (updated since the newest updated time read, ids up to the first read's newest) finds
     // both. The record updates the first; a record sending the second's old e-mail is
     // created, not written onto it.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -425,9 +402,11 @@ async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() 
             .unwrap();
     }
     emu.reset_stats();
-    tx.unbounded_send(record(json!({"name": "Moved", "email": "moved@example.org"})))
-        .unwrap();
-    tx.unbounded_send(record(json!({"name": "Left behind", "email": nine.2})))
+    tx.unbounded_send(account_input(
+        json!({"name": "Moved", "email": "moved@example.org"}),
+    ))
+    .unwrap();
+    tx.unbounded_send(account_input(json!({"name": "Left behind", "email": nine.2})))
         .unwrap();
     drop(tx);
     let outcomes = next_outcomes(&mut events, 2).await;
@@ -457,9 +436,9 @@ async fn a_portal_that_filters_by_id_only_still_takes_creates_through_the_index(
     // refused (edits are given up: creates are to be looked up), and the lookup by e-mail is
     // refused too (lookups are given up): the creates follow the index, as they did before
     // edits were read. Nothing fails, and no filter is tried again.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -470,8 +449,10 @@ async fn a_portal_that_filters_by_id_only_still_takes_creates_through_the_index(
     emu.reset_stats();
     let fresh: Vec<String> = (0..3).map(|i| format!("only.{i}@example.org")).collect();
     for (i, email) in fresh.iter().enumerate() {
-        tx.unbounded_send(record(json!({"name": format!("Only {i}"), "email": email})))
-            .unwrap();
+        tx.unbounded_send(account_input(
+            json!({"name": format!("Only {i}"), "email": email}),
+        ))
+        .unwrap();
     }
     drop(tx);
     let outcomes = next_outcomes(&mut events, 3).await;
@@ -493,9 +474,9 @@ async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
     // After the index is read, another user creates twin@example.org. Then 40 new records and
     // the twin arrive together: one read of the records above the index finds the twin, which
     // is updated; the 40 others are created; nothing is read again between the creates.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let sink = sink(&emu);
-    let catalog = catalog();
+    let catalog = Stream::new("crm_account").configured();
     let (tx, mut events) = open_write(&sink, &catalog);
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
@@ -514,11 +495,13 @@ async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
     emu.reset_stats();
     let fresh: Vec<String> = (0..40).map(|i| format!("new.{i}@example.org")).collect();
     for (i, email) in fresh.iter().enumerate() {
-        tx.unbounded_send(record(json!({"name": format!("New {i}"), "email": email})))
+        tx.unbounded_send(account_input(json!({"name": format!("New {i}"), "email": email})))
             .unwrap();
         if i == 20 {
-            tx.unbounded_send(record(json!({"name": "Ours", "email": "twin@example.org"})))
-                .unwrap();
+            tx.unbounded_send(account_input(
+                json!({"name": "Ours", "email": "twin@example.org"}),
+            ))
+            .unwrap();
         }
     }
     drop(tx);
@@ -551,17 +534,17 @@ async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups
     // 1,000 accounts (index: 10 pages). 4 records, a checkpoint, then 100 more: the first 4
     // are looked up at the checkpoint, without a probe; at the 101st record of the stream the
     // probe says the index costs 10 pages, so it and the rest go through the index.
-    let emu = stand_in(1000).await;
+    let emu = accounts_portal(1000).await;
     let all = accounts(&emu);
     let mut input: Vec<SinkInput> = all[..4]
         .iter()
-        .map(|(_, n, e)| record(json!({"name": n, "email": e})))
+        .map(|(_, n, e)| account_input(json!({"name": n, "email": e})))
         .collect();
     input.push(SinkInput::Checkpoint(json!({"n": 1})));
     input.extend(
         all[4..104]
             .iter()
-            .map(|(_, n, e)| record(json!({"name": n, "email": e}))),
+            .map(|(_, n, e)| account_input(json!({"name": n, "email": e}))),
     );
     let outcomes = write(&sink(&emu), input).await;
     let expected: Vec<Outcome> = all[..104].iter().map(|a| unchanged(a.0)).collect();
@@ -575,7 +558,7 @@ async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
     // 60 accounts: the probe's page holds every one with an e-mail, with a `total` no larger;
     // nothing more is read, and 101 upserts (those accounts, one renamed, and new ones) cost
     // the probe and the writes.
-    let emu = stand_in(60).await;
+    let emu = accounts_portal(60).await;
     let all = accounts(&emu);
     let mut input: Vec<SinkInput> = all
         .iter()
@@ -586,14 +569,13 @@ async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
             } else {
                 n.clone()
             };
-            record(json!({"name": name, "email": e}))
+            account_input(json!({"name": name, "email": e}))
         })
         .collect();
     let new = 101 - all.len();
-    input.extend(
-        (0..new)
-            .map(|i| record(json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")}))),
-    );
+    input.extend((0..new).map(|i| {
+        account_input(json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")}))
+    }));
     let outcomes = write(&sink(&emu), input).await;
     let mut expected_paths = vec![(LIST.to_string(), 1), (CREATE.to_string(), new as u64)];
     expected_paths.push((update_path(all[5].0), 1));
@@ -622,14 +604,6 @@ fn mock_sink(url: &str) -> FlowluSink {
     FlowluSink::from_credential(&credential)
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
-}
-
-fn mock_catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
 }
 
 fn create_mock(server: &mut mockito::ServerGuard) -> mockito::Mock {
@@ -690,9 +664,9 @@ async fn twin_creates(newest: Option<Value>, then: Option<u64>) -> (Vec<Outcome>
     }
     let other = CatchAll::register(&mut server).await;
     let input: Vec<SinkInput> = (0..2)
-        .map(|_| record(json!({"name": "A", "email": "a@x.io"})))
+        .map(|_| account_input(json!({"name": "A", "email": "a@x.io"})))
         .collect();
-    let catalog = mock_catalog();
+    let catalog = Stream::new("crm_account").configured();
     let events = mock_sink(&server.url())
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
@@ -783,7 +757,9 @@ async fn a_field_to_clear_is_sent_even_when_every_value_sent_matches() {
     let sink = FlowluSink::from_credential(&credential)
         .unwrap()
         .with_limiter(fast_limiter(4, 3));
-    let input = vec![record(json!({"email": "a@x.io", "name": "Acme", "phone": ""}))];
+    let input = vec![account_input(
+        json!({"email": "a@x.io", "name": "Acme", "phone": ""}),
+    )];
     assert_eq!(write(&sink, input).await, [updated(5)]);
     lookup.assert_async().await;
     update.assert_async().await;
@@ -804,7 +780,7 @@ fn column_of(schema: &Value, key: &str) -> String {
 #[tokio::test]
 async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_go_in_flowlus_form() {
     // The catalog a host accepted from discover: dates typed, custom fields named and typed.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let source = FlowluSource::from_credential(&credential(&emu))
         .unwrap()
         .with_limiter(fast_limiter(4, 3));
@@ -860,7 +836,7 @@ async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_g
         }
     };
     emu.reset_stats();
-    let outcomes = write_with(with_email.iter().cloned().map(record).collect()).await;
+    let outcomes = write_with(with_email.iter().cloned().map(account_input).collect()).await;
     assert_eq!(outcomes, ids.iter().copied().map(unchanged).collect::<Vec<_>>());
     // The probe and two index pages: no record sent.
     assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
@@ -872,7 +848,7 @@ async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_g
     edited[&date] = json!("2024-05-06T00:00:00");
     let id = ids[0];
     emu.reset_stats();
-    assert_eq!(write_with(vec![record(edited)]).await, [updated(id)]);
+    assert_eq!(write_with(vec![account_input(edited)]).await, [updated(id)]);
     let stored = emu
         .records("crm", "account")
         .into_iter()

@@ -15,6 +15,9 @@ use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
 use connector_runner::airbyte::Message;
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::mock::{by_id, ids, page_body, query};
+use integration_tests::protocol::emitted::{error, record, state, status};
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use serde_json::{json, Value};
@@ -23,28 +26,6 @@ const STREAM: &str = "crm_pipeline";
 const PATH: &str = "/api/v1/module/crm/pipeline/list";
 const SERVER_ERROR_500: &str =
     "Flowlu answered with a server error (HTTP 500). This is usually temporary: try again in a few minutes.";
-
-/// The exact query of page `page` of size `limit` in id order.
-fn query(page: u32, limit: u32) -> Matcher {
-    let (page, limit) = (page.to_string(), limit.to_string());
-    let pairs = [
-        ("api_key", CANARY_KEY),
-        ("page", page.as_str()),
-        ("limit", limit.as_str()),
-        ("order_by[asc][]", "id"),
-    ];
-    Matcher::Exact(serde_urlencoded::to_string(pairs).unwrap())
-}
-
-fn ids(range: std::ops::RangeInclusive<u64>) -> Vec<Value> {
-    range
-        .map(|id| json!({"id": id, "name": format!("n{id}")}))
-        .collect()
-}
-
-fn page_body(items: &[Value], total: usize) -> String {
-    json!({"response": {"total": total, "page": 1, "count": items.len(), "items": items}}).to_string()
-}
 
 /// Page `page` (of size `limit`) answered `status` with `body`, expected `times` times.
 async fn answer(
@@ -55,7 +36,7 @@ async fn answer(
 ) -> Mock {
     server
         .mock("GET", PATH)
-        .match_query(query(page, limit))
+        .match_query(query(&by_id(page, limit)))
         .with_status(status)
         .with_header("content-type", content_type)
         .with_body(body)
@@ -75,16 +56,10 @@ fn source(url: &str, advanced: Value, retries: usize) -> FlowluSource {
         .with_limiter(fast_limiter(settings.concurrency(), retries))
 }
 
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{"stream": {"name": STREAM, "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"}]}))
-    .unwrap()
-}
-
 /// The protocol lines of a read (`emitted_at` 0), checking the canary is absent.
 async fn read(source: &FlowluSource) -> Vec<Value> {
     let state = SourceState::default();
-    let catalog = catalog();
+    let catalog = Stream::new(STREAM).configured();
     let lines: Vec<Value> = source
         .read_parsed(&catalog, &state)
         .filter_map(|event| async { Message::from_source_event(event, 0) })
@@ -93,24 +68,6 @@ async fn read(source: &FlowluSource) -> Vec<Value> {
         .await;
     assert!(!json!(lines).to_string().contains(CANARY_KEY), "the key leaked");
     lines
-}
-
-fn status(status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(STREAM, status, None, 0)).unwrap()
-}
-
-fn record(data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": STREAM, "data": data, "emitted_at": 0}})
-}
-
-fn state(state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(STREAM, state)).unwrap()
-}
-
-fn error(message: &str, internal: &str, failure_type: &str) -> Value {
-    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
-        "message": message, "internal_message": internal, "failure_type": failure_type,
-        "stream_descriptor": {"name": STREAM}}}})
 }
 
 fn summary(text: &str) -> Value {
@@ -137,11 +94,11 @@ fn split_retries(lines: Vec<Value>) -> (Vec<Value>, Vec<String>) {
 /// A complete read of one page of `items` (and its checkpoint).
 fn one_page(items: &[Value]) -> Vec<Value> {
     let last = items.last().unwrap()["id"].clone();
-    let mut lines = vec![status("STARTED"), status("RUNNING")];
-    lines.extend(items.iter().map(record));
-    lines.push(state(json!({"after_id": last})));
-    lines.push(state(json!({})));
-    lines.push(status("COMPLETE"));
+    let mut lines = vec![status(STREAM, "STARTED"), status(STREAM, "RUNNING")];
+    lines.extend(items.iter().map(|data| record(STREAM, data)));
+    lines.push(state(STREAM, json!({"after_id": last})));
+    lines.push(state(STREAM, json!({})));
+    lines.push(status(STREAM, "COMPLETE"));
     lines.push(summary(&format!(
         "1 complete, 0 failed; {STREAM}: {} records in 1 pages",
         items.len()
@@ -152,9 +109,9 @@ fn one_page(items: &[Value]) -> Vec<Value> {
 /// A failed read: `STARTED`, the error, `INCOMPLETE`, the summary.
 fn failed(message: &str, internal: &str, failure_type: &str) -> Vec<Value> {
     vec![
-        status("STARTED"),
-        error(message, internal, failure_type),
-        status("INCOMPLETE"),
+        status(STREAM, "STARTED"),
+        error(STREAM, failure_type, message, internal),
+        status(STREAM, "INCOMPLETE"),
         summary(&format!(
             "0 complete, 1 failed; {STREAM}: FAILED after 0 records ({message})"
         )),
@@ -263,13 +220,13 @@ async fn an_html_page_after_a_good_page_is_retried() {
     // One request in flight, so page 2 is asked once page 1 was read.
     let advanced = json!({"page_size": 2, "max_concurrency": 1});
     let (lines, retries) = split_retries(read(&source(&server.url(), advanced, 3)).await);
-    let mut expected = vec![status("STARTED"), status("RUNNING")];
+    let mut expected = vec![status(STREAM, "STARTED"), status(STREAM, "RUNNING")];
     for (chunk, last) in [(&items[0..2], 2), (&items[2..4], 4), (&items[4..5], 5)] {
-        expected.extend(chunk.iter().map(record));
-        expected.push(state(json!({"after_id": last})));
+        expected.extend(chunk.iter().map(|data| record(STREAM, data)));
+        expected.push(state(STREAM, json!({"after_id": last})));
     }
-    expected.push(state(json!({})));
-    expected.push(status("COMPLETE"));
+    expected.push(state(STREAM, json!({})));
+    expected.push(status(STREAM, "COMPLETE"));
     expected.push(summary(&format!(
         "1 complete, 0 failed; {STREAM}: 5 records in 3 pages"
     )));
@@ -430,7 +387,7 @@ async fn a_streamed_body_over_the_cap_is_not_read_to_its_end() {
     // No Content-Length: the body arrives in chunks, and reading stops at the cap.
     let endless = server
         .mock("GET", PATH)
-        .match_query(query(1, 500))
+        .match_query(query(&by_id(1, 500)))
         .with_status(200)
         .with_chunked_body(move |w| {
             w.write_all(br#"{"response": {"items": [{"id": 1, "name": ""#)?;

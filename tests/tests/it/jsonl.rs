@@ -9,6 +9,8 @@ use connector_core::{
 };
 use connector_jsonl::{Jsonl, JsonlCredential, JsonlSink, JsonlSource};
 use futures::StreamExt;
+use integration_tests::catalog::{Catalog, Stream};
+use integration_tests::protocol::{log, raw_record_line, records_of, state_line, states_of};
 use integration_tests::{run_connector, temp_json, Run};
 use serde_json::{json, Value};
 
@@ -47,7 +49,16 @@ impl Dir {
 
     /// `read` of `streams` (incremental), from `state` (a JSON array of STATE payloads).
     async fn read(&self, streams: &[&str], state: Option<Value>) -> Run {
-        let catalog = temp_json(&catalog(streams, "append"));
+        let catalog = temp_json(
+            &Catalog::of(streams.iter().map(|name| {
+                Stream::new(name)
+                    .schema(json!({"type": "object"}))
+                    .supported(&["full_refresh", "incremental"])
+                    .sync("incremental")
+                    .destination("append")
+            }))
+            .json(),
+        );
         let state = state.map(|s| temp_json(&s));
         let mut args = vec![
             "read",
@@ -63,7 +74,16 @@ impl Dir {
     }
 
     async fn write(&self, streams: &[&str], mode: &str, stdin: &str, rejects: &Path) -> Run {
-        let catalog = temp_json(&catalog(streams, mode));
+        let catalog = temp_json(
+            &Catalog::of(streams.iter().map(|name| {
+                Stream::new(name)
+                    .schema(json!({"type": "object"}))
+                    .supported(&["full_refresh", "incremental"])
+                    .sync("incremental")
+                    .destination(mode)
+            }))
+            .json(),
+        );
         let args = [
             "write",
             "--config",
@@ -75,20 +95,6 @@ impl Dir {
         ];
         run_connector::<Jsonl>(&args, None, stdin.as_bytes()).await
     }
-}
-
-fn catalog(streams: &[&str], mode: &str) -> Value {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|name| {
-            json!({
-                "stream": {"name": name, "json_schema": {"type": "object"}, "supported_sync_modes": ["full_refresh", "incremental"]},
-                "sync_mode": "incremental",
-                "destination_sync_mode": mode,
-            })
-        })
-        .collect();
-    json!({ "streams": streams })
 }
 
 /// The messages without their `emitted_at` (the only field that is not fixed).
@@ -121,33 +127,12 @@ fn state(stream: &str, offset: u64, line: u64) -> Value {
     json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"offset": offset, "line": line}}}})
 }
 
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
-}
-
 fn error(stream: Option<&str>, failure_type: &str, message: &str, internal: &str) -> Value {
     let mut error = json!({"message": message, "internal_message": internal, "failure_type": failure_type});
     if let Some(stream) = stream {
         error["stream_descriptor"] = json!({ "name": stream });
     }
     json!({"type": "TRACE", "trace": {"type": "ERROR", "error": error}})
-}
-
-/// The STATE payloads of a run, as a `--state` file holds them.
-fn states(run: &Run) -> Vec<Value> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "STATE")
-        .map(|m| m["state"].clone())
-        .collect()
-}
-
-fn records(run: &Run) -> Vec<Value> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "RECORD")
-        .map(|m| m["record"]["data"].clone())
-        .collect()
 }
 
 #[tokio::test]
@@ -273,7 +258,7 @@ async fn read_passes_each_line_on_as_sent_and_leaves_an_unfinished_last_line() {
         .open(dir.path().join("orders.jsonl"))
         .unwrap();
     std::io::Write::write_all(&mut file, b"}\n{\"id\":4}\n").unwrap();
-    let run = dir.read(&["orders"], Some(json!(states(&run)))).await;
+    let run = dir.read(&["orders"], Some(json!(states_of(&run)))).await;
     assert_eq!(run.code, 0);
     assert_eq!(
         lines(&run),
@@ -287,7 +272,7 @@ async fn read_passes_each_line_on_as_sent_and_leaves_an_unfinished_last_line() {
     );
 
     // Nothing new: the same state again, no record.
-    let run = dir.read(&["orders"], Some(json!(states(&run)))).await;
+    let run = dir.read(&["orders"], Some(json!(states_of(&run)))).await;
     assert_eq!(
         lines(&run),
         [
@@ -320,7 +305,7 @@ async fn a_read_resumed_from_any_state_loses_and_repeats_nothing() {
         .map(|m| m["record"]["data"].clone())
         .collect();
     assert_eq!(big, all);
-    let emitted = states(&full);
+    let emitted = states_of(&full);
     let big_states: Vec<&Value> = emitted
         .iter()
         .filter(|s| s["stream"]["stream_descriptor"]["name"] == "big")
@@ -340,7 +325,7 @@ async fn a_read_resumed_from_any_state_loses_and_repeats_nothing() {
         assert_eq!(content.as_bytes()[offset - 1], b'\n');
         let resumed = dir.read(&["big"], Some(json!([saved]))).await;
         assert_eq!(resumed.code, 0);
-        assert_eq!(records(&resumed), all[line..], "resumed at byte {offset}");
+        assert_eq!(records_of(&resumed), all[line..], "resumed at byte {offset}");
     }
 }
 
@@ -452,29 +437,19 @@ async fn a_stream_without_a_file_or_with_a_path_for_a_name_fails_alone() {
     );
 }
 
-fn record_line(stream: &str, data: &str) -> String {
-    format!(
-        "{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{stream}\",\"data\":{data},\"emitted_at\":1}}}}\n"
-    )
-}
-
-fn state_line(n: u64) -> String {
-    format!("{{\"type\":\"STATE\",\"state\":{{\"type\":\"STREAM\",\"stream\":{{\"stream_descriptor\":{{\"name\":\"orders\"}},\"stream_state\":{{\"n\":{n}}}}}}}}}\n")
-}
-
 #[tokio::test]
 async fn write_appends_lines_that_read_back_exactly() {
     let dir = Dir::new();
     dir.put("orders.jsonl", b"{\"id\":0}\n");
     let rejects = dir.path().join("rejects.out");
     let stdin = [
-        record_line("orders", r#"{"id": 1, "name": "a\nb", "price": 1.5}"#),
-        record_line("orders", r#"{"id":2,"tags":["x"]}"#),
-        state_line(1),
-        record_line("unknown", r#"{"id":3}"#),
-        record_line("orders", r#"[4]"#),
-        record_line("orders", r#"{"id":5}"#),
-        state_line(2),
+        raw_record_line("orders", r#"{"id": 1, "name": "a\nb", "price": 1.5}"#),
+        raw_record_line("orders", r#"{"id":2,"tags":["x"]}"#),
+        state_line("orders", json!({"n": 1})),
+        raw_record_line("unknown", r#"{"id":3}"#),
+        raw_record_line("orders", r#"[4]"#),
+        raw_record_line("orders", r#"{"id":5}"#),
+        state_line("orders", json!({"n": 2})),
     ]
     .concat();
     let run = dir.write(&["orders"], "append", &stdin, &rejects).await;
@@ -511,7 +486,7 @@ async fn write_appends_lines_that_read_back_exactly() {
 
     let read = dir.read(&["orders"], None).await;
     assert_eq!(
-        records(&read),
+        records_of(&read),
         [
             json!({"id": 0}),
             json!({"id": 1, "name": "a\nb", "price": 1.5}),
@@ -526,7 +501,12 @@ async fn write_refuses_modes_other_than_append_before_reading_anything() {
     let dir = Dir::new();
     let rejects = dir.path().join("rejects.out");
     let run = dir
-        .write(&["orders"], "overwrite", &record_line("orders", "{}"), &rejects)
+        .write(
+            &["orders"],
+            "overwrite",
+            &raw_record_line("orders", "{}"),
+            &rejects,
+        )
         .await;
     assert_eq!(run.code, 1);
     let message = "The catalog cannot be written: stream `orders` asks for destination_sync_mode `overwrite`, but this connector only appends: configure it with `append`.";
@@ -541,12 +521,12 @@ async fn a_file_that_cannot_be_written_stops_the_write_and_withholds_later_state
     std::fs::create_dir(dir.path().join("orders.jsonl")).unwrap();
     let rejects = dir.path().join("rejects.out");
     let stdin = [
-        record_line("good", r#"{"g":0}"#),
-        record_line("orders", r#"{"id":1}"#),
-        state_line(1),
-        record_line("good", r#"{"g":1}"#),
-        record_line("orders", r#"{"id":2}"#),
-        state_line(2),
+        raw_record_line("good", r#"{"g":0}"#),
+        raw_record_line("orders", r#"{"id":1}"#),
+        state_line("orders", json!({"n": 1})),
+        raw_record_line("good", r#"{"g":1}"#),
+        raw_record_line("orders", r#"{"id":2}"#),
+        state_line("orders", json!({"n": 2})),
     ]
     .concat();
     let run = dir.write(&["orders", "good"], "append", &stdin, &rejects).await;
@@ -606,7 +586,11 @@ async fn an_append_after_a_cut_line_starts_on_a_new_line() {
         .write(
             &["orders"],
             "append",
-            &[record_line("orders", r#"{"id":2}"#), state_line(1)].concat(),
+            &[
+                raw_record_line("orders", r#"{"id":2}"#),
+                state_line("orders", json!({"n": 1})),
+            ]
+            .concat(),
             &rejects,
         )
         .await;
@@ -627,7 +611,11 @@ async fn through_the_traits_outcomes_name_each_lines_offset() {
     dir.put("orders.jsonl", b"{\"id\":0}\n");
     let credential = dir.credential();
     let sink = JsonlSink::new(&credential);
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog(&["orders"], "append")).unwrap();
+    let catalog: ConfiguredCatalog = Stream::new("orders")
+        .schema(json!({"type": "object"}))
+        .supported(&["full_refresh", "incremental"])
+        .sync("incremental")
+        .configured();
     let input = futures::stream::iter(vec![
         SinkInput::Record(Record {
             stream: "orders".into(),

@@ -3,27 +3,14 @@
 //! `check` answers `CONNECTION_STATUS FAILED` with exit 0, see check_cli.rs). Nothing is sent
 //! to Flowlu for a config, catalog or state problem (the stand-in counts no request).
 
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
+use integration_tests::catalog::Stream;
+use integration_tests::stand_in::StandIn;
 use integration_tests::{config_json, run_cli, run_cli_bytes, temp_json, Run, CANARY_KEY};
 use serde_json::{json, Value};
 
 const CATALOG_SHAPE: &str = "a configured catalog such as {\"streams\": [{\"stream\": {\"name\": \"crm_account\", \"json_schema\": {}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}]} (the output of discover, configured)";
 const STATE_SHAPE: &str = "a JSON array of the `state` objects of earlier STATE messages";
 const INCOMPLETE: &str = "Required fields: name, account_domain, api_key.";
-
-async fn stand_in() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn catalog() -> Value {
-    json!({"streams": [{"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "incremental", "destination_sync_mode": "append"}]})
-}
 
 /// The one TRACE error of a run: (exit code, failure_type, message).
 fn error(run: &Run) -> (i32, String, String) {
@@ -47,8 +34,8 @@ fn config_error(message: String) -> (i32, String, String) {
 
 #[tokio::test]
 async fn malformed_configs_fail_every_command_naming_the_field() {
-    let emu = stand_in().await;
-    let catalog = temp_json(&catalog());
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
+    let catalog = temp_json(&Stream::new("crm_account").sync("incremental").json());
     let k = catalog.path().to_str().unwrap();
     let bad = tempfile::NamedTempFile::new().unwrap();
     let path = bad.path().to_str().unwrap();
@@ -117,7 +104,7 @@ async fn malformed_configs_fail_every_command_naming_the_field() {
 
 #[tokio::test]
 async fn malformed_catalogs_fail_read_and_write_naming_the_field() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
     let c = config.path().to_str().unwrap();
     let bad = tempfile::NamedTempFile::new().unwrap();
@@ -177,9 +164,9 @@ async fn malformed_catalogs_fail_read_and_write_naming_the_field() {
 
 #[tokio::test]
 async fn malformed_states_fail_the_read_and_unknown_stream_states_read_from_the_start() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
-    let catalog = temp_json(&catalog());
+    let catalog = temp_json(&Stream::new("crm_account").sync("incremental").json());
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let bad = tempfile::NamedTempFile::new().unwrap();
     let path = bad.path().to_str().unwrap();
@@ -239,9 +226,9 @@ async fn malformed_states_fail_the_read_and_unknown_stream_states_read_from_the_
 
 #[tokio::test]
 async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
-    let catalog = temp_json(&catalog());
+    let catalog = temp_json(&Stream::new("crm_account").sync("incremental").json());
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let good = json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": "Fine"}}}).to_string();
     let cases = [
@@ -293,7 +280,7 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
 
 #[tokio::test]
 async fn a_catalog_naming_a_stream_twice_fails_read_and_write_naming_it() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
     let c = config.path().to_str().unwrap();
     let stream = |name: &str, mode: &str| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"});
@@ -349,7 +336,7 @@ fn cdk_catalog(stream: &str, sync_mode: &str, destination_sync_mode: Value) -> V
 
 #[tokio::test]
 async fn catalogs_with_explicit_nulls_are_read_and_written() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
     let c = config.path().to_str().unwrap();
     for sync_mode in ["incremental", "full_refresh"] {
@@ -401,9 +388,9 @@ async fn catalogs_with_explicit_nulls_are_read_and_written() {
 /// written and echoed, and the summary counts what really happened.
 #[tokio::test]
 async fn a_line_that_is_not_utf8_is_rejected_by_number_and_every_later_line_is_read() {
-    let emu = stand_in().await;
+    let emu = StandIn::new().records_per_model(3).key(CANARY_KEY).start().await;
     let config = temp_json(&config_json("acme"));
-    let catalog = temp_json(&catalog());
+    let catalog = temp_json(&Stream::new("crm_account").sync("incremental").json());
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let record = |name: &str| {
         json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": name}}}).to_string()

@@ -4,41 +4,17 @@
 //! lines (a catch-all answering 500 "unexpected request" is defined last), the stand-in for
 //! request counts and quirks end to end.
 
-use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSource;
-use connector_runner::airbyte::Message;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
-use futures::StreamExt;
-use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
-use mockito::{Matcher, Mock, Server, ServerGuard};
+use integration_tests::catalog::Catalog;
+use integration_tests::flowlu::{read, source};
+use integration_tests::mock::{by_cursor, by_id, ids, mock_list, mock_page};
+use integration_tests::protocol::emitted::{error, log, record, state, status};
+use integration_tests::{config_json, CatchAll, CANARY_KEY};
+use mockito::{Mock, Server};
 use serde_json::{json, Value};
 
 const T1: &str = "2024-01-02 10:00:00";
 const T2: &str = "2024-01-03 08:30:00";
-
-fn query(params: &[(&'static str, String)]) -> Matcher {
-    let mut all = vec![("api_key", CANARY_KEY.to_string())];
-    all.extend_from_slice(params);
-    Matcher::Exact(serde_urlencoded::to_string(all).unwrap())
-}
-
-fn by_id(page: u32, limit: u32) -> Vec<(&'static str, String)> {
-    vec![
-        ("page", page.to_string()),
-        ("limit", limit.to_string()),
-        ("order_by[asc][]", "id".to_string()),
-    ]
-}
-
-fn by_cursor(page: u32, limit: u32) -> Vec<(&'static str, String)> {
-    vec![
-        ("page", page.to_string()),
-        ("limit", limit.to_string()),
-        ("order_by[asc][]", "updated_date".to_string()),
-        ("order_by[asc][]", "id".to_string()),
-    ]
-}
 
 fn filtered(mut params: Vec<(&'static str, String)>, after: &str) -> Vec<(&'static str, String)> {
     params.push((
@@ -46,90 +22,6 @@ fn filtered(mut params: Vec<(&'static str, String)>, after: &str) -> Vec<(&'stat
         json!({"type": "more", "value": after}).to_string(),
     ));
     params
-}
-
-fn ids(range: std::ops::RangeInclusive<u64>) -> Vec<Value> {
-    range
-        .map(|id| json!({"id": id, "name": format!("n{id}")}))
-        .collect()
-}
-
-async fn mock_body(
-    server: &mut ServerGuard,
-    model: &str,
-    params: &[(&'static str, String)],
-    body: String,
-) -> Mock {
-    server
-        .mock("GET", format!("/api/v1/module/{model}/list").as_str())
-        .match_query(query(params))
-        .with_header("content-type", "application/json")
-        .with_body(body)
-        .create_async()
-        .await
-}
-
-async fn mock_page(
-    server: &mut ServerGuard,
-    model: &str,
-    params: &[(&'static str, String)],
-    items: &[Value],
-    total: Value,
-) -> Mock {
-    let body = json!({"response": {"total": total, "page": 1, "count": items.len(), "items": items}});
-    mock_body(server, model, params, body.to_string()).await
-}
-
-fn source(url: &str, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config).unwrap().with_base_url(url);
-    let settings = credential.settings();
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(settings.concurrency(), 3))
-}
-
-fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|(name, mode)| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"}))
-        .collect();
-    serde_json::from_value(json!({ "streams": streams })).unwrap()
-}
-
-async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = connector_runner::state::source_state(&state).unwrap();
-    let lines: Vec<Value> = source
-        .read_parsed(catalog, &state)
-        .filter_map(|event| async { Message::from_source_event(event, 0) })
-        .map(|m| serde_json::to_value(m).unwrap())
-        .collect()
-        .await;
-    assert!(!json!(lines).to_string().contains(CANARY_KEY), "the key leaked");
-    lines
-}
-
-fn status(stream: &str, status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(stream, status, None, 0)).unwrap()
-}
-
-fn record(stream: &str, data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
-}
-
-fn state(stream: &str, state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(stream, state)).unwrap()
-}
-
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
-}
-
-fn error(stream: &str, failure_type: &str, message: &str, internal: &str) -> Value {
-    json!({"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": {
-        "message": message, "internal_message": internal, "failure_type": failure_type,
-        "stream_descriptor": {"name": stream}}}})
 }
 
 fn saved(streams: &[(&str, Value)]) -> Value {
@@ -165,7 +57,12 @@ async fn a_total_smaller_than_the_records_ends_no_full_page_and_is_warned() {
     }
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"page_size": 2}));
-    let lines = read(&src, &catalog(&[("crm_pipeline", "full_refresh")]), Value::Null).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
+        Value::Null,
+    )
+    .await;
     let s = "crm_pipeline";
     let mut expected = vec![status(s, "STARTED"), status(s, "RUNNING")];
     for (i, chunk) in items.chunks(2).enumerate() {
@@ -193,11 +90,25 @@ async fn total_result_is_preferred_to_a_nonsense_total() {
     // Were `total` (99999) believed, pages 4 and more would be asked ahead (4 in flight).
     for (page, range) in [(1, 0..2), (2, 2..4), (3, 4..5)] {
         let body = json!({"response": {"total": 99999, "total_result": 5, "items": &items[range]}});
-        mocks.push(mock_body(&mut server, "crm/pipeline", &by_id(page, 2), body.to_string()).await);
+        mocks.push(
+            mock_list(
+                &mut server,
+                "crm/pipeline",
+                &by_id(page, 2),
+                200,
+                body.to_string(),
+            )
+            .await,
+        );
     }
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"page_size": 2, "max_concurrency": 4}));
-    let lines = read(&src, &catalog(&[("crm_pipeline", "full_refresh")]), Value::Null).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
+        Value::Null,
+    )
+    .await;
     let records: Vec<Value> = lines
         .iter()
         .filter(|l| l["type"] == "RECORD")
@@ -211,23 +122,26 @@ async fn total_result_is_preferred_to_a_nonsense_total() {
 #[tokio::test]
 async fn empty_lists_sent_as_arrays_end_the_stream() {
     let mut server = Server::new_async().await;
-    let m1 = mock_body(
+    let m1 = mock_list(
         &mut server,
         "crm/pipeline",
         &by_id(1, 500),
+        200,
         r#"{"response": []}"#.into(),
     )
     .await;
-    let m2 = mock_body(
+    let m2 = mock_list(
         &mut server,
         "task/stages",
         &by_id(1, 500),
+        200,
         r#"{"response": {"total": 0, "items": []}}"#.into(),
     )
     .await;
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"max_concurrency": 1}));
-    let cat = catalog(&[("crm_pipeline", "full_refresh"), ("task_stages", "full_refresh")]);
+    let cat =
+        Catalog::syncs(&[("crm_pipeline", "full_refresh"), ("task_stages", "full_refresh")]).configured();
     let lines = read(&src, &cat, Value::Null).await;
     let mut expected = Vec::new();
     for s in ["crm_pipeline", "task_stages"] {
@@ -268,7 +182,7 @@ async fn zero_dates_and_blanks_are_not_set_in_records_and_states() {
     let state0 = json!({"cursor_field": "updated_date", "cursor": "0000-00-00 00:00:00", "id": 4});
     let lines = read(
         &src,
-        &catalog(&[("crm_account", "incremental")]),
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
         saved(&[("crm_account", state0)]),
     )
     .await;
@@ -317,7 +231,7 @@ async fn zero_dates_and_blanks_are_not_set_in_records_and_states() {
     let resumed = json!({"cursor_field": "updated_date", "cursor": null, "id": 5});
     let lines = read(
         &src,
-        &catalog(&[("crm_account", "incremental")]),
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
         saved(&[("crm_account", resumed)]),
     )
     .await;
@@ -342,11 +256,12 @@ async fn future_or_impossible_start_positions_are_config_errors_and_nothing_is_a
         &server.url(),
         json!({"start_date": "2999-01-01", "max_concurrency": 1}),
     );
-    let cat = catalog(&[
+    let cat = Catalog::syncs(&[
         ("crm_account", "incremental"),
         ("crm_lead", "incremental"),
         ("crm_source", "incremental"),
-    ]);
+    ])
+    .configured();
     let states = saved(&[
         (
             "crm_account",
@@ -390,7 +305,7 @@ async fn a_long_saved_cursor_is_shortened_in_the_error() {
     let mut server = Server::new_async().await;
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"max_concurrency": 1}));
-    let cat = catalog(&[("crm_account", "incremental")]);
+    let cat = Catalog::syncs(&[("crm_account", "incremental")]).configured();
     let long = "9".repeat(10_000);
     let states = saved(&[(
         "crm_account",
@@ -418,10 +333,11 @@ async fn a_long_saved_cursor_is_shortened_in_the_error() {
 async fn a_refused_filter_is_applied_on_the_client_instead() {
     let mut server = Server::new_async().await;
     let refused = r#"{"error": {"error_code": 21, "error_msg": "Invalid filter"}}"#;
-    let m0 = mock_body(
+    let m0 = mock_list(
         &mut server,
         "crm/account",
         &filtered(by_cursor(1, 2), "2024-01-02 09:59:59"),
+        200,
         refused.into(),
     )
     .await;
@@ -450,7 +366,7 @@ async fn a_refused_filter_is_applied_on_the_client_instead() {
     let state0 = json!({"cursor_field": "updated_date", "cursor": T1, "id": 7});
     let lines = read(
         &src,
-        &catalog(&[("crm_account", "incremental")]),
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
         saved(&[("crm_account", state0)]),
     )
     .await;
@@ -475,7 +391,7 @@ async fn a_refused_large_page_is_asked_again_at_100_once_for_the_account() {
     let mut server = Server::new_async().await;
     let refused = r#"{"error": {"error_code": 12, "error_msg": "Invalid request"}}"#;
     let items = ids(1..=250);
-    let mut mocks = vec![mock_body(&mut server, "crm/pipeline", &by_id(1, 500), refused.into()).await];
+    let mut mocks = vec![mock_list(&mut server, "crm/pipeline", &by_id(1, 500), 200, refused.into()).await];
     for (page, range) in [(1, 0..100), (2, 100..200), (3, 200..250)] {
         mocks.push(
             mock_page(
@@ -493,7 +409,8 @@ async fn a_refused_large_page_is_asked_again_at_100_once_for_the_account() {
     mocks.push(mock_page(&mut server, "task/stages", &by_id(1, 100), &stages, json!(2)).await);
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"max_concurrency": 1}));
-    let cat = catalog(&[("crm_pipeline", "full_refresh"), ("task_stages", "full_refresh")]);
+    let cat =
+        Catalog::syncs(&[("crm_pipeline", "full_refresh"), ("task_stages", "full_refresh")]).configured();
     let lines = read(&src, &cat, Value::Null).await;
     let mut expected = vec![
         status("crm_pipeline", "STARTED"),
@@ -542,7 +459,12 @@ async fn a_page_repeated_by_an_unordered_incremental_read_is_not_passed_on_twice
     ];
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"page_size": 2}));
-    let lines = read(&src, &catalog(&[("crm_account", "incremental")]), Value::Null).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
+        Value::Null,
+    )
+    .await;
     let s = "crm_account";
     let why = "Flowlu answers the same records whatever the page and filter asked (2 per page), so the rest of the stream cannot be reached";
     let expected = vec![
@@ -591,7 +513,12 @@ async fn read_accounts(
     state: Value,
 ) -> (Vec<u64>, Vec<String>, Vec<Value>) {
     let src = source(&emu.base_url(), advanced);
-    let lines = read(&src, &catalog(&[("crm_account", mode)]), state).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_account", mode)]).configured(),
+        state,
+    )
+    .await;
     let ids = lines
         .iter()
         .filter(|l| l["type"] == "RECORD")
@@ -727,7 +654,7 @@ async fn the_binary_exits_1_on_a_saved_cursor_in_the_future_and_saves_no_state()
     let catch_all = CatchAll::register(&mut server).await;
     let config = integration_tests::temp_json(&config_json("acme"));
     let cat = integration_tests::temp_json(
-        &serde_json::to_value(catalog(&[("crm_account", "incremental")])).unwrap(),
+        &serde_json::to_value(Catalog::syncs(&[("crm_account", "incremental")]).configured()).unwrap(),
     );
     let state_file = integration_tests::temp_json(&saved(&[(
         "crm_account",

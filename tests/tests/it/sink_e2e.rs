@@ -3,22 +3,16 @@
 
 use std::sync::Arc;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput};
 use connector_flowlu::FlowluSink;
 use connector_flowlu::{Client, FlowluCredential};
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::flowlu::account_input;
+use integration_tests::protocol::{messages_of, record_message, state_message};
+use integration_tests::stand_in::StandIn;
 use serde_json::{json, Value};
-
-async fn emulator(latency: Latency) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 5,
-        latency,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
     let config =
@@ -26,21 +20,6 @@ fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
     FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url())
-}
-
-fn catalog(destination_sync_mode: &str) -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": destination_sync_mode, "primary_key": [["id"]]
-    }]}))
-    .unwrap()
-}
-
-fn record(data: Value) -> SinkInput {
-    SinkInput::Record(Record {
-        stream: "crm_account".into(),
-        data,
-    })
 }
 
 async fn write_all(sink: &FlowluSink, catalog: &ConfiguredCatalog, input: Vec<SinkInput>) -> Vec<SinkEvent> {
@@ -67,7 +46,11 @@ async fn read_back(client: &Client, id: &str) -> Value {
 
 #[tokio::test]
 async fn written_records_read_back_as_sent() {
-    let emu = emulator(Latency::default()).await;
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .latency(Latency::default())
+        .start()
+        .await;
     let upsert = credential(
         &emu,
         json!({"write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}),
@@ -75,12 +58,22 @@ async fn written_records_read_back_as_sent() {
     let sink = FlowluSink::from_credential(&upsert).unwrap();
     let client = upsert.client().unwrap();
     let input = vec![
-        record(json!({"name": "Nord AS", "email": "post@nord.no", "active": true, "phone": "+47 1"})),
-        record(json!({"name": "Sud SA", "email": "info@sud.fr", "active": false, "description": "new"})),
+        account_input(json!({"name": "Nord AS", "email": "post@nord.no", "active": true, "phone": "+47 1"})),
+        account_input(
+            json!({"name": "Sud SA", "email": "info@sud.fr", "active": false, "description": "new"}),
+        ),
         // The same e-mail again: updates the first record (never a duplicate).
-        record(json!({"name": "Nord AS (renamed)", "email": "post@nord.no", "active": true})),
+        account_input(json!({"name": "Nord AS (renamed)", "email": "post@nord.no", "active": true})),
     ];
-    let events = write_all(&sink, &catalog("append"), input).await;
+    let events = write_all(
+        &sink,
+        &Stream::new("crm_account")
+            .destination("append")
+            .key("id")
+            .configured(),
+        input,
+    )
+    .await;
     let got = outcomes(&events);
     let ids: Vec<String> = got
         .iter()
@@ -120,8 +113,14 @@ async fn written_records_read_back_as_sent() {
     .unwrap();
     let events = write_all(
         &delete,
-        &catalog("append"),
-        vec![record(json!({"id": ids[1]})), record(json!({"id": ids[1]}))],
+        &Stream::new("crm_account")
+            .destination("append")
+            .key("id")
+            .configured(),
+        vec![
+            account_input(json!({"id": ids[1]})),
+            account_input(json!({"id": ids[1]})),
+        ],
     )
     .await;
     let got: Vec<&str> = outcomes(&events).iter().map(|(_, o)| o.kind()).collect();
@@ -132,12 +131,19 @@ async fn written_records_read_back_as_sent() {
 
 #[tokio::test]
 async fn the_stand_in_validation_error_reaches_the_outcome() {
-    let emu = emulator(Latency::default()).await;
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .latency(Latency::default())
+        .start()
+        .await;
     let sink = FlowluSink::from_credential(&credential(&emu, json!({}))).unwrap();
     let events = write_all(
         &sink,
-        &catalog("append"),
-        vec![record(json!({"name": "X", "email": "not-an-email"}))],
+        &Stream::new("crm_account")
+            .destination("append")
+            .key("id")
+            .configured(),
+        vec![account_input(json!({"name": "X", "email": "not-an-email"}))],
     )
     .await;
     match &outcomes(&events)[..] {
@@ -163,21 +169,32 @@ async fn the_stand_in_validation_error_reaches_the_outcome() {
 #[tokio::test]
 async fn states_are_acknowledged_after_their_records_under_concurrency() {
     // Uneven latency makes later records finish before earlier ones.
-    let emu = emulator(Latency {
-        fixed_ms: 0,
-        jitter_ms: 15,
-    })
-    .await;
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .latency(Latency {
+            fixed_ms: 0,
+            jitter_ms: 15,
+        })
+        .start()
+        .await;
     let sink =
         Arc::new(FlowluSink::from_credential(&credential(&emu, json!({"max_concurrency": 8}))).unwrap());
     let mut input = Vec::new();
     for i in 0..60u64 {
-        input.push(record(json!({"name": format!("R{i}")})));
+        input.push(account_input(json!({"name": format!("R{i}")})));
         if i % 7 == 6 {
             input.push(SinkInput::Checkpoint(json!({"after": i})));
         }
     }
-    let events = write_all(&sink, &catalog("append"), input).await;
+    let events = write_all(
+        &sink,
+        &Stream::new("crm_account")
+            .destination("append")
+            .key("id")
+            .configured(),
+        input,
+    )
+    .await;
     let mut finished = std::collections::BTreeSet::new();
     let mut acked = Vec::new();
     let mut out_of_order = false;
@@ -206,15 +223,6 @@ async fn states_are_acknowledged_after_their_records_under_concurrency() {
     emu.shutdown().await;
 }
 
-fn state_line(stream: &str, n: u64) -> Value {
-    json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"n": n}}}})
-}
-
-fn record_line(stream: &str, name: &str) -> String {
-    json!({"type": "RECORD", "record": {"stream": stream, "emitted_at": 0, "data": {"name": name}}})
-        .to_string()
-}
-
 fn trace_errors(run: &integration_tests::Run) -> Vec<(String, String)> {
     run.messages
         .iter()
@@ -226,14 +234,6 @@ fn trace_errors(run: &integration_tests::Run) -> Vec<(String, String)> {
                 e["message"].as_str().unwrap_or_default().to_string(),
             )
         })
-        .collect()
-}
-
-fn states(run: &integration_tests::Run) -> Vec<Value> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "STATE")
-        .cloned()
         .collect()
 }
 
@@ -260,11 +260,11 @@ async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state()
         catalog.path().to_str().unwrap(),
         rejects.path().to_str().unwrap(),
     );
-    let mut lines = vec![state_line("crm_account", 0).to_string()];
+    let mut lines = vec![state_message("crm_account", json!({"n": 0})).to_string()];
     for i in 1..=200 {
-        lines.push(record_line("crm_account", &format!("Account {i}")));
+        lines.push(record_message("crm_account", json!({"name": &format!("Account {i}")})).to_string());
         if i % 50 == 0 {
-            lines.push(state_line("crm_account", i).to_string());
+            lines.push(state_message("crm_account", json!({"n": i})).to_string());
         }
     }
     let run = run_cli(
@@ -291,8 +291,8 @@ async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state()
         format!("{} record(s) did not end for their own sake and must be sent again: {} not sent. No STATE after the first of them was echoed (for a per-stream STATE: the first of its stream), so the host sends them again from the last STATE it received: run the sync again once the cause is fixed.", 200 - sent, 200 - sent)
     );
     assert_eq!(
-        states(&run),
-        [state_line("crm_account", 0)],
+        messages_of(&run, "STATE"),
+        [state_message("crm_account", json!({"n": 0}))],
         "only the state before every record"
     );
     let rejected = std::fs::read_to_string(rejects.path()).unwrap();
@@ -323,15 +323,15 @@ async fn a_module_the_key_lacks_stops_that_stream_and_keeps_the_others_states() 
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
     let legacy = json!({"type": "STATE", "state": {"type": "LEGACY", "data": {"crm_account": {"n": 9}}}});
     let input = [
-        state_line("crm_account", 0).to_string(),
-        record_line("crm_account", "A0"),
-        record_line("task_tasks", "T0"),
-        state_line("crm_account", 1).to_string(),
-        record_line("crm_account", "A1"),
-        record_line("task_tasks", "T1"),
-        state_line("task_tasks", 1).to_string(),
-        record_line("crm_account", "A2"),
-        state_line("crm_account", 2).to_string(),
+        state_message("crm_account", json!({"n": 0})).to_string(),
+        record_message("crm_account", json!({"name": "A0"})).to_string(),
+        record_message("task_tasks", json!({"name": "T0"})).to_string(),
+        state_message("crm_account", json!({"n": 1})).to_string(),
+        record_message("crm_account", json!({"name": "A1"})).to_string(),
+        record_message("task_tasks", json!({"name": "T1"})).to_string(),
+        state_message("task_tasks", json!({"n": 1})).to_string(),
+        record_message("crm_account", json!({"name": "A2"})).to_string(),
+        state_message("crm_account", json!({"n": 2})).to_string(),
         legacy.to_string(),
     ];
     let before = emu.count("crm", "account");
@@ -350,11 +350,11 @@ async fn a_module_the_key_lacks_stops_that_stream_and_keeps_the_others_states() 
         )
     );
     assert_eq!(
-        states(&run),
+        messages_of(&run, "STATE"),
         [
-            state_line("crm_account", 0),
-            state_line("crm_account", 1),
-            state_line("crm_account", 2)
+            state_message("crm_account", json!({"n": 0})),
+            state_message("crm_account", json!({"n": 1})),
+            state_message("crm_account", json!({"n": 2}))
         ]
     );
     assert_eq!(emu.count("crm", "account"), before + 3);

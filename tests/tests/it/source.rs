@@ -6,48 +6,18 @@
 
 use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Source};
-use connector_flowlu::FlowluCredential;
-use connector_flowlu::FlowluSource;
 use connector_runner::airbyte::Message;
-use futures::StreamExt;
-use integration_tests::{config_json, fast_limiter, run_cli, temp_json, CatchAll, CANARY_KEY};
-use mockito::{Matcher, Mock, Server, ServerGuard};
+use integration_tests::catalog::Catalog;
+use integration_tests::flowlu::{read, source};
+use integration_tests::mock::{by_cursor, by_id, ids, list_path, mock_list, mock_page, page_body, query};
+use integration_tests::protocol::emitted::{log, record, state, status};
+use integration_tests::{config_json, run_cli, temp_json, CatchAll, CANARY_KEY};
+use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
 const T1: &str = "2024-01-02 10:00:00";
 const T2: &str = "2024-01-03 08:30:00";
 const T3: &str = "2024-01-04 00:00:00";
-
-/// The exact query of a list request: the key first, then `params` in order.
-fn query(params: &[(&str, &str)]) -> Matcher {
-    let mut all = vec![("api_key", CANARY_KEY)];
-    all.extend_from_slice(params);
-    Matcher::Exact(serde_urlencoded::to_string(all).unwrap())
-}
-
-fn list_path(model: &str) -> String {
-    format!("/api/v1/module/{model}/list")
-}
-
-/// `page`, `limit` and the id order of a full-refresh page.
-fn by_id(page: &str, limit: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("page", page.to_string()),
-        ("limit", limit.to_string()),
-        ("order_by[asc][]", "id".to_string()),
-    ]
-}
-
-/// `page`, `limit` and the `(updated_date, id)` order of an incremental page.
-fn by_cursor(page: &str, limit: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("page", page.to_string()),
-        ("limit", limit.to_string()),
-        ("order_by[asc][]", "updated_date".to_string()),
-        ("order_by[asc][]", "id".to_string()),
-    ]
-}
 
 fn with_filter(
     mut params: Vec<(&'static str, String)>,
@@ -56,93 +26,6 @@ fn with_filter(
 ) -> Vec<(&'static str, String)> {
     params.push((field, json!({"type": "more", "value": more_than}).to_string()));
     params
-}
-
-fn ids(range: std::ops::RangeInclusive<u64>) -> Vec<Value> {
-    range
-        .map(|id| json!({"id": id, "name": format!("n{id}")}))
-        .collect()
-}
-
-fn page_body(items: &[Value], total: usize) -> String {
-    json!({"response": {"total": total, "page": 1, "count": items.len(), "items": items}}).to_string()
-}
-
-/// One mocked list request answered with `body`, expected exactly once.
-async fn mock(
-    server: &mut ServerGuard,
-    model: &str,
-    params: &[(&'static str, String)],
-    status: usize,
-    body: String,
-) -> Mock {
-    let pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    server
-        .mock("GET", list_path(model).as_str())
-        .match_query(query(&pairs))
-        .with_status(status)
-        .with_header("content-type", "application/json")
-        .with_body(body)
-        .create_async()
-        .await
-}
-
-async fn mock_page(
-    server: &mut ServerGuard,
-    model: &str,
-    params: &[(&'static str, String)],
-    items: &[Value],
-    total: usize,
-) -> Mock {
-    mock(server, model, params, 200, page_body(items, total)).await
-}
-
-/// A source for the mock server with `advanced` settings and retries that do not wait long.
-fn source(url: &str, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config).unwrap().with_base_url(url);
-    let settings = credential.settings();
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(settings.concurrency(), 3))
-}
-
-fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|(name, mode)| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode, "destination_sync_mode": "append"}))
-        .collect();
-    serde_json::from_value(json!({ "streams": streams })).unwrap()
-}
-
-/// Reads and returns the protocol lines (with `emitted_at` 0), checking the canary is absent.
-async fn read(source: &FlowluSource, catalog: &ConfiguredCatalog, state: Value) -> Vec<Value> {
-    let state = connector_runner::state::source_state(&state).unwrap();
-    let lines: Vec<Value> = source
-        .read_parsed(catalog, &state)
-        .filter_map(|event| async { Message::from_source_event(event, 0) })
-        .map(|m| serde_json::to_value(m).unwrap())
-        .collect()
-        .await;
-    assert!(!json!(lines).to_string().contains(CANARY_KEY), "the key leaked");
-    lines
-}
-
-fn status(stream: &str, status: &str) -> Value {
-    serde_json::to_value(Message::stream_status(stream, status, None, 0)).unwrap()
-}
-
-fn record(stream: &str, data: &Value) -> Value {
-    json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
-}
-
-fn state(stream: &str, state: Value) -> Value {
-    serde_json::to_value(Message::stream_state(stream, state)).unwrap()
-}
-
-fn log(level: &str, message: &str) -> Value {
-    json!({"type": "LOG", "log": {"level": level, "message": message}})
 }
 
 /// `STARTED`, `RUNNING`, then each page's records followed by its state, the final state,
@@ -181,7 +64,12 @@ async fn three_pages_with_a_short_last_page() {
     let m3 = mock_page(&mut server, "crm/pipeline", &by_id("3", "2"), &items[4..5], 5).await;
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"page_size": 2}));
-    let lines = read(&src, &catalog(&[("crm_pipeline", "full_refresh")]), Value::Null).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
+        Value::Null,
+    )
+    .await;
     let mut expected = stream_lines(
         "crm_pipeline",
         &[
@@ -209,7 +97,8 @@ async fn an_empty_first_page_ends_the_stream_with_a_state() {
     let m2 = mock_page(&mut server, "crm/account", &by_cursor("1", "500"), &[], 0).await;
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"max_concurrency": 1}));
-    let cat = catalog(&[("crm_pipeline", "full_refresh"), ("crm_account", "incremental")]);
+    let cat =
+        Catalog::syncs(&[("crm_pipeline", "full_refresh"), ("crm_account", "incremental")]).configured();
     let lines = read(&src, &cat, Value::Null).await;
     let mut expected = stream_lines("crm_pipeline", &[(&[], None)], Some(json!({})));
     expected.extend(stream_lines("crm_account", &[(&[], None)], Some(json!({}))));
@@ -237,7 +126,7 @@ async fn a_server_capping_the_page_size_is_read_to_the_end() {
     let catch_all = CatchAll::register(&mut server).await;
     let lines = read(
         &source(&server.url(), json!({})),
-        &catalog(&[("crm_pipeline", "full_refresh")]),
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
         Value::Null,
     )
     .await;
@@ -274,7 +163,12 @@ async fn a_server_ignoring_order_by_is_read_whole_and_checkpointed_at_the_end() 
     let m2 = mock_page(&mut server, "crm/account", &by_cursor("2", "3"), &[], 3).await;
     let catch_all = CatchAll::register(&mut server).await;
     let src = source(&server.url(), json!({"page_size": 3}));
-    let lines = read(&src, &catalog(&[("crm_account", "incremental")]), Value::Null).await;
+    let lines = read(
+        &src,
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
+        Value::Null,
+    )
+    .await;
     let mut expected = vec![
         status("crm_account", "STARTED"),
         status("crm_account", "RUNNING"),
@@ -328,7 +222,7 @@ async fn a_server_ignoring_page_is_read_on_from_the_last_id() {
     let catch_all = CatchAll::register(&mut server).await;
     let lines = read(
         &source(&server.url(), json!({"page_size": 2})),
-        &catalog(&[("crm_pipeline", "full_refresh")]),
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
         Value::Null,
     )
     .await;
@@ -380,7 +274,7 @@ async fn read_after_failure(status: usize, headers: &[(&str, &str)], body: &str)
     let catch_all = CatchAll::register(&mut server).await;
     let lines = read(
         &source(&server.url(), json!({})),
-        &catalog(&[("crm_pipeline", "full_refresh")]),
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
         Value::Null,
     )
     .await;
@@ -419,7 +313,7 @@ async fn a_429_with_retry_after_waits_as_told_and_says_so() {
     let started = std::time::Instant::now();
     let lines = read(
         &source(&server.url(), json!({})),
-        &catalog(&[("crm_pipeline", "full_refresh")]),
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
         Value::Null,
     )
     .await;
@@ -475,17 +369,16 @@ async fn error_22_on_one_stream_does_not_stop_the_others() {
     let mut server = Server::new_async().await;
     let items = ids(1..=2);
     let denied = r#"{"error": {"error_code": 22, "error_msg": "Access denied"}}"#.to_string();
-    let m1 = mock(&mut server, "crm/account", &by_cursor("1", "500"), 200, denied).await;
+    let m1 = mock_list(&mut server, "crm/account", &by_cursor("1", "500"), 200, denied).await;
     let m2 = mock_page(&mut server, "task/stages", &by_id("1", "500"), &items, 2).await;
     let catch_all = CatchAll::register(&mut server).await;
     let config = temp_json(
         &json!({"name": "T", "account_domain": "acme", "api_key": CANARY_KEY, "advanced": {"max_concurrency": 1}}),
     );
     let cat = temp_json(
-        &serde_json::to_value(catalog(&[
-            ("crm_account", "incremental"),
-            ("task_stages", "full_refresh"),
-        ]))
+        &serde_json::to_value(
+            Catalog::syncs(&[("crm_account", "incremental"), ("task_stages", "full_refresh")]).configured(),
+        )
         .unwrap(),
     );
     let run = run_cli(
@@ -556,7 +449,7 @@ async fn a_full_refresh_resumes_after_the_last_id_of_a_mid_stream_state() {
     let saved = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_pipeline"}, "stream_state": {"after_id": 2}}}]);
     let lines = read(
         &source(&server.url(), json!({})),
-        &catalog(&[("crm_pipeline", "full_refresh")]),
+        &Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured(),
         saved,
     )
     .await;
@@ -599,7 +492,7 @@ async fn incremental_ties_on_the_cursor_are_compared_by_id() {
         "stream_state": {"cursor_field": "updated_date", "cursor": T1, "id": 7}}}]);
     let lines = read(
         &source(&server.url(), json!({"page_size": 4})),
-        &catalog(&[("crm_account", "incremental")]),
+        &Catalog::syncs(&[("crm_account", "incremental")]).configured(),
         saved,
     )
     .await;
@@ -730,8 +623,9 @@ async fn discover_adds_custom_fields_and_marks_streams_the_key_cannot_read() {
 #[tokio::test]
 async fn read_inputs_that_cannot_be_used_are_config_errors_naming_the_fix() {
     let config = temp_json(&config_json("acme"));
-    let good_catalog =
-        temp_json(&serde_json::to_value(catalog(&[("crm_pipeline", "full_refresh")])).unwrap());
+    let good_catalog = temp_json(
+        &serde_json::to_value(Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured()).unwrap(),
+    );
     let bad_catalog = temp_json(
         &json!({"streams": [{"stream": {"name": "crm_pipeline", "json_schema": {}}, "sync_mode": "sometimes"}]}),
     );
@@ -787,10 +681,12 @@ async fn the_binary_passes_records_through_byte_for_byte() {
         r#"{{"response": {{"total": 2, "items": [{}]}}}}"#,
         records.join(", ")
     );
-    let m1 = mock(&mut server, "crm/pipeline", &by_id("1", "500"), 200, body).await;
+    let m1 = mock_list(&mut server, "crm/pipeline", &by_id("1", "500"), 200, body).await;
     let catch_all = CatchAll::register(&mut server).await;
     let config = temp_json(&config_json("acme"));
-    let cat = temp_json(&serde_json::to_value(catalog(&[("crm_pipeline", "full_refresh")])).unwrap());
+    let cat = temp_json(
+        &serde_json::to_value(Catalog::syncs(&[("crm_pipeline", "full_refresh")]).configured()).unwrap(),
+    );
     let run = run_cli(
         &[
             "read",

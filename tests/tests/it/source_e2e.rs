@@ -7,29 +7,15 @@ use std::collections::BTreeMap;
 use connector_core::{ConfiguredCatalog, Credential, Source, SourceEvent, SourceState};
 use connector_flowlu::FlowluCredential;
 use connector_flowlu::FlowluSource;
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, MutationPlan, Quirks, TotalField};
+use flowlu_emulator::{Emulator, Faults, MutationPlan, Quirks, TotalField};
 use futures::StreamExt;
+use integration_tests::catalog::Catalog;
+use integration_tests::stand_in::StandIn;
 use integration_tests::{config_json, fast_limiter, CANARY_KEY};
 use serde_json::{json, Value};
 
 const ACCOUNTS: usize = 230;
 const PIPELINES: usize = 120;
-
-async fn emulator() -> Emulator {
-    let model_records = [
-        ("crm/account".to_string(), ACCOUNTS),
-        ("crm/pipeline".to_string(), PIPELINES),
-    ];
-    Emulator::start(EmulatorConfig {
-        seed: 7,
-        records_per_model: 5,
-        model_records: model_records.into_iter().collect(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn source(emu: &Emulator, page_size: u32) -> FlowluSource {
     let mut config = config_json("acme");
@@ -40,14 +26,6 @@ fn source(emu: &Emulator, page_size: u32) -> FlowluSource {
     FlowluSource::from_credential(&credential)
         .unwrap()
         .with_limiter(fast_limiter(4, 10))
-}
-
-fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
-    let streams: Vec<Value> = streams
-        .iter()
-        .map(|(name, mode)| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": mode}))
-        .collect();
-    serde_json::from_value(json!({ "streams": streams })).unwrap()
 }
 
 /// What a read produced for one stream: records and checkpoints, in order.
@@ -113,7 +91,9 @@ fn same(read: &[Item], stream: &str, expected: Vec<Value>, case: &str) {
 }
 
 fn both() -> ConfiguredCatalog {
-    catalog(&[("crm_account", "incremental"), ("crm_pipeline", "full_refresh")])
+    Catalog::syncs(&[("crm_account", "incremental"), ("crm_pipeline", "full_refresh")])
+        .without_destination()
+        .configured()
 }
 
 /// A first read, a mutation, a second read from the first one's state: the first read holds
@@ -165,7 +145,14 @@ async fn read_mutate_read(emu: &Emulator, page_size: u32, case: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_reads_see_exactly_what_changed_in_between() {
-    let emu = emulator().await;
+    let emu = StandIn::new()
+        .seed(7)
+        .records_per_model(5)
+        .accounts(ACCOUNTS)
+        .model("crm/pipeline", PIPELINES)
+        .key(CANARY_KEY)
+        .start()
+        .await;
     read_mutate_read(&emu, 50, "no quirks").await;
     let src = source(&emu, 50);
     let first = read(&src, &both(), &SourceState::default()).await;
@@ -186,7 +173,14 @@ async fn incremental_reads_see_exactly_what_changed_in_between() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_resumed_from_any_emitted_state_loses_and_repeats_nothing() {
-    let emu = emulator().await;
+    let emu = StandIn::new()
+        .seed(7)
+        .records_per_model(5)
+        .accounts(ACCOUNTS)
+        .model("crm/pipeline", PIPELINES)
+        .key(CANARY_KEY)
+        .start()
+        .await;
     let src = source(&emu, 40);
     let full = read(&src, &both(), &SourceState::default()).await;
     for (stream, items) in &full {
@@ -195,7 +189,9 @@ async fn a_read_resumed_from_any_emitted_state_loses_and_repeats_nothing() {
         } else {
             "full_refresh"
         };
-        let one = catalog(&[(stream.as_str(), mode)]);
+        let one = Catalog::syncs(&[(stream.as_str(), mode)])
+            .without_destination()
+            .configured();
         let checkpoints: Vec<usize> = (0..items.len())
             .filter(|&i| matches!(items[i], Item::State(_)))
             .collect();
@@ -254,7 +250,14 @@ async fn quirks_and_faults_do_not_change_what_is_read() {
     ];
     let mut failed_answers = 0;
     for quirk in quirks {
-        let emu = emulator().await;
+        let emu = StandIn::new()
+            .seed(7)
+            .records_per_model(5)
+            .accounts(ACCOUNTS)
+            .model("crm/pipeline", PIPELINES)
+            .key(CANARY_KEY)
+            .start()
+            .await;
         emu.set_quirks(quirk);
         emu.set_faults(faults);
         read_mutate_read(&emu, 50, &format!("{quirk:?}")).await;
@@ -266,14 +269,23 @@ async fn quirks_and_faults_do_not_change_what_is_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() {
-    let emu = emulator().await;
+    let emu = StandIn::new()
+        .seed(7)
+        .records_per_model(5)
+        .accounts(ACCOUNTS)
+        .model("crm/pipeline", PIPELINES)
+        .key(CANARY_KEY)
+        .start()
+        .await;
     let mut config = config_json("acme");
     config["advanced"] = json!({"page_size": 20, "max_concurrency": 1});
     let credential = FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url());
     let src = FlowluSource::from_credential(&credential).unwrap();
-    let cat = catalog(&[("crm_account", "incremental")]);
+    let cat = Catalog::syncs(&[("crm_account", "incremental")])
+        .without_destination()
+        .configured();
     let state = SourceState::default();
     let mut events = src.read_parsed(&cat, &state);
     let (mut ids, mut checkpoints) = (Vec::new(), 0);
@@ -312,14 +324,26 @@ async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() 
 
 #[tokio::test]
 async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning() {
-    let emu = emulator().await;
+    let emu = StandIn::new()
+        .seed(7)
+        .records_per_model(5)
+        .accounts(ACCOUNTS)
+        .model("crm/pipeline", PIPELINES)
+        .key(CANARY_KEY)
+        .start()
+        .await;
     let source = source(&emu, 100);
     let foreign = json!({"updated_at": "yesterday"});
     let state = SourceState {
         streams: [("crm_account".to_string(), foreign)].into(),
     };
     let events: Vec<SourceEvent> = source
-        .read_parsed(&catalog(&[("crm_account", "incremental")]), &state)
+        .read_parsed(
+            &Catalog::syncs(&[("crm_account", "incremental")])
+                .without_destination()
+                .configured(),
+            &state,
+        )
         .collect()
         .await;
     let warnings: Vec<&str> = events
@@ -354,7 +378,12 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
         streams: [("crm_account".to_string(), last)].into(),
     };
     let again: Vec<SourceEvent> = source
-        .read_parsed(&catalog(&[("crm_account", "incremental")]), &state)
+        .read_parsed(
+            &Catalog::syncs(&[("crm_account", "incremental")])
+                .without_destination()
+                .configured(),
+            &state,
+        )
         .collect()
         .await;
     assert!(
@@ -371,9 +400,18 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
 
 #[tokio::test]
 async fn read_passes_pages_of_records_as_sent_which_parse_to_what_read_parsed_gives() {
-    let emu = emulator().await;
+    let emu = StandIn::new()
+        .seed(7)
+        .records_per_model(5)
+        .accounts(ACCOUNTS)
+        .model("crm/pipeline", PIPELINES)
+        .key(CANARY_KEY)
+        .start()
+        .await;
     let source = source(&emu, 100);
-    let cat = catalog(&[("crm_account", "full_refresh")]);
+    let cat = Catalog::syncs(&[("crm_account", "full_refresh")])
+        .without_destination()
+        .configured();
     let state = SourceState::default();
     let events: Vec<SourceEvent> = source.read(&cat, &state).collect().await;
     assert!(

@@ -8,12 +8,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, EmulatorConfig, Quirks, Stats};
+use flowlu_emulator::{Emulator, Quirks, Stats};
 use futures::stream::BoxStream;
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
+use integration_tests::flowlu::account_input;
+use integration_tests::stand_in::accounts_portal;
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
@@ -21,21 +24,19 @@ const CREATE: &str = "/api/v1/module/crm/account/create";
 /// The staleness bound the tests write with.
 const W: u64 = 30;
 
-async fn stand_in(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        model_records: HashMap::from([("crm/account".to_string(), accounts)]),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
 /// An upsert-by-email sink with W = 30 s measured on `clock`.
 fn sink(emu: &Emulator, clock: &StalenessClock) -> FlowluSink {
+    sink_with_rule(
+        emu,
+        clock,
+        json!({"stream": "crm_account", "mode": "upsert", "match_field": "email"}),
+    )
+}
+
+/// A sink writing crm_account by `rule` with W = 30 s measured on `clock`.
+fn sink_with_rule(emu: &Emulator, clock: &StalenessClock, rule: Value) -> FlowluSink {
     let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
-        "advanced": {"staleness_seconds": W,
-            "write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}});
+        "advanced": {"staleness_seconds": W, "write_rules": [rule]}});
     let credential = FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(emu.base_url());
@@ -43,21 +44,6 @@ fn sink(emu: &Emulator, clock: &StalenessClock) -> FlowluSink {
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone())
-}
-
-fn catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}))
-    .unwrap()
-}
-
-fn record(data: Value) -> SinkInput {
-    SinkInput::Record(Record {
-        stream: "crm_account".into(),
-        data,
-    })
 }
 
 /// The stand-in's accounts that have an e-mail: (id, name, email).
@@ -92,18 +78,60 @@ fn update_path(id: u64) -> String {
 
 type Events<'a> = BoxStream<'a, SinkEvent>;
 
-/// The next `n` outcomes of `events`, by sequence.
-async fn next_outcomes(events: &mut Events<'_>, n: usize) -> Vec<(u64, Outcome)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        match events.next().await {
-            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
-            Some(_) => {}
-            None => break,
+/// A write under way: records go in one at a time, outcomes come out as they are decided.
+struct Writing<'a> {
+    input: futures::channel::mpsc::UnboundedSender<SinkInput>,
+    events: Events<'a>,
+}
+
+impl<'a> Writing<'a> {
+    /// `sink` writing `catalog` from an input still open.
+    fn start(sink: &'a FlowluSink, catalog: &'a ConfiguredCatalog) -> Self {
+        let (input, rx) = futures::channel::mpsc::unbounded();
+        let events = sink.write(catalog, rx.boxed());
+        Self { input, events }
+    }
+
+    /// One record of crm_account.
+    fn send(&self, data: Value) {
+        self.input.unbounded_send(account_input(data)).unwrap();
+    }
+
+    /// Each account as an upsert by e-mail: `{"name", "email"}`.
+    fn send_by_email<'b>(&self, accounts: impl IntoIterator<Item = &'b (u64, String, String)>) {
+        for (_, name, email) in accounts {
+            self.send(json!({"name": name, "email": email}));
         }
     }
-    got.sort_by_key(|(s, _)| *s);
-    got
+
+    /// Each account by id: `{"id", "name"}`.
+    fn send_by_id<'b>(&self, accounts: impl IntoIterator<Item = &'b (u64, String)>) {
+        for (id, name) in accounts {
+            self.send(json!({"id": id, "name": name}));
+        }
+    }
+
+    /// The next `n` outcomes, by sequence.
+    async fn outcomes(&mut self, n: usize) -> Vec<(u64, Outcome)> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match self.events.next().await {
+                Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        got.sort_by_key(|(s, _)| *s);
+        got
+    }
+
+    /// Ends the input: the last `n` outcomes, by sequence, after which the write ends.
+    async fn finish(mut self, n: usize) -> Vec<(u64, Outcome)> {
+        self.input.close_channel();
+        let got = self.outcomes(n).await;
+        assert!(self.events.next().await.is_none());
+        got
+    }
 }
 
 fn unchanged(id: u64) -> Outcome {
@@ -136,18 +164,14 @@ async fn an_edit_older_than_the_bound_is_written_and_a_younger_one_may_be_missed
     // 150 accounts written back unchanged: the write reads its index (at clock 0). Then a
     // second client edits the name of 9 of them, and the same 9 arrive with their old names,
     // which the index still holds.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
-    for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    let first = next_outcomes(&mut events, all.len()).await;
+    writing.send_by_email(&all);
+    let first = writing.outcomes(all.len()).await;
     let expected: Vec<(u64, Outcome)> = (0u64..).zip(all.iter().map(|a| unchanged(a.0))).collect();
     assert_eq!(first, expected);
     let n = all.len() as u64;
@@ -163,11 +187,8 @@ async fn an_edit_older_than_the_bound_is_written_and_a_younger_one_may_be_missed
     }
     clock.advance(Duration::from_secs(W - 1));
     emu.reset_stats();
-    for (_, name, email) in young {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    let got = next_outcomes(&mut events, 3).await;
+    writing.send_by_email(young);
+    let got = writing.outcomes(3).await;
     assert_eq!(
         got,
         (n..)
@@ -193,13 +214,8 @@ async fn an_edit_older_than_the_bound_is_written_and_a_younger_one_may_be_missed
     clock.advance(Duration::from_secs(2));
     emu.reset_stats();
     let again: Vec<&(u64, String, String)> = old.iter().chain(young).collect();
-    for (_, name, email) in &again {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    drop(tx);
-    let got = next_outcomes(&mut events, 12).await;
-    assert!(events.next().await.is_none());
+    writing.send_by_email(again.iter().copied());
+    let got = writing.finish(12).await;
     assert_eq!(
         got,
         (n + 3..)
@@ -222,23 +238,19 @@ async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplica
     // created and edited, then 3 creates), a second client creates 11 records carrying
     // e-mails of that batch's last records and gives 11 other accounts 11 more of them, and
     // the clock passes W. The next decision reads again: 0 duplicated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
     assert_eq!(all.len(), 128);
     let new = |i: usize| json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")});
-    for (_, name, email) in &all[..100] {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
+    writing.send_by_email(&all[..100]);
     for i in 0..50 {
-        tx.unbounded_send(record(new(i))).unwrap();
+        writing.send(new(i));
     }
-    let first = next_outcomes(&mut events, 150).await;
+    let first = writing.outcomes(150).await;
     assert_eq!(
         first
             .iter()
@@ -277,11 +289,9 @@ async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplica
     }
     emu.reset_stats();
     for i in 50..200 {
-        tx.unbounded_send(record(new(i))).unwrap();
+        writing.send(new(i));
     }
-    drop(tx);
-    let second = next_outcomes(&mut events, 150).await;
-    assert!(events.next().await.is_none());
+    let second = writing.finish(150).await;
     let theirs = theirs.lock().unwrap().clone();
     assert_eq!(theirs.len(), 11);
     let mut expected_updates: HashMap<String, u64> = taken.iter().map(|(id, e)| (e.clone(), *id)).collect();
@@ -325,18 +335,14 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
     // The portal refuses filters on anything but id once the index is read: past W, a record
     // the index finds unchanged is looked up (refused too), then sent: never `unchanged`
     // unverified.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
-    for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    next_outcomes(&mut events, all.len()).await;
+    writing.send_by_email(&all);
+    writing.outcomes(all.len()).await;
     let n = all.len() as u64;
     emu.set_quirks(Quirks {
         refuse_filters_but_id: Some(12),
@@ -348,11 +354,8 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
         .unwrap();
     clock.advance(Duration::from_secs(W + 1));
     emu.reset_stats();
-    tx.unbounded_send(record(json!({"name": name, "email": email})))
-        .unwrap();
-    drop(tx);
-    let got = next_outcomes(&mut events, 1).await;
-    assert!(events.next().await.is_none());
+    writing.send(json!({"name": name, "email": email}));
+    let got = writing.finish(1).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, n);
     assert_eq!(name_of(&emu, id), name, "{:?}", got[0].1);
@@ -365,31 +368,18 @@ async fn where_edits_cannot_be_read_a_stale_unchanged_is_looked_up() {
 #[tokio::test]
 async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
     // Update mode (by id), through the index: the same rule for `unchanged`.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
-    let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
-        "advanced": {"staleness_seconds": W,
-            "write_rules": [{"stream": "crm_account", "mode": "update"}]}});
-    let credential = FlowluCredential::from_config(&config)
-        .unwrap()
-        .with_base_url(emu.base_url());
-    let sink = FlowluSink::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .with_staleness_clock(clock.clone());
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let sink = sink_with_rule(&emu, &clock, json!({"stream": "crm_account", "mode": "update"}));
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all: Vec<(u64, String)> = emu
         .records("crm", "account")
         .into_iter()
         .filter_map(|r| Some((r["id"].as_u64()?, r["name"].as_str()?.to_string())))
         .collect();
-    for (id, name) in &all {
-        tx.unbounded_send(record(json!({"id": id, "name": name})))
-            .unwrap();
-    }
-    let first = next_outcomes(&mut events, all.len()).await;
+    writing.send_by_id(&all);
+    let first = writing.outcomes(all.len()).await;
     assert!(first.iter().all(|(_, o)| matches!(o, Outcome::Unchanged { .. })));
     let n = all.len() as u64;
     for (id, _) in &all[..5] {
@@ -399,13 +389,8 @@ async fn updates_by_id_past_the_bound_are_written_not_unchanged() {
     }
     clock.advance(Duration::from_secs(W + 1));
     emu.reset_stats();
-    for (id, name) in &all[..5] {
-        tx.unbounded_send(record(json!({"id": id, "name": name})))
-            .unwrap();
-    }
-    drop(tx);
-    let got = next_outcomes(&mut events, 5).await;
-    assert!(events.next().await.is_none());
+    writing.send_by_id(&all[..5]);
+    let got = writing.finish(5).await;
     assert_eq!(
         got,
         (n..)
@@ -443,18 +428,14 @@ async fn records_a_second_client_deletes_during_a_write_are_not_unchanged() {
     // 3 fewer records than the index knows, so every record the index finds unchanged is
     // looked up until the next count: the 3 deleted ones are found under no record and are
     // created, the last one is `unchanged`.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
-    for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    let first = next_outcomes(&mut events, all.len()).await;
+    writing.send_by_email(&all);
+    let first = writing.outcomes(all.len()).await;
     assert!(first.iter().all(|(_, o)| matches!(o, Outcome::Unchanged { .. })));
     let n = all.len() as u64;
     let gone: Vec<u64> = all[1..4].iter().map(|a| a.0).collect();
@@ -469,13 +450,8 @@ async fn records_a_second_client_deletes_during_a_write_are_not_unchanged() {
     }
     clock.advance(Duration::from_secs(W + 1));
     emu.reset_stats();
-    for (_, name, email) in &all[..5] {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    drop(tx);
-    let got = next_outcomes(&mut events, 5).await;
-    assert!(events.next().await.is_none());
+    writing.send_by_email(&all[..5]);
+    let got = writing.finish(5).await;
     assert_eq!(
         got.iter().map(|g| g.0).collect::<Vec<_>>(),
         (n..n + 5).collect::<Vec<_>>()
@@ -500,18 +476,14 @@ async fn a_delete_and_a_create_by_others_that_keep_the_count_are_seen() {
     // then reads the new record by id: the index knows one record more than the count, so
     // the record is looked up (none holds its e-mail) and created; the other client's record
     // is read, not deleted or duplicated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
-    for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    next_outcomes(&mut events, all.len()).await;
+    writing.send_by_email(&all);
+    writing.outcomes(all.len()).await;
     let n = all.len() as u64;
     let before = count(&emu);
     let (id, name, email) = all[7].clone();
@@ -527,13 +499,9 @@ async fn a_delete_and_a_create_by_others_that_keep_the_count_are_seen() {
     assert_eq!(count(&emu), before, "the count alone cannot tell");
     clock.advance(Duration::from_secs(W + 1));
     emu.reset_stats();
-    tx.unbounded_send(record(json!({"name": name, "email": email})))
-        .unwrap();
-    tx.unbounded_send(record(json!({"name": "Theirs", "email": "theirs@example.org"})))
-        .unwrap();
-    drop(tx);
-    let got = next_outcomes(&mut events, 2).await;
-    assert!(events.next().await.is_none());
+    writing.send(json!({"name": name, "email": email}));
+    writing.send(json!({"name": "Theirs", "email": "theirs@example.org"}));
+    let got = writing.finish(2).await;
     assert_eq!(got[0].0, n);
     let created = is_created(&got[0].1);
     assert!(created.is_some_and(|c| c != id && c != theirs), "{:?}", got[0].1);
@@ -549,31 +517,18 @@ async fn an_upsert_by_id_of_a_record_others_deleted_fails_as_such_and_creates_no
     // Upsert by id through the index: past W, 2 of the ids sent were deleted by a second
     // client. The count falls short, so no record is `unchanged` from the index: each update
     // is sent, the 2 deleted ids fail as such (never created), the other one is updated.
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
-    let config = json!({"name": "staleness", "account_domain": "acme", "api_key": emu.api_key(),
-        "advanced": {"staleness_seconds": W,
-            "write_rules": [{"stream": "crm_account", "mode": "upsert"}]}});
-    let credential = FlowluCredential::from_config(&config)
-        .unwrap()
-        .with_base_url(emu.base_url());
-    let sink = FlowluSink::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .with_staleness_clock(clock.clone());
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let sink = sink_with_rule(&emu, &clock, json!({"stream": "crm_account", "mode": "upsert"}));
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all: Vec<(u64, String)> = emu
         .records("crm", "account")
         .into_iter()
         .filter_map(|r| Some((r["id"].as_u64()?, r["name"].as_str()?.to_string())))
         .collect();
-    for (id, name) in &all {
-        tx.unbounded_send(record(json!({"id": id, "name": name})))
-            .unwrap();
-    }
-    let first = next_outcomes(&mut events, all.len()).await;
+    writing.send_by_id(&all);
+    let first = writing.outcomes(all.len()).await;
     assert!(first.iter().all(|(_, o)| matches!(o, Outcome::Unchanged { .. })));
     let n = all.len() as u64;
     let before = count(&emu);
@@ -582,13 +537,8 @@ async fn an_upsert_by_id_of_a_record_others_deleted_fails_as_such_and_creates_no
     }
     clock.advance(Duration::from_secs(W + 1));
     emu.reset_stats();
-    for (id, name) in &all[..3] {
-        tx.unbounded_send(record(json!({"id": id, "name": name})))
-            .unwrap();
-    }
-    drop(tx);
-    let got = next_outcomes(&mut events, 3).await;
-    assert!(events.next().await.is_none());
+    writing.send_by_id(&all[..3]);
+    let got = writing.finish(3).await;
     for (k, (id, _)) in all[..2].iter().enumerate() {
         assert_eq!(got[k].0, n + k as u64);
         assert!(
@@ -611,18 +561,14 @@ async fn a_total_not_to_trust_makes_unchanged_looked_up_and_a_true_total_result_
     // the index knows, so past W a record the index finds unchanged is looked up; a true
     // `total_result` beside that `total`, or alone, is trusted (nothing deleted: `unchanged`
     // at once). (No total at all is looked up as well: the index's unit tests.)
-    let emu = stand_in(150).await;
+    let emu = accounts_portal(150).await;
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock);
-    let catalog = catalog();
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
+    let catalog = Stream::new("crm_account").configured();
+    let mut writing = Writing::start(&sink, &catalog);
     let all = accounts(&emu);
-    for (_, name, email) in &all {
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-    }
-    next_outcomes(&mut events, all.len()).await;
+    writing.send_by_email(&all);
+    writing.outcomes(all.len()).await;
     let n = all.len() as u64;
     let cases = [
         // (total field, lying total, LIST requests: the refresh's 3, and a lookup or not;
@@ -641,12 +587,10 @@ async fn a_total_not_to_trust_makes_unchanged_looked_up_and_a_true_total_result_
         clock.advance(Duration::from_secs(W + 1));
         emu.reset_stats();
         let (id, name, email) = &all[k];
-        tx.unbounded_send(record(json!({"name": name, "email": email})))
-            .unwrap();
-        let got = next_outcomes(&mut events, 1).await;
+        writing.send(json!({"name": name, "email": email}));
+        let got = writing.outcomes(1).await;
         assert_eq!(got, vec![(n + k as u64, unchanged(*id))], "{total_field:?}");
         assert_eq!(by_path(&emu.stats()), paths(&[(LIST, lists)]), "{total_field:?}");
     }
-    drop(tx);
-    assert!(events.next().await.is_none());
+    writing.finish(0).await;
 }

@@ -5,10 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use connector_core::{ConfiguredCatalog, Credential, Record, Sink, SinkEvent, SinkInput};
+use connector_core::{ConfiguredCatalog, Credential, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink};
-use flowlu_emulator::{Emulator, EmulatorConfig, Faults, Latency, Quirks};
+use flowlu_emulator::{Emulator, Faults, Latency, Quirks};
 use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::flowlu::account_input;
+use integration_tests::protocol::{record_message, state_message, stream_state};
+use integration_tests::stand_in::StandIn;
 use integration_tests::{fast_limiter, run_cli, temp_json, Run};
 use serde_json::{json, Value};
 
@@ -20,23 +24,11 @@ fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
         .with_base_url(emu.base_url())
 }
 
-fn catalog_json(mode: &str, key: &str) -> Value {
-    json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "full_refresh", "destination_sync_mode": mode, "primary_key": [[key]]
-    }]})
-}
-
-fn state(n: u64) -> Value {
-    json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}})
-}
-
-fn record_line(data: Value) -> String {
-    json!({"type": "RECORD", "record": {"stream": "crm_account", "data": data, "emitted_at": 1}}).to_string()
-}
-
-fn state_line(n: u64) -> String {
-    json!({"type": "STATE", "state": state(n)}).to_string()
+/// A sink on the stand-in with `advanced` settings, its retries fast (3).
+fn sink(emu: &Emulator, advanced: Value) -> FlowluSink {
+    FlowluSink::from_credential(&credential(emu, advanced))
+        .unwrap()
+        .with_limiter(fast_limiter(4, 3))
 }
 
 /// The `n` of every STATE echoed.
@@ -74,27 +66,23 @@ fn lines_of(path: &std::path::Path) -> Vec<Value> {
 /// is not acknowledged, the one before it is; nothing is created.
 #[tokio::test]
 async fn an_outage_fails_the_record_and_withholds_the_state_after_it() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 5,
-        faults: Faults {
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .faults(Faults {
             server_error_500: 1.0,
             ..Faults::none()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append_dedup", "id")).unwrap();
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
+    let catalog: ConfiguredCatalog = Stream::new("crm_account")
+        .destination("append_dedup")
+        .key("id")
+        .configured();
     let input = vec![
-        SinkInput::Checkpoint(state(0)),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"id": 1, "name": "Outage"}),
-        }),
-        SinkInput::Checkpoint(state(1)),
+        SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 0}))),
+        account_input(json!({"id": 1, "name": "Outage"})),
+        SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 1}))),
     ];
     let write = sink.prepare(&catalog).await.unwrap();
     let events: Vec<SinkEvent> = write.write(futures::stream::iter(input).boxed()).collect().await;
@@ -126,27 +114,34 @@ async fn an_outage_fails_the_record_and_withholds_the_state_after_it() {
 /// record, a TRACE counting the records to send again, exit code 1.
 #[tokio::test]
 async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 2000)].into(),
-        quirks: Quirks {
+    let emu = StandIn::new()
+        .records_per_model(2)
+        .accounts(2000)
+        .quirks(Quirks {
             ignore_filters: true,
             ..Quirks::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+        })
+        .start()
+        .await;
     let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
-    let catalog = temp_json(&catalog_json("append_dedup", "email"));
+    let catalog = temp_json(
+        &Stream::new("crm_account")
+            .destination("append_dedup")
+            .key("email")
+            .json(),
+    );
     let rejects = tempfile::NamedTempFile::new().unwrap();
-    let mut input = vec![state_line(0)];
+    let mut input = vec![state_message("crm_account", json!({"n": 0})).to_string()];
     for i in 1..=40u64 {
-        input.push(record_line(
-            json!({"name": format!("N{i}"), "email": format!("n{i}@example.com")}),
-        ));
+        input.push(
+            record_message(
+                "crm_account",
+                json!({"name": format!("N{i}"), "email": format!("n{i}@example.com")}),
+            )
+            .to_string(),
+        );
         if i % 10 == 0 {
-            input.push(state_line(i));
+            input.push(state_message("crm_account", json!({"n": i})).to_string());
         }
     }
     emu.reset_stats();
@@ -195,23 +190,23 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
 /// the id Flowlu gave it and the message.
 #[tokio::test]
 async fn the_outcomes_file_maps_every_input_line_to_its_outcome_and_flowlu_id() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(3).start().await;
     let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
-    let catalog = temp_json(&catalog_json("append_dedup", "id"));
+    let catalog = temp_json(
+        &Stream::new("crm_account")
+            .destination("append_dedup")
+            .key("id")
+            .json(),
+    );
     let outcomes = tempfile::NamedTempFile::new().unwrap();
     let before = emu.count("crm", "account");
     let input = [
-        state_line(0),
-        record_line(json!({"name": "New one"})),
-        record_line(json!({"id": 2, "name": "Renamed"})),
+        state_message("crm_account", json!({"n": 0})).to_string(),
+        record_message("crm_account", json!({"name": "New one"})).to_string(),
+        record_message("crm_account", json!({"id": 2, "name": "Renamed"})).to_string(),
         "{not a message".to_string(),
-        record_line(json!({"id": 999_999, "name": "Elsewhere"})),
-        state_line(1),
+        record_message("crm_account", json!({"id": 999_999, "name": "Elsewhere"})).to_string(),
+        state_message("crm_account", json!({"n": 1})).to_string(),
     ];
     let run = run_cli(
         &[
@@ -356,18 +351,16 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
     const RECORDS: u64 = 30;
     let mut slipped = Vec::new();
     for mode in ["update", "upsert", "delete", "create"] {
-        let emu = Emulator::start(EmulatorConfig {
-            records_per_model: 2,
-            model_records: [("crm/account".to_string(), RECORDS as usize)].into(),
+        let emu = StandIn::new()
+            .records_per_model(2)
+            .accounts(RECORDS as usize)
             // Answers slower than the pace: requests are on the wire when the signal comes.
-            latency: Latency {
+            .latency(Latency {
                 fixed_ms: 900,
                 jitter_ms: 0,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+            })
+            .start()
+            .await;
         let ids: Vec<u64> = emu
             .records("crm", "account")
             .iter()
@@ -380,9 +373,15 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
             _ => json!({"name": format!("Signal {i}")}),
         };
         let catalog = match mode {
-            "update" | "delete" => catalog_json("append_dedup", "id"),
-            "upsert" => catalog_json("append_dedup", "email"),
-            _ => catalog_json("append", "id"),
+            "update" | "delete" => Stream::new("crm_account")
+                .destination("append_dedup")
+                .key("id")
+                .json(),
+            "upsert" => Stream::new("crm_account")
+                .destination("append_dedup")
+                .key("email")
+                .json(),
+            _ => Stream::new("crm_account").destination("append").key("id").json(),
         };
         let advanced = match mode {
             "update" | "delete" => {
@@ -392,11 +391,11 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
         };
         // STATE n follows the first n records.
         let lines = |from: u64| {
-            let mut lines = vec![state_line(from)];
+            let mut lines = vec![state_message("crm_account", json!({"n": from})).to_string()];
             for i in from..RECORDS {
-                lines.push(record_line(data(i)));
+                lines.push(record_message("crm_account", data(i)).to_string());
                 if (i + 1) % 3 == 0 {
-                    lines.push(state_line(i + 1));
+                    lines.push(state_message("crm_account", json!({"n": i + 1})).to_string());
                 }
             }
             lines
@@ -509,13 +508,7 @@ async fn a_signal_stops_every_request_and_a_resume_from_the_last_state_duplicate
 /// is a new record and is created.
 #[tokio::test]
 async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 30)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(2).accounts(30).start().await;
     let mut portal = emu.records("crm", "account");
     portal.sort_by_key(|r| r["id"].as_u64());
     let name = |r: &Value| r["name"].as_str().unwrap_or_default().to_string();
@@ -525,20 +518,14 @@ async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
         !window.contains(&name(oldest)),
         "the oldest name is outside the newest 10"
     );
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .finding_earlier_creates(true);
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+    let sink = sink(&emu, json!({"page_size": 10})).finding_earlier_creates(true);
+    let catalog: ConfiguredCatalog = Stream::new("crm_account")
+        .destination("append")
+        .key("id")
+        .configured();
     let input = vec![
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": name(oldest)}),
-        }),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": name(newest)}),
-        }),
+        account_input(json!({"name": name(oldest)})),
+        account_input(json!({"name": name(newest)})),
     ];
     emu.reset_stats();
     let events: Vec<SinkEvent> = sink
@@ -587,29 +574,33 @@ async fn a_create_equal_to_a_record_outside_the_newest_page_is_created() {
 /// lookup that met it fails the record (system: no fault of the record) and the stream stops.
 #[tokio::test]
 async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 2000)].into(),
-        quirks: Quirks {
+    let emu = StandIn::new()
+        .records_per_model(2)
+        .accounts(2000)
+        .quirks(Quirks {
             refuse_filters_but_id: Some(21),
             ..Quirks::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append_dedup", "email")).unwrap();
-    let mut input = vec![SinkInput::Checkpoint(state(0))];
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
+    let catalog: ConfiguredCatalog = Stream::new("crm_account")
+        .destination("append_dedup")
+        .key("email")
+        .configured();
+    let mut input = vec![SinkInput::Checkpoint(stream_state(
+        "crm_account",
+        json!({"n": 0}),
+    ))];
     for i in 0..20u64 {
-        input.push(SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": format!("R{i}"), "email": format!("r{i}@example.com")}),
-        }));
+        input.push(account_input(
+            json!({"name": format!("R{i}"), "email": format!("r{i}@example.com")}),
+        ));
         if i % 5 == 4 {
-            input.push(SinkInput::Checkpoint(state(i + 1)));
+            input.push(SinkInput::Checkpoint(stream_state(
+                "crm_account",
+                json!({"n": i + 1}),
+            )));
         }
     }
     emu.reset_stats();
@@ -645,33 +636,26 @@ async fn a_portal_that_refuses_the_filter_stops_the_stream_after_one_lookup() {
 /// be told is `unknown`, which holds back the STATE after it.
 #[tokio::test]
 async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_states() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 3,
-        faults: Faults {
+    let emu = StandIn::new()
+        .records_per_model(3)
+        .faults(Faults {
             drop_mid_body: 1.0,
             ..Faults::none()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3));
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+        })
+        .start()
+        .await;
+    let sink = sink(&emu, json!({}));
+    let catalog: ConfiguredCatalog = Stream::new("crm_account")
+        .destination("append")
+        .key("id")
+        .configured();
     let before = emu.count("crm", "account");
     let input = vec![
-        SinkInput::Checkpoint(state(0)),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": "Lost answer 1"}),
-        }),
-        SinkInput::Checkpoint(state(1)),
-        SinkInput::Record(Record {
-            stream: "crm_account".into(),
-            data: json!({"name": "Lost answer 2"}),
-        }),
-        SinkInput::Checkpoint(state(2)),
+        SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 0}))),
+        account_input(json!({"name": "Lost answer 1"})),
+        SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 1}))),
+        account_input(json!({"name": "Lost answer 2"})),
+        SinkInput::Checkpoint(stream_state("crm_account", json!({"n": 2}))),
     ];
     emu.reset_stats();
     let write = sink.prepare(&catalog).await.unwrap();
@@ -701,26 +685,15 @@ async fn creates_whose_answers_are_lost_are_not_repeated_and_hold_back_later_sta
 /// the first write's ids, not sent), the 5 oldest, outside the page, are created twice.
 #[tokio::test]
 async fn creates_resent_beyond_the_newest_page_are_created_again() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 0)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let sink = FlowluSink::from_credential(&credential(&emu, json!({"page_size": 10})))
-        .unwrap()
-        .with_limiter(fast_limiter(4, 3))
-        .finding_earlier_creates(true);
-    let catalog: ConfiguredCatalog = serde_json::from_value(catalog_json("append", "id")).unwrap();
+    let emu = StandIn::new().records_per_model(2).accounts(0).start().await;
+    let sink = sink(&emu, json!({"page_size": 10})).finding_earlier_creates(true);
+    let catalog: ConfiguredCatalog = Stream::new("crm_account")
+        .destination("append")
+        .key("id")
+        .configured();
     let input = || {
         (0..15)
-            .map(|i| {
-                SinkInput::Record(Record {
-                    stream: "crm_account".into(),
-                    data: json!({"name": format!("Resent {i}")}),
-                })
-            })
+            .map(|i| account_input(json!({"name": format!("Resent {i}")})))
             .collect::<Vec<_>>()
     };
     let ids = |events: Vec<SinkEvent>| {
