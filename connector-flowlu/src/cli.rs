@@ -12,7 +12,8 @@ use crate::credential::{explain_at, FlowluCredential};
 use crate::sink::FlowluSink;
 use crate::source::FlowluSource;
 
-pub mod probe;
+pub(crate) mod listen;
+pub(crate) mod probe;
 
 /// Flowlu, for the runner.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +26,9 @@ pub enum FlowluCommand {
     /// read-only requests; prints a JSON report that holds none of your data.
     #[command(after_help = probe::HELP)]
     Probe(probe::ProbeArgs),
+    /// Receive Flowlu's webhooks into a spool directory that reads drain (until a signal).
+    #[command(after_help = listen::HELP)]
+    Listen(listen::ListenArgs),
 }
 
 const EXAMPLES: &str = "Examples:
@@ -78,7 +82,8 @@ impl Connector for Flowlu {
 
     async fn run_command(command: FlowluCommand, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         match command {
-            FlowluCommand::Probe(args) => probe::run(&args, env, out, err).await,
+            FlowluCommand::Probe(args) => probe::run::<Self>(&args, env, out, err).await,
+            FlowluCommand::Listen(args) => listen::run::<Self>(&args, env, out, err).await,
         }
     }
 }

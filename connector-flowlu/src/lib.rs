@@ -30,44 +30,62 @@
 //! # Ok(()) }
 //! ```
 
-// The rooms, bottom up (see ARCHITECTURE.md): values and tables first, then the client, then
-// the credential's account, then the source and the sink, then the binary's program.
+// The floors, bottom up (see ARCHITECTURE.md): tables and values (`base`), the client, the
+// account, the credential, then the source and the sink, then the probe and the binary's
+// program.
+mod account;
+mod base;
 mod cli;
 mod client;
-mod columns;
 mod credential;
-mod dates;
-mod error;
 mod probe;
 mod schemas;
 mod sink;
 mod source;
-mod stream_schema;
-mod streams;
+pub mod webhook;
 
-pub use cli::{process_main, Flowlu};
-pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy};
+pub use account::registry::AccountBudget;
+pub use account::{Account, WaitWatch};
+pub use base::decision::{Decision, Refusal, Scope};
+pub use base::domain::{AccountDomain, DomainError, Region};
+pub use base::error::{
+    AccountKind, ApiError, Bound, CodeClass, Denied, DnsFailure, Error, Invalid, MalformedKind, Oversize,
+    TransportKind, UnavailableKind,
+};
+pub use base::settings::{CustomFieldColumns, Settings, WriteMode, WriteRule};
+pub use cli::{process_main, Flowlu, FlowluCommand};
+pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy, Wait, WaitReason};
 pub use client::pace_memory::{PaceSnapshot, Rejected as PaceRejected};
-pub use client::{Client, ClientBuilder, ListPage, RawListPage, BASE_URL_ENV};
-pub use credential::account::Account;
-pub use credential::domain::AccountDomain;
-pub use credential::registry::AccountBudget;
-pub use credential::settings::Settings;
+pub use client::{Client, ClientBuilder, ListPage, BASE_URL_ENV};
 pub use credential::FlowluCredential;
-pub use error::{ApiError, Bound, CodeClass, DnsFailure, Error, TransportKind};
-pub use sink::{FieldKinds, FlowluSink, StalenessClock, StreamPlan, ValueKind, WritePlan};
+pub use sink::{FieldKinds, FlowluSink, StalenessClock, ValueKind};
 pub use source::deletes::Method as ReconcileMethod;
+pub use source::webhook::Webhooks;
 pub use source::{FlowluSource, StreamSummary};
+pub use webhook::receiver::{Receiver as WebhookReceiver, ReceiverConfig as WebhookReceiverConfig};
+pub use webhook::token::Tokens as WebhookTokens;
 
 /// Internals the workspace's tests, fuzz targets and benchmarks reach (not for hosts: no
 /// stability promised).
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::cli::probe::{run as run_probe, ProbeArgs, HELP as PROBE_HELP};
+    pub use crate::base::streams::{model, CursorKind, Model, MODELS};
+    pub use crate::cli::probe::{ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
-    pub use crate::probe::{compare, plan_budget, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY};
+    pub use crate::probe::{
+        compare, plan_budget, Difference, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY,
+    };
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};
-    pub use crate::streams::{model, MODELS};
+
+    /// Runs `flowlu-connector probe` (`cli::probe::run` for [`Flowlu`](crate::Flowlu)).
+    pub async fn run_probe(
+        args: &ProbeArgs,
+        env: &connector_runner::Env,
+        out: &mut dyn std::io::Write,
+        err: &mut dyn std::io::Write,
+    ) -> i32 {
+        crate::cli::probe::run::<crate::Flowlu>(args, env, out, err).await
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::credential::FlowluCredential;
 
 /// Where the connector is documented.
-pub const DOCUMENTATION_URL: &str = "https://www.flowlu.com/api/";
+pub(crate) const DOCUMENTATION_URL: &str = "https://www.flowlu.com/api/";
 
 /// The credential form (schema and uiSchemas).
 pub fn credential_form() -> Result<FormDescriptor, connector_core::Error> {
@@ -18,7 +18,7 @@ pub fn credential_form() -> Result<FormDescriptor, connector_core::Error> {
 }
 
 /// The Airbyte `ConnectorSpecification`.
-pub fn spec() -> Result<Value, connector_core::Error> {
+pub(crate) fn spec() -> Result<Value, connector_core::Error> {
     let form = credential_form()?;
     Ok(json!({
         "documentationUrl": DOCUMENTATION_URL,
@@ -60,11 +60,11 @@ pub fn generated_files() -> Result<Vec<(String, String)>, connector_core::Error>
 
 /// The committed schema of every stream (without an account's custom fields):
 /// `schemas/flowlu/streams/{stream}.json`.
-pub fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
-    crate::streams::MODELS.iter().map(|model| {
+pub(crate) fn stream_schemas() -> impl Iterator<Item = (String, Value)> {
+    crate::base::streams::MODELS.iter().map(|model| {
         (
             format!("schemas/flowlu/streams/{}.json", model.stream),
-            crate::stream_schema::base_schema(model),
+            crate::base::stream_schema::base_schema(model),
         )
     })
 }

@@ -12,7 +12,12 @@
 //! | `POST /api/credentials/{id}/validate` | `{credential: tile}` (status updated) |
 //! | `DELETE /api/credentials/{id}` | 204 (its secrets deleted with it) |
 //! | `POST /api/credentials/{id}/discover` | `{streams: [{name, sync_modes}]}` |
-//! | `POST /api/credentials/{id}/preview` (`{stream, limit}`) | `{stream, records}` |
+//! | `POST /api/credentials/{id}/preview` (`{stream, limit}`) | `{stream, records, webhook_changes}` |
+//! | `GET /api/credentials/{id}/webhook` | `{url, steps, previous_valid_until}` (the URL holds its token: shown to be copied into Flowlu) |
+//! | `POST /api/credentials/{id}/webhook/rotate` | the same, with a new token (the previous one works for a day) |
+//! | `GET /api/credentials/{id}/webhook/changes?stream=S` | `{stream, changes}`: the newest 20 received, no request to Flowlu |
+//! | `POST /hooks/{id}/flowlu/webhook/{token}` (Flowlu's, outside the guard and the log) | the receiver's answer, no body |
+//! | `POST /hooks/stand-in/{token}` (the embedded stand-in's webhook) | the same, for every credential of its account |
 //!
 //! A refusal is `{message, field, reason, extra_errors}`: `field` the dotted path the message
 //! belongs at (`null`: the whole credential), `extra_errors` the same as react-jsonschema-form's
@@ -57,6 +62,7 @@ pub struct Host {
     portals: Portals,
     assets: PathBuf,
     authorities: Vec<String>,
+    webhooks: Option<crate::webhooks::Webhooks>,
 }
 
 impl Host {
@@ -75,6 +81,7 @@ impl Host {
             portals,
             assets,
             authorities: Vec::new(),
+            webhooks: None,
         })
     }
 
@@ -89,6 +96,33 @@ impl Host {
     /// The store (tests inspect it).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Receives Flowlu's webhooks for each credential, spooled under `dir` (see
+    /// [`crate::webhooks`]).
+    pub fn with_webhooks(mut self, dir: &std::path::Path) -> Self {
+        self.webhooks = Some(crate::webhooks::Webhooks::new(dir));
+        self
+    }
+
+    /// Relays the embedded stand-in's webhook to every credential of `account` (see
+    /// `POST /hooks/stand-in/{token}`); after [`Host::with_webhooks`].
+    pub fn with_stand_in_relay(mut self, token: connector_core::Secret, account: &str) -> Self {
+        self.webhooks = self.webhooks.map(|w| w.with_stand_in_relay(token, account));
+        self
+    }
+
+    /// The webhooks, when received.
+    pub fn webhooks(&self) -> Option<&crate::webhooks::Webhooks> {
+        self.webhooks.as_ref()
+    }
+
+    /// `Ok` when credential `id` is stored.
+    pub fn credential_exists(&self, id: i64) -> Result<(), Refusal> {
+        self.store
+            .get(id)?
+            .map(|_| ())
+            .ok_or_else(|| Refusal::not_found(id))
     }
 }
 
@@ -203,8 +237,15 @@ pub fn router(host: Arc<Host>) -> Router {
         .route("/api/credentials/{id}/validate", post(revalidate))
         .route("/api/credentials/{id}/discover", post(discover))
         .route("/api/credentials/{id}/preview", post(preview))
+        .route("/api/credentials/{id}/webhook", get(webhook_show))
+        .route("/api/credentials/{id}/webhook/rotate", post(webhook_rotate))
+        .route("/api/credentials/{id}/webhook/changes", get(webhook_changes))
         .layer(axum::middleware::from_fn_with_state(host.clone(), guard))
         .layer(axum::middleware::from_fn(log_request))
+        // Flowlu's requests: outside the guard (no Origin) and the request log (the path
+        // holds the token).
+        .route("/hooks/{id}/flowlu/webhook/{token}", post(webhook_receive))
+        .route("/hooks/stand-in/{token}", post(webhook_relay))
         .with_state(host)
 }
 
@@ -540,6 +581,9 @@ async fn remove(State(host): State<Arc<Host>>, Path(id): Path<i64>) -> Answer {
     if !host.store.delete(id)? {
         return Err(Refusal::not_found(id));
     }
+    if let Some(hooks) = host.webhooks() {
+        hooks.remove(id);
+    }
     tracing::info!(id, "credential deleted with its secrets");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -636,7 +680,12 @@ async fn preview(State(host): State<Arc<Host>>, Path(id): Path<i64>, body: Bytes
             _ => {}
         }
     }
-    Ok(Json(json!({ "stream": stream, "records": records })).into_response())
+    // The changes Flowlu's webhooks brought for this stream, newest last.
+    let changes = host
+        .webhooks()
+        .map(|hooks| crate::webhooks::recent(hooks, id, stream, limit))
+        .unwrap_or_default();
+    Ok(Json(json!({ "stream": stream, "records": records, "webhook_changes": changes })).into_response())
 }
 
 /// `BadCredentials` -> `bad_credentials`.
@@ -665,4 +714,127 @@ fn sentence(text: &str) -> String {
         out.push('.');
     }
     out
+}
+
+fn no_webhooks() -> Refusal {
+    Refusal::whole(
+        StatusCode::NOT_FOUND,
+        "This host does not receive webhooks (start it with a data directory).",
+        "not_found",
+    )
+}
+
+fn webhook_store_failed(e: &std::io::Error) -> Refusal {
+    tracing::error!(error = %e, "webhook token store failed");
+    Refusal::whole(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The webhook token could not be read or written; see the server's log.",
+        "store",
+    )
+}
+
+fn authority(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+}
+
+/// `GET /api/credentials/{id}/webhook`.
+async fn webhook_show(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let tokens = hooks.tokens(id).map_err(|e| webhook_store_failed(&e))?;
+    Ok(Json(crate::webhooks::answer(authority(&headers), id, &tokens)).into_response())
+}
+
+/// `POST /api/credentials/{id}/webhook/rotate`.
+async fn webhook_rotate(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let tokens = hooks.rotate(id).map_err(|e| webhook_store_failed(&e))?;
+    Ok(Json(crate::webhooks::answer(authority(&headers), id, &tokens)).into_response())
+}
+
+/// `GET /api/credentials/{id}/webhook/changes?stream=S`.
+async fn webhook_changes(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Answer {
+    host.credential_exists(id)?;
+    let hooks = host.webhooks().ok_or_else(no_webhooks)?;
+    let stream = query.get("stream").map(String::as_str).unwrap_or("");
+    let Some(model) = connector_flowlu::testing::model(stream) else {
+        return Err(Refusal::whole(
+            StatusCode::NOT_FOUND,
+            &format!("No stream named `{stream}`."),
+            "not_found",
+        ));
+    };
+    let changes = crate::webhooks::recent(hooks, id, model.stream, 20);
+    Ok(Json(json!({"stream": model.stream, "changes": changes})).into_response())
+}
+
+/// `POST /hooks/{id}/flowlu/webhook/{token}`: Flowlu's request, answered by the credential's
+/// receiver (404 without a body for an unknown credential, as for a wrong token).
+async fn webhook_receive(
+    State(host): State<Arc<Host>>,
+    Path((id, token)): Path<(String, String)>,
+    body: axum::body::Body,
+) -> Response {
+    let known = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| host.credential_exists(*id).is_ok());
+    let (Some(id), Some(hooks)) = (known, host.webhooks()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match hooks.receiver(id) {
+        Ok(receiver) => receiver.receive(&token, body).await,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook receiver could not start");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `POST /hooks/stand-in/{token}`: the embedded stand-in's event, spooled for every credential
+/// of its account (404 without a body for a wrong token; the first refusal otherwise).
+async fn webhook_relay(
+    State(host): State<Arc<Host>>,
+    Path(token): Path<String>,
+    body: axum::body::Body,
+) -> Response {
+    let Some(hooks) = host.webhooks() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(account) = hooks.relay_for(&token) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let limit = connector_flowlu::WebhookReceiverConfig::default().max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let Ok(tiles) = host.store.list() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    for tile in tiles.iter().filter(|t| t.account == account) {
+        let status = match hooks.receiver(tile.id) {
+            Ok(receiver) => receiver.accept(&bytes).await,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status != StatusCode::OK {
+            return status.into_response();
+        }
+    }
+    StatusCode::OK.into_response()
 }

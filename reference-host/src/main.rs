@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser;
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Webhook};
 use reference_host::crypto::{DataKey, DATA_KEY_ENV};
 use reference_host::portals::{start_no_portal, Portals};
 use reference_host::store::Store;
@@ -106,21 +106,31 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             modules.split(',').map(str::trim).filter(|m| !m.is_empty()),
         ));
     }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The stand-in's webhook goes to this host's relay (a token of its own, in memory).
+    let relay = connector_flowlu::webhook::token::generate()?;
     let emulator = Emulator::start(EmulatorConfig {
         seed: 42,
         records_per_model: 50,
         keys,
+        webhook: Some(Webhook::new(format!(
+            "http://{addr}{}{}",
+            reference_host::webhooks::RELAY_PREFIX,
+            relay.expose()
+        ))),
         ..Default::default()
     })
     .await?;
     let (elsewhere, _no_portal) = start_no_portal().await?;
     let portals = Portals::stand_in([("demo.flowlu.com".to_string(), emulator.base_url())], elsewhere);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let addr = listener.local_addr()?;
     let host = Arc::new(
-        Host::new(store, portals, assets.clone())?.answering_to(authorities(addr, &args.public_names)),
+        Host::new(store, portals, assets.clone())?
+            .answering_to(authorities(addr, &args.public_names))
+            .with_webhooks(&args.data_dir.join("webhooks"))
+            .with_stand_in_relay(relay, "demo.flowlu.com"),
     );
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "listening beyond loopback (--expose-credentials-to-network): anyone who reaches this address can create, use and delete credentials");

@@ -149,6 +149,50 @@ function RotateForm({ kind, tile, onDone, onCancel }) {
   );
 }
 
+// The credential's webhook URL (token included: it is the secret Flowlu sends back), copyable
+// and rotatable, with the steps; and the changes received for the previewed stream, asked
+// every second (the spool only: no request to Flowlu).
+function Webhook({ tile, stream }) {
+  const [hook, setHook] = useState(null);
+  const [changes, setChanges] = useState([]);
+  const [copied, setCopied] = useState(false);
+  useEffect(() => {
+    call("GET", `/api/credentials/${tile.id}/webhook`).then((res) => res.ok && setHook(res.body));
+  }, [tile.id]);
+  useEffect(() => {
+    if (!stream) return undefined;
+    const ask = () => call("GET", `/api/credentials/${tile.id}/webhook/changes?stream=${encodeURIComponent(stream)}`)
+      .then((res) => res.ok && setChanges(res.body.changes));
+    ask();
+    const timer = setInterval(ask, 1000);
+    return () => clearInterval(timer);
+  }, [tile.id, stream]);
+  if (!hook) return null;
+  const copy = async () => { await navigator.clipboard.writeText(hook.url); setCopied(true); };
+  const rotate = async () => {
+    const res = await call("POST", `/api/credentials/${tile.id}/webhook/rotate`);
+    if (res.ok) { setHook(res.body); setCopied(false); }
+  };
+  return (
+    <div id="webhook">
+      <h3>Changes as they happen: Flowlu webhooks</h3>
+      <input id="webhook-url" readOnly value={hook.url} size={hook.url.length} />
+      <button type="button" id="webhook-copy" onClick={copy}>{copied ? "Copied" : "Copy"}</button>
+      <button type="button" id="webhook-rotate" onClick={rotate}>New URL</button>
+      {hook.previous_valid_until && <p className="muted">The previous URL works until {hook.previous_valid_until}.</p>}
+      <ol>{hook.steps.map((step) => <li key={step}>{step}</li>)}</ol>
+      {stream && (
+        <div id="webhook-changes">
+          <h4>{stream}: changes received by webhook ({changes.length})</h4>
+          <ul>
+            {changes.map((c, i) => <li key={i}>{c.action} {String(c.id)} {c.cursor ?? ""}</li>)}
+          </ul>
+        </div>
+      )}
+    </div>
+  );
+}
+
 function UseForSource({ tile, onClose }) {
   const [streams, setStreams] = useState(null);
   const [preview, setPreview] = useState(null);
@@ -187,6 +231,7 @@ function UseForSource({ tile, onClose }) {
           </table>
         </div>
       )}
+      <Webhook tile={tile} stream={preview?.stream} />
       <button type="button" onClick={onClose}>Close</button>
     </div>
   );

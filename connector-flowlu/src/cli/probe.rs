@@ -7,9 +7,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::Value;
 
-use connector_runner::{load_config, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use connector_runner::{load_config, Connector, Env, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 
-use super::Flowlu;
+use crate::credential::FlowluCredential;
 use crate::probe::{self, Target, DEFAULT_INTERVAL, MIN_INTERVAL};
 
 /// The `--help` of `probe`.
@@ -43,8 +43,14 @@ pub struct ProbeArgs {
 }
 
 /// Runs `probe`: the report (or, with `--compare`, the differences) goes to `out` unless
-/// `--out` names a file; the announcement and the summary go to `err`.
-pub async fn run(args: &ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// `--out` names a file; the announcement and the summary go to `err`. `C` is the binary's
+/// connector (`Flowlu`, whose command this is: named by the caller, not imported from it).
+pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
+    args: &ProbeArgs,
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     if let Some(path) = &args.compare {
         return compare(path, out, err);
     }
@@ -52,7 +58,7 @@ pub async fn run(args: &ProbeArgs, env: &Env, out: &mut dyn Write, err: &mut dyn
         let _ = writeln!(err, "probe needs --config FILE (or --compare REPORT)");
         return EXIT_USAGE;
     };
-    let credential = match load_config::<Flowlu>(config, env) {
+    let credential = match load_config::<C>(config, env) {
         Ok(loaded) => loaded.credential,
         Err(failure) => {
             let _ = writeln!(err, "{}", failure.message);

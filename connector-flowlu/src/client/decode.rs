@@ -8,21 +8,21 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{
+use crate::base::error::{
     api_failure, is_rate_limit_text, AccountKind, ApiError, Bound, Error, MalformedKind, UnavailableKind,
     HTML_PAGE, TRUNCATED,
 };
 
 /// The fewest JSON values an answer read as a tree may hold, whatever the body cap: a page of
 /// 1,000 records of 200 values each.
-pub const MIN_ANSWER_VALUES: usize = 200_000;
+pub(crate) const MIN_ANSWER_VALUES: usize = 200_000;
 
 /// The most JSON values an answer read as a tree may hold under a body cap of `max_body`
 /// bytes: one per 32 bytes of the cap, at least [`MIN_ANSWER_VALUES`]. A value costs 64 to
 /// about 110 bytes in a tree (`serde_json::Value`, an object member with its key), so the
 /// tree stays within about 3.5 times the cap (or 22 MB) whatever the body holds, where a body
 /// of `[{},{},...]` would otherwise cost over 20 times its size.
-pub fn answer_values(max_body: usize) -> usize {
+pub(crate) fn answer_values(max_body: usize) -> usize {
     (max_body / 32).max(MIN_ANSWER_VALUES)
 }
 
@@ -35,14 +35,14 @@ pub fn decode(status: StatusCode, headers: &HeaderMap, body: &[u8], secret: &str
 }
 
 /// [`answer_values`] of the default body cap (`max_page_megabytes` unset).
-pub fn default_answer_values() -> usize {
-    use crate::credential::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
+pub(crate) fn default_answer_values() -> usize {
+    use crate::base::settings::{DEFAULT_PAGE_MEGABYTES, MIB};
     answer_values(DEFAULT_PAGE_MEGABYTES as usize * MIB)
 }
 
 /// [`decode`], the body read into a tree of at most `max_values` JSON values: past that, the
 /// answer is refused ([`Error::Oversized`], [`Bound::Values`]) before more is held.
-pub fn decode_within(
+pub(crate) fn decode_within(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
@@ -165,7 +165,7 @@ pub fn decode_within(
     }
 }
 
-pub use connector_core::secret::redact_echo;
+pub(crate) use connector_core::secret::redact_echo;
 
 /// Why [`parse_bounded`] gave up.
 #[derive(Debug)]
@@ -512,7 +512,7 @@ mod tests {
                 }
                 other => panic!("{status}: {other:?}"),
             }
-            let order = crate::source::cursor::Order { cursor: None };
+            let order = crate::base::cursor::Order { cursor: None };
             let page = crate::client::page::RawListPage::decode(status, headers, body, "k", &order);
             assert!(
                 matches!(page, Err(Error::RateLimited { .. })),

@@ -89,8 +89,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::pace_memory::{unix_seconds, PaceSnapshot, Rejected};
-use crate::credential::settings::Settings;
-use crate::error::Error;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 
 /// How retries are paced and bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ pub struct LimiterConfig {
 impl Default for LimiterConfig {
     fn default() -> Self {
         Self {
-            max_concurrency: crate::credential::settings::DEFAULT_CONCURRENCY as usize,
+            max_concurrency: crate::base::settings::DEFAULT_CONCURRENCY as usize,
             requests_per_second: None,
             retry: RetryPolicy::default(),
         }
@@ -195,8 +195,8 @@ impl Wait {
 
 /// What a retried request met, in a few words for a progress line or a log (never a body
 /// text, which may echo what was sent).
-pub fn cause(err: &Error) -> String {
-    use crate::error::{MalformedKind, TransportKind, UnavailableKind};
+pub(crate) fn cause(err: &Error) -> String {
+    use crate::base::error::{MalformedKind, TransportKind, UnavailableKind};
     match err {
         Error::RateLimited {
             retry_after: Some(after),
@@ -530,7 +530,7 @@ impl Limiter {
 /// How long a request already sent when its write stops may still wait for its answer before
 /// it is abandoned ([`Error::Abandoned`]): within the 10 s a container runtime grants after
 /// SIGTERM (Docker's default), with room to report.
-pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
+pub(crate) const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 
 /// Above this pace (requests per second) requests are not spaced.
 const UNPACED: f64 = 1000.0;
@@ -1331,7 +1331,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::tests_support::*;
     use super::*;
-    use crate::error::{MalformedKind, UnavailableKind};
+    use crate::base::error::{MalformedKind, UnavailableKind};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -1425,7 +1425,7 @@ mod tests {
     #[test]
     fn a_wait_names_what_the_attempt_met() {
         let api = |code| {
-            Error::Api(Box::new(crate::error::ApiError {
+            Error::Api(Box::new(crate::base::error::ApiError {
                 code,
                 message: "the body's words, canary".into(),
                 fields: Default::default(),
@@ -1452,7 +1452,7 @@ mod tests {
                 Error::Unavailable {
                     status: 200,
                     kind: UnavailableKind::HtmlPage,
-                    detail: format!("{}, after good answers", crate::error::HTML_PAGE),
+                    detail: format!("{}, after good answers", crate::base::error::HTML_PAGE),
                 },
                 "HTTP 200 with an HTML page",
             ),
@@ -1461,7 +1461,7 @@ mod tests {
                 Error::Unavailable {
                     status: 503,
                     kind: UnavailableKind::Message,
-                    detail: format!("{}, canary", crate::error::HTML_PAGE),
+                    detail: format!("{}, canary", crate::base::error::HTML_PAGE),
                 },
                 "HTTP 503",
             ),
@@ -1469,7 +1469,7 @@ mod tests {
                 Error::Malformed {
                     status: 200,
                     kind: MalformedKind::Truncated,
-                    detail: format!("{}: canary", crate::error::TRUNCATED),
+                    detail: format!("{}: canary", crate::base::error::TRUNCATED),
                 },
                 "connection dropped (body cut short)",
             ),
@@ -1477,7 +1477,7 @@ mod tests {
                 Error::Malformed {
                     status: 200,
                     kind: MalformedKind::NotJson,
-                    detail: format!("{}: canary", crate::error::TRUNCATED),
+                    detail: format!("{}: canary", crate::base::error::TRUNCATED),
                 },
                 "an answer not understood (HTTP 200)",
             ),
@@ -1729,7 +1729,7 @@ mod tests {
             || Error::Malformed {
                 status: 200,
                 kind: MalformedKind::Truncated,
-                detail: format!("{} (3 bytes)", crate::error::TRUNCATED),
+                detail: format!("{} (3 bytes)", crate::base::error::TRUNCATED),
             },
         ];
         for failure in failures {
@@ -1989,8 +1989,8 @@ mod tests_support {
                 } else {
                     Error::Malformed {
                         status: 200,
-                        kind: crate::error::MalformedKind::Truncated,
-                        detail: format!("{} (10 bytes)", crate::error::TRUNCATED),
+                        kind: crate::base::error::MalformedKind::Truncated,
+                        detail: format!("{} (10 bytes)", crate::base::error::TRUNCATED),
                     }
                 });
             }

@@ -11,11 +11,12 @@
 //! itself); `limiter` paces and retries the calls of one account.
 
 pub(crate) mod decode;
-pub mod limiter;
-pub mod pace_memory;
+pub(crate) mod limiter;
+pub(crate) mod pace_memory;
 pub(crate) mod page;
 pub(crate) mod transport;
 
 pub use decode::decode;
-pub use page::{ListPage, RawListPage};
-pub use transport::{check_base_url, contacted_host, Client, ClientBuilder, BASE_URL_ENV};
+pub use page::ListPage;
+pub(crate) use transport::{check_base_url, contacted_host};
+pub use transport::{Client, ClientBuilder, BASE_URL_ENV};

@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The key of the remembered pace inside a stream's `STATE` (see [`strip`]).
-pub const STATE_KEY: &str = "account_pace";
+pub(crate) const STATE_KEY: &str = "account_pace";
 
 /// The version of the snapshot's form.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// A remembered pace older than this is learned again (a portal's cap follows its plan, which
 /// rarely changes; a daily or weekly sync still starts from what the last one learned).
-pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A snapshot dated later than now by more than this (a clock set wrong, a hand edit) is
 /// ignored.
@@ -127,7 +127,7 @@ pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
 
 /// The newest usable pace among stream states (each may carry one under [`STATE_KEY`]), and
 /// why each other one cannot be used, by stream. A state without one is not looked at.
-pub fn newest_in_states<'a>(
+pub(crate) fn newest_in_states<'a>(
     states: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> (Option<PaceSnapshot>, Vec<(&'a str, Rejected)>) {
     let mut newest: Option<PaceSnapshot> = None;
@@ -149,7 +149,7 @@ pub fn newest_in_states<'a>(
 }
 
 /// `state` without the remembered pace: the stream's own position.
-pub fn strip(state: &Value) -> Value {
+pub(crate) fn strip(state: &Value) -> Value {
     match state {
         Value::Object(map) if map.contains_key(STATE_KEY) => {
             let mut map = map.clone();

@@ -12,9 +12,9 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::base::cursor::{Key, Order};
+use crate::base::error::{Bound, Error, MalformedKind};
 use crate::client::decode::decode_within;
-use crate::error::{Bound, Error, MalformedKind};
-use crate::source::cursor::{Key, Order};
 
 /// One page of a list call.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,11 +74,11 @@ impl ListPage {
 /// The deepest a record may nest (its own object is the first level). Far beyond any Flowlu
 /// record, and within what `serde_json` parses into a tree (128 levels): a [`RawValue`] is
 /// skipped over without that limit, so it is checked here ([`scan_record`]).
-pub const MAX_RECORD_DEPTH: usize = 64;
+pub(crate) const MAX_RECORD_DEPTH: usize = 64;
 
 /// One page of a list call, its records kept as sent.
 #[derive(Debug)]
-pub struct RawListPage {
+pub(crate) struct RawListPage {
     /// `total_result`, else `total`, if sent (a cross-check only).
     pub total: Option<u64>,
     /// The records, exactly as sent, each with its key in the order the page was decoded
@@ -92,8 +92,9 @@ impl RawListPage {
     /// `decode`, so both give the same records and the same errors.
     /// Each record's key in `order` is read in the same pass over its text that checks its
     /// nesting (`scan_record`): a record nested deeper than `MAX_RECORD_DEPTH` fails the
-    /// page ([`Error::Oversized`]).
-    pub fn decode(
+    /// page ([`Error::Oversized`]). (The client reads pages through `decode_at_most`.)
+    #[cfg(test)]
+    pub(crate) fn decode(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
@@ -109,7 +110,7 @@ impl RawListPage {
     /// record past the limit is reached, before the records are held (a 30 MB page of ten
     /// million `{}` is never ten million records in memory). An answer in another shape is
     /// read as a tree of at most `max_values` JSON values (`decode_within`).
-    pub fn decode_at_most(
+    pub(crate) fn decode_at_most(
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
@@ -164,7 +165,7 @@ impl RawListPage {
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Malformed {
                 status: status.as_u16(),
-                kind: crate::error::MalformedKind::Unexpected,
+                kind: crate::base::error::MalformedKind::Unexpected,
                 detail: e.to_string(),
             })?;
         Ok((page.total, items))
@@ -520,12 +521,12 @@ fn raw_key(record: &RawValue, order: &Order) -> Option<Key> {
 
 /// A record nests deeper than the bound [`scan_record`] was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooDeep;
+pub(crate) struct TooDeep;
 
 /// The JSON text of a record's top-level `id` and cursor members, as [`scan_record`] found
 /// them (the last of each, as a parser keeps).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Members<'a> {
+pub(crate) struct Members<'a> {
     /// The `id` member's value.
     pub id: Option<&'a str>,
     /// The cursor column's value.
@@ -535,7 +536,7 @@ pub struct Members<'a> {
 impl Members<'_> {
     /// The record's key in `order` (`None` without a readable id), as
     /// [`Order::key`] reads it from the parsed record.
-    pub fn key(&self, order: &Order) -> Option<Key> {
+    pub(crate) fn key(&self, order: &Order) -> Option<Key> {
         let value = |text: &str| serde_json::from_str::<Value>(text).ok();
         let id = value(self.id?);
         let cursor = self.cursor.and_then(value);
@@ -555,7 +556,11 @@ impl Members<'_> {
 /// rest is only searched (with `memchr`), not walked. Otherwise the whole record is walked:
 /// the bytes outside strings one by one (brackets, commas, numbers and literals: a few per
 /// member), strings skipped to their closing quote with `memchr`.
-pub fn scan_record<'a>(text: &'a str, cursor: Option<&str>, max: usize) -> Result<Members<'a>, TooDeep> {
+pub(crate) fn scan_record<'a>(
+    text: &'a str,
+    cursor: Option<&str>,
+    max: usize,
+) -> Result<Members<'a>, TooDeep> {
     let bytes = text.as_bytes();
     let shallow = memchr::memchr2_iter(b'{', b'[', bytes)
         .take(max.saturating_add(1))
@@ -712,8 +717,8 @@ fn member_slot(quoted: &str, escaped: bool, cursor: Option<&str>) -> Option<Slot
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::source::cursor::{CursorValue, Id};
-    use crate::streams::CursorKind;
+    use crate::base::cursor::{CursorValue, Id};
+    use crate::base::streams::CursorKind;
 
     const BY_ID: Order = Order { cursor: None };
     const BY_DATE: Order = Order {

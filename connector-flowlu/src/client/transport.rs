@@ -11,26 +11,26 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
 
+use crate::base::cursor::Order;
+use crate::base::domain::AccountDomain;
+use crate::base::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
 use crate::client::decode::{answer_values, decode_within};
 use crate::client::page::{ListPage, RawListPage};
-use crate::credential::domain::AccountDomain;
-use crate::error::{Bound, DnsFailure, Error, UnavailableKind, HTML_PAGE};
-use crate::source::cursor::Order;
 
 /// The environment variable the binary reads to point the client at another base URL (a
 /// local stand-in). Only loopback `http` URLs and `https` Flowlu hosts are accepted.
 pub const BASE_URL_ENV: &str = "FLOWLU_BASE_URL";
 
 /// Default total time for one request.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time to establish a connection.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default largest answer body, in bytes (see [`crate::credential::settings::DEFAULT_PAGE_MEGABYTES`]).
-pub const DEFAULT_MAX_BODY: usize =
-    crate::credential::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::credential::settings::MIB;
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest answer body, in bytes (see [`crate::base::settings::DEFAULT_PAGE_MEGABYTES`]).
+pub(crate) const DEFAULT_MAX_BODY: usize =
+    crate::base::settings::DEFAULT_PAGE_MEGABYTES as usize * crate::base::settings::MIB;
 
 /// The user agent: the connector and its version.
-pub const USER_AGENT: &str = concat!(
+pub(crate) const USER_AGENT: &str = concat!(
     "flowlu-connector/",
     env!("CARGO_PKG_VERSION"),
     " (connector-flowlu)"
@@ -51,9 +51,9 @@ pub struct ClientBuilder {
 
 /// A DNS resolver for the client (the host's own, or a test double). Every lookup goes
 /// through it, and its failures come out as [`DnsFailure`], so a name that does not resolve
-/// is told from a refused connection by the error's type ([`crate::error::TransportKind::Dns`]).
+/// is told from a refused connection by the error's type ([`crate::base::error::TransportKind::Dns`]).
 #[derive(Clone)]
-pub struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
+pub(crate) struct Resolver(pub std::sync::Arc<dyn reqwest::dns::Resolve>);
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -163,7 +163,7 @@ impl ClientBuilder {
 
 /// The host (with its port, when the URL names one) a request to `url` contacts, as user
 /// messages name it: `acme.flowlu.com`, `127.0.0.1:8080`.
-pub fn contacted_host(url: &Url) -> String {
+pub(crate) fn contacted_host(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -172,7 +172,7 @@ pub fn contacted_host(url: &Url) -> String {
 }
 
 /// Accepts `http` URLs on a loopback host and `https` URLs on a Flowlu host; nothing else.
-pub fn check_base_url(raw: &str) -> Result<Url, Error> {
+pub(crate) fn check_base_url(raw: &str) -> Result<Url, Error> {
     let bad = |why: &str| {
         Error::config(BASE_URL_ENV, format!(
             "{why}; use a loopback http URL such as http://127.0.0.1:8080 or an https Flowlu address such as https://acme.flowlu.com"
@@ -283,7 +283,7 @@ impl Client {
     /// Sends one call and returns its answer undecoded: the status, the headers and the body
     /// (read up to the body cap), for the probe, which reports what [`Client::call`] hides.
     /// Transport errors are stripped of their URL; a name that does not resolve is
-    /// [`crate::error::TransportKind::Dns`].
+    /// [`crate::base::error::TransportKind::Dns`].
     pub(crate) async fn send_raw(
         &self,
         call: &Call<'_>,
@@ -341,7 +341,7 @@ impl Client {
     /// `GET .../{module}/{model}/list`, keeping each record as the exact JSON Flowlu sent,
     /// with its key in `order` (see [`RawListPage`]); errors are decoded exactly as
     /// [`Client::list`] decodes them.
-    pub async fn list_raw(
+    pub(crate) async fn list_raw(
         &self,
         module: &str,
         model: &str,
@@ -363,7 +363,7 @@ impl Client {
     }
 
     /// Sends one request and returns the `response` member of the answer.
-    pub async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
+    pub(crate) async fn call(&self, call: Call<'_>) -> Result<Value, Error> {
         // A span by hand (no `#[instrument]`: tracing's proc-macro would be the only user of
         // syn 2 outside the tests, and compiling it twice costs the first build minutes).
         let span = tracing::debug_span!(
@@ -487,7 +487,7 @@ impl<B: AsRef<[u8]>> AsRef<[u8]> for Body<B> {
 /// One REST call: `.../api/v1/module/{module}/{model}/{method}[/{id}]`, sent as a GET with
 /// `params` in the query string, or as a POST when it carries a form body (create, update).
 #[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     module: &'a str,
     model: &'a str,
     method: &'a str,
@@ -498,7 +498,7 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// `method` (`list`, `get`, ...) of `module/model`.
-    pub fn new(module: &'a str, model: &'a str, method: &'a str) -> Self {
+    pub(crate) fn new(module: &'a str, model: &'a str, method: &'a str) -> Self {
         Self {
             module,
             model,
@@ -510,19 +510,19 @@ impl<'a> Call<'a> {
     }
 
     /// The record id, appended to the path.
-    pub fn id(mut self, id: u64) -> Self {
+    pub(crate) fn id(mut self, id: u64) -> Self {
         self.id = Some(id);
         self
     }
 
     /// Query parameters besides `api_key`.
-    pub fn params(mut self, params: &'a [(String, String)]) -> Self {
+    pub(crate) fn params(mut self, params: &'a [(String, String)]) -> Self {
         self.params = params;
         self
     }
 
     /// A form body (makes the call a POST).
-    pub fn form(mut self, form: &'a [(String, String)]) -> Self {
+    pub(crate) fn form(mut self, form: &'a [(String, String)]) -> Self {
         self.form = Some(form);
         self
     }

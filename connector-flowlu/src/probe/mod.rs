@@ -50,31 +50,32 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::base::cursor::CursorValue;
+use crate::base::error::Error;
+use crate::base::stream_schema::{schema_with, CustomField};
+use crate::base::streams::{CursorKind, Model, MODELS};
 use crate::client::ListPage;
-use crate::error::Error;
-use crate::source::cursor::CursorValue;
-use crate::stream_schema::{schema_with, CustomField};
-use crate::streams::{CursorKind, Model, MODELS};
 
 mod session;
 
+pub use session::WRONG_KEY;
 use session::{is_plain_key, json_type, Answer, Refusal};
-pub use session::{ReadMethod, Request, Session, Target, WRONG_KEY};
+pub(crate) use session::{ReadMethod, Request, Session, Target};
 
 /// The version of the report's schema.
-pub const REPORT_VERSION: u64 = 2;
+pub(crate) const REPORT_VERSION: u64 = 2;
 /// The report versions [`compare`] reads (what it reads is the same in both).
-pub const COMPARABLE_VERSIONS: [u64; 2] = [1, 2];
+pub(crate) const COMPARABLE_VERSIONS: [u64; 2] = [1, 2];
 /// The default time between two requests.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 /// The shortest time allowed between two requests to a real portal.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// The page size of the one page read of each model.
-pub const SURVEY_LIMIT: u32 = 100;
+pub(crate) const SURVEY_LIMIT: u32 = 100;
 /// The page sizes asked, largest first, until one is answered.
 pub const PAGE_SIZES: [u32; 4] = [1000, 500, 200, 100];
 /// The page size of the order, page and filter experiments.
-pub const SAMPLE_LIMIT: u32 = 10;
+pub(crate) const SAMPLE_LIMIT: u32 = 10;
 /// The cursor columns of [`MODELS`]: each is ordered by and filtered on once.
 pub const CURSOR_COLUMNS: &[&str] = &["updated_date", "updated"];
 /// The most pages of `SURVEY_LIMIT` custom field rows read (`customfields/fields`): every
@@ -85,7 +86,8 @@ pub const CUSTOM_FIELD_PAGES: usize = 5;
 /// Requests besides one page per model: the custom field pages after the first; the page
 /// sizes; ascending, descending, page 2, the id filter and one `get`; the order and the filter
 /// of each cursor column; the wrong key and the unknown method.
-pub const EXPERIMENTS: usize = (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
+pub(crate) const EXPERIMENTS: usize =
+    (CUSTOM_FIELD_PAGES - 1) + PAGE_SIZES.len() + 5 + 2 * CURSOR_COLUMNS.len() + 2;
 
 /// The most requests a probe of `models` models sends.
 pub fn plan_budget(models: usize) -> usize {
@@ -93,7 +95,7 @@ pub fn plan_budget(models: usize) -> usize {
 }
 
 /// How long a probe of `requests` requests takes at least, one every `interval`.
-pub fn plan_duration(requests: usize, interval: Duration) -> Duration {
+pub(crate) fn plan_duration(requests: usize, interval: Duration) -> Duration {
     interval.saturating_mul(u32::try_from(requests.saturating_sub(1)).unwrap_or(u32::MAX))
 }
 
@@ -336,7 +338,7 @@ const NOT_RUN: &str = "not_run";
 /// Runs a probe: at most [`plan_budget`]`(MODELS.len())` requests; returns the report.
 ///
 /// `announce` is called once before the first request with the budget and the time it takes.
-pub async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
+pub(crate) async fn run(target: Target, announce: impl FnOnce(usize, Duration)) -> Result<Value, Error> {
     let budget = plan_budget(MODELS.len());
     announce(budget, plan_duration(budget, target.interval));
     let mut session = Session::new(target, budget);
@@ -1243,7 +1245,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
         .filter_map(|row| connector_field(row).map(|(streams, field, _)| (streams, field)))
         .collect();
     for entry in report["models"].as_array().into_iter().flatten() {
-        let Some(model) = entry["stream"].as_str().and_then(crate::streams::model) else {
+        let Some(model) = entry["stream"].as_str().and_then(crate::base::streams::model) else {
             continue;
         };
         if entry["access"] != "readable" {
@@ -1266,7 +1268,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                 .filter_map(Value::as_str)
                 .filter(|t| {
                     !allows(property, t)
-                        && !crate::stream_schema::shaped_from_text(model.stream, name, property, t)
+                        && !crate::base::stream_schema::shaped_from_text(model.stream, name, property, t)
                 })
                 .collect();
             if !bad.is_empty() {
@@ -1292,7 +1294,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
                     .filter_map(Value::as_str)
                     .filter(|s| *s != want)
                     .filter(|s| {
-                        crate::stream_schema::is_stamp(name)
+                        crate::base::stream_schema::is_stamp(name)
                             || !matches!(*s, "blank" | "zero_date" | "zero_datetime")
                     })
                     .collect();
@@ -1360,7 +1362,7 @@ fn compare_schemas(report: &Value, out: &mut Vec<Difference>) {
 }
 
 /// A readable summary of a report, for stderr.
-pub fn summary(report: &Value) -> String {
+pub(crate) fn summary(report: &Value) -> String {
     let mut s = String::new();
     let requests = &report["requests"];
     s.push_str(&format!(
@@ -1450,8 +1452,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::session::body_shape;
     use super::*;
+    use crate::base::domain::AccountDomain;
     use crate::client::Client;
-    use crate::credential::domain::AccountDomain;
     use connector_core::Secret;
 
     #[test]
@@ -1481,7 +1483,7 @@ mod tests {
             all_custom_fields: true,
             ..Naming::default()
         };
-        let account = crate::streams::model("crm_account").unwrap();
+        let account = crate::base::streams::model("crm_account").unwrap();
         fields.absorb(
             &json!({"id": 1, "name": "Ann", "cf_3": "", "budget_eur": 5, "ann@example.com": 1, "d": "0000-00-00"}),
             account,
@@ -1507,7 +1509,7 @@ mod tests {
             all_custom_fields: false,
             ..Naming::default()
         };
-        let account = crate::streams::model("crm_account").unwrap();
+        let account = crate::base::streams::model("crm_account").unwrap();
         let mut fields = Fields::default();
         fields.absorb(
             &json!({"id": 1, "name": "Ann", "budget_eur": 5, "vip_tier": "2", "vip_tier_value": "Gold",
@@ -1726,7 +1728,11 @@ mod tests {
             ("st_projects", json!({"id": 3, "cf_9": ""})),
         ] {
             let mut fields = Fields::default();
-            fields.absorb(&record, crate::streams::model(stream).unwrap(), &probe.naming);
+            fields.absorb(
+                &record,
+                crate::base::streams::model(stream).unwrap(),
+                &probe.naming,
+            );
             probe.fields.insert(stream, fields);
         }
         assert_eq!(

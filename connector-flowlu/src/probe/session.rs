@@ -10,20 +10,20 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::base::error::{CodeClass, Error, TransportKind};
+use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
 use crate::client::transport::{Call, Client};
-use crate::error::{CodeClass, Error, TransportKind};
-use crate::streams::Model;
 
 /// The key sent to learn how a rejected key is answered: a constant, never derived from the
 /// real key.
 pub const WRONG_KEY: &str = "flowlu-probe-deliberately-wrong-key";
 /// The method name sent to learn how an unknown method is answered.
-pub const NO_SUCH_METHOD: &str = "probe_no_such_method";
+pub(super) const NO_SUCH_METHOD: &str = "probe_no_such_method";
 
 /// The only methods a probe can send: reads, and one fixed method name that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadMethod {
+pub(crate) enum ReadMethod {
     /// `GET .../list`.
     List,
     /// `GET .../get/{id}`.
@@ -34,7 +34,7 @@ pub enum ReadMethod {
 
 /// One probe request: a GET of a read method, with query parameters besides the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// The module.
     pub module: &'static str,
     /// The model.
@@ -49,7 +49,7 @@ pub struct Request {
 
 impl Request {
     /// A list of `model` with `params`.
-    pub fn list(model: &Model, params: Vec<(String, String)>) -> Self {
+    pub(crate) fn list(model: &Model, params: Vec<(String, String)>) -> Self {
         Self {
             module: model.module,
             model: model.model,
@@ -76,7 +76,7 @@ impl Request {
 
 /// Where a probe goes and how.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The connector's client for the account (base URL, key, body cap, timeouts, resolver).
     pub client: Client,
     /// The account domain, reported only when `include_domain`.
@@ -122,7 +122,7 @@ impl Refusal {
 
 /// The request budget and pacing of one probe; no request is sent past the budget.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     pub(crate) target: Target,
     /// The same client with [`WRONG_KEY`].
     wrong: Client,
@@ -135,7 +135,7 @@ pub struct Session {
 
 impl Session {
     /// A session of at most `budget` requests.
-    pub fn new(target: Target, budget: usize) -> Self {
+    pub(crate) fn new(target: Target, budget: usize) -> Self {
         let interval = target.interval;
         let wrong = target.client.with_api_key(Secret::new(WRONG_KEY));
         Self {
@@ -321,7 +321,7 @@ fn value_shape(value: &Value, depth: usize) -> Value {
 /// The forms a rate header's value is reported in besides a number: the only texts a header
 /// value can become in a report, whatever it held (a gateway's `key=...` or account name
 /// never reaches it).
-pub const HEADER_FORMS: [&str; 2] = ["http_date", "not_shown"];
+pub(super) const HEADER_FORMS: [&str; 2] = ["http_date", "not_shown"];
 
 /// Rate headers (`retry-after`, `*ratelimit*`, `*rate-limit*`), by lower-case name; each value
 /// as a JSON number when it is one (`1`, `0.5`), else one of [`HEADER_FORMS`].

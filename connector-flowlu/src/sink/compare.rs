@@ -21,7 +21,7 @@ use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Value};
 
-use crate::sink::encode::{encode_record, scalar_text};
+use crate::base::encode::{encode_record, scalar_text};
 
 /// How a field's values are compared: from the type the stream schema declares for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -67,7 +67,7 @@ impl FieldKinds {
 
 /// A value as compared.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Canonical {
+pub(crate) enum Canonical {
     /// No value (null, empty text, a zero date).
     NotSet,
     /// A decimal of a numeric field.
@@ -77,7 +77,7 @@ pub enum Canonical {
 }
 
 /// The canonical form of a scalar of a field of `kind`; `None` for a list or an object.
-pub fn canonical(kind: ValueKind, value: &Value) -> Option<Canonical> {
+pub(crate) fn canonical(kind: ValueKind, value: &Value) -> Option<Canonical> {
     let text = scalar_text(value)?;
     if text.is_empty() || matches!(text.trim(), "0000-00-00" | "0000-00-00 00:00:00") {
         return Some(Canonical::NotSet);
@@ -118,7 +118,7 @@ fn decimal(t: &str) -> Option<String> {
 
 /// Whether `sent` and `current` are the same value of a field of `kind`; a list or an object
 /// never is.
-pub fn same(kind: ValueKind, sent: &Value, current: &Value) -> bool {
+pub(crate) fn same(kind: ValueKind, sent: &Value, current: &Value) -> bool {
     match (canonical(kind, sent), canonical(kind, current)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
@@ -128,7 +128,7 @@ pub fn same(kind: ValueKind, sent: &Value, current: &Value) -> bool {
 /// A 64-bit hash of the canonical form of `value` (`None` for a list or an object).
 ///
 /// Deterministic across runs (SipHash with fixed keys).
-pub fn fingerprint(kind: ValueKind, value: &Value) -> Option<u64> {
+pub(crate) fn fingerprint(kind: ValueKind, value: &Value) -> Option<u64> {
     canonical(kind, value).map(|c| {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         c.hash(&mut hasher);
@@ -138,7 +138,7 @@ pub fn fingerprint(kind: ValueKind, value: &Value) -> Option<u64> {
 
 /// The fields of a checked body (`id` and read-only fields already removed) that the encoder
 /// actually sends, or `None` when one of them is a list or an object (not comparable).
-pub fn sent_fields(body: &Map<String, Value>) -> Option<Vec<(&str, &Value)>> {
+pub(crate) fn sent_fields(body: &Map<String, Value>) -> Option<Vec<(&str, &Value)>> {
     let mut out = Vec::with_capacity(body.len());
     for (name, value) in body {
         if name == "id" {
@@ -159,7 +159,11 @@ pub fn sent_fields(body: &Map<String, Value>) -> Option<Vec<(&str, &Value)>> {
 
 /// Whether `current` (a portal record) already holds every field of `body` that is sent,
 /// each compared by its kind in `kinds`. A field the portal record lacks is a difference.
-pub fn record_unchanged(body: &Map<String, Value>, current: &Map<String, Value>, kinds: &FieldKinds) -> bool {
+pub(crate) fn record_unchanged(
+    body: &Map<String, Value>,
+    current: &Map<String, Value>,
+    kinds: &FieldKinds,
+) -> bool {
     match sent_fields(body) {
         Some(fields) => fields.iter().all(|(name, value)| {
             current

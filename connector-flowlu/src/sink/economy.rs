@@ -41,23 +41,23 @@ use futures::stream::{BoxStream, StreamExt};
 use futures::FutureExt;
 use serde_json::Value;
 
+use crate::account::Account;
+use crate::base::settings::WriteMode;
 use crate::client::ListPage;
-use crate::credential::account::Account;
-use crate::credential::settings::WriteMode;
 use crate::sink::compare::sent_fields;
 use crate::sink::index::{ModelIndex, StalenessClock, MAX_COMPARED_FIELDS, MAX_INDEX_RECORDS};
 use crate::sink::plan::{StreamPlan, Tagged, WritePlan};
 
 /// Input items read ahead of the writers, when the input already holds them: a read of the
 /// portal before a create covers every record taken before it began.
-pub const LOOKAHEAD: usize = 200;
+pub(crate) const LOOKAHEAD: usize = 200;
 
 /// The size probe is made once a stream has this many records: from then on it adds at most
 /// 1% to the lookups it may spare. A stream of fewer records is looked up without it.
-pub const PROBE_AT: u64 = 101;
+pub(crate) const PROBE_AT: u64 = 101;
 
 /// At most this many records of one stream are held back while the choice is open.
-pub const MAX_HELD: usize = 10_000;
+pub(crate) const MAX_HELD: usize = 10_000;
 
 /// How a record is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,17 +89,17 @@ pub(crate) struct StreamShared {
 
 impl StreamShared {
     /// Notes that `id` exists.
-    pub fn saw(&self, id: u64) {
+    pub(crate) fn saw(&self, id: u64) {
         self.newest.fetch_max(id, Ordering::SeqCst);
     }
 
     /// The highest id known to exist now.
-    pub fn floor(&self) -> u64 {
+    pub(crate) fn floor(&self) -> u64 {
         self.newest.load(Ordering::SeqCst)
     }
 
     /// Every record of the stream numbered below this was taken from the input.
-    pub fn received(&self) -> u64 {
+    pub(crate) fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
     }
 }
@@ -348,23 +348,23 @@ pub(crate) async fn list(
     account: &Account,
     plan: &StreamPlan,
     params: &[(String, String)],
-) -> Result<ListPage, crate::error::Error> {
+) -> Result<ListPage, crate::base::error::Error> {
     list_until(account, plan, params, &account.stop).await
 }
 
-/// [`list`], not sent once `stop` is cancelled ([`crate::error::Error::Stopped`]).
+/// [`list`], not sent once `stop` is cancelled ([`crate::base::error::Error::Stopped`]).
 pub(crate) async fn list_until(
     account: &Account,
     plan: &StreamPlan,
     params: &[(String, String)],
     stop: &tokio_util::sync::CancellationToken,
-) -> Result<ListPage, crate::error::Error> {
+) -> Result<ListPage, crate::base::error::Error> {
     account
         .limiter
         .run_until(
             stop,
             || account.client.list(plan.module, plan.model, params),
-            crate::error::Error::is_retryable,
+            crate::base::error::Error::is_retryable,
             &|w| account.waited(&plan.stream, w),
         )
         .await
@@ -553,7 +553,7 @@ async fn read_edited(
     let mut requests = 0;
     let mut seen = 0u64;
     let mut last = 0u64;
-    let floor = crate::dates::parse_naive(&query.after).unwrap_or(i64::MIN);
+    let floor = crate::base::dates::parse_naive(&query.after).unwrap_or(i64::MIN);
     for page_no in 1u64.. {
         let params = pairs(&[
             (
@@ -586,7 +586,7 @@ async fn read_edited(
             let at = item
                 .get(&query.column)
                 .and_then(Value::as_str)
-                .and_then(crate::dates::parse_naive);
+                .and_then(crate::base::dates::parse_naive);
             let ascending = id.is_some_and(|id| id > last && id < query.below);
             if let Some(id) = id {
                 last = last.max(id);

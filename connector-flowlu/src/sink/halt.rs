@@ -8,8 +8,9 @@ use std::sync::{Mutex, PoisonError};
 use connector_core::{Failure, FailureClass, Stopped};
 use tokio_util::sync::CancellationToken;
 
+use crate::base::decision::Scope;
+use crate::base::error::Error;
 use crate::credential::internal_detail;
-use crate::error::Error;
 
 /// Failures no later record can get past: a rejected key or an unknown account stop every
 /// stream, a key without the module or a filter the portal ignores stops that stream, and so
@@ -110,23 +111,18 @@ impl Halt {
                 internal_detail(err)
             )
         };
-        let scope = match err {
-            Error::Auth { .. }
-            | Error::UnknownAccount { .. }
-            | Error::Transport {
-                kind: crate::error::TransportKind::Dns,
-                ..
-            } => {
+        let scope = match err.decision().scope {
+            Scope::Portal => {
                 lock(&self.account).get_or_insert_with(why);
                 self.stop.cancel();
                 None
             }
-            Error::Permission { .. } => {
+            Scope::Stream => {
                 lock(&self.streams).entry(stream.to_string()).or_insert_with(why);
                 self.token(stream).cancel();
                 Some(stream.to_string())
             }
-            _ => return,
+            Scope::Request => return,
         };
         let mut touched = lock(&self.touched);
         touched.records.insert(sequence);

@@ -60,8 +60,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::base::encode::scalar_text;
 use crate::sink::compare::{fingerprint, sent_fields, FieldKinds, ValueKind};
-use crate::sink::encode::scalar_text;
 
 /// The clock a write's staleness bound is measured on: the process's monotonic clock, or
 /// (for tests) one that moves only when told to.
@@ -112,11 +112,11 @@ impl StalenessClock {
 }
 
 /// Models larger than this are never indexed.
-pub const MAX_INDEX_RECORDS: u64 = 1_000_000;
+pub(crate) const MAX_INDEX_RECORDS: u64 = 1_000_000;
 
 /// At most this many fields are compared through an index (a record sending a field beyond
 /// them is never `unchanged`).
-pub const MAX_COMPARED_FIELDS: usize = 128;
+pub(crate) const MAX_COMPARED_FIELDS: usize = 128;
 
 /// The fingerprint of a field the portal record does not have (never equal to a sent value).
 const ABSENT: u64 = u64::MAX;
@@ -130,7 +130,7 @@ enum Entry {
 
 /// What the index says about one match value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hit {
+pub(crate) enum Hit {
     /// No portal record has it.
     Absent,
     /// One record has it; `unchanged` when it already holds every field sent.
@@ -148,7 +148,7 @@ pub enum Hit {
 
 /// The index of one model. See the [module documentation](self).
 #[derive(Debug)]
-pub struct ModelIndex {
+pub(crate) struct ModelIndex {
     key_field: String,
     fields: Vec<String>,
     /// How each of `fields` is compared.
@@ -190,7 +190,7 @@ pub struct ModelIndex {
 
 /// What a read of the records others edited since the index was read asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EditedQuery {
+pub(crate) struct EditedQuery {
     /// The updated-time column.
     pub column: String,
     /// `filter[column]={"type":"more","value":after}`: one second before the newest updated
@@ -204,7 +204,7 @@ pub struct EditedQuery {
 
 impl ModelIndex {
     /// An empty index keyed on `key_field` (`id` or a match field), comparing `fields`.
-    pub fn new(key_field: &str, mut fields: Vec<String>) -> Self {
+    pub(crate) fn new(key_field: &str, mut fields: Vec<String>) -> Self {
         fields.sort();
         fields.dedup();
         fields.truncate(MAX_COMPARED_FIELDS);
@@ -231,7 +231,7 @@ impl ModelIndex {
 
     /// The model's updated-time column (`None`: edits by others cannot be read, and a create
     /// is looked up first).
-    pub fn with_cursor(mut self, cursor: Option<&str>) -> Self {
+    pub(crate) fn with_cursor(mut self, cursor: Option<&str>) -> Self {
         self.cursor = cursor.map(str::to_string);
         if cursor.is_none() {
             self.edits_unseen = Some("the model has no updated-time column".into());
@@ -240,7 +240,7 @@ impl ModelIndex {
     }
 
     /// Compares each field by its kind in `kinds` (text for a field it does not name).
-    pub fn with_kinds(mut self, kinds: &FieldKinds) -> Self {
+    pub(crate) fn with_kinds(mut self, kinds: &FieldKinds) -> Self {
         self.kinds = self.fields.iter().map(|f| kinds.get(f)).collect();
         self
     }
@@ -249,14 +249,14 @@ impl ModelIndex {
     /// one to make: the index holds records with an updated time, and edits can be read.
     /// It covers every record the index knows (up to [`ModelIndex::newest_id`]): those the
     /// model held when the write began and those created since, by anyone.
-    pub fn edited_query(&self) -> Option<EditedQuery> {
+    pub(crate) fn edited_query(&self) -> Option<EditedQuery> {
         if self.edits_unseen.is_some() {
             return None;
         }
         self.base?;
         Some(EditedQuery {
             column: self.cursor.clone()?,
-            after: crate::dates::format_naive(self.edited_after? - 1),
+            after: crate::base::dates::format_naive(self.edited_after? - 1),
             below: Some(self.newest_id).filter(|n| *n > 0)?.saturating_add(1),
         })
     }
@@ -264,7 +264,7 @@ impl ModelIndex {
     /// Why records others edited since the index was read cannot be seen, if they cannot:
     /// a create is then looked up first. (An index of an empty model has nothing others could
     /// edit but the records created since, which are read by id with their updated time.)
-    pub fn edits_unseen(&self) -> Option<&str> {
+    pub(crate) fn edits_unseen(&self) -> Option<&str> {
         match &self.edits_unseen {
             Some(why) => Some(why),
             None if self.base.is_some_and(|b| b > 0) && self.edited_after.is_none() => {
@@ -275,56 +275,56 @@ impl ModelIndex {
     }
 
     /// Whether a create the index decided, when edits cannot be read, may be looked up first.
-    pub fn lookups_work(&self) -> bool {
+    pub(crate) fn lookups_work(&self) -> bool {
         !self.lookups_refused
     }
 
     /// Whether a lookup by the match field has answered (then they may go side by side).
-    pub fn lookups_answered(&self) -> bool {
+    pub(crate) fn lookups_answered(&self) -> bool {
         self.lookups_answered
     }
 
     /// Notes that a lookup by the match field answered.
-    pub fn lookup_answered(&mut self) {
+    pub(crate) fn lookup_answered(&mut self) {
         self.lookups_answered = true;
     }
 
     /// Gives up looking creates up (the portal refused or ignored the filter on the match
     /// field): creates follow the index, as they would without a way to see edits.
-    pub fn give_up_lookups(&mut self) {
+    pub(crate) fn give_up_lookups(&mut self) {
         self.lookups_refused = true;
     }
 
     /// Gives up reading edits (`why`: the portal refused or ignored the filter).
-    pub fn give_up_edits(&mut self, why: String) {
+    pub(crate) fn give_up_edits(&mut self, why: String) {
         self.edits_unseen = Some(why);
     }
 
     /// Records indexed (match values).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// The index holds every record with an id up to this one: read from the portal, or
     /// created by this write with ids that follow the last one read without a gap.
-    pub fn newest_id(&self) -> u64 {
+    pub(crate) fn newest_id(&self) -> u64 {
         self.newest_id
     }
 
     /// Whether a decision at `now` may rest on the index: the last read of the portal
     /// began at most `max_age` before.
-    pub fn recent(&self, now: Duration, max_age: Duration) -> bool {
+    pub(crate) fn recent(&self, now: Duration, max_age: Duration) -> bool {
         self.read_at.is_some_and(|at| now.saturating_sub(at) <= max_age)
     }
 
     /// Whether an `unchanged` at `now` may rest on the index: a read begun at most `max_age`
     /// before counted the model and found no record known to it deleted.
-    pub fn unchanged_trusted(&self, now: Duration, max_age: Duration) -> bool {
+    pub(crate) fn unchanged_trusted(&self, now: Duration, max_age: Duration) -> bool {
         self.counted_recently(now, max_age) && self.deletions_unseen.is_none()
     }
 
     /// Whether a read begun at most `max_age` before `now` counted the model.
-    pub fn counted_recently(&self, now: Duration, max_age: Duration) -> bool {
+    pub(crate) fn counted_recently(&self, now: Duration, max_age: Duration) -> bool {
         self.recent(now, max_age)
             && self
                 .counted_at
@@ -333,19 +333,19 @@ impl ModelIndex {
 
     /// Whether the next read of the portal is to count the model first (the first read
     /// knows every record without a count).
-    pub fn counts(&self) -> bool {
+    pub(crate) fn counts(&self) -> bool {
         self.base.is_some()
     }
 
     /// How many records the index knows to be on the portal.
     #[cfg(test)]
-    pub fn alive(&self) -> usize {
+    pub(crate) fn alive(&self) -> usize {
         self.alive.len()
     }
 
     /// Notes the model's size as counted at the start of the read begun at `began`, once that
     /// read has taken in every record created since (`None`: the portal sent no total).
-    pub fn counted(&mut self, total: Option<u64>, began: Duration) {
+    pub(crate) fn counted(&mut self, total: Option<u64>, began: Duration) {
         let known = self.alive.len() as u64;
         self.deletions_unseen = match total {
             Some(total) if total == known => None,
@@ -362,21 +362,21 @@ impl ModelIndex {
     }
 
     /// Why records others deleted may still be in the index, if they may.
-    pub fn deletions_unseen(&self) -> Option<&str> {
+    pub(crate) fn deletions_unseen(&self) -> Option<&str> {
         self.deletions_unseen.as_deref()
     }
 
     /// Whether a create of the write's record number `sequence` may trust the index at `now`:
     /// the portal was read after that record was taken from the input, and that read began at
     /// most `max_age` before.
-    pub fn fresh_for(&self, sequence: u64, now: Duration, max_age: Duration) -> bool {
+    pub(crate) fn fresh_for(&self, sequence: u64, now: Duration, max_age: Duration) -> bool {
         sequence < self.covers && self.recent(now, max_age)
     }
 
     /// Notes that a read of the portal, begun at `began` (on the write's clock), was complete
     /// once the write had taken `received` records from its input (see
     /// [`ModelIndex::fresh_for`]).
-    pub fn covered(&mut self, received: u64, began: Duration) {
+    pub(crate) fn covered(&mut self, received: u64, began: Duration) {
         self.covers = self.covers.max(received);
         self.read_at = Some(self.read_at.map_or(began, |at| at.max(began)));
         // The first read is done: the records up to its newest id are those whose edits are
@@ -400,7 +400,7 @@ impl ModelIndex {
 
     /// Adds the records of one page read from the portal (a later page wins for an id already
     /// seen); marks the index as read now.
-    pub fn absorb(&mut self, items: &[Value]) {
+    pub(crate) fn absorb(&mut self, items: &[Value]) {
         for item in items {
             let Some(record) = item.as_object() else {
                 continue;
@@ -417,7 +417,7 @@ impl ModelIndex {
                 .as_ref()
                 .and_then(|c| record.get(c))
                 .and_then(Value::as_str)
-                .and_then(crate::dates::parse_naive)
+                .and_then(crate::base::dates::parse_naive)
             {
                 self.edited_after = Some(self.edited_after.map_or(at, |a| a.max(at)));
             }
@@ -455,7 +455,7 @@ impl ModelIndex {
 
     /// Adds records others edited since the index was read: a record whose match value
     /// changed no longer answers to its old one.
-    pub fn absorb_edited(&mut self, items: &[Value]) {
+    pub(crate) fn absorb_edited(&mut self, items: &[Value]) {
         let moved: std::collections::HashSet<u64> = items
             .iter()
             .filter_map(|item| {
@@ -477,7 +477,7 @@ impl ModelIndex {
     }
 
     /// What the index knows about `key` for a record sending `body` (checked fields).
-    pub fn find(&self, key: &str, body: &Map<String, Value>) -> Hit {
+    pub(crate) fn find(&self, key: &str, body: &Map<String, Value>) -> Hit {
         match self.entries.get(key) {
             None => Hit::Absent,
             Some(Entry::Several) => Hit::Several,
@@ -505,7 +505,7 @@ impl ModelIndex {
     /// Records that record `id` (match value `key`) now holds `body` as sent (after a create or
     /// an update); fields not sent keep what was known (nothing, after a create). A created id
     /// that follows [`ModelIndex::newest_id`] without a gap moves it on.
-    pub fn wrote(&mut self, key: &str, id: u64, body: &Map<String, Value>, created: bool) {
+    pub(crate) fn wrote(&mut self, key: &str, id: u64, body: &Map<String, Value>, created: bool) {
         if created {
             self.alive.insert(id);
         }
@@ -527,20 +527,20 @@ impl ModelIndex {
     }
 
     /// Forgets `key` (its record was deleted meanwhile).
-    pub fn remove(&mut self, key: &str) {
+    pub(crate) fn remove(&mut self, key: &str) {
         if let Some(Entry::One { id, .. }) = self.entries.remove(key) {
             self.alive.remove(&id);
         }
     }
 
     /// Marks `key` as unknown: the next record with it is looked up.
-    pub fn mark_stale(&mut self, key: &str) {
+    pub(crate) fn mark_stale(&mut self, key: &str) {
         self.entries.insert(key.into(), Entry::Stale);
     }
 }
 
 /// The index key of a value: its trimmed text, `None` when blank or not a scalar.
-pub fn key_text(value: Option<&Value>) -> Option<String> {
+pub(crate) fn key_text(value: Option<&Value>) -> Option<String> {
     let text = scalar_text(value?)?;
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())

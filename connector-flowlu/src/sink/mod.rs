@@ -1,18 +1,17 @@
 //! The Flowlu sink, [`FlowluSink`] (its documentation says what it does).
 
-pub mod compare;
-pub mod economy;
-pub mod encode;
+pub(crate) mod compare;
+pub(crate) mod economy;
 mod halt;
-pub mod index;
+pub(crate) mod index;
 pub(crate) mod plan;
-pub mod precheck;
+pub(crate) mod precheck;
 mod resume;
 mod writer;
 
 pub use compare::{FieldKinds, ValueKind};
 pub use index::StalenessClock;
-pub use plan::{StreamPlan, WritePlan};
+pub(crate) use plan::WritePlan;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,15 +25,15 @@ use connector_core::{
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 
+use crate::account::Account;
+use crate::account::WaitWatch;
+use crate::base::encode::scalar_text;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::Limiter;
 use crate::client::Client;
-use crate::credential::account::Account;
-use crate::credential::account::WaitWatch;
-use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
-use crate::error::Error;
 use crate::sink::economy::{Planned, Strategy, StreamShared};
-use crate::sink::encode::scalar_text;
 use crate::sink::precheck::is_blank;
 
 use halt::{lock, Halt};
@@ -184,7 +183,7 @@ impl FlowluSink {
     }
 
     /// The write plan of `catalog` under this sink's settings.
-    pub fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
+    pub(crate) fn plan(&self, catalog: &ConfiguredCatalog) -> Result<WritePlan, Error> {
         WritePlan::from_catalog(catalog, &self.account.settings)
     }
 
@@ -463,7 +462,7 @@ fn order_key(plan: &WritePlan, record: &Record) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credential::settings::WriteMode;
+    use crate::base::settings::WriteMode;
     use connector_core::WriteSummary;
     use serde_json::json;
 

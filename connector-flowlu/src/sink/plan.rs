@@ -7,16 +7,16 @@ use connector_core::{ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, R
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::Value;
 
-use crate::credential::settings::{Settings, WriteMode};
-use crate::error::Error;
+use crate::base::encode::check_name;
+use crate::base::error::Error;
+use crate::base::settings::{Settings, WriteMode};
+use crate::base::{stream_schema, streams};
 use crate::sink::compare::{FieldKinds, ValueKind};
-use crate::sink::encode::check_name;
 use crate::sink::precheck::SchemaFacts;
-use crate::{stream_schema, streams};
 
 /// How one stream is written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StreamPlan {
+pub(crate) struct StreamPlan {
     /// The stream name.
     pub stream: String,
     /// The Flowlu module.
@@ -39,7 +39,7 @@ pub struct StreamPlan {
 
 /// How every stream of a catalog is written.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WritePlan {
+pub(crate) struct WritePlan {
     streams: HashMap<String, StreamPlan>,
 }
 
@@ -48,7 +48,7 @@ impl WritePlan {
     /// wins, else the catalog's destination sync mode. Fails (a config error) on a stream that
     /// is not a Flowlu model, on `overwrite`, on a composite primary key and on a bad match
     /// field.
-    pub fn from_catalog(catalog: &ConfiguredCatalog, settings: &Settings) -> Result<Self, Error> {
+    pub(crate) fn from_catalog(catalog: &ConfiguredCatalog, settings: &Settings) -> Result<Self, Error> {
         let streams = catalog
             .streams
             .iter()
@@ -61,7 +61,7 @@ impl WritePlan {
     }
 
     /// The plan of `stream`.
-    pub fn get(&self, stream: &str) -> Option<&StreamPlan> {
+    pub(crate) fn get(&self, stream: &str) -> Option<&StreamPlan> {
         self.streams.get(stream)
     }
 }

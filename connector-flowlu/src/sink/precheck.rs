@@ -7,7 +7,7 @@
 //! * On a create, every field of `required` (but `id`) must carry a value.
 //! * Each value must fit a type the schema allows, loosely as Flowlu itself reads them: `"12"`
 //!   fits an integer, `true` fits an integer (sent as 1), `null` always fits (it clears).
-//! * Field names are plain and never `api_key` ([`crate::sink::encode::check_name`]).
+//! * Field names are plain and never `api_key` ([`crate::base::encode::check_name`]).
 //! * A custom field column the schema maps (`x-flowlu-field`, as `discover` names them by the
 //!   field's name) is sent under Flowlu's key (`cf_<id>` or the alias); a select's label
 //!   column and the source's `_flowlu_raw_values` are read only (left out).
@@ -18,11 +18,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::sink::encode::check_name;
+use crate::base::encode::check_name;
 
 /// What a stream's JSON Schema says about its records.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SchemaFacts {
+pub(crate) struct SchemaFacts {
     /// The known fields; `None` when the schema lists none (anything goes).
     fields: Option<BTreeMap<String, FieldFacts>>,
     /// Fields a create must carry.
@@ -45,11 +45,11 @@ struct FieldFacts {
 }
 
 /// Per-field reasons a record cannot be written.
-pub type FieldProblems = BTreeMap<String, String>;
+pub(crate) type FieldProblems = BTreeMap<String, String>;
 
 impl SchemaFacts {
     /// Reads the facts of a stream's JSON Schema; an empty or unreadable schema knows nothing.
-    pub fn from_schema(schema: &Value) -> Self {
+    pub(crate) fn from_schema(schema: &Value) -> Self {
         let fields = schema
             .get("properties")
             .and_then(Value::as_object)
@@ -74,7 +74,7 @@ impl SchemaFacts {
 
     /// Checks `record` and returns the fields to send (without `id` and read-only fields),
     /// or every problem found, by field.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         record: &Map<String, Value>,
         creating: bool,
@@ -137,10 +137,10 @@ impl FieldFacts {
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_string).collect(),
             _ => Vec::new(),
         };
-        let mapping = crate::columns::Mapping::of_property(prop);
+        let mapping = crate::base::columns::Mapping::of_property(prop);
         let label = mapping
             .as_ref()
-            .is_some_and(|m| m.part == crate::columns::Part::Label);
+            .is_some_and(|m| m.part == crate::base::columns::Part::Label);
         Self {
             types,
             read_only: prop.get("readOnly") == Some(&Value::Bool(true)) || label,
@@ -172,7 +172,7 @@ fn flowlu_date(format: &str, value: &Value) -> Value {
     let Some(text) = value.as_str() else {
         return value.clone();
     };
-    let Some(full) = crate::dates::naive_seconds(text).map(crate::dates::format_naive) else {
+    let Some(full) = crate::base::dates::naive_seconds(text).map(crate::base::dates::format_naive) else {
         return value.clone();
     };
     let wanted = match format {
@@ -213,13 +213,13 @@ fn describe(value: &Value) -> &'static str {
 }
 
 /// `cf_<digits>`: a portal's custom field.
-pub fn is_custom_field(name: &str) -> bool {
+pub(crate) fn is_custom_field(name: &str) -> bool {
     name.strip_prefix("cf_")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Null, an empty string, or an empty list/object.
-pub fn is_blank(value: &Value) -> bool {
+pub(crate) fn is_blank(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),

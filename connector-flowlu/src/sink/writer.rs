@@ -8,14 +8,14 @@ use std::time::Duration;
 use connector_core::{FailureClass, Outcome, DELETED_AT};
 use serde_json::{Map, Value};
 
+use crate::account::Account;
+use crate::base::encode::{encode_record_with, scalar_text, Empty};
+use crate::base::error::Error;
+use crate::base::settings::WriteMode;
 use crate::client::limiter::Wait;
-use crate::credential::account::Account;
 use crate::credential::internal_detail;
-use crate::credential::settings::WriteMode;
-use crate::error::Error;
 use crate::sink::compare::{record_unchanged, same, sent_fields, FieldKinds};
 use crate::sink::economy::{self, Strategy, StreamShared};
-use crate::sink::encode::{encode_record_with, scalar_text, Empty};
 use crate::sink::index::{Hit, ModelIndex};
 use crate::sink::precheck::is_blank;
 
@@ -24,7 +24,7 @@ use super::plan::StreamPlan;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
-pub const MAX_CREATE_ATTEMPTS: usize = 5;
+pub(super) const MAX_CREATE_ATTEMPTS: usize = 5;
 
 /// Flowlu's "not found" error code.
 pub(super) const NOT_FOUND: i64 = 20;
@@ -671,7 +671,7 @@ impl Writer<'_> {
                 let absent = match &check {
                     Some((field, value)) => format!(
                         "no record with {field} = {} exists yet",
-                        crate::source::cursor::shorten(value)
+                        crate::base::cursor::shorten(value)
                     ),
                     None => "no record with its values exists yet".into(),
                 };
@@ -933,7 +933,7 @@ pub(super) fn several(field: &str, value: &str) -> Outcome {
         FailureClass::Config,
         format!(
             "several Flowlu records have {field} = {}; upsert needs a unique match",
-            crate::source::cursor::shorten(value)
+            crate::base::cursor::shorten(value)
         ),
     )
 }
@@ -974,7 +974,7 @@ pub(super) fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcom
                 FailureClass::Config,
                 format!(
                     "`id` must be a positive integer, got {}",
-                    crate::source::cursor::shown_value(v)
+                    crate::base::cursor::shown_value(v)
                 ),
             )
         }),
@@ -1030,10 +1030,11 @@ pub(super) fn refused(class: FailureClass, message: String) -> Outcome {
 /// The failed outcome of an error: a record-level error (not found, validation) is the
 /// input's to fix; other errors keep their class.
 pub(super) fn failed(err: &Error) -> Outcome {
-    let class = if err.is_record_level() {
+    let decision = err.decision();
+    let class = if decision.record_level {
         FailureClass::Config
     } else {
-        err.failure_class()
+        decision.class
     };
     let (code, message, fields) = match err {
         Error::Api(api) => (api.code, api.message.clone(), api.fields.clone()),

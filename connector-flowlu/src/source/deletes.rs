@@ -31,20 +31,20 @@ use connector_core::{Checkpoint, ConfiguredStream, LogLevel, SourceEvent, Source
 use roaring::RoaringTreemap;
 use serde_json::{json, Value};
 
+use crate::base::cursor::{CursorValue, Id, Key, Order};
+use crate::base::error::Error;
+use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
-use crate::error::Error;
-use crate::source::cursor::{CursorValue, Id, Key, Order};
-use crate::streams::{CursorKind, Model};
 
 pub use super::session::Method;
 use super::session::Session;
 
 /// The key of the deletes part of a stream's state.
-pub const STATE_KEY: &str = "deletes";
+pub(crate) const STATE_KEY: &str = "deletes";
 
 /// What a stream's state keeps for deletes, and what the read adds to it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     /// Ids the destination was given and not told deleted.
     known: RoaringTreemap,
     /// The newest cursor passed on (every record's, the future ones too).
@@ -61,7 +61,11 @@ pub struct Tracker {
 impl Tracker {
     /// The tracker of a stream from its saved state (`kind`: its cursor's), at `now`.
     /// Returns a warning to log when the saved ids cannot be read.
-    pub fn from_state(saved: Option<&Value>, kind: Option<CursorKind>, now: i64) -> (Self, Option<String>) {
+    pub(crate) fn from_state(
+        saved: Option<&Value>,
+        kind: Option<CursorKind>,
+        now: i64,
+    ) -> (Self, Option<String>) {
         let mut tracker = Self {
             known: RoaringTreemap::new(),
             max_cursor: None,
@@ -96,7 +100,7 @@ impl Tracker {
     }
 
     /// Notes a record passed on with `key`.
-    pub fn note(&mut self, key: Option<&Key>) {
+    pub(crate) fn note(&mut self, key: Option<&Key>) {
         match key.and_then(|k| k.id.as_ref()) {
             Some(Id::Num(id)) => {
                 self.known.insert(*id);
@@ -111,7 +115,7 @@ impl Tracker {
     }
 
     /// Adds the deletes part to a checkpoint's state.
-    pub fn decorate(&self, state: &mut Value) {
+    pub(crate) fn decorate(&self, state: &mut Value) {
         if let Some(object) = state.as_object_mut() {
             object.insert(
                 STATE_KEY.into(),
@@ -126,13 +130,13 @@ impl Tracker {
     }
 
     /// Whether a reconciliation is due at `now`, every `every` seconds.
-    pub fn due(&self, now: i64, every: i64) -> bool {
+    pub(crate) fn due(&self, now: i64, every: i64) -> bool {
         self.reconciled_at
             .is_none_or(|at| now.saturating_sub(at) >= every)
     }
 
     /// How many ids the destination was given.
-    pub fn given(&self) -> u64 {
+    pub(crate) fn given(&self) -> u64 {
         self.known.len()
     }
 }
@@ -158,7 +162,7 @@ type Scan<T> = Result<T, String>;
 
 /// What a reconciliation found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reconciled {
+pub(crate) struct Reconciled {
     /// Ids deleted in Flowlu, confirmed one by one.
     pub deleted: Vec<u64>,
     /// Ids a list no longer shows but `get` still returns (kept).
@@ -170,7 +174,7 @@ pub struct Reconciled {
 }
 
 /// The result of one reconciliation for the read: events to pass on, the tracker to keep.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Tombstones and logs, in order.
     pub events: Vec<SourceEvent>,
     /// Whether the tracker changed (a checkpoint should carry it).
@@ -178,8 +182,8 @@ pub struct Outcome {
 }
 
 /// The time now as RFC 3339 UTC (`2026-12-05T21:00:00Z`).
-pub fn rfc3339(unix: i64) -> String {
-    let naive = crate::dates::format_naive(unix);
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let naive = crate::base::dates::format_naive(unix);
     format!(
         "{}T{}Z",
         &naive[..10.min(naive.len())],
@@ -508,7 +512,7 @@ impl Session {
         state: &SourceState,
     ) -> Vec<SourceEvent> {
         let name = &configured.stream.name;
-        let Some(model) = crate::streams::model(name).filter(|m| m.cursor.is_some()) else {
+        let Some(model) = crate::base::streams::model(name).filter(|m| m.cursor.is_some()) else {
             return Vec::new();
         };
         let order = Order::of(model, true);

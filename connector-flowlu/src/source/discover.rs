@@ -7,12 +7,12 @@ use connector_core::{Catalog, Failure, Stream, SyncMode};
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::cursor::Order;
 use super::pager::{Next, Pager};
 use super::session::{refusal, Session};
-use crate::error::Error;
-use crate::stream_schema::{schema_named, CustomField};
-use crate::streams::{Model, MODELS};
+use crate::base::cursor::Order;
+use crate::base::error::Error;
+use crate::base::stream_schema::{schema_named, CustomField};
+use crate::base::streams::{Model, MODELS};
 
 impl Session {
     /// The catalog: every model a stream, those the key may not read marked so.
@@ -70,7 +70,7 @@ impl Session {
 
     /// The account's custom fields, by stream name.
     async fn custom_fields(&self) -> Result<BTreeMap<&'static str, Vec<CustomField>>, Error> {
-        let Some(model) = crate::streams::model("customfields_fields") else {
+        let Some(model) = crate::base::streams::model("customfields_fields") else {
             return Ok(BTreeMap::new());
         };
         let mut pager = Pager::new(Order::of(model, false), self.first_limit(), None);

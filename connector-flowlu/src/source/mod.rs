@@ -1,12 +1,12 @@
 //! The Flowlu source, [`FlowluSource`] (its documentation says what it does).
 
-pub mod cursor;
-pub mod deletes;
+pub(crate) mod deletes;
 mod discover;
-pub mod pager;
+pub(crate) mod pager;
 mod read;
 mod session;
-pub mod shape;
+pub(crate) mod shape;
+pub(crate) mod webhook;
 
 pub use read::StreamSummary;
 
@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use connector_core::{Catalog, ConfiguredCatalog, Failure, Source, SourceEvent, SourceState};
 use futures::stream::BoxStream;
 
+use crate::account::Account;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::Limiter;
 use crate::client::Client;
-use crate::credential::account::Account;
-use crate::credential::settings::Settings;
 use crate::credential::FlowluCredential;
-use crate::error::Error;
 
 /// The Flowlu source for one account.
 ///
@@ -73,9 +73,25 @@ impl FlowluSource {
         }
     }
 
-    /// A source for a credential, with its advanced settings.
+    /// A source for a credential, with its advanced settings (a `webhook_spool` drains it).
     pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::of(Account::from_credential(credential)?))
+        let source = Self::of(Account::from_credential(credential)?);
+        let settings = &source.session.account.settings;
+        let hooks = settings
+            .webhook_spool()
+            .map(|root| crate::source::webhook::Webhooks::new(root, settings.webhook_poll_seconds()));
+        Ok(match hooks {
+            Some(hooks) => source.with_webhooks(hooks),
+            None => source,
+        })
+    }
+
+    /// Reads drain the webhooks spooled under `hooks` (see "Webhooks" in the crate's README):
+    /// records and tombstones from each incremental stream's spool, then a poll of each stream
+    /// whose poll is due.
+    pub fn with_webhooks(mut self, hooks: crate::source::webhook::Webhooks) -> Self {
+        self.session.webhooks = Some(Arc::new(hooks));
+        self
     }
 
     /// Replaces the limiter (for example a shared one, or faster retries in tests).
@@ -129,6 +145,10 @@ impl Source for FlowluSource {
         catalog: &'a ConfiguredCatalog,
         state: &'a SourceState,
     ) -> BoxStream<'a, SourceEvent> {
-        self.session.events(catalog, state)
+        let poll = self.session.events(catalog, state);
+        match &self.session.webhooks {
+            Some(hooks) => crate::source::webhook::read(Arc::clone(hooks), catalog, state, poll),
+            None => poll,
+        }
     }
 }

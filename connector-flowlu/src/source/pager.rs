@@ -36,12 +36,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
-use crate::credential::settings::SAFE_PAGE_SIZE;
-use crate::source::cursor::{Horizon, Key, Order};
+use crate::base::cursor::{Horizon, Key, Order};
+use crate::base::settings::SAFE_PAGE_SIZE;
 
 /// What to do after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Absorb the next page (ask for more as allowed by [`Pager::may_request`]).
     Continue,
     /// Drop the pages in flight and ask again from [`Pager::request`] (the query changed).
@@ -54,7 +54,7 @@ pub enum Next {
 
 /// What one absorbed page yields; `T` is a record as sent (a `Value`, or raw JSON text).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Absorbed<T = Value> {
+pub(crate) struct Absorbed<T = Value> {
     /// The records to pass on, in order, exactly as sent.
     pub records: Vec<T>,
     /// The checkpoint covering them, if any.
@@ -75,7 +75,7 @@ enum Mode {
 
 /// The paging state of one stream.
 #[derive(Debug, Clone)]
-pub struct Pager {
+pub(crate) struct Pager {
     order: Order,
     limit: u32,
     /// Exclusive lower bound from the saved state (or the start date).
@@ -132,7 +132,7 @@ pub struct Pager {
 
 impl Pager {
     /// Pages a stream in `order` with `limit` records per page, after `start`.
-    pub fn new(order: Order, limit: u32, start: Option<Key>) -> Self {
+    pub(crate) fn new(order: Order, limit: u32, start: Option<Key>) -> Self {
         Self {
             order,
             limit: limit.max(1),
@@ -168,14 +168,14 @@ impl Pager {
     }
 
     /// Checkpoints no cursor beyond `horizon` (see the module docs).
-    pub fn with_horizon(mut self, horizon: Horizon) -> Self {
+    pub(crate) fn with_horizon(mut self, horizon: Horizon) -> Self {
         self.horizon = Some(horizon);
         self
     }
 
     /// The page size this stream showed the account honours, below the one asked first (a
     /// refused larger `limit`, or a cap), for the account's other streams to ask directly.
-    pub fn learned_limit(&self) -> Option<u32> {
+    pub(crate) fn learned_limit(&self) -> Option<u32> {
         let lower = self.absorbed_any && self.limit < self.asked_limit;
         let refused = self.small_tried || self.both_tried;
         (lower && (refused || self.cap_evident)).then_some(self.limit)
@@ -190,7 +190,7 @@ impl Pager {
     /// first; when the smaller page does not help and the query has a filter, the filter is
     /// dropped (and the larger `limit` tried again), then both. A refused filter reads the
     /// rest of the stream without server filters: the saved position filters on the client.
-    pub fn on_refusal(&mut self, filter_code: bool) -> Option<String> {
+    pub(crate) fn on_refusal(&mut self, filter_code: bool) -> Option<String> {
         let untested = !self.absorbed_any;
         let big = untested && self.asked_limit > SAFE_PAGE_SIZE;
         let filter = self.filter().map(|(field, _)| field);
@@ -242,7 +242,7 @@ impl Pager {
     /// key absorbed, so that a record changed during the read (it moves to the end of the
     /// order) shifts no page still to come. Not while more than a page of records share the
     /// last cursor value (the new query would start with a page of them).
-    pub fn with_window(mut self, pages: u32) -> Self {
+    pub(crate) fn with_window(mut self, pages: u32) -> Self {
         if self.order.is_incremental() && pages > 0 {
             self.window = pages;
             self.window_end = pages;
@@ -251,7 +251,7 @@ impl Pager {
     }
 
     /// The query parameters of page `page` of the current query (without the key).
-    pub fn request(&self, page: u32) -> Vec<(String, String)> {
+    pub(crate) fn request(&self, page: u32) -> Vec<(String, String)> {
         let mut params = vec![
             ("page".to_string(), page.to_string()),
             ("limit".to_string(), self.limit.to_string()),
@@ -285,7 +285,7 @@ impl Pager {
     ///
     /// Page 1 goes alone; then, pages up to the last one `total` announces go ahead together
     /// (all pages when no total was sent); beyond it, one at a time.
-    pub fn may_request(&self, page: u32, in_flight: usize) -> bool {
+    pub(crate) fn may_request(&self, page: u32, in_flight: usize) -> bool {
         let one_at_a_time = in_flight == 0 && page == self.pages_in_query + 1;
         let fresh = self.pages_in_query == 0 && !self.anchored;
         // After a short first page the next one is most likely empty: ask it alone.
@@ -305,7 +305,7 @@ impl Pager {
     }
 
     /// [`Pager::absorb`] for records parsed as `Value`s.
-    pub fn absorb_values(&mut self, items: Vec<Value>, total: Option<u64>) -> Absorbed {
+    pub(crate) fn absorb_values(&mut self, items: Vec<Value>, total: Option<u64>) -> Absorbed {
         let order = self.order;
         let keyed = items
             .into_iter()
@@ -319,7 +319,7 @@ impl Pager {
 
     /// Absorbs the next page of the current query: its records as sent, each with its key
     /// in [`Pager::order`], and the `total` it announced.
-    pub fn absorb<T>(&mut self, items: Vec<(T, Option<Key>)>, total: Option<u64>) -> Absorbed<T> {
+    pub(crate) fn absorb<T>(&mut self, items: Vec<(T, Option<Key>)>, total: Option<u64>) -> Absorbed<T> {
         let n = items.len();
         if self.pages_in_query == 0 {
             self.total = total;
@@ -467,7 +467,7 @@ impl Pager {
         let Some(cursor) = emitted
             .cursor
             .as_ref()
-            .map(crate::source::cursor::CursorValue::to_json)
+            .map(crate::base::cursor::CursorValue::to_json)
         else {
             return;
         };
@@ -476,7 +476,7 @@ impl Pager {
         let id = emitted
             .id
             .as_ref()
-            .map_or(Value::Null, crate::source::cursor::Id::to_json);
+            .map_or(Value::Null, crate::base::cursor::Id::to_json);
         warnings.push(format!(
             "record {id} has {column} {cursor}, more than {} days after the machine's clock: the state stays before it, so such records are read again next time",
             Horizon::TOLERANCE_SECS / 86_400
@@ -633,7 +633,7 @@ impl Pager {
     /// The state to emit when the stream ends, if the last checkpoint does not already say it:
     /// `{}` for a finished full refresh; for an incremental read, the last key passed on, or
     /// the starting position when nothing was.
-    pub fn finish(&self) -> Option<Value> {
+    pub(crate) fn finish(&self) -> Option<Value> {
         if !self.order.is_incremental() {
             return Some(Order::finished());
         }
@@ -648,7 +648,7 @@ impl Pager {
 
     /// Whether pages of the current query may be asked ahead of the one being absorbed.
     #[cfg(test)]
-    pub fn is_keyset(&self) -> bool {
+    pub(crate) fn is_keyset(&self) -> bool {
         self.mode == Mode::Keyset
     }
 }
@@ -673,7 +673,7 @@ fn is_sorted(keys: &[Option<Key>]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::streams::CursorKind;
+    use crate::base::streams::CursorKind;
 
     fn by_id() -> Order {
         Order { cursor: None }
@@ -910,7 +910,7 @@ mod tests {
     fn records_in_the_future_are_passed_on_but_not_checkpointed() {
         // The horizon: 2024-01-01 00:00:05 (naive seconds on the Unix scale).
         let horizon = Horizon {
-            latest: crate::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
+            latest: crate::base::dates::naive_seconds("2024-01-01 00:00:05").unwrap(),
         };
         let mut p = Pager::new(incremental(), 3, None).with_horizon(horizon);
         let a = p.absorb_values(vec![at(1, 1), at(2, 5), at(3, 9)], None);

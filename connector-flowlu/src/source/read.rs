@@ -17,16 +17,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::base::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
+use crate::base::error::Error;
+use crate::base::stream_schema::RAW_VALUES;
+use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
 use crate::client::pace_memory::{self, Rejected, STATE_KEY};
-use crate::error::Error;
-use crate::source::cursor::{refuse_start, shown_value, start_refusal, Horizon, Key, Order};
 use crate::source::deletes::{Tracker, STATE_KEY as DELETES_KEY};
 use crate::source::pager::Absorbed;
 use crate::source::pager::{Next, Pager};
 use crate::source::shape::Shape;
-use crate::stream_schema::RAW_VALUES;
-use crate::streams::{CursorKind, Model};
 
 use super::session::{refusal, Session};
 
@@ -118,21 +118,32 @@ impl Session {
             if only.is_some_and(|only| !only.contains(name)) {
                 continue;
             }
-            let Some(model) = crate::streams::model(name) else {
+            let Some(model) = crate::base::streams::model(name) else {
                 out.unknown_stream(name).await;
                 continue;
             };
             let incremental = configured.sync_mode == SyncMode::Incremental && model.cursor.is_some();
+            // With webhooks, an incremental stream is polled only when its poll is due; the
+            // poll reads its state without the webhook position.
+            if incremental
+                && self
+                    .webhooks
+                    .as_ref()
+                    .is_some_and(|w| !w.poll_due(state.get(name), unix_now()))
+            {
+                continue;
+            }
+            let saved_state = crate::source::webhook::poll_state(state.get(name));
             let order = Order::of(model, incremental);
-            if let Some(saved) = state.get(name).filter(|saved| !order.recognises(saved)) {
+            if let Some(saved) = saved_state.as_ref().filter(|saved| !order.recognises(saved)) {
                 let message = format!(
                     "{name}: the saved state {} is not a position this connector wrote for this sync mode: reading the stream from the start",
                     excerpt(saved)
                 );
                 out.log(LogLevel::Warn, message).await;
             }
-            let start = order.start(state.get(name), self.account.settings.start_date.as_deref());
-            let saved = state.get(name).is_some_and(|saved| order.recognises(saved));
+            let start = order.start(saved_state.as_ref(), self.account.settings.start_date.as_deref());
+            let saved = saved_state.as_ref().is_some_and(|saved| order.recognises(saved));
             if let Some(why) = start.as_ref().and_then(|key| refuse_start(key, &horizon)) {
                 out.bad_start(name, saved, &why).await;
                 continue;
@@ -150,7 +161,7 @@ impl Session {
             let deletes = match self.account.settings.deletes_every() {
                 Some(every) if incremental && dedup => {
                     let kind = order.cursor.map(|(_, kind)| kind);
-                    let saved = state.get(name).filter(|saved| order.recognises(saved));
+                    let saved = saved_state.as_ref().filter(|saved| order.recognises(saved));
                     let (tracker, warning) = Tracker::from_state(saved, kind, unix_now());
                     if let Some(warning) = warning {
                         out.log(LogLevel::Warn, format!("{name}: {warning}")).await;
@@ -407,7 +418,7 @@ struct Plan {
     model: &'static Model,
     shape: Arc<Shape>,
     order: Order,
-    start: Option<crate::source::cursor::Key>,
+    start: Option<crate::base::cursor::Key>,
     horizon: Horizon,
     /// Deletes tracked and reconciled (incremental streams a destination deduplicates).
     deletes: Option<Deletes>,
@@ -655,7 +666,7 @@ fn summary_text(summaries: &[StreamSummary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::cursor::Id;
+    use crate::base::cursor::Id;
 
     fn deletes(ids: u64) -> Deletes {
         let (mut tracker, _) = Tracker::from_state(None, None, 0);

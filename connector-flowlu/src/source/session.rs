@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use connector_core::Failure;
 
-use crate::credential::account::Account;
+use crate::account::Account;
+use crate::base::decision::Refusal;
+use crate::base::error::Error;
 use crate::credential::explain_at;
-use crate::error::Error;
 use crate::source::pager::Pager;
 
 /// How a reconciliation read the portal's ids.
@@ -30,6 +31,8 @@ pub(super) struct Session {
     page_limit: Arc<AtomicU32>,
     /// How reconciliations read the portal's ids.
     pub(super) method: Method,
+    /// Webhooks spooled for this source: reads drain them and poll only when due.
+    pub(super) webhooks: Option<Arc<crate::source::webhook::Webhooks>>,
 }
 
 impl Session {
@@ -39,6 +42,7 @@ impl Session {
             account,
             page_limit,
             method: Method::Auto,
+            webhooks: None,
         }
     }
 
@@ -48,6 +52,7 @@ impl Session {
             account,
             page_limit: self.page_limit,
             method: self.method,
+            webhooks: self.webhooks,
         }
     }
 
@@ -82,9 +87,5 @@ impl Session {
 /// a key's, a module's or a rate limit), and if so whether it is 12 or 21 (what a refused
 /// filter answers).
 pub(super) fn refusal(err: &Error) -> Option<bool> {
-    match err {
-        _ if err.refuses_filter() => Some(true),
-        Error::Api(api) if api.code == Some(10) => Some(false),
-        _ => None,
-    }
+    err.decision().refused.map(|refused| refused == Refusal::Filter)
 }

@@ -32,9 +32,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::columns::{Mapping, Part};
-use crate::dates::{format_naive, is_zero_date, parse_naive};
-use crate::stream_schema::{standard_fields, RAW_VALUES};
+use crate::base::columns::{Mapping, Part};
+use crate::base::dates::{format_naive, is_zero_date, parse_naive};
+use crate::base::stream_schema::{standard_fields, RAW_VALUES};
 
 /// The type a value is shaped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +93,7 @@ struct Target {
 
 /// How one stream's records are shaped (see the module documentation).
 #[derive(Debug)]
-pub struct Shape {
+pub(crate) struct Shape {
     checked: Vec<Checked>,
     custom: HashMap<String, Target>,
     /// Finds what makes a record's text other than Flowlu's compact form.
@@ -104,7 +104,7 @@ pub struct Shape {
 
 /// What shaping did to a page.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Shaped {
+pub(crate) struct Shaped {
     /// Values that fit no declared type, by field.
     pub misfits: BTreeMap<String, u64>,
 }
@@ -119,7 +119,7 @@ enum Fate {
 impl Shape {
     /// The shaping of `stream`'s records under the configured stream schema `schema` (its
     /// custom field mappings; the standard fields come from the connector's own tables).
-    pub fn new(stream: &str, schema: &Value) -> Self {
+    pub(crate) fn new(stream: &str, schema: &Value) -> Self {
         let checked: Vec<Checked> = standard_fields(stream)
             .filter_map(|(name, code)| {
                 Kind::of_code(code).map(|kind| Checked {
@@ -144,7 +144,7 @@ impl Shape {
                 kind,
             };
             // The alias and `cf_<id>` both name the field (a portal may send either).
-            let id = property[crate::columns::FIELD_KEYWORD]["id"]
+            let id = property[crate::base::columns::FIELD_KEYWORD]["id"]
                 .as_str()
                 .unwrap_or_default();
             if !id.is_empty() {
@@ -167,12 +167,12 @@ impl Shape {
     }
 
     /// Whether this stream's records are never changed.
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.checked.is_empty() && self.custom.is_empty() && self.vat.is_none()
     }
 
     /// Shapes a page's records in place; what it did.
-    pub fn page<K>(&self, items: &mut [(Box<RawValue>, K)]) -> Shaped {
+    pub(crate) fn page<K>(&self, items: &mut [(Box<RawValue>, K)]) -> Shaped {
         let mut shaped = Shaped::default();
         if self.is_identity() {
             return shaped;

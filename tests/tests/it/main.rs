@@ -28,4 +28,5 @@ mod source_e2e;
 mod staleness;
 mod typed_compare;
 mod validation;
+mod webhooks;
 mod write_truth;

@@ -13,16 +13,16 @@
 //! `fin_invoice_item.discount`) are declared in one, and their values normalised to it. A
 //! value that fits no declared type is `null` in its column and kept as sent in
 //! [`RAW_VALUES`]. Unknown columns still pass (`additionalProperties: true`). `discover` adds
-//! the account's custom fields ([`CustomField`]), named and typed (see [`crate::columns`]).
+//! the account's custom fields ([`CustomField`]), named and typed (see [`crate::base::columns`]).
 
 use serde_json::{json, Map, Value};
 
-use crate::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
-use crate::streams::{Model, MODELS};
+use crate::base::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
+use crate::base::streams::{Model, MODELS};
 
 /// The column holding, by field, the values as Flowlu sent them that fit no declared type
 /// (a date that is no date, text in a number field): their own column is `null`.
-pub const RAW_VALUES: &str = "_flowlu_raw_values";
+pub(crate) const RAW_VALUES: &str = "_flowlu_raw_values";
 
 /// Every standard field of every model as `name:type` pairs, in Flowlu's names. Types: `i`
 /// integer (ids, foreign keys, counts, enumerations), `n` number (money, rates, quantities),
@@ -455,7 +455,7 @@ const NOTES: &[(&str, &str, &str)] = &[
 ];
 
 /// The standard fields of a stream as `(name, type code)`.
-pub fn standard_fields(stream: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+pub(crate) fn standard_fields(stream: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
     FIELDS
         .iter()
         .filter(move |(s, _)| *s == stream)
@@ -536,7 +536,7 @@ pub(crate) fn shaped_from_text(stream: &str, name: &str, property: &Value, seen:
 
 /// One custom field of an account, from `customfields/fields`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomField {
+pub(crate) struct CustomField {
     /// The field's id in Flowlu.
     pub id: String,
     /// The column name, `cf_<id>`.
@@ -580,7 +580,7 @@ fn is_select(kind: &str) -> bool {
 impl CustomField {
     /// Reads a `customfields/fields` record: the streams it belongs to (by module and model,
     /// else by field set) and the field; `None` when it belongs to no stream.
-    pub fn from_record(record: &Value) -> Option<(Vec<&'static str>, Self)> {
+    pub(crate) fn from_record(record: &Value) -> Option<(Vec<&'static str>, Self)> {
         let text = |k: &str| match record.get(k)? {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
             Value::Number(n) => Some(n.to_string()),
@@ -599,11 +599,11 @@ impl CustomField {
             return None;
         }
         let alias = match text("api_use_alias").as_deref() {
-            Some("1") | Some("true") => text("alias").filter(|a| crate::sink::encode::check_name(a).is_ok()),
+            Some("1") | Some("true") => text("alias").filter(|a| crate::base::encode::check_name(a).is_ok()),
             _ => None,
         };
         let id = text("id")?;
-        crate::sink::encode::check_name(&id).ok()?;
+        crate::base::encode::check_name(&id).ok()?;
         let field = Self {
             column: format!("cf_{id}"),
             id,
@@ -616,12 +616,12 @@ impl CustomField {
 
     /// The key Flowlu's records carry the value under: the alias where the portal names the
     /// field so, else `cf_<id>`.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         self.alias.as_deref().unwrap_or(&self.column)
     }
 
     /// Whether a select field (its records also carry the chosen option's label).
-    pub fn is_select(&self) -> bool {
+    pub(crate) fn is_select(&self) -> bool {
         is_select(&self.kind)
     }
 
@@ -693,7 +693,7 @@ fn custom_value_schema(kind: &str, what: &str) -> Value {
 }
 
 /// The schema of a model's records, without custom fields.
-pub fn base_schema(model: &Model) -> Value {
+pub(crate) fn base_schema(model: &Model) -> Value {
     let mut properties = Map::new();
     properties.insert(
         "id".into(),
@@ -735,14 +735,14 @@ fn deleted_at_column() -> Value {
 
 /// The schema of a model's records with the account's custom fields named by their keys
 /// (`cf_<id>`, as Flowlu sends them).
-pub fn schema_with(model: &Model, custom: &[CustomField]) -> Value {
+pub(crate) fn schema_with(model: &Model, custom: &[CustomField]) -> Value {
     schema_named(model, custom, Naming::ByKey)
 }
 
 /// The schema of a model's records with the account's custom fields, their columns named as
-/// `naming` says (see [`crate::columns`]): in field id order, unique case-insensitively,
+/// `naming` says (see [`crate::base::columns`]): in field id order, unique case-insensitively,
 /// never a standard field's name.
-pub fn schema_named(model: &Model, custom: &[CustomField], naming: Naming) -> Value {
+pub(crate) fn schema_named(model: &Model, custom: &[CustomField], naming: Naming) -> Value {
     let mut schema = base_schema(model);
     let mut fields: Vec<&CustomField> = custom.iter().collect();
     fields.sort_by(|a, b| {
@@ -788,7 +788,7 @@ mod tests {
         let record = json!({"id": 7, "name": "Budget", "type": "number", "module": "st", "model": "project"});
         let (streams, field) = CustomField::from_record(&record).unwrap();
         assert_eq!((streams, field.column.as_str()), (vec!["st_projects"], "cf_7"));
-        let m = crate::streams::model("st_projects").unwrap();
+        let m = crate::base::streams::model("st_projects").unwrap();
         let schema = schema_with(m, std::slice::from_ref(&field));
         assert_eq!(
             schema["properties"]["cf_7"],
@@ -807,7 +807,7 @@ mod tests {
         let by_set = json!({"id": 9, "name": "Tier", "type": "select", "fieldset_id": 6, "alias": "tier", "api_use_alias": 1});
         let (streams, field) = CustomField::from_record(&by_set).unwrap();
         assert_eq!(streams, vec!["crm_account"]);
-        let m = crate::streams::model("crm_account").unwrap();
+        let m = crate::base::streams::model("crm_account").unwrap();
         let props = schema_with(m, std::slice::from_ref(&field))["properties"].clone();
         for col in ["tier", "tier_value"] {
             assert!(props.get(col).is_some(), "{col} missing");
@@ -825,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_custom_field_never_takes_a_standard_fields_name() {
-        let m = crate::streams::model("crm_lead").unwrap();
+        let m = crate::base::streams::model("crm_lead").unwrap();
         let field = |id: u64, name: &str, kind: &str| {
             CustomField::from_record(
                 &json!({"id": id, "name": name, "type": kind, "module": "crm", "model": "lead"}),
@@ -856,7 +856,7 @@ mod tests {
                 assert!(props.contains_key(cursor), "{} lacks its cursor", m.stream);
             }
         }
-        let lead = base_schema(crate::streams::model("crm_lead").unwrap());
+        let lead = base_schema(crate::base::streams::model("crm_lead").unwrap());
         assert_eq!(lead["properties"]["budget"]["type"], json!(["number", "null"]));
         assert_eq!(
             lead["properties"]["closing_date"]["type"],
@@ -872,6 +872,8 @@ mod tests {
             lead["properties"]["updated_date"]["airbyte_type"],
             json!("timestamp_without_timezone")
         );
-        assert!(FIELDS.iter().all(|(s, _)| crate::streams::model(s).is_some()));
+        assert!(FIELDS
+            .iter()
+            .all(|(s, _)| crate::base::streams::model(s).is_some()));
     }
 }

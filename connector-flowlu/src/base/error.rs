@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use connector_core::FailureClass;
 use serde_json::Value;
 
 /// What a Flowlu `error_code` means for the caller.
@@ -24,7 +23,7 @@ pub enum CodeClass {
 }
 
 /// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
-pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
+pub(crate) const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),
     (11, "authorization failed", CodeClass::Auth),
     (12, "invalid request", CodeClass::System),
@@ -37,7 +36,7 @@ pub const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
 ];
 
 /// The class of a Flowlu `error_code`; unknown codes are system errors.
-pub fn code_class(code: i64) -> CodeClass {
+pub(crate) fn code_class(code: i64) -> CodeClass {
     ERROR_CODES
         .iter()
         .find(|(c, _, _)| *c == code)
@@ -47,7 +46,7 @@ pub fn code_class(code: i64) -> CodeClass {
 /// Whether a string `error` says the account is over its rate limit, e.g. Flowlu's
 /// `"Request rate per second exceeded"`: "too many requests", "rate limit", or "rate" with
 /// "exceed" / "limit" (case-insensitive).
-pub fn is_rate_limit_text(text: &str) -> bool {
+pub(crate) fn is_rate_limit_text(text: &str) -> bool {
     let text = text.to_lowercase();
     let words: Vec<&str> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -128,7 +127,7 @@ impl ApiError {
 /// What the words of an error message mean, when they say it plainly (Flowlu and the proxies
 /// in front of it send `error` as a string too: `"validation"`, `"invalid_grant"`, ...).
 /// The rate-limit sentence is not read here: it is checked before any of these.
-pub fn words_class(text: &str) -> Option<CodeClass> {
+pub(crate) fn words_class(text: &str) -> Option<CodeClass> {
     let text = text.to_ascii_lowercase().replace(['_', '-'], " ");
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if has(&[
@@ -157,7 +156,7 @@ pub fn words_class(text: &str) -> Option<CodeClass> {
 ///   ([`ApiError`]'s decisive codes: 11, 20, 21, 22, 30, 31): [`Error::Unavailable`].
 /// * A 401 or 403 whose body says nothing more precise is a rejected key.
 /// * Otherwise the code, else the words, decide ([`ApiError::class`]).
-pub fn api_failure(status: u16, api: ApiError) -> Error {
+pub(crate) fn api_failure(status: u16, api: ApiError) -> Error {
     let class = if (500..600).contains(&status) {
         match api.decisive_class() {
             Some(class) => class,
@@ -313,7 +312,7 @@ impl std::fmt::Display for Bound {
             Self::Bytes(limit) => write!(
                 f,
                 "the answer is larger than {} MiB (advanced.max_page_megabytes)",
-                limit / crate::credential::settings::MIB
+                limit / crate::base::settings::MIB
             ),
             Self::Depth(limit) => write!(f, "a record nests JSON deeper than {limit} levels"),
             Self::Records(limit) => write!(f, "the page holds more than the {limit} records asked for"),
@@ -492,72 +491,6 @@ impl Error {
         }
     }
 
-    /// What the caller does next.
-    pub fn failure_class(&self) -> FailureClass {
-        match self {
-            Self::Config { .. }
-            | Self::Auth { .. }
-            | Self::UnknownAccount { .. }
-            | Self::Permission { .. } => FailureClass::Config,
-            // A name that does not resolve is a wrong account domain, as `check` says.
-            Self::Transport {
-                kind: TransportKind::Dns,
-                ..
-            } => FailureClass::Config,
-            Self::RateLimited { .. }
-            | Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Transport { .. } => FailureClass::Transient,
-            Self::Oversized(over) => match over.bound {
-                Bound::Bytes(_) => FailureClass::Config,
-                Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => FailureClass::System,
-            },
-            Self::Api(api) => match api.class() {
-                CodeClass::Transient => FailureClass::Transient,
-                CodeClass::Auth | CodeClass::Permission | CodeClass::Unsupported => FailureClass::Config,
-                CodeClass::Record | CodeClass::System => FailureClass::System,
-            },
-            Self::Malformed { .. } => FailureClass::System,
-            Self::Stopped | Self::Abandoned => FailureClass::Transient,
-        }
-    }
-
-    /// Whether retrying the same request later may succeed (for idempotent requests).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Transport {
-                kind: TransportKind::Dns,
-                ..
-            } => false,
-            Self::RateLimited { .. }
-            | Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Transport { .. } => true,
-            Self::Api(api) => api.class() == CodeClass::Transient,
-            // A truncated body is a broken connection in disguise.
-            Self::Malformed { kind, .. } => *kind == MalformedKind::Truncated,
-            _ => false,
-        }
-    }
-
-    /// Whether the failure concerns one record only (not found, validation).
-    pub fn is_record_level(&self) -> bool {
-        matches!(self, Self::Api(api) if api.class() == CodeClass::Record)
-    }
-
-    /// Whether the request may have reached Flowlu and had an effect (matters for creates).
-    pub fn may_have_been_applied(&self) -> bool {
-        match self {
-            Self::Transport { kind, .. } => !matches!(kind, TransportKind::Dns | TransportKind::Connect),
-            Self::Server { .. }
-            | Self::Unavailable { .. }
-            | Self::Malformed { .. }
-            | Self::Oversized { .. }
-            | Self::Abandoned => true,
-            _ => false,
-        }
-    }
-
     /// Whether this is an HTML page where JSON was expected (a wrong host's login page, or a
     /// proxy's page).
     pub fn is_html_page(&self) -> bool {
@@ -586,12 +519,6 @@ impl Error {
             Self::RateLimited { retry_after } => *retry_after,
             _ => None,
         }
-    }
-
-    /// Whether this answer to a list request is what a refused filter answers: Flowlu's error
-    /// 12 (invalid request) or 21 (validation).
-    pub fn refuses_filter(&self) -> bool {
-        matches!(self, Self::Api(api) if matches!(api.code, Some(12 | 21)))
     }
 }
 

@@ -23,12 +23,12 @@
 use serde_json::{Map, Value};
 
 /// The deepest nesting encoded (`field[a][b][c]` is depth 3).
-pub const MAX_DEPTH: usize = 3;
+pub(crate) const MAX_DEPTH: usize = 3;
 
 /// Why a record cannot be encoded; `field` names the offending top-level field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field `{field}`: {reason}")]
-pub struct EncodeError {
+pub(crate) struct EncodeError {
     /// The top-level field.
     pub field: String,
     /// What is wrong with it.
@@ -36,17 +36,17 @@ pub struct EncodeError {
 }
 
 /// Whether `name` is a plain field or key name: ASCII letters, digits and `_`, not empty.
-pub fn is_plain_name(name: &str) -> bool {
+pub(crate) fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Whether `name` would shadow the API key of the URL.
-pub fn is_reserved(name: &str) -> bool {
+pub(crate) fn is_reserved(name: &str) -> bool {
     name.eq_ignore_ascii_case("api_key")
 }
 
 /// Checks a top-level field name.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if is_reserved(name) {
         Err("`api_key` cannot be written as a field".into())
     } else if !is_plain_name(name) {
@@ -58,7 +58,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// What a top-level `null` or `""` becomes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Empty {
+pub(crate) enum Empty {
     /// Not sent: the field keeps its value in Flowlu (the default).
     #[default]
     Drop,
@@ -77,13 +77,13 @@ fn is_empty_value(value: &Value) -> bool {
 
 /// Encodes every field of `record` except `id`, in the record's order, leaving out `null` and
 /// empty values.
-pub fn encode_record(record: &Map<String, Value>) -> Result<Vec<(String, String)>, EncodeError> {
+pub(crate) fn encode_record(record: &Map<String, Value>) -> Result<Vec<(String, String)>, EncodeError> {
     encode_record_with(record, Empty::Drop)
 }
 
 /// Encodes every field of `record` except `id`; `empty` says what a top-level `null` or `""`
 /// becomes.
-pub fn encode_record_with(
+pub(crate) fn encode_record_with(
     record: &Map<String, Value>,
     empty: Empty,
 ) -> Result<Vec<(String, String)>, EncodeError> {
@@ -109,7 +109,7 @@ pub fn encode_record_with(
 }
 
 /// The text of a scalar as Flowlu expects it; `None` for arrays and objects.
-pub fn scalar_text(value: &Value) -> Option<String> {
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => Some(String::new()),
         Value::Bool(b) => Some(if *b { "1" } else { "0" }.into()),

@@ -10,12 +10,12 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::dates::{format_naive, is_zero_date, parse_naive};
-use crate::streams::{CursorKind, Model};
+use crate::base::dates::{format_naive, is_zero_date, parse_naive};
+use crate::base::streams::{CursorKind, Model};
 
 /// A cursor value, comparable within one stream.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CursorValue {
+pub(crate) enum CursorValue {
     /// A naive portal-local timestamp or date, compared as text.
     Text(String),
     /// Unix seconds.
@@ -24,7 +24,7 @@ pub enum CursorValue {
 
 impl CursorValue {
     /// Reads a record's cursor value; `None` for null, empty or unreadable values.
-    pub fn read(value: &Value, kind: CursorKind) -> Option<Self> {
+    pub(crate) fn read(value: &Value, kind: CursorKind) -> Option<Self> {
         match kind {
             CursorKind::Timestamp => {
                 let text = value.as_str()?.trim();
@@ -39,7 +39,7 @@ impl CursorValue {
     }
 
     /// The value as saved in a state.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         match self {
             Self::Text(text) => Value::String(text.clone()),
             Self::Unix(secs) => Value::from(*secs),
@@ -48,7 +48,7 @@ impl CursorValue {
 
     /// The operand of a server filter `more than` that also matches this value itself (one
     /// second earlier); `None` when the value cannot be read as a time.
-    pub fn just_before(&self) -> Option<Value> {
+    pub(crate) fn just_before(&self) -> Option<Value> {
         match self {
             Self::Unix(secs) => Some(Value::from(secs.checked_sub(1)?)),
             Self::Text(text) => {
@@ -60,7 +60,7 @@ impl CursorValue {
 }
 
 /// Whether a cursor value means "not set": null, `""` or a zero date.
-pub fn is_unset(value: &Value) -> bool {
+pub(crate) fn is_unset(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(text) => text.trim().is_empty() || is_zero_date(text),
@@ -73,24 +73,24 @@ pub fn is_unset(value: &Value) -> bool {
 /// may be up to 14 hours ahead of UTC (and the machine's clock a little behind): the tolerance
 /// keeps such a portal's "now" from looking like the future.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Horizon {
+pub(crate) struct Horizon {
     /// The latest accepted Unix seconds (and naive seconds, on the same scale).
     pub latest: i64,
 }
 
 impl Horizon {
     /// How far ahead of the machine's clock a cursor may lie.
-    pub const TOLERANCE_SECS: i64 = 2 * 86_400;
+    pub(crate) const TOLERANCE_SECS: i64 = 2 * 86_400;
 
     /// The horizon for a clock reading `unix_now`.
-    pub fn at(unix_now: i64) -> Self {
+    pub(crate) fn at(unix_now: i64) -> Self {
         Self {
             latest: unix_now.saturating_add(Self::TOLERANCE_SECS),
         }
     }
 
     /// The horizon of the machine's clock now.
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -98,7 +98,7 @@ impl Horizon {
     }
 
     /// Whether `value` is not in the future (a text that is no date cannot be told: admitted).
-    pub fn admits(&self, value: &CursorValue) -> bool {
+    pub(crate) fn admits(&self, value: &CursorValue) -> bool {
         match value {
             CursorValue::Unix(secs) => *secs <= self.latest,
             CursorValue::Text(text) => lenient_seconds(text).is_none_or(|secs| secs <= self.latest),
@@ -114,7 +114,7 @@ fn lenient_seconds(text: &str) -> Option<i64> {
 
 /// Why a saved position (or the start date) cannot be read from. A long text is shown cut
 /// ([`shorten`]).
-pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
+pub(crate) fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
     let cursor = key.cursor.as_ref()?;
     if let CursorValue::Text(text) = cursor {
         if lenient_seconds(text).is_none() {
@@ -136,7 +136,7 @@ pub fn refuse_start(key: &Key, horizon: &Horizon) -> Option<String> {
 /// The sentence that refuses a start position: the saved state's cursor (`saved`) or the
 /// start date, `why` it cannot be read from, and what to do. `read` prefixes it with the
 /// stream; `check` says it of the start date as it is.
-pub fn start_refusal(saved: bool, why: &str) -> String {
+pub(crate) fn start_refusal(saved: bool, why: &str) -> String {
     let (what, fix) = if saved {
         (
             "the saved state's cursor",
@@ -153,7 +153,7 @@ pub fn start_refusal(saved: bool, why: &str) -> String {
 
 /// The sentence refusing `start_date` (as the form holds it, `YYYY-MM-DD`), as every
 /// incremental stream with a timestamp cursor would refuse it; `None` when it can be read from.
-pub fn refuse_start_date(start_date: &str, horizon: &Horizon) -> Option<String> {
+pub(crate) fn refuse_start_date(start_date: &str, horizon: &Horizon) -> Option<String> {
     let order = Order {
         cursor: Some(("updated_date", CursorKind::Timestamp)),
     };
@@ -162,11 +162,11 @@ pub fn refuse_start_date(start_date: &str, horizon: &Horizon) -> Option<String> 
 }
 
 /// The most characters of a value a message shows.
-pub const SHOWN_CHARS: usize = 60;
+pub(crate) const SHOWN_CHARS: usize = 60;
 
 /// `text` as a message shows it: whole up to [`SHOWN_CHARS`] characters, else its start and
 /// an ellipsis with the number of characters left out.
-pub fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     let count = text.chars().count();
     if count <= SHOWN_CHARS {
         return text.to_string();
@@ -178,7 +178,7 @@ pub fn shorten(text: &str) -> String {
 /// A JSON value as a message shows it: a number as written (an integral number too large for
 /// 64 bits as its digits, `18446744073709551616`, never `1.8446744073709552e19`), a text or
 /// anything else shortened ([`shorten`]).
-pub fn shown_value(value: &Value) -> String {
+pub(crate) fn shown_value(value: &Value) -> String {
     match value {
         Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => match n.as_f64() {
             Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e30 => format!("{f:.0}"),
@@ -190,7 +190,7 @@ pub fn shown_value(value: &Value) -> String {
 
 /// A record id: numeric ids sort numerically and before any text id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Id {
+pub(crate) enum Id {
     /// A numeric id (sent as a number or a numeric string).
     Num(u64),
     /// Any other id.
@@ -199,7 +199,7 @@ pub enum Id {
 
 impl Id {
     /// Reads an id; `None` when absent or empty.
-    pub fn read(value: &Value) -> Option<Self> {
+    pub(crate) fn read(value: &Value) -> Option<Self> {
         match value {
             Value::Number(n) => n.as_u64().map(Self::Num),
             Value::String(s) if s.trim().is_empty() => None,
@@ -209,7 +209,7 @@ impl Id {
     }
 
     /// The id as saved in a state.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         match self {
             Self::Num(n) => Value::from(*n),
             Self::Text(text) => Value::String(text.clone()),
@@ -217,7 +217,7 @@ impl Id {
     }
 
     /// The operand of an `id more than` server filter.
-    pub fn filter_operand(&self) -> Option<Value> {
+    pub(crate) fn filter_operand(&self) -> Option<Value> {
         match self {
             Self::Num(n) => Some(Value::from(*n)),
             Self::Text(_) => None,
@@ -228,7 +228,7 @@ impl Id {
 /// A position in the order a stream is read in: `(cursor, id)`; `None` sorts first, so
 /// `(c, None)` is "just before every record with cursor `c`".
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Key {
+pub(crate) struct Key {
     /// The cursor value (always `None` for full-refresh reads).
     pub cursor: Option<CursorValue>,
     /// The id.
@@ -237,39 +237,39 @@ pub struct Key {
 
 /// How a stream is ordered and positioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     /// The cursor column and its encoding; `None` for full refresh (ordered by id).
     pub cursor: Option<(&'static str, CursorKind)>,
 }
 
 impl Order {
     /// Incremental reads of `model` when `incremental` and the model has a cursor, else by id.
-    pub fn of(model: &Model, incremental: bool) -> Self {
+    pub(crate) fn of(model: &Model, incremental: bool) -> Self {
         Self {
             cursor: if incremental { model.cursor } else { None },
         }
     }
 
     /// Whether this is an incremental (cursor) order.
-    pub fn is_incremental(&self) -> bool {
+    pub(crate) fn is_incremental(&self) -> bool {
         self.cursor.is_some()
     }
 
     /// The key of a record; `None` when it has no readable id.
-    pub fn key(&self, record: &Value) -> Option<Key> {
+    pub(crate) fn key(&self, record: &Value) -> Option<Key> {
         let cursor = self.cursor.and_then(|(column, _)| record.get(column));
         self.key_from(record.get("id"), cursor)
     }
 
     /// The key of a record with this `id` and cursor value; `None` without a readable id.
-    pub fn key_from(&self, id: Option<&Value>, cursor: Option<&Value>) -> Option<Key> {
+    pub(crate) fn key_from(&self, id: Option<&Value>, cursor: Option<&Value>) -> Option<Key> {
         let id = Id::read(id?)?;
         let cursor = self.cursor.and_then(|(_, kind)| CursorValue::read(cursor?, kind));
         Some(Key { cursor, id: Some(id) })
     }
 
     /// The state checkpointing "every record up to `key` was emitted".
-    pub fn checkpoint(&self, key: &Key) -> Value {
+    pub(crate) fn checkpoint(&self, key: &Key) -> Value {
         let id = key.id.as_ref().map_or(Value::Null, Id::to_json);
         match self.cursor {
             Some((column, _)) => json!({
@@ -282,14 +282,14 @@ impl Order {
     }
 
     /// The state of a finished full-refresh read (the next one starts over).
-    pub fn finished() -> Value {
+    pub(crate) fn finished() -> Value {
         Value::Object(Map::new())
     }
 
     /// Whether `state` is a position this order can resume from: an empty object (a finished
     /// full refresh), `{after_id}` for reads by id, `{cursor, id}` for incremental reads.
     /// Anything else (another connector's state, a hand-edited file) restarts the stream.
-    pub fn recognises(&self, state: &Value) -> bool {
+    pub(crate) fn recognises(&self, state: &Value) -> bool {
         match self.cursor {
             None => match state.get("after_id") {
                 Some(id) => Id::read(id).is_some(),
@@ -305,7 +305,7 @@ impl Order {
 
     /// Where a read starts: after the saved position, or (incremental only, no state) at
     /// `start_date`; `None` reads from the beginning. Unreadable states are ignored.
-    pub fn start(&self, state: Option<&Value>, start_date: Option<&str>) -> Option<Key> {
+    pub(crate) fn start(&self, state: Option<&Value>, start_date: Option<&str>) -> Option<Key> {
         match self.cursor {
             None => {
                 let id = Id::read(state?.get("after_id")?)?;
@@ -338,7 +338,7 @@ impl Order {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::dates::naive_seconds;
+    use crate::base::dates::naive_seconds;
 
     /// Values in messages: long texts cut with an ellipsis, ids as integers.
     #[test]

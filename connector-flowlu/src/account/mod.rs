@@ -1,16 +1,17 @@
-//! [`Account`]: one Flowlu account as the source and the sink use it.
+//! [`Account`]: one Flowlu account as the source and the sink use it: its client, its limiter
+//! drawn from the portal's budget (`registry`), its settings.
+
+pub(crate) mod registry;
 
 use std::sync::Arc;
 
 use connector_core::SourceEvent;
 
+use self::registry::AccountBudget;
+use crate::base::settings::Settings;
 use crate::client::limiter::{Limiter, LimiterConfig, Wait};
 use crate::client::pace_memory::{PaceSnapshot, Rejected};
 use crate::client::Client;
-use crate::credential::registry::AccountBudget;
-use crate::credential::settings::Settings;
-use crate::credential::FlowluCredential;
-use crate::error::Error;
 
 /// Where the waits of an account's requests are told as they start (a progress display),
 /// besides the log: a [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] per wait.
@@ -60,11 +61,6 @@ impl Account {
             waits: WaitWatch::default(),
             stop: tokio_util::sync::CancellationToken::new(),
         }
-    }
-
-    /// The account of `credential` (its client and settings).
-    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::new(credential.client()?, credential.settings()))
     }
 
     /// Replaces the limiter (a shared one, or faster retries in tests).

@@ -13,50 +13,56 @@ use serde::Deserialize;
 // clamp and [`Settings::check`] all read it.
 
 /// The range of `max_concurrency`.
-pub const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
+pub(crate) const CONCURRENCY_RANGE: RangeInclusive<u32> = 1..=32;
 /// The range of `requests_per_second`.
-pub const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
+pub(crate) const REQUESTS_PER_SECOND_RANGE: RangeInclusive<u32> = 1..=1000;
 /// The range of `page_size` (reads ask 500 a page, a portal may allow up to 1000).
-pub const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
+pub(crate) const PAGE_SIZE_RANGE: RangeInclusive<u32> = 1..=1000;
 /// The range of `timeout_seconds`.
-pub const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
+pub(crate) const TIMEOUT_SECONDS_RANGE: RangeInclusive<u32> = 1..=600;
 /// The range of `max_page_megabytes`.
-pub const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
+pub(crate) const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
 /// The range of `staleness_seconds`.
-pub const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
+pub(crate) const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
 /// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
-pub const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
+pub(crate) const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
 /// The range of `max_deletes_percent`.
-pub const DELETES_PERCENT_RANGE: RangeInclusive<u32> = 0..=100;
+pub(crate) const DELETES_PERCENT_RANGE: RangeInclusive<u32> = 0..=100;
 /// Default `deletes`: a reconciliation a day. Reconciling costs requests (about one per
 /// changed id range, or a scan of ids), so not every hourly sync pays it; a day bounds how
 /// long a deleted record stays downstream.
-pub const DEFAULT_DELETES_HOURS: u32 = 24;
+pub(crate) const DEFAULT_DELETES_HOURS: u32 = 24;
 /// Default `max_deletes_percent`: one reconciliation deletes at most 5% of a stream's records
 /// without an explicit override (what one public loader caps a scan at).
-pub const DEFAULT_DELETES_PERCENT: u32 = 5;
+pub(crate) const DEFAULT_DELETES_PERCENT: u32 = 5;
+
+/// The range of `webhook_poll_hours` (0: every read; at most a week).
+pub const WEBHOOK_POLL_HOURS_RANGE: RangeInclusive<u32> = 0..=168;
+/// Default `webhook_poll_hours`: with webhooks, an incremental stream is polled once an hour,
+/// the safety net for events Flowlu did not deliver (it promises no delivery).
+pub const DEFAULT_WEBHOOK_POLL_HOURS: u32 = 1;
 
 /// Default requests in flight per account.
-pub const DEFAULT_CONCURRENCY: u32 = 4;
+pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
 /// Default `timeout_seconds` (the client's own default, [`crate::client::DEFAULT_TIMEOUT`]).
-pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
+pub(crate) const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
 /// Default page size: the first page of a stream asks for this many records; a portal that
 /// refuses it is read [`SAFE_PAGE_SIZE`] a page, one that caps it is read at its cap.
-pub const DEFAULT_PAGE_SIZE: u32 = 500;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 500;
 /// The page size every public client uses (the fallback when a portal refuses a larger one).
-pub const SAFE_PAGE_SIZE: u32 = 100;
+pub(crate) const SAFE_PAGE_SIZE: u32 = 100;
 /// Bytes in a MiB.
-pub const MIB: usize = 1024 * 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 /// Default `max_page_megabytes`: far above a 100-record page (well under 1 MiB), far below
 /// what a host's memory notices.
-pub const DEFAULT_PAGE_MEGABYTES: u32 = 64;
+pub(crate) const DEFAULT_PAGE_MEGABYTES: u32 = 64;
 /// Default `staleness_seconds`: a write's `unchanged` and create decisions rest on what the
 /// portal held at most this long before. Measured (BENCHMARKS.md, the economy table by
 /// staleness bound): at 1 request/s a refresh (a read of what others created and one of what
 /// they edited) every 30 s adds at most 2 requests per 30, under 7%, where 10 s adds up to 20%;
 /// a write without a cap is refreshed a few times at most.
-pub const DEFAULT_STALENESS_SECONDS: u32 = 30;
+pub(crate) const DEFAULT_STALENESS_SECONDS: u32 = 30;
 
 /// Advanced settings
 ///
@@ -194,6 +200,26 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "whole_number")]
     pub max_deletes_percent: Option<u32>,
+
+    /// Webhooks: spool directory
+    ///
+    /// The directory where flowlu-connector listen (or a host's receiver) keeps the events
+    /// Flowlu's webhooks sent. When set, a read passes on the changes spooled there and polls
+    /// each incremental stream only every webhook_poll_hours. Leave empty to poll on every read.
+    #[schemars(extend("examples" = ["/var/lib/flowlu-webhooks"]))]
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub webhook_spool: Option<String>,
+
+    /// Webhooks: hours between polls
+    ///
+    /// With a webhook spool: every this many hours a read also polls each incremental stream,
+    /// catching any change whose webhook Flowlu did not deliver. 0 polls on every read.
+    #[schemars(
+        range(min = *WEBHOOK_POLL_HOURS_RANGE.start(), max = *WEBHOOK_POLL_HOURS_RANGE.end()),
+        extend("default" = DEFAULT_WEBHOOK_POLL_HOURS)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub webhook_poll_hours: Option<u32>,
 }
 
 /// Custom field column names
@@ -315,6 +341,20 @@ impl Settings {
         clamp(self.page_size.unwrap_or(DEFAULT_PAGE_SIZE), &PAGE_SIZE_RANGE)
     }
 
+    /// The webhook spool's directory, if set.
+    pub fn webhook_spool(&self) -> Option<&std::path::Path> {
+        self.webhook_spool.as_deref().map(std::path::Path::new)
+    }
+
+    /// Seconds between polls of a stream when webhooks are spooled (0: every read).
+    pub fn webhook_poll_seconds(&self) -> i64 {
+        let hours = clamp(
+            self.webhook_poll_hours.unwrap_or(DEFAULT_WEBHOOK_POLL_HOURS),
+            &WEBHOOK_POLL_HOURS_RANGE,
+        );
+        i64::from(hours) * 3600
+    }
+
     /// Seconds between reconciliations of deletes; `None` when off.
     pub fn deletes_every(&self) -> Option<i64> {
         let hours = clamp(
@@ -383,6 +423,11 @@ impl Settings {
                 self.max_deletes_percent,
                 DELETES_PERCENT_RANGE,
             ),
+            (
+                "webhook_poll_hours",
+                self.webhook_poll_hours,
+                WEBHOOK_POLL_HOURS_RANGE,
+            ),
         ];
         for (field, value, range) in ranges {
             if let Some(v) = value.filter(|v| !range.contains(v)) {
@@ -397,10 +442,10 @@ impl Settings {
     }
 
     /// How discover names custom field columns.
-    pub fn naming(&self) -> crate::columns::Naming {
+    pub(crate) fn naming(&self) -> crate::base::columns::Naming {
         match self.custom_field_columns {
-            Some(CustomFieldColumns::ByKey) => crate::columns::Naming::ByKey,
-            Some(CustomFieldColumns::ByName) | None => crate::columns::Naming::ByName,
+            Some(CustomFieldColumns::ByKey) => crate::base::columns::Naming::ByKey,
+            Some(CustomFieldColumns::ByName) | None => crate::base::columns::Naming::ByName,
         }
     }
 
@@ -418,7 +463,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     let value: Option<String> = Option::deserialize(d)?;
     match value.map(|s| s.trim().to_string()) {
         None => Ok(None),
-        Some(s) if s.is_empty() || crate::dates::is_zero_date(&s) => Ok(None),
+        Some(s) if s.is_empty() || crate::base::dates::is_zero_date(&s) => Ok(None),
         Some(s) => {
             let ok = s.len() == 10
                 && s.bytes().enumerate().all(|(i, b)| {
@@ -428,7 +473,7 @@ fn empty_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
                         b.is_ascii_digit()
                     }
                 });
-            if ok && crate::dates::naive_seconds(&s).is_none() {
+            if ok && crate::base::dates::naive_seconds(&s).is_none() {
                 Err(serde::de::Error::custom(format!(
                     "`{s}` is not a real date (no such month or day); use YYYY-MM-DD, for example 2024-01-31"
                 )))

@@ -19,14 +19,14 @@ use heck::ToSnakeCase;
 use serde_json::{json, Value};
 
 /// The longest column name, in bytes (PostgreSQL's `NAMEDATALEN` - 1).
-pub const MAX_NAME_BYTES: usize = 63;
+pub(crate) const MAX_NAME_BYTES: usize = 63;
 
 /// The schema keyword naming a custom field column's Flowlu field.
-pub const FIELD_KEYWORD: &str = "x-flowlu-field";
+pub(crate) const FIELD_KEYWORD: &str = "x-flowlu-field";
 
 /// How custom field columns are named (the `custom_field_columns` setting).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Naming {
+pub(crate) enum Naming {
     /// From the field's Flowlu name (the default).
     #[default]
     ByName,
@@ -36,7 +36,7 @@ pub enum Naming {
 
 /// What a custom field column holds (the role of its key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     /// The field's value (`cf_<id>`): written back.
     Value,
     /// A select field's chosen option label (`cf_<id>_value`): read only.
@@ -45,7 +45,7 @@ pub enum Part {
 
 /// One column's mapping, as `x-flowlu-field` declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     /// The key in Flowlu's records (`cf_7`, `cf_7_value`, `tier_9`).
     pub key: String,
     /// Flowlu's field type (`number`, `date`, `select`, ...).
@@ -56,7 +56,7 @@ pub struct Mapping {
 
 impl Mapping {
     /// The `x-flowlu-field` object of a column.
-    pub fn to_json(&self, id: &str, name: &str) -> Value {
+    pub(crate) fn to_json(&self, id: &str, name: &str) -> Value {
         json!({
             "id": id,
             "key": self.key,
@@ -67,10 +67,10 @@ impl Mapping {
     }
 
     /// The mapping a schema property declares, if any.
-    pub fn of_property(property: &Value) -> Option<Self> {
+    pub(crate) fn of_property(property: &Value) -> Option<Self> {
         let field = property.get(FIELD_KEYWORD)?;
         let key = field.get("key")?.as_str()?.to_string();
-        crate::sink::encode::check_name(&key).ok()?;
+        crate::base::encode::check_name(&key).ok()?;
         Some(Self {
             key,
             kind: field
@@ -129,7 +129,7 @@ const CYRILLIC: &[(char, &str)] = &[
 
 /// A Flowlu field name in snake_case ASCII (`[a-z0-9_]`, starting with a letter), cut to fit
 /// `room` bytes; `None` when nothing usable is left.
-pub fn snake_name(title: &str, room: usize) -> Option<String> {
+pub(crate) fn snake_name(title: &str, room: usize) -> Option<String> {
     let mut latin = String::with_capacity(title.len());
     for c in title.chars() {
         if c.is_ascii() {
@@ -174,32 +174,32 @@ pub fn snake_name(title: &str, room: usize) -> Option<String> {
 /// Hands out column names within one stream: unique case-insensitively, never a standard
 /// field's name.
 #[derive(Debug, Clone, Default)]
-pub struct Names {
+pub(crate) struct Names {
     taken: BTreeSet<String>,
 }
 
 impl Names {
     /// Names that are already the stream's (its standard fields).
-    pub fn reserving<'a>(standard: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(crate) fn reserving<'a>(standard: impl IntoIterator<Item = &'a str>) -> Self {
         Self {
             taken: standard.into_iter().map(str::to_ascii_lowercase).collect(),
         }
     }
 
     /// Whether `name` is free.
-    pub fn is_free(&self, name: &str) -> bool {
+    pub(crate) fn is_free(&self, name: &str) -> bool {
         !self.taken.contains(&name.to_ascii_lowercase())
     }
 
     /// Takes `name` (whether or not it was free).
-    pub fn take(&mut self, name: &str) {
+    pub(crate) fn take(&mut self, name: &str) {
         self.taken.insert(name.to_ascii_lowercase());
     }
 
     /// The base name of field `id` titled `title` whose columns end in the `suffixes` (`""`
     /// for the value, `"_label"` for a select's label): the snake_case title when every
     /// column is free, else the title with `_<id>`, else `field_<id>`. Takes the columns.
-    pub fn name_field(&mut self, id: &str, title: &str, suffixes: &[&str]) -> String {
+    pub(crate) fn name_field(&mut self, id: &str, title: &str, suffixes: &[&str]) -> String {
         let longest = suffixes.iter().map(|s| s.len()).max().unwrap_or(0);
         let tag = format!("_{id}");
         let room = MAX_NAME_BYTES.saturating_sub(longest);

@@ -1,20 +1,17 @@
 //! The Flowlu credential: its form, parsing and the validation call.
 
-pub mod account;
-pub mod domain;
-pub mod registry;
-pub mod settings;
-
 use async_trait::async_trait;
 use connector_core::{Credential, CredentialMeta, Failure, FailureReason, Secret, Validation};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use self::domain::AccountDomain;
-use self::settings::Settings;
+use crate::account::registry::{self, AccountBudget};
+use crate::account::Account;
+use crate::base::domain::AccountDomain;
+use crate::base::error::Error;
+use crate::base::settings::Settings;
 use crate::client::limiter::LimiterConfig;
 use crate::client::Client;
-use crate::error::{Bound, Error, Oversize, TransportKind};
 
 /// Flowlu
 ///
@@ -166,11 +163,11 @@ impl Credential for FlowluCredential {
 
     async fn validate(&self) -> Validation {
         // What every incremental read would refuse, refused here with the same sentence.
-        let horizon = crate::source::cursor::Horizon::now();
+        let horizon = crate::base::cursor::Horizon::now();
         let start_date = self.settings().start_date;
         if let Some(sentence) = start_date
             .as_deref()
-            .and_then(|date| crate::source::cursor::refuse_start_date(date, &horizon))
+            .and_then(|date| crate::base::cursor::refuse_start_date(date, &horizon))
         {
             let mut message = sentence.clone();
             if let Some(first) = message.get_mut(..1) {
@@ -252,149 +249,27 @@ fn invalid(err: &Error, host: &str) -> Validation {
     Validation::Invalid { reason, failure }
 }
 
-/// What an error means to a user whose requests went to `domain` (a host such as
-/// `acme.flowlu.com` or `127.0.0.1:8080`): the reason, a message saying what to do, and the
-/// internal detail. Neither text contains the API key.
-pub fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
-    use FailureReason as R;
-    let (reason, message) = match err {
-        Error::Config(invalid) => (
-            R::InvalidConfig,
-            format!("The `{}` setting is wrong: {}.", invalid.field, invalid.message),
-        ),
-        Error::Auth { .. } => (
-            R::BadCredentials,
-            format!(
-                "Flowlu rejected the API key for {domain}. Check that you copied the whole key from Portal Settings -> API Settings, that it has not been deleted, and that it belongs to this account."
-            ),
-        ),
-        Error::UnknownAccount { .. }
-        | Error::Transport { kind: TransportKind::Dns, .. } => (
-            R::UnknownAccount,
-            format!(
-                "No Flowlu account answered at {domain}. Check the account domain: it is the first part of your Flowlu address (for https://mycompany.flowlu.com enter mycompany)."
-            ),
-        ),
-        Error::Permission(denied) => (
-            R::MissingPermission,
-            format!(
-                "The API key may not use the {} module of {domain}. Allow it for this key in Flowlu: Portal Settings -> API Settings.",
-                denied.module
-            ),
-        ),
-        Error::RateLimited { retry_after } => (
-            R::RateLimited,
-            match retry_after {
-                Some(d) => format!("Flowlu is limiting requests from this key. Wait {} seconds and try again.", d.as_secs()),
-                None => "Flowlu is limiting requests from this key. Wait a minute and try again.".to_string(),
-            },
-        ),
-        Error::Server { status } => (
-            R::ServerError,
-            format!("Flowlu answered with a server error (HTTP {status}). This is usually temporary: try again in a few minutes."),
-        ),
-        Error::Unavailable { status, .. } if *status >= 500 => (
-            R::ServerError,
-            format!("Flowlu answered with a server error (HTTP {status}). This is usually temporary: try again in a few minutes."),
-        ),
-        Error::Unavailable { .. } => (
-            R::ServerError,
-            format!("{domain} answered with a web page instead of data after earlier answers were good (a proxy's or a maintenance page). This is usually temporary: try again in a few minutes."),
-        ),
-        Error::Oversized(over) => match &**over {
-            Oversize {
-                what,
-                page,
-                bound: Bound::Bytes(limit),
-            } => (
-                R::InvalidConfig,
-                format!(
-                    "{} of {what} is larger than {} MiB, the most the connector holds for one answer. Lower advanced.page_size to get smaller pages, or raise advanced.max_page_megabytes (up to {}) if the records really are that large.",
-                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                    limit / crate::credential::settings::MIB,
-                    crate::credential::settings::PAGE_MEGABYTES_RANGE.end(),
-                ),
-            ),
-            Oversize {
-                what,
-                page,
-                bound: Bound::Depth(limit),
-            } => (
-                R::Unexpected,
-                format!(
-                    "{} of {what} holds a record nested deeper than {limit} levels, more than the connector passes on safely. Deselect this stream; if the data is genuine, please report it to the connector's maintainers.",
-                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                ),
-            ),
-            Oversize {
-                what,
-                page,
-                bound: Bound::Records(limit),
-            } => (
-                R::Unexpected,
-                format!(
-                    "{} of {what} holds more than the {limit} records asked for: the portal (or something between it and the connector) does not page as Flowlu does, so the page was refused before its records were read. Please report it to the connector's maintainers.",
-                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                ),
-            ),
-            Oversize {
-                what,
-                page,
-                bound: Bound::Values(limit),
-            } => (
-                R::Unexpected,
-                format!(
-                    "{} of {what} holds more than {limit} JSON values, more than the connector holds for one answer. Lower advanced.page_size, or raise advanced.max_page_megabytes if the records really are that large; otherwise please report it to the connector's maintainers.",
-                    page.map_or_else(|| "The answer".to_string(), |p| format!("Page {p}")),
-                ),
-            ),
-        },
-        Error::Api(api) if api.class() == crate::error::CodeClass::Transient => (
-            R::ServerError,
-            "Flowlu reported an internal error and asked to retry later (error 13). Try again in a few minutes.".to_string(),
-        ),
-        Error::Transport { kind: TransportKind::Timeout, .. } => (
-            R::Timeout,
-            format!("Flowlu did not answer in time ({domain}). Check your network connection and try again; if it persists, Flowlu may be slow right now."),
-        ),
-        Error::Transport { .. } => (
-            R::Network,
-            format!("Could not reach {domain}. Check your network connection (and any proxy or firewall) and try again."),
-        ),
-        Error::Abandoned => (
-            R::Timeout,
-            "The write was interrupted while this request waited for Flowlu's answer, so whether it was applied is not known. Check Flowlu, then run the write again.".to_string(),
-        ),
-        Error::Stopped => (
-            R::Network,
-            "The request was not sent: the write stopped first (it was interrupted, or an earlier answer concerned the whole portal). Run the write again.".to_string(),
-        ),
-        Error::Api(_) | Error::Malformed { .. } => (
-            R::Unexpected,
-            "Flowlu sent an answer this connector does not understand. This may be a change in Flowlu's API: please report it to the connector's maintainers with the details below.".to_string(),
-        ),
-    };
-    let internal = internal_detail(err);
-    (
-        reason,
-        Failure {
-            class: reason.class(),
-            message,
-            internal,
-        },
-    )
+/// What an error means to a user whose requests went to `domain` (see [`Error::decision`]).
+pub(crate) fn explain_at(err: &Error, domain: &str) -> (FailureReason, Failure) {
+    err.explain_at(domain)
 }
 
-/// The error with its sources, for support (already free of the key: see [`Error`]).
-pub fn internal_detail(err: &Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+pub(crate) use crate::base::decision::internal_detail;
+
+// The account of a credential: defined here, above the account's floor, which knows nothing
+// of the credential.
+impl Account {
+    /// The account of `credential` (its client and settings).
+    pub fn from_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::new(credential.client()?, credential.settings()))
     }
-    text
+}
+
+impl AccountBudget {
+    /// The budget of the portal of `credential`.
+    pub fn of_credential(credential: &FlowluCredential) -> Result<Self, Error> {
+        Ok(Self::of(&credential.client()?))
+    }
 }
 
 #[cfg(test)]

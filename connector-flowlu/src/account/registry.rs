@@ -21,8 +21,6 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use crate::client::limiter::{Limiter, LimiterConfig, Pace};
 use crate::client::pace_memory::{PaceSnapshot, Rejected};
 use crate::client::Client;
-use crate::credential::FlowluCredential;
-use crate::error::Error;
 
 static PACES: LazyLock<Mutex<HashMap<String, Weak<Pace>>>> = LazyLock::new(Default::default);
 
@@ -68,11 +66,6 @@ impl AccountBudget {
         Self { portal, pace }
     }
 
-    /// The budget of the portal of `credential`.
-    pub fn of_credential(credential: &FlowluCredential) -> Result<Self, Error> {
-        Ok(Self::of(&credential.client()?))
-    }
-
     /// The portal's normalised base URL, the registry's key.
     pub fn portal(&self) -> &str {
         &self.portal
@@ -100,7 +93,8 @@ impl AccountBudget {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::credential::domain::AccountDomain;
+    use crate::base::domain::AccountDomain;
+    use crate::FlowluCredential;
     use connector_core::Secret;
 
     fn client(domain: &str, base: Option<&str>, key: &str) -> Client {

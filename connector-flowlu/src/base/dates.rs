@@ -3,7 +3,7 @@
 //! start date, the cursor and the pager.
 
 /// Whether `text` is a zero date (`0000-00-00`, `0000-00-00 00:00:00`): Flowlu's "not set".
-pub fn is_zero_date(text: &str) -> bool {
+pub(crate) fn is_zero_date(text: &str) -> bool {
     text.trim()
         .strip_prefix("0000-00-00")
         .is_some_and(|rest| rest.chars().all(|c| matches!(c, '0' | ':' | ' ' | 'T')))
@@ -11,7 +11,7 @@ pub fn is_zero_date(text: &str) -> bool {
 
 /// Seconds since 1970-01-01 of a naive `YYYY-MM-DD[ HH:mm[:ss]]` (no time zone is involved),
 /// `None` when it is not a real date and time (`2024-02-30`, `2024-13-45`, `25:00`).
-pub fn naive_seconds(text: &str) -> Option<i64> {
+pub(crate) fn naive_seconds(text: &str) -> Option<i64> {
     parse_naive(text)
 }
 
