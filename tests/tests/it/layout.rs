@@ -63,6 +63,7 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
             &["catalog", "config", "error"],
             &["data"],
             &["store"],
+            &["webhook"],
             &["server"],
         ],
     ),
