@@ -61,11 +61,13 @@ pub mod error;
 pub mod form;
 pub mod host;
 pub mod order;
+pub mod outcome;
 pub mod secret;
 pub mod sink;
 pub mod source;
 pub mod state;
 pub mod tombstone;
+pub mod wait;
 
 pub use catalog::{Catalog, ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Stream, SyncMode};
 pub use credential::{parse_config, Credential, CredentialMeta, FailureReason, Validation};
@@ -77,3 +79,4 @@ pub use sink::{Outcome, PreparedWrite, RecordOutcome, Sink, SinkEvent, SinkInput
 pub use source::{Checkpoint, LogLevel, RawRecords, Record, Source, SourceEvent, StreamStatus};
 pub use state::SourceState;
 pub use tombstone::{Tombstone, DELETED_AT};
+pub use wait::Wait;

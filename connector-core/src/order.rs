@@ -7,9 +7,58 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::channel::oneshot;
+use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 
-use crate::sink::{RecordOutcome, SinkEvent};
+use crate::outcome::{RecordOutcome, SinkEvent, SinkInput};
+use crate::source::Record;
+
+/// An input item numbered, the one numbering of a write's input: a record by its `sequence`
+/// among the input's records (0-based: [`RecordOutcome::sequence`]), a checkpoint by its
+/// `ordinal` among the input's checkpoints and the number of records `before` it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Numbered {
+    /// A record to write.
+    Record {
+        /// Its position among the input's records (0-based).
+        sequence: u64,
+        /// The record.
+        record: Record,
+    },
+    /// A checkpoint.
+    Checkpoint {
+        /// Its position among the input's checkpoints (0-based).
+        ordinal: u64,
+        /// How many records came before it.
+        before: u64,
+        /// The state to acknowledge.
+        state: Value,
+    },
+}
+
+/// `input`, each item numbered ([`Numbered`]).
+pub fn number<'a>(input: BoxStream<'a, SinkInput>) -> impl Stream<Item = Numbered> + Send + 'a {
+    input.scan((0u64, 0u64), |(records, checkpoints), item| {
+        let numbered = match item {
+            SinkInput::Record(record) => {
+                *records += 1;
+                Numbered::Record {
+                    sequence: *records - 1,
+                    record,
+                }
+            }
+            SinkInput::Checkpoint(state) => {
+                *checkpoints += 1;
+                Numbered::Checkpoint {
+                    ordinal: *checkpoints - 1,
+                    before: *records,
+                    state,
+                }
+            }
+        };
+        futures::future::ready(Some(numbered))
+    })
+}
 
 /// A finished input item, in completion order: a record's outcome, or a checkpoint (the
 /// `ordinal`-th of the input, after `before` records).
@@ -187,7 +236,7 @@ impl KeyedOrder {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::sink::Outcome;
+    use crate::outcome::Outcome;
     use serde_json::json;
 
     fn outcome(sequence: u64) -> Finished {

@@ -4,263 +4,13 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::catalog::ConfiguredCatalog;
-use crate::error::{Failure, FailureClass};
-use crate::order::{Acks, Finished};
-use crate::source::{LogLevel, Record};
+use crate::error::Failure;
+use crate::order::{number, Acks, Finished, Numbered};
+use crate::source::LogLevel;
 
-/// What a sink is given, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkInput {
-    /// A record to write.
-    Record(Record),
-    /// A checkpoint: acknowledge it once every record before it has an outcome.
-    Checkpoint(Value),
-}
-
-/// What happened to one record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    /// A new record was created.
-    Created {
-        /// Its id.
-        id: String,
-    },
-    /// An existing record was updated.
-    Updated {
-        /// Its id.
-        id: String,
-    },
-    /// The record already held every value sent: nothing was sent.
-    Unchanged {
-        /// Its id.
-        id: String,
-    },
-    /// A record was deleted.
-    Deleted {
-        /// Its id.
-        id: String,
-    },
-    /// Nothing was sent, deliberately.
-    Skipped {
-        /// Why.
-        reason: String,
-    },
-    /// The service refused the record, or it could not be sent.
-    Failed {
-        /// What to do next.
-        class: FailureClass,
-        /// The service's own error code, if any.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        code: Option<i64>,
-        /// What went wrong.
-        message: String,
-        /// Per-field reasons.
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        fields: BTreeMap<String, String>,
-    },
-    /// The request was sent but its result is unknown (the record may or may not exist).
-    Unknown {
-        /// What happened.
-        message: String,
-    },
-    /// Nothing was sent for this record: the write stopped before it (a signal, or a refusal
-    /// that concerns the whole portal). The host sends it again.
-    NotSent {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Outcome {
-    /// The outcome's name: `created`, `updated`, `unchanged`, `deleted`, `skipped`, `failed`,
-    /// `unknown`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Created { .. } => "created",
-            Self::Updated { .. } => "updated",
-            Self::Unchanged { .. } => "unchanged",
-            Self::Deleted { .. } => "deleted",
-            Self::Skipped { .. } => "skipped",
-            Self::Failed { .. } => "failed",
-            Self::Unknown { .. } => "unknown",
-            Self::NotSent { .. } => "not_sent",
-        }
-    }
-
-    /// Whether the record needs attention (failed, unknown or not sent).
-    pub fn is_rejected(&self) -> bool {
-        matches!(
-            self,
-            Self::Failed { .. } | Self::Unknown { .. } | Self::NotSent { .. }
-        )
-    }
-
-    /// Whether the host must send the record again: it did not end for its own sake. This is
-    /// the rule every checkpoint follows ([`crate::order::Acks`]).
-    ///
-    /// * Final (the host must not send it again): `created`, `updated`, `unchanged`,
-    ///   `deleted`, `skipped` by a rule, and `failed` with class [`FailureClass::Config`]:
-    ///   rejected for its own content, which no retry can fix (it is in the reject file).
-    /// * Sent again: `failed` for a reason outside the record ([`FailureClass::Transient`],
-    ///   [`FailureClass::System`]), `unknown`, and `not sent`. A sink whose refusal of the
-    ///   whole portal reads as a config failure (a rejected key, a module the key lacks) marks
-    ///   the record itself ([`crate::order::Acks::resend`]).
-    pub fn must_resend(&self) -> bool {
-        match self {
-            Self::Created { .. }
-            | Self::Updated { .. }
-            | Self::Unchanged { .. }
-            | Self::Deleted { .. }
-            | Self::Skipped { .. } => false,
-            Self::Failed { class, .. } => *class != FailureClass::Config,
-            Self::Unknown { .. } | Self::NotSent { .. } => true,
-        }
-    }
-
-    /// The class a record the host must send again is counted under (`transient`, `system`,
-    /// `unknown`, `not sent`); `None` for a final outcome.
-    pub fn resend_class(&self) -> Option<&'static str> {
-        match self {
-            Self::Failed {
-                class: FailureClass::Transient,
-                ..
-            } => Some("transient"),
-            Self::Failed {
-                class: FailureClass::System,
-                ..
-            } => Some("system"),
-            Self::Unknown { .. } => Some("unknown"),
-            Self::NotSent { .. } => Some("not sent"),
-            _ => None,
-        }
-    }
-}
-
-/// The outcome of the `sequence`-th record (0-based, counted over all input records).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecordOutcome {
-    /// The stream.
-    pub stream: String,
-    /// The position of the record in the input.
-    pub sequence: u64,
-    /// What happened.
-    #[serde(flatten)]
-    pub outcome: Outcome,
-    /// The record's data, given back with a rejected outcome (failed or unknown) so the caller
-    /// can report it without keeping every record; `None` otherwise.
-    #[serde(skip)]
-    pub record: Option<Value>,
-}
-
-/// Counts of outcomes per stream, for the end-of-run summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WriteSummary {
-    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
-}
-
-impl WriteSummary {
-    /// Counts one outcome.
-    pub fn add(&mut self, outcome: &RecordOutcome) {
-        *self
-            .counts
-            .entry(outcome.stream.clone())
-            .or_default()
-            .entry(outcome.outcome.kind())
-            .or_default() += 1;
-    }
-
-    /// The count of `kind` (`created`, `failed`, ...) in `stream`.
-    pub fn count(&self, stream: &str, kind: &str) -> u64 {
-        self.counts
-            .get(stream)
-            .and_then(|c| c.get(kind))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// The count of `kind` over every stream.
-    pub fn total(&self, kind: &str) -> u64 {
-        self.counts.values().filter_map(|c| c.get(kind)).sum()
-    }
-
-    /// One line per stream (`crm_account: created 3, failed 1`) and a total line.
-    pub fn lines(&self) -> Vec<String> {
-        let kinds = [
-            "created",
-            "updated",
-            "unchanged",
-            "deleted",
-            "skipped",
-            "failed",
-            "unknown",
-        ];
-        let describe = |count: &dyn Fn(&str) -> u64| {
-            kinds
-                .iter()
-                .map(|k| format!("{k} {}", count(k)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut lines: Vec<String> = self
-            .counts
-            .keys()
-            .map(|stream| format!("{stream}: {}", describe(&|k| self.count(stream, k))))
-            .collect();
-        lines.push(format!("total: {}", describe(&|k| self.total(k))));
-        // Records a stopped write never sent, only when there are some.
-        let not_sent = self.total("not_sent");
-        if not_sent > 0 {
-            for (line, stream) in lines.iter_mut().zip(self.counts.keys()) {
-                line.push_str(&format!(", not sent {}", self.count(stream, "not_sent")));
-            }
-            if let Some(total) = lines.last_mut() {
-                total.push_str(&format!(", not sent {not_sent}"));
-            }
-        }
-        lines
-    }
-}
-
-/// What a write produces.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkEvent {
-    /// One record's outcome (exactly one per input record).
-    Outcome(RecordOutcome),
-    /// An input checkpoint: every record before it has an outcome.
-    CheckpointAck(Value),
-    /// A diagnostic message.
-    Log {
-        /// Severity.
-        level: LogLevel,
-        /// The message (never a secret).
-        message: String,
-    },
-    /// The service asked a request of `stream` to wait; the write resumes by itself (for
-    /// progress displays, as it happens; no protocol message).
-    RateLimited {
-        /// The stream waiting (or `None` when the whole account waits).
-        stream: Option<String>,
-        /// How long, in milliseconds.
-        wait_ms: u64,
-    },
-    /// A request of `stream` failed with a temporary error and is tried again after a wait
-    /// (for progress displays, as it happens; no protocol message).
-    Retrying {
-        /// The stream whose request is retried.
-        stream: String,
-        /// The attempt that failed (1 for the first).
-        attempt: usize,
-        /// How long until the next attempt, in milliseconds.
-        wait_ms: u64,
-        /// What the failed attempt met, in a few words (`HTTP 502`, `timeout`).
-        reason: String,
-    },
-}
+pub use crate::outcome::{Outcome, RecordOutcome, SinkEvent, SinkInput, WriteSummary};
 
 /// A fatal refusal that stopped a write (a rejected key, an unknown account, a stream the
 /// credential may not write): no checkpoint after the first record it touched was acknowledged.
@@ -307,12 +57,39 @@ pub trait Sink: Send + Sync {
     ) -> Result<Box<dyn PreparedWrite + 'a>, Failure>;
 
     /// Prepares and writes `input` in one call (for hosts that need no failure before the
-    /// first record): when the preparation fails, the events are [`refuse_all`]'s.
+    /// first record): [`Sink::prepare`], then [`PreparedWrite::write`]; when the preparation
+    /// fails, the events are [`refuse_all`]'s.
     fn write<'a>(
         &'a self,
         catalog: &'a ConfiguredCatalog,
         input: BoxStream<'a, SinkInput>,
-    ) -> BoxStream<'a, SinkEvent>;
+    ) -> BoxStream<'a, SinkEvent> {
+        // The prepared write lives in the task below, which passes its events on; the
+        // channel holds none (the task waits for each to be taken).
+        let (mut tell, events) = futures::channel::mpsc::channel(0);
+        let task = async move {
+            use futures::SinkExt as _;
+            let mut written = match self.prepare(catalog).await {
+                Ok(prepared) => {
+                    let mut events = prepared.write(input);
+                    while let Some(event) = events.next().await {
+                        if tell.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
+                }
+                Err(failure) => refuse_all(failure, input),
+            };
+            while let Some(event) = written.next().await {
+                if tell.send(event).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let task = stream::once(task).filter_map(|()| futures::future::ready(None));
+        stream::select(events, task).boxed()
+    }
 }
 
 /// The events of a write that cannot start (its preparation failed): a `LOG ERROR` saying
@@ -323,35 +100,144 @@ pub fn refuse_all<'a>(failure: Failure, input: BoxStream<'a, SinkInput>) -> BoxS
         level: LogLevel::Error,
         message: format!("nothing is written: {}", failure.message),
     };
-    let events = input.scan(
-        (0u64, 0u64, Acks::default()),
-        move |(records, checkpoints, acks), item| {
-            let finished = match item {
-                SinkInput::Record(record) => {
-                    *records += 1;
-                    Finished::Outcome(RecordOutcome {
-                        stream: record.stream,
-                        sequence: *records - 1,
-                        outcome: Outcome::Failed {
-                            class: failure.class,
-                            code: None,
-                            message: failure.message.clone(),
-                            fields: BTreeMap::new(),
-                        },
-                        record: Some(record.data),
-                    })
-                }
-                SinkInput::Checkpoint(state) => {
-                    *checkpoints += 1;
-                    Finished::Checkpoint {
-                        ordinal: *checkpoints - 1,
-                        before: *records,
-                        state,
-                    }
-                }
-            };
-            futures::future::ready(Some(stream::iter(acks.push(finished))))
-        },
-    );
+    let events = number(input).scan(Acks::default(), move |acks, item| {
+        let finished = match item {
+            Numbered::Record { sequence, record } => Finished::Outcome(RecordOutcome {
+                stream: record.stream,
+                sequence,
+                outcome: Outcome::Failed {
+                    class: failure.class,
+                    code: None,
+                    message: failure.message.clone(),
+                    fields: BTreeMap::new(),
+                },
+                record: Some(record.data),
+            }),
+            Numbered::Checkpoint {
+                ordinal,
+                before,
+                state,
+            } => Finished::Checkpoint {
+                ordinal,
+                before,
+                state,
+            },
+        };
+        futures::future::ready(Some(stream::iter(acks.push(finished))))
+    });
     stream::iter([first]).chain(events.flatten()).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+    use crate::catalog::ConfiguredCatalog;
+    use crate::error::FailureClass;
+    use crate::source::Record;
+
+    /// A sink that refuses to prepare when `refuse` is set, and otherwise creates every record
+    /// with its sequence as id and acknowledges every checkpoint.
+    struct Numbering {
+        refuse: bool,
+    }
+
+    struct Created;
+
+    impl PreparedWrite for Created {
+        fn write<'a>(&'a self, input: BoxStream<'a, SinkInput>) -> BoxStream<'a, SinkEvent> {
+            number(input)
+                .map(|item| match item {
+                    Numbered::Record { sequence, record } => SinkEvent::Outcome(RecordOutcome {
+                        stream: record.stream,
+                        sequence,
+                        outcome: Outcome::Created {
+                            id: sequence.to_string(),
+                        },
+                        record: None,
+                    }),
+                    Numbered::Checkpoint { state, .. } => SinkEvent::CheckpointAck(state),
+                })
+                .boxed()
+        }
+    }
+
+    #[async_trait]
+    impl Sink for Numbering {
+        async fn prepare<'a>(
+            &'a self,
+            _: &'a ConfiguredCatalog,
+        ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
+            if self.refuse {
+                return Err(Failure {
+                    class: FailureClass::Config,
+                    message: "no such stream".into(),
+                    internal: "plan".into(),
+                });
+            }
+            Ok(Box::new(Created))
+        }
+    }
+
+    fn input() -> Vec<SinkInput> {
+        let record = |n: u64| {
+            SinkInput::Record(Record {
+                stream: "s".into(),
+                data: json!({ "n": n }),
+            })
+        };
+        vec![record(0), SinkInput::Checkpoint(json!(1)), record(1)]
+    }
+
+    async fn written(sink: &Numbering) -> Vec<SinkEvent> {
+        let catalog = ConfiguredCatalog { streams: vec![] };
+        sink.write(&catalog, stream::iter(input()).boxed())
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn write_is_the_prepared_write_or_refuse_all() {
+        let created = |sequence: u64| {
+            SinkEvent::Outcome(RecordOutcome {
+                stream: "s".into(),
+                sequence,
+                outcome: Outcome::Created {
+                    id: sequence.to_string(),
+                },
+                record: None,
+            })
+        };
+        assert_eq!(
+            written(&Numbering { refuse: false }).await,
+            [created(0), SinkEvent::CheckpointAck(json!(1)), created(1)]
+        );
+        let failed = |sequence: u64| {
+            SinkEvent::Outcome(RecordOutcome {
+                stream: "s".into(),
+                sequence,
+                outcome: Outcome::Failed {
+                    class: FailureClass::Config,
+                    code: None,
+                    message: "no such stream".into(),
+                    fields: BTreeMap::new(),
+                },
+                record: Some(json!({ "n": sequence })),
+            })
+        };
+        assert_eq!(
+            written(&Numbering { refuse: true }).await,
+            [
+                SinkEvent::Log {
+                    level: LogLevel::Error,
+                    message: "nothing is written: no such stream".into(),
+                },
+                failed(0),
+                SinkEvent::CheckpointAck(json!(1)),
+                failed(1),
+            ]
+        );
+    }
 }

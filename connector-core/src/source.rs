@@ -9,6 +9,7 @@ use crate::catalog::{Catalog, ConfiguredCatalog};
 use crate::error::Failure;
 use crate::state::SourceState;
 use crate::tombstone::Tombstone;
+use crate::wait::Wait;
 
 /// One record of a stream, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,26 +140,9 @@ pub enum SourceEvent {
         /// Records the page held.
         records: usize,
     },
-    /// The service asked us to wait; the read resumes by itself.
-    RateLimited {
-        /// The stream waiting (or `None` when the whole account waits).
-        stream: Option<String>,
-        /// How long, in milliseconds.
-        wait_ms: u64,
-    },
-    /// A request of `stream` failed with a temporary error and is tried again after a wait;
-    /// the read resumes by itself (shown live by progress displays, a warning in the log).
-    Retrying {
-        /// The stream whose request is retried.
-        stream: String,
-        /// The attempt that failed (1 for the first): the coming try is retry `attempt`.
-        attempt: usize,
-        /// How long until the next attempt, in milliseconds.
-        wait_ms: u64,
-        /// What the failed attempt met, in a few words (`HTTP 502`, `timeout`, `connection
-        /// dropped`, `HTTP 200 with an HTML page`, ...; never a body text).
-        reason: String,
-    },
+    /// A request of the read waits (a rate limit or a retry); the read resumes by itself
+    /// (shown live by progress displays, a retry a warning in the log).
+    Wait(Wait),
     /// A progress or diagnostic message.
     Log {
         /// Severity.

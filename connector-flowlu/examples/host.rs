@@ -9,7 +9,7 @@
 
 use connector_core::{
     ConfiguredCatalog, Credential, FormDescriptor, Record, Sink, SinkEvent, SinkInput, Source, SourceEvent,
-    SourceState, Validation,
+    SourceState, Validation, Wait,
 };
 use connector_flowlu::FlowluCredential;
 use connector_flowlu::FlowluSink;
@@ -120,8 +120,12 @@ async fn main() -> Result<()> {
             SinkEvent::Outcome(o) => println!("record {} -> {}", o.sequence, serde_json::to_string(&o)?),
             SinkEvent::CheckpointAck(state) => println!("checkpoint {state} is durable"),
             SinkEvent::Log { message, .. } => println!("log: {message}"),
-            SinkEvent::RateLimited { wait_ms, .. } => println!("rate limited: waiting {wait_ms} ms"),
-            SinkEvent::Retrying { reason, wait_ms, .. } => println!("retrying in {wait_ms} ms ({reason})"),
+            SinkEvent::Wait(Wait::RateLimited { wait_ms, .. }) => {
+                println!("rate limited: waiting {wait_ms} ms")
+            }
+            SinkEvent::Wait(Wait::Retrying { reason, wait_ms, .. }) => {
+                println!("retrying in {wait_ms} ms ({reason})")
+            }
         }
     }
     emulator.shutdown().await;

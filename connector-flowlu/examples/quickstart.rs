@@ -274,7 +274,7 @@ async fn write_and_report(
                 other => println!("   record {} -> {other:?}", o.sequence),
             },
             SinkEvent::CheckpointAck(state) => println!("   checkpoint acknowledged: {state}"),
-            SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
+            SinkEvent::Log { .. } | SinkEvent::Wait(_) => {}
         }
     }
     Ok(created)

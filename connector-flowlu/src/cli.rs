@@ -4,9 +4,8 @@
 use std::io::Write;
 
 use clap::Subcommand;
-use connector_core::{Failure, FailureClass};
+use connector_core::{DestinationSyncMode, Failure, FailureClass};
 use connector_runner::{Connector, Env};
-use serde_json::Value;
 
 use crate::credential::{explain_at, FlowluCredential};
 use crate::sink::FlowluSink;
@@ -54,10 +53,9 @@ impl Connector for Flowlu {
         "{\"name\": \"CRM\", \"account_domain\": \"mycompany\", \"api_key\": \"...\"}";
     const STREAM_EXAMPLE: &'static str = "crm_account";
     const BASE_URL_ENV: Option<&'static str> = Some(crate::client::BASE_URL_ENV);
-
-    fn spec() -> Result<Value, connector_core::Error> {
-        crate::schemas::spec()
-    }
+    const DOCUMENTATION_URL: &'static str = "https://www.flowlu.com/api/";
+    const DESTINATION_SYNC_MODES: &'static [DestinationSyncMode] =
+        &[DestinationSyncMode::Append, DestinationSyncMode::AppendDedup];
 
     fn with_base_url(credential: FlowluCredential, base_url: &str) -> Result<FlowluCredential, Failure> {
         crate::client::check_base_url(base_url).map_err(|e| Failure {

@@ -73,8 +73,10 @@ pub mod testing {
     pub use crate::cli::probe::{ProbeArgs, HELP as PROBE_HELP};
     pub use crate::client::{decode, ListPage};
     pub use crate::credential::{validate_with, PROBES};
+    pub use crate::probe::report as probe_report;
     pub use crate::probe::{
-        compare, plan_budget, Difference, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES, PAGE_SIZES, WRONG_KEY,
+        compare, plan_budget, Difference, Report as ProbeReport, CURSOR_COLUMNS, CUSTOM_FIELD_PAGES,
+        PAGE_SIZES, WRONG_KEY,
     };
     pub use crate::schemas::{credential_form, generated_files};
     pub use crate::source::deletes::{decode_ids, encode_ids};

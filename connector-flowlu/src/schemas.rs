@@ -5,29 +5,19 @@
 //! and the same test fails when code and files drift.
 
 use connector_core::{Credential, FormDescriptor};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::credential::FlowluCredential;
-
-/// Where the connector is documented.
-pub(crate) const DOCUMENTATION_URL: &str = "https://www.flowlu.com/api/";
 
 /// The credential form (schema and uiSchemas).
 pub fn credential_form() -> Result<FormDescriptor, connector_core::Error> {
     FlowluCredential::form()
 }
 
-/// The Airbyte `ConnectorSpecification`.
+/// The Airbyte `ConnectorSpecification` (built by the runner from what [`crate::cli::Flowlu`]
+/// says).
 pub(crate) fn spec() -> Result<Value, connector_core::Error> {
-    let form = credential_form()?;
-    Ok(json!({
-        "documentationUrl": DOCUMENTATION_URL,
-        "connectionSpecification": form.schema,
-        "supportsIncremental": true,
-        "supportsNormalization": false,
-        "supportsDBT": false,
-        "supported_destination_sync_modes": ["append", "append_dedup"],
-    }))
+    connector_runner::spec::<crate::cli::Flowlu>()
 }
 
 /// Every generated file: its path under the workspace root and its content.

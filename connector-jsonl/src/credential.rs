@@ -1,11 +1,13 @@
 //! [`JsonlCredential`]: the directory of the files, and its check.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
-use connector_core::{Credential, CredentialMeta, Failure, FailureClass, FailureReason, Validation};
+use connector_core::{Credential, CredentialMeta, Validation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
+
+use crate::directory::list_streams;
 
 /// JSON-lines files
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -51,45 +53,6 @@ impl JsonlCredential {
     }
 }
 
-/// A failure about the directory itself: a config failure naming it.
-pub(crate) fn directory_failure(directory: &Path, e: &std::io::Error) -> (FailureReason, Failure) {
-    let shown = directory.display();
-    let (reason, message) = match e.kind() {
-        std::io::ErrorKind::NotFound => (
-            FailureReason::InvalidConfig,
-            format!("The directory {shown} does not exist. Create it, or correct the path in the config."),
-        ),
-        std::io::ErrorKind::PermissionDenied => (
-            FailureReason::MissingPermission,
-            format!("The directory {shown} cannot be read by this program (permission denied). Give it read access, or choose another directory."),
-        ),
-        std::io::ErrorKind::NotADirectory => (
-            FailureReason::InvalidConfig,
-            format!("{shown} is a file, not a directory. Enter the folder that holds the .jsonl files."),
-        ),
-        _ => (
-            FailureReason::Unexpected,
-            format!("The directory {shown} cannot be read: {e}."),
-        ),
-    };
-    let failure = Failure {
-        class: reason.class(),
-        message,
-        internal: format!("directory {shown}: {e}"),
-    };
-    (reason, failure)
-}
-
-/// Opens `directory` for listing; a failure naming it.
-pub(crate) fn read_dir(directory: &Path) -> Result<std::fs::ReadDir, (FailureReason, Failure)> {
-    let metadata = std::fs::metadata(directory).map_err(|e| directory_failure(directory, &e))?;
-    if !metadata.is_dir() {
-        let e = std::io::Error::from(std::io::ErrorKind::NotADirectory);
-        return Err(directory_failure(directory, &e));
-    }
-    std::fs::read_dir(directory).map_err(|e| directory_failure(directory, &e))
-}
-
 #[async_trait]
 impl Credential for JsonlCredential {
     fn meta(&self) -> &CredentialMeta {
@@ -98,7 +61,7 @@ impl Credential for JsonlCredential {
 
     /// The directory exists and can be listed; a warning when it is read-only (writes fail).
     async fn validate(&self) -> Validation {
-        let streams = match crate::source::list_streams(&self.directory) {
+        let streams = match list_streams(&self.directory) {
             Ok(streams) => streams,
             Err((reason, failure)) => return Validation::Invalid { reason, failure },
         };
@@ -114,14 +77,5 @@ impl Credential for JsonlCredential {
             warnings,
             detail: format!("{} .jsonl file(s) in {}", streams.len(), self.directory.display()),
         }
-    }
-}
-
-/// A config failure (what to fix, and the detail).
-pub(crate) fn config_failure(message: String) -> Failure {
-    Failure {
-        class: FailureClass::Config,
-        internal: message.clone(),
-        message,
     }
 }

@@ -26,11 +26,11 @@
 //! # }
 //! ```
 
-use connector_core::{Credential, Failure};
-use connector_runner::{Connector, Env, NoCommands};
-use serde_json::{json, Value};
+use connector_core::Failure;
+use connector_runner::{Connector, NoCommands};
 
 mod credential;
+mod directory;
 mod lines;
 pub mod sink;
 pub mod source;
@@ -41,19 +41,6 @@ pub use source::JsonlSource;
 
 /// Where the file format is described.
 pub const DOCUMENTATION_URL: &str = "https://jsonlines.org/";
-
-/// The Airbyte `ConnectorSpecification`: the credential form, incremental reads, appends.
-pub fn spec() -> Result<Value, connector_core::Error> {
-    let form = JsonlCredential::form()?;
-    Ok(json!({
-        "documentationUrl": DOCUMENTATION_URL,
-        "connectionSpecification": form.schema,
-        "supportsIncremental": true,
-        "supportsNormalization": false,
-        "supportsDBT": false,
-        "supported_destination_sync_modes": ["append"],
-    }))
-}
 
 /// JSON-lines files, for the runner.
 #[derive(Debug, Clone, Copy)]
@@ -81,15 +68,7 @@ impl Connector for Jsonl {
     const EXAMPLES: &'static str = EXAMPLES;
     const CONFIG_EXAMPLE: &'static str = "{\"name\": \"exports\", \"directory\": \"/data/exports\"}";
     const STREAM_EXAMPLE: &'static str = "orders";
-
-    fn spec() -> Result<Value, connector_core::Error> {
-        spec()
-    }
-
-    fn with_base_url(credential: JsonlCredential, _base_url: &str) -> Result<JsonlCredential, Failure> {
-        // No BASE_URL_ENV: the runner never calls this.
-        Ok(credential)
-    }
+    const DOCUMENTATION_URL: &'static str = DOCUMENTATION_URL;
 
     fn connected(credential: &JsonlCredential) -> String {
         format!(
@@ -104,14 +83,5 @@ impl Connector for Jsonl {
 
     fn sink(credential: &JsonlCredential) -> Result<JsonlSink, Failure> {
         Ok(JsonlSink::new(credential))
-    }
-
-    async fn run_command(
-        command: NoCommands,
-        _: &Env,
-        _: &mut dyn std::io::Write,
-        _: &mut dyn std::io::Write,
-    ) -> i32 {
-        match command {}
     }
 }

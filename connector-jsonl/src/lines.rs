@@ -14,7 +14,7 @@ pub(crate) const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// A position in a file: a byte offset just after a `\n` (or 0), and the lines before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Position {
+pub(crate) struct Position {
     /// The byte offset.
     pub offset: u64,
     /// Complete lines before `offset`.
@@ -23,7 +23,7 @@ pub struct Position {
 
 /// A line that is not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
+pub(crate) struct BadLine {
     /// Its number in the file (1-based).
     pub line: u64,
     /// What is wrong with it.
@@ -32,7 +32,7 @@ pub struct BadLine {
 
 /// The complete lines read in one step.
 #[derive(Debug, Default)]
-pub struct LinePage {
+pub(crate) struct LinePage {
     /// The records, in file order, as the exact JSON text of their lines.
     pub records: Vec<Box<RawValue>>,
     /// The lines that are not records, in file order.
@@ -43,7 +43,7 @@ pub struct LinePage {
 
 /// The bytes after the last complete line once the file ended: a line still being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tail {
+pub(crate) struct Tail {
     /// Where it starts.
     pub offset: u64,
     /// How many bytes it has so far.
@@ -51,7 +51,7 @@ pub struct Tail {
 }
 
 /// Reads pages of complete lines from a reader positioned at `start`.
-pub struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     reader: R,
     /// Bytes read but not yet part of a page (a line without its `\n` so far).
     pending: Vec<u8>,
@@ -64,7 +64,7 @@ pub struct LineReader<R> {
 
 impl<R: Read> LineReader<R> {
     /// A reader whose next byte is the one at `start`.
-    pub fn new(reader: R, start: Position) -> Self {
+    pub(crate) fn new(reader: R, start: Position) -> Self {
         Self {
             reader,
             pending: Vec::new(),
@@ -76,7 +76,7 @@ impl<R: Read> LineReader<R> {
 
     /// The next page: at least one complete line (good or bad), or `None` once the reader
     /// ended (see [`Self::tail`]).
-    pub fn next_page(&mut self) -> std::io::Result<Option<LinePage>> {
+    pub(crate) fn next_page(&mut self) -> std::io::Result<Option<LinePage>> {
         let mut page = LinePage::default();
         while !self.ended {
             let before = self.pending.len();
@@ -102,7 +102,7 @@ impl<R: Read> LineReader<R> {
 
     /// What is left after the last complete line once the reader ended (`None` when nothing
     /// or only blanks).
-    pub fn tail(&self) -> Option<Tail> {
+    pub(crate) fn tail(&self) -> Option<Tail> {
         if let Some(skipped) = self.skipping {
             return Some(Tail {
                 offset: self.at.offset,

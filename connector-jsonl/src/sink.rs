@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use connector_core::sink::refuse_all;
+use connector_core::order::{number, Numbered};
 use connector_core::{
     ConfiguredCatalog, DestinationSyncMode, Failure, FailureClass, LogLevel, Outcome, PreparedWrite, Record,
     RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
@@ -31,8 +31,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::credential::{config_failure, read_dir, JsonlCredential};
-use crate::source::stream_path;
+use crate::credential::JsonlCredential;
+use crate::directory::{config_failure, read_dir, stream_path};
 
 /// Bytes of encoded records gathered before they are written.
 pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -115,17 +115,6 @@ impl Sink for JsonlSink {
     ) -> Result<Box<dyn PreparedWrite + 'a>, Failure> {
         Ok(Box::new(self.prepared(catalog)?))
     }
-
-    fn write<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> BoxStream<'a, SinkEvent> {
-        match self.prepared(catalog) {
-            Ok(prepared) => events(prepared.run(input)),
-            Err(failure) => refuse_all(failure, input),
-        }
-    }
 }
 
 /// A prepared write of a [`JsonlSink`]; [`PreparedWrite::stopped`] names the streams whose
@@ -142,7 +131,7 @@ impl<'a> JsonlWrite<'a> {
         'a: 'i,
     {
         WriteRun {
-            input,
+            input: number(input).boxed(),
             catalog: self.catalog,
             directory: self.directory.to_path_buf(),
             files: None,
@@ -150,7 +139,6 @@ impl<'a> JsonlWrite<'a> {
             batch_bytes: 0,
             pending: Vec::new(),
             out: VecDeque::new(),
-            sequence: 0,
             stopped: self.stopped.clone(),
             failed_streams: HashMap::new(),
             ended: false,
@@ -187,7 +175,8 @@ enum Pending {
 
 /// The state of one write.
 struct WriteRun<'a> {
-    input: BoxStream<'a, SinkInput>,
+    /// The input, numbered ([`Numbered`]).
+    input: BoxStream<'a, Numbered>,
     catalog: &'a ConfiguredCatalog,
     directory: PathBuf,
     /// The file thread, started at the first batch.
@@ -197,7 +186,6 @@ struct WriteRun<'a> {
     batch_bytes: usize,
     pending: Vec<Pending>,
     out: VecDeque<SinkEvent>,
-    sequence: u64,
     stopped: StopList,
     /// Streams whose file failed, with what happened.
     failed_streams: HashMap<String, String>,
@@ -218,13 +206,13 @@ impl WriteRun<'_> {
                     self.commit().await;
                     self.ended = true;
                 }
-                Some(SinkInput::Record(record)) => {
-                    self.record(record);
+                Some(Numbered::Record { sequence, record }) => {
+                    self.record(sequence, record);
                     if self.batch_bytes >= BATCH_BYTES || self.pending.len() >= BATCH_RECORDS {
                         self.commit().await;
                     }
                 }
-                Some(SinkInput::Checkpoint(state)) => {
+                Some(Numbered::Checkpoint { state, .. }) => {
                     self.commit().await;
                     if self.failed_streams.is_empty() {
                         self.out.push_back(SinkEvent::CheckpointAck(state));
@@ -234,9 +222,7 @@ impl WriteRun<'_> {
         }
     }
 
-    fn record(&mut self, record: Record) {
-        let sequence = self.sequence;
-        self.sequence += 1;
+    fn record(&mut self, sequence: u64, record: Record) {
         let failed = |class, message: String| {
             Pending::Done(RecordOutcome {
                 stream: record.stream.clone(),
@@ -310,7 +296,7 @@ impl WriteRun<'_> {
                 .map(|(stream, lines)| Write1 {
                     path: self
                         .directory
-                        .join(format!("{stream}.{}", crate::source::EXTENSION)),
+                        .join(format!("{stream}.{}", crate::directory::EXTENSION)),
                     stream,
                     lines,
                 })

@@ -22,18 +22,18 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use connector_core::{
-    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, FailureReason, LogLevel, RawRecords,
-    Source, SourceEvent, SourceState, Stream, StreamStatus, SyncMode,
+    Catalog, Checkpoint, ConfiguredCatalog, Failure, FailureClass, LogLevel, RawRecords, Source, SourceEvent,
+    SourceState, Stream, StreamStatus, SyncMode,
 };
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::credential::{config_failure, read_dir, JsonlCredential};
+use crate::credential::JsonlCredential;
+use crate::directory::{config_failure, list_streams, stream_path};
 use crate::lines::{LineReader, Position};
 
-/// The file extension of a stream's file.
-pub const EXTENSION: &str = "jsonl";
+pub use crate::directory::EXTENSION;
 
 /// Bad lines logged one by one per stream; the error at the end counts every one.
 const LOGGED_BAD_LINES: usize = 100;
@@ -136,37 +136,6 @@ fn stream(name: String) -> Stream {
         source_defined_primary_key: Vec::new(),
         namespace: None,
     }
-}
-
-/// The streams of `directory`: the names of its `*.jsonl` files, sorted. Files whose name is
-/// not UTF-8 text are left out (no catalog could name them).
-pub(crate) fn list_streams(directory: &Path) -> Result<Vec<String>, (FailureReason, Failure)> {
-    let mut names: Vec<String> = read_dir(directory)?
-        .filter_map(Result::ok)
-        .filter(|entry| std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()))
-        .filter_map(|entry| {
-            let path = entry.path();
-            if path.extension()? != EXTENSION {
-                return None;
-            }
-            let name = path.file_stem()?.to_str()?.to_string();
-            (!name.is_empty()).then_some(name)
-        })
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// The file of stream `name` in `directory`; a config failure for a name that is not a file
-/// name (empty, or with a path separator: it would reach outside the directory).
-pub(crate) fn stream_path(directory: &Path, name: &str) -> Result<PathBuf, Failure> {
-    if name.is_empty() || name.contains(['/', '\\', '\0']) {
-        return Err(config_failure(format!(
-            "The stream name `{name}` cannot be a file name in {}: use a name without `/`, `\\` or NUL (a stream is the file <name>.{EXTENSION}).",
-            directory.display()
-        )));
-    }
-    Ok(directory.join(format!("{name}.{EXTENSION}")))
 }
 
 /// A stream's saved state; a config failure naming the stream and the field.

@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use connector_core::{
-    Catalog, Error, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, StreamStatus,
+    Catalog, Error, Failure, FailureClass, LogLevel, RawRecords, SourceEvent, StreamStatus, Wait,
 };
 
 /// One line of the protocol.
@@ -193,23 +193,23 @@ impl Message {
                 };
                 Self::stream_status(&stream, status, None, emitted_at)
             }
-            SourceEvent::RateLimited {
+            SourceEvent::Wait(Wait::RateLimited {
                 stream: Some(stream),
                 wait_ms,
-            } => {
+            }) => {
                 let until = emitted_at.saturating_add(i64::try_from(wait_ms).unwrap_or(i64::MAX));
                 Self::stream_status(&stream, "RUNNING", Some(until), emitted_at)
             }
-            SourceEvent::RateLimited {
+            SourceEvent::Wait(Wait::RateLimited {
                 stream: None,
                 wait_ms,
-            } => Self::log(LogLevel::Info, format!("rate limited: waiting {wait_ms} ms")),
-            SourceEvent::Retrying {
+            }) => Self::log(LogLevel::Info, format!("rate limited: waiting {wait_ms} ms")),
+            SourceEvent::Wait(Wait::Retrying {
                 stream,
                 attempt,
                 wait_ms,
                 reason,
-            } => Self::log(
+            }) => Self::log(
                 LogLevel::Warn,
                 format!("{stream}: attempt {attempt} failed ({reason}); retrying in {wait_ms} ms"),
             ),
@@ -279,7 +279,7 @@ impl RecordLine {
 }
 
 /// Airbyte's `failure_type` for a failure class.
-pub fn failure_type(class: FailureClass) -> &'static str {
+pub(crate) fn failure_type(class: FailureClass) -> &'static str {
     match class {
         FailureClass::Config => "config_error",
         FailureClass::Transient => "transient_error",
@@ -288,7 +288,7 @@ pub fn failure_type(class: FailureClass) -> &'static str {
 }
 
 /// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

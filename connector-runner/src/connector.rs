@@ -4,16 +4,18 @@ use std::future::Future;
 use std::io::Write;
 
 use clap::{ArgMatches, FromArgMatches, Subcommand};
-use connector_core::{Credential, Failure};
+use connector_core::{Credential, DestinationSyncMode, Failure};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-use crate::Env;
+use crate::env::Env;
+use crate::exit::EXIT_USAGE;
 
 /// A connector the runner turns into an Airbyte-protocol program: its credential type, its
-/// name and spec, how it builds a source and a sink from a credential, an environment override
-/// of its base URL, and commands of its own.
+/// name and what its spec says, how it builds a source and a sink from a credential, an
+/// environment override of its base URL, and commands of its own. What a connector need not
+/// say has a default: no examples, incremental reads, `append` only, no base-URL override,
+/// `Connected.`, no commands of its own.
 pub trait Connector: 'static {
     /// The credential the config file holds.
     type Credential: Credential + DeserializeOwned + JsonSchema;
@@ -37,15 +39,28 @@ pub trait Connector: 'static {
     /// The environment variable overriding the service's base URL (a local stand-in), if any.
     const BASE_URL_ENV: Option<&'static str> = None;
 
-    /// The Airbyte `ConnectorSpecification` (`connectionSpecification` is the credential form).
-    fn spec() -> Result<Value, connector_core::Error>;
+    /// Where the connector is documented (the spec's `documentationUrl`).
+    const DOCUMENTATION_URL: &'static str;
+    /// Whether its reads can be incremental (the spec's `supportsIncremental`).
+    const SUPPORTS_INCREMENTAL: bool = true;
+    /// The destination sync modes its sink accepts (the spec's
+    /// `supported_destination_sync_modes`).
+    const DESTINATION_SYNC_MODES: &'static [DestinationSyncMode] = &[DestinationSyncMode::Append];
 
     /// The credential talking to `base_url` instead of the service (from
-    /// [`Self::BASE_URL_ENV`]); a config failure when the URL is refused.
-    fn with_base_url(credential: Self::Credential, base_url: &str) -> Result<Self::Credential, Failure>;
+    /// [`Self::BASE_URL_ENV`], only called when that is set); a config failure when the URL is
+    /// refused. The default keeps the credential as it is.
+    fn with_base_url(credential: Self::Credential, base_url: &str) -> Result<Self::Credential, Failure> {
+        let _ = base_url;
+        Ok(credential)
+    }
 
-    /// What `check` answers for a working credential (`Connected to acme.flowlu.com.`).
-    fn connected(credential: &Self::Credential) -> String;
+    /// What `check` answers for a working credential (`Connected to acme.flowlu.com.`); the
+    /// default says `Connected.`.
+    fn connected(credential: &Self::Credential) -> String {
+        let _ = credential;
+        "Connected.".to_string()
+    }
 
     /// The source of a credential.
     fn source(credential: &Self::Credential) -> Result<Self::Source, Failure>;
@@ -54,13 +69,18 @@ pub trait Connector: 'static {
     fn sink(credential: &Self::Credential) -> Result<Self::Sink, Failure>;
 
     /// Runs one of [`Self::Commands`]: its output goes to `out` (protocol lines or one JSON
-    /// document), what a person reads to `err`; returns the exit code.
+    /// document), what a person reads to `err`; returns the exit code. The default, for a
+    /// connector without commands of its own ([`NoCommands`], which the command line never
+    /// parses), answers [`EXIT_USAGE`].
     fn run_command(
         command: Self::Commands,
         env: &Env,
         out: &mut dyn Write,
         err: &mut dyn Write,
-    ) -> impl Future<Output = i32>;
+    ) -> impl Future<Output = i32> {
+        let _ = (command, env, out, err);
+        std::future::ready(EXIT_USAGE)
+    }
 }
 
 /// No subcommands of a connector's own.

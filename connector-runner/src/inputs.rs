@@ -15,8 +15,22 @@ pub(crate) fn config_error(message: String, internal: String) -> Failure {
     }
 }
 
-/// Reads a JSON file given with `--{flag}`.
-fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
+/// What the internal detail of a file that is not JSON says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum JsonErrorDetail {
+    /// serde_json's message (line and column; a catalog or a state holds no secret).
+    Message,
+    /// Only the error's category (`syntax error`, ...): the config file may hold a key.
+    Category,
+}
+
+/// Reads a JSON file given with `--{flag}`, which should be `shape`.
+pub(crate) fn load_json(
+    path: &Path,
+    flag: &str,
+    shape: &str,
+    detail: JsonErrorDetail,
+) -> Result<Value, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         config_error(
             format!(
@@ -34,17 +48,30 @@ fn load_json(path: &Path, flag: &str, shape: &str) -> Result<Value, Failure> {
                 e.line(),
                 e.column()
             ),
-            e.to_string(),
+            match detail {
+                JsonErrorDetail::Message => e.to_string(),
+                JsonErrorDetail::Category => category(&e).to_string(),
+            },
         )
     })
 }
 
+/// The category of a JSON error, in words.
+fn category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "io error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "data error",
+        serde_json::error::Category::Eof => "unexpected end of file",
+    }
+}
+
 /// Reads a ConfiguredAirbyteCatalog file (`--catalog`); `example_stream` names a stream in
 /// the example an error shows.
-pub fn load_catalog(path: &Path, example_stream: &str) -> Result<ConfiguredCatalog, Failure> {
+pub(crate) fn load_catalog(path: &Path, example_stream: &str) -> Result<ConfiguredCatalog, Failure> {
     let shape = format!("a configured catalog such as {{\"streams\": [{{\"stream\": {{\"name\": \"{example_stream}\", \"json_schema\": {{}}}}, \"sync_mode\": \"incremental\", \"destination_sync_mode\": \"append\"}}]}} (the output of discover, configured)");
     let shape = shape.as_str();
-    let value = load_json(path, "catalog", shape)?;
+    let value = load_json(path, "catalog", shape, JsonErrorDetail::Message)?;
     let catalog: ConfiguredCatalog = serde_path_to_error::deserialize(&value).map_err(|e| {
         let field = e.path().to_string();
         config_error(
@@ -78,9 +105,9 @@ fn refuse_repeated_streams(catalog: &ConfiguredCatalog) -> Result<(), Failure> {
 }
 
 /// Reads a state file (`--state`) in any of the forms Airbyte hosts pass.
-pub fn load_state(path: &Path) -> Result<SourceState, Failure> {
+pub(crate) fn load_state(path: &Path) -> Result<SourceState, Failure> {
     let shape = "a JSON array of the `state` objects of earlier STATE messages";
-    let value = load_json(path, "state", shape)?;
+    let value = load_json(path, "state", shape, JsonErrorDetail::Message)?;
     crate::state::source_state(&value).map_err(|e| {
         config_error(
             format!("The state file is wrong: {e}. It should be {shape}, or [] to start over."),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use connector_core::{RecordOutcome, SourceEvent, StreamStatus};
+use connector_core::{RecordOutcome, SourceEvent, StreamStatus, Wait};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Counters of one stream.
@@ -88,6 +88,31 @@ impl Progress {
         }
     }
 
+    /// Shows a wait of a read or a write while it lasts.
+    pub(crate) fn wait(&mut self, wait: &Wait) {
+        let unit = self.unit;
+        match wait {
+            Wait::RateLimited {
+                stream: Some(s),
+                wait_ms,
+            } => update(self.stream(s), unit, |c| {
+                c.waits += 1;
+                c.waited += Duration::from_millis(*wait_ms);
+                c.waiting = Some(format!("waiting {} (rate limited)", seconds(*wait_ms)));
+            }),
+            Wait::Retrying {
+                stream,
+                attempt,
+                wait_ms,
+                reason,
+            } => update(self.stream(stream), unit, |c| {
+                c.retries += 1;
+                c.waiting = Some(format!("retry {attempt} in {} ({reason})", seconds(*wait_ms)));
+            }),
+            Wait::RateLimited { stream: None, .. } => {}
+        }
+    }
+
     /// Counts a source event.
     pub(crate) fn source_event(&mut self, event: &SourceEvent) {
         let unit = self.unit;
@@ -97,23 +122,7 @@ impl Progress {
                 c.pages += 1;
                 c.waiting = None;
             }),
-            SourceEvent::RateLimited {
-                stream: Some(s),
-                wait_ms,
-            } => update(self.stream(s), unit, |c| {
-                c.waits += 1;
-                c.waited += Duration::from_millis(*wait_ms);
-                c.waiting = Some(format!("waiting {} (rate limited)", seconds(*wait_ms)));
-            }),
-            SourceEvent::Retrying {
-                stream,
-                attempt,
-                wait_ms,
-                reason,
-            } => update(self.stream(stream), unit, |c| {
-                c.retries += 1;
-                c.waiting = Some(format!("retry {attempt} in {} ({reason})", seconds(*wait_ms)));
-            }),
+            SourceEvent::Wait(wait) => self.wait(wait),
             SourceEvent::Error { stream: Some(s), .. } => update(self.stream(s), unit, |c| {
                 c.errors += 1;
                 c.waiting = None;
@@ -244,10 +253,10 @@ mod tests {
                 stream: "crm_account".into(),
                 records: 2,
             },
-            SourceEvent::RateLimited {
+            SourceEvent::Wait(Wait::RateLimited {
                 stream: Some("crm_account".into()),
                 wait_ms: 1500,
-            },
+            }),
             SourceEvent::Status {
                 stream: "crm_account".into(),
                 status: StreamStatus::Complete,
@@ -314,10 +323,10 @@ mod tests {
             shown(&p, s),
             "1 written, 0 pages, 0 rate-limit waits (0.0 s), 0 retries, 0 errors, written"
         );
-        p.source_event(&SourceEvent::RateLimited {
+        p.source_event(&SourceEvent::Wait(Wait::RateLimited {
             stream: Some(s.into()),
             wait_ms: 1000,
-        });
+        }));
         assert_eq!(
             shown(&p, s),
             "1 written, 0 pages, 1 rate-limit waits (1.0 s), 0 retries, 0 errors, waiting 1.0 s (rate limited)"
@@ -327,12 +336,12 @@ mod tests {
             shown(&p, s),
             "2 written, 0 pages, 1 rate-limit waits (1.0 s), 0 retries, 0 errors, written"
         );
-        p.source_event(&SourceEvent::Retrying {
+        p.source_event(&SourceEvent::Wait(Wait::Retrying {
             stream: s.into(),
             attempt: 1,
             wait_ms: 500,
             reason: "HTTP 503".into(),
-        });
+        }));
         assert_eq!(
             shown(&p, s),
             "2 written, 0 pages, 1 rate-limit waits (1.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (HTTP 503)"
@@ -364,10 +373,10 @@ mod tests {
                 "0 records, 0 pages, 0 rate-limit waits (0.0 s), 0 retries, 0 errors, running",
             ),
             (
-                SourceEvent::RateLimited {
+                SourceEvent::Wait(Wait::RateLimited {
                     stream: Some(s.into()),
                     wait_ms: 2000,
-                },
+                }),
                 "0 records, 0 pages, 1 rate-limit waits (2.0 s), 0 retries, 0 errors, waiting 2.0 s (rate limited)",
             ),
             (
@@ -375,21 +384,21 @@ mod tests {
                 "0 records, 1 pages, 1 rate-limit waits (2.0 s), 0 retries, 0 errors, running",
             ),
             (
-                SourceEvent::Retrying {
+                SourceEvent::Wait(Wait::Retrying {
                     stream: s.into(),
                     attempt: 1,
                     wait_ms: 500,
                     reason: "HTTP 502".into(),
-                },
+                }),
                 "0 records, 1 pages, 1 rate-limit waits (2.0 s), 1 retries, 0 errors, retry 1 in 0.5 s (HTTP 502)",
             ),
             (
-                SourceEvent::Retrying {
+                SourceEvent::Wait(Wait::Retrying {
                     stream: s.into(),
                     attempt: 2,
                     wait_ms: 1000,
                     reason: "timeout".into(),
-                },
+                }),
                 "0 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, retry 2 in 1.0 s (timeout)",
             ),
         ];
@@ -404,12 +413,12 @@ mod tests {
             "3 records, 1 pages, 1 rate-limit waits (2.0 s), 2 retries, 0 errors, running"
         );
         // A wait that ends in a failure shows the failure's count and the final status.
-        p.source_event(&SourceEvent::Retrying {
+        p.source_event(&SourceEvent::Wait(Wait::Retrying {
             stream: s.into(),
             attempt: 1,
             wait_ms: 250,
             reason: "connection dropped".into(),
-        });
+        }));
         p.source_event(&SourceEvent::Error {
             stream: Some(s.into()),
             failure: Failure {

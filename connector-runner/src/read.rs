@@ -7,10 +7,14 @@ use connector_core::{Failure, Source, SourceEvent};
 use futures::StreamExt;
 
 use crate::airbyte::{now_ms, write_records, Message};
+use crate::config::load_config;
 use crate::connector::Connector;
+use crate::env::Env;
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{load_catalog, load_state};
+use crate::output::ProtocolOut;
 use crate::progress::Progress;
-use crate::{load_config, Env, Interrupt, ProtocolOut, Signal, EXIT_FAILED, EXIT_OK};
+use crate::signal::{Interrupt, Signal};
 
 /// `discover --config C`: prints the CATALOG.
 pub(crate) async fn discover<C: Connector>(config: &Path, env: &Env, output: &mut ProtocolOut<'_>) -> i32 {

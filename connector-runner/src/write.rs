@@ -32,7 +32,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Failure, FailureClass, LogLevel, Record, RecordOutcome, Sink, SinkEvent, SinkInput, SourceEvent, Stopped,
+    Failure, FailureClass, LogLevel, Outcome, Record, RecordOutcome, Sink, SinkEvent, SinkInput, Stopped,
     WriteSummary,
 };
 use futures::StreamExt;
@@ -40,10 +40,14 @@ use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
 use crate::airbyte::{now_ms, Message};
+use crate::config::load_config;
 use crate::connector::Connector;
+use crate::env::{Env, Stdin};
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::inputs::{config_error, load_catalog};
+use crate::output::{scrub, ProtocolOut};
 use crate::progress::Progress;
-use crate::{load_config, scrub, Env, Interrupt, ProtocolOut, Stdin, EXIT_FAILED, EXIT_OK};
+use crate::signal::Interrupt;
 
 /// The files a write reports to besides stdout.
 pub(crate) struct Files<'p> {
@@ -163,7 +167,6 @@ fn read_input(stdin: Stdin, log: Arc<Mutex<InputLog>>) -> impl futures::Stream<I
         stdin,
         buffer: Vec::new(),
         line: 0,
-        records: 0,
         log,
     };
     futures::stream::unfold(reader, |mut reader| async move {
@@ -176,7 +179,8 @@ struct InputReader {
     stdin: Stdin,
     buffer: Vec<u8>,
     line: usize,
-    records: u64,
+    /// Where the records read are counted (the sink numbers them the same way:
+    /// `connector_core::order::number`).
     log: Arc<Mutex<InputLog>>,
 }
 
@@ -216,11 +220,11 @@ impl InputReader {
             }
             match Message::parse_line(text, self.line) {
                 Ok(Message::Record { record }) => {
-                    self.records += 1;
                     {
                         let mut log = lock(&self.log);
-                        log.records = self.records;
-                        log.record_lines.insert(self.records - 1, self.line);
+                        let sequence = log.records;
+                        log.records += 1;
+                        log.record_lines.insert(sequence, self.line);
                     }
                     return Some(SinkInput::Record(Record {
                         stream: record.stream,
@@ -327,21 +331,7 @@ impl WriteRun<'_, '_> {
                 self.output.emit(&Message::State { state });
             }
             SinkEvent::Log { level, message } => self.log(level, message),
-            SinkEvent::RateLimited { stream, wait_ms } => {
-                self.progress
-                    .source_event(&SourceEvent::RateLimited { stream, wait_ms });
-            }
-            SinkEvent::Retrying {
-                stream,
-                attempt,
-                wait_ms,
-                reason,
-            } => self.progress.source_event(&SourceEvent::Retrying {
-                stream,
-                attempt,
-                wait_ms,
-                reason,
-            }),
+            SinkEvent::Wait(wait) => self.progress.wait(&wait),
         }
     }
 
@@ -499,20 +489,10 @@ impl WriteRun<'_, '_> {
     /// outcomes of the records that were read.
     fn unreadable_failure(&self) -> Failure {
         let numbers: Vec<String> = self.unreadable.iter().map(usize::to_string).collect();
-        let kinds = [
-            "created",
-            "updated",
-            "unchanged",
-            "deleted",
-            "skipped",
-            "failed",
-            "unknown",
-        ];
-        let outcomes: Vec<String> = kinds
-            .iter()
+        let outcomes: Vec<String> = Outcome::summary_kinds()
             .map(|k| format!("{k} {}", self.summary.total(k)))
             .collect();
-        let read: u64 = kinds.iter().map(|k| self.summary.total(k)).sum();
+        let read: u64 = Outcome::summary_kinds().map(|k| self.summary.total(k)).sum();
         Failure {
             class: FailureClass::System,
             message: format!(
@@ -529,7 +509,6 @@ impl WriteRun<'_, '_> {
 /// One line of the outcomes file: the record's input line, stream, outcome, the id the
 /// service gave or found (`null` when none) and the message (`null` when none).
 fn outcome_line(line: Option<usize>, outcome: &RecordOutcome) -> Value {
-    use connector_core::Outcome;
     let (id, message) = match &outcome.outcome {
         Outcome::Created { id }
         | Outcome::Updated { id }

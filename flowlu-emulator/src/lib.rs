@@ -331,6 +331,21 @@ impl SecondClient<'_> {
             .map_err(|e| Error::Refused(format!("{e:?}")))
     }
 
+    /// Puts back a record deleted from `module/model`, exactly as `record` holds it (its `id`,
+    /// its updated timestamp and every other field: what a restore from a recycle bin or a
+    /// backup gives, which no incremental read by updated timestamp sees). Refused for an id
+    /// the model holds or never issued.
+    pub fn restore_record(&self, module: &str, model: &str, record: &Value) -> Result<(), Error> {
+        let fields = record
+            .as_object()
+            .cloned()
+            .ok_or_else(|| Error::Refused("a restored record is a JSON object".into()))?;
+        self.shared
+            .write_store()
+            .restore(&format!("{module}/{model}"), fields)
+            .map_err(|e| Error::Refused(format!("{e:?}")))
+    }
+
     /// Deletes record `id` of `module/model` (permanently, as the API's `delete`).
     pub fn delete_record(&self, module: &str, model: &str, id: u64) -> Result<(), Error> {
         self.shared

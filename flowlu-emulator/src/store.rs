@@ -645,6 +645,24 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a deleted record back under its id with every field as given (its updated
+    /// timestamp too: a restore is no edit). Refused for an id the table holds or never issued.
+    pub(crate) fn restore(&mut self, key: &str, value: Map<String, Value>) -> Result<(), ApiError> {
+        let table = self.table_mut(key)?;
+        let id = value
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ApiError::invalid("a restored record needs its numeric id"))?;
+        if id == 0 || id >= table.next_id {
+            return Err(ApiError::not_found(id));
+        }
+        let Err(pos) = table.position(id) else {
+            return Err(ApiError::invalid(format!("record {id} exists")));
+        };
+        table.rows.insert(pos, Row::new(id, value));
+        Ok(())
+    }
+
     /// Changes, deletes and adds records of one model, deterministically from `seed`.
     pub(crate) fn mutate(
         &mut self,

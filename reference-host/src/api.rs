@@ -400,7 +400,7 @@ fn credential(host: &Host, split: &Split) -> Result<FlowluCredential, Refusal> {
     let config = host.schema.join(&split.public, &split.secrets);
     let credential = FlowluCredential::from_config(&config).map_err(|e| match e {
         connector_core::Error::Config { path, message } => {
-            let (target, message) = host.schema.config_error(&path, &message);
+            let (target, message) = host.schema.place_config_error(&config, &path, &message);
             Refusal::at(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &target,

@@ -44,7 +44,7 @@ async fn main() {
             .expect("a config")
             .with_base_url(emu.base_url());
         let sink = FlowluSink::from_credential(&credential).expect("a sink");
-        let elapsed = write(&sink, &catalog, records).await;
+        let elapsed = write(&sink, &catalog, records, &format!("{latency_ms} {concurrency}")).await;
         println!(
             "| {latency_ms} ms | {concurrency} | {records} | {:.2} | {:.0} |",
             elapsed.as_secs_f64(),
@@ -54,12 +54,14 @@ async fn main() {
     emu.shutdown().await;
 }
 
-/// Creates `n` records and returns the time taken; panics unless every one was created.
-async fn write(sink: &FlowluSink, catalog: &ConfiguredCatalog, n: usize) -> Duration {
+/// Creates `n` records named after `run` and returns the time taken; panics unless every one
+/// was created. Each run's names are its own: a record equal to one of the newest would be
+/// found (created by an earlier run), not created.
+async fn write(sink: &FlowluSink, catalog: &ConfiguredCatalog, n: usize, run: &str) -> Duration {
     let input = (0..n).map(|i| {
         SinkInput::Record(Record {
             stream: "crm_account".into(),
-            data: json!({"name": format!("Bench {i}"), "email": format!("b{i}@example.com"), "active": true}),
+            data: json!({"name": format!("Bench {run} {i}"), "email": format!("b{i}@example.com"), "active": true}),
         })
     });
     let started = Instant::now();

@@ -431,7 +431,7 @@ async fn soak_write(emu: &Emulator, config: &SoakConfig, seed: u64) -> Result<Wr
                 }
             }
             SinkEvent::CheckpointAck(state) => acked.push(state["checkpoint"].as_u64()),
-            SinkEvent::Log { .. } | SinkEvent::RateLimited { .. } | SinkEvent::Retrying { .. } => {}
+            SinkEvent::Log { .. } | SinkEvent::Wait(_) => {}
         }
     }
     // Every checkpoint is acknowledged up to the first record the host must send again (one
@@ -673,6 +673,9 @@ pub struct SignalFigures {
     /// Of which the stand-in holds a second copy after the resume (the resume looks for them
     /// among the model's newest records before its first create).
     pub slipped: u64,
+    /// Creates and edits a second client made during the interrupted write
+    /// (`schedule_concurrent_changes`).
+    pub concurrent_changes: u64,
 }
 
 fn write_input(plan: &[Planned], from: usize) -> Vec<SinkInput> {
@@ -686,7 +689,11 @@ fn write_input(plan: &[Planned], from: usize) -> Vec<SinkInput> {
     input
 }
 
-async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, ConfiguredCatalog), String> {
+async fn soak_sink(
+    emu: &Emulator,
+    config: &SoakConfig,
+    clock: &StalenessClock,
+) -> Result<(FlowluSink, ConfiguredCatalog), String> {
     let advanced = json!({"max_concurrency": config.concurrency, "write_rules": [
         {"stream": "crm_account", "mode": "upsert", "match_field": "email"},
         {"stream": "crm_pipeline", "mode": "update"},
@@ -695,8 +702,9 @@ async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, C
     let sink = FlowluSink::from_credential(&credential(emu, advanced)?)
         .map_err(|e| format!("sink: {e}"))?
         .with_limiter(limiter(config.concurrency))
-        // A resume looks for the creates an earlier run made after its last checkpoint.
-        .finding_earlier_creates(true);
+        .with_staleness_clock(clock.clone());
+    // A resume looks for the creates an earlier run made after its last checkpoint (the
+    // settings' `find_earlier_creates`, on by default).
     let streams: Vec<Value> = ["crm_account", "crm_lead", "crm_pipeline", "crm_source"]
         .iter()
         .map(|name| json!({"stream": {"name": name, "json_schema": {}}, "sync_mode": "full_refresh", "destination_sync_mode": "append"}))
@@ -707,7 +715,9 @@ async fn soak_sink(emu: &Emulator, config: &SoakConfig) -> Result<(FlowluSink, C
 }
 
 /// The soak's write with a signal: the mixed input of the write phase, under the same faults,
-/// interrupted once a third of the records have their outcomes; then the host's resume: every
+/// interrupted once a third of the records have their outcomes, while a second client creates
+/// and edits accounts the input upserts later (`schedule_concurrent_changes`: before the
+/// signal, once a tenth of the records' requests are answered); then the host's resume: every
 /// record after the last acknowledged checkpoint sent again, uninterrupted. Checked: every
 /// record has one outcome, no checkpoint is acknowledged past a record that must be sent
 /// again, no record the interrupted write called `not_sent` reached the stand-in (creates and
@@ -721,6 +731,8 @@ pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures
         model_records: [
             ("crm/source".to_string(), deletes),
             ("crm/pipeline".to_string(), updates),
+            // The accounts the second client gives e-mails the input upserts later.
+            ("crm/account".to_string(), (config.writes / 100).max(2)),
         ]
         .into(),
         latency: config.latency,
@@ -730,7 +742,9 @@ pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures
     .await
     .map_err(|e| format!("the stand-in did not start: {e}"))?;
     let plan = write_plan(&emu, config, seed);
-    let (sink, catalog) = soak_sink(&emu, config).await?;
+    let clock = StalenessClock::manual();
+    let applied = schedule_concurrent_changes(&emu, &plan, &clock)?;
+    let (sink, catalog) = soak_sink(&emu, config, &clock).await?;
     let write = sink.prepare(&catalog).await.map_err(|e| e.message)?;
     let mut events = write.write(futures::stream::iter(write_input(&plan, 0)).boxed());
     let mut figures = SignalFigures {
@@ -802,7 +816,8 @@ pub async fn soak_signal(config: &SoakConfig, seed: u64) -> Result<SignalFigures
     }
     // The host resends every record after the last checkpoint it received.
     let covered = acked.last().map_or(0, |n| (*n as usize + 1) * 100);
-    let (sink, catalog) = soak_sink(&emu, config).await?;
+    figures.concurrent_changes = applied.load(std::sync::atomic::Ordering::SeqCst);
+    let (sink, catalog) = soak_sink(&emu, config, &clock).await?;
     let events: Vec<SinkEvent> = tokio::time::timeout(
         config.deadline,
         sink.write(

@@ -5,7 +5,7 @@ pub(crate) mod registry;
 
 use std::sync::Arc;
 
-use connector_core::SourceEvent;
+use connector_core::Wait as WaitEvent;
 
 use self::registry::AccountBudget;
 use crate::base::settings::Settings;
@@ -14,13 +14,13 @@ use crate::client::pace_memory::{PaceSnapshot, Rejected};
 use crate::client::Client;
 
 /// Where the waits of an account's requests are told as they start (a progress display),
-/// besides the log: a [`SourceEvent::RateLimited`] or [`SourceEvent::Retrying`] per wait.
+/// besides the log: a [`WaitEvent`] per wait.
 #[derive(Clone, Default)]
-pub struct WaitWatch(Option<Arc<dyn Fn(SourceEvent) + Send + Sync>>);
+pub struct WaitWatch(Option<Arc<dyn Fn(WaitEvent) + Send + Sync>>);
 
 impl WaitWatch {
     /// Tells every wait to `watch`.
-    pub fn new(watch: impl Fn(SourceEvent) + Send + Sync + 'static) -> Self {
+    pub fn new(watch: impl Fn(WaitEvent) + Send + Sync + 'static) -> Self {
         Self(Some(Arc::new(watch)))
     }
 }

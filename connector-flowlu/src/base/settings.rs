@@ -25,6 +25,9 @@ pub(crate) const PAGE_MEGABYTES_RANGE: RangeInclusive<u32> = 1..=1024;
 /// The range of `staleness_seconds`.
 pub(crate) const STALENESS_SECONDS_RANGE: RangeInclusive<u32> = 1..=3600;
 
+/// The range of `max_retry_seconds` (0: no retry; at most an hour).
+pub(crate) const RETRY_SECONDS_RANGE: RangeInclusive<u32> = 0..=3600;
+
 /// The range of `deletes` (hours between reconciliations; 0 is off; at most a year).
 pub(crate) const DELETES_HOURS_RANGE: RangeInclusive<u32> = 0..=8760;
 /// The range of `max_deletes_percent`.
@@ -63,6 +66,10 @@ pub(crate) const DEFAULT_PAGE_MEGABYTES: u32 = 64;
 /// they edited) every 30 s adds at most 2 requests per 30, under 7%, where 10 s adds up to 20%;
 /// a write without a cap is refreshed a few times at most.
 pub(crate) const DEFAULT_STALENESS_SECONDS: u32 = 30;
+
+/// Default `max_retry_seconds`: a request is retried (at most 8 times, no wait above 30 s)
+/// while five minutes since its first attempt are not used up: enough for a short outage.
+pub(crate) const DEFAULT_RETRY_SECONDS: u32 = 300;
 
 /// Advanced settings
 ///
@@ -220,6 +227,31 @@ pub struct Settings {
     )]
     #[serde(default, deserialize_with = "whole_number")]
     pub webhook_poll_hours: Option<u32>,
+
+    /// Retry budget (seconds)
+    ///
+    /// When Flowlu fails for a temporary reason (a server error, a timeout, a rate limit), a
+    /// request is tried again only while this many seconds since its first attempt, the wait
+    /// included, are not used up; then its record or stream fails for a temporary reason and
+    /// the next sync sends it again. 0: no retry.
+    #[schemars(
+        range(min = *RETRY_SECONDS_RANGE.start(), max = *RETRY_SECONDS_RANGE.end()),
+        extend("default" = DEFAULT_RETRY_SECONDS)
+    )]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub max_retry_seconds: Option<u32>,
+
+    /// Find earlier creates
+    ///
+    /// On (the default): before a stream's first create, a write reads the model's newest
+    /// records once (one request) and does not create again a record equal in every field it
+    /// sends to one of them: a sync resumed after an interruption then does not duplicate the
+    /// records the interrupted run created. Each Flowlu record is taken for one input record
+    /// at most. Off: every record of a create stream is created, also one identical to a
+    /// record just created (turn it off when identical records are meant to be created again).
+    #[schemars(extend("default" = true))]
+    #[serde(default)]
+    pub find_earlier_creates: Option<bool>,
 }
 
 /// Custom field column names
@@ -395,6 +427,20 @@ impl Settings {
         )))
     }
 
+    /// How long after its first attempt a request may still be retried.
+    pub fn max_retry(&self) -> Duration {
+        Duration::from_secs(u64::from(clamp(
+            self.max_retry_seconds.unwrap_or(DEFAULT_RETRY_SECONDS),
+            &RETRY_SECONDS_RANGE,
+        )))
+    }
+
+    /// Whether a write looks for the records an earlier run created before a stream's first
+    /// create (`sink::resume`).
+    pub fn finds_earlier_creates(&self) -> bool {
+        self.find_earlier_creates.unwrap_or(true)
+    }
+
     /// Refuses values outside the ranges the form states, naming the field
     /// (`advanced.page_size`) and the allowed range.
     pub fn check(&self) -> Result<(), (String, String)> {
@@ -417,6 +463,7 @@ impl Settings {
                 self.staleness_seconds,
                 STALENESS_SECONDS_RANGE,
             ),
+            ("max_retry_seconds", self.max_retry_seconds, RETRY_SECONDS_RANGE),
             ("deletes", self.deletes, DELETES_HOURS_RANGE),
             (
                 "max_deletes_percent",
@@ -502,6 +549,7 @@ mod tests {
             "timeout_seconds",
             "max_page_megabytes",
             "staleness_seconds",
+            "max_retry_seconds",
         ] {
             for good in [
                 serde_json::json!(5),
@@ -546,6 +594,7 @@ mod tests {
             ("timeout_seconds", TIMEOUT_SECONDS_RANGE),
             ("max_page_megabytes", PAGE_MEGABYTES_RANGE),
             ("staleness_seconds", STALENESS_SECONDS_RANGE),
+            ("max_retry_seconds", RETRY_SECONDS_RANGE),
             ("deletes", DELETES_HOURS_RANGE),
             ("max_deletes_percent", DELETES_PERCENT_RANGE),
         ];

@@ -21,7 +21,8 @@ use crate::base::columns::{Mapping, Names, Naming, Part, FIELD_KEYWORD};
 use crate::base::streams::{Model, MODELS};
 
 /// The column holding, by field, the values as Flowlu sent them that fit no declared type
-/// (a date that is no date, text in a number field): their own column is `null`.
+/// (a date that is no date, text in a number field): their own column is `null`; and the
+/// cursor Flowlu sent of a record a reconciliation sends again (see `source::deletes`).
 pub(crate) const RAW_VALUES: &str = "_flowlu_raw_values";
 
 /// Every standard field of every model as `name:type` pairs, in Flowlu's names. Types: `i`
@@ -708,7 +709,7 @@ pub(crate) fn base_schema(model: &Model) -> Value {
             "type": ["object", "null"],
             "readOnly": true,
             "additionalProperties": true,
-            "description": "Values Flowlu sent that fit no declared type (a date that is no date, text in a number field), by field, exactly as sent: their own column is null. Null when every value fits",
+            "description": "Values Flowlu sent that fit no declared type (a date that is no date, text in a number field), by field, exactly as sent: their own column is null. Also the cursor Flowlu sent of a record a reconciliation sent again (restored with an old cursor), whose cursor column then holds the stream's newest cursor. Null otherwise",
         }),
     );
     properties.insert(connector_core::DELETED_AT.into(), deleted_at_column());

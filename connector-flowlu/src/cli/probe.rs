@@ -13,7 +13,7 @@ use crate::credential::FlowluCredential;
 use crate::probe::{self, Target, DEFAULT_INTERVAL, MIN_INTERVAL};
 
 /// The `--help` of `probe`.
-pub const HELP: &str = "What it sends: at most 68 read-only GET requests to your portal (the exact number and the time it takes are printed before the first one), one every 2 s by default: one page of up to 100 records of each model, and up to 4 more pages of custom field definitions (so that every alias is known and left out); page sizes 1000/500/200/100 on one model; page 2, order_by asc and desc and filter[id] on it, 10 records each; order_by and filter on each cursor column (updated_date, updated), 10 records each; one get; one list with a deliberately wrong key (a fixed text, not derived from yours); one unknown method name. It never creates, updates or deletes, never retries, and never tries to reach the rate cap (after a rate refusal it slows down).
+pub const HELP: &str = "What it sends: at most 70 read-only GET requests to your portal (the exact number and the time it takes are printed before the first one), one every 2 s by default: one page of up to 100 records of each model, and up to 4 more pages of custom field definitions (so that every alias is known and left out); page sizes 1000/500/200/100 on one model; page 2, order_by asc and desc and filter[id] on it, 10 records each; a count above an id (1 record) and filter[id] beside the updated_date filter (10 records); order_by and filter on each cursor column (updated_date, updated), 10 records each; one get; one list with a deliberately wrong key (a fixed text, not derived from yours); one unknown method name. It never creates, updates or deletes, never retries, and never tries to reach the rate cap (after a rate refusal it slows down).
 
 What the report holds: field names, JSON types, string shapes (blank, datetime, zero date, ...), record counts, HTTP statuses, Flowlu error codes, rate headers (as numbers, or only their form). Never a value, a name, an e-mail, a record id, an error text, your key, or your account domain (unless --include-domain). Custom fields appear as their cf_<id> column keys (a column named by its alias as alias_of_cf_<id>); their labels and aliases are never shown.
 
@@ -72,14 +72,7 @@ pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
             return EXIT_FAILED;
         }
     };
-    let loopback = url::Url::parse(client.base_url())
-        .ok()
-        .and_then(|u| u.host().map(|h| h.to_owned()))
-        .is_some_and(|h| match h {
-            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-        });
+    let loopback = client.is_loopback();
     let interval = Duration::from_millis(args.interval_ms);
     if !loopback && interval < MIN_INTERVAL {
         let _ = writeln!(
@@ -114,7 +107,9 @@ pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
         }
     };
     let _ = write!(err, "{}", probe::summary(&report));
-    let written = write_json(&report, args.out.as_ref(), out);
+    let written = serde_json::to_value(&report)
+        .map_err(std::io::Error::from)
+        .and_then(|report| write_json(&report, args.out.as_ref(), out));
     if let Err(e) = written {
         let _ = writeln!(err, "The report could not be written: {e}.");
         return EXIT_FAILED;
@@ -122,7 +117,7 @@ pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
     if let Some(path) = &args.out {
         let _ = writeln!(err, "Report written to {}.", path.display());
     }
-    if report["outcome"] == "complete" {
+    if report.outcome == "complete" {
         EXIT_OK
     } else {
         EXIT_FAILED
@@ -130,7 +125,7 @@ pub(crate) async fn run<C: Connector<Credential = FlowluCredential>>(
 }
 
 fn compare(path: &std::path::Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let report: Value = match std::fs::read(path)
+    let value: Value = match std::fs::read(path)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("not JSON ({e})")))
     {
@@ -140,19 +135,23 @@ fn compare(path: &std::path::Path, out: &mut dyn Write, err: &mut dyn Write) -> 
             return EXIT_FAILED;
         }
     };
-    if !report["report_version"]
-        .as_u64()
-        .is_some_and(|v| probe::COMPARABLE_VERSIONS.contains(&v))
-    {
+    // The version first: a file of another form is named as such, not as a broken report.
+    let version = value.get("report_version").cloned().unwrap_or(Value::Null);
+    let report = match version.as_u64() {
+        Some(v) if probe::COMPARABLE_VERSIONS.contains(&v) => {
+            serde_json::from_value::<probe::Report>(value).ok()
+        }
+        _ => None,
+    };
+    let Some(report) = report else {
         let _ = writeln!(
             err,
-            "The report {} is not a probe report of version {} (report_version {}).",
+            "The report {} is not a probe report of version {} (report_version {version}).",
             path.display(),
             probe::REPORT_VERSION,
-            report["report_version"]
         );
         return EXIT_FAILED;
-    }
+    };
     let differences: Vec<Value> = probe::compare(&report)
         .iter()
         .map(probe::Difference::to_json)

@@ -6,14 +6,16 @@
 //! * Redirects are never followed (one would carry the key to another host).
 //! * Timeouts are always set.
 //!
-//! Three jobs, a module each, in the order they depend on one another: `decode` (a body into
-//! a value or an error), `page` (list pages, parsed or raw), `transport` (the client
-//! itself); `limiter` paces and retries the calls of one account.
+//! Four jobs, a module each, in the order they depend on one another: `decode` (a body into
+//! a value or an error), `scan` (a record's `id`, cursor and nesting read from its text),
+//! `page` (list pages, parsed or raw), `transport` (the client itself); `limiter` paces and
+//! retries the calls of one account.
 
 pub(crate) mod decode;
 pub(crate) mod limiter;
 pub(crate) mod pace_memory;
 pub(crate) mod page;
+pub(crate) mod scan;
 pub(crate) mod transport;
 
 pub use decode::decode;

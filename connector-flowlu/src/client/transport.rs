@@ -171,6 +171,15 @@ pub(crate) fn contacted_host(url: &Url) -> String {
     }
 }
 
+/// Whether `host` is this machine: `localhost` or a loopback address.
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
 /// Accepts `http` URLs on a loopback host and `https` URLs on a Flowlu host; nothing else.
 pub(crate) fn check_base_url(raw: &str) -> Result<Url, Error> {
     let bad = |why: &str| {
@@ -187,11 +196,7 @@ pub(crate) fn check_base_url(raw: &str) -> Result<Url, Error> {
         return Err(bad("user info, query and fragment are not allowed"));
     }
     let host = url.host().ok_or_else(|| bad("the URL has no host"))?;
-    let loopback = match &host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    };
+    let loopback = is_loopback(&host);
     match url.scheme() {
         "http" if loopback => Ok(url),
         "https" if loopback => Ok(url),
@@ -251,6 +256,13 @@ impl Client {
     /// The base URL requests go to (without the key).
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Whether requests go to this machine (a loopback base URL, as a stand-in has).
+    pub fn is_loopback(&self) -> bool {
+        Url::parse(&self.base)
+            .ok()
+            .is_some_and(|u| u.host().is_some_and(|h| is_loopback(&h)))
     }
 
     /// The host requests go to, with its port when the base URL names one (`acme.flowlu.com`,

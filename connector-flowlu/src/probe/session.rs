@@ -10,6 +10,8 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
+use super::privacy::{body_shape, rate_headers};
+use super::report::{RateRefusal, RefusalReport};
 use crate::base::error::{CodeClass, Error, TransportKind};
 use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
@@ -19,7 +21,7 @@ use crate::client::transport::{Call, Client};
 /// real key.
 pub const WRONG_KEY: &str = "flowlu-probe-deliberately-wrong-key";
 /// The method name sent to learn how an unknown method is answered.
-pub(super) const NO_SUCH_METHOD: &str = "probe_no_such_method";
+pub(crate) const NO_SUCH_METHOD: &str = "probe_no_such_method";
 
 /// The only methods a probe can send: reads, and one fixed method name that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +112,16 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "status": self.status,
-            "error_code": self.error_code,
-            "body_shape": self.body,
-            "connector_reads_it_as": self.connector_class,
-        })
+    /// As the report holds it.
+    pub(crate) fn report(&self) -> RefusalReport {
+        RefusalReport {
+            status: self.status,
+            error_code: self.error_code,
+            body_shape: self.body.clone(),
+            connector_reads_it_as: self.connector_class.to_string(),
+            verdict: None,
+            why: None,
+        }
     }
 }
 
@@ -130,7 +135,7 @@ pub(crate) struct Session {
     pub(crate) sent: usize,
     pub(crate) interval: Duration,
     last: Option<tokio::time::Instant>,
-    pub(crate) rate_refusals: Vec<Value>,
+    pub(crate) rate_refusals: Vec<RateRefusal>,
 }
 
 impl Session {
@@ -187,15 +192,15 @@ impl Session {
         } else {
             "json_error_string"
         };
-        self.rate_refusals.push(json!({
-            "request": self.sent,
-            "status": refusal.status,
-            "form": form,
-            "body_shape": refusal.body,
-            "headers": refusal.headers,
-            "retry_after_sent": refusal.headers.contains_key("retry-after"),
-            "connector_reads_it_as": refusal.connector_class,
-        }));
+        self.rate_refusals.push(RateRefusal {
+            request: self.sent,
+            status: refusal.status,
+            form: form.to_string(),
+            body_shape: refusal.body.clone(),
+            headers: refusal.headers.clone(),
+            retry_after_sent: refusal.headers.contains_key("retry-after"),
+            connector_reads_it_as: refusal.connector_class.to_string(),
+        });
         let doubled = self.interval.saturating_mul(2);
         self.interval = retry_after
             .map_or(doubled, |r| r.max(doubled))
@@ -271,184 +276,5 @@ pub(crate) fn class_of(err: &Error) -> &'static str {
         },
         Error::Malformed { .. } => "malformed",
         _ => "other",
-    }
-}
-
-/// Error sentences reported verbatim: they are Flowlu's, not the customer's.
-const KNOWN_ERROR_TEXTS: &[&str] = &["validation", "Request rate per second exceeded", "invalid_grant"];
-
-/// The structure of a body: keys and JSON types, no values (a known error sentence aside).
-pub(crate) fn body_shape(parsed: Option<&Value>, body: &[u8]) -> Value {
-    match parsed {
-        Some(value) => {
-            let mut shape = value_shape(value, 3);
-            if let (Some(text), Some(obj)) =
-                (value.get("error").and_then(Value::as_str), shape.as_object_mut())
-            {
-                if let Some(known) = KNOWN_ERROR_TEXTS.iter().find(|k| k.eq_ignore_ascii_case(text)) {
-                    obj.insert("error_text".into(), json!(known));
-                }
-            }
-            shape
-        }
-        None if body.iter().all(u8::is_ascii_whitespace) => json!("empty"),
-        None if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<') => json!("html"),
-        None => json!("text"),
-    }
-}
-
-fn value_shape(value: &Value, depth: usize) -> Value {
-    match value {
-        Value::Object(obj) if depth > 0 => {
-            let mut out = Map::new();
-            let mut other = 0;
-            for (k, v) in obj {
-                if is_plain_key(k) {
-                    out.insert(k.clone(), value_shape(v, depth - 1));
-                } else {
-                    other += 1;
-                }
-            }
-            if other > 0 {
-                out.insert("(other keys)".into(), json!(other));
-            }
-            Value::Object(out)
-        }
-        other => json!(json_type(other)),
-    }
-}
-
-/// The forms a rate header's value is reported in besides a number: the only texts a header
-/// value can become in a report, whatever it held (a gateway's `key=...` or account name
-/// never reaches it).
-pub(super) const HEADER_FORMS: [&str; 2] = ["http_date", "not_shown"];
-
-/// Rate headers (`retry-after`, `*ratelimit*`, `*rate-limit*`), by lower-case name; each value
-/// as a JSON number when it is one (`1`, `0.5`), else one of [`HEADER_FORMS`].
-pub(crate) fn rate_headers(headers: &HeaderMap) -> Map<String, Value> {
-    headers
-        .iter()
-        .filter(|(name, _)| {
-            let n = name.as_str();
-            n == "retry-after" || n.contains("ratelimit") || n.contains("rate-limit")
-        })
-        .filter(|(name, _)| {
-            name.as_str().len() <= 40
-                && name
-                    .as_str()
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-        .map(|(name, value)| {
-            let form = value.to_str().map_or(json!("not_shown"), header_form);
-            (name.as_str().to_string(), form)
-        })
-        .collect()
-}
-
-/// A header value as a number, or the form it has.
-fn header_form(value: &str) -> Value {
-    let v = value.trim();
-    let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
-    if digits(v) {
-        return v.parse::<u64>().map_or(json!("not_shown"), Value::from);
-    }
-    if let Some((whole, fraction)) = v.split_once('.') {
-        if digits(whole) && digits(fraction) {
-            if let Some(n) = v.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-                return Value::Number(n);
-            }
-        }
-    }
-    if is_http_date(v) {
-        return json!(HEADER_FORMS[0]);
-    }
-    json!(HEADER_FORMS[1])
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110's preferred form).
-fn is_http_date(v: &str) -> bool {
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let parts: Vec<&str> = v.split(' ').collect();
-    let number = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
-    let time = |s: &str| {
-        s.len() == 8
-            && s.bytes().enumerate().all(|(i, b)| {
-                if i == 2 || i == 5 {
-                    b == b':'
-                } else {
-                    b.is_ascii_digit()
-                }
-            })
-    };
-    matches!(parts.as_slice(), [day, dd, month, yyyy, hms, "GMT"]
-        if day.strip_suffix(',').is_some_and(|d| DAYS.contains(&d))
-            && number(dd, 2)
-            && MONTHS.contains(month)
-            && number(yyyy, 4)
-            && time(hms))
-}
-
-/// A record key or error key reported by name: a plain identifier, at most 64 characters.
-pub(crate) fn is_plain_key(key: &str) -> bool {
-    let mut chars = key.chars();
-    key.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-pub(crate) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Header values become numbers or one of the fixed forms: a gateway header naming the
-    /// key or the account never reaches the report.
-    #[test]
-    fn header_values_are_numbers_or_a_known_form() {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
-            ("retry-after", "30"),
-            ("x-ratelimit-limit", " 10 "),
-            ("x-ratelimit-remaining", "0.5"),
-            ("x-ratelimit-reset", "Sun, 06 Nov 1994 08:49:37 GMT"),
-            ("x-ratelimit-scope", "key=canary-key-7d1e5f0a9b3c"),
-            ("x-ratelimit-account", "acme"),
-            ("ratelimit-policy", "10;w=1"),
-            ("x-rate-limit-huge", "123456789012345678901234567890"),
-            ("x-other", "5"),
-        ] {
-            headers.insert(
-                reqwest::header::HeaderName::from_static(name),
-                reqwest::header::HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        assert_eq!(
-            Value::Object(rate_headers(&headers)),
-            json!({
-                "retry-after": 30,
-                "x-ratelimit-limit": 10,
-                "x-ratelimit-remaining": 0.5,
-                "x-ratelimit-reset": "http_date",
-                "x-ratelimit-scope": "not_shown",
-                "x-ratelimit-account": "not_shown",
-                "ratelimit-policy": "not_shown",
-                "x-rate-limit-huge": "not_shown",
-            })
-        );
     }
 }

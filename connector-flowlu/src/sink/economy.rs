@@ -80,6 +80,13 @@ pub(crate) struct StreamShared {
     pub index: tokio::sync::OnceCell<Option<tokio::sync::Mutex<ModelIndex>>>,
     /// One more than the highest sequence of the stream's records taken from the input.
     pub received: AtomicU64,
+    /// Records of the stream taken from the input.
+    pub(crate) taken: AtomicU64,
+    /// Records of the stream that have their outcome.
+    pub(crate) done: AtomicU64,
+    /// Records a page of the model really holds (the size probe's answer; 0: not known, the
+    /// page size asked).
+    pub(crate) page: AtomicU64,
     /// The model's newest records, read before the write's first create
     /// ([`crate::sink::resume`]); `None` when the portal refused that read.
     pub(crate) earlier: tokio::sync::OnceCell<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>>,
@@ -101,6 +108,14 @@ impl StreamShared {
     /// Every record of the stream numbered below this was taken from the input.
     pub(crate) fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
+    }
+
+    /// Records of the stream taken from the input and not yet written (the one being
+    /// written included).
+    pub(crate) fn left(&self) -> u64 {
+        self.taken
+            .load(Ordering::SeqCst)
+            .saturating_sub(self.done.load(Ordering::SeqCst))
     }
 }
 
@@ -231,6 +246,7 @@ impl Planner<'_> {
             .or_insert_with(|| StreamCount::new(clock));
         count.seen += 1;
         count.shared.received.fetch_max(sequence + 1, Ordering::SeqCst);
+        count.shared.taken.fetch_add(1, Ordering::SeqCst);
         let shared = Arc::clone(&count.shared);
         if !indexable(&stream_plan) || count.index || matches!(count.probe, Some(None)) {
             let strategy = if count.index {
@@ -434,6 +450,7 @@ async fn probe(account: &Account, plan: &StreamPlan, shared: &StreamShared) -> P
             } else {
                 asked
             };
+            shared.page.store(size, Ordering::SeqCst);
             total.div_ceil(size)
         });
     Probed { cost, whole: None }

@@ -49,7 +49,10 @@
 //!   and another created leaves the count as it was, but the created one is read, and the
 //!   index knows one more than the count. A shortfall, a count above what is known (a total
 //!   not to trust), or no count at all ([`ModelIndex::deletions_unseen`]) makes each record
-//!   the index finds unchanged verified (looked up, or its update sent) until the next count.
+//!   the index finds unchanged verified (looked up, or its update sent) until the next count;
+//!   after a shortfall ([`ModelIndex::shortfall`]) the sink reads the whole model into an
+//!   [`ModelIndex::emptied`] index instead when its pages cost fewer requests than the
+//!   stream's records still to write.
 //! * **Hash collisions**: two different values share a fingerprint with a chance of about
 //!   2^-64 per comparison; such a record would be reported `unchanged` without being sent.
 
@@ -186,6 +189,8 @@ pub(crate) struct ModelIndex {
     /// Why records others deleted may be held by the index, if they may: the last count fell
     /// short of the records known, or could not be trusted.
     deletions_unseen: Option<String>,
+    /// The model's size at the last count, when it fell short of the records known.
+    shortfall: Option<u64>,
 }
 
 /// What a read of the records others edited since the index was read asks for.
@@ -226,7 +231,34 @@ impl ModelIndex {
             alive: HashSet::new(),
             counted_at: None,
             deletions_unseen: None,
+            shortfall: None,
         }
+    }
+
+    /// An empty index like this one (key, fields, kinds, updated-time column), keeping what
+    /// was learned of the portal (edits or lookups it refuses or ignores) and the match
+    /// values the write could not settle: to read the whole model into again.
+    pub(crate) fn emptied(&self) -> Self {
+        let mut fresh = Self::new(&self.key_field, Vec::new());
+        fresh.fields.clone_from(&self.fields);
+        fresh.kinds.clone_from(&self.kinds);
+        fresh.cursor.clone_from(&self.cursor);
+        fresh.edits_unseen.clone_from(&self.edits_unseen);
+        fresh.lookups_refused = self.lookups_refused;
+        fresh.lookups_answered = self.lookups_answered;
+        fresh.entries = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| matches!(entry, Entry::Stale))
+            .map(|(key, _)| (key.clone(), Entry::Stale))
+            .collect();
+        fresh
+    }
+
+    /// The model's size at the last count, when it fell short of the records known (some
+    /// were deleted, which ones the index cannot tell).
+    pub(crate) fn shortfall(&self) -> Option<u64> {
+        self.shortfall
     }
 
     /// The model's updated-time column (`None`: edits by others cannot be read, and a create
@@ -347,6 +379,7 @@ impl ModelIndex {
     /// read has taken in every record created since (`None`: the portal sent no total).
     pub(crate) fn counted(&mut self, total: Option<u64>, began: Duration) {
         let known = self.alive.len() as u64;
+        self.shortfall = total.filter(|total| *total < known);
         self.deletions_unseen = match total {
             Some(total) if total == known => None,
             Some(total) if total < known => Some(format!(

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use connector_core::order::{Acks, Finished, KeyedOrder};
 use connector_core::{
     ConfiguredCatalog, Failure, FailureClass, Outcome, PreparedWrite, Record, RecordOutcome, Sink, SinkEvent,
-    SinkInput, SourceEvent, Stopped,
+    SinkInput, Stopped,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
@@ -37,7 +37,7 @@ use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::precheck::is_blank;
 
 use halt::{lock, Halt};
-use plan::{tag, Tagged};
+use plan::Tagged;
 use writer::refused;
 use writer::Writer;
 
@@ -62,12 +62,13 @@ use writer::Writer;
 ///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 ///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 ///   id of the stream was known, a record with the same values exists).
-/// * **Creates the host resends** (`resume`, when built [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one read of the
-///   model's newest records (`order_by[desc][]=id`, one page); a record equal in every sent
-///   field to an unclaimed one of them (each claimed once, oldest first) is `created` with its
-///   id and not sent: an earlier run made it after its last acknowledged checkpoint. A new
-///   record identical to one of that page is taken for such a create; one identical to an
-///   older record is created.
+/// * **Creates the host resends** (`resume`; the settings' `find_earlier_creates`, on by
+///   default, or [`FlowluSink::finding_earlier_creates`]): before a stream's first create, one
+///   read of the model's newest records (`order_by[desc][]=id`, one page); a record equal in
+///   every sent field to an unclaimed one of them (each claimed once, oldest first) is
+///   `created` with its id and not sent: an earlier run made it after its last acknowledged
+///   checkpoint. A new record identical to one of that page is taken for such a create; one
+///   identical to an older record is created.
 /// * **Request economy** (`economy`): per stream, a lookup per record or one read of
 ///   the model into an index (`index`), whichever costs fewer requests. A record
 ///   whose sent fields already hold the portal's values (`compare`) is `unchanged`,
@@ -113,8 +114,8 @@ impl FlowluSink {
     pub fn new(client: Client, settings: Settings) -> Self {
         Self {
             index_max_age: settings.staleness(),
+            find_earlier: settings.finds_earlier_creates(),
             account: Account::new(client, settings),
-            find_earlier: false,
             clock: StalenessClock::system(),
         }
     }
@@ -124,9 +125,9 @@ impl FlowluSink {
         let account = Account::from_credential(credential)?;
         Ok(Self {
             index_max_age: account.settings.staleness(),
+            find_earlier: account.settings.finds_earlier_creates(),
             account,
             clock: StalenessClock::system(),
-            find_earlier: false,
         })
     }
 
@@ -162,8 +163,9 @@ impl FlowluSink {
     /// input record equal in every sent field to one of them (each claimed once, oldest first)
     /// for an earlier run's create: `created` with its id, not sent (see `sink::resume`). A
     /// host resuming from its last acknowledged checkpoint then duplicates none of the creates
-    /// made after it that are still among the newest page. Off by default: a record sent again
-    /// on purpose with the same values is then not created while its twin is among the newest.
+    /// made after it that are still among the newest page. Default: the settings'
+    /// `find_earlier_creates` (on); off, a record sent again on purpose with the same values is
+    /// created although its twin is among the newest.
     pub fn finding_earlier_creates(self, on: bool) -> Self {
         Self {
             find_earlier: on,
@@ -206,6 +208,7 @@ impl FlowluSink {
         let outcome = self
             .record_outcome(plan, halt, sequence, &record, shared, strategy)
             .await;
+        shared.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         (outcome, record.data)
     }
 
@@ -258,7 +261,7 @@ impl FlowluSink {
             &self.account,
             self.clock.clone(),
             Arc::clone(&plan),
-            tag(input).boxed(),
+            connector_core::order::number(input).boxed(),
         );
         let done = planned
             .map(move |planned| {
@@ -342,27 +345,6 @@ impl Sink for FlowluSink {
             waits: Mutex::new(Some(waits)),
         }))
     }
-
-    fn write<'a>(
-        &'a self,
-        catalog: &'a ConfiguredCatalog,
-        input: BoxStream<'a, SinkInput>,
-    ) -> BoxStream<'a, SinkEvent> {
-        match self.plan(catalog) {
-            Ok(plan) => {
-                let halt = Halt::new(self.account.stop.child_token());
-                self.write_planned(Arc::new(plan), input, Arc::new(halt))
-            }
-            Err(e) => connector_core::sink::refuse_all(
-                Failure {
-                    class: FailureClass::Config,
-                    message: e.to_string(),
-                    internal: e.to_string(),
-                },
-                input,
-            ),
-        }
-    }
 }
 
 /// A planned write of a [`FlowluSink`]; [`PreparedWrite::stopped`] says whether a fatal
@@ -372,7 +354,7 @@ struct FlowluWrite {
     plan: Arc<WritePlan>,
     halt: Arc<Halt>,
     /// The waits of the sink's requests, merged into the first write's events.
-    waits: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<SourceEvent>>>,
+    waits: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<connector_core::Wait>>>,
 }
 
 impl PreparedWrite for FlowluWrite {
@@ -402,25 +384,15 @@ impl PreparedWrite for FlowluWrite {
 /// `events`.
 fn with_waits<'b>(
     events: BoxStream<'b, SinkEvent>,
-    waits: tokio::sync::mpsc::UnboundedReceiver<SourceEvent>,
+    waits: tokio::sync::mpsc::UnboundedReceiver<connector_core::Wait>,
 ) -> impl futures::Stream<Item = SinkEvent> + 'b {
     futures::stream::unfold((events, waits), |(mut events, mut waits)| async move {
-        loop {
-            let event = tokio::select! {
-                biased;
-                Some(wait) = waits.recv() => match wait {
-                    SourceEvent::RateLimited { stream, wait_ms } => {
-                        SinkEvent::RateLimited { stream, wait_ms }
-                    }
-                    SourceEvent::Retrying { stream, attempt, wait_ms, reason } => {
-                        SinkEvent::Retrying { stream, attempt, wait_ms, reason }
-                    }
-                    _ => continue,
-                },
-                event = events.next() => event?,
-            };
-            return Some((event, (events, waits)));
-        }
+        let event = tokio::select! {
+            biased;
+            Some(wait) = waits.recv() => SinkEvent::Wait(wait),
+            event = events.next() => event?,
+        };
+        Some((event, (events, waits)))
     })
 }
 

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use connector_core::{ConfiguredCatalog, ConfiguredStream, DestinationSyncMode, Record, SinkInput};
-use futures::stream::{BoxStream, StreamExt};
+use connector_core::{ConfiguredCatalog, ConfiguredStream, DestinationSyncMode};
 use serde_json::Value;
 
 use crate::base::encode::check_name;
@@ -152,32 +151,5 @@ fn catalog_mode(configured: &ConfiguredStream) -> Result<(WriteMode, Option<Stri
     }
 }
 
-/// An input item numbered: records by sequence, checkpoints by ordinal and the number of
-/// records before them.
-pub(crate) enum Tagged {
-    Record { sequence: u64, record: Record },
-    Checkpoint { ordinal: u64, before: u64, state: Value },
-}
-
-pub(super) fn tag<'a>(input: BoxStream<'a, SinkInput>) -> impl futures::Stream<Item = Tagged> + 'a {
-    input.scan((0u64, 0u64), |(records, checkpoints), item| {
-        let tagged = match item {
-            SinkInput::Record(record) => {
-                *records += 1;
-                Tagged::Record {
-                    sequence: *records - 1,
-                    record,
-                }
-            }
-            SinkInput::Checkpoint(state) => {
-                *checkpoints += 1;
-                Tagged::Checkpoint {
-                    ordinal: *checkpoints - 1,
-                    before: *records,
-                    state,
-                }
-            }
-        };
-        futures::future::ready(Some(tagged))
-    })
-}
+/// An input item numbered (core's one numbering of a write's input).
+pub(crate) use connector_core::order::Numbered as Tagged;

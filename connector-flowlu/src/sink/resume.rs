@@ -1,5 +1,5 @@
-//! Creates an earlier run made and the host sends again: found, not created twice (when the
-//! sink is built with `FlowluSink::finding_earlier_creates`; off by default, see below).
+//! Creates an earlier run made and the host sends again: found, not created twice (the
+//! setting `find_earlier_creates`, on by default; `FlowluSink::finding_earlier_creates`).
 //!
 //! A host resumes a write from the last `STATE` it received, so the records an earlier run
 //! created after that `STATE` (in flight at a signal, or after a record that withheld every
@@ -9,29 +9,34 @@
 //!   records (`order_by[desc][]=id`, `page=1`, `limit` = the page size): the same read an
 //!   ambiguous create is looked for with. It is made before any create of this write is sent,
 //!   so it holds none of this write's records. One request per stream per write that creates;
-//!   its newest id also becomes the floor an ambiguous create is looked for above (so a twin
-//!   older than the write no longer makes such a create `unknown`).
+//!   none for a record that could not be found anyway (it fails its checks, sends a list or an
+//!   object, or clears a field); its newest id also becomes the floor an ambiguous create is
+//!   looked for above (so a twin older than the write no longer makes such a create `unknown`).
 //! * **The rule**: a record to create whose every sent field (at least one; no list or object)
 //!   equals the portal record's value, by the comparison of `compare` (a field the portal
 //!   record lacks is a difference), is `created` with that record's id and not sent. Each
-//!   portal record is claimed at most once, the oldest matching one first, so `n` identical
-//!   records of the input find at most the `n` the model holds among its newest, and the rest
-//!   are created. Identical records take turns in input order (the sink's order key).
+//!   portal record is claimed at most once (a multiset), the oldest matching one first, so `n`
+//!   identical records of the input find at most the `n` the model holds among its newest,
+//!   and the rest are created. Identical records take turns in input order (the sink's order
+//!   key).
+//! * **The window** is the newest page read before the write, a count of records, not a time:
+//!   Flowlu's dates are portal-local texts without a time zone, so "created in the last hour"
+//!   cannot be told from the connector's clock.
 //! * **What can still slip through**: a record an earlier run created that is no longer among
 //!   the newest page (more than a page of records created since, by that run or anyone); one
 //!   edited in Flowlu between the runs (its values differ); one whose sent field the list does
-//!   not answer; a stream whose rule clears empty fields and sends one to clear (never found).
+//!   not answer; a stream whose rule clears empty fields and sends one to clear (never found);
+//!   the creates of a write whose read failed after its retries (warned).
 //! * **What it costs a legitimate record**: a new record identical, in every field it sends, to
 //!   one of the model's newest page that no earlier record of this write claimed is taken for
-//!   an earlier run's and not created. One identical to an older record (outside the page) is
-//!   created.
-//! * **Off by default**: a write that sends the same record again on purpose (the same values,
-//!   run after run) would see every repeat after the first taken for an earlier run's create
-//!   while it is among the newest records; that is a choice for the caller.
-//! * A read that fails (a refusal, or a failure that outlasts its retries) leaves the write's
-//!   creates unchecked, with a warning: it is not made again later, when the write's own
-//!   creates would be among the newest and an identical input record would be taken for one
-//!   of them. A signal during the read: the record is `not_sent`.
+//!   an earlier run's and not created (the same record sent run after run is created once).
+//!   One identical to an older record (outside the page) is created. A caller that sends
+//!   identical records on purpose turns the setting off.
+//! * A read that fails for a temporary reason (after its retries) leaves the write's creates
+//!   unchecked, with a warning: it is not made again later, when the write's own creates would
+//!   be among the newest and an identical input record would be taken for one of them. A
+//!   refusal no record can get past (a rejected key, a module the key lacks) fails the record
+//!   and stops the write as any request's would; a signal during the read: `not_sent`.
 
 use std::collections::BTreeSet;
 

@@ -375,32 +375,36 @@ impl Writer<'_> {
             return self.upsert_by_lookup(data, field, &value, None).await;
         };
         let mut hit = index.lock().await.find(&value, &body);
-        if let Hit::One { id, unchanged: true } = hit {
+        if let Hit::One { unchanged: true, .. } = hit {
             // `unchanged` only from what the portal held within the staleness bound.
             let mut guard = index.lock().await;
-            if self.may_be_unchanged(data)
-                && !guard.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
-            {
-                match self.refresh(&mut guard).await {
-                    Refresh::Done => hit = guard.find(&value, &body),
-                    Refresh::LookUp => {
-                        drop(guard);
-                        match self.try_lookup(field, &value).await {
-                            Lookup::Found(found) => {
-                                index.lock().await.lookup_answered();
-                                return self.settle(found, data, field, &value, Some(index)).await;
-                            }
-                            Lookup::Failed(outcome) => return outcome,
-                            // Lookups are refused too: the record is sent.
-                            Lookup::Unfiltered(_) => {
-                                index.lock().await.give_up_lookups();
-                                hit = Hit::One { id, unchanged: false };
+            // Found again under this lock: another record may have read the model again since.
+            hit = guard.find(&value, &body);
+            if let Hit::One { id, unchanged: true } = hit {
+                if self.may_be_unchanged(data)
+                    && !guard.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
+                {
+                    match self.refresh(&mut guard).await {
+                        Refresh::Done => hit = guard.find(&value, &body),
+                        Refresh::LookUp => {
+                            drop(guard);
+                            match self.try_lookup(field, &value).await {
+                                Lookup::Found(found) => {
+                                    index.lock().await.lookup_answered();
+                                    return self.settle(found, data, field, &value, Some(index)).await;
+                                }
+                                Lookup::Failed(outcome) => return outcome,
+                                // Lookups are refused too: the record is sent.
+                                Lookup::Unfiltered(_) => {
+                                    index.lock().await.give_up_lookups();
+                                    hit = Hit::One { id, unchanged: false };
+                                }
                             }
                         }
+                        // Neither a read nor a lookup can verify it: sent, never `unchanged`
+                        // unverified.
+                        Refresh::Send => hit = Hit::One { id, unchanged: false },
                     }
-                    // Neither a read nor a lookup can verify it: sent, never `unchanged`
-                    // unverified.
-                    Refresh::Send => hit = Hit::One { id, unchanged: false },
                 }
             }
         }
@@ -501,9 +505,13 @@ impl Writer<'_> {
         }
         if index.counted_recently(self.shared.clock.now(), self.index_max_age) {
             // Counted within the bound, and a record it knows may have been deleted since its
-            // read: each record is verified until the next count.
+            // read: each record is verified until the next count (or the model read again).
             return if index.deletions_unseen().is_some() {
-                verify(index)
+                if self.read_again(index).await {
+                    Refresh::Done
+                } else {
+                    verify(index)
+                }
             } else {
                 Refresh::Done
             };
@@ -518,6 +526,7 @@ impl Writer<'_> {
                     Refresh::Send
                 }
             }
+            Ok(_) if index.deletions_unseen().is_some() && self.read_again(index).await => Refresh::Done,
             Ok(requests) => match index.deletions_unseen() {
                 Some(why) => {
                     tracing::debug!(stream = %self.stream.stream, requests, %why, "index brought up to date; records it finds unchanged are verified");
@@ -535,6 +544,38 @@ impl Writer<'_> {
                 } else {
                     Refresh::Send
                 }
+            }
+        }
+    }
+
+    /// After a count that fell short of the records the index knows (others deleted some,
+    /// which ones it cannot tell), each record it finds unchanged would cost a lookup: reads
+    /// the whole model into the index again instead when its pages cost fewer requests than
+    /// the stream's records taken from the input and not yet written. `true`: read again (it
+    /// knows every record the portal holds, as good as a count).
+    async fn read_again(&self, index: &mut ModelIndex) -> bool {
+        let Some(total) = index.shortfall() else {
+            return false;
+        };
+        let page = match self.shared.page.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => u64::from(self.account.settings.page_size()),
+            served => served,
+        };
+        let pages = total.div_ceil(page.max(1));
+        let left = self.shared.left();
+        if pages >= left {
+            return false;
+        }
+        let mut fresh = index.emptied();
+        match economy::read_into(self.account, self.stream, &mut fresh, self.shared).await {
+            Ok(requests) => {
+                tracing::debug!(stream = %self.stream.stream, requests, pages, left, "records others deleted: the model read again rather than a lookup per record");
+                *index = fresh;
+                true
+            }
+            Err(why) => {
+                tracing::debug!(stream = %self.stream.stream, %why, "the model could not be read again; records found unchanged are verified");
+                false
             }
         }
     }
@@ -865,15 +906,21 @@ impl Writer<'_> {
         if !self.find_earlier {
             return None;
         }
+        // A record that cannot be sent fails without a request; one that clears a field is
+        // never found (the comparison holds only the values sent).
+        let body = self.checked(data)?;
+        if self.body(data, true).is_err() || !self.may_be_unchanged(data) {
+            return None;
+        }
+        // Nor is one sending a list or an object (or nothing): no read for it.
+        if sent_fields(&body).is_none_or(|sent| sent.is_empty()) {
+            return None;
+        }
         let earlier = match self.shared.earlier.get_or_try_init(|| self.read_earlier()).await {
             Ok(Some(earlier)) => earlier,
             Ok(None) => return None,
-            Err(e) => return Some(self.fail(&e)),
+            Err(outcome) => return Some(outcome),
         };
-        let body = self.checked(data)?;
-        if !self.may_be_unchanged(data) {
-            return None;
-        }
         let mut earlier = earlier.lock().await;
         let id = earlier.claim(&body, &self.stream.kinds)?;
         tracing::info!(
@@ -886,8 +933,12 @@ impl Writer<'_> {
         Some(Outcome::Created { id: id.to_string() })
     }
 
-    /// The model's newest records (one list call); `Ok(None)` when the portal refuses the read.
-    async fn read_earlier(&self) -> Result<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>, Error> {
+    /// The model's newest records (one list call); `Ok(None)` when the read fails for another
+    /// reason than one that stops the write (a signal, a rejected key, a module the key lacks:
+    /// then `Err`, the record's outcome).
+    async fn read_earlier(
+        &self,
+    ) -> Result<Option<tokio::sync::Mutex<crate::sink::resume::Earlier>>, Outcome> {
         let limit = self.account.settings.page_size();
         let params = [
             ("order_by[desc][]".to_string(), "id".to_string()),
@@ -903,11 +954,16 @@ impl Writer<'_> {
                 tracing::debug!(stream = %self.stream.stream, records = earlier.len(), "newest records read before the first create");
                 Ok(Some(tokio::sync::Mutex::new(earlier)))
             }
-            // A signal: the record is not sent (nothing else of the write is).
-            Err(Error::Stopped) => Err(Error::Stopped),
-            // Not read again later: by then the write's own creates would be among the newest,
-            // and an identical record of the input would be taken for one of them.
+            // A signal: the record is not sent (nothing else of the write is); a refusal no
+            // record can get past fails it (and stops the write or the stream).
+            // Other failures are not read again later: by then the write's own creates would
+            // be among the newest, and an identical record of the input would be taken for one
+            // of them.
             Err(e) => {
+                let outcome = self.fail(&e);
+                if matches!(e, Error::Stopped) || self.halt.reason(&self.stream.stream).is_some() {
+                    return Err(outcome);
+                }
                 tracing::warn!(stream = %self.stream.stream, error = %internal_detail(&e), "the newest records could not be read before the first create: a record an earlier run created after its last STATE is created again");
                 Ok(None)
             }

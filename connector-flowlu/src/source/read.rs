@@ -23,7 +23,7 @@ use crate::base::stream_schema::RAW_VALUES;
 use crate::base::streams::{CursorKind, Model};
 use crate::client::limiter::Wait;
 use crate::client::pace_memory::{self, Rejected, STATE_KEY};
-use crate::source::deletes::{Tracker, STATE_KEY as DELETES_KEY};
+use crate::source::deletes::{Stream as ReconciledStream, Tracker, STATE_KEY as DELETES_KEY};
 use crate::source::pager::Absorbed;
 use crate::source::pager::{Next, Pager};
 use crate::source::shape::Shape;
@@ -163,6 +163,11 @@ impl Session {
                     let kind = order.cursor.map(|(_, kind)| kind);
                     let saved = saved_state.as_ref().filter(|saved| order.recognises(saved));
                     let (tracker, warning) = Tracker::from_state(saved, kind, unix_now());
+                    // Tracking begun by this read: every id it gives is at or after its start.
+                    let tracker = match saved {
+                        None => tracker.with_since(start.as_ref().and_then(|k| k.cursor.clone())),
+                        Some(_) => tracker,
+                    };
                     if let Some(warning) = warning {
                         out.log(LogLevel::Warn, format!("{name}: {warning}")).await;
                     }
@@ -305,8 +310,16 @@ impl Session {
             let now = unix_now();
             if deletes.tracker.due(now, deletes.every) {
                 let on_wait = |wait: &Wait| out.notices.wait(stream, wait);
+                let target = ReconciledStream {
+                    model: plan.model,
+                    position: deletes
+                        .position
+                        .as_ref()
+                        .and_then(|p| plan.order.start(Some(p), None)),
+                    shape: &plan.shape,
+                };
                 let outcome = self
-                    .reconcile(plan.model, &mut deletes.tracker, now, self.method, &on_wait)
+                    .reconcile(&target, &mut deletes.tracker, now, self.method, &on_wait)
                     .await;
                 for event in outcome.events {
                     out.send(event).await;
@@ -551,7 +564,7 @@ struct Notices(mpsc::UnboundedSender<SourceEvent>);
 
 impl Notices {
     fn wait(&self, stream: &str, wait: &Wait) {
-        let _ = self.0.send(wait.event(stream));
+        let _ = self.0.send(SourceEvent::Wait(wait.event(stream)));
     }
 }
 

@@ -645,6 +645,19 @@ async fn twin_creates(newest: Option<Value>, then: Option<u64>) -> (Vec<Outcome>
             .create_async()
             .await,
     ];
+    // Before the first create, the newest records (none yet): an earlier run's creates are
+    // looked for once.
+    mocks.push(
+        server
+            .mock("GET", LIST)
+            .match_query(Matcher::Exact(format!(
+                "api_key={CANARY_KEY}&order_by%5Bdesc%5D%5B%5D=id&page=1&limit=500"
+            )))
+            .with_body(list_body(json!([])))
+            .expect(1)
+            .create_async()
+            .await,
+    );
     let listed = match &newest {
         Some(items) => newest_mock(&mut server)
             .with_body(list_body(items.clone()))

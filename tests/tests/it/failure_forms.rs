@@ -526,7 +526,10 @@ async fn a_create_that_got_a_500_with_a_json_error_is_unknown_not_failed() {
         .create_async()
         .await;
     let other = CatchAll::register(&mut server).await;
-    let credential = FlowluCredential::from_config(&config_json("acme"))
+    // Without looking for earlier creates first (which would find record 12 and send nothing).
+    let mut config = config_json("acme");
+    config["advanced"] = json!({"find_earlier_creates": false});
+    let credential = FlowluCredential::from_config(&config)
         .unwrap()
         .with_base_url(server.url());
     let sink = FlowluSink::from_credential(&credential)

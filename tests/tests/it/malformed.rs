@@ -230,7 +230,11 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
     let config = temp_json(&config_json("acme"));
     let catalog = temp_json(&Stream::new("crm_account").sync("incremental").json());
     let (c, k) = (config.path().to_str().unwrap(), catalog.path().to_str().unwrap());
-    let good = json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": "Fine"}}}).to_string();
+    // A new name each run: the same record sent run after run would be found among the
+    // newest records and created once (two identical records of one input are both created).
+    let good = |i: usize| {
+        json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "data": {"name": format!("Fine {i}")}}}).to_string()
+    };
     let cases = [
         ("not json", "expected ident at line 1 column 2"),
         ("{}", "missing field `type` at line 1 column 2"),
@@ -244,6 +248,7 @@ async fn malformed_stdin_lines_are_reported_by_line_and_the_others_written() {
     for (i, (line, why)) in cases.iter().enumerate() {
         let rejects = tempfile::NamedTempFile::new().unwrap();
         let r = rejects.path().to_str().unwrap();
+        let good = good(i);
         let stdin = format!("{good}\n{line}\n{good}\n");
         let run = run_cli(
             &["write", "--config", c, "--catalog", k, "--reject-file", r],
@@ -365,7 +370,7 @@ async fn catalogs_with_explicit_nulls_are_read_and_written() {
         let state = json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account", "namespace": null}, "stream_state": {"n": 1}}}});
         let stdin = format!(
             "{}\n{state}\n",
-            json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "namespace": null, "data": {"name": "From the CDK"}}})
+            json!({"type": "RECORD", "record": {"stream": "crm_account", "emitted_at": 0, "namespace": null, "data": {"name": format!("From the CDK ({destination_sync_mode})")}}})
         );
         let run = run_cli(
             &["write", "--config", c, "--catalog", k],

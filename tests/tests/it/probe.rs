@@ -9,18 +9,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use connector_flowlu::testing::probe_report::{ErrorAnswer, GetVsList, Verdict};
 use connector_flowlu::testing::MODELS;
-use connector_flowlu::testing::{compare, plan_budget, CURSOR_COLUMNS, WRONG_KEY};
+use connector_flowlu::testing::{compare, plan_budget, ProbeReport, CURSOR_COLUMNS, WRONG_KEY};
 use connector_flowlu::testing::{run_probe, ProbeArgs, PROBE_HELP};
 use connector_runner::Env;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, RateCap, Refusal, TotalField};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
 use serde_json::{json, Value};
 
-/// What one probe run produced.
+/// What one probe run produced: the report as written (JSON) and read back (typed).
 struct Probed {
     code: i32,
     report: Value,
+    typed: ProbeReport,
     stdout: String,
     stderr: String,
 }
@@ -43,9 +45,12 @@ async fn probe_at(base_url: &str, config: Value, include_domain: bool) -> Probed
     let stdout = String::from_utf8(out).unwrap();
     let report =
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"));
+    let typed =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a probe report ({e}): {stdout}"));
     Probed {
         code,
         report,
+        typed,
         stdout,
         stderr: String::from_utf8(err).unwrap(),
     }
@@ -72,16 +77,13 @@ fn stand_in(quirks: Quirks) -> EmulatorConfig {
 async fn probe_stand_in(config: EmulatorConfig) -> (Probed, Emulator) {
     let emu = Emulator::start(config).await.unwrap();
     let probed = probe_at(&emu.base_url(), config_json("acme"), false).await;
-    let sent = probed.report["requests"]["sent"].as_u64().unwrap();
+    let sent = probed.typed.requests.sent as u64;
     assert_eq!(
         emu.stats().total,
         sent,
         "the report counts every request the stand-in saw"
     );
-    assert_eq!(
-        probed.report["requests"]["budget"],
-        json!(plan_budget(MODELS.len()))
-    );
+    assert_eq!(probed.typed.requests.budget, plan_budget(MODELS.len()));
     assert!(sent <= plan_budget(MODELS.len()) as u64);
     (probed, emu)
 }
@@ -95,17 +97,28 @@ fn all_but_smaller_page_sizes() -> usize {
 }
 
 /// Every experiment's verdict: `page`, ..., `order_cursor:updated_date`, `filter_cursor:updated`.
-fn verdicts(report: &Value) -> BTreeMap<String, String> {
-    let paging = &report["paging"];
-    let verdict = |v: &Value| v["verdict"].as_str().unwrap_or("absent").to_string();
+fn verdicts(report: &ProbeReport) -> BTreeMap<String, String> {
+    let paging = &report.paging;
+    let verdict = |v: Option<&Verdict>| v.map_or("absent", |v| v.verdict.as_str()).to_string();
     let mut out: BTreeMap<String, String> = ["page", "order_asc", "order_desc", "filter_id"]
         .into_iter()
-        .map(|k| (k.to_string(), verdict(&paging[k])))
+        .map(|k| (k.to_string(), verdict(paging.verdict(k))))
         .collect();
     for column in CURSOR_COLUMNS {
-        for k in ["order_cursor", "filter_cursor"] {
-            out.insert(format!("{k}:{column}"), verdict(&paging["cursors"][column][k]));
-        }
+        let result = paging
+            .cursors
+            .iter()
+            .flat_map(|c| &c.0)
+            .find(|(c, _)| c == column)
+            .map(|(_, r)| r);
+        out.insert(
+            format!("order_cursor:{column}"),
+            verdict(result.and_then(|r| r.order_cursor.as_ref())),
+        );
+        out.insert(
+            format!("filter_cursor:{column}"),
+            verdict(result.and_then(|r| r.filter_cursor.as_ref())),
+        );
     }
     out
 }
@@ -133,32 +146,27 @@ fn reported<'a>(names: &'a BTreeMap<String, String>, column: &'a str) -> &'a str
     names.get(column).map_or(column, String::as_str)
 }
 
-fn topics(report: &Value) -> BTreeSet<String> {
-    report["differences"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["topic"].as_str().unwrap().to_string())
-        .collect()
+fn topics(report: &ProbeReport) -> BTreeSet<String> {
+    report.differences.iter().map(|d| d.topic.clone()).collect()
 }
 
 /// Where a report contradicts the stand-in started with `config` (`emu` serves its records):
 /// the facts a report from a real portal teaches about the stand-in. Empty for a report of
 /// that stand-in.
-fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulator) -> Vec<String> {
+fn stand_in_contradictions(report: &ProbeReport, config: &EmulatorConfig, emu: &Emulator) -> Vec<String> {
     let mut out = Vec::new();
     let q = &config.quirks;
     let cap = config
         .quirks
         .page_size_cap
         .map_or(config.max_page_size, |c| c.min(config.max_page_size)) as u64;
-    let size = &report["paging"]["page_size"];
-    if let Some(largest) = size["largest_honoured"].as_u64() {
-        let exact = size["bound"] == "exact";
+    let size = report.paging.page_size.as_ref();
+    if let Some((largest, bound)) = size.and_then(|s| Some((s.largest_honoured?, &s.bound))) {
+        let exact = bound == "exact";
         if (exact && largest != cap) || (!exact && largest > cap) {
             out.push(format!(
                 "page size: the portal honours {largest} ({}), the stand-in caps at {cap}",
-                size["bound"]
+                json!(bound)
             ));
         }
     }
@@ -176,11 +184,8 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
             ));
         }
     }
-    let totals = &report["totals"];
-    let (with_total, with_result) = (
-        totals["models_with_total"].as_u64().unwrap_or(0) > 0,
-        totals["models_with_total_result"].as_u64().unwrap_or(0) > 0,
-    );
+    let totals = &report.totals;
+    let (with_total, with_result) = (totals.models_with_total > 0, totals.models_with_total_result > 0);
     let stand_in = match q.total_field {
         TotalField::Total => (true, false),
         TotalField::TotalResult => (false, true),
@@ -191,35 +196,38 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
             "totals: the portal sends total {with_total} / total_result {with_result}, the stand-in {stand_in:?}"
         ));
     }
-    let wrong = &report["wrong_key"];
-    if wrong.is_object()
-        && (wrong["status"] != json!(config.bad_key_status) || wrong["error_code"] != json!(11))
-    {
-        out.push(format!(
-            "wrong key: the portal answers HTTP {} error {}, the stand-in HTTP {} error 11",
-            wrong["status"], wrong["error_code"], config.bad_key_status
-        ));
+    // An answer as `(HTTP status, error code)`, `null` for what an accepted answer lacks;
+    // `None` when not asked.
+    let answered = |answer: Option<&ErrorAnswer>| match answer? {
+        ErrorAnswer::Refused(r) => Some((json!(r.status), json!(r.error_code))),
+        ErrorAnswer::Accepted { .. } => Some((Value::Null, Value::Null)),
+        ErrorAnswer::NotRun(_) => None,
+    };
+    if let Some((status, code)) = answered(report.wrong_key.as_ref()) {
+        if status != json!(config.bad_key_status) || code != json!(11) {
+            out.push(format!(
+                "wrong key: the portal answers HTTP {status} error {code}, the stand-in HTTP {} error 11",
+                config.bad_key_status
+            ));
+        }
     }
-    let unknown = &report["unknown_method"];
-    if unknown.is_object() && (unknown["status"] != json!(200) || unknown["error_code"] != json!(30)) {
-        out.push(format!(
-            "unknown method: the portal answers HTTP {} error {}, the stand-in HTTP 200 error 30",
-            unknown["status"], unknown["error_code"]
-        ));
+    if let Some((status, code)) = answered(report.unknown_method.as_ref()) {
+        if status != json!(200) || code != json!(30) {
+            out.push(format!(
+                "unknown method: the portal answers HTTP {status} error {code}, the stand-in HTTP 200 error 30"
+            ));
+        }
     }
-    if report["rate_limit"]["met"] == true && config.rate_cap.is_none() {
+    if report.rate_limit.met && config.rate_cap.is_none() {
         out.push(format!(
             "rate cap: the portal refused {} requests, the stand-in has no cap in this configuration",
-            report["rate_limit"]["refusals"].as_array().map_or(0, Vec::len)
+            report.rate_limit.refusals.len()
         ));
     }
     let served: BTreeSet<(&str, &str)> = flowlu_emulator::models().into_iter().collect();
     let names = reported_names(emu);
-    for entry in report["models"].as_array().into_iter().flatten() {
-        let Some(model) = entry["stream"]
-            .as_str()
-            .and_then(connector_flowlu::testing::model)
-        else {
+    for entry in &report.models {
+        let Some(model) = connector_flowlu::testing::model(&entry.stream) else {
             continue;
         };
         if !served.contains(&(model.module, model.model)) {
@@ -229,7 +237,7 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
             ));
             continue;
         }
-        if entry["access"] != "readable" {
+        if entry.access != "readable" {
             continue;
         }
         let records = emu.records(model.module, model.model);
@@ -239,7 +247,11 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
                 types.entry(reported(&names, k)).or_default().insert(json_type(v));
             }
         }
-        let fields = entry["fields"].as_object().cloned().unwrap_or_default();
+        let fields = entry
+            .sample
+            .as_ref()
+            .map(|s| s.fields.clone())
+            .unwrap_or_default();
         for (name, seen) in &fields {
             let Some(stand_in) = types.get(name.as_str()) else {
                 out.push(format!(
@@ -248,12 +260,7 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
                 ));
                 continue;
             };
-            for t in seen["types"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for t in seen.types.iter().map(String::as_str) {
                 if !stand_in.contains(t) {
                     out.push(format!(
                         "{}.{name}: the portal sends {t}, the stand-in only {stand_in:?}",
@@ -262,7 +269,7 @@ fn stand_in_contradictions(report: &Value, config: &EmulatorConfig, emu: &Emulat
                 }
             }
         }
-        if entry["served"].as_u64().unwrap_or(0) > 0 {
+        if entry.sample.as_ref().is_some_and(|s| s.served > 0) {
             for name in types.keys().filter(|n| !fields.contains_key(**n)) {
                 let everywhere = records.iter().all(|r| {
                     r.as_object()
@@ -297,41 +304,44 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
     let (probed, emu) = probe_stand_in(stand_in(Quirks::default())).await;
     let report = &probed.report;
     assert_eq!(probed.code, 0, "{}", probed.stderr);
-    assert_eq!(report["report_version"], json!(2));
-    assert_eq!(report["connector_version"], json!(env!("CARGO_PKG_VERSION")));
-    assert_eq!(report["outcome"], json!("complete"));
+    let typed = &probed.typed;
+    assert_eq!(typed.report_version, 2);
+    assert_eq!(typed.connector_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(typed.outcome, "complete");
     assert_eq!(
-        report["requests"]["sent"],
-        json!(all_but_smaller_page_sizes()),
+        typed.requests.sent,
+        all_but_smaller_page_sizes(),
         "every planned request ran but the smaller page sizes (1000 was answered)"
     );
-    assert_eq!(report["paging"]["model"], json!("crm_account"));
+    assert_eq!(typed.paging.model(), Some("crm_account"));
     assert_eq!(
         report["paging"]["page_size"],
         json!({"largest_honoured": 100, "bound": "exact", "asked": [{"limit": 1000, "served": 100, "total": 250}]})
     );
     assert!(
-        verdicts(report).values().all(|v| v == "honoured"),
+        verdicts(&probed.typed).values().all(|v| v == "honoured"),
         "{:?}",
-        verdicts(report)
+        verdicts(&probed.typed)
     );
     assert_eq!(
         report["wrong_key"],
         json!({"status": 200, "error_code": 11, "connector_reads_it_as": "auth",
             "body_shape": {"error": {"error_code": "integer", "error_msg": "string"}}})
     );
-    assert_eq!(report["unknown_method"]["error_code"], json!(30));
-    assert_eq!(
-        report["unknown_method"]["connector_reads_it_as"],
-        json!("unsupported")
-    );
+    let unknown = typed
+        .unknown_method
+        .as_ref()
+        .and_then(ErrorAnswer::refusal)
+        .unwrap();
+    assert_eq!(unknown.error_code, Some(30));
+    assert_eq!(unknown.connector_reads_it_as, "unsupported");
     assert_eq!(report["rate_limit"], json!({"met": false, "refusals": []}));
-    assert_eq!(report["denied_modules"], json!([]));
-    let readable = report["models"].as_array().unwrap();
+    assert_eq!(typed.denied_modules, Vec::<String>::new());
+    let readable = &typed.models;
     assert_eq!(readable.len(), MODELS.len());
-    assert!(readable.iter().all(|m| m["access"] == "readable"));
-    assert_eq!(report["totals"]["models_with_total"], json!(MODELS.len()));
-    assert_eq!(report["totals"]["wrong_on_a_complete_page"], json!(0));
+    assert!(readable.iter().all(|m| m.access == "readable"));
+    assert_eq!(typed.totals.models_with_total, MODELS.len() as u64);
+    assert_eq!(typed.totals.wrong_on_a_complete_page, 0);
     // Every model's field names and types are exactly what the stand-in serves (alias-named
     // custom columns under the names the probe gives them).
     let names = reported_names(&emu);
@@ -340,9 +350,10 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
         "the stand-in names select fields by alias"
     );
     for entry in readable {
-        let model = connector_flowlu::testing::model(entry["stream"].as_str().unwrap()).unwrap();
+        let model = connector_flowlu::testing::model(&entry.stream).unwrap();
         let records = emu.records(model.module, model.model);
-        let served = entry["served"].as_u64().unwrap() as usize;
+        let sample = entry.sample.as_ref().unwrap();
+        let served = sample.served as usize;
         assert_eq!(served, records.len().min(100), "{}", model.stream);
         let mut expected: BTreeMap<String, (BTreeSet<&str>, u64)> = BTreeMap::new();
         for record in records.iter().take(served) {
@@ -352,30 +363,25 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
                 e.1 += u64::from(v.as_str().is_some_and(|s| s.trim().is_empty()));
             }
         }
-        let fields = entry["fields"].as_object().unwrap();
+        let fields = &sample.fields;
         let seen: BTreeMap<String, (BTreeSet<&str>, u64)> = fields
             .iter()
             .map(|(k, f)| {
-                let types = f["types"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t.as_str().unwrap())
-                    .collect();
-                (k.clone(), (types, f["blank"].as_u64().unwrap()))
+                let types = f.types.iter().map(String::as_str).collect();
+                (k.clone(), (types, f.blank))
             })
             .collect();
         assert_eq!(seen, expected, "{}", model.stream);
-        assert!(fields["id"]["types"] == json!(["integer"]), "{}", model.stream);
+        assert!(fields["id"].types == ["integer"], "{}", model.stream);
     }
     // Custom fields: each row joins, as the connector joins it (module and singular model),
     // exactly the stream whose stand-in records carry its column (cf_<id> or its alias).
-    let custom = &report["custom_fields"];
-    assert_eq!(custom["rows"], json!(emu.count("customfields", "fields")));
-    let rows = custom["fields"].as_array().unwrap();
+    let custom = &typed.custom_fields;
+    assert_eq!(custom.rows, emu.count("customfields", "fields"));
+    let rows = &custom.fields;
     assert_eq!(rows.len(), emu.count("customfields", "fields"));
     for row in rows {
-        let key = row["key"].as_str().unwrap();
+        let key = row.key.as_str();
         let carried: Vec<&str> = MODELS
             .iter()
             .filter(|m| {
@@ -389,14 +395,14 @@ async fn a_report_from_the_stand_in_contradicts_nothing() {
             .map(|m| m.stream)
             .collect();
         assert_eq!(carried.len(), 1, "{key} is carried by one model: {carried:?}");
-        assert_eq!(row["joins_streams"], json!(carried), "{row}");
-        assert_eq!(row["joined_by"], json!("module_model"), "{row}");
-        assert_eq!(row["seen_in_streams"], json!(carried), "{row}");
+        assert_eq!(json!(row.joins_streams), json!(carried), "{row:?}");
+        assert_eq!(json!(row.joined_by), json!("module_model"), "{row:?}");
+        assert_eq!(json!(row.seen_in_streams), json!(carried), "{row:?}");
     }
     assert_eq!(report["differences"], json!([]), "{}", probed.stderr);
-    assert!(compare(report).is_empty());
+    assert!(compare(&probed.typed).is_empty());
     assert_eq!(
-        stand_in_contradictions(report, emu.config(), &emu),
+        stand_in_contradictions(&probed.typed, emu.config(), &emu),
         Vec::<String>::new()
     );
     assert!(probed.stderr.contains(&format!(
@@ -515,21 +521,17 @@ async fn each_quirk_of_the_stand_in_is_reported() {
         let report = &probed.report;
         let name = case.name;
         assert_eq!(probed.code, 0, "{name}: {}", probed.stderr);
-        assert_eq!(
-            report["requests"]["sent"],
-            json!(all_but_smaller_page_sizes()),
-            "{name}"
-        );
-        let mut expected: BTreeMap<String, String> = verdicts(report)
+        assert_eq!(probed.typed.requests.sent, all_but_smaller_page_sizes(), "{name}");
+        let mut expected: BTreeMap<String, String> = verdicts(&probed.typed)
             .keys()
             .map(|k| (k.clone(), "honoured".to_string()))
             .collect();
         for (k, v) in case.verdicts {
             expected.insert(k.to_string(), v.to_string());
         }
-        assert_eq!(verdicts(report), expected, "{name}");
+        assert_eq!(verdicts(&probed.typed), expected, "{name}");
         let want: BTreeSet<String> = case.differences.iter().map(|s| s.to_string()).collect();
-        assert_eq!(topics(report), want, "{name}: {}", report["differences"]);
+        assert_eq!(topics(&probed.typed), want, "{name}: {}", report["differences"]);
         for d in report["differences"].as_array().unwrap() {
             assert!(
                 probed.stderr.contains(d["connector_action"].as_str().unwrap()),
@@ -537,11 +539,11 @@ async fn each_quirk_of_the_stand_in_is_reported() {
             );
         }
         // Against the default stand-in, the report contradicts exactly the quirk.
-        let found = stand_in_contradictions(report, default.config(), &default);
+        let found = stand_in_contradictions(&probed.typed, default.config(), &default);
         assert_eq!(found.len(), case.contradictions, "{name}: {found:?}");
         // ... and the stand-in that produced it, nothing.
         assert_eq!(
-            stand_in_contradictions(report, &case.config, &_emu),
+            stand_in_contradictions(&probed.typed, &case.config, &_emu),
             Vec::<String>::new(),
             "{name}"
         );
@@ -574,22 +576,25 @@ async fn page_sizes_and_the_bad_key_status_are_measured_exactly() {
         ..Quirks::default()
     }))
     .await;
-    assert_eq!(result_only.report["totals"]["models_with_total"], json!(0));
+    assert_eq!(result_only.typed.totals.models_with_total, 0);
     assert_eq!(
-        result_only.report["totals"]["models_with_total_result"],
-        json!(MODELS.len())
+        result_only.typed.totals.models_with_total_result,
+        MODELS.len() as u64
     );
     let (bad_key, _e4) = probe_stand_in(EmulatorConfig {
         bad_key_status: 401,
         ..stand_in(Quirks::default())
     })
     .await;
-    assert_eq!(bad_key.report["wrong_key"]["status"], json!(401));
-    assert_eq!(bad_key.report["wrong_key"]["error_code"], json!(11));
-    assert_eq!(
-        bad_key.report["wrong_key"]["connector_reads_it_as"],
-        json!("auth")
-    );
+    let wrong = bad_key
+        .typed
+        .wrong_key
+        .as_ref()
+        .and_then(ErrorAnswer::refusal)
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.error_code, Some(11));
+    assert_eq!(wrong.connector_reads_it_as, "auth");
 }
 
 #[tokio::test]
@@ -635,8 +640,8 @@ async fn a_rejected_key_stops_the_probe_after_one_request() {
     )
     .await;
     assert_eq!(probed.code, 1);
-    assert_eq!(probed.report["outcome"], json!("stopped"));
-    assert_eq!(probed.report["requests"]["sent"], json!(1));
+    assert_eq!(probed.typed.outcome, "stopped");
+    assert_eq!(probed.typed.requests.sent, 1);
     assert_eq!(emu.stats().total, 1);
 }
 
@@ -682,7 +687,9 @@ async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (P
         .await;
     // Models, page sizes (1000 is answered), asc, desc, page 2, filter[id], the order of each
     // cursor column (no cursor values: no cursor filter is sent): every list but the refused one.
-    let lists_expected = MODELS.len() - 1 + 1 + 4 + CURSOR_COLUMNS.len();
+    // ... and the count of an id range (`paging.id_ranges`; its cursor half needs two cursor
+    // values, which these records lack).
+    let lists_expected = MODELS.len() - 1 + 1 + 4 + CURSOR_COLUMNS.len() + 1;
     let lists = server
         .mock(
             "GET",
@@ -695,7 +702,7 @@ async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (P
         .await;
     let catch_all = CatchAll::register(&mut server).await;
     let probed = probe_at(&server.url(), config, false).await;
-    let sent = probed.report["requests"]["sent"].as_u64().unwrap() as usize;
+    let sent = probed.typed.requests.sent;
     assert_eq!(sent, lists_expected + 4, "{}", probed.report["paging"]);
     for mock in [&wrong_key, &rate, &unknown, &get, &lists] {
         mock.assert_async().await;
@@ -708,16 +715,16 @@ async fn lead_answered(answer: (usize, &str, Option<&str>), config: Value) -> (P
 async fn a_rate_cap_met_is_reported_in_both_refusal_forms() {
     let (text, _) = rate_capped((429, "Too Many Requests", None)).await;
     let refusals = &text.report["rate_limit"]["refusals"];
-    assert_eq!(text.report["rate_limit"]["met"], json!(true));
+    assert!(text.typed.rate_limit.met);
     assert_eq!(
         refusals,
         &json!([{"request": 3, "status": 429, "form": "http_429", "body_shape": "text", "headers": {},
             "retry_after_sent": false, "connector_reads_it_as": "rate_limited"}])
     );
-    let lead = &text.report["models"][2];
-    assert_eq!(lead["stream"], json!("crm_lead"));
-    assert_eq!(lead["access"], json!("rate_limited"));
-    assert!(topics(&text.report).contains("rate_limit"));
+    let lead = &text.typed.models[2];
+    assert_eq!(lead.stream, "crm_lead");
+    assert_eq!(lead.access, "rate_limited");
+    assert!(topics(&text.typed).contains("rate_limit"));
     assert!(text.stderr.contains("Rate cap met: true"));
     // A model refused for the cap was not read: incomplete, and counted as refused for the
     // cap, not as unreadable.
@@ -829,7 +836,7 @@ async fn aliases_never_appear_however_many_pages_of_custom_fields() {
         let expected = plan_budget(MODELS.len())
             - (connector_flowlu::testing::PAGE_SIZES.len() - 1)
             - (connector_flowlu::testing::CUSTOM_FIELD_PAGES - pages as usize);
-        assert_eq!(probed.report["requests"]["sent"], json!(expected), "{rows}");
+        assert_eq!(probed.typed.requests.sent, expected, "{rows}");
         let aliased: Vec<String> = emu
             .records("customfields", "fields")
             .iter()
@@ -910,10 +917,15 @@ async fn a_rate_cap_of_the_stand_in_is_reported_in_both_refusal_forms_within_the
             json!("rate_limited"),
             "{form}"
         );
-        assert!(topics(report).contains("rate_limit"), "{form}");
+        assert!(topics(&probed.typed).contains("rate_limit"), "{form}");
         // The wrong key met the cap: no claim about how the portal answers a wrong key.
-        assert_eq!(report["wrong_key"]["verdict"], json!("inconclusive"), "{form}");
-        assert!(!topics(report).contains("wrong_key"), "{form}");
+        let wrong = probed.typed.wrong_key.as_ref().and_then(ErrorAnswer::refusal);
+        assert_eq!(
+            wrong.and_then(|w| w.verdict.as_deref()),
+            Some("inconclusive"),
+            "{form}"
+        );
+        assert!(!topics(&probed.typed).contains("wrong_key"), "{form}");
     }
 }
 
@@ -937,69 +949,59 @@ async fn answers_refused_for_the_rate_cap_are_inconclusive_not_portal_answers() 
         let report = &probed.report;
         let stats = emu.stats();
         assert_eq!(stats.total - stats.refused, MODELS.len() as u64, "{form}");
+        let typed = &probed.typed;
         assert!(
-            report["models"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|m| m["access"] == "readable"),
+            typed.models.iter().all(|m| m.access == "readable"),
             "{form}: {}",
             report["models"]
         );
         // The wrong key and the unknown method met the cap, not the portal's answer to them.
-        for key in ["wrong_key", "unknown_method"] {
-            assert_eq!(report[key]["verdict"], json!("inconclusive"), "{form} {key}");
+        for (key, answer) in [
+            ("wrong_key", &typed.wrong_key),
+            ("unknown_method", &typed.unknown_method),
+        ] {
+            let answer = answer.as_ref().and_then(ErrorAnswer::refusal).unwrap();
+            assert_eq!(answer.verdict.as_deref(), Some("inconclusive"), "{form} {key}");
             assert_eq!(
-                report[key]["why"],
-                json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+                answer.why.as_deref(),
+                Some("refused for the account's rate limit: the answer says nothing about what was asked"),
                 "{form} {key}"
             );
-            assert_eq!(
-                report[key]["connector_reads_it_as"],
-                json!("rate_limited"),
-                "{form} {key}"
-            );
+            assert_eq!(answer.connector_reads_it_as, "rate_limited", "{form} {key}");
         }
         // Every experiment sent was refused for the cap: inconclusive, none "refused"; the
         // id filter and the get were not sent (no ids came back to build them from).
-        let expected: BTreeMap<String, String> = verdicts(report)
+        let expected: BTreeMap<String, String> = verdicts(&probed.typed)
             .into_keys()
             .map(|k| (k, "inconclusive".to_string()))
             .collect();
-        assert_eq!(verdicts(report), expected, "{form}");
+        assert_eq!(verdicts(&probed.typed), expected, "{form}");
+        let paging = &typed.paging;
         assert_eq!(
-            report["paging"]["order_asc"]["why"],
-            json!("refused for the account's rate limit: the answer says nothing about what was asked"),
+            paging.order_asc.as_ref().map(|v| v.why.as_str()),
+            Some("refused for the account's rate limit: the answer says nothing about what was asked"),
             "{form}"
         );
         assert_eq!(
-            report["paging"]["filter_id"]["why"],
-            json!("fewer than two records with numeric ids to filter between"),
+            paging.filter_id.as_ref().map(|v| v.why.as_str()),
+            Some("fewer than two records with numeric ids to filter between"),
             "{form}"
         );
-        assert_eq!(
-            report["paging"]["page_size"]["bound"],
-            json!("inconclusive"),
+        let page_size = paging.page_size.as_ref().unwrap();
+        assert_eq!(page_size.bound, "inconclusive", "{form}");
+        assert_eq!(page_size.largest_honoured, None, "{form}");
+        assert!(
+            matches!(&typed.get_vs_list, Some(GetVsList::Verdict(v)) if v.verdict == "inconclusive"),
             "{form}"
         );
-        assert_eq!(
-            report["paging"]["page_size"]["largest_honoured"],
-            Value::Null,
-            "{form}"
-        );
-        assert_eq!(report["get_vs_list"]["verdict"], json!("inconclusive"), "{form}");
         // The only differences reported are the rate refusals themselves.
         assert_eq!(
-            topics(report),
+            topics(&probed.typed),
             BTreeSet::from(["rate_limit".to_string()]),
             "{form}: {}",
             report["differences"]
         );
-        assert_eq!(
-            report["rate_limit"]["refusals"].as_array().unwrap().len() as u64,
-            stats.refused,
-            "{form}"
-        );
+        assert_eq!(typed.rate_limit.refusals.len() as u64, stats.refused, "{form}");
         assert!(
             stats.refused >= 2,
             "{form}: the wrong key and the unknown method at least"
@@ -1037,7 +1039,7 @@ async fn a_retry_after_and_rate_headers_are_reported_and_nothing_is_retried() {
         assert!(!text.contains(CANARY_KEY) && !text.contains("acme"), "{text}");
     }
     assert_eq!(refusals[0]["retry_after_sent"], json!(true));
-    assert!(probed.report["requests"]["sent"].as_u64().unwrap() <= plan_budget(MODELS.len()) as u64);
+    assert!(probed.typed.requests.sent <= plan_budget(MODELS.len()));
 }
 
 /// Standard base64, to look for the key in that encoding too.
@@ -1063,8 +1065,8 @@ async fn an_unreachable_portal_stops_the_probe_after_one_request() {
     drop(listener);
     let probed = probe_at(&url, config_json("acme"), false).await;
     assert_eq!(probed.code, 1);
-    assert_eq!(probed.report["outcome"], json!("stopped"));
-    assert_eq!(probed.report["requests"]["sent"], json!(1));
+    assert_eq!(probed.typed.outcome, "stopped");
+    assert_eq!(probed.typed.requests.sent, 1);
 }
 
 #[tokio::test]
@@ -1077,7 +1079,7 @@ async fn the_report_holds_no_key_no_domain_and_no_value() {
     let emu = Emulator::start(config).await.unwrap();
     let cfg = json!({"name": "T", "account_domain": "zebracorp", "api_key": key});
     let probed = probe_at(&emu.base_url(), cfg.clone(), false).await;
-    assert_eq!(probed.report["outcome"], json!("complete"), "{}", probed.stderr);
+    assert_eq!(probed.typed.outcome, "complete", "{}", probed.stderr);
     let encodings = [
         key.to_string(),
         serde_urlencoded::to_string([("k", key)]).unwrap()[2..].to_string(),
@@ -1244,8 +1246,8 @@ async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_
     )
     .await;
     assert_eq!(run.code, 0);
-    let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["outcome"], json!("complete"));
+    let report: ProbeReport = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report.outcome, "complete");
     assert_eq!(emu.stats().total, all_but_smaller_page_sizes() as u64);
 }
 
@@ -1256,9 +1258,9 @@ async fn the_command_line_refuses_a_fast_interval_on_a_real_portal_and_explains_
 async fn a_saved_report_against_the_stand_in() {
     let config = stand_in(Quirks::default());
     let emu = Emulator::start(config.clone()).await.unwrap();
-    let report: Value = match std::env::var("PROBE_REPORT") {
+    let report: ProbeReport = match std::env::var("PROBE_REPORT") {
         Ok(path) => serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(),
-        Err(_) => probe_at(&emu.base_url(), config_json("acme"), false).await.report,
+        Err(_) => probe_at(&emu.base_url(), config_json("acme"), false).await.typed,
     };
     let found = stand_in_contradictions(&report, &config, &emu);
     for line in &found {

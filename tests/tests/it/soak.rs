@@ -46,10 +46,11 @@ async fn reads_and_writes_under_faults_lose_and_repeat_nothing() {
     }
 }
 
-/// The soak's write interrupted by a signal a third of the way, under the soak's faults, then
-/// resumed from the last acknowledged checkpoint: no checkpoint past a record that must be sent
-/// again, no request started after the signal, nothing duplicated: the creates without a match
-/// field applied after the last acknowledged checkpoint are found again by the resume.
+/// The soak's write interrupted by a signal a third of the way, under the soak's faults and a
+/// second client's creates and edits, then resumed from the last acknowledged checkpoint: no
+/// checkpoint past a record that must be sent again, no request started after the signal, no
+/// outcome the final data contradicts, nothing duplicated: the creates without a match field
+/// applied after the last acknowledged checkpoint are found again by the resume.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signalled_write_resumed_from_its_last_checkpoint_duplicates_nothing() {
     let config = SoakConfig {
@@ -72,6 +73,9 @@ async fn a_signalled_write_resumed_from_its_last_checkpoint_duplicates_nothing()
         assert!(figures.not_sent > 0, "{figures:?}");
         assert_eq!(figures.acked_past_resend, 0, "{figures:?}");
         assert_eq!(figures.duplicates, 0, "{figures:?}");
+        // A second client created 6 accounts with e-mails upserted later and gave 6 others
+        // such e-mails before the signal.
+        assert_eq!(figures.concurrent_changes, 12, "{figures:?}");
         assert!(figures.stop < Duration::from_secs(10), "{figures:?}");
         // Answers to requests already on the wire, at most the requests in flight (and records).
         assert!(figures.requests_after <= 16, "{figures:?}");
