@@ -20,6 +20,15 @@ packaging/source-flowlu/build-image.sh "$BIN" "$oci" "$docker_archive"
 version=$(sed -n 's/^ *dockerImageTag: *//p' packaging/source-flowlu/metadata.yaml)
 repository=$(sed -n 's/^ *dockerRepository: *//p' packaging/source-flowlu/metadata.yaml)
 case $repository in airbyte/*) fail "metadata.yaml's dockerRepository ($repository) takes Airbyte's namespace" ;; esac
+# documentationUrl: this project's documentation, a file of the checkout (relative to
+# metadata.yaml) or an https URL; never Airbyte's page of its own Flowlu connector.
+docs=$(sed -n 's/^ *documentationUrl: *//p' packaging/source-flowlu/metadata.yaml)
+case $docs in
+  *docs.airbyte.com*|"") fail "metadata.yaml's documentationUrl ($docs) is not this project's documentation" ;;
+  https://*) ;;
+  *://*) fail "metadata.yaml's documentationUrl ($docs) is neither https nor a file of the checkout" ;;
+  *) [ -f "packaging/source-flowlu/${docs%%#*}" ] || fail "metadata.yaml's documentationUrl ($docs) names no file of the checkout" ;;
+esac
 image=docker.io/$repository:$version
 podman=(podman --runtime runc --cgroup-manager cgroupfs)
 [ "$("${podman[@]}" image inspect "$image" --format '{{index .Config.Labels "io.airbyte.name"}} {{index .Config.Labels "io.airbyte.version"}}')" = "$repository $version" ] || fail "image labels"

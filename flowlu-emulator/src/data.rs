@@ -210,7 +210,10 @@ pub(crate) fn custom_field_target(id: u64) -> (&'static str, &'static str) {
 /// Every fourth custom field is named in the API by its alias (`api_use_alias` = 1).
 pub(crate) fn custom_field_alias(id: u64) -> (String, bool) {
     let words = ["contract_no", "tier", "region", "segment", "due_on", "channel"];
-    (format!("{}_{id}", words[id as usize % words.len()]), id % 4 == 0)
+    (
+        format!("{}_{id}", words[id as usize % words.len()]),
+        id.is_multiple_of(4),
+    )
 }
 
 /// The column of custom field `id` in its table's records.

@@ -12,7 +12,6 @@ use crate::catalog::{self, Gen, ModelDef};
 use crate::config::{EmulatorConfig, TotalField};
 use crate::data::{self, Counts, CustomColumn, RowSeed};
 use crate::error::{ApiError, Error};
-use crate::webhook::{Action, StoreEvent};
 
 /// One record.
 #[derive(Debug)]
@@ -64,6 +63,23 @@ impl Table {
         self.rows.push(Arc::clone(&row));
         row
     }
+}
+
+/// What a change did to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One change of the store, as the store noted it (rows are shared, not copied).
+#[derive(Debug)]
+pub(crate) struct StoreEvent {
+    pub def: &'static ModelDef,
+    pub action: Action,
+    pub current: Option<Arc<Row>>,
+    pub previous: Option<Arc<Row>>,
 }
 
 /// A comparison in a list filter.

@@ -14,41 +14,13 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::catalog::ModelDef;
 use crate::config::{Webhook, WebhookFault, WebhookFaults};
 use crate::data;
 use crate::error::Error;
-use crate::store::Row;
+use crate::store::{Action, Row, StoreEvent};
 
 /// How long a POST may take before it counts as failed (Flowlu documents no limit).
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a change did to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        }
-    }
-}
-
-/// One change of the store, as the store noted it (rows are shared, not copied).
-#[derive(Debug)]
-pub(crate) struct StoreEvent {
-    pub def: &'static ModelDef,
-    pub action: Action,
-    pub current: Option<Arc<Row>>,
-    pub previous: Option<Arc<Row>>,
-}
 
 impl StoreEvent {
     /// `{"meta":{"module","model","action"},"current":..,"previous":..}`, the records as the
@@ -62,7 +34,11 @@ impl StoreEvent {
             "meta": {
                 "module": self.def.module,
                 "model": self.def.model,
-                "action": self.action.as_str(),
+                "action": match self.action {
+                    Action::Create => "create",
+                    Action::Update => "update",
+                    Action::Delete => "delete",
+                },
             },
             "current": record(&self.current),
             "previous": record(&self.previous),

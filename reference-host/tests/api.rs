@@ -763,6 +763,11 @@ async fn changes_from_another_origin_or_host_name_are_refused_and_every_answer_i
         assert_eq!(get("x-frame-options").as_deref(), Some("DENY"), "{path}");
     }
     assert!(!reference_host::api::CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+    // The form's validators are precompiled into the script: no 'unsafe-eval'.
+    assert_eq!(
+        reference_host::api::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    );
     assert!(reference_host::api::CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
     // The page holds no inline script or style: only references to /app.js and /app.css.
     let page = env

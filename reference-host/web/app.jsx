@@ -6,10 +6,27 @@
 import React, { useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import Form, { getDefaultRegistry } from "@rjsf/core";
-import { customizeValidator } from "@rjsf/validator-ajv8";
+import { deepEquals } from "@rjsf/utils";
+import createPrecompiledValidator from "@rjsf/validator-ajv8/lib/createPrecompiledValidator.js";
+// Built by build.mjs from schemas/flowlu/credential.schema.json: the forms' validators as code,
+// so nothing is compiled at run time (the page's content security policy has no 'unsafe-eval').
+import credentialFns from "precompiled:credential";
+import rotateFns from "precompiled:rotate";
+import compiled from "precompiled:schemas";
+import { rotateSchema } from "./forms.mjs";
 
-const validator = customizeValidator();
+const validators = {
+  credential: createPrecompiledValidator(credentialFns, compiled.credential),
+  rotate: createPrecompiledValidator(rotateFns, compiled.rotate),
+};
 const defaults = getDefaultRegistry().templates;
+
+// Which of the server's forms the bundle's validators were not built from (a bundle older
+// than the schema): none when the page can validate them.
+const staleForms = (kind) => [
+  ...(deepEquals(kind.schema, compiled.credential) ? [] : ["credential"]),
+  ...(deepEquals(rotateSchema(kind.schema, kind.secrets), compiled.rotate) ? [] : ["rotate"]),
+];
 
 // Whether an RJSF error schema holds a message anywhere.
 const hasErrors = (es) => !!es && typeof es === "object" &&
@@ -89,7 +106,7 @@ function CredentialForm({ kind, title, initial, submitLabel, onSubmit, onCancel 
         uiSchema={{ ...kind.ui_schema, "ui:submitButtonOptions": { submitText: busy ? "Validating..." : submitLabel } }}
         formData={formData}
         onChange={(e) => setFormData(e.formData)}
-        validator={validator}
+        validator={validators.credential}
         templates={templates}
         noHtml5Validate
         transformErrors={transformErrorsFor(kind)}
@@ -104,8 +121,7 @@ function CredentialForm({ kind, title, initial, submitLabel, onSubmit, onCancel 
 }
 
 function RotateForm({ kind, tile, onDone, onCancel }) {
-  const properties = Object.fromEntries(kind.secrets.map((p) => [p, kind.schema.properties[p]]));
-  const schema = { type: "object", required: kind.secrets, properties };
+  const schema = rotateSchema(kind.schema, kind.secrets);
   const uiSchema = Object.fromEntries(kind.secrets.map((p) => [p, kind.ui_schema[p]]));
   const [refusal, setRefusal] = useState(null);
   const [formData, setFormData] = useState({});
@@ -119,7 +135,7 @@ function RotateForm({ kind, tile, onDone, onCancel }) {
         uiSchema={{ ...uiSchema, "ui:submitButtonOptions": { submitText: "Rotate key" } }}
         formData={formData}
         onChange={(e) => setFormData(e.formData)}
-        validator={validator}
+        validator={validators.rotate}
         extraErrors={refusal?.field ? refusal.extra_errors : undefined}
         showErrorList={false}
         onSubmit={async ({ formData }) => {
@@ -255,6 +271,15 @@ function App() {
     reload();
   }, []);
   if (!kind || !tiles) return <p>Loading...</p>;
+  const stale = staleForms(kind);
+  if (stale.length > 0) {
+    return (
+      <p className="banner-error" role="alert" id="stale-validators">
+        This page was built for another credential form than the server's ({stale.join(", ")}):
+        rebuild it with npm --prefix reference-host/web run build, then reload.
+      </p>
+    );
+  }
   const back = async () => { await reload(); setView({ mode: "list" }); };
   const edit = async (tile) => {
     const res = await call("GET", `/api/credentials/${tile.id}`);

@@ -3,7 +3,9 @@
 // a bad domain's readable message at the domain field, a bad key's at the key field, a good
 // credential as a tile, the masked key on edit, an edited domain demanding the key again,
 // rotation, use for a source (discover + preview) and delete; the advanced settings folded and
-// the array buttons labelled; a page on another origin (a second local server) unable to create,
+// the array buttons labelled; the forms validated under a content security policy without
+// 'unsafe-eval' (precompiled validators) with no violation reported, and a bundle whose
+// validators were built from another schema refusing to show a form; a page on another origin (a second local server) unable to create,
 // edit, rotate or delete by cross-origin fetch or plain HTML form. The canary key is never in the
 // page, in any response body or in the server's log. Screenshots: target/host-screenshots/.
 import { spawn } from "node:child_process";
@@ -53,9 +55,21 @@ const browser = await chromium.launch({
 });
 const bodies = [];
 let step = 0;
+// Content security policy violations a page reports (its `securitypolicyviolation` events,
+// and Chromium's console errors about the policy).
+async function watchCsp(page) {
+  const violations = [];
+  await page.addInitScript(() => document.addEventListener("securitypolicyviolation",
+    (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /CSP violation|Content Security Policy|unsafe-eval/i.test(m.text())) violations.push(m.text());
+  });
+  return violations;
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 1200 } });
   page.setDefaultTimeout(15000);
+  const cspViolations = await watchCsp(page);
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   page.on("response", async (r) => { try { bodies.push({ url: r.url(), text: await r.text() }); } catch { /* redirects have no body */ } });
@@ -76,7 +90,10 @@ try {
   };
   const submit = () => page.click("#credential-form button[type=submit], #rotate-form button[type=submit]");
 
-  await page.goto(base);
+  const first = await page.goto(base);
+  const policy = first.headers()["content-security-policy"] || "";
+  check("the page's content security policy allows no eval and no inline script",
+    policy.includes("script-src 'self';") && !policy.includes("unsafe-eval") && !policy.includes("unsafe-inline"), policy);
   await page.locator("#no-credentials").waitFor();
   await shot("empty");
 
@@ -260,6 +277,38 @@ try {
   check("delete: the tile is gone", (await page.locator(".tile").count()) === 0, "tiles remain");
   await shot("deleted");
   check("no script error in the page", pageErrors.length === 0, pageErrors);
+  check("no content security policy violation in the walk (forms validated without eval)", cspViolations.length === 0, cspViolations);
+
+  // 10. A bundle built from another schema than the server's (here: the server's answer
+  // changed under it) shows no form but says to rebuild; and the violation watch does see a
+  // violation (an inline script the policy refuses), so its silence above means something.
+  const stale = await browser.newPage();
+  try {
+    const staleViolations = await watchCsp(stale);
+    const staleErrors = [];
+    stale.on("pageerror", (e) => staleErrors.push(String(e)));
+    await stale.route("**/api/kinds/flowlu/form", async (route) => {
+      const response = await route.fetch();
+      const form = await response.json();
+      form.schema.properties.name.maxLength = 7;
+      await route.fulfill({ response, json: form });
+    });
+    await stale.goto(base);
+    const banner = await stale.locator("#stale-validators").textContent();
+    check("stale validators: the page says to rebuild it", banner.includes("(credential)") &&
+      banner.includes("npm --prefix reference-host/web run build"), banner);
+    check("stale validators: no form offered", (await stale.locator("#add-credential, form").count()) === 0, "a form or the Add button is shown");
+    check("stale validators: no script error", staleErrors.length === 0, staleErrors);
+    check("stale validators: no violation before the control", staleViolations.length === 0, staleViolations);
+    await stale.evaluate(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.inlineRan = true";
+      document.body.appendChild(s);
+    });
+    for (let i = 0; i < 50 && staleViolations.length === 0; i++) await stale.waitForTimeout(20);
+    check("the violation watch reports a refused inline script", staleViolations.length > 0 &&
+      !(await stale.evaluate(() => window.inlineRan === true)), "no violation reported");
+  } finally { await stale.close(); }
 } catch (e) {
   check("the page could be driven", false, String(e).split("\n")[0]);
   try { await browser.contexts()[0]?.pages()[0]?.screenshot({ path: path.join(shots, "failed.png"), fullPage: true }); } catch { /* no page */ }

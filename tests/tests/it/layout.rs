@@ -69,6 +69,7 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
             &["catalog", "config", "error"],
             &["data"],
             &["store"],
+            &["webhook"],
             &["server"],
         ],
     ),

@@ -72,7 +72,7 @@ impl Portal {
         if let Some(every) = self.fail_every.filter(|every| n % every == every - 1) {
             tokio::time::sleep(self.latency).await;
             self.failed.fetch_add(1, Ordering::SeqCst);
-            return Err(if (n / every) % 2 == 0 {
+            return Err(if (n / every).is_multiple_of(2) {
                 Error::Server { status: 503 }
             } else {
                 Error::Malformed {
