@@ -35,7 +35,7 @@ async fn write(
     for (i, name) in names.iter().enumerate() {
         stdin.push(record_line(name));
         let n = from + i as u64 + 1;
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             stdin.push(state_line(n));
         }
     }
