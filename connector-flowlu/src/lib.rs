@@ -53,6 +53,8 @@ pub use base::error::{
     TransportKind, UnavailableKind,
 };
 pub use base::settings::{CustomFieldColumns, Settings, WriteMode, WriteRule};
+pub use cli::listen::ListenArgs;
+pub use cli::probe::ProbeArgs;
 pub use cli::{process_main, Flowlu, FlowluCommand};
 pub use client::limiter::{Limiter, LimiterConfig, RetryPolicy, Wait, WaitReason};
 pub use client::pace_memory::{PaceSnapshot, Rejected as PaceRejected};

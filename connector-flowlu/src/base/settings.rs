@@ -41,10 +41,10 @@ pub(crate) const DEFAULT_DELETES_HOURS: u32 = 24;
 pub(crate) const DEFAULT_DELETES_PERCENT: u32 = 5;
 
 /// The range of `webhook_poll_hours` (0: every read; at most a week).
-pub const WEBHOOK_POLL_HOURS_RANGE: RangeInclusive<u32> = 0..=168;
+pub(crate) const WEBHOOK_POLL_HOURS_RANGE: RangeInclusive<u32> = 0..=168;
 /// Default `webhook_poll_hours`: with webhooks, an incremental stream is polled once an hour,
 /// the safety net for events Flowlu did not deliver (it promises no delivery).
-pub const DEFAULT_WEBHOOK_POLL_HOURS: u32 = 1;
+pub(crate) const DEFAULT_WEBHOOK_POLL_HOURS: u32 = 1;
 
 /// Default requests in flight per account.
 pub(crate) const DEFAULT_CONCURRENCY: u32 = 4;
