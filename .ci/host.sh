@@ -2,8 +2,9 @@
 # CI: the reference host (reference-host/) in headless Chromium (Debian's chromium): a bad
 # domain's message at the domain field, a bad key's at the key field, a good credential as a
 # tile, the masked key on edit, an edited domain demanding the key again, rotation, use for a
-# source, delete; the canary key never in the page, a response body, the server's log or the
-# database file. Screenshots and the server's log: target/host-screenshots/.
+# source with its webhook panel (URL and token, steps, Copy, New URL, a change made in the
+# embedded stand-in listed within 2 s), delete; the canary key never in the page, a response
+# body, the server's log or the database file; a webhook token never in the server's log. Screenshots and the server's log: target/host-screenshots/.
 # Installs what it needs (apt chromium; npm ci from the committed lock file); idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,12 +2,15 @@
 // its embedded stand-in with a canary key, walks the page and asserts what a person sees:
 // a bad domain's readable message at the domain field, a bad key's at the key field, a good
 // credential as a tile, the masked key on edit, an edited domain demanding the key again,
-// rotation, use for a source (discover + preview) and delete; the advanced settings folded and
+// rotation, use for a source (discover + preview) with its webhook panel (the URL with its token,
+// the steps, Copy, "New URL" replacing the token, a change made in the embedded stand-in listed
+// within 1000 ms plus the page's 1000 ms refresh) and delete; the advanced settings folded and
 // the array buttons labelled; the forms validated under a content security policy without
 // 'unsafe-eval' (precompiled validators) with no violation reported, and a bundle whose
 // validators were built from another schema refusing to show a form; a page on another origin (a second local server) unable to create,
 // edit, rotate or delete by cross-origin fetch or plain HTML form. The canary key is never in the
-// page, in any response body or in the server's log. Screenshots: target/host-screenshots/.
+// page, in any response body or in the server's log; a webhook token (shown on the page, in its
+// URL) is never in the server's log. Screenshots: target/host-screenshots/.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -54,6 +57,7 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const bodies = [];
+const hookTokens = [];
 let step = 0;
 // Content security policy violations a page reports (its `securitypolicyviolation` events,
 // and Chromium's console errors about the policy).
@@ -251,6 +255,64 @@ try {
   const rows = await page.locator("#preview tbody tr").count();
   check("use for a source: a preview of the first 5 records", rows === 5, rows);
   await shot("source-preview");
+
+  // 7b. The credential's webhook: its URL (token included) with the steps and a Copy button;
+  // "New URL" replaces the token; a change made in the embedded stand-in (its own
+  // /_emulator/mutate, at the address the server logs at debug) shows in the change list.
+  const credId = (await listed())[0].id;
+  const hookUrl = page.locator("#webhook-url");
+  await hookUrl.waitFor();
+  const hookPattern = new RegExp(`^${base.replaceAll(".", "\\.")}hooks/${credId}/flowlu/webhook/([A-Za-z0-9_-]{16,})$`);
+  const firstUrl = await hookUrl.inputValue();
+  const firstToken = (firstUrl.match(hookPattern) || [])[1];
+  if (firstToken) hookTokens.push(firstToken);
+  check("webhook: the URL names this host, the credential and a token", Boolean(firstToken), firstUrl);
+  const steps = await page.locator("#webhook ol li").allTextContents();
+  check("webhook: the four steps, starting at Flowlu's System Settings -> Webhooks", steps.length === 4 &&
+    steps[0] === "In Flowlu, open System Settings -> Webhooks (an administrator's page) and add a webhook." &&
+    steps[1].startsWith("Paste this URL."), JSON.stringify(steps));
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base.replace(/\/$/, "") });
+  const copyButton = page.locator("#webhook-copy");
+  check("webhook: a Copy button", (await copyButton.textContent()) === "Copy", await copyButton.textContent());
+  await copyButton.click();
+  await page.locator("#webhook-copy", { hasText: "Copied" }).waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  check("webhook: Copy puts the URL on the clipboard", copied === firstUrl, copied);
+  await shot("webhook");
+  await page.click("#webhook-rotate");
+  await page.waitForFunction((old) => document.querySelector("#webhook-url")?.value !== old, firstUrl);
+  const secondUrl = await hookUrl.inputValue();
+  const secondToken = (secondUrl.match(hookPattern) || [])[1];
+  if (secondToken) hookTokens.push(secondToken);
+  check("webhook: New URL shows another token for the same credential", Boolean(secondToken) && secondToken !== firstToken, secondUrl);
+  const shown = await page.evaluate(() => document.documentElement.outerHTML + [...document.querySelectorAll("input")].map((i) => i.value).join(" "));
+  check("webhook: the old URL is no longer shown", !shown.includes(firstToken) && shown.includes(secondToken), "old token in the page or new one missing");
+  check("webhook: the previous URL's grace period is said", (await page.textContent("#webhook")).includes("The previous URL works until 20"), await page.textContent("#webhook"));
+  check("webhook: Copy offered again for the new URL", (await copyButton.textContent()) === "Copy", await copyButton.textContent());
+  const standIn = (fs.readFileSync(logFile, "utf8").match(/flowlu emulator listening.*?(127\.0\.0\.1:\d+)/) || [])[1];
+  check("the stand-in's address is in the server's debug log", Boolean(standIn), "no 'flowlu emulator listening' line");
+  check("webhook: no change listed before the stand-in changes", (await page.locator("#webhook-changes li").count()) === 0,
+    await page.textContent("#webhook-changes"));
+  const madeAt = Date.now();
+  const mutated = await fetch(`http://${standIn}/_emulator/mutate`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ module: "crm", model: "account", seed: 7, updates: 1 }) });
+  const summary = await mutated.json();
+  const expected = `update ${summary.updated?.[0]} ${summary.timestamp}`;
+  let seenAfter = null;
+  while (Date.now() - madeAt < 5000) {
+    if ((await page.locator("#webhook-changes li").allTextContents()).includes(expected)) { seenAfter = Date.now() - madeAt; break; }
+    await page.waitForTimeout(10);
+  }
+  console.log(`     a change made in the stand-in was listed after ${seenAfter ?? "more than 5000"} ms`);
+  // The page asks for the changes every 1000 ms (setInterval in app.jsx): a change that reaches
+  // the spool just after an ask is listed at the next one, so the bound is 1000 ms for the change
+  // to arrive plus the 1000 ms refresh interval.
+  check("webhook: a change made in the stand-in is listed within 1000 ms + the page's 1000 ms refresh",
+    mutated.status === 200 && summary.updated?.length === 1 && seenAfter !== null && seenAfter <= 2000,
+    `status ${mutated.status}, ${JSON.stringify(summary)}, listed after ${seenAfter ?? "> 5000"} ms`);
+  check("webhook: the heading counts the one change", (await page.textContent("#webhook-changes h4")) === "crm_account: changes received by webhook (1)",
+    await page.textContent("#webhook-changes h4"));
+  await shot("webhook-change");
   await page.click("#source-panel button:text('Close')");
 
   // 8. A key that lacks modules: saved, its warning on the whole credential (the tile).
@@ -323,6 +385,9 @@ check("the server refused the cross-origin changes that reached it (403)", (fs.r
 const serverLog = fs.readFileSync(logFile, "utf8");
 check("the server's log recorded the requests", serverLog.includes("path=/api/credentials"), "no request lines");
 check("the server's log never holds the key", KEYS.every((k) => !serverLog.includes(k)), "key in the log");
+check(`the server's log recorded the webhook requests and never holds a webhook token (${hookTokens.length} shown on the page)`,
+  /path=\/api\/credentials\/\d+\/webhook\/rotate status=200/.test(serverLog) && hookTokens.length === 2 &&
+  hookTokens.every((t) => !serverLog.includes(t)), "no webhook request line, or a token in the log");
 const db = fs.readFileSync(path.join(data, "host.sqlite3"));
 check("the database file never holds the key", KEYS.every((k) => !db.includes(k)), "key in the database");
 fs.rmSync(data, { recursive: true, force: true });
