@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI: the crates a platform depends on. `cargo package` (verified: each packed crate builds on
-# its own, from the files inside it) for connector-core, connector-runner, connector-flowlu and
+# its own, from the files inside it) for connector-core, connector-runner, connector-spool, connector-flowlu and
 # flowlu-emulator (connector-flowlu's tests use it); `cargo doc --no-deps` with warnings denied;
 # and the README's dependency lines, path form and git form, in a new project outside the
 # workspace that calls the form and the validation call (the git form from a clone of this
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 source .ci/lib.sh
-crates=(connector-core connector-runner connector-flowlu flowlu-emulator)
+crates=(connector-core connector-runner connector-spool connector-flowlu flowlu-emulator)
 
 echo "== cargo package ${crates[*]}"
 cargo package --locked --allow-dirty --quiet "${crates[@]/#/-p}" || fail "cargo package"

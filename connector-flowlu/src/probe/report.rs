@@ -1,7 +1,7 @@
 //! The probe's report as types: what the writer fills, [`compare`](super::compare::compare)
 //! and the summary read, and the tests check. Serialised, it is the JSON object the probe
-//! writes (`report_version` [`REPORT_VERSION`](super::plan::REPORT_VERSION)); a saved report of
-//! any version [`COMPARABLE_VERSIONS`](super::plan::COMPARABLE_VERSIONS) names reads back
+//! writes (`report_version` `REPORT_VERSION`); a saved report of
+//! any version `COMPARABLE_VERSIONS` names reads back
 //! into it (members it lacks take their defaults).
 //!
 //! Nothing here holds a customer's value: names are plain identifiers or `cf_<id>` keys, text

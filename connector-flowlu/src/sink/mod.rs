@@ -46,7 +46,7 @@ use writer::Writer;
 /// The Flowlu sink: create, update, upsert and delete records, with exactly one outcome for
 /// every input record.
 ///
-/// * **Modes**, per stream ([`WritePlan`]): an explicit write rule of the settings wins;
+/// * **Modes**, per stream (`WritePlan`): an explicit write rule of the settings wins;
 ///   otherwise the catalog's `append` creates and `append_dedup` upserts on the primary key
 ///   (`id`, or a single other field used as a match field). `overwrite` is refused: the sink
 ///   never deletes records it was not given.
@@ -319,7 +319,7 @@ impl FlowluSink {
 
 #[async_trait]
 impl Sink for FlowluSink {
-    /// Plans the write ([`WritePlan`]): a config failure for a stream that is not a Flowlu
+    /// Plans the write (`WritePlan`): a config failure for a stream that is not a Flowlu
     /// model, `overwrite`, a composite primary key or a bad match field.
     async fn prepare<'a>(
         &'a self,

@@ -117,7 +117,7 @@ pub struct Wait {
     pub delay: Duration,
     /// The attempt that failed (1 for the first).
     pub attempt: usize,
-    /// What the failed attempt met, in a few words for a person ([`cause`]): `rate limited`,
+    /// What the failed attempt met, in a few words for a person (`cause`): `rate limited`,
     /// `HTTP 502`, `timeout`, `connection dropped`, `HTTP 200 with an HTML page`, ...
     pub cause: String,
 }
