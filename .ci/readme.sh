@@ -108,6 +108,30 @@ for file in "$blocks"/*; do
       # server the `cargo run` line builds and starts, driven in Chromium.
       by_script .ci/host.sh "npm ci" "node build.mjs" "cargo build --locked --quiet -p reference-host"
       elsewhere=$((elsewhere + 1)) ;;
+    "flowlu-connector listen --spool /var/lib/flowlu-webhooks --listen 127.0.0.1:8787")
+      # The first line serves until a signal: run here in the background (the spool in a
+      # temporary directory instead of /var/lib), sent one event at the printed URL's path (200)
+      # and one at a wrong token (404), then stopped by SIGTERM; the second line as written.
+      cargo build --quiet --locked -p connector-flowlu --bin flowlu-connector
+      spool=$(mktemp -d)
+      sed "s#/var/lib/flowlu-webhooks#$spool#g; s#^flowlu-connector #target/debug/flowlu-connector #" "$file" > "$file.here"
+      [ "$(wc -l < "$file.here")" -eq 2 ] || fail "README: the listen block changed; update .ci/readme.sh"
+      bash -c "$(sed -n 1p "$file.here")" > "$spool.log" 2>&1 &
+      listen_pid=$!
+      for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:8787/ && break; sleep 0.1; done
+      url=$(bash -c "$(sed -n 2p "$file.here")" | jq -r .webhook_url)
+      case "$url" in https://hooks.example.com/flowlu/webhook/?*) ;; *) fail "listen --print-url printed \"$url\"" ;; esac
+      path=${url#https://hooks.example.com}
+      event='{"meta":{"module":"crm","model":"account","action":"create"},"current":{"id":1,"name":"CI","updated_date":"2026-12-06 00:00:00"},"previous":null}'
+      status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$event" "http://127.0.0.1:8787$path")
+      [ "$status" = 200 ] || { kill "$listen_pid"; cat "$spool.log"; fail "listen answered $status to an event at its URL"; }
+      status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$event" "http://127.0.0.1:8787/flowlu/webhook/wrong")
+      [ "$status" = 404 ] || { kill "$listen_pid"; fail "listen answered $status to a wrong token"; }
+      kill -TERM "$listen_pid"; wait "$listen_pid" || true
+      ! grep -qF "${path##*/}" "$spool.log" || fail "listen logged its token"
+      rm -rf "$spool" "$spool.log"
+      echo "   listen: 200 at its URL, 404 at a wrong token, stopped by SIGTERM; --print-url printed the URL"
+      ran=$((ran + 1)) ;;
     "UPDATE_SCHEMAS=1 cargo test -p integration-tests schemas")
       run_block "$file"
       git diff --quiet -- schemas/ && [ -z "$(git status --porcelain -- schemas/)" ] ||
