@@ -12,6 +12,15 @@ source .ci/lib.sh
 crates=(connector-core connector-runner connector-spool connector-flowlu flowlu-emulator)
 
 echo "== cargo package ${crates[*]}"
+# Cargo verifies each crate against the others through a temporary local registry, and it
+# unpacks what that registry holds into $CARGO_HOME/registry/src (and cache) under a name that
+# depends only on this checkout's path. A copy unpacked by an earlier run at the same path and
+# version is used again as it is, so a machine that ran CI before would build against old
+# sources. Those copies of this workspace's own crates go first; nothing from crates.io is touched.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for c in "${crates[@]}" connector-jsonl; do
+  rm -rf "$cargo_home"/registry/src/*/"$c-0.1.0" "$cargo_home"/registry/cache/*/"$c-0.1.0.crate"
+done
 cargo package --locked --allow-dirty --quiet "${crates[@]/#/-p}" || fail "cargo package"
 for c in "${crates[@]}"; do
   files=$(tar -tzf "target/package/$c-0.1.0.crate")
