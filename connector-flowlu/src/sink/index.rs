@@ -191,6 +191,10 @@ pub(crate) struct ModelIndex {
     deletions_unseen: Option<String>,
     /// The model's size at the last count, when it fell short of the records known.
     shortfall: Option<u64>,
+    /// Refreshes in a row that took longer than the staleness bound ([`ModelIndex::overran`]).
+    overruns: u32,
+    /// Decisions still to verify another way (a lookup) before a refresh is tried again.
+    backoff: u64,
 }
 
 /// What a read of the records others edited since the index was read asks for.
@@ -232,12 +236,15 @@ impl ModelIndex {
             counted_at: None,
             deletions_unseen: None,
             shortfall: None,
+            overruns: 0,
+            backoff: 0,
         }
     }
 
     /// An empty index like this one (key, fields, kinds, updated-time column), keeping what
-    /// was learned of the portal (edits or lookups it refuses or ignores) and the match
-    /// values the write could not settle: to read the whole model into again.
+    /// was learned of the portal (edits or lookups it refuses or ignores, refreshes that took
+    /// longer than the staleness bound) and the match values the write could not settle: to
+    /// read the whole model into again.
     pub(crate) fn emptied(&self) -> Self {
         let mut fresh = Self::new(&self.key_field, Vec::new());
         fresh.fields.clone_from(&self.fields);
@@ -246,6 +253,8 @@ impl ModelIndex {
         fresh.edits_unseen.clone_from(&self.edits_unseen);
         fresh.lookups_refused = self.lookups_refused;
         fresh.lookups_answered = self.lookups_answered;
+        fresh.overruns = self.overruns;
+        fresh.backoff = self.backoff;
         fresh.entries = self
             .entries
             .iter()
@@ -404,6 +413,36 @@ impl ModelIndex {
     /// most `max_age` before.
     pub(crate) fn fresh_for(&self, sequence: u64, now: Duration, max_age: Duration) -> bool {
         sequence < self.covers && self.recent(now, max_age)
+    }
+
+    /// Whether a decision the index cannot serve as it stands (older than the staleness
+    /// bound) may try a refresh now: not while backing off after refreshes that took longer
+    /// than the bound ([`ModelIndex::overran`]). A `false` counts one decision verified another
+    /// way (looked up, or its update sent).
+    pub(crate) fn refresh_allowed(&mut self) -> bool {
+        if self.backoff == 0 {
+            return true;
+        }
+        self.backoff -= 1;
+        false
+    }
+
+    /// Notes that a refresh ended within the staleness bound of its start: a decision rests on
+    /// it, and the next decision that needs one tries one again.
+    pub(crate) fn refresh_fit(&mut self) {
+        self.overruns = 0;
+        self.backoff = 0;
+    }
+
+    /// Notes that a refresh ended more than the staleness bound after it began (its pages took
+    /// that long at the current pace): no decision may rest on it, so the decision it was for
+    /// is verified another way, and so are the next `2^k` ones (after `k` such refreshes in a
+    /// row, `2^16` at most) before another refresh is tried. A write thus never pays a refresh
+    /// per record that the pace will not let finish within the bound: after the first overrun,
+    /// at most one refresh per doubling of the decisions made since.
+    pub(crate) fn overran(&mut self) {
+        self.overruns = self.overruns.saturating_add(1);
+        self.backoff = 1u64 << self.overruns.min(16);
     }
 
     /// Notes that a read of the portal, begun at `began` (on the write's clock), was complete
@@ -886,6 +925,28 @@ mod tests {
         let system = StalenessClock::system();
         system.advance(Duration::from_secs(3600));
         assert!(system.now() < Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn refreshes_longer_than_the_bound_back_off_doubling() {
+        let mut index = ModelIndex::new("email", vec![]);
+        let mut tried = Vec::new();
+        for decision in 0..40u32 {
+            if index.refresh_allowed() {
+                tried.push(decision);
+                index.overran();
+            }
+        }
+        // 2, 4, 8 and 16 decisions verified another way between the tries.
+        assert_eq!(tried, [0, 3, 8, 17, 34]);
+        // A refresh that fits ends the backoff: the next decision may try one at once.
+        index.refresh_fit();
+        assert!(index.refresh_allowed() && index.refresh_allowed());
+        // The backoff stops growing at 2^16 decisions.
+        for _ in 0..40 {
+            index.overran();
+        }
+        assert_eq!(index.backoff, 1 << 16);
     }
 
     #[test]

@@ -79,6 +79,16 @@ pub(super) enum Resolution {
     Unknown(String),
 }
 
+/// How a decision the index cannot serve is verified: looked up where lookups by the match
+/// field work, else sent (never `unchanged` unverified).
+fn verify_another_way(index: &ModelIndex) -> Refresh {
+    if index.lookups_work() {
+        Refresh::LookUp
+    } else {
+        Refresh::Send
+    }
+}
+
 /// Pages of newest records read to settle one ambiguous create.
 pub(super) const RESOLVE_PAGES: u32 = 3;
 
@@ -416,11 +426,28 @@ impl Writer<'_> {
             let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
             let now = self.shared.clock.now();
             if !looks_up(&guard) && !guard.fresh_for(self.sequence, now, self.index_max_age) {
+                // A create rests on the read only when it began within the bound of the
+                // decision (the rule of `refresh`); else, or while refreshes back off, the
+                // record is looked up (where lookups are refused, creates follow the index).
+                let can_look_up = guard.lookups_work();
+                if can_look_up && !guard.refresh_allowed() {
+                    drop(guard);
+                    return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                }
                 let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
                 if let Err(why) = read {
                     tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
                     drop(guard);
                     return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                }
+                if can_look_up {
+                    if !guard.fresh_for(self.sequence, self.shared.clock.now(), self.index_max_age) {
+                        tracing::debug!(stream = %self.stream.stream, "the read took longer than the staleness bound; the record is looked up");
+                        guard.overran();
+                        drop(guard);
+                        return self.upsert_by_lookup(data, field, &value, Some(index)).await;
+                    }
+                    guard.refresh_fit();
                 }
             }
             if looks_up(&guard) {
@@ -488,11 +515,39 @@ impl Writer<'_> {
         }
     }
 
+    /// Brings the index up to date for an `unchanged` (see [`Writer::refresh_reads`]), or says
+    /// how the record is to be verified instead. **Rule**: the `unchanged` rests on the
+    /// refresh only when the refresh began at most `staleness_seconds` (W) before the decision
+    /// that follows it (the count and every read after it began within W); a refresh that took
+    /// longer (its pages at the current pace take more than W) serves no decision: the record
+    /// is looked up (its own read, sent for this decision, which follows its answer) or, where
+    /// lookups are refused, sent. After such an overrun the next decisions are verified that
+    /// way without a refresh, 2, 4, 8 ... of them before the next try
+    /// ([`ModelIndex::overran`]), so a write never loops on refreshes that cannot fit W and
+    /// makes progress at one lookup per record at worst.
+    async fn refresh(&self, index: &mut ModelIndex) -> Refresh {
+        if !index.refresh_allowed() {
+            return verify_another_way(index);
+        }
+        match self.refresh_reads(index).await {
+            Refresh::Done if index.unchanged_trusted(self.shared.clock.now(), self.index_max_age) => {
+                index.refresh_fit();
+                Refresh::Done
+            }
+            Refresh::Done => {
+                tracing::debug!(stream = %self.stream.stream, "the refresh took longer than the staleness bound; the record is verified another way");
+                index.overran();
+                verify_another_way(index)
+            }
+            other => other,
+        }
+    }
+
     /// Brings the index up to date (what others created and edited since its last read, and
     /// whether any record it knows was deleted: a count first), so that an `unchanged` rests
     /// on what the portal held within the staleness bound; where edits or deletions cannot be
     /// ruled out, says how the record is to be verified instead.
-    async fn refresh(&self, index: &mut ModelIndex) -> Refresh {
+    async fn refresh_reads(&self, index: &mut ModelIndex) -> Refresh {
         let verify = |index: &ModelIndex| {
             if index.lookups_work() {
                 Refresh::LookUp

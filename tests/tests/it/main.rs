@@ -31,6 +31,7 @@ mod soak;
 mod source;
 mod source_e2e;
 mod staleness;
+mod staleness_progress;
 mod typed_compare;
 mod validation;
 mod webhooks;

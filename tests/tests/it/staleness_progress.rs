@@ -1,0 +1,131 @@
+//! Progress of a write whose refresh takes longer than the staleness bound W: at the pace of
+//! the portal the refresh's pages end more than W after they began, so no decision may rest on
+//! them. The write's clock is a manual one that the stand-in moves on by one second as it
+//! answers each API request (Flowlu's pace of about 1 request/s, in virtual time: no sleeps),
+//! so every figure is exact.
+
+use std::time::Duration;
+
+use connector_core::{Credential, Outcome, Sink, SinkEvent};
+use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
+use flowlu_emulator::{Emulator, Stats};
+use futures::StreamExt;
+use integration_tests::catalog::Stream;
+use integration_tests::fast_limiter;
+use integration_tests::flowlu::account_input;
+use integration_tests::stand_in::accounts_portal;
+use serde_json::json;
+
+const LIST: &str = "/api/v1/module/crm/account/list";
+const CREATE: &str = "/api/v1/module/crm/account/create";
+
+/// An upsert-by-email sink with `staleness_seconds = w` measured on `clock`, one request in
+/// flight.
+fn sink(emu: &Emulator, clock: &StalenessClock, w: u64) -> FlowluSink {
+    let config = json!({"name": "progress", "account_domain": "acme", "api_key": emu.api_key(),
+        "advanced": {"staleness_seconds": w, "max_concurrency": 1,
+            "write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}});
+    let credential = FlowluCredential::from_config(&config)
+        .unwrap()
+        .with_base_url(emu.base_url());
+    FlowluSink::from_credential(&credential)
+        .unwrap()
+        .with_limiter(fast_limiter(1, 3))
+        .with_staleness_clock(clock.clone())
+}
+
+/// The stand-in moves `clock` on by one second as it answers each of the next `n` API requests
+/// (after serving it, before the answer is sent).
+fn one_second_a_request(emu: &Emulator, clock: &StalenessClock, n: u64) {
+    for k in 1..=n {
+        let clock = clock.clone();
+        emu.schedule(k, move |_| clock.advance(Duration::from_secs(1)));
+    }
+}
+
+/// Requests by path (any status).
+fn by_path(stats: &Stats) -> Vec<(String, u64)> {
+    stats
+        .by_path
+        .iter()
+        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_per_record() {
+    // 128 accounts (of 150) written back unchanged by e-mail, W = 1 s, one second a request.
+    // The probe (t 0-1) and the index's 2 pages (t 1-3) end 2 s after the read began: the first
+    // decision refreshes (count, records created since, records edited since: t 3-6). While
+    // the count is answered (t = 3) a second client deletes the first record's account; the
+    // count had it, so the refresh finds nothing deleted, but it ended 3 s after it began: the
+    // record is looked up (not found: created), not reported `unchanged` from reads begun 3 s
+    // before the decision. The next decisions are looked up, with a refresh tried again after
+    // 2, 4, 8, 16, 32 and 64 of them (each ends 3 s after its start: never used), so the write
+    // makes progress at about one request a record. Before this rule every record paid a
+    // refresh (3 requests) and was decided from it: the deleted account was reported
+    // `unchanged`, and no record held its e-mail.
+    let emu = accounts_portal(150).await;
+    let clock = StalenessClock::manual();
+    let sink = sink(&emu, &clock, 1);
+    let catalog = Stream::new("crm_account").configured();
+    let all: Vec<(u64, String, String)> = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter_map(|r| {
+            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
+            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
+        })
+        .collect();
+    assert_eq!(all.len(), 128);
+    let first = all[0].clone();
+    emu.reset_stats();
+    // Scheduled before the clock's steps: it lands as the 4th request (the count) is answered,
+    // before the clock moves on to 4.
+    emu.schedule(4, move |other| {
+        other.delete_record("crm", "account", first.0).unwrap()
+    });
+    one_second_a_request(&emu, &clock, 1_000);
+    let input = all
+        .iter()
+        .map(|(_, name, email)| account_input(json!({"name": name, "email": email})));
+    let events: Vec<SinkEvent> = sink
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let mut outcomes: Vec<(u64, Outcome)> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|(s, _)| *s);
+    let created: Vec<u64> = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter(|r| r["email"] == json!(all[0].2))
+        .filter_map(|r| r["id"].as_u64())
+        .collect();
+    assert_eq!(
+        created,
+        [151],
+        "the deleted account's e-mail is held by one new record"
+    );
+    let mut expected = vec![(0, Outcome::Created { id: "151".into() })];
+    expected.extend(
+        (1u64..).zip(
+            all[1..]
+                .iter()
+                .map(|a| Outcome::Unchanged { id: a.0.to_string() }),
+        ),
+    );
+    assert_eq!(outcomes, expected);
+    // 3 (probe, index) + 6 refreshes (3 requests each, 5 for the one whose count fell short
+    // and read the model again) + 128 lookups; 1 create.
+    assert_eq!(
+        by_path(&emu.stats()),
+        [(CREATE.to_string(), 1), (LIST.to_string(), 3 + 20 + 128)]
+    );
+    assert_eq!(clock.now(), Duration::from_secs(3 + 20 + 128 + 1));
+}
