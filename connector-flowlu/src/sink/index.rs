@@ -40,7 +40,12 @@
 //!   a read of the portal begun at most `staleness_seconds` before the decision
 //!   ([`ModelIndex::recent`], measured on the write's [`StalenessClock`]); an older one is
 //!   refreshed first (what others created and edited since), or the record looked up where
-//!   edits cannot be read.
+//!   edits cannot be read. The check is made again when the refresh ends: a refresh that ended
+//!   more than the bound after it began (its pages take that long at the current pace) serves
+//!   no decision; the record is looked up (its own read, sent for the decision) or, where
+//!   lookups are refused, its update sent, and so are the next 2, 4, 8 ... decisions before a
+//!   refresh is tried again ([`ModelIndex::overran`]): a write never pays a refresh per record
+//!   that cannot fit the bound.
 //! * **Deletions by others**: no read shows a deleted record, so an `unchanged` also rests on
 //!   a count: the refresh that serves it first asks for the model's size (one `limit=1`
 //!   page's total) and then reads what others created since. Every record the portal held at
