@@ -386,6 +386,33 @@ pub(crate) async fn list_until(
         .await
 }
 
+/// [`list`], with the moment (on the write's `clock`) the attempt that answered was sent: the
+/// portal's read began then, not when the request was queued behind the pace or other
+/// requests.
+async fn list_sent(
+    account: &Account,
+    plan: &StreamPlan,
+    params: &[(String, String)],
+    clock: &StalenessClock,
+) -> Result<(ListPage, std::time::Duration), crate::base::error::Error> {
+    let sent = Mutex::new(clock.now());
+    let page = account
+        .limiter
+        .run_until(
+            &account.stop,
+            || async {
+                // Polled first once the limiter lets the attempt go.
+                *sent.lock().unwrap_or_else(PoisonError::into_inner) = clock.now();
+                account.client.list(plan.module, plan.model, params).await
+            },
+            crate::base::error::Error::is_retryable,
+            &|w| account.waited(&plan.stream, w),
+        )
+        .await?;
+    let sent = *sent.lock().unwrap_or_else(PoisonError::into_inner);
+    Ok((page, sent))
+}
+
 fn pairs(items: &[(&str, String)]) -> Vec<(String, String)> {
     items.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
 }
@@ -465,7 +492,9 @@ fn id_of(value: &Value) -> Option<u64> {
 }
 
 /// Reads every record above `index.newest_id()` into `index` (keyset pages ascending by id);
-/// on success the index covers the records taken from the input before the read began.
+/// on success the index covers the records taken from the input before the read began, and
+/// the read counts as begun when its first request was sent (the attempt that answered, not
+/// when it was queued: [`list_sent`]).
 /// Fails, naming why, when the portal ignores the id filter or the order, or the model grows
 /// past [`MAX_INDEX_RECORDS`].
 pub(crate) async fn read_into(
@@ -492,12 +521,16 @@ pub(crate) async fn read_counting(
 ) -> Result<u64, String> {
     let limit = account.settings.page_size();
     let received = shared.received();
-    let began = shared.clock.now();
+    // When the read began: when its first request (the count, else the first page) was sent.
+    let mut began = None;
     let mut total = None;
     let mut requests = 0;
     if count && index.counts() {
         let params = pairs(&[("page", "1".into()), ("limit", "1".into())]);
-        let page = list(account, plan, &params).await.map_err(|e| e.to_string())?;
+        let (page, sent) = list_sent(account, plan, &params, &shared.clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        began.get_or_insert(sent);
         requests += 1;
         total = Some(page.total);
     }
@@ -512,7 +545,10 @@ pub(crate) async fn read_counting(
             ("page", "1".into()),
             ("limit", limit.to_string()),
         ]);
-        let page = list(account, plan, &params).await.map_err(|e| e.to_string())?;
+        let (page, sent) = list_sent(account, plan, &params, &shared.clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        began.get_or_insert(sent);
         requests += 1;
         let ids: Vec<Option<u64>> = page.items.iter().map(|i| i.get("id").and_then(id_of)).collect();
         let mut last = after;
@@ -547,6 +583,8 @@ pub(crate) async fn read_counting(
             Err(why) => return Err(why),
         }
     }
+    // Every read above was answered, so one was sent.
+    let began = began.unwrap_or_default();
     if let Some(total) = total {
         index.counted(total, began);
     }
