@@ -129,3 +129,44 @@ async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_
     );
     assert_eq!(clock.now(), Duration::from_secs(3 + 20 + 128 + 1));
 }
+
+#[tokio::test]
+async fn a_read_before_creates_longer_than_the_bound_serves_no_create() {
+    // 120 new records upserted by e-mail into 150 accounts, W = 1 s, one second a request. The
+    // probe and the index's 2 pages end 2 s after the read began; every read of what others
+    // created and edited since (2 requests) ends 2 s after it began too, so no create may rest
+    // on it: each record is looked up (none holds its e-mail) and created, with a read tried
+    // again after 2, 4, 8, 16, 32 and 64 records. Before this rule each record paid a read and
+    // was created from it, 2 s old.
+    let emu = accounts_portal(150).await;
+    let clock = StalenessClock::manual();
+    let sink = sink(&emu, &clock, 1);
+    let catalog = Stream::new("crm_account").configured();
+    emu.reset_stats();
+    one_second_a_request(&emu, &clock, 1_000);
+    let input = (0..120)
+        .map(|i| account_input(json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")})));
+    let events: Vec<SinkEvent> = sink
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let created = events
+        .iter()
+        .filter(|e| matches!(e, SinkEvent::Outcome(o) if matches!(o.outcome, Outcome::Created { .. })))
+        .count();
+    assert_eq!(created, 120);
+    for i in 0..120 {
+        let email = format!("new.{i}@example.org");
+        let held = emu
+            .records("crm", "account")
+            .into_iter()
+            .filter(|r| r["email"] == json!(email))
+            .count();
+        assert_eq!(held, 1, "{email}");
+    }
+    // 3 (probe, index) + 6 reads of 2 requests + 120 lookups; 120 creates.
+    assert_eq!(
+        by_path(&emu.stats()),
+        [(CREATE.to_string(), 120), (LIST.to_string(), 3 + 12 + 120)]
+    );
+}
