@@ -1,6 +1,7 @@
 //! The Flowlu sink, [`FlowluSink`] (its documentation says what it does).
 
 pub(crate) mod compare;
+mod decide;
 pub(crate) mod economy;
 mod halt;
 pub(crate) mod index;
@@ -36,9 +37,9 @@ use crate::credential::FlowluCredential;
 use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::precheck::is_blank;
 
+use decide::refused;
 use halt::{lock, Halt};
 use plan::Tagged;
-use writer::refused;
 use writer::Writer;
 
 /// A Flowlu destination of records.

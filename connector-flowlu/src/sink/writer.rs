@@ -1,33 +1,29 @@
-//! One record's write: checks, the lookup or the index, create/update/delete, safe retries
-//! and settling ambiguous creates; one outcome.
+//! One record's write: the portal read that a decision rests on (the lookup, or the index
+//! verified within the staleness bound) and the requests (create, update, delete, with safe
+//! retries and ambiguous creates settled) for what `sink::decide` decides; one outcome.
 
-use std::collections::BTreeMap;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use connector_core::{FailureClass, Outcome, DELETED_AT};
+use connector_core::{FailureClass, Outcome};
 use serde_json::{Map, Value};
 
 use crate::account::Account;
 use crate::base::encode::{encode_record_with, scalar_text, Empty};
 use crate::base::error::Error;
-use crate::base::settings::WriteMode;
 use crate::client::limiter::Wait;
 use crate::credential::internal_detail;
-use crate::sink::compare::{record_unchanged, same, sent_fields, FieldKinds};
+use crate::sink::compare::{same, sent_fields, FieldKinds};
 use crate::sink::economy::{self, Strategy, StreamShared};
 use crate::sink::index::{Hit, ModelIndex};
-use crate::sink::precheck::is_blank;
 
+use super::decide::{self, as_id, refused, several, Action, Found, Gone, Route, Rules, Seen, NOT_FOUND};
 use super::halt::Halt;
 use super::plan::StreamPlan;
 
 /// How many times a create is sent when each attempt ends ambiguously and a lookup by the
 /// match field shows it was not applied.
 pub(super) const MAX_CREATE_ATTEMPTS: usize = 5;
-
-/// Flowlu's "not found" error code.
-pub(super) const NOT_FOUND: i64 = 20;
 
 /// Writes the records of one stream.
 pub(super) struct Writer<'s> {
@@ -45,10 +41,10 @@ pub(super) struct Writer<'s> {
     pub(super) find_earlier: bool,
 }
 
-/// What a lookup by match field found: the record's id and its values.
-pub(super) enum Found {
-    None,
-    One(u64, Map<String, Value>),
+/// A step of a record's write: go on with what it learned, or the record's outcome.
+pub(super) enum Step<T> {
+    Continue(T),
+    Done(Outcome),
 }
 
 /// What a lookup by match field came to.
@@ -107,20 +103,22 @@ impl Writer<'_> {
         self.stream.schema.check(data, false).ok()
     }
 
-    /// Whether a record may be found `unchanged`: not when its stream's rule clears empty
-    /// fields and it has one to clear (the comparison and the index hold only the fields sent
-    /// as values, so a field to clear is always sent).
-    pub(super) fn may_be_unchanged(&self, data: &Map<String, Value>) -> bool {
-        let clears = self
-            .account
-            .settings
-            .write_rule(&self.stream.stream)
-            .is_some_and(|r| r.clear_empty_fields);
-        !clears || !data.iter().any(|(name, value)| name != "id" && is_blank(value))
+    /// What the stream's plan and write rule say ([`decide::Rules`]).
+    fn rules(&self) -> Rules<'_> {
+        let rule = self.account.settings.write_rule(&self.stream.stream);
+        Rules {
+            mode: self.stream.mode,
+            match_field: self.stream.match_field.as_deref(),
+            apply_deletes: rule.is_some_and(|r| r.apply_deletes),
+            clear_empty_fields: rule.is_some_and(|r| r.clear_empty_fields),
+        }
     }
 
-    /// The stream's index, read by the first record that needs it; `None` when it cannot be
-    /// read (the record is then looked up).
+    /// Whether a record may be found `unchanged` ([`decide::may_be_unchanged`]).
+    pub(super) fn may_be_unchanged(&self, data: &Map<String, Value>) -> bool {
+        decide::may_be_unchanged(data, self.rules().clear_empty_fields)
+    }
+
     pub(super) async fn index(&self) -> Option<&IndexLock> {
         if self.strategy != Strategy::Index {
             return None;
@@ -153,135 +151,53 @@ impl Writer<'_> {
         cell.as_ref()
     }
 
+    /// Writes one record: its route ([`decide::route`]), what the portal holds where the route
+    /// needs it, and what is sent.
     pub(super) async fn apply(&self, data: &Map<String, Value>) -> Outcome {
-        let id = match record_id(data) {
-            Ok(id) => id,
-            Err(outcome) => return outcome,
-        };
-        let mode = self.stream.mode;
-        if is_tombstone(data) {
-            return self.apply_tombstone(mode, id).await;
-        }
-        match (mode, id, &self.stream.match_field) {
-            (WriteMode::Delete, Some(id), _) => self.delete(id).await,
-            (WriteMode::Update, Some(id), _) => match self.index().await {
-                Some(index) => self.update_indexed(index, id, data, false).await,
-                None => self.update(id, data).await.unwrap_or_else(|o| o),
-            },
-            (WriteMode::Delete | WriteMode::Update, None, _) => refused(
-                FailureClass::Config,
-                format!("the record has no `id`; {} needs the id of the Flowlu record", mode_name(mode)),
-            ),
-            (WriteMode::Create, Some(_), _) => refused(
-                FailureClass::Config,
-                "the record has an `id`, but this stream creates records (a create cannot choose the id); remove the id, or write the stream with upsert or update".into(),
-            ),
-            (WriteMode::Create, None, field) => {
-                if let Some(found) = self.created_earlier(data).await {
-                    return found;
-                }
-                let check = field.as_deref().and_then(|f| match_value(data, f).map(|v| (f, v)));
-                self.create(data, check).await
-            }
-            (WriteMode::Upsert, _, Some(field)) => self.upsert_by_match(data, field).await,
-            (WriteMode::Upsert, Some(id), None) => match self.index().await {
-                Some(index) => self.update_indexed(index, id, data, true).await,
-                None => self.upsert_by_id(id, data).await,
-            },
-            (WriteMode::Upsert, None, None) => match self.created_earlier(data).await {
+        match decide::route(data, &self.rules()) {
+            Route::Fail(outcome) => outcome,
+            Route::Delete(id) => self.delete(id).await,
+            Route::ById { id, upsert } => self.by_id(id, upsert, data).await,
+            Route::Create { check } => match self.created_earlier(data).await {
                 Some(found) => found,
-                None => self.create(data, None).await,
+                None => self.create(data, check).await,
             },
+            Route::ByMatch { field, value } => self.upsert_by_match(data, field, &value).await,
         }
     }
 
-    /// A deleted record (`_ab_cdc_deleted_at` set): deletes the record with its id where the
-    /// stream's rule allows deletes (the `delete` mode, or `apply_deletes`), else refused.
-    async fn apply_tombstone(&self, mode: WriteMode, id: Option<u64>) -> Outcome {
-        let allowed = mode == WriteMode::Delete
-            || self
-                .account
-                .settings
-                .write_rule(&self.stream.stream)
-                .is_some_and(|r| r.apply_deletes);
-        match (allowed, id) {
-            (true, Some(id)) => self.delete(id).await,
-            (true, None) => refused(
-                FailureClass::Config,
-                format!("a deleted record (`{DELETED_AT}` set) has no `id`: a delete needs the id of the Flowlu record"),
-            ),
-            (false, _) => refused(
-                FailureClass::Config,
-                format!(
-                    "a deleted record (`{DELETED_AT}` set) arrived, but this stream is written with {} and its write rule does not allow deletes: nothing was changed in Flowlu. To delete such records in Flowlu, give the stream a write rule with \"apply_deletes\": true (or the mode delete); otherwise leave deleted records out of what is written",
-                    mode_name(mode)
-                ),
-            ),
-        }
-    }
-
-    /// Upsert by id: an update. An id Flowlu does not hold fails the record ([`no_such_id`]):
-    /// a create cannot take that id, and creating a new record on every run would multiply it.
-    pub(super) async fn upsert_by_id(&self, id: u64, data: &Map<String, Value>) -> Outcome {
-        match self.update(id, data).await {
-            Err(Outcome::Failed {
-                code: Some(NOT_FOUND),
-                ..
-            }) => no_such_id(id),
-            other => other.unwrap_or_else(|o| o),
-        }
-    }
-
-    /// Update (or upsert, `upsert`) by id through the index: an unchanged record is not sent;
-    /// an upsert of an id the model did not hold when read fails at once ([`no_such_id`]).
-    pub(super) async fn update_indexed(
-        &self,
-        index: &IndexLock,
-        id: u64,
-        data: &Map<String, Value>,
-        upsert: bool,
-    ) -> Outcome {
+    /// Update (or upsert, `upsert`) by id, through the index when there is one
+    /// ([`decide::by_id`]).
+    async fn by_id(&self, id: u64, upsert: bool, data: &Map<String, Value>) -> Outcome {
         let key = id.to_string();
-        let Some(body) = self.checked(data) else {
-            return self.update(id, data).await.unwrap_or_else(|o| o);
+        let index = self.index().await;
+        let body = self.checked(data);
+        // A record that does not fit the schema fails when its body is built: no index for it.
+        let index = index.filter(|_| body.is_some());
+        let seen = match (index, &body) {
+            (Some(index), Some(body)) => Some(self.seen_by_id(index, &key, body).await),
+            _ => None,
         };
-        let (hit, read_through) = {
-            let mut index = index.lock().await;
-            let mut hit = index.find(&key, &body);
-            if matches!(hit, Hit::One { unchanged: true, .. })
-                && !index.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
-            {
-                // `unchanged` only from what the portal held within the staleness bound; where
-                // edits or deletions cannot be ruled out, the update is sent (as costly as a
-                // lookup by id; a deleted id fails as such).
-                hit = match self.refresh(&mut index).await {
-                    Refresh::Done => index.find(&key, &body),
-                    Refresh::LookUp | Refresh::Send => Hit::Stale,
-                };
-            }
-            (hit, index.newest_id())
-        };
-        match hit {
-            Hit::One { unchanged: true, .. } if self.may_be_unchanged(data) => {
-                return Outcome::Unchanged { id: key }
-            }
-            Hit::Absent if upsert && id <= read_through => return no_such_id(id),
-            _ => {}
+        let action = decide::by_id(id, upsert, seen, self.may_be_unchanged(data));
+        self.send(action, data, body.as_ref(), index, ("id", &key)).await
+    }
+
+    /// What the index holds for the id `key` and the newest id it read; an `unchanged` only
+    /// from what the portal held within the staleness bound: where edits or deletions cannot be
+    /// ruled out, [`Hit::Stale`], and the update is sent (as costly as a lookup by id; a deleted
+    /// id fails as such).
+    async fn seen_by_id(&self, index: &IndexLock, key: &str, body: &Map<String, Value>) -> (Hit, u64) {
+        let mut index = index.lock().await;
+        let mut hit = index.find(key, body);
+        if matches!(hit, Hit::One { unchanged: true, .. })
+            && !index.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
+        {
+            hit = match self.refresh(&mut index).await {
+                Refresh::Done => index.find(key, body),
+                Refresh::LookUp | Refresh::Send => Hit::Stale,
+            };
         }
-        match self.update(id, data).await {
-            Ok(outcome) => {
-                index.lock().await.wrote(&key, id, &body, false);
-                outcome
-            }
-            Err(Outcome::Failed {
-                code: Some(NOT_FOUND),
-                ..
-            }) if upsert => {
-                index.lock().await.remove(&key);
-                no_such_id(id)
-            }
-            Err(outcome) => outcome,
-        }
+        (hit, index.newest_id())
     }
 
     /// The form body, or the failed outcome of a record that cannot succeed.
@@ -347,11 +263,16 @@ impl Writer<'_> {
         }
     }
 
-    /// Updates record `id`; `Err` holds the failed outcome (checked by upsert for not-found).
-    pub(super) async fn update(&self, id: u64, data: &Map<String, Value>) -> Result<Outcome, Outcome> {
-        let body = self.body(data, false)?;
+    /// Updates record `id`: `updated`, or the failed outcome (an answer "not found" keeps
+    /// Flowlu's code, [`decide::is_not_found`]).
+    pub(super) async fn update(&self, id: u64, data: &Map<String, Value>) -> Outcome {
+        let body = match self.body(data, false) {
+            Ok(body) => body,
+            Err(outcome) => return outcome,
+        };
         let (module, model) = (self.stream.module, self.stream.model);
-        self.account
+        let result = self
+            .account
             .limiter
             .run_until(
                 &self.stop(),
@@ -359,133 +280,218 @@ impl Writer<'_> {
                 Error::is_retryable,
                 &|w| self.waited(w),
             )
-            .await
-            .map(|_| Outcome::Updated { id: id.to_string() })
-            .map_err(|e| self.fail(&e))
+            .await;
+        match result {
+            Ok(_) => Outcome::Updated { id: id.to_string() },
+            Err(e) => self.fail(&e),
+        }
     }
 
-    pub(super) async fn upsert_by_match(&self, data: &Map<String, Value>, field: &str) -> Outcome {
-        let Some(value) = match_value(data, field) else {
-            return refused(
-                FailureClass::Config,
-                format!("the record has no value in `{field}`, the field upsert matches on"),
-            );
-        };
-        let (Some(index), Some(body)) = (self.index().await, self.checked(data)) else {
-            return self.upsert_by_lookup(data, field, &value, None).await;
-        };
-        let mut hit = index.lock().await.find(&value, &body);
-        if let Hit::One { unchanged: true, .. } = hit {
-            // `unchanged` only from what the portal held within the staleness bound.
-            let mut guard = index.lock().await;
-            // Found again under this lock: another record may have read the model again since.
-            hit = guard.find(&value, &body);
-            if let Hit::One { id, unchanged: true } = hit {
-                if self.may_be_unchanged(data)
-                    && !guard.unchanged_trusted(self.shared.clock.now(), self.index_max_age)
+    /// Upsert by match field `field` = `value`: through the index when there is one (verified
+    /// within the staleness bound), else a lookup ([`decide::by_match`]).
+    async fn upsert_by_match(&self, data: &Map<String, Value>, field: &str, value: &str) -> Outcome {
+        let index = self.index().await;
+        let body = self.checked(data);
+        // A record that does not fit the schema is looked up (and fails when its body is built).
+        let index = index.filter(|_| body.is_some());
+        let action = match (index, &body) {
+            (Some(index), Some(body)) => {
+                let may_be_unchanged = self.may_be_unchanged(data);
+                match self
+                    .seen_in_index(index, field, value, body, may_be_unchanged)
+                    .await
                 {
-                    match self.refresh(&mut guard).await {
-                        Refresh::Done => hit = guard.find(&value, &body),
-                        Refresh::LookUp => {
-                            drop(guard);
-                            match self.try_lookup(field, &value).await {
-                                Lookup::Found(found) => {
-                                    index.lock().await.lookup_answered();
-                                    return self.settle(found, data, field, &value, Some(index)).await;
-                                }
-                                Lookup::Failed(outcome) => return outcome,
-                                // Lookups are refused too: the record is sent.
-                                Lookup::Unfiltered(_) => {
-                                    index.lock().await.give_up_lookups();
-                                    hit = Hit::One { id, unchanged: false };
-                                }
-                            }
-                        }
-                        // Neither a read nor a lookup can verify it: sent, never `unchanged`
-                        // unverified.
-                        Refresh::Send => hit = Hit::One { id, unchanged: false },
+                    Step::Continue(seen) => decide::by_match(
+                        &seen,
+                        Some(body),
+                        &self.stream.kinds,
+                        may_be_unchanged,
+                        (field, value),
+                    ),
+                    Step::Done(outcome) => return outcome,
+                }
+            }
+            _ => Action::LookUp,
+        };
+        self.send(action, data, body.as_ref(), index, (field, value))
+            .await
+    }
+
+    /// Sends what was decided for the record whose `field` holds `value` (`id` and its digits,
+    /// by id), noting what was written in the index; decides again on what a request learned
+    /// (a lookup's answer, an update answered "not found" as [`Gone`] says).
+    async fn send(
+        &self,
+        mut action: Action,
+        data: &Map<String, Value>,
+        body: Option<&Map<String, Value>>,
+        index: Option<&IndexLock>,
+        (field, value): (&str, &str),
+    ) -> Outcome {
+        loop {
+            let seen = match action {
+                Action::Unchanged(id) => return Outcome::Unchanged { id: id.to_string() },
+                Action::Fail(outcome) => return outcome,
+                Action::Create => {
+                    return self
+                        .create_noting(data, Some((field, value.to_string())), index.map(|i| (i, value)))
+                        .await
+                }
+                Action::LookUp => match self.lookup(field, value).await {
+                    Ok(found) => Seen::Lookup(found),
+                    Err(outcome) => return outcome,
+                },
+                Action::Update { id, if_gone } => {
+                    let outcome = self.update(id, data).await;
+                    if let (Some(index), Some(body), Outcome::Updated { .. }) = (index, body, &outcome) {
+                        index.lock().await.wrote(value, id, body, false);
+                    }
+                    if if_gone == Gone::Fails || !decide::is_not_found(&outcome) {
+                        return outcome;
+                    }
+                    if let Some(index) = index {
+                        index.lock().await.remove(value);
+                    }
+                    match if_gone {
+                        Gone::NoSuchId => return decide::no_such_id(id),
+                        // Deleted since the index was read: look again, then create.
+                        Gone::LookUp | Gone::Fails => Seen::Unverified,
                     }
                 }
+            };
+            action = decide::by_match(
+                &seen,
+                body,
+                &self.stream.kinds,
+                self.may_be_unchanged(data),
+                (field, value),
+            );
+        }
+    }
+
+    /// What the index holds for the match value `value`, verified: an `unchanged` rests on
+    /// what the portal held within the staleness bound ([`Writer::verify_unchanged`]), and so
+    /// does an absence, before a create ([`Writer::verify_absent`]).
+    async fn seen_in_index(
+        &self,
+        index: &IndexLock,
+        field: &str,
+        value: &str,
+        body: &Map<String, Value>,
+        may_be_unchanged: bool,
+    ) -> Step<Seen> {
+        let mut hit = index.lock().await.find(value, body);
+        if let Hit::One { unchanged: true, .. } = hit {
+            match self
+                .verify_unchanged(index, field, value, body, may_be_unchanged)
+                .await
+            {
+                Step::Continue(Seen::Index(again)) => hit = again,
+                other => return other,
             }
         }
         if hit == Hit::Absent {
-            // Before a create: read what others created and edited since, unless a read began
-            // after this record was taken from the input; where edits cannot be read, look
-            // the record up instead.
+            return self.verify_absent(index, field, value, body).await;
+        }
+        Step::Continue(Seen::Index(hit))
+    }
+
+    /// An `unchanged` the index found, only from what the portal held within the staleness
+    /// bound: the index brought up to date, else the record looked up, else sent (never
+    /// `unchanged` unverified).
+    async fn verify_unchanged(
+        &self,
+        index: &IndexLock,
+        field: &str,
+        value: &str,
+        body: &Map<String, Value>,
+        may_be_unchanged: bool,
+    ) -> Step<Seen> {
+        let id = {
             let mut guard = index.lock().await;
-            let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
-            let now = self.shared.clock.now();
-            if !looks_up(&guard) && !guard.fresh_for(self.sequence, now, self.index_max_age) {
-                let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
-                if let Err(why) = read {
-                    tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
-                    drop(guard);
-                    return self.upsert_by_lookup(data, field, &value, Some(index)).await;
-                }
+            // Found again under this lock: another record may have read the model again since.
+            let hit = guard.find(value, body);
+            let Hit::One { id, unchanged: true } = hit else {
+                return Step::Continue(Seen::Index(hit));
+            };
+            if !may_be_unchanged || guard.unchanged_trusted(self.shared.clock.now(), self.index_max_age) {
+                return Step::Continue(Seen::Index(hit));
             }
-            if looks_up(&guard) {
-                let lookup = if guard.lookups_answered() {
-                    drop(guard);
-                    let lookup = self.try_lookup(field, &value).await;
-                    guard = index.lock().await;
-                    lookup
-                } else {
-                    // Until a lookup has answered, one at a time (the index held): a portal that
-                    // refuses them is asked once.
-                    self.try_lookup(field, &value).await
-                };
-                match lookup {
-                    Lookup::Found(found) => {
-                        guard.lookup_answered();
-                        drop(guard);
-                        return self.settle(found, data, field, &value, Some(index)).await;
-                    }
-                    Lookup::Failed(outcome) => return outcome,
-                    Lookup::Unfiltered(_) => {
-                        let why = guard.edits_unseen().unwrap_or_default().to_string();
-                        tracing::warn!(stream = %self.stream.stream, %field, %why, "Flowlu refused or ignored the filter on the match field as well: creates follow the index, and a record someone else gave a match value since the index was read may be duplicated");
-                        guard.give_up_lookups();
-                    }
-                }
-                if !guard.fresh_for(self.sequence, self.shared.clock.now(), self.index_max_age) {
-                    if let Err(why) =
-                        economy::read_into(self.account, self.stream, &mut guard, self.shared).await
-                    {
-                        return refused(
-                            FailureClass::System,
-                            format!("not created: what others created since the index was read could not be read ({why}), and Flowlu refuses lookups by `{field}`; write the record again"),
-                        );
-                    }
-                }
+            match self.refresh(&mut guard).await {
+                Refresh::Done => return Step::Continue(Seen::Index(guard.find(value, body))),
+                // Neither a read nor a lookup can verify it: sent.
+                Refresh::Send => return Step::Continue(Seen::Index(Hit::One { id, unchanged: false })),
+                Refresh::LookUp => id,
             }
-            hit = guard.find(&value, &body);
-        }
-        match hit {
-            Hit::One { id, unchanged: true } if self.may_be_unchanged(data) => {
-                Outcome::Unchanged { id: id.to_string() }
+        };
+        match self.try_lookup(field, value).await {
+            Lookup::Found(found) => {
+                index.lock().await.lookup_answered();
+                Step::Continue(Seen::Lookup(found))
             }
-            Hit::One { id, .. } => match self.update(id, data).await {
-                Ok(outcome) => {
-                    index.lock().await.wrote(&value, id, &body, false);
-                    outcome
-                }
-                Err(Outcome::Failed {
-                    code: Some(NOT_FOUND),
-                    ..
-                }) => {
-                    // Deleted since the index was read: look again, then create.
-                    index.lock().await.remove(&value);
-                    self.upsert_by_lookup(data, field, &value, Some(index)).await
-                }
-                Err(outcome) => outcome,
-            },
-            Hit::Several => several(field, &value),
-            Hit::Stale => self.upsert_by_lookup(data, field, &value, Some(index)).await,
-            Hit::Absent => {
-                self.create_noting(data, Some((field, value.clone())), Some((index, &value)))
-                    .await
+            Lookup::Failed(outcome) => Step::Done(outcome),
+            // Lookups are refused too: the record is sent.
+            Lookup::Unfiltered(_) => {
+                index.lock().await.give_up_lookups();
+                Step::Continue(Seen::Index(Hit::One { id, unchanged: false }))
             }
         }
+    }
+
+    /// An absence the index found, before a create: what others created and edited since is
+    /// read, unless a read began after this record was taken from the input; where edits
+    /// cannot be read, the record is looked up instead.
+    async fn verify_absent(
+        &self,
+        index: &IndexLock,
+        field: &str,
+        value: &str,
+        body: &Map<String, Value>,
+    ) -> Step<Seen> {
+        let mut guard = index.lock().await;
+        let looks_up = |g: &ModelIndex| g.edits_unseen().is_some() && g.lookups_work();
+        let now = self.shared.clock.now();
+        if !looks_up(&guard) && !guard.fresh_for(self.sequence, now, self.index_max_age) {
+            let read = economy::read_into(self.account, self.stream, &mut guard, self.shared).await;
+            if let Err(why) = read {
+                tracing::debug!(%why, "the index could not be brought up to date; looking the record up");
+                return Step::Continue(Seen::Unverified);
+            }
+        }
+        if looks_up(&guard) {
+            let lookup = if guard.lookups_answered() {
+                drop(guard);
+                let lookup = self.try_lookup(field, value).await;
+                guard = index.lock().await;
+                lookup
+            } else {
+                // Until a lookup has answered, one at a time (the index held): a portal that
+                // refuses them is asked once.
+                self.try_lookup(field, value).await
+            };
+            match lookup {
+                Lookup::Found(found) => {
+                    guard.lookup_answered();
+                    return Step::Continue(Seen::Lookup(found));
+                }
+                Lookup::Failed(outcome) => return Step::Done(outcome),
+                Lookup::Unfiltered(_) => {
+                    let why = guard.edits_unseen().unwrap_or_default().to_string();
+                    tracing::warn!(stream = %self.stream.stream, %field, %why, "Flowlu refused or ignored the filter on the match field as well: creates follow the index, and a record someone else gave a match value since the index was read may be duplicated");
+                    guard.give_up_lookups();
+                }
+            }
+            if !guard.fresh_for(self.sequence, self.shared.clock.now(), self.index_max_age) {
+                if let Err(why) = economy::read_into(self.account, self.stream, &mut guard, self.shared).await
+                {
+                    return Step::Done(refused(
+                        FailureClass::System,
+                        format!("not created: what others created since the index was read could not be read ({why}), and Flowlu refuses lookups by `{field}`; write the record again"),
+                    ));
+                }
+            }
+        }
+        Step::Continue(Seen::Index(guard.find(value, body)))
     }
 
     /// Brings the index up to date (what others created and edited since its last read, and
@@ -576,52 +582,6 @@ impl Writer<'_> {
             Err(why) => {
                 tracing::debug!(stream = %self.stream.stream, %why, "the model could not be read again; records found unchanged are verified");
                 false
-            }
-        }
-    }
-
-    /// Upsert by match field with a lookup: an unchanged record is not sent.
-    pub(super) async fn upsert_by_lookup(
-        &self,
-        data: &Map<String, Value>,
-        field: &str,
-        value: &str,
-        index: Option<&IndexLock>,
-    ) -> Outcome {
-        match self.lookup(field, value).await {
-            Ok(found) => self.settle(found, data, field, value, index).await,
-            Err(outcome) => outcome,
-        }
-    }
-
-    /// Updates (or reports unchanged) the record a lookup found, or creates it when none was.
-    async fn settle(
-        &self,
-        found: Found,
-        data: &Map<String, Value>,
-        field: &str,
-        value: &str,
-        index: Option<&IndexLock>,
-    ) -> Outcome {
-        match found {
-            Found::One(id, current) => {
-                let body = self.checked(data);
-                if self.may_be_unchanged(data)
-                    && body
-                        .as_ref()
-                        .is_some_and(|b| record_unchanged(b, &current, &self.stream.kinds))
-                {
-                    return Outcome::Unchanged { id: id.to_string() };
-                }
-                let outcome = self.update(id, data).await.unwrap_or_else(|o| o);
-                if let (Some(index), Some(body), Outcome::Updated { .. }) = (index, &body, &outcome) {
-                    index.lock().await.wrote(value, id, body, false);
-                }
-                outcome
-            }
-            Found::None => {
-                self.create_noting(data, Some((field, value.to_string())), index.map(|i| (i, value)))
-                    .await
             }
         }
     }
@@ -971,29 +931,6 @@ impl Writer<'_> {
     }
 }
 
-/// The failure of an upsert by an id Flowlu does not hold: a record-level failure (the
-/// record's own content), never a create.
-pub(super) fn no_such_id(id: u64) -> Outcome {
-    Outcome::Failed {
-        class: FailureClass::Config,
-        code: Some(NOT_FOUND),
-        message: format!(
-            "no Flowlu record {id}: deleted there, or an id from another system; to create records, use create mode or a match field"
-        ),
-        fields: BTreeMap::new(),
-    }
-}
-
-pub(super) fn several(field: &str, value: &str) -> Outcome {
-    refused(
-        FailureClass::Config,
-        format!(
-            "several Flowlu records have {field} = {}; upsert needs a unique match",
-            crate::base::cursor::shorten(value)
-        ),
-    )
-}
-
 /// Whether a portal record holds every sent value it has (at least one).
 pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value, kinds: &FieldKinds) -> bool {
     let Some(record) = item.as_object() else {
@@ -1011,50 +948,6 @@ pub(super) fn matches_sent(sent: &[(&str, &Value)], item: &Value, kinds: &FieldK
     compared > 0
 }
 
-pub(super) fn mode_name(mode: WriteMode) -> &'static str {
-    match mode {
-        WriteMode::Create => "create",
-        WriteMode::Update => "update",
-        WriteMode::Upsert => "upsert",
-        WriteMode::Delete => "delete",
-    }
-}
-
-/// The record's id: absent, null or empty is `None`; a positive integer (number or digits).
-pub(super) fn record_id(data: &Map<String, Value>) -> Result<Option<u64>, Outcome> {
-    match data.get("id") {
-        None => Ok(None),
-        Some(v) if is_blank(v) => Ok(None),
-        Some(v) => as_id(v).map(Some).ok_or_else(|| {
-            refused(
-                FailureClass::Config,
-                format!(
-                    "`id` must be a positive integer, got {}",
-                    crate::base::cursor::shown_value(v)
-                ),
-            )
-        }),
-    }
-}
-
-/// A positive integer id, sent as a number or as digits.
-pub(super) fn as_id(value: &Value) -> Option<u64> {
-    let id = match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }?;
-    (id > 0).then_some(id)
-}
-
-/// The non-empty scalar value of `field`, as sent.
-pub(super) fn match_value(data: &Map<String, Value>, field: &str) -> Option<String> {
-    data.get(field)
-        .filter(|v| !is_blank(v))
-        .and_then(scalar_text)
-        .map(|v| v.trim().to_string())
-}
-
 pub(super) fn created(response: &Value) -> Outcome {
     match response.get("id").and_then(as_id) {
         Some(id) => Outcome::Created { id: id.to_string() },
@@ -1067,20 +960,6 @@ pub(super) fn created(response: &Value) -> Outcome {
 
 pub(super) fn api_code(err: &Error) -> Option<i64> {
     err.api().and_then(|api| api.code)
-}
-
-/// Whether a record is a tombstone: `_ab_cdc_deleted_at` set (not null, not blank).
-fn is_tombstone(data: &Map<String, Value>) -> bool {
-    data.get(DELETED_AT).is_some_and(|v| !is_blank(v))
-}
-
-pub(super) fn refused(class: FailureClass, message: String) -> Outcome {
-    Outcome::Failed {
-        class,
-        code: None,
-        message,
-        fields: BTreeMap::new(),
-    }
 }
 
 /// The failed outcome of an error: a record-level error (not found, validation) is the
@@ -1113,36 +992,5 @@ pub(super) fn outcome_message(outcome: &Outcome) -> String {
         Outcome::Failed { message, .. } | Outcome::Unknown { message } => message.clone(),
         Outcome::Skipped { reason } => reason.clone(),
         other => other.kind().to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// An id that is not one is refused naming it as sent: 2^64 as its digits, a long text cut.
-    #[test]
-    fn a_bad_id_is_named_as_an_integer_or_shortened() {
-        let message = |data: Value| match record_id(data.as_object().unwrap()) {
-            Err(Outcome::Failed { message, .. }) => message,
-            other => panic!("{other:?}"),
-        };
-        let huge: Value = serde_json::from_str(r#"{"id": 18446744073709551616}"#).unwrap();
-        assert_eq!(
-            message(huge),
-            "`id` must be a positive integer, got 18446744073709551616"
-        );
-        assert_eq!(
-            message(serde_json::json!({"id": "x".repeat(10_000)})),
-            format!(
-                "`id` must be a positive integer, got \"{}... (9942 more characters)",
-                "x".repeat(59)
-            )
-        );
-        assert_eq!(
-            record_id(serde_json::json!({"id": "12"}).as_object().unwrap()).ok(),
-            Some(Some(12))
-        );
     }
 }
