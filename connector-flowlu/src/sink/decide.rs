@@ -412,6 +412,8 @@ mod tests {
                 message: "no Flowlu record 5: deleted there, or an id from another system; to create records, use create mode or a match field".into(),
                 fields: BTreeMap::new(),
             }))),
+            // The newest id the index read is one it read.
+            (upsert_id, json!({"id": 9, "name": "A"}), Portal::IdIndex(Hit::Absent, 9), Acted(Action::Fail(no_such_id(9)))),
             // Newer than every id the index read: created since, the update is sent.
             (upsert_id, json!({"id": 12, "name": "A"}), Portal::IdIndex(Hit::Absent, 9), Acted(Action::Update { id: 12, if_gone: Gone::NoSuchId })),
             (update, json!({"id": 5, "name": "A"}), Portal::IdIndex(Hit::Absent, 9), Acted(Action::Update { id: 5, if_gone: Gone::Fails })),
