@@ -595,7 +595,7 @@ async fn run(scenario: &Scenario) {
                 }
             }
         }
-        let updates: Vec<(String, u64)> = step
+        let requested: Vec<(String, u64)> = step
             .requests
             .iter()
             .map(|(req, n)| {
@@ -607,7 +607,7 @@ async fn run(scenario: &Scenario) {
                 (path, *n)
             })
             .collect();
-        let expected: Vec<(&str, u64)> = updates.iter().map(|(p, n)| (p.as_str(), *n)).collect();
+        let expected: Vec<(&str, u64)> = requested.iter().map(|(p, n)| (p.as_str(), *n)).collect();
         assert_eq!(by_path(&emu.stats()), paths(&expected), "{at}: requests");
         if let Some((_, written)) = step.counts {
             assert_eq!(
