@@ -46,7 +46,7 @@ pub mod webhook;
 
 pub use account::registry::AccountBudget;
 pub use account::{Account, WaitWatch};
-pub use base::decision::{Decision, Refusal, Scope};
+pub use base::decision::{Cause, Decision, Label, Refusal, Scope};
 pub use base::domain::{AccountDomain, DomainError, Region};
 pub use base::error::{
     AccountKind, ApiError, Bound, CodeClass, Denied, DnsFailure, Error, Invalid, MalformedKind, Oversize,

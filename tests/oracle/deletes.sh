@@ -8,18 +8,12 @@
 # Needs: pip install airbyte-protocol-models-pdv2 duckdb; PyAirbyte in $PYAIRBYTE_PYTHON's
 # environment (.ci/run makes one), skipped with a note when that variable is unset.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-cargo build --quiet --locked -p connector-flowlu -p flowlu-emulator
+source "$(dirname "$0")/lib.sh"
+oracle_setup connector-flowlu flowlu-emulator
 bin=target/debug/flowlu-connector
-work=$(mktemp -d)
-emu_pid=
-trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
-target/debug/flowlu-emulator --listen 127.0.0.1:0 --seed 42 --records 300 > "$work/emu.out" &
-emu_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/emu.out" ] && break; sleep 0.1; done
-export FLOWLU_BASE_URL=$(head -n1 "$work/emu.out")
-validate() { python3 tests/oracle/validate_protocol.py "$@"; }
+stand_in deletes --records 300
+export FLOWLU_BASE_URL=$STAND_IN_URL
 
 echo '{"name": "deletes", "account_domain": "deletes", "api_key": "emulator-key", "advanced": {"deletes": 1, "page_size": 50}}' > "$work/config.json"
 $bin discover --config "$work/config.json" > "$work/catalog.jsonl"
@@ -57,15 +51,12 @@ $bin read --config "$work/config.json" --catalog "$work/configured.json" --state
 validate deletes-second-read --expect RECORD=5 STATE=1 < "$work/read2.jsonl"
 
 python3 tests/oracle/deletes_duckdb.py "$work" "$FLOWLU_BASE_URL"
-kill $emu_pid
 
 if [ -z "${PYAIRBYTE_PYTHON:-}" ]; then
   echo "deletes under PyAirbyte: skipped (PYAIRBYTE_PYTHON unset)"
   exit 0
 fi
-target/debug/flowlu-emulator --listen 127.0.0.1:0 --seed 42 --records 300 > "$work/emu2.out" &
-emu_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/emu2.out" ] && break; sleep 0.1; done
-FLOWLU_BASE_URL=$(head -n1 "$work/emu2.out") "$PYAIRBYTE_PYTHON" tests/oracle/deletes_pyairbyte.py "$PWD/$bin" "$work" > "$work/pyairbyte.out" 2>&1 \
+stand_in pyairbyte --records 300
+FLOWLU_BASE_URL=$STAND_IN_URL "$PYAIRBYTE_PYTHON" tests/oracle/deletes_pyairbyte.py "$PWD/$bin" "$work" > "$work/pyairbyte.out" 2>&1 \
   || { cat "$work/pyairbyte.out"; exit 1; }
 tail -n1 "$work/pyairbyte.out"

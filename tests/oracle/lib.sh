@@ -1,4 +1,4 @@
-# Shared by the protocol oracles (sourced by run.sh and jsonl.sh): a debug build of the
+# Shared by the protocol oracles (sourced by run.sh, jsonl.sh and deletes.sh): a debug build of the
 # packages named, a work directory removed on exit, background processes stopped on exit,
 # the validator, a stand-in, a configured catalog from discover's output, the states of a read
 # and the messages a write is given.

@@ -11,9 +11,12 @@ pub mod bench;
 pub mod catalog;
 pub mod flowlu;
 pub mod mock;
+pub mod probe;
 pub mod protocol;
+pub mod reconcile;
 pub mod soak;
 pub mod stand_in;
+pub mod write;
 
 /// The workspace README's Rust examples, compiled as doc tests (here, in the unpublished tests
 /// crate, so that every published crate's docs come from files inside it).

@@ -1,13 +1,17 @@
 //! One decision per Flowlu answer: what an [`Error`] means for everything that reads it (retry
 //! or not, the failure's class, how far it reaches, whether it concerns the record alone,
-//! whether the request may have been applied, whether it refuses how a page was asked, and the
-//! user's reason and sentence), decided here once, by the error's typed kinds, never its text.
-//! The limiter, the writer, the halt of a write, the source's session and the credential's
-//! validation read it (`Error::is_retryable` and the other questions are its fields).
+//! whether the request may have been applied, whether it refuses how a page was asked, the
+//! user's reason and sentence, the probe's label and a retry's cause), decided here once, by the
+//! error's typed kinds, never its text. The limiter, the writer, the halt of a write, the
+//! source's session, the probe and the credential's validation read it (`Error::is_retryable`
+//! and the other questions are its fields).
+
+use std::fmt;
+use std::time::Duration;
 
 use connector_core::{Failure, FailureClass, FailureReason};
 
-use super::error::{Bound, CodeClass, Error, MalformedKind, Oversize, TransportKind};
+use super::error::{Bound, CodeClass, Error, MalformedKind, Oversize, TransportKind, UnavailableKind};
 
 /// How far a refusal reaches: what no later request can get past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,127 @@ pub enum Refusal {
     Unknown,
 }
 
+/// What the connector makes of an answer, in one word: what the probe reports it as
+/// (`connector_reads_it_as`, [`Label::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// A setting is wrong.
+    Config,
+    /// The key is rejected (HTTP 401/403, or Flowlu's error 11).
+    Auth,
+    /// No Flowlu portal at this address (or its name does not resolve).
+    UnknownAccount,
+    /// The key may not use the module (Flowlu's error 22).
+    Permission,
+    /// The module or method does not exist on this portal (Flowlu's errors 30 and 31).
+    Unsupported,
+    /// Refused for the account's rate limit.
+    RateLimited,
+    /// A server error: HTTP 5xx, or a page a proxy sent in the middle of a read.
+    Server,
+    /// No answer arrived.
+    Transport,
+    /// The answer went beyond a bound the connector keeps.
+    Oversized,
+    /// Flowlu's "retry later" (error 13).
+    Transient,
+    /// The record's own failure (not found, validation).
+    Record,
+    /// Flowlu's error the connector does not expect.
+    System,
+    /// An answer that could not be understood.
+    Malformed,
+    /// Not an answer of Flowlu's: the request was not sent, or its answer not awaited.
+    Other,
+}
+
+impl Label {
+    /// The label's word, as the probe's report holds it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Auth => "auth",
+            Self::UnknownAccount => "unknown_account",
+            Self::Permission => "permission",
+            Self::Unsupported => "unsupported",
+            Self::RateLimited => "rate_limited",
+            Self::Server => "server",
+            Self::Transport => "transport",
+            Self::Oversized => "oversized",
+            Self::Transient => "transient",
+            Self::Record => "record",
+            Self::System => "system",
+            Self::Malformed => "malformed",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What a request met, in a few words for a person (its `Display`: a retry's wait,
+/// `Wait::cause`, and the progress line); never a body's text, which may echo what was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// `rate limited`, with `Retry-After` when sent.
+    RateLimited {
+        /// The `Retry-After` delay.
+        retry_after: Option<Duration>,
+    },
+    /// `HTTP 502`: a status alone.
+    Status(u16),
+    /// `HTTP 200 with an HTML page`.
+    HtmlPage(u16),
+    /// How a request without an answer failed: `timeout`, `connection refused`, ...
+    Transport(TransportKind),
+    /// `connection dropped (body cut short)`.
+    CutShort,
+    /// `Flowlu error 13`: an error in the body, by its code.
+    Flowlu(Option<i64>),
+    /// `an answer not understood (HTTP 200)`.
+    NotUnderstood(u16),
+    /// `answer too large`.
+    TooLarge,
+    /// `key rejected`.
+    KeyRejected,
+    /// `no portal at this address`.
+    NoPortal,
+    /// `invalid setting`.
+    InvalidSetting,
+    /// `not sent (the write stopped)`.
+    Stopped,
+    /// `no answer before the write stopped`.
+    Abandoned,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RateLimited {
+                retry_after: Some(after),
+            } => write!(f, "rate limited, Retry-After {} s", after.as_secs()),
+            Self::RateLimited { retry_after: None } => f.write_str("rate limited"),
+            Self::Status(status) => write!(f, "HTTP {status}"),
+            Self::HtmlPage(status) => write!(f, "HTTP {status} with an HTML page"),
+            Self::Transport(kind) => f.write_str(match kind {
+                TransportKind::Timeout => "timeout",
+                TransportKind::Connect => "connection refused",
+                TransportKind::Body => "connection dropped",
+                TransportKind::Dns => "name did not resolve",
+                TransportKind::Other => "request failed",
+            }),
+            Self::CutShort => f.write_str("connection dropped (body cut short)"),
+            Self::Flowlu(Some(code)) => write!(f, "Flowlu error {code}"),
+            Self::Flowlu(None) => f.write_str("a Flowlu error"),
+            Self::NotUnderstood(status) => write!(f, "an answer not understood (HTTP {status})"),
+            Self::TooLarge => f.write_str("answer too large"),
+            Self::KeyRejected => f.write_str("key rejected"),
+            Self::NoPortal => f.write_str("no portal at this address"),
+            Self::InvalidSetting => f.write_str("invalid setting"),
+            Self::Stopped => f.write_str("not sent (the write stopped)"),
+            Self::Abandoned => f.write_str("no answer before the write stopped"),
+        }
+    }
+}
+
 /// What one Flowlu answer (an [`Error`]) means for the caller: [`Error::decision`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -47,6 +172,10 @@ pub struct Decision {
     pub refused: Option<Refusal>,
     /// The reason a user is told (its class is the user's).
     pub reason: FailureReason,
+    /// What the connector makes of it, in one word (the probe's report).
+    pub label: Label,
+    /// What the request met, in a few words (a retry's wait).
+    pub cause: Cause,
 }
 
 impl Error {
@@ -54,7 +183,7 @@ impl Error {
     /// its answer from.
     pub fn decision(&self) -> Decision {
         use FailureReason as R;
-        let d = |retry, class, reason| Decision {
+        let d = |retry, class, reason, label, cause| Decision {
             retry,
             class,
             scope: Scope::Request,
@@ -62,43 +191,132 @@ impl Error {
             may_have_been_applied: false,
             refused: None,
             reason,
+            label,
+            cause,
         };
         match self {
-            Self::Config(_) => d(false, FailureClass::Config, R::InvalidConfig),
-            Self::Stopped => d(false, FailureClass::Transient, R::Network),
+            Self::Config(_) => d(
+                false,
+                FailureClass::Config,
+                R::InvalidConfig,
+                Label::Config,
+                Cause::InvalidSetting,
+            ),
+            Self::Stopped => d(
+                false,
+                FailureClass::Transient,
+                R::Network,
+                Label::Other,
+                Cause::Stopped,
+            ),
             Self::Abandoned => Decision {
                 may_have_been_applied: true,
-                ..d(false, FailureClass::Transient, R::Timeout)
+                ..d(
+                    false,
+                    FailureClass::Transient,
+                    R::Timeout,
+                    Label::Other,
+                    Cause::Abandoned,
+                )
             },
             Self::Auth { .. } => Decision {
                 scope: Scope::Portal,
-                ..d(false, FailureClass::Config, R::BadCredentials)
+                ..d(
+                    false,
+                    FailureClass::Config,
+                    R::BadCredentials,
+                    Label::Auth,
+                    Cause::KeyRejected,
+                )
+            },
+            Self::UnknownAccount { .. } => Decision {
+                scope: Scope::Portal,
+                ..d(
+                    false,
+                    FailureClass::Config,
+                    R::UnknownAccount,
+                    Label::UnknownAccount,
+                    Cause::NoPortal,
+                )
             },
             // A name that does not resolve is a wrong account domain, as `check` says.
-            Self::UnknownAccount { .. }
-            | Self::Transport {
+            Self::Transport {
                 kind: TransportKind::Dns,
                 ..
             } => Decision {
                 scope: Scope::Portal,
-                ..d(false, FailureClass::Config, R::UnknownAccount)
+                ..d(
+                    false,
+                    FailureClass::Config,
+                    R::UnknownAccount,
+                    Label::UnknownAccount,
+                    Cause::Transport(TransportKind::Dns),
+                )
             },
-            Self::Permission(_) => Decision {
+            Self::Permission(denied) => Decision {
                 scope: Scope::Stream,
-                ..d(false, FailureClass::Config, R::MissingPermission)
+                ..d(
+                    false,
+                    FailureClass::Config,
+                    R::MissingPermission,
+                    // Error 22: the key may not; 30/31: the module or method is not there.
+                    if denied.api.code == Some(22) {
+                        Label::Permission
+                    } else {
+                        Label::Unsupported
+                    },
+                    Cause::Flowlu(denied.api.code),
+                )
             },
-            Self::RateLimited { .. } => d(true, FailureClass::Transient, R::RateLimited),
-            Self::Server { .. } | Self::Unavailable { .. } => Decision {
+            Self::RateLimited { retry_after } => d(
+                true,
+                FailureClass::Transient,
+                R::RateLimited,
+                Label::RateLimited,
+                Cause::RateLimited {
+                    retry_after: *retry_after,
+                },
+            ),
+            Self::Server { status } => Decision {
                 may_have_been_applied: true,
-                ..d(true, FailureClass::Transient, R::ServerError)
+                ..d(
+                    true,
+                    FailureClass::Transient,
+                    R::ServerError,
+                    Label::Server,
+                    Cause::Status(*status),
+                )
+            },
+            Self::Unavailable { status, kind, .. } => Decision {
+                may_have_been_applied: true,
+                ..d(
+                    true,
+                    FailureClass::Transient,
+                    R::ServerError,
+                    Label::Server,
+                    match kind {
+                        UnavailableKind::HtmlPage => Cause::HtmlPage(*status),
+                        UnavailableKind::Message => Cause::Status(*status),
+                    },
+                )
             },
             Self::Oversized(over) => Decision {
                 may_have_been_applied: true,
                 ..match over.bound {
-                    Bound::Bytes(_) => d(false, FailureClass::Config, R::InvalidConfig),
-                    Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => {
-                        d(false, FailureClass::System, R::Unexpected)
-                    }
+                    Bound::Bytes(_) => d(
+                        false,
+                        FailureClass::Config,
+                        R::InvalidConfig,
+                        Label::Oversized,
+                        Cause::TooLarge,
+                    ),
+                    Bound::Depth(_) | Bound::Records(_) | Bound::Values(_) => d(
+                        false,
+                        FailureClass::System,
+                        R::Unexpected,
+                        Label::Oversized,
+                        Cause::TooLarge,
+                    ),
                 }
             },
             Self::Transport { kind, .. } => Decision {
@@ -111,10 +329,13 @@ impl Error {
                     } else {
                         R::Network
                     },
+                    Label::Transport,
+                    Cause::Transport(*kind),
                 )
             },
             Self::Api(api) => {
                 let class = api.class();
+                let cause = Cause::Flowlu(api.code);
                 Decision {
                     record_level: class == CodeClass::Record,
                     refused: match api.code {
@@ -123,24 +344,56 @@ impl Error {
                         _ => None,
                     },
                     ..match class {
-                        CodeClass::Transient => d(true, FailureClass::Transient, R::ServerError),
-                        CodeClass::Auth | CodeClass::Permission | CodeClass::Unsupported => {
-                            d(false, FailureClass::Config, R::Unexpected)
+                        CodeClass::Transient => d(
+                            true,
+                            FailureClass::Transient,
+                            R::ServerError,
+                            Label::Transient,
+                            cause,
+                        ),
+                        CodeClass::Auth => d(false, FailureClass::Config, R::Unexpected, Label::Auth, cause),
+                        CodeClass::Permission => d(
+                            false,
+                            FailureClass::Config,
+                            R::Unexpected,
+                            Label::Permission,
+                            cause,
+                        ),
+                        CodeClass::Unsupported => d(
+                            false,
+                            FailureClass::Config,
+                            R::Unexpected,
+                            Label::Unsupported,
+                            cause,
+                        ),
+                        CodeClass::Record => {
+                            d(false, FailureClass::System, R::Unexpected, Label::Record, cause)
                         }
-                        CodeClass::Record | CodeClass::System => {
-                            d(false, FailureClass::System, R::Unexpected)
+                        CodeClass::System => {
+                            d(false, FailureClass::System, R::Unexpected, Label::System, cause)
                         }
                     }
                 }
             }
-            Self::Malformed { kind, .. } => Decision {
+            Self::Malformed { status, kind, .. } => Decision {
                 may_have_been_applied: true,
                 // A truncated body is a broken connection in disguise.
-                ..d(
-                    *kind == MalformedKind::Truncated,
-                    FailureClass::System,
-                    R::Unexpected,
-                )
+                ..match kind {
+                    MalformedKind::Truncated => d(
+                        true,
+                        FailureClass::System,
+                        R::Unexpected,
+                        Label::Malformed,
+                        Cause::CutShort,
+                    ),
+                    MalformedKind::NotJson | MalformedKind::Unexpected => d(
+                        false,
+                        FailureClass::System,
+                        R::Unexpected,
+                        Label::Malformed,
+                        Cause::NotUnderstood(*status),
+                    ),
+                }
             },
         }
     }
@@ -316,7 +569,7 @@ mod tests {
     }
 
     /// An answer and its decision: retry, class, scope, record-level, may have been applied,
-    /// refusal, reason.
+    /// refusal, reason, label, cause.
     type Row = (
         Error,
         bool,
@@ -326,10 +579,12 @@ mod tests {
         bool,
         Option<Refusal>,
         FailureReason,
+        Label,
+        Cause,
     );
 
     /// Every kind of answer and its one decision: retry, class, scope, record-level, may have
-    /// been applied, refusal, reason.
+    /// been applied, refusal, reason, the probe's label, a retry's cause.
     #[test]
     fn one_decision_per_answer() {
         use FailureClass::{Config as C, System as S, Transient as T};
@@ -344,39 +599,42 @@ mod tests {
         let over = |bound| Error::oversized("crm/account/list", Some(2), bound);
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
-            (Error::config("page_size", "too big"), false, C, Request, false, false, None, R::InvalidConfig),
-            (Error::Stopped, false, T, Request, false, false, None, R::Network),
-            (Error::Abandoned, false, T, Request, false, true, None, R::Timeout),
-            (Error::Auth { status: 401, api: None }, false, C, Portal, false, false, None, R::BadCredentials),
-            (Error::UnknownAccount { kind: AccountKind::NotFound, detail: "x".into() }, false, C, Portal, false, false, None, R::UnknownAccount),
-            (transport(TransportKind::Dns), false, C, Portal, false, false, None, R::UnknownAccount),
-            (Error::permission("crm", "lead", api(Some(22), "access denied")), false, C, Stream, false, false, None, R::MissingPermission),
-            (Error::RateLimited { retry_after: Some(Duration::from_secs(2)) }, true, T, Request, false, false, None, R::RateLimited),
-            (Error::Server { status: 502 }, true, T, Request, false, true, None, R::ServerError),
-            (Error::Unavailable { status: 503, kind: UnavailableKind::Message, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError),
-            (Error::Unavailable { status: 200, kind: UnavailableKind::HtmlPage, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError),
-            (over(Bound::Bytes(1 << 20)), false, C, Request, false, true, None, R::InvalidConfig),
-            (over(Bound::Depth(64)), false, S, Request, false, true, None, R::Unexpected),
-            (over(Bound::Records(100)), false, S, Request, false, true, None, R::Unexpected),
-            (over(Bound::Values(1000)), false, S, Request, false, true, None, R::Unexpected),
-            (transport(TransportKind::Connect), true, T, Request, false, false, None, R::Network),
-            (transport(TransportKind::Timeout), true, T, Request, false, true, None, R::Timeout),
-            (transport(TransportKind::Body), true, T, Request, false, true, None, R::Network),
-            (transport(TransportKind::Other), true, T, Request, false, true, None, R::Network),
-            (Error::Api(Box::new(api(Some(10), "unknown error"))), false, S, Request, false, false, Some(Unknown), R::Unexpected),
-            (Error::Api(Box::new(api(Some(11), "authorization failed"))), false, C, Request, false, false, None, R::Unexpected),
-            (Error::Api(Box::new(api(Some(12), "invalid request"))), false, S, Request, false, false, Some(Filter), R::Unexpected),
-            (Error::Api(Box::new(api(Some(13), "retry later"))), true, T, Request, false, false, None, R::ServerError),
-            (Error::Api(Box::new(api(Some(20), "not found"))), false, S, Request, true, false, None, R::Unexpected),
-            (Error::Api(Box::new(api(Some(21), "validation error"))), false, S, Request, true, false, Some(Filter), R::Unexpected),
-            (Error::Api(Box::new(api(Some(31), "unknown module"))), false, C, Request, false, false, None, R::Unexpected),
-            (Error::Api(Box::new(api(Some(99), "new"))), false, S, Request, false, false, None, R::Unexpected),
-            (Error::Api(Box::new(api(None, "validation"))), false, S, Request, true, false, None, R::Unexpected),
-            (malformed(MalformedKind::Truncated), true, S, Request, false, true, None, R::Unexpected),
-            (malformed(MalformedKind::NotJson), false, S, Request, false, true, None, R::Unexpected),
-            (malformed(MalformedKind::Unexpected), false, S, Request, false, true, None, R::Unexpected),
+            (Error::config("page_size", "too big"), false, C, Request, false, false, None, R::InvalidConfig, Label::Config, Cause::InvalidSetting),
+            (Error::Stopped, false, T, Request, false, false, None, R::Network, Label::Other, Cause::Stopped),
+            (Error::Abandoned, false, T, Request, false, true, None, R::Timeout, Label::Other, Cause::Abandoned),
+            (Error::Auth { status: 401, api: None }, false, C, Portal, false, false, None, R::BadCredentials, Label::Auth, Cause::KeyRejected),
+            (Error::UnknownAccount { kind: AccountKind::NotFound, detail: "x".into() }, false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::NoPortal),
+            (transport(TransportKind::Dns), false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::Transport(TransportKind::Dns)),
+            (Error::permission("crm", "lead", api(Some(22), "access denied")), false, C, Stream, false, false, None, R::MissingPermission, Label::Permission, Cause::Flowlu(Some(22))),
+            (Error::permission("crm", "lead", api(Some(31), "unknown module")), false, C, Stream, false, false, None, R::MissingPermission, Label::Unsupported, Cause::Flowlu(Some(31))),
+            (Error::RateLimited { retry_after: Some(Duration::from_secs(2)) }, true, T, Request, false, false, None, R::RateLimited, Label::RateLimited, Cause::RateLimited { retry_after: Some(Duration::from_secs(2)) }),
+            (Error::Server { status: 502 }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(502)),
+            (Error::Unavailable { status: 503, kind: UnavailableKind::Message, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(503)),
+            (Error::Unavailable { status: 200, kind: UnavailableKind::HtmlPage, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::HtmlPage(200)),
+            (over(Bound::Bytes(1 << 20)), false, C, Request, false, true, None, R::InvalidConfig, Label::Oversized, Cause::TooLarge),
+            (over(Bound::Depth(64)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
+            (over(Bound::Records(100)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
+            (over(Bound::Values(1000)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
+            (transport(TransportKind::Connect), true, T, Request, false, false, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Connect)),
+            (transport(TransportKind::Timeout), true, T, Request, false, true, None, R::Timeout, Label::Transport, Cause::Transport(TransportKind::Timeout)),
+            (transport(TransportKind::Body), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Body)),
+            (transport(TransportKind::Other), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Other)),
+            (Error::Api(Box::new(api(Some(10), "unknown error"))), false, S, Request, false, false, Some(Unknown), R::Unexpected, Label::System, Cause::Flowlu(Some(10))),
+            (Error::Api(Box::new(api(Some(11), "authorization failed"))), false, C, Request, false, false, None, R::Unexpected, Label::Auth, Cause::Flowlu(Some(11))),
+            (Error::Api(Box::new(api(Some(12), "invalid request"))), false, S, Request, false, false, Some(Filter), R::Unexpected, Label::System, Cause::Flowlu(Some(12))),
+            (Error::Api(Box::new(api(Some(13), "retry later"))), true, T, Request, false, false, None, R::ServerError, Label::Transient, Cause::Flowlu(Some(13))),
+            (Error::Api(Box::new(api(Some(20), "not found"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(Some(20))),
+            (Error::Api(Box::new(api(Some(21), "validation error"))), false, S, Request, true, false, Some(Filter), R::Unexpected, Label::Record, Cause::Flowlu(Some(21))),
+            (Error::Api(Box::new(api(Some(31), "unknown module"))), false, C, Request, false, false, None, R::Unexpected, Label::Unsupported, Cause::Flowlu(Some(31))),
+            (Error::Api(Box::new(api(Some(99), "new"))), false, S, Request, false, false, None, R::Unexpected, Label::System, Cause::Flowlu(Some(99))),
+            (Error::Api(Box::new(api(None, "validation"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(None)),
+            (malformed(MalformedKind::Truncated), true, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::CutShort),
+            (malformed(MalformedKind::NotJson), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200)),
+            (malformed(MalformedKind::Unexpected), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200)),
         ];
-        for (err, retry, class, scope, record_level, may_have_been_applied, refused, reason) in table {
+        for (err, retry, class, scope, record_level, may_have_been_applied, refused, reason, label, cause) in
+            table
+        {
             let expected = Decision {
                 retry,
                 class,
@@ -385,6 +643,8 @@ mod tests {
                 may_have_been_applied,
                 refused,
                 reason,
+                label,
+                cause,
             };
             assert_eq!(err.decision(), expected, "{err:?}");
             // The questions read the decision.
@@ -395,6 +655,59 @@ mod tests {
             assert_eq!(err.refuses_filter(), refused == Some(Filter), "{err:?}");
             let (told, failure) = err.explain_at("acme.flowlu.com");
             assert_eq!((told, failure.class), (reason, reason.class()), "{err:?}");
+        }
+    }
+
+    /// The words of every label (the probe's report) and every cause (a retry's wait).
+    #[test]
+    fn labels_and_causes_in_words() {
+        let labels = [
+            (Label::Config, "config"),
+            (Label::Auth, "auth"),
+            (Label::UnknownAccount, "unknown_account"),
+            (Label::Permission, "permission"),
+            (Label::Unsupported, "unsupported"),
+            (Label::RateLimited, "rate_limited"),
+            (Label::Server, "server"),
+            (Label::Transport, "transport"),
+            (Label::Oversized, "oversized"),
+            (Label::Transient, "transient"),
+            (Label::Record, "record"),
+            (Label::System, "system"),
+            (Label::Malformed, "malformed"),
+            (Label::Other, "other"),
+        ];
+        for (label, word) in labels {
+            assert_eq!(label.as_str(), word);
+        }
+        let causes = [
+            (
+                Cause::RateLimited {
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+                "rate limited, Retry-After 7 s",
+            ),
+            (Cause::RateLimited { retry_after: None }, "rate limited"),
+            (Cause::Status(502), "HTTP 502"),
+            (Cause::HtmlPage(200), "HTTP 200 with an HTML page"),
+            (Cause::Transport(TransportKind::Timeout), "timeout"),
+            (Cause::Transport(TransportKind::Connect), "connection refused"),
+            (Cause::Transport(TransportKind::Body), "connection dropped"),
+            (Cause::Transport(TransportKind::Dns), "name did not resolve"),
+            (Cause::Transport(TransportKind::Other), "request failed"),
+            (Cause::CutShort, "connection dropped (body cut short)"),
+            (Cause::Flowlu(Some(13)), "Flowlu error 13"),
+            (Cause::Flowlu(None), "a Flowlu error"),
+            (Cause::NotUnderstood(200), "an answer not understood (HTTP 200)"),
+            (Cause::TooLarge, "answer too large"),
+            (Cause::KeyRejected, "key rejected"),
+            (Cause::NoPortal, "no portal at this address"),
+            (Cause::InvalidSetting, "invalid setting"),
+            (Cause::Stopped, "not sent (the write stopped)"),
+            (Cause::Abandoned, "no answer before the write stopped"),
+        ];
+        for (cause, words) in causes {
+            assert_eq!(cause.to_string(), words);
         }
     }
 

@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 
 use super::privacy::{body_shape, rate_headers};
 use super::report::{RateRefusal, RefusalReport, Verdict, RATE_REFUSED};
-use crate::base::error::{CodeClass, Error, TransportKind};
+use crate::base::decision::Label;
+use crate::base::error::Error;
 use crate::base::streams::Model;
 use crate::client::decode::{decode_within, parse_bounded};
 use crate::client::transport::{Call, Client};
@@ -255,40 +256,14 @@ fn read_answer(status: StatusCode, headers: &HeaderMap, body: &[u8], client: &Cl
                 error_code: err.api().and_then(|a| a.code),
                 connector_class: class_of(&err),
                 body: body_shape(parsed.as_ref(), body),
-                rate: status.as_u16() == 429 || rate_text || matches!(err, Error::RateLimited { .. }),
+                rate: status.as_u16() == 429 || rate_text || err.decision().label == Label::RateLimited,
                 headers: rate_headers(headers),
             })
         }
     }
 }
 
-/// What the connector makes of an error.
+/// What the connector makes of an error: the decision's label.
 pub(crate) fn class_of(err: &Error) -> &'static str {
-    #[allow(unreachable_patterns)]
-    match err {
-        Error::Config { .. } => "config",
-        Error::Auth { .. } => "auth",
-        Error::UnknownAccount { .. } => "unknown_account",
-        // A name that does not resolve: no portal at this address, as `check` says.
-        Error::Transport {
-            kind: TransportKind::Dns,
-            ..
-        } => "unknown_account",
-        Error::Permission(denied) if denied.api.code == Some(22) => "permission",
-        Error::Permission { .. } => "unsupported",
-        Error::RateLimited { .. } => "rate_limited",
-        Error::Server { .. } => "server",
-        Error::Transport { .. } => "transport",
-        Error::Oversized(_) => "oversized",
-        Error::Api(api) => match api.class() {
-            CodeClass::Transient => "transient",
-            CodeClass::Record => "record",
-            CodeClass::Auth => "auth",
-            CodeClass::Permission => "permission",
-            CodeClass::Unsupported => "unsupported",
-            CodeClass::System => "system",
-        },
-        Error::Malformed { .. } => "malformed",
-        _ => "other",
-    }
+    err.decision().label.as_str()
 }

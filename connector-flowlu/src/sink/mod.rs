@@ -1,6 +1,8 @@
 //! The Flowlu sink, [`FlowluSink`] (its documentation says what it does).
 
 pub(crate) mod compare;
+mod create;
+mod decide;
 pub(crate) mod economy;
 mod halt;
 pub(crate) mod index;
@@ -36,9 +38,9 @@ use crate::credential::FlowluCredential;
 use crate::sink::economy::{Planned, Strategy, StreamShared};
 use crate::sink::precheck::is_blank;
 
+use decide::refused;
 use halt::{lock, Halt};
 use plan::Tagged;
-use writer::refused;
 use writer::Writer;
 
 /// A Flowlu destination of records.
@@ -59,7 +61,7 @@ use writer::Writer;
 ///   connection, a timeout, a 5xx) the create is looked for: by its match field when it has
 ///   one, else among the newest records (`order_by[desc][]=id`, above the highest id known
 ///   before it was sent, matching the values sent). Found: `created` with its id; surely
-///   absent: sent again (at most `writer::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
+///   absent: sent again (at most `create::MAX_CREATE_ATTEMPTS` times); `unknown` only when the
 ///   portal cannot tell (the look failed, more records appeared than it reads, or, before any
 ///   id of the stream was known, a record with the same values exists).
 /// * **Creates the host resends** (`resume`; the settings' `find_earlier_creates`, on by

@@ -2,17 +2,18 @@
 //! STATE the host received (`advanced.find_earlier_creates`, on by default), matching each
 //! Flowlu record to one input record at most; turned off, every record is created.
 
-use flowlu_emulator::{Emulator, EmulatorConfig};
-use integration_tests::{run_cli, temp_json};
+use flowlu_emulator::Emulator;
+use integration_tests::protocol::{record_message, state_message};
+use integration_tests::stand_in::StandIn;
+use integration_tests::write::{echoed, write_cli};
 use serde_json::{json, Value};
 
 fn record_line(name: &str) -> String {
-    json!({"type": "RECORD", "record": {"stream": "crm_account", "data": {"name": name}, "emitted_at": 1}})
-        .to_string()
+    record_message("crm_account", json!({"name": name})).to_string()
 }
 
 fn state_line(n: u64) -> String {
-    json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}}}).to_string()
+    state_message("crm_account", json!({"n": n})).to_string()
 }
 
 /// Writes `names` (a STATE after every third record, counting from `from`) in create mode;
@@ -23,14 +24,12 @@ async fn write(
     names: &[String],
     from: u64,
 ) -> (i32, Vec<u64>, Vec<(String, String)>) {
-    let config = temp_json(
-        &json!({"name": "resume", "account_domain": "acme", "api_key": emu.api_key(), "advanced": advanced}),
-    );
-    let catalog = temp_json(&json!({"streams": [{
+    let config =
+        json!({"name": "resume", "account_domain": "acme", "api_key": emu.api_key(), "advanced": advanced});
+    let catalog = json!({"streams": [{
         "stream": {"name": "crm_account", "json_schema": {}},
         "sync_mode": "full_refresh", "destination_sync_mode": "append"
-    }]}));
-    let outcomes_file = tempfile::NamedTempFile::new().unwrap();
+    }]});
     let mut stdin = vec![state_line(from)];
     for (i, name) in names.iter().enumerate() {
         stdin.push(record_line(name));
@@ -39,31 +38,7 @@ async fn write(
             stdin.push(state_line(n));
         }
     }
-    let run = run_cli(
-        &[
-            "write",
-            "--config",
-            config.path().to_str().unwrap(),
-            "--catalog",
-            catalog.path().to_str().unwrap(),
-            "--outcomes-file",
-            outcomes_file.path().to_str().unwrap(),
-        ],
-        Some(&emu.base_url()),
-        &stdin.join("\n"),
-    )
-    .await;
-    let states = run
-        .messages
-        .iter()
-        .filter(|m| m["type"] == "STATE")
-        .filter_map(|m| m["state"]["stream"]["stream_state"]["n"].as_u64())
-        .collect();
-    let mut lines: Vec<Value> = std::fs::read_to_string(outcomes_file.path())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (run, mut lines) = write_cli(&emu.base_url(), &config, &catalog, "--outcomes-file", &stdin).await;
     lines.sort_by_key(|l| l["line"].as_u64());
     let outcomes = lines
         .iter()
@@ -74,7 +49,7 @@ async fn write(
             )
         })
         .collect();
-    (run.code, states, outcomes)
+    (run.code, echoed(&run), outcomes)
 }
 
 fn names(range: std::ops::Range<u64>) -> Vec<String> {
@@ -92,13 +67,7 @@ fn ids_of(outcomes: &[(String, String)]) -> Vec<String> {
 /// with `find_earlier_creates` off creates all six: 3, 4 and 5 are then in Flowlu twice.
 #[tokio::test]
 async fn a_resumed_create_write_finds_the_earlier_runs_creates_unless_turned_off() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 0)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(2).accounts(0).start().await;
     let (code, states, earlier) = write(&emu, json!({}), &names(0..6), 0).await;
     assert_eq!((code, states), (0, vec![0, 3, 6]));
     assert!(earlier.iter().all(|(o, _)| o == "created"), "{earlier:?}");
@@ -149,13 +118,7 @@ async fn a_resumed_create_write_finds_the_earlier_runs_creates_unless_turned_off
 /// after run are created once); an input of four then finds the three and creates one.
 #[tokio::test]
 async fn identical_records_find_each_earlier_record_once_and_the_rest_are_created() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 2,
-        model_records: [("crm/account".to_string(), 0)].into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let emu = StandIn::new().records_per_model(2).accounts(0).start().await;
     let twins = |n: usize| vec!["Twin".to_string(); n];
     let (_, _, first) = write(&emu, json!({}), &twins(1), 0).await;
     let held = |emu: &Emulator| {

@@ -6,131 +6,19 @@
 
 use std::collections::BTreeMap;
 
-use connector_core::{
-    ConfiguredCatalog, Credential, LogLevel, Source, SourceEvent, SourceState, Tombstone, DELETED_AT,
-};
-use connector_flowlu::{FlowluCredential, FlowluSource, ReconcileMethod};
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, MutationPlan, Quirks};
+use connector_core::{ConfiguredCatalog, Credential, LogLevel, SourceState, Tombstone, DELETED_AT};
+use connector_flowlu::{FlowluCredential, ReconcileMethod};
+use flowlu_emulator::{Emulator, Faults, MutationPlan, Quirks};
 use futures::StreamExt;
-use integration_tests::{as_passed_on, config_json, fast_limiter, CANARY_KEY};
+use integration_tests::reconcile::{
+    collect, dedup_catalog, due, ids, merge, read, read_catalog, source, stand_in, tombstone_ids,
+};
+use integration_tests::{as_passed_on, config_json};
 use serde_json::{json, Value};
-
-async fn emulator(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        seed: 11,
-        records_per_model: 5,
-        model_records: [("crm/account".to_string(), accounts)].into_iter().collect(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn source(emu: &Emulator, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config)
-        .unwrap()
-        .with_base_url(emu.base_url());
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(2, 2))
-}
-
-/// `crm_account`, incremental, deduplicated by id (where deletes are applied).
-fn dedup_catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "incremental",
-        "destination_sync_mode": "append_dedup",
-        "primary_key": [["id"]],
-        "cursor_field": ["updated_date"],
-    }]}))
-    .unwrap()
-}
-
-/// What a read gave: records, tombstones, logs, the last state.
-#[derive(Debug, Default)]
-struct Read {
-    records: Vec<Value>,
-    tombstones: Vec<Tombstone>,
-    logs: Vec<(LogLevel, String)>,
-    state: Option<Value>,
-    /// Records and tombstones in the order they came.
-    rows: Vec<Value>,
-}
-
-async fn collect(events: Vec<SourceEvent>) -> Read {
-    assert!(!format!("{events:?}").contains(CANARY_KEY), "the key leaked");
-    let mut read = Read::default();
-    for event in events {
-        match event {
-            SourceEvent::Record(r) => {
-                read.rows.push(r.data.clone());
-                read.records.push(r.data);
-            }
-            SourceEvent::Delete(t) => {
-                read.rows.push(t.to_record_data());
-                read.tombstones.push(t);
-            }
-            SourceEvent::Checkpoint(c) => read.state = Some(c.state),
-            SourceEvent::Log { level, message } => read.logs.push((level, message)),
-            SourceEvent::Error { stream, failure } => panic!("{stream:?} failed: {failure:?}"),
-            _ => {}
-        }
-    }
-    read
-}
-
-async fn read(src: &FlowluSource, state: Option<&Value>) -> Read {
-    let mut saved = SourceState::default();
-    if let Some(state) = state {
-        saved.streams.insert("crm_account".into(), state.clone());
-    }
-    let events: Vec<SourceEvent> = src.read_parsed(&dedup_catalog(), &saved).collect().await;
-    collect(events).await
-}
-
-/// The state with its last reconciliation a day ago: one is due.
-fn due(state: &Value) -> Value {
-    let mut state = state.clone();
-    state["deletes"]["reconciled_at"] = json!(0);
-    state
-}
-
-fn ids(records: &[Value]) -> Vec<u64> {
-    let mut ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
-    ids.sort_unstable();
-    ids
-}
-
-fn tombstone_ids(read: &Read) -> Vec<u64> {
-    let mut ids: Vec<u64> = read.tombstones.iter().map(|t| t.id.as_u64().unwrap()).collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// Append Deduped as destinations do it: per id, the row with the newest cursor wins (a tie:
-/// the later row); a winning row with `_ab_cdc_deleted_at` set deletes the id.
-fn merge(rows: &[Value]) -> BTreeMap<u64, Value> {
-    let mut table: BTreeMap<u64, Value> = BTreeMap::new();
-    for row in rows {
-        let id = row["id"].as_u64().unwrap();
-        let newer = table
-            .get(&id)
-            .is_none_or(|old| row["updated_date"].as_str() >= old["updated_date"].as_str());
-        if newer {
-            table.insert(id, row.clone());
-        }
-    }
-    table.retain(|_, row| row.get(DELETED_AT).is_none_or(Value::is_null));
-    table
-}
 
 #[tokio::test]
 async fn three_deletes_and_two_creates_arrive_as_three_tombstones_and_two_records() {
-    let emu = emulator(230).await;
+    let emu = stand_in(230).await;
     let src = source(&emu, json!({"page_size": 50, "deletes": 1}));
     let first = read(&src, None).await;
     assert_eq!(ids(&first.records), ids(&emu.records("crm", "account")));
@@ -199,7 +87,7 @@ async fn three_deletes_and_two_creates_arrive_as_three_tombstones_and_two_record
 
 #[tokio::test]
 async fn the_guard_holds_back_a_mass_delete_until_overridden() {
-    let emu = emulator(100).await;
+    let emu = stand_in(100).await;
     let src = source(&emu, json!({"deletes": 24}));
     let state = read(&src, None).await.state.unwrap();
     let plan = MutationPlan {
@@ -238,7 +126,7 @@ async fn the_guard_holds_back_a_mass_delete_until_overridden() {
 
 #[tokio::test]
 async fn a_scan_that_proves_nothing_sends_no_tombstone_and_says_why() {
-    let emu = emulator(120).await;
+    let emu = stand_in(120).await;
     let src = source(&emu, json!({"page_size": 50, "deletes": 24}));
     let state = read(&src, None).await.state.unwrap();
     let plan = MutationPlan {
@@ -256,7 +144,7 @@ async fn a_scan_that_proves_nothing_sends_no_tombstone_and_says_why() {
         ignore_filters: true,
         ..Quirks::default()
     });
-    let ignored = collect(src.reconcile(&dedup_catalog(), &saved).collect().await).await;
+    let ignored = collect(src.reconcile(&dedup_catalog(), &saved).collect().await);
     assert!(ignored.tombstones.is_empty() && ignored.state.is_none());
     assert_eq!(
         ignored.logs,
@@ -272,7 +160,7 @@ async fn a_scan_that_proves_nothing_sends_no_tombstone_and_says_why() {
         server_error_500: 1.0,
         ..Faults::default()
     });
-    let failing = collect(src.reconcile(&dedup_catalog(), &saved).collect().await).await;
+    let failing = collect(src.reconcile(&dedup_catalog(), &saved).collect().await);
     assert!(failing.tombstones.is_empty() && failing.state.is_none());
     assert_eq!(failing.logs.len(), 1, "{:?}", failing.logs);
     assert!(
@@ -285,14 +173,14 @@ async fn a_scan_that_proves_nothing_sends_no_tombstone_and_says_why() {
 
     // Back to normal: the two deletes, and the new state.
     emu.set_faults(Faults::default());
-    let fine = collect(src.reconcile(&dedup_catalog(), &saved).collect().await).await;
+    let fine = collect(src.reconcile(&dedup_catalog(), &saved).collect().await);
     assert_eq!(fine.tombstones.len(), 2);
     assert_eq!(fine.state.unwrap()["deletes"]["count"], json!(118));
 }
 
 #[tokio::test]
 async fn counting_id_ranges_costs_a_few_requests_where_a_scan_reads_every_page() {
-    let emu = emulator(5000).await;
+    let emu = stand_in(5000).await;
     let src = source(&emu, json!({"page_size": 100, "deletes": 24}));
     let state = read(&src, None).await.state.unwrap();
     let plan = MutationPlan {
@@ -307,7 +195,7 @@ async fn counting_id_ranges_costs_a_few_requests_where_a_scan_reads_every_page()
     for method in [ReconcileMethod::Auto, ReconcileMethod::Scan] {
         emu.reset_stats();
         let src = source(&emu, json!({"page_size": 100, "deletes": 24})).with_reconcile_method(method);
-        let found = collect(src.reconcile(&dedup_catalog(), &saved).collect().await).await;
+        let found = collect(src.reconcile(&dedup_catalog(), &saved).collect().await);
         assert_eq!(tombstone_ids(&found), changed.deleted, "{method:?}");
         let stats = emu.stats();
         requests.push((
@@ -361,7 +249,7 @@ async fn write_tombstone(emu: &Emulator, advanced: Value, id: u64) -> connector_
 #[tokio::test]
 async fn a_tombstone_on_write_deletes_where_the_rule_allows_deletes_and_is_refused_elsewhere() {
     use connector_core::{FailureClass, Outcome};
-    let emu = emulator(10).await;
+    let emu = stand_in(10).await;
     let before = ids(&emu.records("crm", "account"));
     let (first, second, third) = (before[0], before[1], before[2]);
 
@@ -406,7 +294,7 @@ async fn a_tombstone_on_write_deletes_where_the_rule_allows_deletes_and_is_refus
 
 #[tokio::test]
 async fn the_stand_in_never_lists_a_deleted_record_again() {
-    let emu = emulator(40).await;
+    let emu = stand_in(40).await;
     let plan = MutationPlan {
         deletes: 4,
         inserts: 0,
@@ -418,8 +306,7 @@ async fn the_stand_in_never_lists_a_deleted_record_again() {
         {"stream": {"name": "crm_account", "json_schema": {}}, "sync_mode": "full_refresh"}
     ]}))
     .unwrap();
-    let events: Vec<SourceEvent> = src.read_parsed(&catalog, &SourceState::default()).collect().await;
-    let listed = collect(events).await;
+    let listed = read_catalog(&src, &catalog, None).await;
     assert_eq!(listed.records.len(), 36);
     for id in &changed.deleted {
         assert!(listed.records.iter().all(|r| r["id"] != json!(id)), "{id} listed");
@@ -438,12 +325,11 @@ async fn the_stand_in_never_lists_a_deleted_record_again() {
 
 #[tokio::test]
 async fn an_append_table_gets_no_tombstones_and_its_state_no_ids() {
-    let emu = emulator(20).await;
+    let emu = stand_in(20).await;
     let src = source(&emu, json!({"deletes": 1}));
     let mut catalog = dedup_catalog();
     catalog.streams[0].destination_sync_mode = connector_core::DestinationSyncMode::Append;
-    let events: Vec<SourceEvent> = src.read_parsed(&catalog, &SourceState::default()).collect().await;
-    let first = collect(events).await;
+    let first = read_catalog(&src, &catalog, None).await;
     let state = first.state.unwrap();
     assert_eq!(state.get("deletes"), None, "{state}");
     let plan = MutationPlan {
@@ -452,9 +338,6 @@ async fn an_append_table_gets_no_tombstones_and_its_state_no_ids() {
         updates: 0,
     };
     emu.mutate("crm", "account", 4, plan).unwrap();
-    let mut saved = SourceState::default();
-    saved.streams.insert("crm_account".into(), state);
-    let events: Vec<SourceEvent> = src.read_parsed(&catalog, &saved).collect().await;
-    let second = collect(events).await;
+    let second = read_catalog(&src, &catalog, Some(&state)).await;
     assert!(second.tombstones.is_empty() && second.records.is_empty());
 }

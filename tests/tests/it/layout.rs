@@ -81,8 +81,10 @@ const FLOORS: &[(&str, &[&[&str]])] = &[
         "tests",
         &[
             &["lib"],
-            &["bench", "catalog", "mock", "protocol", "stand_in"],
-            &["flowlu", "soak"],
+            &[
+                "bench", "catalog", "mock", "probe", "protocol", "stand_in", "write",
+            ],
+            &["flowlu", "reconcile", "soak"],
         ],
     ),
     ("connector-spool", &[]),

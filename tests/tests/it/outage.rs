@@ -3,17 +3,20 @@
 //! ends `failed` (transient) or `unknown`, no STATE after it is echoed, a TRACE counts it, and
 //! the exit code is 1.
 
-use flowlu_emulator::{Emulator, EmulatorConfig, Faults};
-use integration_tests::{run_cli, temp_json, CatchAll, Run, CANARY_KEY};
+use flowlu_emulator::Faults;
+use integration_tests::protocol::{record_message, state_message};
+use integration_tests::stand_in::StandIn;
+use integration_tests::write::{echoed, traces, write_cli};
+use integration_tests::{CatchAll, Run, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
 
 fn record_line(data: Value) -> String {
-    json!({"type": "RECORD", "record": {"stream": "crm_account", "data": data, "emitted_at": 1}}).to_string()
+    record_message("crm_account", data).to_string()
 }
 
 fn state_line(n: u64) -> String {
-    json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "crm_account"}, "stream_state": {"n": n}}}}).to_string()
+    state_message("crm_account", json!({"n": n})).to_string()
 }
 
 fn catalog(mode: &str) -> Value {
@@ -23,48 +26,8 @@ fn catalog(mode: &str) -> Value {
     }]})
 }
 
-/// The `n` of every STATE echoed.
-fn echoed(run: &Run) -> Vec<u64> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "STATE")
-        .filter_map(|m| m["state"]["stream"]["stream_state"]["n"].as_u64())
-        .collect()
-}
-
-/// `(failure_type, message)` of every TRACE error.
-fn traces(run: &Run) -> Vec<(String, String)> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
-        .map(|m| {
-            let e = &m["trace"]["error"];
-            (
-                e["failure_type"].as_str().unwrap_or_default().to_string(),
-                e["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// `(line, outcome, id, message)` of every line of an outcomes file.
-fn outcomes(path: &std::path::Path) -> Vec<(u64, String, Value, Value)> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["line"].as_u64().unwrap(),
-                v["outcome"].as_str().unwrap().to_string(),
-                v["id"].clone(),
-                v["message"].clone(),
-            )
-        })
-        .collect()
-}
-
-/// Runs `write` with `advanced`, `catalog` and `stdin`; the outcomes file's lines.
+/// Runs `write` with `advanced`, `catalog` and `stdin`; `(line, outcome, id, message)` of
+/// every line of the outcomes file.
 async fn write(
     base_url: &str,
     api_key: &str,
@@ -72,27 +35,21 @@ async fn write(
     catalog: &Value,
     stdin: &[String],
 ) -> (Run, Vec<(u64, String, Value, Value)>) {
-    let config = temp_json(
-        &json!({"name": "outage", "account_domain": "acme", "api_key": api_key, "advanced": advanced}),
-    );
-    let catalog = temp_json(catalog);
-    let outcomes_file = tempfile::NamedTempFile::new().unwrap();
-    let run = run_cli(
-        &[
-            "write",
-            "--config",
-            config.path().to_str().unwrap(),
-            "--catalog",
-            catalog.path().to_str().unwrap(),
-            "--outcomes-file",
-            outcomes_file.path().to_str().unwrap(),
-        ],
-        Some(base_url),
-        &stdin.join("\n"),
-    )
-    .await;
-    assert!(!run.stdout.contains(api_key), "{}", run.stdout);
-    (run, outcomes(outcomes_file.path()))
+    let config =
+        json!({"name": "outage", "account_domain": "acme", "api_key": api_key, "advanced": advanced});
+    let (run, lines) = write_cli(base_url, &config, catalog, "--outcomes-file", stdin).await;
+    let outcomes = lines
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().unwrap(),
+                v["outcome"].as_str().unwrap().to_string(),
+                v["id"].clone(),
+                v["message"].clone(),
+            )
+        })
+        .collect();
+    (run, outcomes)
 }
 
 /// Every answer HTTP 500, retries bounded to none (`max_retry_seconds` 0, written as Python
@@ -100,16 +57,14 @@ async fn write(
 /// is echoed, STATE 1 (after it) is not; a TRACE counts the record; exit code 1.
 #[tokio::test]
 async fn an_outage_at_the_binary_fails_the_upsert_transient_withholds_the_state_and_exits_1() {
-    let emu = Emulator::start(EmulatorConfig {
-        records_per_model: 5,
-        faults: Faults {
+    let emu = StandIn::new()
+        .records_per_model(5)
+        .faults(Faults {
             server_error_500: 1.0,
             ..Faults::none()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+        })
+        .start()
+        .await;
     let stdin = [
         state_line(0),
         record_line(json!({"id": 1, "name": "Outage"})),

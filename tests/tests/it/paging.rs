@@ -4,11 +4,12 @@
 //! lines (a catch-all answering 500 "unexpected request" is defined last), the stand-in for
 //! request counts and quirks end to end.
 
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, TotalField};
+use flowlu_emulator::{Emulator, Quirks, TotalField};
 use integration_tests::catalog::Catalog;
 use integration_tests::flowlu::{read, source};
 use integration_tests::mock::{by_cursor, by_id, ids, mock_list, mock_page};
 use integration_tests::protocol::emitted::{error, log, record, state, status};
+use integration_tests::stand_in::StandIn;
 use integration_tests::{config_json, CatchAll, CANARY_KEY};
 use mockito::{Mock, Server};
 use serde_json::{json, Value};
@@ -492,17 +493,17 @@ async fn a_page_repeated_by_an_unordered_incremental_read_is_not_passed_on_twice
 
 const LIST: &str = "/api/v1/module/crm/account/list";
 
+/// A stand-in of `accounts` accounts and nothing else (the canary key), pages of at most
+/// `max_page_size`, with `quirks`.
 async fn stand_in(accounts: usize, max_page_size: usize, quirks: Quirks) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        records_per_model: 0,
-        model_records: [("crm/account".to_string(), accounts)].into_iter().collect(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        max_page_size,
-        quirks,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    StandIn::new()
+        .records_per_model(0)
+        .accounts(accounts)
+        .key(CANARY_KEY)
+        .max_page_size(max_page_size)
+        .quirks(quirks)
+        .start()
+        .await
 }
 
 /// Reads `crm_account` from the stand-in; returns the ids read, the warnings, and the errors.

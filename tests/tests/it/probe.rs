@@ -15,78 +15,9 @@ use connector_flowlu::testing::{compare, plan_budget, ProbeReport, CURSOR_COLUMN
 use connector_flowlu::testing::{run_probe, ProbeArgs, PROBE_HELP};
 use connector_runner::Env;
 use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks, RateCap, Refusal, TotalField};
+use integration_tests::probe::{probe_at, probe_stand_in, stand_in, Probed};
 use integration_tests::{config_json, temp_json, CatchAll, CANARY_KEY};
 use serde_json::{json, Value};
-
-/// What one probe run produced: the report as written (JSON) and read back (typed).
-struct Probed {
-    code: i32,
-    report: Value,
-    typed: ProbeReport,
-    stdout: String,
-    stderr: String,
-}
-
-async fn probe_at(base_url: &str, config: Value, include_domain: bool) -> Probed {
-    let file = temp_json(&config);
-    let args = ProbeArgs {
-        config: Some(file.path().to_path_buf()),
-        out: None,
-        interval_ms: 0,
-        include_domain,
-        compare: None,
-    };
-    let env = Env {
-        base_url: Some(base_url.to_string()),
-        stdout_is_terminal: false,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run_probe(&args, &env, &mut out, &mut err).await;
-    let stdout = String::from_utf8(out).unwrap();
-    let report =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"));
-    let typed =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not a probe report ({e}): {stdout}"));
-    Probed {
-        code,
-        report,
-        typed,
-        stdout,
-        stderr: String::from_utf8(err).unwrap(),
-    }
-}
-
-/// A small stand-in: 8 records per model, 250 accounts (the model the paging and the
-/// `updated_date` cursor are measured on), 60 products (the model the `updated` cursor is
-/// measured on).
-fn stand_in(quirks: Quirks) -> EmulatorConfig {
-    EmulatorConfig {
-        records_per_model: 8,
-        model_records: [
-            ("crm/account".to_string(), 250),
-            ("products/product".to_string(), 60),
-        ]
-        .into(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        quirks,
-        ..EmulatorConfig::default()
-    }
-}
-
-/// Probes a stand-in started with `config`; checks the budget against the stand-in's count.
-async fn probe_stand_in(config: EmulatorConfig) -> (Probed, Emulator) {
-    let emu = Emulator::start(config).await.unwrap();
-    let probed = probe_at(&emu.base_url(), config_json("acme"), false).await;
-    let sent = probed.typed.requests.sent as u64;
-    assert_eq!(
-        emu.stats().total,
-        sent,
-        "the report counts every request the stand-in saw"
-    );
-    assert_eq!(probed.typed.requests.budget, plan_budget(MODELS.len()));
-    assert!(sent <= plan_budget(MODELS.len()) as u64);
-    (probed, emu)
-}
 
 /// The requests of a probe whose first page size (1000) is answered, on a portal whose custom
 /// field rows fit one page (the stand-in's 30).

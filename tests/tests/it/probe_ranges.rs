@@ -3,49 +3,16 @@
 //! filter applies beside it; against the stand-in as it is, and with each quirk that breaks
 //! one of them.
 
-use connector_flowlu::testing::{plan_budget, run_probe, ProbeArgs, MODELS};
-use connector_runner::Env;
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Quirks};
-use integration_tests::{config_json, temp_json, CANARY_KEY};
+use flowlu_emulator::Quirks;
+use integration_tests::probe::{probe_stand_in, stand_in};
 use serde_json::{json, Value};
 
-/// The stand-in of the probe tests: 250 accounts (the paging model), 60 products.
-fn stand_in(quirks: Quirks) -> EmulatorConfig {
-    EmulatorConfig {
-        records_per_model: 8,
-        model_records: [
-            ("crm/account".to_string(), 250),
-            ("products/product".to_string(), 60),
-        ]
-        .into(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        quirks,
-        ..EmulatorConfig::default()
-    }
-}
-
-/// The report's `paging.id_ranges` from a probe of a stand-in with `quirks`.
+/// The report's `paging.id_ranges` from a probe of the probe tests' stand-in with `quirks`
+/// (within the budget, every request counted).
 async fn id_ranges(quirks: Quirks) -> Value {
-    let emu = Emulator::start(stand_in(quirks)).await.unwrap();
-    let file = temp_json(&config_json("acme"));
-    let args = ProbeArgs {
-        config: Some(file.path().to_path_buf()),
-        out: None,
-        interval_ms: 0,
-        include_domain: false,
-        compare: None,
-    };
-    let env = Env {
-        base_url: Some(emu.base_url()),
-        stdout_is_terminal: false,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    run_probe(&args, &env, &mut out, &mut err).await;
-    let report: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(report["paging"]["model"], json!("crm_account"));
-    assert_eq!(emu.stats().total, report["requests"]["sent"].as_u64().unwrap());
-    assert!(emu.stats().total <= plan_budget(MODELS.len()) as u64);
-    report["paging"]["id_ranges"].clone()
+    let (probed, _emu) = probe_stand_in(stand_in(quirks)).await;
+    assert_eq!(probed.report["paging"]["model"], json!("crm_account"));
+    probed.report["paging"]["id_ranges"].clone()
 }
 
 fn verdict(verdict: &str, why: &str) -> Value {

@@ -7,151 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use connector_core::{
-    ConfiguredCatalog, Credential, LogLevel, Source, SourceEvent, SourceState, Tombstone, DELETED_AT,
-};
-use connector_flowlu::{FlowluCredential, FlowluSource, ReconcileMethod};
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig};
-use futures::StreamExt;
-use integration_tests::{as_passed_on, config_json, fast_limiter, CANARY_KEY};
+use connector_flowlu::ReconcileMethod;
+use integration_tests::as_passed_on;
+use integration_tests::reconcile::{due, ids, info, merge, read, reconcile, source, stand_in, tombstone_ids};
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
 
-async fn emulator(accounts: usize) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        seed: 11,
-        records_per_model: 5,
-        model_records: [("crm/account".to_string(), accounts)].into_iter().collect(),
-        keys: vec![ApiKey::all_modules(CANARY_KEY)],
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn source(emu: &Emulator, advanced: Value) -> FlowluSource {
-    let mut config = config_json("acme");
-    config["advanced"] = advanced;
-    let credential = FlowluCredential::from_config(&config)
-        .unwrap()
-        .with_base_url(emu.base_url());
-    FlowluSource::from_credential(&credential)
-        .unwrap()
-        .with_limiter(fast_limiter(2, 2))
-}
-
-fn dedup_catalog() -> ConfiguredCatalog {
-    serde_json::from_value(json!({"streams": [{
-        "stream": {"name": "crm_account", "json_schema": {}},
-        "sync_mode": "incremental",
-        "destination_sync_mode": "append_dedup",
-        "primary_key": [["id"]],
-        "cursor_field": ["updated_date"],
-    }]}))
-    .unwrap()
-}
-
-#[derive(Debug, Default)]
-struct Read {
-    records: Vec<Value>,
-    tombstones: Vec<Tombstone>,
-    logs: Vec<(LogLevel, String)>,
-    state: Option<Value>,
-    rows: Vec<Value>,
-}
-
-fn collect(events: Vec<SourceEvent>) -> Read {
-    assert!(!format!("{events:?}").contains(CANARY_KEY), "the key leaked");
-    let mut read = Read::default();
-    let record = |read: &mut Read, data: Value| {
-        read.rows.push(data.clone());
-        read.records.push(data);
-    };
-    for event in events {
-        match event {
-            SourceEvent::Record(r) => record(&mut read, r.data),
-            SourceEvent::Records(page) => {
-                for raw in page.iter() {
-                    record(&mut read, serde_json::from_str(raw.get()).unwrap());
-                }
-            }
-            SourceEvent::Delete(t) => {
-                read.rows.push(t.to_record_data());
-                read.tombstones.push(t);
-            }
-            SourceEvent::Checkpoint(c) => read.state = Some(c.state),
-            SourceEvent::Log { level, message } => read.logs.push((level, message)),
-            SourceEvent::Error { stream, failure } => panic!("{stream:?} failed: {failure:?}"),
-            _ => {}
-        }
-    }
-    read
-}
-
-fn saved(state: &Value) -> SourceState {
-    let mut saved = SourceState::default();
-    saved.streams.insert("crm_account".into(), state.clone());
-    saved
-}
-
-async fn read(src: &FlowluSource, state: Option<&Value>) -> Read {
-    let saved = state.map(saved).unwrap_or_default();
-    collect(src.read_parsed(&dedup_catalog(), &saved).collect().await)
-}
-
-async fn reconcile(src: &FlowluSource, state: &Value) -> Read {
-    collect(src.reconcile(&dedup_catalog(), &saved(state)).collect().await)
-}
-
-/// The state with its last reconciliation long ago: one is due.
-fn due(state: &Value) -> Value {
-    let mut state = state.clone();
-    state["deletes"]["reconciled_at"] = json!(0);
-    state
-}
-
-fn ids(records: &[Value]) -> Vec<u64> {
-    let mut ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
-    ids.sort_unstable();
-    ids
-}
-
-fn tombstone_ids(read: &Read) -> Vec<u64> {
-    let mut ids: Vec<u64> = read.tombstones.iter().map(|t| t.id.as_u64().unwrap()).collect();
-    ids.sort_unstable();
-    ids
-}
-
-/// Append Deduped as destinations do it: per id, the row with the newest cursor wins (a tie:
-/// the later row); a winning row with `_ab_cdc_deleted_at` set deletes the id.
-fn merge(rows: &[Value]) -> BTreeMap<u64, Value> {
-    let mut table: BTreeMap<u64, Value> = BTreeMap::new();
-    for row in rows {
-        let id = row["id"].as_u64().unwrap();
-        let newer = table
-            .get(&id)
-            .is_none_or(|old| row["updated_date"].as_str() >= old["updated_date"].as_str());
-        if newer {
-            table.insert(id, row.clone());
-        }
-    }
-    table.retain(|_, row| row.get(DELETED_AT).is_none_or(Value::is_null));
-    table
-}
-
-fn info(read: &Read, starts: &str) -> String {
-    read.logs
-        .iter()
-        .find(|(level, m)| *level == LogLevel::Info && m.starts_with(starts))
-        .unwrap_or_else(|| panic!("no log starting {starts:?}: {:?}", read.logs))
-        .1
-        .clone()
-}
-
 #[tokio::test]
 async fn a_record_restored_with_its_old_updated_date_is_sent_again_once_and_kept() {
-    let emu = emulator(230).await;
+    let emu = stand_in(230).await;
     let src = source(&emu, json!({"page_size": 50, "deletes": 1}));
     let first = read(&src, None).await;
     assert_eq!(first.records.len(), 230);
@@ -249,7 +114,7 @@ async fn a_record_restored_with_its_old_updated_date_is_sent_again_once_and_kept
 
 #[tokio::test]
 async fn with_a_start_date_id_ranges_count_only_the_records_given() {
-    let emu = emulator(2000).await;
+    let emu = stand_in(2000).await;
     let mut updated: Vec<String> = emu
         .records("crm", "account")
         .iter()

@@ -12,6 +12,7 @@ use integration_tests::catalog::Stream;
 use integration_tests::flowlu::account_input;
 use integration_tests::protocol::{messages_of, record_message, state_message};
 use integration_tests::stand_in::StandIn;
+use integration_tests::write::traces;
 use serde_json::{json, Value};
 
 fn credential(emu: &Emulator, advanced: Value) -> FlowluCredential {
@@ -223,20 +224,6 @@ async fn states_are_acknowledged_after_their_records_under_concurrency() {
     emu.shutdown().await;
 }
 
-fn trace_errors(run: &integration_tests::Run) -> Vec<(String, String)> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
-        .map(|m| {
-            let e = &m["trace"]["error"];
-            (
-                e["failure_type"].as_str().unwrap_or_default().to_string(),
-                e["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// A rejected key during `write`: a TRACE config_error, exit 1, no STATE after the first
 /// refused record (the host sends them again), every record in the reject file, and one
 /// request: the read before the first create, which met the refusal.
@@ -274,7 +261,7 @@ async fn a_rejected_key_stops_the_write_with_a_config_error_and_no_later_state()
     )
     .await;
     assert_eq!(run.code, 1, "{}", run.stdout);
-    let traces = trace_errors(&run);
+    let traces = traces(&run);
     assert_eq!(
         traces[1],
         (
@@ -352,7 +339,7 @@ async fn a_module_the_key_lacks_stops_that_stream_and_keeps_the_others_states() 
     .await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(
-        trace_errors(&run).last().unwrap(),
+        traces(&run).last().unwrap(),
         &(
             "config_error".to_string(),
             format!("The API key may not use the task module of {}. Allow it for this key in Flowlu: Portal Settings -> API Settings. Writing task_tasks stopped: no STATE after the first refused record was acknowledged, so the host sends the refused records again once this is fixed.", emu.local_addr())

@@ -1,6 +1,7 @@
 //! The source against the local stand-in: exactly the stand-in's records, incremental reads
 //! that see exactly what changed in between, reads resumed from every emitted state that lose
-//! and repeat nothing, and the same records whatever quirks and faults the server has.
+//! and repeat nothing, and the same records whatever quirks and faults the server has (a table
+//! of stand-ins, one row per quirk, run by one driver).
 
 use std::collections::BTreeMap;
 
@@ -143,78 +144,30 @@ async fn read_mutate_read(emu: &Emulator, page_size: u32, case: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_reads_see_exactly_what_changed_in_between() {
-    let emu = StandIn::new()
+/// The stand-in every test here reads: 230 accounts, 120 pipelines, 5 records in every other
+/// model (seed 7, the canary key).
+async fn portal() -> Emulator {
+    StandIn::new()
         .seed(7)
         .records_per_model(5)
         .accounts(ACCOUNTS)
         .model("crm/pipeline", PIPELINES)
         .key(CANARY_KEY)
         .start()
-        .await;
-    read_mutate_read(&emu, 50, "no quirks").await;
-    let src = source(&emu, 50);
-    let first = read(&src, &both(), &SourceState::default()).await;
-    let keys: Vec<(String, u64)> = records(&first["crm_account"])
-        .iter()
-        .map(|r| {
-            (
-                r["updated_date"].as_str().unwrap().to_string(),
-                r["id"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert!(
-        keys.windows(2).all(|w| w[0] < w[1]),
-        "incremental records come in (cursor, id) order"
-    );
+        .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_resumed_from_any_emitted_state_loses_and_repeats_nothing() {
-    let emu = StandIn::new()
-        .seed(7)
-        .records_per_model(5)
-        .accounts(ACCOUNTS)
-        .model("crm/pipeline", PIPELINES)
-        .key(CANARY_KEY)
-        .start()
-        .await;
-    let src = source(&emu, 40);
-    let full = read(&src, &both(), &SourceState::default()).await;
-    for (stream, items) in &full {
-        let mode = if stream == "crm_account" {
-            "incremental"
-        } else {
-            "full_refresh"
-        };
-        let one = Catalog::syncs(&[(stream.as_str(), mode)])
-            .without_destination()
-            .configured();
-        let checkpoints: Vec<usize> = (0..items.len())
-            .filter(|&i| matches!(items[i], Item::State(_)))
-            .collect();
-        assert!(checkpoints.len() >= 4, "{stream}: a checkpoint per page");
-        for &at in &checkpoints[..checkpoints.len() - 1] {
-            let Item::State(saved) = &items[at] else {
-                unreachable!()
-            };
-            let state = SourceState {
-                streams: [(stream.clone(), saved.clone())].into(),
-            };
-            let resumed = read(&src, &one, &state).await;
-            assert_eq!(
-                records(&resumed[stream]),
-                records(&items[at + 1..]),
-                "{stream} resumed from {saved}"
-            );
-        }
-    }
+/// A row of the read-mutate-read table: the stand-in's quirks and faults, and whether a third
+/// read checks that incremental records come in (cursor, id) order.
+struct ReadRow {
+    name: String,
+    quirks: Quirks,
+    faults: Faults,
+    ordered: bool,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quirks_and_faults_do_not_change_what_is_read() {
+/// The table: the stand-in as it is (the records in order), then each quirk under faults.
+fn read_rows() -> Vec<ReadRow> {
     let faults = Faults {
         rate_limit: 0.05,
         rate_limit_no_retry_after: 0.03,
@@ -248,35 +201,98 @@ async fn quirks_and_faults_do_not_change_what_is_read() {
             ..Quirks::default()
         },
     ];
+    let mut rows = vec![ReadRow {
+        name: "no quirks".to_string(),
+        quirks: Quirks::default(),
+        faults: Faults::none(),
+        ordered: true,
+    }];
+    rows.extend(quirks.into_iter().map(|quirks| ReadRow {
+        name: format!("{quirks:?}"),
+        quirks,
+        faults,
+        ordered: false,
+    }));
+    rows
+}
+
+/// Every row of the table on a stand-in of its own: incremental reads see exactly what changed
+/// in between, and quirks and faults do not change what is read (faults were injected: some
+/// answers were refusals or server errors).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_see_exactly_what_changed_in_between_whatever_the_quirks_and_faults() {
+    let rows = read_rows();
+    assert_eq!(rows.len(), 6);
     let mut failed_answers = 0;
-    for quirk in quirks {
-        let emu = StandIn::new()
-            .seed(7)
-            .records_per_model(5)
-            .accounts(ACCOUNTS)
-            .model("crm/pipeline", PIPELINES)
-            .key(CANARY_KEY)
-            .start()
-            .await;
-        emu.set_quirks(quirk);
-        emu.set_faults(faults);
-        read_mutate_read(&emu, 50, &format!("{quirk:?}")).await;
+    for row in &rows {
+        let emu = portal().await;
+        emu.set_quirks(row.quirks);
+        emu.set_faults(row.faults);
+        read_mutate_read(&emu, 50, &row.name).await;
         let stats = emu.stats();
-        failed_answers += [429, 500, 503].map(|s| stats.status_total(s)).iter().sum::<u64>();
+        if row.faults.any() {
+            failed_answers += [429, 500, 503].map(|s| stats.status_total(s)).iter().sum::<u64>();
+        }
+        if row.ordered {
+            let src = source(&emu, 50);
+            let first = read(&src, &both(), &SourceState::default()).await;
+            let keys: Vec<(String, u64)> = records(&first["crm_account"])
+                .iter()
+                .map(|r| {
+                    (
+                        r["updated_date"].as_str().unwrap().to_string(),
+                        r["id"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert!(
+                keys.windows(2).all(|w| w[0] < w[1]),
+                "{}: incremental records come in (cursor, id) order",
+                row.name
+            );
+        }
     }
     assert!(failed_answers > 0, "faults were injected");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_resumed_from_any_emitted_state_loses_and_repeats_nothing() {
+    let emu = portal().await;
+    let src = source(&emu, 40);
+    let full = read(&src, &both(), &SourceState::default()).await;
+    for (stream, items) in &full {
+        let mode = if stream == "crm_account" {
+            "incremental"
+        } else {
+            "full_refresh"
+        };
+        let one = Catalog::syncs(&[(stream.as_str(), mode)])
+            .without_destination()
+            .configured();
+        let checkpoints: Vec<usize> = (0..items.len())
+            .filter(|&i| matches!(items[i], Item::State(_)))
+            .collect();
+        assert!(checkpoints.len() >= 4, "{stream}: a checkpoint per page");
+        for &at in &checkpoints[..checkpoints.len() - 1] {
+            let Item::State(saved) = &items[at] else {
+                unreachable!()
+            };
+            let state = SourceState {
+                streams: [(stream.clone(), saved.clone())].into(),
+            };
+            let resumed = read(&src, &one, &state).await;
+            assert_eq!(
+                records(&resumed[stream]),
+                records(&items[at + 1..]),
+                "{stream} resumed from {saved}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() {
-    let emu = StandIn::new()
-        .seed(7)
-        .records_per_model(5)
-        .accounts(ACCOUNTS)
-        .model("crm/pipeline", PIPELINES)
-        .key(CANARY_KEY)
-        .start()
-        .await;
+    let emu = portal().await;
     let mut config = config_json("acme");
     config["advanced"] = json!({"page_size": 20, "max_concurrency": 1});
     let credential = FlowluCredential::from_config(&config)
@@ -324,14 +340,7 @@ async fn records_changed_during_an_incremental_read_shift_no_record_out_of_it() 
 
 #[tokio::test]
 async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning() {
-    let emu = StandIn::new()
-        .seed(7)
-        .records_per_model(5)
-        .accounts(ACCOUNTS)
-        .model("crm/pipeline", PIPELINES)
-        .key(CANARY_KEY)
-        .start()
-        .await;
+    let emu = portal().await;
     let source = source(&emu, 100);
     let foreign = json!({"updated_at": "yesterday"});
     let state = SourceState {
@@ -400,14 +409,7 @@ async fn a_state_this_connector_did_not_write_restarts_the_stream_with_a_warning
 
 #[tokio::test]
 async fn read_passes_pages_of_records_as_sent_which_parse_to_what_read_parsed_gives() {
-    let emu = StandIn::new()
-        .seed(7)
-        .records_per_model(5)
-        .accounts(ACCOUNTS)
-        .model("crm/pipeline", PIPELINES)
-        .key(CANARY_KEY)
-        .start()
-        .await;
+    let emu = portal().await;
     let source = source(&emu, 100);
     let cat = Catalog::syncs(&[("crm_account", "full_refresh")])
         .without_destination()

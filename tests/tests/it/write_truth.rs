@@ -13,6 +13,7 @@ use integration_tests::catalog::Stream;
 use integration_tests::flowlu::account_input;
 use integration_tests::protocol::{record_message, state_message, stream_state};
 use integration_tests::stand_in::StandIn;
+use integration_tests::write::{echoed, lines_of, traces, write_cli};
 use integration_tests::{fast_limiter, run_cli, temp_json, Run};
 use serde_json::{json, Value};
 
@@ -29,37 +30,6 @@ fn sink(emu: &Emulator, advanced: Value) -> FlowluSink {
     FlowluSink::from_credential(&credential(emu, advanced))
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
-}
-
-/// The `n` of every STATE echoed.
-fn echoed(run: &Run) -> Vec<u64> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "STATE")
-        .filter_map(|m| m["state"]["stream"]["stream_state"]["n"].as_u64())
-        .collect()
-}
-
-fn traces(run: &Run) -> Vec<(String, String)> {
-    run.messages
-        .iter()
-        .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
-        .map(|m| {
-            let e = &m["trace"]["error"];
-            (
-                e["failure_type"].as_str().unwrap_or_default().to_string(),
-                e["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn lines_of(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// Every answer HTTP 500: the upsert fails (transient) after its retries, the STATE after it
@@ -123,14 +93,11 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
         })
         .start()
         .await;
-    let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
-    let catalog = temp_json(
-        &Stream::new("crm_account")
-            .destination("append_dedup")
-            .key("email")
-            .json(),
-    );
-    let rejects = tempfile::NamedTempFile::new().unwrap();
+    let config = json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()});
+    let catalog = Stream::new("crm_account")
+        .destination("append_dedup")
+        .key("email")
+        .json();
     let mut input = vec![state_message("crm_account", json!({"n": 0})).to_string()];
     for i in 1..=40u64 {
         input.push(
@@ -145,20 +112,7 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
         }
     }
     emu.reset_stats();
-    let run = run_cli(
-        &[
-            "write",
-            "--config",
-            config.path().to_str().unwrap(),
-            "--catalog",
-            catalog.path().to_str().unwrap(),
-            "--reject-file",
-            rejects.path().to_str().unwrap(),
-        ],
-        Some(&emu.base_url()),
-        &input.join("\n"),
-    )
-    .await;
+    let (run, rejected) = write_cli(&emu.base_url(), &config, &catalog, "--reject-file", &input).await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(echoed(&run), [0]);
     let stats = emu.stats();
@@ -166,7 +120,6 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
     // The one lookup that proved the filter ignored, and nothing after it.
     assert_eq!((lists, stats.total), (1, 1), "{stats:?}");
     assert_eq!(stats.path_total("/api/v1/module/crm/account/create"), 0);
-    let rejected = lines_of(rejects.path());
     let kinds: Vec<&str> = rejected.iter().filter_map(|l| l["outcome"].as_str()).collect();
     assert_eq!(kinds.len(), 40);
     assert_eq!(kinds.iter().filter(|k| **k == "failed").count(), 1, "{kinds:?}");
@@ -191,14 +144,11 @@ async fn a_portal_that_ignores_the_filter_stops_the_stream_after_one_lookup() {
 #[tokio::test]
 async fn the_outcomes_file_maps_every_input_line_to_its_outcome_and_flowlu_id() {
     let emu = StandIn::new().records_per_model(3).start().await;
-    let config = temp_json(&json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()}));
-    let catalog = temp_json(
-        &Stream::new("crm_account")
-            .destination("append_dedup")
-            .key("id")
-            .json(),
-    );
-    let outcomes = tempfile::NamedTempFile::new().unwrap();
+    let config = json!({"name": "truth", "account_domain": "acme", "api_key": emu.api_key()});
+    let catalog = Stream::new("crm_account")
+        .destination("append_dedup")
+        .key("id")
+        .json();
     let before = emu.count("crm", "account");
     let input = [
         state_message("crm_account", json!({"n": 0})).to_string(),
@@ -208,22 +158,8 @@ async fn the_outcomes_file_maps_every_input_line_to_its_outcome_and_flowlu_id() 
         record_message("crm_account", json!({"id": 999_999, "name": "Elsewhere"})).to_string(),
         state_message("crm_account", json!({"n": 1})).to_string(),
     ];
-    let run = run_cli(
-        &[
-            "write",
-            "--config",
-            config.path().to_str().unwrap(),
-            "--catalog",
-            catalog.path().to_str().unwrap(),
-            "--outcomes-file",
-            outcomes.path().to_str().unwrap(),
-        ],
-        Some(&emu.base_url()),
-        &input.join("\n"),
-    )
-    .await;
+    let (run, mut lines) = write_cli(&emu.base_url(), &config, &catalog, "--outcomes-file", &input).await;
     assert_eq!(run.code, 1, "an unreadable line: {}", run.stdout);
-    let mut lines = lines_of(outcomes.path());
     lines.sort_by_key(|l| l["line"].as_u64());
     let new_id = emu
         .records("crm", "account")

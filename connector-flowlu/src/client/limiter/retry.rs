@@ -11,6 +11,7 @@ use std::time::Duration;
 use backon::ExponentialBuilder;
 use connector_core::Wait as WaitEvent;
 
+use crate::base::decision::{Cause, Label};
 use crate::base::error::Error;
 
 /// How retries are paced and bounded.
@@ -65,13 +66,13 @@ impl RetryPolicy {
         attempts: usize,
     ) -> Option<Duration> {
         let backoff = backoff?.min(self.max_delay);
-        let delay = match err {
-            Error::RateLimited {
+        let delay = match err.decision().cause {
+            Cause::RateLimited {
                 retry_after: Some(after),
-            } => *after,
+            } => after,
             // The lowered pace spaces the retry: a backoff of its own would stop the read,
             // whose other pages wait for this one, and empty the pace's window of evidence.
-            Error::RateLimited { retry_after: None } if attempts <= PACED_RETRIES => Duration::ZERO,
+            Cause::RateLimited { retry_after: None } if attempts <= PACED_RETRIES => Duration::ZERO,
             _ => backoff,
         };
         if elapsed + delay > self.max_total {
@@ -143,47 +144,15 @@ impl Wait {
 }
 
 /// What a retried request met, in a few words for a progress line or a log (never a body
-/// text, which may echo what was sent).
+/// text, which may echo what was sent): the decision's [`Cause`](crate::base::decision::Cause).
 pub(crate) fn cause(err: &Error) -> String {
-    use crate::base::error::{MalformedKind, TransportKind, UnavailableKind};
-    match err {
-        Error::RateLimited {
-            retry_after: Some(after),
-        } => format!("rate limited, Retry-After {} s", after.as_secs()),
-        Error::RateLimited { retry_after: None } => "rate limited".into(),
-        Error::Server { status } => format!("HTTP {status}"),
-        Error::Unavailable {
-            status,
-            kind: UnavailableKind::HtmlPage,
-            ..
-        } => {
-            format!("HTTP {status} with an HTML page")
-        }
-        Error::Unavailable { status, .. } => format!("HTTP {status}"),
-        Error::Transport { kind, .. } => match kind {
-            TransportKind::Timeout => "timeout".into(),
-            TransportKind::Connect => "connection refused".into(),
-            TransportKind::Body => "connection dropped".into(),
-            TransportKind::Dns => "name did not resolve".into(),
-            TransportKind::Other => "request failed".into(),
-        },
-        Error::Malformed {
-            kind: MalformedKind::Truncated,
-            ..
-        } => "connection dropped (body cut short)".into(),
-        Error::Api(api) => match api.code {
-            Some(code) => format!("Flowlu error {code}"),
-            None => "a Flowlu error".into(),
-        },
-        Error::Malformed { status, .. } => format!("an answer not understood (HTTP {status})"),
-        _ => "temporary error".into(),
-    }
+    err.decision().cause.to_string()
 }
 
-/// Why a request that met `err` waits.
+/// Why a request that met `err` waits: the decision's label.
 pub(super) fn wait_reason(err: &Error) -> WaitReason {
-    match err {
-        Error::RateLimited { .. } => WaitReason::RateLimited,
+    match err.decision().label {
+        Label::RateLimited => WaitReason::RateLimited,
         _ => WaitReason::Retry,
     }
 }
