@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use connector_core::{Failure, FailureClass, FailureReason};
 
-use super::error::{Bound, CodeClass, Error, MalformedKind, Oversize, TransportKind, UnavailableKind};
+use super::error::{
+    Bound, CodeClass, Error, MalformedKind, Oversize, TransportKind, UnavailableKind, NOT_FOUND,
+};
 
 /// How far a refusal reaches: what no later request can get past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +168,9 @@ pub struct Decision {
     pub scope: Scope,
     /// Whether it concerns one record only (not found, validation): the input's to fix.
     pub record_level: bool,
+    /// Whether it says the record the request named does not exist in Flowlu (error 20): a
+    /// delete of it has nothing left to do, an id read back by id is gone.
+    pub gone: bool,
     /// Whether the request may have reached Flowlu and had an effect (matters for creates).
     pub may_have_been_applied: bool,
     /// Whether, answering a list request, it refuses how the page was asked.
@@ -188,6 +193,7 @@ impl Error {
             class,
             scope: Scope::Request,
             record_level: false,
+            gone: false,
             may_have_been_applied: false,
             refused: None,
             reason,
@@ -338,6 +344,7 @@ impl Error {
                 let cause = Cause::Flowlu(api.code);
                 Decision {
                     record_level: class == CodeClass::Record,
+                    gone: api.code == Some(NOT_FOUND),
                     refused: match api.code {
                         Some(12 | 21) => Some(Refusal::Filter),
                         Some(10) => Some(Refusal::Unknown),
@@ -581,10 +588,11 @@ mod tests {
         FailureReason,
         Label,
         Cause,
+        bool,
     );
 
     /// Every kind of answer and its one decision: retry, class, scope, record-level, may have
-    /// been applied, refusal, reason, the probe's label, a retry's cause.
+    /// been applied, refusal, reason, the probe's label, a retry's cause, gone.
     #[test]
     fn one_decision_per_answer() {
         use FailureClass::{Config as C, System as S, Transient as T};
@@ -599,47 +607,59 @@ mod tests {
         let over = |bound| Error::oversized("crm/account/list", Some(2), bound);
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
-            (Error::config("page_size", "too big"), false, C, Request, false, false, None, R::InvalidConfig, Label::Config, Cause::InvalidSetting),
-            (Error::Stopped, false, T, Request, false, false, None, R::Network, Label::Other, Cause::Stopped),
-            (Error::Abandoned, false, T, Request, false, true, None, R::Timeout, Label::Other, Cause::Abandoned),
-            (Error::Auth { status: 401, api: None }, false, C, Portal, false, false, None, R::BadCredentials, Label::Auth, Cause::KeyRejected),
-            (Error::UnknownAccount { kind: AccountKind::NotFound, detail: "x".into() }, false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::NoPortal),
-            (transport(TransportKind::Dns), false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::Transport(TransportKind::Dns)),
-            (Error::permission("crm", "lead", api(Some(22), "access denied")), false, C, Stream, false, false, None, R::MissingPermission, Label::Permission, Cause::Flowlu(Some(22))),
-            (Error::permission("crm", "lead", api(Some(31), "unknown module")), false, C, Stream, false, false, None, R::MissingPermission, Label::Unsupported, Cause::Flowlu(Some(31))),
-            (Error::RateLimited { retry_after: Some(Duration::from_secs(2)) }, true, T, Request, false, false, None, R::RateLimited, Label::RateLimited, Cause::RateLimited { retry_after: Some(Duration::from_secs(2)) }),
-            (Error::Server { status: 502 }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(502)),
-            (Error::Unavailable { status: 503, kind: UnavailableKind::Message, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(503)),
-            (Error::Unavailable { status: 200, kind: UnavailableKind::HtmlPage, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::HtmlPage(200)),
-            (over(Bound::Bytes(1 << 20)), false, C, Request, false, true, None, R::InvalidConfig, Label::Oversized, Cause::TooLarge),
-            (over(Bound::Depth(64)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
-            (over(Bound::Records(100)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
-            (over(Bound::Values(1000)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge),
-            (transport(TransportKind::Connect), true, T, Request, false, false, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Connect)),
-            (transport(TransportKind::Timeout), true, T, Request, false, true, None, R::Timeout, Label::Transport, Cause::Transport(TransportKind::Timeout)),
-            (transport(TransportKind::Body), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Body)),
-            (transport(TransportKind::Other), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Other)),
-            (Error::Api(Box::new(api(Some(10), "unknown error"))), false, S, Request, false, false, Some(Unknown), R::Unexpected, Label::System, Cause::Flowlu(Some(10))),
-            (Error::Api(Box::new(api(Some(11), "authorization failed"))), false, C, Request, false, false, None, R::Unexpected, Label::Auth, Cause::Flowlu(Some(11))),
-            (Error::Api(Box::new(api(Some(12), "invalid request"))), false, S, Request, false, false, Some(Filter), R::Unexpected, Label::System, Cause::Flowlu(Some(12))),
-            (Error::Api(Box::new(api(Some(13), "retry later"))), true, T, Request, false, false, None, R::ServerError, Label::Transient, Cause::Flowlu(Some(13))),
-            (Error::Api(Box::new(api(Some(20), "not found"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(Some(20))),
-            (Error::Api(Box::new(api(Some(21), "validation error"))), false, S, Request, true, false, Some(Filter), R::Unexpected, Label::Record, Cause::Flowlu(Some(21))),
-            (Error::Api(Box::new(api(Some(31), "unknown module"))), false, C, Request, false, false, None, R::Unexpected, Label::Unsupported, Cause::Flowlu(Some(31))),
-            (Error::Api(Box::new(api(Some(99), "new"))), false, S, Request, false, false, None, R::Unexpected, Label::System, Cause::Flowlu(Some(99))),
-            (Error::Api(Box::new(api(None, "validation"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(None)),
-            (malformed(MalformedKind::Truncated), true, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::CutShort),
-            (malformed(MalformedKind::NotJson), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200)),
-            (malformed(MalformedKind::Unexpected), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200)),
+            (Error::config("page_size", "too big"), false, C, Request, false, false, None, R::InvalidConfig, Label::Config, Cause::InvalidSetting, false),
+            (Error::Stopped, false, T, Request, false, false, None, R::Network, Label::Other, Cause::Stopped, false),
+            (Error::Abandoned, false, T, Request, false, true, None, R::Timeout, Label::Other, Cause::Abandoned, false),
+            (Error::Auth { status: 401, api: None }, false, C, Portal, false, false, None, R::BadCredentials, Label::Auth, Cause::KeyRejected, false),
+            (Error::UnknownAccount { kind: AccountKind::NotFound, detail: "x".into() }, false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::NoPortal, false),
+            (transport(TransportKind::Dns), false, C, Portal, false, false, None, R::UnknownAccount, Label::UnknownAccount, Cause::Transport(TransportKind::Dns), false),
+            (Error::permission("crm", "lead", api(Some(22), "access denied")), false, C, Stream, false, false, None, R::MissingPermission, Label::Permission, Cause::Flowlu(Some(22)), false),
+            (Error::permission("crm", "lead", api(Some(31), "unknown module")), false, C, Stream, false, false, None, R::MissingPermission, Label::Unsupported, Cause::Flowlu(Some(31)), false),
+            (Error::RateLimited { retry_after: Some(Duration::from_secs(2)) }, true, T, Request, false, false, None, R::RateLimited, Label::RateLimited, Cause::RateLimited { retry_after: Some(Duration::from_secs(2)) }, false),
+            (Error::Server { status: 502 }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(502), false),
+            (Error::Unavailable { status: 503, kind: UnavailableKind::Message, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::Status(503), false),
+            (Error::Unavailable { status: 200, kind: UnavailableKind::HtmlPage, detail: "x".into() }, true, T, Request, false, true, None, R::ServerError, Label::Server, Cause::HtmlPage(200), false),
+            (over(Bound::Bytes(1 << 20)), false, C, Request, false, true, None, R::InvalidConfig, Label::Oversized, Cause::TooLarge, false),
+            (over(Bound::Depth(64)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge, false),
+            (over(Bound::Records(100)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge, false),
+            (over(Bound::Values(1000)), false, S, Request, false, true, None, R::Unexpected, Label::Oversized, Cause::TooLarge, false),
+            (transport(TransportKind::Connect), true, T, Request, false, false, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Connect), false),
+            (transport(TransportKind::Timeout), true, T, Request, false, true, None, R::Timeout, Label::Transport, Cause::Transport(TransportKind::Timeout), false),
+            (transport(TransportKind::Body), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Body), false),
+            (transport(TransportKind::Other), true, T, Request, false, true, None, R::Network, Label::Transport, Cause::Transport(TransportKind::Other), false),
+            (Error::Api(Box::new(api(Some(10), "unknown error"))), false, S, Request, false, false, Some(Unknown), R::Unexpected, Label::System, Cause::Flowlu(Some(10)), false),
+            (Error::Api(Box::new(api(Some(11), "authorization failed"))), false, C, Request, false, false, None, R::Unexpected, Label::Auth, Cause::Flowlu(Some(11)), false),
+            (Error::Api(Box::new(api(Some(12), "invalid request"))), false, S, Request, false, false, Some(Filter), R::Unexpected, Label::System, Cause::Flowlu(Some(12)), false),
+            (Error::Api(Box::new(api(Some(13), "retry later"))), true, T, Request, false, false, None, R::ServerError, Label::Transient, Cause::Flowlu(Some(13)), false),
+            (Error::Api(Box::new(api(Some(20), "not found"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(Some(20)), true),
+            (Error::Api(Box::new(api(Some(21), "validation error"))), false, S, Request, true, false, Some(Filter), R::Unexpected, Label::Record, Cause::Flowlu(Some(21)), false),
+            (Error::Api(Box::new(api(Some(31), "unknown module"))), false, C, Request, false, false, None, R::Unexpected, Label::Unsupported, Cause::Flowlu(Some(31)), false),
+            (Error::Api(Box::new(api(Some(99), "new"))), false, S, Request, false, false, None, R::Unexpected, Label::System, Cause::Flowlu(Some(99)), false),
+            (Error::Api(Box::new(api(None, "validation"))), false, S, Request, true, false, None, R::Unexpected, Label::Record, Cause::Flowlu(None), false),
+            (malformed(MalformedKind::Truncated), true, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::CutShort, false),
+            (malformed(MalformedKind::NotJson), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200), false),
+            (malformed(MalformedKind::Unexpected), false, S, Request, false, true, None, R::Unexpected, Label::Malformed, Cause::NotUnderstood(200), false),
         ];
-        for (err, retry, class, scope, record_level, may_have_been_applied, refused, reason, label, cause) in
-            table
+        for (
+            err,
+            retry,
+            class,
+            scope,
+            record_level,
+            may_have_been_applied,
+            refused,
+            reason,
+            label,
+            cause,
+            gone,
+        ) in table
         {
             let expected = Decision {
                 retry,
                 class,
                 scope,
                 record_level,
+                gone,
                 may_have_been_applied,
                 refused,
                 reason,

@@ -22,6 +22,9 @@ pub enum CodeClass {
     System,
 }
 
+/// Flowlu's "not found" error code: the record a request named does not exist there.
+pub(crate) const NOT_FOUND: i64 = 20;
+
 /// Flowlu's documented error codes and what each means (docs/flowlu-api.md).
 pub(crate) const ERROR_CODES: &[(i64, &str, CodeClass)] = &[
     (10, "unknown error", CodeClass::System),

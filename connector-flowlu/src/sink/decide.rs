@@ -15,8 +15,7 @@ use crate::sink::compare::{record_unchanged, FieldKinds};
 use crate::sink::index::Hit;
 use crate::sink::precheck::is_blank;
 
-/// Flowlu's "not found" error code.
-pub(super) const NOT_FOUND: i64 = 20;
+pub(super) use crate::base::error::NOT_FOUND;
 
 /// What the stream's plan and write rule say about how its records are written.
 #[derive(Debug, Clone, Copy)]

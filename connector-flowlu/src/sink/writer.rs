@@ -16,7 +16,7 @@ use crate::credential::internal_detail;
 use crate::sink::economy::{self, Strategy, StreamShared};
 use crate::sink::index::{Hit, ModelIndex};
 
-use super::decide::{self, as_id, refused, several, Action, Found, Gone, Route, Rules, Seen, NOT_FOUND};
+use super::decide::{self, as_id, refused, several, Action, Found, Gone, Route, Rules, Seen};
 use super::halt::Halt;
 use super::plan::StreamPlan;
 
@@ -248,7 +248,7 @@ impl Writer<'_> {
             .await;
         match result {
             Ok(_) => Outcome::Deleted { id: id.to_string() },
-            Err(e) if api_code(&e) == Some(NOT_FOUND) => Outcome::Skipped {
+            Err(e) if e.decision().gone => Outcome::Skipped {
                 reason: format!("record {id} does not exist (already deleted)"),
             },
             Err(e) => self.fail(&e),

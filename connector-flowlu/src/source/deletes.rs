@@ -609,7 +609,7 @@ impl Session {
                 .await;
             match got {
                 Ok(_) => hidden.push(id),
-                Err(Error::Api(api)) if api.code == Some(20) => deleted.push(id),
+                Err(err) if err.decision().gone => deleted.push(id),
                 Err(err) => return Err(err),
             }
         }
