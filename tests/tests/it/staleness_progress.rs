@@ -1,14 +1,17 @@
 //! Progress of a write whose refresh takes longer than the staleness bound W: at the pace of
 //! the portal the refresh's pages end more than W after they began, so no decision may rest on
-//! them. The write's clock is a manual one that the stand-in moves on by one second as it
+//! them; and when such a read begins (when the attempt that answered its first request was
+//! sent, not when it was queued). The write's clock is a manual one that the stand-in moves on by one second as it
 //! answers each API request (Flowlu's pace of about 1 request/s, in virtual time: no sleeps),
 //! so every figure is exact.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::{Credential, Outcome, Sink, SinkEvent};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, Stats};
+use flowlu_emulator::{Emulator, Faults, Stats};
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
@@ -20,8 +23,13 @@ const LIST: &str = "/api/v1/module/crm/account/list";
 const CREATE: &str = "/api/v1/module/crm/account/create";
 
 /// An upsert-by-email sink with `staleness_seconds = w` measured on `clock`, one request in
-/// flight.
+/// flight, 3 retries.
 fn sink(emu: &Emulator, clock: &StalenessClock, w: u64) -> FlowluSink {
+    sink_retrying(emu, clock, w, 3)
+}
+
+/// [`sink`] with `retries` retries of a request.
+fn sink_retrying(emu: &Emulator, clock: &StalenessClock, w: u64, retries: usize) -> FlowluSink {
     let config = json!({"name": "progress", "account_domain": "acme", "api_key": emu.api_key(),
         "advanced": {"staleness_seconds": w, "max_concurrency": 1,
             "write_rules": [{"stream": "crm_account", "mode": "upsert", "match_field": "email"}]}});
@@ -30,7 +38,7 @@ fn sink(emu: &Emulator, clock: &StalenessClock, w: u64) -> FlowluSink {
         .with_base_url(emu.base_url());
     FlowluSink::from_credential(&credential)
         .unwrap()
-        .with_limiter(fast_limiter(1, 3))
+        .with_limiter(fast_limiter(1, retries))
         .with_staleness_clock(clock.clone())
 }
 
@@ -169,4 +177,73 @@ async fn a_read_before_creates_longer_than_the_bound_serves_no_create() {
         by_path(&emu.stats()),
         [(CREATE.to_string(), 120), (LIST.to_string(), 3 + 12 + 120)]
     );
+}
+
+#[tokio::test]
+async fn a_refresh_counts_as_begun_when_its_answered_request_is_sent_not_when_queued() {
+    // 128 accounts (of 150) written back unchanged by e-mail, W = 3 s, one second a request.
+    // The probe (t 0-1) and the index's 2 pages (t 1-3, begun at 1); the last page is
+    // answered 10 s late (t = 13), so the first decision refreshes. From then the portal
+    // answers the next 4 requests 503 (unavailable): the refresh's count, queued at t = 13,
+    // waits behind 4 failed attempts, longer than W, until t = 17, when the attempt that is
+    // answered is sent. Its 3 requests (count, records created since, records edited since)
+    // end at t = 20, 3 s after that: within W, so every decision rests on it, with no lookup.
+    // Were the read's start taken when it was queued (t = 13), it would end 7 s after it began
+    // (more than W): it would serve no decision, and the records would be looked up. (A 503,
+    // not a 429: a refusal would slow the limiter's pace in real time; the rule is the same.)
+    let emu = Arc::new(accounts_portal(150).await);
+    let clock = StalenessClock::manual();
+    let sink = sink_retrying(&emu, &clock, 3, 5);
+    let catalog = Stream::new("crm_account").configured();
+    let all: Vec<(u64, String, String)> = emu
+        .records("crm", "account")
+        .into_iter()
+        .filter_map(|r| {
+            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
+            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
+        })
+        .collect();
+    assert_eq!(all.len(), 128);
+    emu.reset_stats();
+    one_second_a_request(&emu, &clock, 1_000);
+    let late = clock.clone();
+    let unavailable = Arc::clone(&emu);
+    // Scheduled after the clock's steps: they land once the 3rd request moved the clock to 3.
+    emu.schedule(3, move |_| {
+        late.advance(Duration::from_secs(10));
+        unavailable.set_faults(Faults {
+            unavailable_503: 1.0,
+            ..Faults::default()
+        });
+    });
+    let available = Arc::clone(&emu);
+    emu.schedule(7, move |_| available.set_faults(Faults::default()));
+    let input = all
+        .iter()
+        .map(|(_, name, email)| account_input(json!({"name": name, "email": email})));
+    let events: Vec<SinkEvent> = sink
+        .write(&catalog, futures::stream::iter(input).boxed())
+        .collect()
+        .await;
+    let mut outcomes: Vec<(u64, Outcome)> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|(s, _)| *s);
+    let expected: Vec<(u64, Outcome)> = (0u64..)
+        .zip(all.iter().map(|a| Outcome::Unchanged { id: a.0.to_string() }))
+        .collect();
+    assert_eq!(outcomes, expected);
+    // 3 (probe, index) + the count's 4 failed attempts + 3 (count, created since, edited
+    // since): no lookup. A start taken at queue time would look up the records instead.
+    let stats = emu.stats();
+    assert_eq!(
+        stats.by_path,
+        BTreeMap::from([(LIST.to_string(), BTreeMap::from([(200, 6), (503, 4)]))]),
+        "the refresh whose count waited behind 4 failed attempts served every decision: its start is when the attempt that answered was sent, not when it was queued"
+    );
+    assert_eq!(clock.now(), Duration::from_secs(20));
 }
