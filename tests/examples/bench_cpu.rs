@@ -21,12 +21,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use flowlu_emulator::{Emulator, EmulatorConfig};
-use integration_tests::bench::{arg, read_command, sample_peak};
+use integration_tests::bench::{arg, read_command, sample_peak, Peak};
 use serde_json::json;
 
 const PAGE: usize = 500;
@@ -115,7 +115,7 @@ fn measure(mut command: Command) -> Measured {
         .spawn()
         .expect("build the binaries first (see the example's header)");
     let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(Peak::default());
     let sampler = sample_peak(child.id(), done.clone(), peak.clone());
     let records = count_records(child.stdout.take().unwrap());
     let wall = started.elapsed().as_secs_f64();
@@ -127,7 +127,7 @@ fn measure(mut command: Command) -> Measured {
         cpu: children_cpu() - before,
         wall,
         records,
-        peak_kib: peak.load(Ordering::Relaxed),
+        peak_kib: peak.hwm_kib.load(Ordering::Relaxed),
     }
 }
 

@@ -1,12 +1,17 @@
 //! Read throughput and peak memory of the real `flowlu-connector read` binary against the
-//! in-process stand-in: Airbyte protocol lines counted on the binary's stdout, peak memory
-//! (VmHWM) of the binary sampled from `/proc`. Figures, not a timed test:
+//! in-process stand-in: Airbyte protocol lines counted on the binary's stdout, peak memory of
+//! the binary sampled from `/proc` every 10 ms (VmHWM, every page it held, its code mapped from
+//! disk among them; and of that, RssAnon: its heap and stacks). Figures, not a timed test:
 //!
 //! ```text
 //! cargo build --release -p connector-flowlu --bin flowlu-connector
 //! cargo run --release -p integration-tests --example bench_read
 //! cargo run --release -p integration-tests --example bench_read -- --requests
+//! FLOWLU_CONNECTOR_BIN=<another build> cargo run --release -p integration-tests --example bench_read -- --records 1000000
 //! ```
+//!
+//! `--records N` runs only the first table's rows of N records (and not the second table), to
+//! pair one binary against another.
 //!
 //! `--requests` runs only the second table: requests per record with the connector's default
 //! page size (500 asked first) against a stand-in serving at most 500, then at most 100
@@ -20,12 +25,12 @@
 
 use std::io::Read;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use flowlu_emulator::{Emulator, EmulatorConfig, Latency};
-use integration_tests::bench::{read_command, sample_peak};
+use integration_tests::bench::{number_arg, read_command, sample_peak, Peak};
 use serde_json::json;
 
 /// `(records, added latency in ms, requests in flight)`.
@@ -50,6 +55,7 @@ struct Measured {
     lines: u64,
     records: u64,
     peak_kib: u64,
+    anon_kib: u64,
 }
 
 fn run(base_url: &str, api_key: &str, concurrency: u32) -> Measured {
@@ -65,7 +71,7 @@ fn run_with(base_url: &str, api_key: &str, advanced: &serde_json::Value) -> Meas
         .spawn()
         .expect("build the binary first: cargo build --release -p connector-flowlu --bin flowlu-connector");
     let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(Peak::default());
     let sampler = sample_peak(child.id(), done.clone(), peak.clone());
     let (lines, records) = count_lines(child.stdout.take().unwrap());
     let seconds = started.elapsed().as_secs_f64();
@@ -77,7 +83,8 @@ fn run_with(base_url: &str, api_key: &str, advanced: &serde_json::Value) -> Meas
         seconds,
         lines,
         records,
-        peak_kib: peak.load(Ordering::Relaxed),
+        peak_kib: peak.hwm_kib.load(Ordering::Relaxed),
+        anon_kib: peak.anon_kib.load(Ordering::Relaxed),
     }
 }
 
@@ -159,10 +166,11 @@ async fn main() {
         requests_table().await;
         return;
     }
-    println!("| records | added latency | requests in flight | seconds | records/s | protocol lines/s | peak memory |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| records | added latency | requests in flight | seconds | records/s | protocol lines/s | peak memory | of which heap and stacks |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut current: Option<(usize, Emulator)> = None;
-    for &(records, latency_ms, concurrency) in RUNS {
+    let only = number_arg("--records", 0);
+    for &(records, latency_ms, concurrency) in RUNS.iter().filter(|(n, _, _)| only == 0 || *n == only) {
         if current.as_ref().is_none_or(|(n, _)| *n != records) {
             let emu = Emulator::start(EmulatorConfig {
                 records_per_model: 0,
@@ -184,13 +192,16 @@ async fn main() {
             .unwrap();
         assert_eq!(m.records, records as u64, "every record was read");
         println!(
-            "| {records} | {latency_ms} ms | {concurrency} | {:.2} | {:.0} | {:.0} | {:.1} MiB |",
+            "| {records} | {latency_ms} ms | {concurrency} | {:.2} | {:.0} | {:.0} | {:.1} MiB | {:.1} MiB |",
             m.seconds,
             m.records as f64 / m.seconds,
             m.lines as f64 / m.seconds,
-            m.peak_kib as f64 / 1024.0
+            m.peak_kib as f64 / 1024.0,
+            m.anon_kib as f64 / 1024.0
         );
     }
-    println!();
-    requests_table().await;
+    if only == 0 {
+        println!();
+        requests_table().await;
+    }
 }

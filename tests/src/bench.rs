@@ -48,18 +48,32 @@ pub fn read_command(dir: &Path, base_url: &str, api_key: &str, advanced: &Value)
     command
 }
 
-/// The largest VmHWM seen while `pid` runs, sampled every 10 ms into `peak` (KiB) until `done`.
-pub fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+/// The peak memory of a process, in KiB.
+#[derive(Debug, Default)]
+pub struct Peak {
+    /// The largest VmHWM: every page the process held at once, the pages of its binary and
+    /// libraries mapped from disk (shared, clean: a bigger binary shows here) among them.
+    pub hwm_kib: AtomicU64,
+    /// The largest RssAnon sampled: its heap and stacks, what the data it holds costs.
+    pub anon_kib: AtomicU64,
+}
+
+/// Samples `pid`'s `/proc` status every 10 ms into `peak` until `done`.
+pub fn sample_peak(pid: u32, done: Arc<AtomicBool>, peak: Arc<Peak>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let path = format!("/proc/{pid}/status");
+        let kib = |status: &str, field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
         while !done.load(Ordering::Relaxed) {
             if let Ok(status) = std::fs::read_to_string(&path) {
-                let kib = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                    .unwrap_or(0);
-                peak.fetch_max(kib, Ordering::Relaxed);
+                peak.hwm_kib.fetch_max(kib(&status, "VmHWM:"), Ordering::Relaxed);
+                peak.anon_kib
+                    .fetch_max(kib(&status, "RssAnon:"), Ordering::Relaxed);
             }
             std::thread::sleep(Duration::from_millis(10));
         }
