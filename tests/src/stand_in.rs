@@ -1,7 +1,7 @@
 //! Stand-in (flowlu-emulator) handles: one builder over `EmulatorConfig` for the portals tests
 //! and benchmarks start, each field the emulator's default unless set.
 
-use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, Latency, Quirks};
+use flowlu_emulator::{ApiKey, Emulator, EmulatorConfig, Faults, Latency, Quirks, Stats};
 
 /// A stand-in to start: [`StandIn::new`] then what the test needs.
 #[derive(Clone, Debug, Default)]
@@ -89,4 +89,24 @@ pub async fn accounts_portal(accounts: usize) -> Emulator {
         .accounts(accounts)
         .start()
         .await
+}
+
+/// The stand-in's accounts that have an e-mail: (id, name, email).
+pub fn accounts_with_email(emu: &Emulator) -> Vec<(u64, String, String)> {
+    emu.records("crm", "account")
+        .into_iter()
+        .filter_map(|r| {
+            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
+            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
+        })
+        .collect()
+}
+
+/// The stand-in's requests by path (any status).
+pub fn requests_by_path(stats: &Stats) -> Vec<(String, u64)> {
+    stats
+        .by_path
+        .iter()
+        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
+        .collect()
 }

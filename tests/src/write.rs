@@ -1,9 +1,40 @@
-//! A write through the command line as tests run it and read what it said: the STATEs it
-//! echoed, its TRACE errors, and the lines of its outcomes or reject file.
+//! A write as tests run it and read what it said: through the command line, the STATEs it
+//! echoed, its TRACE errors, and the lines of its outcomes or reject file; through the crates,
+//! its outcomes in input order.
 
+use connector_core::{Outcome, SinkEvent};
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::{run_cli, temp_json, Run};
+
+/// The outcomes among a linked sink's `events`, by input sequence, in input order.
+pub fn outcomes(events: impl IntoIterator<Item = SinkEvent>) -> Vec<(u64, Outcome)> {
+    let mut outcomes: Vec<(u64, Outcome)> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
+            _ => None,
+        })
+        .collect();
+    outcomes.sort_by_key(|(s, _)| *s);
+    outcomes
+}
+
+/// The next `n` outcomes of a linked sink's `events` (fewer if they end), by sequence.
+pub async fn next_outcomes(events: &mut BoxStream<'_, SinkEvent>, n: usize) -> Vec<(u64, Outcome)> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        match events.next().await {
+            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    got.sort_by_key(|(s, _)| *s);
+    got
+}
 
 /// The `n` of every STATE echoed (states written as `{"n": N}`).
 pub fn echoed(run: &Run) -> Vec<u64> {

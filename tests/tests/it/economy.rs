@@ -9,11 +9,12 @@ use connector_core::{
 use connector_flowlu::FlowluSink;
 use connector_flowlu::FlowluSource;
 use connector_flowlu::{Client, FlowluCredential};
-use flowlu_emulator::{Emulator, Quirks, Stats};
+use flowlu_emulator::{Emulator, Quirks};
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::flowlu::account_input;
-use integration_tests::stand_in::accounts_portal;
+use integration_tests::stand_in::{accounts_portal, accounts_with_email, requests_by_path};
+use integration_tests::write::next_outcomes;
 use integration_tests::{config_json, fast_limiter, CatchAll, CANARY_KEY};
 use mockito::{Matcher, Server};
 use serde_json::{json, Value};
@@ -40,27 +41,11 @@ fn client(emu: &Emulator) -> Client {
     credential(emu).client().unwrap()
 }
 
-/// The stand-in's accounts that have an e-mail: (id, name, email).
-fn accounts(emu: &Emulator) -> Vec<(u64, String, String)> {
-    emu.records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect()
-}
-
 fn outcomes_of(events: Vec<SinkEvent>) -> Vec<Outcome> {
-    let mut outcomes: Vec<_> = events
+    integration_tests::write::outcomes(events)
         .into_iter()
-        .filter_map(|e| match e {
-            SinkEvent::Outcome(o) => Some(o),
-            _ => None,
-        })
-        .collect();
-    outcomes.sort_by_key(|o| o.sequence);
-    outcomes.into_iter().map(|o| o.outcome).collect()
+        .map(|(_, o)| o)
+        .collect()
 }
 
 async fn write(sink: &FlowluSink, input: Vec<SinkInput>) -> Vec<Outcome> {
@@ -84,15 +69,6 @@ fn created(id: u64) -> Outcome {
     Outcome::Created { id: id.to_string() }
 }
 
-/// Requests by path (any status), without the inspection paths.
-fn by_path(stats: &Stats) -> Vec<(String, u64)> {
-    stats
-        .by_path
-        .iter()
-        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
-        .collect()
-}
-
 fn paths(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = expected.iter().map(|(p, n)| (p.to_string(), *n)).collect();
     v.sort();
@@ -107,7 +83,7 @@ fn update_path(id: u64) -> String {
 async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
     // 150 accounts: the index costs 2 pages; 150 records pass that, so the index is read.
     let emu = accounts_portal(150).await;
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     let input = all
         .iter()
         .enumerate()
@@ -138,7 +114,7 @@ async fn a_write_that_covers_the_model_reads_an_index_and_sends_only_changes() {
     let mut expected_paths = vec![(LIST.to_string(), 3)];
     expected_paths.extend(changed.iter().map(|id| (update_path(*id), 1)));
     expected_paths.sort();
-    assert_eq!(by_path(&emu.stats()), expected_paths);
+    assert_eq!(requests_by_path(&emu.stats()), expected_paths);
     let renamed = emu.records("crm", "account");
     assert!(renamed.iter().any(|r| r["id"].as_u64() == Some(changed[0])
         && r["name"].as_str().is_some_and(|n| n.ends_with("(renamed)"))));
@@ -178,14 +154,14 @@ async fn whole_records_read_and_written_back_are_unchanged() {
     let outcomes = write(&sink(&emu), with_email.into_iter().map(account_input).collect()).await;
     assert_eq!(outcomes, ids.into_iter().map(unchanged).collect::<Vec<_>>());
     // The probe and two index pages.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+    assert_eq!(requests_by_path(&emu.stats()), paths(&[(LIST, 3)]));
 }
 
 #[tokio::test]
 async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_sent() {
     // 1,000 accounts: fewer records than a page holds are looked up without a size probe.
     let emu = accounts_portal(1000).await;
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     let (a, b) = (&all[0], &all[1]);
     let input = vec![
         account_input(json!({"name": a.1, "email": a.2})),
@@ -196,7 +172,7 @@ async fn a_few_records_into_a_large_model_are_looked_up_and_unchanged_ones_not_s
     assert_eq!(outcomes, [unchanged(a.0), updated(b.0), created(1001)]);
     // Three lookups, one update, one create: nothing else.
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         paths(&[(LIST, 3), (&update_path(b.0), 1), (CREATE, 1)])
     );
 }
@@ -206,19 +182,22 @@ async fn text_with_other_spacing_is_a_change_on_the_stand_in() {
     // Text is compared exactly: the stand-in keeps the spaces sent, so a name with spaces
     // around it is not the name it holds. (The match value is trimmed to look the record up.)
     let emu = accounts_portal(20).await;
-    let (id, name, email) = accounts(&emu)[0].clone();
+    let (id, name, email) = accounts_with_email(&emu)[0].clone();
     let spaced = format!("  {name}  ");
     let input = vec![account_input(json!({"email": email, "name": spaced}))];
     assert_eq!(write(&sink(&emu), input).await, [updated(id)]);
     // One lookup (a single record is never worth a probe), one update.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1), (&update_path(id), 1)]));
+    assert_eq!(
+        requests_by_path(&emu.stats()),
+        paths(&[(LIST, 1), (&update_path(id), 1)])
+    );
     let held = emu.records("crm", "account");
     assert_eq!(held[0]["name"], json!(spaced));
     // Written again: now the same text, unchanged.
     emu.reset_stats();
     let input = vec![account_input(json!({"email": email, "name": spaced}))];
     assert_eq!(write(&sink(&emu), input).await, [unchanged(id)]);
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 1)]));
+    assert_eq!(requests_by_path(&emu.stats()), paths(&[(LIST, 1)]));
 }
 
 #[tokio::test]
@@ -273,23 +252,6 @@ fn open_write<'a>(
     (tx, sink.write(catalog, rx.boxed()))
 }
 
-/// The next `n` outcomes of `events`, by sequence.
-async fn next_outcomes(
-    events: &mut futures::stream::BoxStream<'_, SinkEvent>,
-    n: usize,
-) -> Vec<(u64, Outcome)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        match events.next().await {
-            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
-            Some(_) => {}
-            None => break,
-        }
-    }
-    got.sort_by_key(|(s, _)| *s);
-    got
-}
-
 /// Writes every account of `emu` unchanged through a channel-fed write and waits for their
 /// outcomes: the write has read its index (a probe and the pages). Returns the accounts.
 async fn indexed(
@@ -297,7 +259,7 @@ async fn indexed(
     tx: &futures::channel::mpsc::UnboundedSender<SinkInput>,
     events: &mut futures::stream::BoxStream<'_, SinkEvent>,
 ) -> Vec<(u64, String, String)> {
-    let all = accounts(emu);
+    let all = accounts_with_email(emu);
     for (_, name, email) in &all {
         tx.unbounded_send(account_input(json!({"name": name, "email": email})))
             .unwrap();
@@ -327,7 +289,7 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     let all = indexed(&emu, &tx, &mut events).await;
     let n = all.len() as u64;
     // One size probe and two index pages.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+    assert_eq!(requests_by_path(&emu.stats()), paths(&[(LIST, 3)]));
 
     // Meanwhile, in the CRM: one indexed account is deleted, another is created.
     let crm = client(&emu);
@@ -366,7 +328,7 @@ async fn a_stale_index_loses_no_record_deleted_and_duplicates_none_created_meanw
     // deleted record's e-mail, then that read by id and the read of what others edited.
     assert_eq!(matched, vec![(n + 1, updated(theirs_id))]);
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         paths(&[
             (LIST, 3),
             (&update_path(gone.0), 1),
@@ -415,7 +377,7 @@ async fn a_record_others_edit_to_take_a_match_value_is_updated_not_duplicated() 
     // The read by id (nothing new) and the read of the edits; the update; the create (read
     // before it: the index is fresh for the second record).
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         paths(&[(LIST, 2), (&update_path(seven.0), 1), (CREATE, 1)])
     );
     assert_eq!(
@@ -463,7 +425,7 @@ async fn a_portal_that_filters_by_id_only_still_takes_creates_through_the_index(
     );
     // The read by id, the refused read of edits, the refused lookup; the three creates.
     let stats = emu.stats();
-    assert_eq!(by_path(&stats), paths(&[(LIST, 3), (CREATE, 3)]));
+    assert_eq!(requests_by_path(&stats), paths(&[(LIST, 3), (CREATE, 3)]));
     for email in &fresh {
         assert_eq!(with_email(&emu, email).len(), 1, "{email}");
     }
@@ -520,7 +482,7 @@ async fn one_read_of_what_others_created_serves_a_batch_of_creates() {
     assert_eq!(ids, (152..192).collect::<Vec<u64>>());
     // One read by id above the index (the twin) and one of what others edited (nothing).
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         paths(&[(LIST, 2), (CREATE, 40), (&update_path(151), 1)])
     );
     assert_eq!(with_email(&emu, "twin@example.org"), [(151, "Ours".to_string())]);
@@ -535,7 +497,7 @@ async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups
     // are looked up at the checkpoint, without a probe; at the 101st record of the stream the
     // probe says the index costs 10 pages, so it and the rest go through the index.
     let emu = accounts_portal(1000).await;
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     let mut input: Vec<SinkInput> = all[..4]
         .iter()
         .map(|(_, n, e)| account_input(json!({"name": n, "email": e})))
@@ -550,7 +512,7 @@ async fn a_checkpoint_before_the_index_pays_off_releases_held_records_as_lookups
     let expected: Vec<Outcome> = all[..104].iter().map(|a| unchanged(a.0)).collect();
     assert_eq!(outcomes, expected);
     // 4 lookups (released by the checkpoint), 1 probe, 10 index pages.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 4 + 1 + 10)]));
+    assert_eq!(requests_by_path(&emu.stats()), paths(&[(LIST, 4 + 1 + 10)]));
 }
 
 #[tokio::test]
@@ -559,7 +521,7 @@ async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
     // nothing more is read, and 101 upserts (those accounts, one renamed, and new ones) cost
     // the probe and the writes.
     let emu = accounts_portal(60).await;
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     let mut input: Vec<SinkInput> = all
         .iter()
         .enumerate()
@@ -593,7 +555,7 @@ async fn a_probe_page_that_holds_the_whole_model_is_the_index() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, (61..61 + new as u64).collect::<Vec<u64>>());
-    assert_eq!(by_path(&emu.stats()), expected_paths);
+    assert_eq!(requests_by_path(&emu.stats()), expected_paths);
 }
 
 /// A create-only sink on mockito whose retries do not wait.
@@ -852,7 +814,7 @@ async fn typed_and_named_records_read_and_written_back_are_unchanged_and_edits_g
     let outcomes = write_with(with_email.iter().cloned().map(account_input).collect()).await;
     assert_eq!(outcomes, ids.iter().copied().map(unchanged).collect::<Vec<_>>());
     // The probe and two index pages: no record sent.
-    assert_eq!(by_path(&emu.stats()), paths(&[(LIST, 3)]));
+    assert_eq!(requests_by_path(&emu.stats()), paths(&[(LIST, 3)]));
 
     // An edit in the forms a host gives back (a number, a date with a time of midnight) is
     // sent under Flowlu's key, in Flowlu's form.

@@ -14,6 +14,7 @@ use connector_flowlu::FlowluSource;
 use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt;
 use integration_tests::fast_limiter;
+use integration_tests::write;
 use serde_json::{json, Value};
 
 fn credential(emu: &Emulator) -> FlowluCredential {
@@ -50,14 +51,7 @@ async fn write(sink: &FlowluSink, catalog: &ConfiguredCatalog, records: &[(&str,
         .write(catalog, futures::stream::iter(input).boxed())
         .collect()
         .await;
-    let mut outcomes: Vec<(u64, Outcome)> = events
-        .into_iter()
-        .filter_map(|e| match e {
-            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
-            _ => None,
-        })
-        .collect();
-    outcomes.sort_by_key(|(s, _)| *s);
+    let outcomes = write::outcomes(events);
     outcomes.into_iter().map(|(_, o)| o).collect()
 }
 

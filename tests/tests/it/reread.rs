@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
+use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use integration_tests::fast_limiter;
+use integration_tests::stand_in::{accounts_with_email, requests_by_path};
+use integration_tests::write::next_outcomes;
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
@@ -26,38 +28,6 @@ fn record(data: Value) -> SinkInput {
         stream: "crm_account".into(),
         data,
     })
-}
-
-/// (id, name, email) of the stand-in's accounts that have an e-mail.
-fn accounts(emu: &Emulator) -> Vec<(u64, String, String)> {
-    emu.records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect()
-}
-
-fn by_path(stats: &Stats) -> Vec<(String, u64)> {
-    stats
-        .by_path
-        .iter()
-        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
-        .collect()
-}
-
-async fn next_outcomes(events: &mut Events<'_>, n: usize) -> Vec<(u64, Outcome)> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        match events.next().await {
-            Some(SinkEvent::Outcome(o)) => got.push((o.sequence, o.outcome)),
-            Some(_) => {}
-            None => break,
-        }
-    }
-    got.sort_by_key(|(s, _)| *s);
-    got
 }
 
 /// Upserts by e-mail every account of a stand-in of `size` accounts (all unchanged: the index
@@ -98,7 +68,7 @@ async fn deleted_during_a_write(
     }]}))
     .unwrap();
     let (tx, rx) = futures::channel::mpsc::unbounded();
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     let outcomes = {
         let mut events: Events<'_> = sink.write(&catalog, rx.boxed());
         for (_, name, email) in &all {
@@ -132,7 +102,7 @@ async fn deleted_during_a_write(
         assert!(events.next().await.is_none());
         got
     };
-    let requests = by_path(&emu.stats());
+    let requests = requests_by_path(&emu.stats());
     (outcomes, requests, all, emu)
 }
 

@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use connector_core::{ConfiguredCatalog, Credential, Outcome, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, Quirks, SecondClient, Stats, TotalField};
+use flowlu_emulator::{Emulator, Quirks, SecondClient, TotalField};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
 use integration_tests::flowlu::account_input;
 use integration_tests::stand_in::accounts_portal;
+use integration_tests::stand_in::{accounts_with_email, requests_by_path};
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
@@ -47,26 +48,6 @@ fn sink_with_rule(emu: &Emulator, clock: &StalenessClock, rule: Value) -> Flowlu
         .unwrap()
         .with_limiter(fast_limiter(4, 3))
         .with_staleness_clock(clock.clone())
-}
-
-/// The stand-in's accounts that have an e-mail: (id, name, email).
-fn accounts(emu: &Emulator) -> Vec<(u64, String, String)> {
-    emu.records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect()
-}
-
-/// Requests by path (any status).
-fn by_path(stats: &Stats) -> Vec<(String, u64)> {
-    stats
-        .by_path
-        .iter()
-        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
-        .collect()
 }
 
 fn paths(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
@@ -614,7 +595,7 @@ async fn run(scenario: &Scenario) {
             })
             .collect();
         let expected: Vec<(&str, u64)> = requested.iter().map(|(p, n)| (p.as_str(), *n)).collect();
-        assert_eq!(by_path(&emu.stats()), paths(&expected), "{at}: requests");
+        assert_eq!(requests_by_path(&emu.stats()), paths(&expected), "{at}: requests");
         if let Some((_, written)) = step.counts {
             assert_eq!(
                 count(&emu) as i64 - before,
@@ -651,7 +632,7 @@ async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplica
     let sink = sink(&emu, &clock);
     let catalog = Stream::new("crm_account").configured();
     let mut writing = Writing::start(&sink, &catalog);
-    let all = accounts(&emu);
+    let all = accounts_with_email(&emu);
     assert_eq!(all.len(), 128);
     let new = |i: usize| json!({"name": format!("New {i}"), "email": format!("new.{i}@example.org")});
     writing.send_by_email(&all[..100]);
@@ -728,7 +709,7 @@ async fn records_a_second_client_creates_or_takes_during_a_write_are_not_duplica
     // 128 creates and 22 updates.
     let stats = emu.stats();
     assert_eq!(
-        by_path(&stats)
+        requests_by_path(&stats)
             .iter()
             .filter(|(p, _)| p == LIST || p == CREATE)
             .cloned()

@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use connector_core::{Credential, Outcome, Sink, SinkEvent};
 use connector_flowlu::{FlowluCredential, FlowluSink, StalenessClock};
-use flowlu_emulator::{Emulator, Faults, Stats};
+use flowlu_emulator::{Emulator, Faults};
 use futures::StreamExt;
 use integration_tests::catalog::Stream;
 use integration_tests::fast_limiter;
 use integration_tests::flowlu::account_input;
-use integration_tests::stand_in::accounts_portal;
+use integration_tests::stand_in::{accounts_portal, accounts_with_email, requests_by_path};
+use integration_tests::write;
 use serde_json::json;
 
 const LIST: &str = "/api/v1/module/crm/account/list";
@@ -51,15 +52,6 @@ fn one_second_a_request(emu: &Emulator, clock: &StalenessClock, n: u64) {
     }
 }
 
-/// Requests by path (any status).
-fn by_path(stats: &Stats) -> Vec<(String, u64)> {
-    stats
-        .by_path
-        .iter()
-        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_per_record() {
     // 128 accounts (of 150) written back unchanged by e-mail, W = 1 s, one second a request.
@@ -77,14 +69,7 @@ async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_
     let clock = StalenessClock::manual();
     let sink = sink(&emu, &clock, 1);
     let catalog = Stream::new("crm_account").configured();
-    let all: Vec<(u64, String, String)> = emu
-        .records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect();
+    let all: Vec<(u64, String, String)> = accounts_with_email(&emu);
     assert_eq!(all.len(), 128);
     let first = all[0].clone();
     emu.reset_stats();
@@ -101,14 +86,7 @@ async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
         .await;
-    let mut outcomes: Vec<(u64, Outcome)> = events
-        .into_iter()
-        .filter_map(|e| match e {
-            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
-            _ => None,
-        })
-        .collect();
-    outcomes.sort_by_key(|(s, _)| *s);
+    let outcomes = write::outcomes(events);
     let created: Vec<u64> = emu
         .records("crm", "account")
         .into_iter()
@@ -132,7 +110,7 @@ async fn a_refresh_longer_than_the_bound_serves_no_decision_and_is_not_repeated_
     // 3 (probe, index) + 6 refreshes (3 requests each, 5 for the one whose count fell short
     // and read the model again) + 128 lookups; 1 create.
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         [(CREATE.to_string(), 1), (LIST.to_string(), 3 + 20 + 128)]
     );
     assert_eq!(clock.now(), Duration::from_secs(3 + 20 + 128 + 1));
@@ -174,7 +152,7 @@ async fn a_read_before_creates_longer_than_the_bound_serves_no_create() {
     }
     // 3 (probe, index) + 6 reads of 2 requests + 120 lookups; 120 creates.
     assert_eq!(
-        by_path(&emu.stats()),
+        requests_by_path(&emu.stats()),
         [(CREATE.to_string(), 120), (LIST.to_string(), 3 + 12 + 120)]
     );
 }
@@ -195,14 +173,7 @@ async fn a_refresh_counts_as_begun_when_its_answered_request_is_sent_not_when_qu
     let clock = StalenessClock::manual();
     let sink = sink_retrying(&emu, &clock, 3, 5);
     let catalog = Stream::new("crm_account").configured();
-    let all: Vec<(u64, String, String)> = emu
-        .records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect();
+    let all: Vec<(u64, String, String)> = accounts_with_email(&emu);
     assert_eq!(all.len(), 128);
     emu.reset_stats();
     one_second_a_request(&emu, &clock, 1_000);
@@ -225,14 +196,7 @@ async fn a_refresh_counts_as_begun_when_its_answered_request_is_sent_not_when_qu
         .write(&catalog, futures::stream::iter(input).boxed())
         .collect()
         .await;
-    let mut outcomes: Vec<(u64, Outcome)> = events
-        .into_iter()
-        .filter_map(|e| match e {
-            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
-            _ => None,
-        })
-        .collect();
-    outcomes.sort_by_key(|(s, _)| *s);
+    let outcomes = write::outcomes(events);
     let expected: Vec<(u64, Outcome)> = (0u64..)
         .zip(all.iter().map(|a| Outcome::Unchanged { id: a.0.to_string() }))
         .collect();

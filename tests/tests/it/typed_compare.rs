@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use connector_core::{ConfiguredCatalog, Credential, Outcome, Record, Sink, SinkEvent, SinkInput};
 use connector_flowlu::{FlowluCredential, FlowluSink};
-use flowlu_emulator::{Emulator, EmulatorConfig, Stats};
+use flowlu_emulator::{Emulator, EmulatorConfig};
 use futures::StreamExt;
 use integration_tests::fast_limiter;
+use integration_tests::stand_in::{accounts_with_email, requests_by_path};
+use integration_tests::write;
 use serde_json::{json, Value};
 
 const LIST: &str = "/api/v1/module/crm/account/list";
@@ -25,14 +27,7 @@ async fn portal() -> (Emulator, Vec<(u64, String, String)>, Vec<(Value, Outcome)
     })
     .await
     .unwrap();
-    let all: Vec<(u64, String, String)> = emu
-        .records("crm", "account")
-        .into_iter()
-        .filter_map(|r| {
-            let email = r["email"].as_str().filter(|e| !e.is_empty())?.to_string();
-            Some((r["id"].as_u64()?, r["name"].as_str()?.to_string(), email))
-        })
-        .collect();
+    let all: Vec<(u64, String, String)> = accounts_with_email(&emu);
     // (portal's fields, sent fields, outcome)
     let cases = [
         (json!({"name": "1.10"}), json!({"name": "1.1"}), true),
@@ -99,23 +94,8 @@ async fn write(emu: &Emulator, input: Vec<Value>) -> Vec<Outcome> {
         .write(&catalog, futures::stream::iter(records).boxed())
         .collect()
         .await;
-    let mut outcomes: Vec<_> = events
-        .into_iter()
-        .filter_map(|e| match e {
-            SinkEvent::Outcome(o) => Some((o.sequence, o.outcome)),
-            _ => None,
-        })
-        .collect();
-    outcomes.sort_by_key(|(s, _)| *s);
+    let outcomes = write::outcomes(events);
     outcomes.into_iter().map(|(_, o)| o).collect()
-}
-
-fn requests(stats: &Stats) -> Vec<(String, u64)> {
-    stats
-        .by_path
-        .iter()
-        .map(|(path, statuses)| (path.clone(), statuses.values().sum()))
-        .collect()
 }
 
 fn expected_requests(lists: u64, updated: &[u64]) -> Vec<(String, u64)> {
@@ -150,7 +130,7 @@ async fn text_is_compared_exactly_and_numbers_as_numbers_on_the_lookup_path() {
         })
         .collect();
     // One lookup per record, one update per changed one.
-    assert_eq!(requests(&emu.stats()), expected_requests(6, &updated));
+    assert_eq!(requests_by_path(&emu.stats()), expected_requests(6, &updated));
     names_sent(&emu, &cases);
 }
 
@@ -173,6 +153,6 @@ async fn text_is_compared_exactly_and_numbers_as_numbers_on_the_index_path() {
         })
         .collect();
     // The size probe and two index pages; one update per changed record.
-    assert_eq!(requests(&emu.stats()), expected_requests(3, &updated));
+    assert_eq!(requests_by_path(&emu.stats()), expected_requests(3, &updated));
     names_sent(&emu, &cases);
 }
